@@ -1,0 +1,62 @@
+//! The application: shared state and the HTTP server bound to its listener.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::auth::JwtKeys;
+use crate::event_store::EventStore;
+use crate::http;
+
+/// What every request handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub events: EventStore,
+    pub jwt: Arc<JwtKeys>,
+    pub dev_mode: bool,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, jwt: JwtKeys, dev_mode: bool) -> Self {
+        Self {
+            events: EventStore::new(pool.clone()),
+            pool,
+            jwt: Arc::new(jwt),
+            dev_mode,
+        }
+    }
+}
+
+/// The HTTP server, bound but not yet serving: tests bind port 0 and read the port.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds the listener.
+    pub async fn build(state: AppState, listen: SocketAddr) -> io::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let router = http::router(self.state);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

@@ -1,0 +1,86 @@
+//! The command line: `ordo [serve]`, `ordo migrate`, `ordo token`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+const ENVIRONMENT_HELP: &str = "\
+Environment (besides the flags' own variables):
+  ORDO_JWT_SECRET   secret that signs access tokens (at least 32 bytes; required outside
+                    dev mode). In dev mode, without it, one is generated once into the
+                    data directory.
+  ORDO_PG_BIN_DIR   directory holding PostgreSQL's initdb and pg_ctl, for the embedded
+                    database (default: the newest /usr/lib/postgresql/<major>/bin, then PATH)
+  RUST_LOG          log filter, e.g. `info` or `ordo=debug` (default: info)";
+
+/// ordo: an event-sourced order system for mini-program shops.
+///
+/// Without DATABASE_URL, ordo runs its own PostgreSQL from the system's server binaries,
+/// in the data directory, and starts in dev mode (dev logins, simulated payments).
+#[derive(Debug, Parser)]
+#[command(
+    name = "ordo",
+    version,
+    after_help = ENVIRONMENT_HELP,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// `serve`'s flags, for a bare `ordo`.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Settings every command shares.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Where ordo keeps its embedded PostgreSQL and its generated secrets.
+    #[arg(long, env = "ORDO_DATA_DIR", default_value = "./.ordo", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Use this PostgreSQL database instead of the embedded one
+    /// (postgres://user:password@host:port/database).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+
+    /// Dev mode: dev logins and simulated payments. Default: on with the embedded
+    /// database, off with DATABASE_URL.
+    #[arg(long, env = "ORDO_DEV", value_name = "BOOL", global = true)]
+    pub dev: Option<bool>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print an access token signed with the server's secret.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "ORDO_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// An operator token (role `admin`) instead of a shopper's.
+    #[arg(long)]
+    pub admin: bool,
+    /// The token's subject: the operator's name, or a user id.
+    #[arg(long)]
+    pub sub: String,
+    /// How long the token stays valid, e.g. `30m`, `2h`, `7d`.
+    #[arg(long, default_value = "2h", value_parser = humantime::parse_duration)]
+    pub ttl: Duration,
+}

@@ -1,0 +1,77 @@
+//! What each CLI command does.
+
+use anyhow::Context;
+
+use crate::app::{AppState, Application};
+use crate::auth::{JwtKeys, Role};
+use crate::cli::{GlobalArgs, ServeArgs, TokenArgs};
+use crate::config::Config;
+use crate::database::Database;
+
+/// `ordo serve`: run the server until Ctrl-C or SIGTERM, then stop cleanly.
+pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
+    let config = Config::resolve(global)?;
+    let database = Database::open(&config).await?;
+    let state = AppState::new(
+        database.pool.clone(),
+        JwtKeys::new(&config.jwt_secret),
+        config.dev_mode,
+    );
+    let served = match Application::build(state, args.listen).await {
+        Ok(app) => {
+            let addr = app.local_addr()?;
+            tracing::info!(%addr, dev_mode = config.dev_mode, "ordo is listening on http://{addr}");
+            app.run_until_stopped(shutdown_signal()).await
+        }
+        Err(err) => Err(err),
+    };
+    // Stop the embedded database whatever happened to the server.
+    let closed = database.close().await;
+    served.with_context(|| format!("serving on {}", args.listen))?;
+    closed?;
+    tracing::info!("ordo stopped");
+    Ok(())
+}
+
+/// `ordo migrate`: apply pending migrations and exit.
+pub async fn migrate(global: &GlobalArgs) -> anyhow::Result<()> {
+    let config = Config::resolve(global)?;
+    let database = Database::open(&config).await?;
+    println!("migrations applied");
+    database.close().await
+}
+
+/// `ordo token`: print a token signed with the secret the server uses.
+pub fn token(global: &GlobalArgs, args: &TokenArgs) -> anyhow::Result<()> {
+    let config = Config::resolve(global)?;
+    let role = if args.admin { Role::Admin } else { Role::User };
+    let token = JwtKeys::new(&config.jwt_secret).issue(&args.sub, role, args.ttl)?;
+    println!("{token}");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

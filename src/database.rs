@@ -1,0 +1,131 @@
+//! The database ordo runs on: its own embedded PostgreSQL or one given by
+//! `DATABASE_URL`; connecting, creating and migrating it.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
+
+use crate::config::{Config, DatabaseSource, EMBEDDED_DATABASE};
+use crate::embedded_postgres::{Durability, EmbeddedPostgres};
+use crate::secret;
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// How long a connection may sit idle inside a transaction before PostgreSQL ends it.
+/// Any open transaction holds back the feed's horizon (`pg_snapshot_xmin`), so a
+/// forgotten one must not stall the projections for long.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
+
+/// Connections the server's pool may hold.
+const MAX_CONNECTIONS: u32 = 32;
+
+/// An open database: the pool, and the embedded server behind it when there is one.
+#[derive(Debug)]
+pub struct Database {
+    pub pool: PgPool,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    /// Starts the embedded PostgreSQL (creating the cluster and the `ordo` database on
+    /// first use) or connects to `DATABASE_URL`, then applies pending migrations.
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        let (options, embedded) = match &config.database {
+            DatabaseSource::External(options) => (options.clone(), None),
+            DatabaseSource::Embedded => {
+                let password = secret::load_or_create(&config.postgres_password_file())
+                    .context("reading the embedded PostgreSQL's password")?;
+                let dir = config.postgres_dir();
+                tracing::info!(dir = %dir.display(), "starting the embedded PostgreSQL");
+                let server = tokio::task::spawn_blocking(move || {
+                    EmbeddedPostgres::start(&dir, password, Durability::Durable)
+                })
+                .await??;
+                ensure_database(&server.connect_options("postgres"), EMBEDDED_DATABASE)
+                    .await
+                    .context("creating the ordo database")?;
+                (server.connect_options(EMBEDDED_DATABASE), Some(server))
+            }
+        };
+        let pool = connect(options, MAX_CONNECTIONS)
+            .await
+            .context("connecting to PostgreSQL")?;
+        migrate(&pool).await.context("applying migrations")?;
+        Ok(Self { pool, embedded })
+    }
+
+    /// Closes the pool and stops the embedded server, if ordo started one.
+    pub async fn close(self) -> anyhow::Result<()> {
+        self.pool.close().await;
+        if let Some(mut server) = self.embedded {
+            tokio::task::spawn_blocking(move || server.stop()).await??;
+            tracing::info!("embedded PostgreSQL stopped");
+        }
+        Ok(())
+    }
+}
+
+/// A pool whose connections carry ordo's session settings.
+pub async fn connect(
+    options: PgConnectOptions,
+    max_connections: u32,
+) -> Result<PgPool, sqlx::Error> {
+    let options = options.application_name("ordo").options([(
+        "idle_in_transaction_session_timeout",
+        IDLE_IN_TRANSACTION_TIMEOUT,
+    )]);
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+}
+
+/// Creates `database` on the server unless it exists, connecting through `admin`
+/// (options for a database that does exist, such as `postgres`).
+pub async fn ensure_database(admin: &PgConnectOptions, database: &str) -> Result<(), sqlx::Error> {
+    let mut conn = PgConnection::connect_with(admin).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(database)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        // Identifiers cannot be bound as parameters; quote it as PostgreSQL would.
+        let quoted = format!("\"{}\"", database.replace('"', "\"\""));
+        sqlx::query(&format!("CREATE DATABASE {quoted}"))
+            .execute(&mut conn)
+            .await?;
+    }
+    conn.close().await
+}
+
+/// Applies every migration not yet applied.
+pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// The number of embedded migrations not (successfully) applied to this database.
+pub async fn pending_migrations(pool: &PgPool) -> Result<usize, sqlx::Error> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await
+            .or_else(|err| match &err {
+                // No bookkeeping table yet: nothing was ever applied.
+                sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => {
+                    Ok(Vec::new())
+                }
+                _ => Err(err),
+            })?;
+    Ok(MIGRATOR
+        .iter()
+        .filter(|migration| migration.migration_type.is_up_migration())
+        .filter(|migration| !applied.contains(&migration.version))
+        .count())
+}

@@ -1,0 +1,63 @@
+//! Finding the PostgreSQL server binaries (initdb, pg_ctl) installed on this system.
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+/// Environment variable naming the directory that holds `initdb` and `pg_ctl`.
+pub const BIN_DIR_ENV: &str = "ORDO_PG_BIN_DIR";
+
+/// Where Debian and Ubuntu install the server binaries: one directory per major version.
+const DEBIAN_ROOT: &str = "/usr/lib/postgresql";
+
+/// The server binaries ordo drives.
+#[derive(Debug, Clone)]
+pub struct ServerBinaries {
+    pub initdb: PathBuf,
+    pub pg_ctl: PathBuf,
+}
+
+impl ServerBinaries {
+    /// Looks in `$ORDO_PG_BIN_DIR`, then the newest `/usr/lib/postgresql/<major>/bin`,
+    /// then `$PATH`. On failure returns the places it searched, for the error message.
+    pub fn locate() -> Result<Self, Vec<PathBuf>> {
+        let candidates = candidate_dirs();
+        candidates
+            .iter()
+            .find_map(|dir| Self::in_dir(dir))
+            .ok_or(candidates)
+    }
+
+    fn in_dir(dir: &Path) -> Option<Self> {
+        let initdb = dir.join("initdb");
+        let pg_ctl = dir.join("pg_ctl");
+        (initdb.is_file() && pg_ctl.is_file()).then_some(Self { initdb, pg_ctl })
+    }
+}
+
+fn candidate_dirs() -> Vec<PathBuf> {
+    if let Some(dir) = env::var_os(BIN_DIR_ENV) {
+        // An explicit choice is the only one: silently falling back would hide a typo.
+        return vec![PathBuf::from(dir)];
+    }
+    let mut dirs = debian_version_dirs();
+    if let Some(path) = env::var_os("PATH") {
+        dirs.extend(env::split_paths(&path));
+    }
+    dirs
+}
+
+/// `/usr/lib/postgresql/<major>/bin`, newest major version first.
+fn debian_version_dirs() -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(DEBIAN_ROOT) else {
+        return Vec::new();
+    };
+    let mut versions: Vec<(u32, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let major = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((major, entry.path().join("bin")))
+        })
+        .collect();
+    versions.sort_by(|a, b| b.0.cmp(&a.0));
+    versions.into_iter().map(|(_, dir)| dir).collect()
+}

@@ -1,0 +1,334 @@
+//! A private PostgreSQL cluster run from the system's server binaries: the database of
+//! `ordo serve` when no `DATABASE_URL` is given, and of the test suite.
+//!
+//! Layout of the cluster directory:
+//! ```text
+//! <dir>/data        PGDATA (initdb'd once, kept across restarts)
+//! <dir>/server.log  the server's log
+//! ```
+//! The server listens on 127.0.0.1 only (no Unix socket, whose path length is limited),
+//! on a free port chosen at each start, and requires the superuser's password.
+
+mod binaries;
+mod system_user;
+
+use std::fs;
+use std::io;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sqlx::postgres::PgConnectOptions;
+
+pub use binaries::{BIN_DIR_ENV, ServerBinaries};
+pub use system_user::ServerAccount;
+
+use crate::secret::Secret;
+
+/// The cluster's superuser, the role ordo connects as.
+const SUPERUSER: &str = "ordo";
+
+/// Settings ordo writes into `data/ordo.conf` at every start.
+const CONFIG_FILE: &str = "ordo.conf";
+
+/// How much a cluster must survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Default PostgreSQL settings: every commit is flushed. For `ordo serve`.
+    Durable,
+    /// fsync off, removed when this process exits. For tests only.
+    Throwaway,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedPostgresError {
+    #[error(
+        "the PostgreSQL server binaries (initdb, pg_ctl) were not found; looked in: {searched}. \
+         Install them with `apt-get install -y postgresql` (Debian/Ubuntu; elsewhere the \
+         PostgreSQL server package), or set {BIN_DIR_ENV} to the directory holding them, or set \
+         DATABASE_URL to use a database you run yourself"
+    )]
+    BinariesMissing { searched: String },
+    #[error(
+        "ordo runs as root and PostgreSQL refuses to; it runs PostgreSQL as the `postgres` \
+         system user, which does not exist here. Install the postgresql package (it creates \
+         the user), run ordo as an ordinary user, or set DATABASE_URL"
+    )]
+    NoPostgresUser,
+    #[error(
+        "{account} cannot write {dir}: choose a --data-dir whose parent directories it can \
+         enter (for example under /var/lib or /tmp), or run ordo as an ordinary user"
+    )]
+    DirectoryNotWritable { account: String, dir: PathBuf },
+    #[error("{step} failed ({status}): {output}")]
+    CommandFailed {
+        step: &'static str,
+        status: String,
+        output: String,
+    },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+type Result<T> = std::result::Result<T, EmbeddedPostgresError>;
+
+/// A running private PostgreSQL server. Stopped by [`EmbeddedPostgres::stop`] or on drop.
+#[derive(Debug)]
+pub struct EmbeddedPostgres {
+    binaries: ServerBinaries,
+    account: ServerAccount,
+    dir: PathBuf,
+    port: u16,
+    password: Secret,
+    running: bool,
+}
+
+impl EmbeddedPostgres {
+    /// Starts the cluster in `dir`, creating it on first use with `password` for the
+    /// superuser. A server left running by a killed ordo is stopped first.
+    pub fn start(dir: &Path, password: Secret, durability: Durability) -> Result<Self> {
+        let binaries = ServerBinaries::locate().map_err(|searched| {
+            EmbeddedPostgresError::BinariesMissing {
+                searched: searched
+                    .iter()
+                    .map(|dir| dir.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        })?;
+        let account =
+            ServerAccount::for_this_process().ok_or(EmbeddedPostgresError::NoPostgresUser)?;
+        let dir = std::path::absolute(dir).map_err(|source| io_error(dir, source))?;
+        account
+            .create_private_dir(&dir)
+            .map_err(|source| io_error(&dir, source))?;
+        if !account.can_write(&dir) {
+            return Err(EmbeddedPostgresError::DirectoryNotWritable {
+                account: account.describe(),
+                dir,
+            });
+        }
+        let mut server = Self {
+            binaries,
+            account,
+            dir,
+            port: 0,
+            password,
+            running: false,
+        };
+        if !server.data_dir().join("PG_VERSION").exists() {
+            server.init(durability)?;
+        }
+        server.stop_leftover()?;
+        server.run(durability)?;
+        Ok(server)
+    }
+
+    /// Starts a throwaway cluster in a new temporary directory. A watchdog process stops
+    /// it and deletes its files once this process has exited, however it exits.
+    pub fn start_throwaway() -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "ordo-pg-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let server = Self::start(&dir, Secret::generate(), Durability::Throwaway)?;
+        server.remove_when_process_exits()?;
+        Ok(server)
+    }
+
+    /// Options to connect to `database` as the superuser.
+    pub fn connect_options(&self, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .host("127.0.0.1")
+            .port(self.port)
+            .username(SUPERUSER)
+            .password(self.password.expose())
+            .database(database)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server (fast shutdown: open sessions are ended, committed work is kept).
+    pub fn stop(&mut self) -> Result<()> {
+        if !self.running {
+            return Ok(());
+        }
+        self.running = false;
+        self.pg_ctl(
+            "stopping PostgreSQL",
+            &["stop", "-m", "fast", "-w", "-t", "60"],
+        )
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    fn init(&self, durability: Durability) -> Result<()> {
+        // initdb reads the password from a file: one only the server account can read,
+        // removed right after.
+        let password_file = self.dir.join("initdb-password");
+        self.write_file(&password_file, self.password.expose())?;
+        let mut initdb = self.account.command(&self.binaries.initdb);
+        initdb
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(["-U", SUPERUSER, "--auth=scram-sha-256", "-E", "UTF8"])
+            .args(["--locale=C.UTF-8"])
+            .arg(format!("--pwfile={}", password_file.display()));
+        if durability == Durability::Throwaway {
+            initdb.arg("--no-sync");
+        }
+        let result = self.run_command("initdb", initdb);
+        let _ = fs::remove_file(&password_file);
+        result?;
+        let conf = self.data_dir().join("postgresql.conf");
+        let mut text = fs::read_to_string(&conf).map_err(|source| io_error(&conf, source))?;
+        text.push_str(&format!(
+            "\n# written by ordo\ninclude_if_exists = '{CONFIG_FILE}'\n"
+        ));
+        fs::write(&conf, text).map_err(|source| io_error(&conf, source))
+    }
+
+    /// A previous ordo killed without its shutdown leaves its server running on this
+    /// data directory; stop it so this start owns the cluster.
+    fn stop_leftover(&self) -> Result<()> {
+        if !self.data_dir().join("postmaster.pid").exists() {
+            return Ok(());
+        }
+        let mut status = self.account.command(&self.binaries.pg_ctl);
+        status.arg("-D").arg(self.data_dir()).arg("status");
+        let running = status
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .current_dir(&self.dir)
+            .status()
+            .is_ok_and(|status| status.success());
+        if running {
+            tracing::warn!(dir = %self.dir.display(), "stopping a PostgreSQL left running by an earlier ordo");
+            self.pg_ctl(
+                "stopping a leftover PostgreSQL",
+                &["stop", "-m", "fast", "-w"],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn run(&mut self, durability: Durability) -> Result<()> {
+        // A free port can be taken by someone else between our probe and the server's
+        // bind; try a few.
+        let mut last_error = None;
+        for _ in 0..3 {
+            self.port = free_port().map_err(|source| io_error(&self.dir, source))?;
+            self.write_config(durability)?;
+            let log = self.dir.join("server.log");
+            let log = log.to_string_lossy();
+            match self.pg_ctl(
+                "starting PostgreSQL",
+                &["start", "-w", "-t", "60", "-l", &log],
+            ) {
+                Ok(()) => {
+                    self.running = true;
+                    return Ok(());
+                }
+                Err(err) => last_error = Some(err),
+            }
+        }
+        Err(last_error.expect("the loop ran at least once"))
+    }
+
+    fn write_config(&self, durability: Durability) -> Result<()> {
+        let mut conf = format!(
+            "listen_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = ''\n",
+            self.port
+        );
+        if durability == Durability::Throwaway {
+            conf.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+        }
+        self.write_file(&self.data_dir().join(CONFIG_FILE), &conf)
+    }
+
+    fn remove_when_process_exits(&self) -> Result<()> {
+        // The watchdog polls /proc rather than `kill -0`: as another user it may not
+        // signal us, but it can always see whether we exist.
+        let script = r#"while [ -d "/proc/$0" ]; do sleep 0.5; done
+"$1" -D "$2" stop -m immediate >/dev/null 2>&1
+rm -rf "$3""#;
+        let mut watchdog = self.account.command(Path::new("sh"));
+        watchdog
+            .arg("-c")
+            .arg(script)
+            .arg(std::process::id().to_string())
+            .arg(&self.binaries.pg_ctl)
+            .arg(self.data_dir())
+            .arg(&self.dir)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map(drop)
+            .map_err(|source| io_error(&self.dir, source))
+    }
+
+    fn pg_ctl(&self, step: &'static str, args: &[&str]) -> Result<()> {
+        let mut command = self.account.command(&self.binaries.pg_ctl);
+        command.arg("-D").arg(self.data_dir()).args(args);
+        self.run_command(step, command)
+    }
+
+    fn run_command(&self, step: &'static str, mut command: Command) -> Result<()> {
+        // The server must not keep our stdout open (a test runner waits for it to close).
+        let output = command
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| io_error(&self.dir, source))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stdout));
+        if let Ok(log) = fs::read_to_string(self.dir.join("server.log")) {
+            let tail: Vec<&str> = log.lines().rev().take(5).collect();
+            text.push_str(" | server.log: ");
+            text.push_str(&tail.into_iter().rev().collect::<Vec<_>>().join(" / "));
+        }
+        Err(EmbeddedPostgresError::CommandFailed {
+            step,
+            status: output.status.to_string(),
+            output: text.trim().to_owned(),
+        })
+    }
+
+    /// Writes a file readable only by the server account.
+    fn write_file(&self, path: &Path, contents: &str) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        fs::write(path, contents).map_err(|source| io_error(path, source))?;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+            .and_then(|()| self.account.give(path))
+            .map_err(|source| io_error(path, source))
+    }
+}
+
+impl Drop for EmbeddedPostgres {
+    fn drop(&mut self) {
+        if let Err(err) = self.stop() {
+            tracing::error!(%err, "could not stop the embedded PostgreSQL");
+        }
+    }
+}
+
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn io_error(path: &Path, source: io::Error) -> EmbeddedPostgresError {
+    EmbeddedPostgresError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}

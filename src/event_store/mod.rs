@@ -1,0 +1,56 @@
+//! The event store adapter: appends events of several streams in one transaction, loads
+//! aggregates through postgres-es (with snapshots), and reads the global feed in
+//! gap-free order.
+//!
+//! The tables are postgres-es's own plus three columns (see the first migration), so
+//! postgres-es loads what we append and we read what it writes.
+
+mod append;
+mod feed;
+mod load;
+mod metadata;
+
+use sqlx::PgPool;
+
+pub use append::{AppendError, Appended, EventData, StreamAppend};
+pub use feed::{FeedPosition, RecordedEvent};
+pub use load::{LoadError, Loaded};
+pub use metadata::EventMetadata;
+
+/// Identifies one stream of events: one aggregate instance.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamId {
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+}
+
+impl StreamId {
+    pub fn new(aggregate_type: impl Into<String>, aggregate_id: impl Into<String>) -> Self {
+        Self {
+            aggregate_type: aggregate_type.into(),
+            aggregate_id: aggregate_id.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for StreamId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.aggregate_type, self.aggregate_id)
+    }
+}
+
+/// The event store over one connection pool.
+#[derive(Debug, Clone)]
+pub struct EventStore {
+    pool: PgPool,
+}
+
+impl EventStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}

@@ -1,0 +1,16 @@
+//! ordo: an event-sourced CQRS order system for mini-program shops.
+//!
+//! The write model lives in the `aggregates` crate, the read models in `projections`;
+//! this crate is the server around them: configuration, the event store adapter, the
+//! embedded PostgreSQL, HTTP and the CLI.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod database;
+pub mod embedded_postgres;
+pub mod event_store;
+pub mod http;
+pub mod secret;
