@@ -23,7 +23,7 @@ pub enum DatabaseSource {
     /// ordo's own PostgreSQL in `<data dir>/postgres`.
     Embedded,
     /// A database given by `DATABASE_URL`.
-    External(PgConnectOptions),
+    External(Box<PgConnectOptions>),
 }
 
 #[derive(Debug, Clone)]
@@ -57,9 +57,9 @@ impl Config {
     /// the latter is created on first use, but only in dev mode.
     pub fn resolve(args: &GlobalArgs) -> Result<Self, ConfigError> {
         let database = match &args.database_url {
-            Some(url) => DatabaseSource::External(
+            Some(url) => DatabaseSource::External(Box::new(
                 PgConnectOptions::from_str(url).map_err(ConfigError::DatabaseUrl)?,
-            ),
+            )),
             None => DatabaseSource::Embedded,
         };
         let dev_mode = args

@@ -36,7 +36,7 @@ impl Database {
     /// first use) or connects to `DATABASE_URL`, then applies pending migrations.
     pub async fn open(config: &Config) -> anyhow::Result<Self> {
         let (options, embedded) = match &config.database {
-            DatabaseSource::External(options) => (options.clone(), None),
+            DatabaseSource::External(options) => (options.as_ref().clone(), None),
             DatabaseSource::Embedded => {
                 let password = secret::load_or_create(&config.postgres_password_file())
                     .context("reading the embedded PostgreSQL's password")?;

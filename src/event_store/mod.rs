@@ -12,7 +12,7 @@ mod metadata;
 
 use sqlx::PgPool;
 
-pub use append::{AppendError, Appended, EventData, StreamAppend};
+pub use append::{AppendError, Appended, EventData, StreamAppend, append_in};
 pub use feed::{FeedPosition, RecordedEvent};
 pub use load::{LoadError, Loaded};
 pub use metadata::EventMetadata;

@@ -1,0 +1,66 @@
+//! The service endpoints.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::spawn_app;
+
+#[tokio::test]
+async fn healthz_answers_up_in_the_envelope() {
+    let app = spawn_app().await;
+
+    let (status, body) = app.get_json("/healthz").await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"code": 0, "message": "ok", "data": {"status": "up"}})
+    );
+}
+
+#[tokio::test]
+async fn readyz_is_ready_once_the_database_is_migrated() {
+    let app = spawn_app().await;
+
+    let (status, body) = app.get_json("/readyz").await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["status"], "ready");
+    assert_eq!(body["data"]["pending_migrations"], 0);
+}
+
+#[tokio::test]
+async fn readyz_is_unavailable_with_retry_after_when_migrations_are_missing() {
+    let app = spawn_app().await;
+    sqlx::query("DELETE FROM _sqlx_migrations")
+        .execute(&app.pool)
+        .await
+        .expect("forget the applied migrations");
+
+    let response = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .expect("request");
+
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["code"], 50300);
+    assert!(
+        body["data"]["pending_migrations"].as_u64() >= Some(1),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_path_is_a_404_in_the_envelope() {
+    let app = spawn_app().await;
+
+    let (status, body) = app.get_json("/api/v1/nothing-here").await;
+
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], 40400);
+    assert_eq!(body["message"], "no route for /api/v1/nothing-here");
+}

@@ -1,0 +1,160 @@
+//! `ordo serve` as a user runs it: the real binary, its embedded PostgreSQL, signals.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use ordo::event_store::{
+    EventData, EventMetadata, EventStore, FeedPosition, StreamAppend, StreamId,
+};
+use sqlx::postgres::PgConnectOptions;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn start_ordo(data_dir: &Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("ORDO_DEV")
+        .env_remove("ORDO_JWT_SECRET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn ordo")
+}
+
+async fn wait_until_healthy(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(response) = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+        {
+            assert_eq!(response.status(), 200);
+            return;
+        }
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "ordo exited before serving"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "ordo did not answer /healthz in time"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn stop_ordo(mut child: Child) {
+    kill(
+        Pid::from_raw(i32::try_from(child.id()).expect("pid")),
+        Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("poll") {
+            assert!(status.success(), "ordo exited with {status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "ordo did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Connection options for the embedded cluster of a running ordo: its port is in the
+/// settings ordo writes, its password in the data directory.
+fn embedded_options(data_dir: &Path) -> PgConnectOptions {
+    let conf =
+        std::fs::read_to_string(data_dir.join("postgres/data/ordo.conf")).expect("ordo.conf");
+    let port = conf
+        .lines()
+        .find_map(|line| line.strip_prefix("port = "))
+        .and_then(|port| port.trim().parse().ok())
+        .expect("port in ordo.conf");
+    let password = std::fs::read_to_string(data_dir.join("postgres-password")).expect("password");
+    PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(port)
+        .username("ordo")
+        .password(password.trim())
+        .database("ordo")
+}
+
+fn marker() -> StreamAppend {
+    StreamAppend {
+        stream: StreamId::new("Marker", "restart"),
+        expected_sequence: 0,
+        events: vec![EventData {
+            event_type: "MarkerSet".into(),
+            event_version: "1".into(),
+            payload: serde_json::json!({"kept": true}),
+        }],
+    }
+}
+
+#[tokio::test]
+async fn ordo_serve_in_an_empty_directory_starts_stops_cleanly_and_keeps_its_data() {
+    // Under the temp dir: the `postgres` system user must be able to enter it when the
+    // tests run as root.
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("ordo-serve-test-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("create the directory");
+    let data_dir = dir.join("data");
+
+    let port = free_port();
+    let mut first = start_ordo(&data_dir, port);
+    wait_until_healthy(port, &mut first).await;
+    let store = EventStore::new(
+        sqlx::PgPool::connect_with(embedded_options(&data_dir))
+            .await
+            .expect("connect"),
+    );
+    store
+        .append(&[marker()], &EventMetadata::default())
+        .await
+        .expect("write a marker event");
+    store.pool().close().await;
+    stop_ordo(first);
+    assert!(
+        !data_dir.join("postgres/data/postmaster.pid").exists(),
+        "the embedded PostgreSQL was stopped"
+    );
+
+    let port = free_port();
+    let mut second = start_ordo(&data_dir, port);
+    wait_until_healthy(port, &mut second).await;
+    let store = EventStore::new(
+        sqlx::PgPool::connect_with(embedded_options(&data_dir))
+            .await
+            .expect("connect"),
+    );
+    let events = store
+        .read_feed(FeedPosition::START, 10)
+        .await
+        .expect("read the feed");
+    store.pool().close().await;
+    stop_ordo(second);
+
+    assert_eq!(
+        events.len(),
+        1,
+        "the event written before the restart is still there"
+    );
+    assert_eq!(events[0].payload, serde_json::json!({"kept": true}));
+    let _ = std::fs::remove_dir_all(&dir);
+}

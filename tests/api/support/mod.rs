@@ -1,0 +1,8 @@
+//! Test harness: one throwaway PostgreSQL for the whole run, a fresh database per test,
+//! the app on port 0, and a typed client.
+
+mod database;
+mod test_app;
+
+pub use database::fresh_database;
+pub use test_app::spawn_app;
