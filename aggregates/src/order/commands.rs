@@ -1,0 +1,39 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Address, CancelReason, OrderLine};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrderCommand {
+    PlaceOrder(NewOrder),
+    /// The payment provider confirmed `amount_cents` under `payment_id`.
+    PayOrder {
+        payment_id: String,
+        amount_cents: i64,
+        paid_at: DateTime<Utc>,
+    },
+    CancelOrder {
+        reason: CancelReason,
+        cancelled_at: DateTime<Utc>,
+    },
+    ShipOrder {
+        carrier: String,
+        tracking_no: String,
+        shipped_at: DateTime<Utc>,
+    },
+    ConfirmReceipt {
+        completed_at: DateTime<Utc>,
+    },
+}
+
+/// A new order, its lines priced by the caller from the catalog at this moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOrder {
+    pub user_id: String,
+    pub lines: Vec<OrderLine>,
+    pub address: Address,
+    pub remark: String,
+    pub placed_at: DateTime<Utc>,
+    /// When the order is cancelled unless paid.
+    pub expires_at: DateTime<Utc>,
+}

@@ -1,0 +1,27 @@
+use super::OrderStatus;
+use crate::FieldError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    #[error("the order has already been placed")]
+    AlreadyPlaced,
+    #[error("the order does not exist")]
+    NotFound,
+    #[error("cannot {action} an order that is {status}")]
+    InvalidTransition {
+        status: OrderStatus,
+        action: &'static str,
+    },
+    #[error("payment of {paid} does not match the order total of {expected}")]
+    AmountMismatch { expected: i64, paid: i64 },
+    #[error("invalid order: {}", list(.0))]
+    Invalid(Vec<FieldError>),
+}
+
+fn list(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}

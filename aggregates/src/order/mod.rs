@@ -1,0 +1,202 @@
+//! Order: what a shopper bought, and where it is in its lifecycle:
+//! `awaiting_payment` → `paid` → `shipped` → `completed`, or `awaiting_payment` →
+//! `cancelled` (by the user or by the payment timeout). Every other move is refused.
+
+mod commands;
+mod errors;
+mod events;
+#[cfg(test)]
+mod tests;
+mod validation;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use commands::{NewOrder, OrderCommand};
+pub use errors::OrderError;
+pub use events::OrderEvent;
+pub use validation::{MAX_LINES, MAX_QUANTITY, MAX_REMARK_CHARS};
+
+/// Where an order is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    AwaitingPayment,
+    Paid,
+    Shipped,
+    Completed,
+    Cancelled,
+}
+
+impl OrderStatus {
+    /// The name the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingPayment => "awaiting_payment",
+            Self::Paid => "paid",
+            Self::Shipped => "shipped",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an order was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    ByUser,
+    PaymentTimeout,
+}
+
+/// One product of an order, with the name and unit price captured when it was placed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub product_id: Uuid,
+    pub name: String,
+    pub unit_price_cents: i64,
+    pub quantity: i64,
+}
+
+/// Where the order is delivered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub name: String,
+    pub phone: String,
+    pub province: String,
+    pub city: String,
+    pub district: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub status: Option<OrderStatus>,
+    pub user_id: String,
+    pub lines: Vec<OrderLine>,
+    pub total_cents: i64,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl Order {
+    /// Moves the order from `from` on `action`, or says why it cannot.
+    fn require(&self, from: OrderStatus, action: &'static str) -> Result<(), OrderError> {
+        match self.status {
+            None => Err(OrderError::NotFound),
+            Some(status) if status == from => Ok(()),
+            Some(status) => Err(OrderError::InvalidTransition { status, action }),
+        }
+    }
+}
+
+impl Aggregate for Order {
+    const TYPE: &'static str = "Order";
+    type Command = OrderCommand;
+    type Event = OrderEvent;
+    type Error = OrderError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: OrderCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), OrderError> {
+        let event = match command {
+            OrderCommand::PlaceOrder(new) => {
+                if self.status.is_some() {
+                    return Err(OrderError::AlreadyPlaced);
+                }
+                let total_cents = validation::validate(&new)?;
+                OrderEvent::OrderPlaced {
+                    user_id: new.user_id,
+                    lines: new.lines,
+                    total_cents,
+                    address: new.address,
+                    remark: new.remark,
+                    placed_at: new.placed_at,
+                    expires_at: new.expires_at,
+                }
+            }
+            OrderCommand::PayOrder {
+                payment_id,
+                amount_cents,
+                paid_at,
+            } => {
+                self.require(OrderStatus::AwaitingPayment, "pay")?;
+                if amount_cents != self.total_cents {
+                    return Err(OrderError::AmountMismatch {
+                        expected: self.total_cents,
+                        paid: amount_cents,
+                    });
+                }
+                OrderEvent::OrderPaid {
+                    payment_id,
+                    amount_cents,
+                    paid_at,
+                }
+            }
+            OrderCommand::CancelOrder {
+                reason,
+                cancelled_at,
+            } => {
+                self.require(OrderStatus::AwaitingPayment, "cancel")?;
+                OrderEvent::OrderCancelled {
+                    reason,
+                    cancelled_at,
+                }
+            }
+            OrderCommand::ShipOrder {
+                carrier,
+                tracking_no,
+                shipped_at,
+            } => {
+                self.require(OrderStatus::Paid, "ship")?;
+                OrderEvent::OrderShipped {
+                    carrier,
+                    tracking_no,
+                    shipped_at,
+                }
+            }
+            OrderCommand::ConfirmReceipt { completed_at } => {
+                self.require(OrderStatus::Shipped, "confirm receipt of")?;
+                OrderEvent::OrderCompleted { completed_at }
+            }
+        };
+        sink.write(event, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: OrderEvent) {
+        match event {
+            OrderEvent::OrderPlaced {
+                user_id,
+                lines,
+                total_cents,
+                expires_at,
+                ..
+            } => {
+                *self = Self {
+                    status: Some(OrderStatus::AwaitingPayment),
+                    user_id,
+                    lines,
+                    total_cents,
+                    expires_at: Some(expires_at),
+                };
+            }
+            OrderEvent::OrderPaid { .. } => self.status = Some(OrderStatus::Paid),
+            OrderEvent::OrderCancelled { .. } => self.status = Some(OrderStatus::Cancelled),
+            OrderEvent::OrderShipped { .. } => self.status = Some(OrderStatus::Shipped),
+            OrderEvent::OrderCompleted { .. } => self.status = Some(OrderStatus::Completed),
+        }
+    }
+}

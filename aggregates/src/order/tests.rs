@@ -1,0 +1,310 @@
+use chrono::{DateTime, TimeZone, Utc};
+use cqrs_es::test::TestFramework;
+use uuid::Uuid;
+
+use super::*;
+use crate::FieldError;
+
+type OrderTest = TestFramework<Order>;
+
+fn at(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 12, minute, 0)
+        .single()
+        .expect("valid time")
+}
+
+fn line(n: u128, unit_price_cents: i64, quantity: i64) -> OrderLine {
+    OrderLine {
+        product_id: Uuid::from_u128(n),
+        name: format!("product {n}"),
+        unit_price_cents,
+        quantity,
+    }
+}
+
+fn address() -> Address {
+    Address {
+        name: "Li Lei".into(),
+        phone: "13800000000".into(),
+        province: "Zhejiang".into(),
+        city: "Hangzhou".into(),
+        district: "Xihu".into(),
+        detail: "1 Lake Road".into(),
+    }
+}
+
+fn new_order(lines: Vec<OrderLine>) -> NewOrder {
+    NewOrder {
+        user_id: "user-1".into(),
+        lines,
+        address: address(),
+        remark: String::new(),
+        placed_at: at(0),
+        expires_at: at(15),
+    }
+}
+
+fn placed() -> OrderEvent {
+    OrderEvent::OrderPlaced {
+        user_id: "user-1".into(),
+        lines: vec![line(1, 250, 2), line(2, 1_000, 1)],
+        total_cents: 1_500,
+        address: address(),
+        remark: String::new(),
+        placed_at: at(0),
+        expires_at: at(15),
+    }
+}
+
+fn paid() -> OrderEvent {
+    OrderEvent::OrderPaid {
+        payment_id: "wx-1".into(),
+        amount_cents: 1_500,
+        paid_at: at(5),
+    }
+}
+
+fn shipped() -> OrderEvent {
+    OrderEvent::OrderShipped {
+        carrier: "SF".into(),
+        tracking_no: "SF1".into(),
+        shipped_at: at(30),
+    }
+}
+
+fn pay() -> OrderCommand {
+    OrderCommand::PayOrder {
+        payment_id: "wx-1".into(),
+        amount_cents: 1_500,
+        paid_at: at(5),
+    }
+}
+
+fn cancel() -> OrderCommand {
+    OrderCommand::CancelOrder {
+        reason: CancelReason::ByUser,
+        cancelled_at: at(6),
+    }
+}
+
+fn ship() -> OrderCommand {
+    OrderCommand::ShipOrder {
+        carrier: "SF".into(),
+        tracking_no: "SF1".into(),
+        shipped_at: at(30),
+    }
+}
+
+fn confirm() -> OrderCommand {
+    OrderCommand::ConfirmReceipt {
+        completed_at: at(50),
+    }
+}
+
+#[test]
+fn placing_an_order_totals_its_lines() {
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(OrderCommand::PlaceOrder(new_order(vec![
+            line(1, 250, 2),
+            line(2, 1_000, 1),
+        ])))
+        .then_expect_events(vec![placed()]);
+}
+
+#[test]
+fn placing_the_same_order_twice_is_refused() {
+    OrderTest::with(())
+        .given(vec![placed()])
+        .when(OrderCommand::PlaceOrder(new_order(vec![line(1, 250, 2)])))
+        .then_expect_error(OrderError::AlreadyPlaced);
+}
+
+#[test]
+fn an_order_needs_one_to_fifty_lines() {
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(OrderCommand::PlaceOrder(new_order(vec![])))
+        .then_expect_error(OrderError::Invalid(vec![FieldError::new(
+            "lines",
+            "must hold 1 to 50 lines",
+        )]));
+    let lines = (0..51).map(|n| line(n, 1, 1)).collect();
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(OrderCommand::PlaceOrder(new_order(lines)))
+        .then_expect_error(OrderError::Invalid(vec![FieldError::new(
+            "lines",
+            "must hold 1 to 50 lines",
+        )]));
+}
+
+#[test]
+fn quantities_outside_one_to_999_are_named_by_line() {
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(OrderCommand::PlaceOrder(new_order(vec![
+            line(1, 1, 0),
+            line(2, 1, 5),
+            line(3, 1, 1_000),
+        ])))
+        .then_expect_error(OrderError::Invalid(vec![
+            FieldError::new("lines[0].quantity", "must be between 1 and 999"),
+            FieldError::new("lines[2].quantity", "must be between 1 and 999"),
+        ]));
+}
+
+#[test]
+fn a_product_may_appear_in_one_line_only() {
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(OrderCommand::PlaceOrder(new_order(vec![
+            line(1, 1, 1),
+            line(1, 1, 2),
+        ])))
+        .then_expect_error(OrderError::Invalid(vec![FieldError::new(
+            "lines[1].product_id",
+            "appears in more than one line",
+        )]));
+}
+
+#[test]
+fn a_total_that_does_not_fit_is_refused() {
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(OrderCommand::PlaceOrder(new_order(vec![line(
+            1,
+            i64::MAX / 2,
+            3,
+        )])))
+        .then_expect_error(OrderError::Invalid(vec![FieldError::new(
+            "lines",
+            "the total is too large",
+        )]));
+}
+
+#[test]
+fn every_missing_address_field_is_named() {
+    let mut order = new_order(vec![line(1, 1, 1)]);
+    order.address.phone = " ".into();
+    order.address.detail = String::new();
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(OrderCommand::PlaceOrder(order))
+        .then_expect_error(OrderError::Invalid(vec![
+            FieldError::new("address.phone", "must not be empty"),
+            FieldError::new("address.detail", "must not be empty"),
+        ]));
+}
+
+#[test]
+fn an_order_awaiting_payment_can_be_paid_the_exact_total() {
+    OrderTest::with(())
+        .given(vec![placed()])
+        .when(pay())
+        .then_expect_events(vec![paid()]);
+}
+
+#[test]
+fn a_payment_of_another_amount_is_refused() {
+    OrderTest::with(())
+        .given(vec![placed()])
+        .when(OrderCommand::PayOrder {
+            payment_id: "wx-1".into(),
+            amount_cents: 1_499,
+            paid_at: at(5),
+        })
+        .then_expect_error(OrderError::AmountMismatch {
+            expected: 1_500,
+            paid: 1_499,
+        });
+}
+
+#[test]
+fn an_order_awaiting_payment_can_be_cancelled_with_its_reason() {
+    OrderTest::with(())
+        .given(vec![placed()])
+        .when(OrderCommand::CancelOrder {
+            reason: CancelReason::PaymentTimeout,
+            cancelled_at: at(15),
+        })
+        .then_expect_events(vec![OrderEvent::OrderCancelled {
+            reason: CancelReason::PaymentTimeout,
+            cancelled_at: at(15),
+        }]);
+}
+
+#[test]
+fn a_paid_order_cannot_be_cancelled() {
+    OrderTest::with(())
+        .given(vec![placed(), paid()])
+        .when(cancel())
+        .then_expect_error(OrderError::InvalidTransition {
+            status: OrderStatus::Paid,
+            action: "cancel",
+        });
+}
+
+#[test]
+fn a_cancelled_order_cannot_be_cancelled_again_or_paid() {
+    let cancelled = OrderEvent::OrderCancelled {
+        reason: CancelReason::ByUser,
+        cancelled_at: at(6),
+    };
+    OrderTest::with(())
+        .given(vec![placed(), cancelled.clone()])
+        .when(cancel())
+        .then_expect_error(OrderError::InvalidTransition {
+            status: OrderStatus::Cancelled,
+            action: "cancel",
+        });
+    OrderTest::with(())
+        .given(vec![placed(), cancelled])
+        .when(pay())
+        .then_expect_error(OrderError::InvalidTransition {
+            status: OrderStatus::Cancelled,
+            action: "pay",
+        });
+}
+
+#[test]
+fn a_paid_order_ships_and_a_shipped_one_completes() {
+    OrderTest::with(())
+        .given(vec![placed(), paid()])
+        .when(ship())
+        .then_expect_events(vec![shipped()]);
+    OrderTest::with(())
+        .given(vec![placed(), paid(), shipped()])
+        .when(confirm())
+        .then_expect_events(vec![OrderEvent::OrderCompleted {
+            completed_at: at(50),
+        }]);
+}
+
+#[test]
+fn an_unpaid_order_cannot_ship_and_an_unshipped_one_cannot_complete() {
+    OrderTest::with(())
+        .given(vec![placed()])
+        .when(ship())
+        .then_expect_error(OrderError::InvalidTransition {
+            status: OrderStatus::AwaitingPayment,
+            action: "ship",
+        });
+    OrderTest::with(())
+        .given(vec![placed(), paid()])
+        .when(confirm())
+        .then_expect_error(OrderError::InvalidTransition {
+            status: OrderStatus::Paid,
+            action: "confirm receipt of",
+        });
+}
+
+#[test]
+fn nothing_can_happen_to_an_order_that_was_never_placed() {
+    for command in [pay(), cancel(), ship(), confirm()] {
+        OrderTest::with(())
+            .given_no_previous_events()
+            .when(command)
+            .then_expect_error(OrderError::NotFound);
+    }
+}

@@ -1,0 +1,75 @@
+//! What makes a new order acceptable, checked field by field so that every problem is
+//! reported at once, named as the API names it.
+
+use std::collections::HashSet;
+
+use super::{NewOrder, OrderError};
+use crate::FieldError;
+
+pub const MAX_LINES: usize = 50;
+pub const MAX_QUANTITY: i64 = 999;
+pub const MAX_REMARK_CHARS: usize = 200;
+/// Longest address field, in characters.
+const MAX_ADDRESS_FIELD_CHARS: usize = 200;
+
+/// The order's total in cents, or every field that is wrong.
+pub fn validate(order: &NewOrder) -> Result<i64, OrderError> {
+    let mut errors = Vec::new();
+    if order.lines.is_empty() || order.lines.len() > MAX_LINES {
+        errors.push(FieldError::new(
+            "lines",
+            format!("must hold 1 to {MAX_LINES} lines"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut total: Option<i64> = Some(0);
+    for (i, line) in order.lines.iter().enumerate() {
+        if !(1..=MAX_QUANTITY).contains(&line.quantity) {
+            errors.push(FieldError::new(
+                format!("lines[{i}].quantity"),
+                format!("must be between 1 and {MAX_QUANTITY}"),
+            ));
+        }
+        if !seen.insert(line.product_id) {
+            errors.push(FieldError::new(
+                format!("lines[{i}].product_id"),
+                "appears in more than one line",
+            ));
+        }
+        total = total
+            .and_then(|sum| sum.checked_add(line.unit_price_cents.checked_mul(line.quantity)?));
+    }
+    let address = &order.address;
+    for (field, value) in [
+        ("name", &address.name),
+        ("phone", &address.phone),
+        ("province", &address.province),
+        ("city", &address.city),
+        ("district", &address.district),
+        ("detail", &address.detail),
+    ] {
+        if value.trim().is_empty() {
+            errors.push(FieldError::new(
+                format!("address.{field}"),
+                "must not be empty",
+            ));
+        } else if value.chars().count() > MAX_ADDRESS_FIELD_CHARS {
+            errors.push(FieldError::new(
+                format!("address.{field}"),
+                format!("must be at most {MAX_ADDRESS_FIELD_CHARS} characters"),
+            ));
+        }
+    }
+    if order.remark.chars().count() > MAX_REMARK_CHARS {
+        errors.push(FieldError::new(
+            "remark",
+            format!("must be at most {MAX_REMARK_CHARS} characters"),
+        ));
+    }
+    match total {
+        None => errors.push(FieldError::new("lines", "the total is too large")),
+        Some(_) if !errors.is_empty() => {}
+        Some(total) => return Ok(total),
+    }
+    Err(OrderError::Invalid(errors))
+}

@@ -1,0 +1,25 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProductCommand {
+    CreateProduct(NewProduct),
+    /// Change some fields; `None` keeps the current value.
+    UpdateProduct(ProductChanges),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewProduct {
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price_cents: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub price_cents: Option<i64>,
+    pub on_sale: Option<bool>,
+}

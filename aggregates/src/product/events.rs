@@ -1,0 +1,35 @@
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProductEvent {
+    /// A new product, on sale from the start.
+    ProductCreated {
+        name: String,
+        description: String,
+        category: String,
+        price_cents: i64,
+    },
+    /// The product's fields after a change (all of them, so readers need no history).
+    ProductUpdated {
+        name: String,
+        description: String,
+        category: String,
+        price_cents: i64,
+        on_sale: bool,
+    },
+}
+
+impl DomainEvent for ProductEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::ProductCreated { .. } => "ProductCreated",
+            Self::ProductUpdated { .. } => "ProductUpdated",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}

@@ -1,0 +1,162 @@
+//! Product: an item of the catalog — what it is called, what it costs, whether it sells.
+
+mod commands;
+mod errors;
+mod events;
+#[cfg(test)]
+mod tests;
+
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use serde::{Deserialize, Serialize};
+
+use crate::FieldError;
+pub use commands::{NewProduct, ProductChanges, ProductCommand};
+pub use errors::ProductError;
+pub use events::ProductEvent;
+
+/// Longest product name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+/// Longest category, in characters.
+pub const MAX_CATEGORY_CHARS: usize = 50;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub created: bool,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price_cents: i64,
+    pub on_sale: bool,
+}
+
+impl Aggregate for Product {
+    const TYPE: &'static str = "Product";
+    type Command = ProductCommand;
+    type Event = ProductEvent;
+    type Error = ProductError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: ProductCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), ProductError> {
+        let event = match command {
+            ProductCommand::CreateProduct(new) => {
+                if self.created {
+                    return Err(ProductError::AlreadyExists);
+                }
+                validate(&new.name, &new.description, &new.category, new.price_cents)?;
+                ProductEvent::ProductCreated {
+                    name: new.name,
+                    description: new.description,
+                    category: new.category,
+                    price_cents: new.price_cents,
+                }
+            }
+            ProductCommand::UpdateProduct(changes) => {
+                if !self.created {
+                    return Err(ProductError::NotFound);
+                }
+                let updated = ProductEvent::ProductUpdated {
+                    name: changes.name.unwrap_or_else(|| self.name.clone()),
+                    description: changes
+                        .description
+                        .unwrap_or_else(|| self.description.clone()),
+                    category: changes.category.unwrap_or_else(|| self.category.clone()),
+                    price_cents: changes.price_cents.unwrap_or(self.price_cents),
+                    on_sale: changes.on_sale.unwrap_or(self.on_sale),
+                };
+                if let ProductEvent::ProductUpdated {
+                    name,
+                    description,
+                    category,
+                    price_cents,
+                    ..
+                } = &updated
+                {
+                    validate(name, description, category, *price_cents)?;
+                }
+                updated
+            }
+        };
+        sink.write(event, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: ProductEvent) {
+        match event {
+            ProductEvent::ProductCreated {
+                name,
+                description,
+                category,
+                price_cents,
+            } => {
+                *self = Self {
+                    created: true,
+                    name,
+                    description,
+                    category,
+                    price_cents,
+                    on_sale: true,
+                };
+            }
+            ProductEvent::ProductUpdated {
+                name,
+                description,
+                category,
+                price_cents,
+                on_sale,
+            } => {
+                self.name = name;
+                self.description = description;
+                self.category = category;
+                self.price_cents = price_cents;
+                self.on_sale = on_sale;
+            }
+        }
+    }
+}
+
+/// Every field problem at once, so a form can show them all.
+fn validate(
+    name: &str,
+    description: &str,
+    category: &str,
+    price_cents: i64,
+) -> Result<(), ProductError> {
+    let mut errors = Vec::new();
+    if name.trim().is_empty() {
+        errors.push(FieldError::new("name", "must not be empty"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        errors.push(FieldError::new(
+            "name",
+            format!("must be at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        errors.push(FieldError::new(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        ));
+    }
+    if category.chars().count() > MAX_CATEGORY_CHARS {
+        errors.push(FieldError::new(
+            "category",
+            format!("must be at most {MAX_CATEGORY_CHARS} characters"),
+        ));
+    }
+    if price_cents < 0 {
+        errors.push(FieldError::new("price_cents", "must be ≥ 0"));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ProductError::Invalid(errors))
+    }
+}

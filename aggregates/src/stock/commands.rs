@@ -1,0 +1,17 @@
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What can be asked of a product's stock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StockCommand {
+    /// Units arrive (restock, or the initial stock of a new product).
+    AddStock { quantity: i64, reason: String },
+    /// Units leave without a sale (damage, loss); never below what is reserved.
+    WriteOffStock { quantity: i64, reason: String },
+    /// Hold units for an unpaid order. Asking again for the same order does nothing.
+    ReserveStock { order_id: Uuid, quantity: i64 },
+    /// Give an order's held units back (the order was cancelled).
+    ReleaseStock { order_id: Uuid },
+    /// An order's held units are sold (the order was paid).
+    SellStock { order_id: Uuid },
+}

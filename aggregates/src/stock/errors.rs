@@ -1,0 +1,16 @@
+use uuid::Uuid;
+
+/// Why a stock command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StockError {
+    #[error("insufficient stock: {requested} requested, {available} available")]
+    InsufficientStock { requested: i64, available: i64 },
+    #[error("cannot write off {requested}: only {available} are not reserved")]
+    WriteOffBelowReserved { requested: i64, available: i64 },
+    #[error("order {order_id} holds no reservation of this stock")]
+    ReservationNotFound { order_id: Uuid },
+    #[error("quantity must be at least 1")]
+    NonPositiveQuantity,
+    #[error("stock would exceed the largest countable quantity")]
+    TooMuchStock,
+}

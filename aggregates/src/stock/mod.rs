@@ -1,0 +1,136 @@
+//! Stock: how many units of one product are on hand and which orders hold some of them.
+//!
+//! Invariant: available = on hand − reserved ≥ 0, always. Every command that could
+//! break it is refused here, which is what keeps ordo from overselling: the decision is
+//! taken on the stream's current state and the event store's optimistic concurrency
+//! makes it stick.
+
+mod commands;
+mod errors;
+mod events;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use commands::StockCommand;
+pub use errors::StockError;
+pub use events::StockEvent;
+
+/// The stock of one product; its id is the product's id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stock {
+    on_hand: i64,
+    /// Units held for unpaid orders, by order id.
+    reservations: BTreeMap<Uuid, i64>,
+}
+
+impl Stock {
+    pub fn on_hand(&self) -> i64 {
+        self.on_hand
+    }
+
+    pub fn reserved(&self) -> i64 {
+        self.reservations.values().sum()
+    }
+
+    /// Units that can still be reserved.
+    pub fn available(&self) -> i64 {
+        self.on_hand - self.reserved()
+    }
+
+    pub fn reservation(&self, order_id: Uuid) -> Option<i64> {
+        self.reservations.get(&order_id).copied()
+    }
+}
+
+impl Aggregate for Stock {
+    const TYPE: &'static str = "Stock";
+    type Command = StockCommand;
+    type Event = StockEvent;
+    type Error = StockError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: StockCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), StockError> {
+        let event = match command {
+            StockCommand::AddStock { quantity, reason } => {
+                if quantity <= 0 {
+                    return Err(StockError::NonPositiveQuantity);
+                }
+                self.on_hand
+                    .checked_add(quantity)
+                    .ok_or(StockError::TooMuchStock)?;
+                StockEvent::StockAdded { quantity, reason }
+            }
+            StockCommand::WriteOffStock { quantity, reason } => {
+                if quantity <= 0 {
+                    return Err(StockError::NonPositiveQuantity);
+                }
+                if quantity > self.available() {
+                    return Err(StockError::WriteOffBelowReserved {
+                        requested: quantity,
+                        available: self.available(),
+                    });
+                }
+                StockEvent::StockWrittenOff { quantity, reason }
+            }
+            StockCommand::ReserveStock { order_id, quantity } => {
+                if quantity <= 0 {
+                    return Err(StockError::NonPositiveQuantity);
+                }
+                if self.reservations.contains_key(&order_id) {
+                    // The same order asking again (a retried request) changes nothing.
+                    return Ok(());
+                }
+                if quantity > self.available() {
+                    return Err(StockError::InsufficientStock {
+                        requested: quantity,
+                        available: self.available(),
+                    });
+                }
+                StockEvent::StockReserved { order_id, quantity }
+            }
+            StockCommand::ReleaseStock { order_id } => {
+                let quantity = self
+                    .reservation(order_id)
+                    .ok_or(StockError::ReservationNotFound { order_id })?;
+                StockEvent::StockReleased { order_id, quantity }
+            }
+            StockCommand::SellStock { order_id } => {
+                let quantity = self
+                    .reservation(order_id)
+                    .ok_or(StockError::ReservationNotFound { order_id })?;
+                StockEvent::StockSold { order_id, quantity }
+            }
+        };
+        sink.write(event, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: StockEvent) {
+        match event {
+            StockEvent::StockAdded { quantity, .. } => self.on_hand += quantity,
+            StockEvent::StockWrittenOff { quantity, .. } => self.on_hand -= quantity,
+            StockEvent::StockReserved { order_id, quantity } => {
+                self.reservations.insert(order_id, quantity);
+            }
+            StockEvent::StockReleased { order_id, .. } => {
+                self.reservations.remove(&order_id);
+            }
+            StockEvent::StockSold { order_id, quantity } => {
+                self.reservations.remove(&order_id);
+                self.on_hand -= quantity;
+            }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+use cqrs_es::test::TestFramework;
+use uuid::Uuid;
+
+use super::*;
+
+type StockTest = TestFramework<Stock>;
+
+fn order(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+fn added(quantity: i64) -> StockEvent {
+    StockEvent::StockAdded {
+        quantity,
+        reason: "delivery".into(),
+    }
+}
+
+fn reserved(n: u128, quantity: i64) -> StockEvent {
+    StockEvent::StockReserved {
+        order_id: order(n),
+        quantity,
+    }
+}
+
+#[test]
+fn restocking_adds_units() {
+    StockTest::with(())
+        .given(vec![added(5)])
+        .when(StockCommand::AddStock {
+            quantity: 3,
+            reason: "delivery".into(),
+        })
+        .then_expect_events(vec![added(3)]);
+}
+
+#[test]
+fn restocking_needs_a_positive_quantity() {
+    StockTest::with(())
+        .given_no_previous_events()
+        .when(StockCommand::AddStock {
+            quantity: 0,
+            reason: "nothing".into(),
+        })
+        .then_expect_error(StockError::NonPositiveQuantity);
+}
+
+#[test]
+fn restocking_past_the_largest_count_is_refused() {
+    StockTest::with(())
+        .given(vec![added(i64::MAX)])
+        .when(StockCommand::AddStock {
+            quantity: 1,
+            reason: "overflow".into(),
+        })
+        .then_expect_error(StockError::TooMuchStock);
+}
+
+#[test]
+fn reserving_within_what_is_available_reserves() {
+    StockTest::with(())
+        .given(vec![added(5), reserved(1, 3)])
+        .when(StockCommand::ReserveStock {
+            order_id: order(2),
+            quantity: 2,
+        })
+        .then_expect_events(vec![reserved(2, 2)]);
+}
+
+#[test]
+fn reserving_more_than_is_available_is_refused() {
+    StockTest::with(())
+        .given(vec![added(5), reserved(1, 3)])
+        .when(StockCommand::ReserveStock {
+            order_id: order(2),
+            quantity: 3,
+        })
+        .then_expect_error(StockError::InsufficientStock {
+            requested: 3,
+            available: 2,
+        });
+}
+
+#[test]
+fn reserving_again_for_the_same_order_changes_nothing() {
+    StockTest::with(())
+        .given(vec![added(5), reserved(1, 3)])
+        .when(StockCommand::ReserveStock {
+            order_id: order(1),
+            quantity: 3,
+        })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn releasing_gives_the_orders_units_back() {
+    StockTest::with(())
+        .given(vec![added(5), reserved(1, 3)])
+        .when(StockCommand::ReleaseStock { order_id: order(1) })
+        .then_expect_events(vec![StockEvent::StockReleased {
+            order_id: order(1),
+            quantity: 3,
+        }]);
+}
+
+#[test]
+fn releasing_an_unknown_reservation_is_an_error() {
+    StockTest::with(())
+        .given(vec![
+            added(5),
+            reserved(1, 3),
+            StockEvent::StockReleased {
+                order_id: order(1),
+                quantity: 3,
+            },
+        ])
+        .when(StockCommand::ReleaseStock { order_id: order(1) })
+        .then_expect_error(StockError::ReservationNotFound { order_id: order(1) });
+}
+
+#[test]
+fn selling_takes_the_reserved_units_off_hand() {
+    let events = StockTest::with(())
+        .given(vec![added(5), reserved(1, 3)])
+        .when(StockCommand::SellStock { order_id: order(1) })
+        .inspect_result()
+        .expect("sold");
+    assert_eq!(
+        events,
+        vec![StockEvent::StockSold {
+            order_id: order(1),
+            quantity: 3
+        }]
+    );
+    let mut stock = Stock::default();
+    for event in [added(5), reserved(1, 3)].into_iter().chain(events) {
+        stock.apply(event);
+    }
+    assert_eq!(
+        (stock.on_hand(), stock.reserved(), stock.available()),
+        (2, 0, 2)
+    );
+}
+
+#[test]
+fn selling_without_a_reservation_is_an_error() {
+    StockTest::with(())
+        .given(vec![added(5)])
+        .when(StockCommand::SellStock { order_id: order(9) })
+        .then_expect_error(StockError::ReservationNotFound { order_id: order(9) });
+}
+
+#[test]
+fn writing_off_unreserved_units_is_allowed() {
+    StockTest::with(())
+        .given(vec![added(5), reserved(1, 3)])
+        .when(StockCommand::WriteOffStock {
+            quantity: 2,
+            reason: "damaged".into(),
+        })
+        .then_expect_events(vec![StockEvent::StockWrittenOff {
+            quantity: 2,
+            reason: "damaged".into(),
+        }]);
+}
+
+#[test]
+fn writing_off_into_reserved_units_is_refused() {
+    StockTest::with(())
+        .given(vec![added(5), reserved(1, 3)])
+        .when(StockCommand::WriteOffStock {
+            quantity: 3,
+            reason: "damaged".into(),
+        })
+        .then_expect_error(StockError::WriteOffBelowReserved {
+            requested: 3,
+            available: 2,
+        });
+}
+
+#[test]
+fn available_never_goes_below_zero_whatever_the_command_sequence() {
+    // Every command against every reachable state: whatever is accepted keeps the invariant.
+    let commands = |n: u128| {
+        vec![
+            StockCommand::AddStock {
+                quantity: 2,
+                reason: "r".into(),
+            },
+            StockCommand::WriteOffStock {
+                quantity: 1,
+                reason: "w".into(),
+            },
+            StockCommand::WriteOffStock {
+                quantity: 3,
+                reason: "w".into(),
+            },
+            StockCommand::ReserveStock {
+                order_id: order(n),
+                quantity: 2,
+            },
+            StockCommand::ReserveStock {
+                order_id: order(n + 1),
+                quantity: 1,
+            },
+            StockCommand::ReleaseStock { order_id: order(n) },
+            StockCommand::SellStock {
+                order_id: order(n + 1),
+            },
+        ]
+    };
+    let mut history: Vec<StockEvent> = Vec::new();
+    for round in 0..40u128 {
+        for (i, command) in commands(round % 3).into_iter().enumerate() {
+            if (round as usize + i) % 3 == 0 {
+                continue;
+            }
+            if let Ok(events) = StockTest::with(())
+                .given(history.clone())
+                .when(command)
+                .inspect_result()
+            {
+                history.extend(events);
+            }
+            let mut stock = Stock::default();
+            for event in history.clone() {
+                stock.apply(event);
+            }
+            assert!(stock.available() >= 0, "{stock:?}");
+            assert!(stock.reserved() >= 0 && stock.on_hand() >= stock.reserved());
+        }
+    }
+}
