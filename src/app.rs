@@ -11,20 +11,24 @@ use tokio::net::TcpListener;
 use crate::auth::JwtKeys;
 use crate::event_store::EventStore;
 use crate::http;
+use crate::write::{WriteModel, WriteSettings};
 
 /// What every request handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub events: EventStore,
+    pub write: Arc<WriteModel>,
     pub jwt: Arc<JwtKeys>,
     pub dev_mode: bool,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, jwt: JwtKeys, dev_mode: bool) -> Self {
+    pub fn new(pool: PgPool, jwt: JwtKeys, dev_mode: bool, write: WriteSettings) -> Self {
+        let events = EventStore::new(pool.clone());
         Self {
-            events: EventStore::new(pool.clone()),
+            write: Arc::new(WriteModel::new(events.clone(), write)),
+            events,
             pool,
             jwt: Arc::new(jwt),
             dev_mode,

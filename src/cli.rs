@@ -70,6 +70,10 @@ pub struct ServeArgs {
     /// Address the HTTP server listens on.
     #[arg(long, env = "ORDO_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+
+    /// How long an order may wait for payment before it is cancelled, e.g. `15m`, `2s`.
+    #[arg(long, env = "ORDER_PAYMENT_TIMEOUT", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub payment_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]

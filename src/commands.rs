@@ -7,6 +7,7 @@ use crate::auth::{JwtKeys, Role};
 use crate::cli::{GlobalArgs, ServeArgs, TokenArgs};
 use crate::config::Config;
 use crate::database::Database;
+use crate::write::WriteSettings;
 
 /// `ordo serve`: run the server until Ctrl-C or SIGTERM, then stop cleanly.
 pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
@@ -16,6 +17,10 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
         database.pool.clone(),
         JwtKeys::new(&config.jwt_secret),
         config.dev_mode,
+        WriteSettings {
+            payment_timeout: args.payment_timeout,
+            ..WriteSettings::default()
+        },
     );
     let served = match Application::build(state, args.listen).await {
         Ok(app) => {

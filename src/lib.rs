@@ -14,3 +14,4 @@ pub mod embedded_postgres;
 pub mod event_store;
 pub mod http;
 pub mod secret;
+pub mod write;

@@ -1,5 +1,7 @@
-//! Authentication: the JWTs that carry who is calling.
+//! Authentication: the JWTs that carry who is calling, and the extractors that read them.
 
+mod extractor;
 pub mod jwt;
 
+pub use extractor::{AdminUser, AuthUser};
 pub use jwt::{AccessClaims, JwtError, JwtKeys, Role};

@@ -5,12 +5,19 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
+
+use aggregates::stock::StockError;
+
+use crate::event_store::AppendError;
+use crate::write::WriteError;
 
 use super::envelope::Envelope;
 
 /// Seconds a client should wait before retrying when the database is unavailable.
 const RETRY_AFTER_UNAVAILABLE_SECS: &str = "5";
+/// Seconds a client should wait before retrying a write that lost to concurrent ones.
+const RETRY_AFTER_BUSY_SECS: &str = "1";
 
 /// Stable error codes (the envelope's `code`), one per kind of failure. Clients match on
 /// them; never renumber one.
@@ -24,8 +31,14 @@ pub enum ErrorCode {
     Forbidden = 40300,
     /// 404: no such resource (or not yours).
     NotFound = 40400,
-    /// 409: the request conflicts with the current state.
+    /// 409: the request conflicts with the current state (e.g. the product exists).
     Conflict = 40900,
+    /// 409: not enough stock; `data.shortages` names each short product.
+    InsufficientStock = 40901,
+    /// 409: the order (or stock) is not in a state that allows this.
+    InvalidState = 40902,
+    /// 409: too many concurrent changes to the same items; retry.
+    Busy = 40903,
     /// 413: the body is too large.
     PayloadTooLarge = 41300,
     /// 422: the request was read but a field is invalid.
@@ -45,6 +58,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     pub data: Value,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<&'static str>,
 }
 
 impl ApiError {
@@ -54,6 +69,7 @@ impl ApiError {
             code,
             message: message.into(),
             data: Value::Null,
+            retry_after: None,
         }
     }
 
@@ -71,11 +87,23 @@ impl ApiError {
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(
+        let mut error = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Unavailable,
             message,
+        );
+        error.retry_after = Some(RETRY_AFTER_UNAVAILABLE_SECS);
+        error
+    }
+
+    /// A 400 naming the field that could not be read.
+    pub fn malformed_field(field: &str, message: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::Malformed,
+            format!("{field}: {message}"),
         )
+        .with_data(json!({"errors": [{"field": field, "message": message}]}))
     }
 
     /// A failure the client cannot fix: logged with its cause, answered without it.
@@ -86,6 +114,46 @@ impl ApiError {
             ErrorCode::Internal,
             "internal error; it has been logged",
         )
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(err: WriteError) -> Self {
+        use StatusCode as S;
+        let message = err.to_string();
+        match err {
+            WriteError::Invalid(errors) => {
+                Self::new(S::UNPROCESSABLE_ENTITY, ErrorCode::Validation, message)
+                    .with_data(json!({ "errors": errors }))
+            }
+            WriteError::ProductNotFound => Self::not_found("product"),
+            WriteError::OrderNotFound => Self::not_found("order"),
+            WriteError::InsufficientStock(shortages) => {
+                Self::new(S::CONFLICT, ErrorCode::InsufficientStock, message)
+                    .with_data(json!({ "shortages": shortages }))
+            }
+            WriteError::Product(_) => Self::new(S::CONFLICT, ErrorCode::Conflict, message),
+            WriteError::Stock(StockError::NonPositiveQuantity | StockError::TooMuchStock) => {
+                Self::new(
+                    S::UNPROCESSABLE_ENTITY,
+                    ErrorCode::Validation,
+                    message.clone(),
+                )
+                .with_data(json!({"errors": [{"field": "quantity", "message": message}]}))
+            }
+            WriteError::Stock(_) | WriteError::Order(_) => {
+                Self::new(S::CONFLICT, ErrorCode::InvalidState, message)
+            }
+            WriteError::Busy => {
+                let mut busy = Self::new(S::CONFLICT, ErrorCode::Busy, message);
+                busy.retry_after = Some(RETRY_AFTER_BUSY_SECS);
+                busy
+            }
+            WriteError::Append(AppendError::Database(db)) => db.into(),
+            WriteError::Load(_) | WriteError::Append(_) | WriteError::Serialize(_) => {
+                Self::internal(&message)
+            }
+        }
     }
 }
 
@@ -109,11 +177,10 @@ impl IntoResponse for ApiError {
             data: self.data,
         };
         let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_UNAVAILABLE_SECS),
-            );
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         response
     }

@@ -1,22 +1,34 @@
 //! The HTTP interface: routes of each resource merged into one router.
 
+pub mod context;
 pub mod envelope;
 pub mod error;
 mod health;
+pub mod json;
+pub mod orders;
+pub mod products;
 
 use axum::Router;
+use axum::http::HeaderName;
 use axum::http::{StatusCode, Uri};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 use error::{ApiError, ErrorCode};
 
+const REQUEST_ID: HeaderName = HeaderName::from_static(context::REQUEST_ID_HEADER);
+
 /// Every route ordo serves.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(products::router())
+        .merge(orders::router())
         .fallback(no_route)
         .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
 }
 

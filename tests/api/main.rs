@@ -1,7 +1,9 @@
 //! ordo's end-to-end tests: the real server on port 0 against a real PostgreSQL.
 //! One test binary, so one throwaway PostgreSQL serves the whole run (see `support`).
 
+mod catalog;
 mod event_store;
 mod health;
+mod orders;
 mod serve;
 mod support;

@@ -78,13 +78,31 @@ pub struct Address {
     pub detail: String,
 }
 
+/// How a paid order travels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipment {
+    pub carrier: String,
+    pub tracking_no: String,
+    pub shipped_at: DateTime<Utc>,
+}
+
+/// An order as its events make it: everything the API shows of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub status: Option<OrderStatus>,
     pub user_id: String,
     pub lines: Vec<OrderLine>,
     pub total_cents: i64,
+    pub address: Address,
+    pub remark: String,
+    pub placed_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub payment_id: Option<String>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<CancelReason>,
+    pub shipment: Option<Shipment>,
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 impl Order {
@@ -182,21 +200,56 @@ impl Aggregate for Order {
                 user_id,
                 lines,
                 total_cents,
+                address,
+                remark,
+                placed_at,
                 expires_at,
-                ..
             } => {
                 *self = Self {
                     status: Some(OrderStatus::AwaitingPayment),
                     user_id,
                     lines,
                     total_cents,
+                    address,
+                    remark,
+                    placed_at: Some(placed_at),
                     expires_at: Some(expires_at),
+                    ..Self::default()
                 };
             }
-            OrderEvent::OrderPaid { .. } => self.status = Some(OrderStatus::Paid),
-            OrderEvent::OrderCancelled { .. } => self.status = Some(OrderStatus::Cancelled),
-            OrderEvent::OrderShipped { .. } => self.status = Some(OrderStatus::Shipped),
-            OrderEvent::OrderCompleted { .. } => self.status = Some(OrderStatus::Completed),
+            OrderEvent::OrderPaid {
+                payment_id,
+                paid_at,
+                ..
+            } => {
+                self.status = Some(OrderStatus::Paid);
+                self.paid_at = Some(paid_at);
+                self.payment_id = Some(payment_id);
+            }
+            OrderEvent::OrderCancelled {
+                reason,
+                cancelled_at,
+            } => {
+                self.status = Some(OrderStatus::Cancelled);
+                self.cancel_reason = Some(reason);
+                self.cancelled_at = Some(cancelled_at);
+            }
+            OrderEvent::OrderShipped {
+                carrier,
+                tracking_no,
+                shipped_at,
+            } => {
+                self.status = Some(OrderStatus::Shipped);
+                self.shipment = Some(Shipment {
+                    carrier,
+                    tracking_no,
+                    shipped_at,
+                });
+            }
+            OrderEvent::OrderCompleted { completed_at } => {
+                self.status = Some(OrderStatus::Completed);
+                self.completed_at = Some(completed_at);
+            }
         }
     }
 }

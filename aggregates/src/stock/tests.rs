@@ -212,7 +212,7 @@ fn available_never_goes_below_zero_whatever_the_command_sequence() {
     let mut history: Vec<StockEvent> = Vec::new();
     for round in 0..40u128 {
         for (i, command) in commands(round % 3).into_iter().enumerate() {
-            if (round as usize + i) % 3 == 0 {
+            if (round as usize + i).is_multiple_of(3) {
                 continue;
             }
             if let Ok(events) = StockTest::with(())

@@ -5,4 +5,4 @@ mod database;
 mod test_app;
 
 pub use database::fresh_database;
-pub use test_app::spawn_app;
+pub use test_app::{TestApp, address, spawn_app, spawn_app_on};

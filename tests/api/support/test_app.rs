@@ -1,19 +1,30 @@
 //! The app under test, served on port 0 for one test, and a client for it.
 
+use std::time::Duration;
+
+use aggregates::stock::Stock;
 use ordo::app::{AppState, Application};
-use ordo::auth::JwtKeys;
+use ordo::auth::{JwtKeys, Role};
+use ordo::event_store::EventStore;
 use ordo::secret::Secret;
+use ordo::write::WriteSettings;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
+use uuid::Uuid;
 
 use super::fresh_database;
+
+/// The JWT secret every test app shares, so one app's tokens work on another.
+const SECRET: &str = "a test secret that is at least 32 bytes long";
 
 /// A running app on its own database. Dropping it shuts the server down.
 pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
+    pub events: EventStore,
+    pub state: AppState,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
 }
@@ -21,9 +32,15 @@ pub struct TestApp {
 /// Starts the app (dev mode) on port 0 against a fresh database.
 pub async fn spawn_app() -> TestApp {
     let (pool, _) = fresh_database().await;
-    let secret = Secret::new("a test secret that is at least 32 bytes long");
-    let state = AppState::new(pool.clone(), JwtKeys::new(&secret), true);
-    let app = Application::build(state, "127.0.0.1:0".parse().expect("address"))
+    spawn_app_on(pool).await
+}
+
+/// Starts another app instance on the same database, as a second server process would
+/// run: its own write model, cache and stream queues.
+pub async fn spawn_app_on(pool: PgPool) -> TestApp {
+    let keys = JwtKeys::new(&Secret::new(SECRET));
+    let state = AppState::new(pool.clone(), keys, true, WriteSettings::default());
+    let app = Application::build(state.clone(), "127.0.0.1:0".parse().expect("address"))
         .await
         .expect("bind the app");
     let address = format!("http://{}", app.local_addr().expect("local address"));
@@ -33,6 +50,8 @@ pub async fn spawn_app() -> TestApp {
     }));
     TestApp {
         address,
+        events: EventStore::new(pool.clone()),
+        state,
         pool,
         client: reqwest::Client::new(),
         shutdown: Some(shutdown),
@@ -40,6 +59,94 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
+    /// An operator's access token.
+    pub fn admin_token(&self) -> String {
+        self.state
+            .jwt
+            .issue("ops", Role::Admin, Duration::from_secs(600))
+            .expect("sign")
+    }
+
+    /// A shopper's access token.
+    pub fn user_token(&self, user_id: &str) -> String {
+        self.state
+            .jwt
+            .issue(user_id, Role::User, Duration::from_secs(600))
+            .expect("sign")
+    }
+
+    /// POST `body` as JSON with a bearer token (if any): the status and the JSON body.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request reaches the app");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates a product through the admin API; its id.
+    pub async fn create_product(&self, name: &str, price_cents: i64, initial_stock: i64) -> Uuid {
+        let (status, body) = self
+            .post_json(
+                "/api/v1/admin/products",
+                Some(&self.admin_token()),
+                &json!({"name": name, "description": "", "category": "test",
+                        "price_cents": price_cents, "initial_stock": initial_stock}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["data"]["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("product id")
+    }
+
+    /// Places an order for `user` with these (product, quantity) lines.
+    pub async fn place_order(&self, user: &str, lines: &[(Uuid, i64)]) -> (StatusCode, Value) {
+        let lines: Vec<Value> = lines
+            .iter()
+            .map(|(id, quantity)| json!({"product_id": id, "quantity": quantity}))
+            .collect();
+        self.post_json(
+            "/api/v1/orders",
+            Some(&self.user_token(user)),
+            &json!({
+                "lines": lines,
+                "address": address(),
+                "remark": "",
+            }),
+        )
+        .await
+    }
+
+    /// The product's stock as its events make it.
+    pub async fn stock(&self, product: Uuid) -> Stock {
+        self.events
+            .load::<Stock>(&product.to_string())
+            .await
+            .expect("load stock")
+            .aggregate
+    }
+
+    /// How many events of this type the store holds.
+    pub async fn count_events(&self, event_type: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = $1")
+            .bind(event_type)
+            .fetch_one(&self.pool)
+            .await
+            .expect("count events")
+    }
+
     /// GET `path`, answering the status and the JSON body (Null when not JSON).
     pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
         let response = self
@@ -60,4 +167,10 @@ impl Drop for TestApp {
             let _ = shutdown.send(());
         }
     }
+}
+
+/// A valid delivery address.
+pub fn address() -> Value {
+    json!({"name": "Li Lei", "phone": "13800000000", "province": "Zhejiang",
+           "city": "Hangzhou", "district": "Xihu", "detail": "1 Lake Road"})
 }

@@ -1,0 +1,69 @@
+//! Who is calling: the `Authorization: Bearer <access token>` of a request.
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::{AccessClaims, JwtError, Role};
+use crate::app::AppState;
+use crate::http::error::{ApiError, ErrorCode};
+
+/// An authenticated caller, shopper or operator.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub AccessClaims);
+
+/// An authenticated operator (role `admin`); a shopper gets 403.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub AccessClaims);
+
+impl AuthUser {
+    pub fn id(&self) -> &str {
+        &self.0.sub
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| unauthorized("missing Authorization: Bearer <access token>"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                unauthorized("the Authorization header must be `Bearer <access token>`")
+            })?;
+        match state.jwt.verify(token) {
+            Ok(claims) => Ok(Self(claims)),
+            Err(JwtError::Expired) => Err(unauthorized("the access token has expired")),
+            Err(_) => Err(unauthorized("the access token is invalid")),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthUser(claims) = AuthUser::from_request_parts(parts, state).await?;
+        if claims.role != Role::Admin {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                "this needs an operator (admin) token",
+            ));
+        }
+        Ok(Self(claims))
+    }
+}

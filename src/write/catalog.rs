@@ -1,0 +1,217 @@
+//! Catalog use cases: creating and changing products, restocking and writing off.
+
+use aggregates::FieldError;
+use aggregates::product::{NewProduct, Product, ProductChanges, ProductCommand};
+use aggregates::stock::{Stock, StockCommand};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::attempt::{Attempts, append_for, decide};
+use super::stream_slots::SlotGuard;
+use super::{WriteError, WriteModel, Written};
+use crate::event_store::{AppendError, EventMetadata, StreamAppend};
+
+/// A product and its stock as they are right after a write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProductSnapshot {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price_cents: i64,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub available: i64,
+    pub on_sale: bool,
+}
+
+impl ProductSnapshot {
+    fn of(id: Uuid, product: &Product, stock: &Stock) -> Self {
+        Self {
+            id,
+            name: product.name.clone(),
+            description: product.description.clone(),
+            category: product.category.clone(),
+            price_cents: product.price_cents,
+            on_hand: stock.on_hand(),
+            reserved: stock.reserved(),
+            available: stock.available(),
+            on_sale: product.on_sale,
+        }
+    }
+}
+
+/// A restock (`quantity` > 0) or a write-off (`quantity` < 0).
+#[derive(Debug, Clone)]
+pub struct StockAdjustment {
+    pub quantity: i64,
+    pub reason: String,
+}
+
+impl WriteModel {
+    /// Creates a product and its stock (with `initial_stock` units) in one transaction.
+    pub async fn create_product(
+        &self,
+        new: NewProduct,
+        initial_stock: i64,
+        metadata: &EventMetadata,
+    ) -> Result<Written<ProductSnapshot>, WriteError> {
+        if initial_stock < 0 {
+            return Err(WriteError::Invalid(vec![FieldError::new(
+                "initial_stock",
+                "must be ≥ 0",
+            )]));
+        }
+        let id = Uuid::now_v7();
+        let key = id.to_string();
+        let mut product_slot = self.products.lock(&key).await;
+        let mut stock_slot = self.stocks.lock(&key).await;
+        let (product, product_events) =
+            decide(&Product::default(), ProductCommand::CreateProduct(new)).await?;
+        let (stock, stock_events) = if initial_stock > 0 {
+            decide(
+                &Stock::default(),
+                StockCommand::AddStock {
+                    quantity: initial_stock,
+                    reason: "initial stock".to_owned(),
+                },
+            )
+            .await?
+        } else {
+            (Stock::default(), Vec::new())
+        };
+        let appends: Vec<StreamAppend> = [
+            append_for::<Product>(&key, 0, &product_events)?,
+            append_for::<Stock>(&key, 0, &stock_events)?,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        // A fresh id cannot collide; a conflict here would be a bug, not contention.
+        let appended = self.store.append(&appends, metadata).await?;
+        let stock_sequence = i64::try_from(stock_events.len()).unwrap_or_default();
+        product_slot.store(product.clone(), 1);
+        stock_slot.store(stock.clone(), stock_sequence);
+        Ok(Written {
+            value: ProductSnapshot::of(id, &product, &stock),
+            position: appended.last,
+        })
+    }
+
+    /// Changes a product's fields.
+    pub async fn update_product(
+        &self,
+        id: Uuid,
+        changes: ProductChanges,
+        metadata: &EventMetadata,
+    ) -> Result<Written<ProductSnapshot>, WriteError> {
+        let key = id.to_string();
+        let mut product_slot = self.products.lock(&key).await;
+        let mut stock_slot = self.stocks.lock(&key).await;
+        let mut attempts = Attempts::new(self.settings.max_attempts, &self.stats);
+        loop {
+            let current = &product_slot.current(&self.store).await?.loaded;
+            let (product, events) = decide(
+                &current.aggregate,
+                ProductCommand::UpdateProduct(changes.clone()),
+            )
+            .await?;
+            let sequence = current.sequence;
+            let appends: Vec<_> = append_for::<Product>(&key, sequence, &events)?
+                .into_iter()
+                .collect();
+            match self.store.append(&appends, metadata).await {
+                Ok(appended) => {
+                    let next = sequence + i64::try_from(events.len()).unwrap_or_default();
+                    product_slot.store(product.clone(), next);
+                    let stock = &stock_slot.current(&self.store).await?.loaded.aggregate;
+                    return Ok(Written {
+                        value: ProductSnapshot::of(id, &product, stock),
+                        position: appended.last,
+                    });
+                }
+                Err(AppendError::Conflict { .. }) => {
+                    product_slot.invalidate();
+                    attempts.retry_after_conflict().await?;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+
+    /// Restocks or writes off; a write-off never goes below what is reserved.
+    pub async fn adjust_stock(
+        &self,
+        id: Uuid,
+        adjustment: StockAdjustment,
+        metadata: &EventMetadata,
+    ) -> Result<Written<ProductSnapshot>, WriteError> {
+        let command = match adjustment.quantity {
+            0 => {
+                return Err(WriteError::Invalid(vec![FieldError::new(
+                    "quantity",
+                    "must not be 0: positive restocks, negative writes off",
+                )]));
+            }
+            n if n > 0 => StockCommand::AddStock {
+                quantity: n,
+                reason: adjustment.reason,
+            },
+            n => StockCommand::WriteOffStock {
+                quantity: n.checked_neg().unwrap_or(i64::MAX),
+                reason: adjustment.reason,
+            },
+        };
+        let key = id.to_string();
+        let mut product_slot = self.products.lock(&key).await;
+        let mut stock_slot = self.stocks.lock(&key).await;
+        let product = product_slot
+            .current(&self.store)
+            .await?
+            .loaded
+            .aggregate
+            .clone();
+        if !product.created {
+            return Err(WriteError::ProductNotFound);
+        }
+        let mut attempts = Attempts::new(self.settings.max_attempts, &self.stats);
+        loop {
+            match self
+                .try_stock_command(&mut stock_slot, command.clone(), metadata)
+                .await
+            {
+                Ok((stock, position)) => {
+                    return Ok(Written {
+                        value: ProductSnapshot::of(id, &product, &stock),
+                        position,
+                    });
+                }
+                Err(WriteError::Append(AppendError::Conflict { .. })) => {
+                    stock_slot.invalidate();
+                    attempts.retry_after_conflict().await?;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    async fn try_stock_command(
+        &self,
+        slot: &mut SlotGuard<Stock>,
+        command: StockCommand,
+        metadata: &EventMetadata,
+    ) -> Result<(Stock, crate::event_store::FeedPosition), WriteError> {
+        let current = &slot.current(&self.store).await?.loaded;
+        let sequence = current.sequence;
+        let (stock, events) = decide(&current.aggregate, command).await?;
+        let appends: Vec<_> = append_for::<Stock>(slot.aggregate_id(), sequence, &events)?
+            .into_iter()
+            .collect();
+        let appended = self.store.append(&appends, metadata).await?;
+        slot.store(
+            stock.clone(),
+            sequence + i64::try_from(events.len()).unwrap_or_default(),
+        );
+        Ok((stock, appended.last))
+    }
+}

@@ -1,0 +1,87 @@
+//! Why a command was not carried out.
+
+use aggregates::FieldError;
+use aggregates::order::OrderError;
+use aggregates::product::ProductError;
+use aggregates::stock::StockError;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::event_store::{AppendError, LoadError};
+
+/// A product an order wanted more of than there is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shortage {
+    pub product_id: Uuid,
+    pub name: String,
+    pub requested: i64,
+    pub available: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The request names things wrongly (unknown products, bad quantities, ...).
+    #[error("invalid request: {}", list(.0))]
+    Invalid(Vec<FieldError>),
+    #[error("product not found")]
+    ProductNotFound,
+    #[error("order not found")]
+    OrderNotFound,
+    #[error("insufficient stock for {}", .0.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "))]
+    InsufficientStock(Vec<Shortage>),
+    #[error(transparent)]
+    Product(ProductError),
+    #[error(transparent)]
+    Stock(StockError),
+    #[error(transparent)]
+    Order(OrderError),
+    /// Other writers kept changing the same streams; the client may retry.
+    #[error("too many concurrent changes to the same items; retry")]
+    Busy,
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Append(AppendError),
+    #[error("could not serialize events: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+impl From<AppendError> for WriteError {
+    fn from(err: AppendError) -> Self {
+        Self::Append(err)
+    }
+}
+
+impl From<ProductError> for WriteError {
+    fn from(err: ProductError) -> Self {
+        match err {
+            ProductError::NotFound => Self::ProductNotFound,
+            ProductError::Invalid(fields) => Self::Invalid(fields),
+            other => Self::Product(other),
+        }
+    }
+}
+
+impl From<StockError> for WriteError {
+    fn from(err: StockError) -> Self {
+        Self::Stock(err)
+    }
+}
+
+impl From<OrderError> for WriteError {
+    fn from(err: OrderError) -> Self {
+        match err {
+            OrderError::NotFound => Self::OrderNotFound,
+            OrderError::Invalid(fields) => Self::Invalid(fields),
+            other => Self::Order(other),
+        }
+    }
+}
+
+fn list(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,98 @@
+//! The write side: each use case is one unit of work that loads the aggregates it
+//! touches, lets them decide, and appends every stream's new events in one transaction.
+//! On a concurrency conflict it reloads what moved and tries again, a bounded number of
+//! times with jitter.
+
+mod attempt;
+mod catalog;
+mod error;
+mod orders;
+mod stream_slots;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aggregates::order::Order;
+use aggregates::product::Product;
+use aggregates::stock::Stock;
+
+use crate::event_store::{EventStore, FeedPosition};
+pub use catalog::{ProductSnapshot, StockAdjustment};
+pub use error::{Shortage, WriteError};
+pub use orders::{OrderActor, PlaceOrder};
+use stream_slots::StreamSlots;
+
+/// Tunables of the write side.
+#[derive(Debug, Clone)]
+pub struct WriteSettings {
+    /// How long an order may wait for payment.
+    pub payment_timeout: Duration,
+    /// How old a cached product or stock may be when a decision rests on it that no
+    /// append will check (a product's price and on-sale flag, a refusal for lack of
+    /// stock). Our own writes keep the cache current; this bounds how long another
+    /// process's change can go unseen.
+    pub cache_fresh_for: Duration,
+    /// Attempts of one command before giving up on conflicts.
+    pub max_attempts: u32,
+}
+
+impl Default for WriteSettings {
+    fn default() -> Self {
+        Self {
+            payment_timeout: Duration::from_secs(15 * 60),
+            cache_fresh_for: Duration::from_secs(1),
+            max_attempts: 10,
+        }
+    }
+}
+
+/// Counters of the write side, for metrics and benchmarks.
+#[derive(Debug, Default)]
+pub struct WriteStats {
+    /// Appends refused because another writer got there first.
+    pub conflicts: AtomicU64,
+    /// Commands that gave up after `max_attempts`.
+    pub exhausted: AtomicU64,
+}
+
+impl WriteStats {
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
+    }
+}
+
+/// A command's result and where its last event landed in the feed (for
+/// read-your-writes).
+#[derive(Debug, Clone)]
+pub struct Written<T> {
+    pub value: T,
+    pub position: FeedPosition,
+}
+
+/// The write model of one process.
+#[derive(Debug)]
+pub struct WriteModel {
+    store: EventStore,
+    settings: WriteSettings,
+    products: StreamSlots<Product>,
+    stocks: StreamSlots<Stock>,
+    orders: StreamSlots<Order>,
+    pub stats: WriteStats,
+}
+
+impl WriteModel {
+    pub fn new(store: EventStore, settings: WriteSettings) -> Self {
+        Self {
+            store,
+            settings,
+            products: StreamSlots::new(true),
+            stocks: StreamSlots::new(true),
+            orders: StreamSlots::new(false),
+            stats: WriteStats::default(),
+        }
+    }
+
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+}

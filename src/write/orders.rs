@@ -1,0 +1,337 @@
+//! Order use cases: place, cancel, pay, ship, confirm receipt. Each writes the order's
+//! events and the stock moves they cause in one transaction.
+
+use std::collections::BTreeMap;
+
+use aggregates::FieldError;
+use aggregates::order::{Address, CancelReason, NewOrder, Order, OrderCommand, OrderLine};
+use aggregates::product::Product;
+use aggregates::stock::{Stock, StockCommand, StockError};
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::attempt::{Attempts, append_for, decide};
+use super::stream_slots::SlotGuard;
+use super::{Shortage, WriteError, WriteModel, Written};
+use crate::event_store::{AppendError, EventMetadata, StreamAppend};
+
+/// A shopper's new order, as requested: products and quantities.
+#[derive(Debug, Clone)]
+pub struct PlaceOrder {
+    pub user_id: String,
+    pub lines: Vec<(Uuid, i64)>,
+    pub address: Address,
+    pub remark: String,
+}
+
+/// Who asks for a change to an order: its owner may touch only their own orders.
+#[derive(Debug, Clone, Copy)]
+pub enum OrderActor<'a> {
+    Owner(&'a str),
+    /// Operators and ordo's own workers (payment notices, timeouts).
+    Operator,
+}
+
+impl OrderActor<'_> {
+    fn may_touch(&self, order: &Order) -> bool {
+        match self {
+            Self::Owner(user_id) => order.user_id == *user_id,
+            Self::Operator => true,
+        }
+    }
+}
+
+/// The stock move an order transition causes on each of its lines.
+fn stock_move(command: &OrderCommand, order_id: Uuid) -> Option<StockCommand> {
+    match command {
+        OrderCommand::CancelOrder { .. } => Some(StockCommand::ReleaseStock { order_id }),
+        OrderCommand::PayOrder { .. } => Some(StockCommand::SellStock { order_id }),
+        _ => None,
+    }
+}
+
+impl WriteModel {
+    /// Places an order: the order and a reservation on every line's stock, all or nothing.
+    pub async fn place_order(
+        &self,
+        request: PlaceOrder,
+        metadata: &EventMetadata,
+    ) -> Result<Written<(Uuid, Order)>, WriteError> {
+        // Refuse malformed orders before taking any lock or reading anything.
+        let placed_at = Utc::now();
+        let unpriced = NewOrder {
+            user_id: request.user_id.clone(),
+            lines: request
+                .lines
+                .iter()
+                .map(|&(product_id, quantity)| OrderLine {
+                    product_id,
+                    name: String::new(),
+                    unit_price_cents: 0,
+                    quantity,
+                })
+                .collect(),
+            address: request.address.clone(),
+            remark: request.remark.clone(),
+            placed_at,
+            expires_at: placed_at + self.settings.payment_timeout,
+        };
+        decide(
+            &Order::default(),
+            OrderCommand::PlaceOrder(unpriced.clone()),
+        )
+        .await?;
+
+        // Lock every product, then every stock: the global (type, id) order.
+        let ids: Vec<String> = {
+            let mut ids: Vec<Uuid> = request.lines.iter().map(|(id, _)| *id).collect();
+            ids.sort_unstable();
+            ids.iter().map(Uuid::to_string).collect()
+        };
+        let mut products = Vec::with_capacity(ids.len());
+        for id in &ids {
+            products.push(self.products.lock(id).await);
+        }
+        let mut stocks = Vec::with_capacity(ids.len());
+        for id in &ids {
+            stocks.push(self.stocks.lock(id).await);
+        }
+
+        let order_id = Uuid::now_v7();
+        let priced = self.price_lines(unpriced, &ids, &mut products).await?;
+        let (order, order_events) =
+            decide(&Order::default(), OrderCommand::PlaceOrder(priced)).await?;
+        let reserve = |stock: &SlotGuard<Stock>| {
+            let quantity = order
+                .lines
+                .iter()
+                .find(|line| line.product_id.to_string() == stock.aggregate_id())
+                .map_or(0, |line| line.quantity);
+            StockCommand::ReserveStock { order_id, quantity }
+        };
+
+        let mut attempts = Attempts::new(self.settings.max_attempts, &self.stats);
+        loop {
+            let mut appends = vec![StreamAppend::for_aggregate::<Order>(
+                order_id.to_string(),
+                0,
+                &order_events,
+            )?];
+            let decided = self.decide_stocks(&mut stocks, &reserve, &order).await?;
+            for (stock, (_, sequence, events)) in stocks.iter().zip(&decided) {
+                appends.extend(append_for::<Stock>(
+                    stock.aggregate_id(),
+                    *sequence,
+                    events,
+                )?);
+            }
+            match self.store.append(&appends, metadata).await {
+                Ok(appended) => {
+                    for (slot, (state, sequence, events)) in stocks.iter_mut().zip(decided) {
+                        let next = sequence + i64::try_from(events.len()).unwrap_or_default();
+                        slot.store(state, next);
+                    }
+                    return Ok(Written {
+                        value: (order_id, order),
+                        position: appended.last,
+                    });
+                }
+                Err(AppendError::Conflict { streams }) => {
+                    for slot in &mut stocks {
+                        if streams
+                            .iter()
+                            .any(|s| s.aggregate_id == slot.aggregate_id())
+                        {
+                            slot.invalidate();
+                        }
+                    }
+                    attempts.retry_after_conflict().await?;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+
+    /// Fills in each line's name and unit price from the catalog, refusing unknown
+    /// and off-sale products by line.
+    async fn price_lines(
+        &self,
+        mut order: NewOrder,
+        ids: &[String],
+        products: &mut [SlotGuard<Product>],
+    ) -> Result<NewOrder, WriteError> {
+        let mut catalog = BTreeMap::new();
+        for (id, slot) in ids.iter().zip(products.iter_mut()) {
+            let product = &slot
+                .fresh(&self.store, self.settings.cache_fresh_for)
+                .await?
+                .loaded
+                .aggregate;
+            catalog.insert(id.clone(), product.clone());
+        }
+        let mut errors = Vec::new();
+        for (i, line) in order.lines.iter_mut().enumerate() {
+            match catalog.get(&line.product_id.to_string()) {
+                Some(product) if product.created && product.on_sale => {
+                    line.name.clone_from(&product.name);
+                    line.unit_price_cents = product.price_cents;
+                }
+                Some(product) if product.created => errors.push(FieldError::new(
+                    format!("lines[{i}].product_id"),
+                    format!("{} is not on sale", product.name),
+                )),
+                _ => errors.push(FieldError::new(
+                    format!("lines[{i}].product_id"),
+                    "no such product",
+                )),
+            }
+        }
+        if errors.is_empty() {
+            Ok(order)
+        } else {
+            Err(WriteError::Invalid(errors))
+        }
+    }
+
+    /// Every stock's decision on `command`: (state after, sequence before, events).
+    /// Shortages are collected over all lines; a shortage seen on a cached state older
+    /// than `cache_fresh_for` is checked against the database before it is believed.
+    async fn decide_stocks(
+        &self,
+        stocks: &mut [SlotGuard<Stock>],
+        command: &impl Fn(&SlotGuard<Stock>) -> StockCommand,
+        order: &Order,
+    ) -> Result<Vec<(Stock, i64, Vec<aggregates::stock::StockEvent>)>, WriteError> {
+        let mut decided = Vec::with_capacity(stocks.len());
+        let mut shortages = Vec::new();
+        for slot in stocks.iter_mut() {
+            let mut rechecked = false;
+            let stock_command = command(slot);
+            loop {
+                let cached = slot.current(&self.store).await?;
+                let (sequence, is_fresh) = (
+                    cached.loaded.sequence,
+                    cached.confirmed_at.elapsed() <= self.settings.cache_fresh_for,
+                );
+                match decide(&cached.loaded.aggregate, stock_command.clone()).await {
+                    Ok((state, events)) => {
+                        decided.push((state, sequence, events));
+                        break;
+                    }
+                    Err(StockError::InsufficientStock { .. }) if !is_fresh && !rechecked => {
+                        slot.reload(&self.store).await?;
+                        rechecked = true;
+                    }
+                    Err(StockError::InsufficientStock {
+                        requested,
+                        available,
+                    }) => {
+                        let line = order
+                            .lines
+                            .iter()
+                            .find(|line| line.product_id.to_string() == slot.aggregate_id());
+                        shortages.push(Shortage {
+                            product_id: line.map(|l| l.product_id).unwrap_or_default(),
+                            name: line.map(|l| l.name.clone()).unwrap_or_default(),
+                            requested,
+                            available,
+                        });
+                        break;
+                    }
+                    Err(other) => return Err(other.into()),
+                }
+            }
+        }
+        if shortages.is_empty() {
+            Ok(decided)
+        } else {
+            Err(WriteError::InsufficientStock(shortages))
+        }
+    }
+
+    /// Cancels an order awaiting payment and releases its stock.
+    pub async fn cancel_order(
+        &self,
+        order_id: Uuid,
+        actor: OrderActor<'_>,
+        reason: CancelReason,
+        metadata: &EventMetadata,
+    ) -> Result<Written<Order>, WriteError> {
+        let command = OrderCommand::CancelOrder {
+            reason,
+            cancelled_at: Utc::now(),
+        };
+        self.transition_order(order_id, actor, command, metadata)
+            .await
+    }
+
+    /// Applies `command` to the order and the stock moves it causes on its lines.
+    pub async fn transition_order(
+        &self,
+        order_id: Uuid,
+        actor: OrderActor<'_>,
+        command: OrderCommand,
+        metadata: &EventMetadata,
+    ) -> Result<Written<Order>, WriteError> {
+        let key = order_id.to_string();
+        let mut order_slot = self.orders.lock(&key).await;
+        let mut attempts = Attempts::new(self.settings.max_attempts, &self.stats);
+        loop {
+            let current = &order_slot.current(&self.store).await?.loaded;
+            if current.aggregate.status.is_none() || !actor.may_touch(&current.aggregate) {
+                return Err(WriteError::OrderNotFound);
+            }
+            let sequence = current.sequence;
+            let (order, order_events) = decide(&current.aggregate, command.clone()).await?;
+            let mut appends: Vec<StreamAppend> =
+                append_for::<Order>(&key, sequence, &order_events)?
+                    .into_iter()
+                    .collect();
+
+            // Stocks are locked after the order: "Order" < "Stock" in the global order.
+            let mut stocks = Vec::new();
+            let mut decided = Vec::new();
+            if let Some(stock_command) = stock_move(&command, order_id) {
+                let mut ids: Vec<String> = order
+                    .lines
+                    .iter()
+                    .map(|line| line.product_id.to_string())
+                    .collect();
+                ids.sort_unstable();
+                for id in &ids {
+                    stocks.push(self.stocks.lock(id).await);
+                }
+                decided = self
+                    .decide_stocks(&mut stocks, &|_| stock_command.clone(), &order)
+                    .await?;
+                for (slot, (_, seq, events)) in stocks.iter().zip(&decided) {
+                    appends.extend(append_for::<Stock>(slot.aggregate_id(), *seq, events)?);
+                }
+            }
+            match self.store.append(&appends, metadata).await {
+                Ok(appended) => {
+                    for (slot, (state, seq, events)) in stocks.iter_mut().zip(decided) {
+                        slot.store(state, seq + i64::try_from(events.len()).unwrap_or_default());
+                    }
+                    return Ok(Written {
+                        value: order,
+                        position: appended.last,
+                    });
+                }
+                Err(AppendError::Conflict { streams }) => {
+                    order_slot.invalidate();
+                    for slot in &mut stocks {
+                        if streams
+                            .iter()
+                            .any(|s| s.aggregate_id == slot.aggregate_id())
+                        {
+                            slot.invalidate();
+                        }
+                    }
+                    attempts.retry_after_conflict().await?;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Catalog administration: products and stock through the admin API.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::spawn_app;
+
+#[tokio::test]
+async fn an_operator_creates_a_product_with_its_initial_stock() {
+    let app = spawn_app().await;
+
+    let (status, body) = app
+        .post_json(
+            "/api/v1/admin/products",
+            Some(&app.admin_token()),
+            &json!({"name": "Oolong", "description": "250 g", "category": "tea",
+                    "price_cents": 4_800, "initial_stock": 12}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let product = &body["data"];
+    assert_eq!(
+        (
+            &product["name"],
+            &product["price_cents"],
+            &product["available"],
+            &product["on_sale"]
+        ),
+        (&json!("Oolong"), &json!(4_800), &json!(12), &json!(true))
+    );
+    assert_eq!(app.count_events("ProductCreated").await, 1);
+    assert_eq!(app.count_events("StockAdded").await, 1);
+}
+
+#[tokio::test]
+async fn a_shopper_may_not_use_the_admin_routes() {
+    let app = spawn_app().await;
+
+    let (status, body) = app
+        .post_json(
+            "/api/v1/admin/products",
+            Some(&app.user_token("u1")),
+            &json!({"name": "x", "price_cents": 1}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], 40300);
+}
+
+#[tokio::test]
+async fn invalid_product_fields_are_named() {
+    let app = spawn_app().await;
+
+    let (status, body) = app
+        .post_json(
+            "/api/v1/admin/products",
+            Some(&app.admin_token()),
+            &json!({"name": "", "price_cents": -5, "initial_stock": -1}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["data"]["errors"][0]["field"], "initial_stock");
+    let (status, body) = app
+        .post_json(
+            "/api/v1/admin/products",
+            Some(&app.admin_token()),
+            &json!({"name": "", "price_cents": -5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields: Vec<&str> = body["data"]["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["name", "price_cents"]);
+}
+
+#[tokio::test]
+async fn restock_and_write_off_keep_the_invariant() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 500, 5).await;
+    let (status, _) = app.place_order("u1", &[(tea, 3)]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let admin = app.admin_token();
+    let stock_path = format!("/api/v1/admin/products/{tea}/stock");
+
+    let (status, body) = app
+        .post_json(
+            &stock_path,
+            Some(&admin),
+            &json!({"quantity": 4, "reason": "delivery"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (&body["data"]["on_hand"], &body["data"]["available"]),
+        (&json!(9), &json!(6))
+    );
+
+    let (status, body) = app
+        .post_json(
+            &stock_path,
+            Some(&admin),
+            &json!({"quantity": -7, "reason": "damaged"}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a write-off into reserved units: {body}"
+    );
+    assert_eq!(body["code"], 40902);
+
+    let (status, body) = app
+        .post_json(
+            &stock_path,
+            Some(&admin),
+            &json!({"quantity": -6, "reason": "damaged"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stock = app.stock(tea).await;
+    assert_eq!(
+        (stock.on_hand(), stock.reserved(), stock.available()),
+        (3, 3, 0)
+    );
+
+    let (status, _) = app
+        .post_json(&stock_path, Some(&admin), &json!({"quantity": 0}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = app
+        .post_json(
+            &format!("/api/v1/admin/products/{}/stock", uuid::Uuid::new_v4()),
+            Some(&admin),
+            &json!({"quantity": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .post_json(
+            "/api/v1/admin/products/not-a-uuid/stock",
+            Some(&admin),
+            &json!({"quantity": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_off_sale_product_cannot_be_ordered() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 500, 5).await;
+    let response = app
+        .client
+        .put(format!("{}/api/v1/admin/products/{tea}", app.address))
+        .bearer_auth(app.admin_token())
+        .json(&json!({"on_sale": false}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let (status, body) = app.place_order("u1", &[(tea, 1)]).await;
+
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["data"]["errors"][0]["field"], "lines[0].product_id");
+    assert_eq!(body["data"]["errors"][0]["message"], "Tea is not on sale");
+}

@@ -1,0 +1,327 @@
+//! Placing and cancelling orders: no overselling under concurrency, all-or-nothing
+//! multi-product orders, stock released exactly once.
+
+use aggregates::order::OrderCommand;
+use chrono::Utc;
+use ordo::write::OrderActor;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::{TestApp, address, spawn_app, spawn_app_on};
+
+/// 200 buyers at once, 1 unit each, spread round-robin over `apps`.
+async fn two_hundred_buyers(apps: &[&TestApp], product: Uuid) -> (usize, usize) {
+    let mut tasks = Vec::new();
+    for buyer in 0..200 {
+        let app = apps[buyer % apps.len()];
+        let (client, address, token) = (
+            app.client.clone(),
+            app.address.clone(),
+            app.user_token(&format!("buyer-{buyer}")),
+        );
+        tasks.push(tokio::spawn(async move {
+            let response = client
+                .post(format!("{address}/api/v1/orders"))
+                .bearer_auth(token)
+                .json(&json!({"lines": [{"product_id": product, "quantity": 1}],
+                              "address": crate::support::address()}))
+                .send()
+                .await
+                .expect("request");
+            let status = response.status();
+            let body: Value = response.json().await.expect("json");
+            (status, body)
+        }));
+    }
+    let (mut placed, mut refused) = (0, 0);
+    for task in tasks {
+        let (status, body) = task.await.expect("buyer");
+        match status {
+            StatusCode::CREATED => placed += 1,
+            StatusCode::CONFLICT => {
+                assert_eq!(body["code"], 40901, "{body}");
+                assert_eq!(
+                    body["data"]["shortages"][0]["product_id"],
+                    product.to_string()
+                );
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    (placed, refused)
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_buyers_of_fifty_units_get_exactly_fifty_orders() {
+    let app = spawn_app().await;
+    let product = app.create_product("Flash tea", 990, 50).await;
+
+    let (placed, refused) = two_hundred_buyers(&[&app], product).await;
+
+    assert_eq!((placed, refused), (50, 150));
+    let stock = app.stock(product).await;
+    assert_eq!(
+        (stock.on_hand(), stock.reserved(), stock.available()),
+        (50, 50, 0)
+    );
+    assert_eq!(app.count_events("StockReserved").await, 50);
+    assert_eq!(app.count_events("OrderPlaced").await, 50);
+}
+
+#[tokio::test]
+async fn two_app_instances_on_one_database_still_sell_exactly_fifty() {
+    let first = spawn_app().await;
+    let second = spawn_app_on(first.pool.clone()).await;
+    let product = first.create_product("Flash tea", 990, 50).await;
+    // The second instance has seen the product before the sale starts, so its cache
+    // is stale once the first instance sells: only the event store keeps them honest.
+    let (status, _) = second.place_order("warm-up", &[(product, 1)]).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let (placed, refused) = two_hundred_buyers(&[&first, &second], product).await;
+
+    assert_eq!((placed, refused), (49, 151));
+    let stock = first.stock(product).await;
+    assert_eq!(
+        (stock.on_hand(), stock.reserved(), stock.available()),
+        (50, 50, 0)
+    );
+    assert_eq!(first.count_events("StockReserved").await, 50);
+}
+
+#[tokio::test]
+async fn an_order_whose_second_product_is_short_writes_nothing() {
+    let app = spawn_app().await;
+    let plenty = app.create_product("Plenty", 100, 10).await;
+    let short = app.create_product("Short", 200, 1).await;
+
+    let (status, body) = app.place_order("u1", &[(plenty, 2), (short, 3)]).await;
+
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], 40901);
+    assert_eq!(
+        body["data"]["shortages"],
+        json!([{"product_id": short, "name": "Short", "requested": 3, "available": 1}])
+    );
+    assert_eq!(
+        app.stock(plenty).await.available(),
+        10,
+        "the first product's stock is as it was"
+    );
+    assert_eq!(app.stock(short).await.available(), 1);
+    assert_eq!(app.count_events("OrderPlaced").await, 0);
+    assert_eq!(app.count_events("StockReserved").await, 0);
+}
+
+#[tokio::test]
+async fn a_placed_order_shows_its_lines_prices_and_total() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 1_250, 10).await;
+    let cup = app.create_product("Cup", 300, 10).await;
+
+    let (status, body) = app.place_order("u1", &[(tea, 2), (cup, 1)]).await;
+
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let order = &body["data"];
+    assert_eq!(order["status"], "awaiting_payment");
+    assert_eq!(order["total_cents"], 2 * 1_250 + 300);
+    assert_eq!(
+        order["lines"][0],
+        json!({"product_id": tea, "name": "Tea", "unit_price_cents": 1_250, "quantity": 2})
+    );
+    assert_eq!(order["address"], address());
+    assert!(order["expires_at"].as_str() > order["created_at"].as_str());
+    assert_eq!(app.stock(tea).await.available(), 8);
+    assert_eq!(app.stock(cup).await.available(), 9);
+}
+
+#[tokio::test]
+async fn cancelling_releases_the_stock_exactly_once() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 500, 5).await;
+    let (_, body) = app.place_order("u1", &[(tea, 3)]).await;
+    let order_id = body["data"]["id"].as_str().expect("order id").to_owned();
+    let token = app.user_token("u1");
+
+    let (status, body) = app
+        .post_json(
+            &format!("/api/v1/orders/{order_id}/cancel"),
+            Some(&token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["status"], "cancelled");
+    assert_eq!(body["data"]["cancel_reason"], "by_user");
+    assert_eq!(app.stock(tea).await.available(), 5);
+
+    let (status, body) = app
+        .post_json(
+            &format!("/api/v1/orders/{order_id}/cancel"),
+            Some(&token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], 40902);
+    assert_eq!(
+        app.stock(tea).await.available(),
+        5,
+        "nothing released twice"
+    );
+    assert_eq!(app.count_events("StockReleased").await, 1);
+}
+
+#[tokio::test]
+async fn a_paid_order_cannot_be_cancelled() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 500, 5).await;
+    let (_, body) = app.place_order("u1", &[(tea, 2)]).await;
+    let order_id: Uuid = body["data"]["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("id");
+    app.state
+        .write
+        .transition_order(
+            order_id,
+            OrderActor::Operator,
+            OrderCommand::PayOrder {
+                payment_id: "wx-1".into(),
+                amount_cents: 1_000,
+                paid_at: Utc::now(),
+            },
+            &Default::default(),
+        )
+        .await
+        .expect("pay");
+
+    let (status, body) = app
+        .post_json(
+            &format!("/api/v1/orders/{order_id}/cancel"),
+            Some(&app.user_token("u1")),
+            &json!({}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["message"], "cannot cancel an order that is paid");
+    let stock = app.stock(tea).await;
+    assert_eq!(
+        (stock.on_hand(), stock.reserved(), stock.available()),
+        (3, 0, 3),
+        "sold, not released"
+    );
+}
+
+#[tokio::test]
+async fn another_users_order_is_not_found() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 500, 5).await;
+    let (_, body) = app.place_order("owner", &[(tea, 1)]).await;
+    let order_id = body["data"]["id"].as_str().expect("id").to_owned();
+
+    let (status, body) = app
+        .post_json(
+            &format!("/api/v1/orders/{order_id}/cancel"),
+            Some(&app.user_token("stranger")),
+            &json!({}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(app.stock(tea).await.available(), 4);
+}
+
+#[tokio::test]
+async fn placing_an_order_without_a_token_is_rejected() {
+    let app = spawn_app().await;
+
+    let (status, body) = app.post_json("/api/v1/orders", None, &json!({})).await;
+
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], 40100);
+}
+
+#[tokio::test]
+async fn invalid_orders_name_the_wrong_fields() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 500, 5).await;
+    let token = app.user_token("u1");
+
+    let cases = [
+        (
+            json!({"lines": [{"product_id": tea, "quantity": 0}], "address": address()}),
+            422,
+            "lines[0].quantity",
+        ),
+        (
+            json!({"lines": [{"product_id": tea, "quantity": 1000}], "address": address()}),
+            422,
+            "lines[0].quantity",
+        ),
+        (
+            json!({"lines": [{"product_id": tea, "quantity": -1}], "address": address()}),
+            422,
+            "lines[0].quantity",
+        ),
+        (
+            json!({"lines": [{"product_id": tea, "quantity": "2"}], "address": address()}),
+            422,
+            "lines[0].quantity",
+        ),
+        (
+            json!({"lines": [{"product_id": Uuid::new_v4(), "quantity": 1}], "address": address()}),
+            422,
+            "lines[0].product_id",
+        ),
+        (json!({"lines": [], "address": address()}), 422, "lines"),
+        (
+            json!({"lines": [{"product_id": tea, "quantity": 1}]}),
+            422,
+            "body",
+        ),
+    ];
+    for (body, expected_status, field) in cases {
+        let (status, answer) = app.post_json("/api/v1/orders", Some(&token), &body).await;
+        assert_eq!(status.as_u16(), expected_status, "{body} → {answer}");
+        let fields: Vec<&str> = answer["data"]["errors"]
+            .as_array()
+            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            fields.contains(&field)
+                || answer["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("address")),
+            "{body} → {answer}: expected field {field}"
+        );
+    }
+    let lines: Vec<Value> = (0..100)
+        .map(|_| json!({"product_id": Uuid::new_v4(), "quantity": 1}))
+        .collect();
+    let (status, answer) = app
+        .post_json(
+            "/api/v1/orders",
+            Some(&token),
+            &json!({"lines": lines, "address": address()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["data"]["errors"][0]["field"], "lines");
+
+    let malformed = app
+        .client
+        .post(format!("{}/api/v1/orders", app.address))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"lines\": [")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.count_events("OrderPlaced").await, 0);
+    assert_eq!(app.stock(tea).await.available(), 5);
+}
