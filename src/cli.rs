@@ -63,6 +63,22 @@ pub enum Command {
     Migrate,
     /// Print an access token signed with the server's secret.
     Token(TokenArgs),
+    /// Measure the write path: orders/s, latency, conflicts (prints figures).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Concurrent order placers.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Orders attempted in scenarios (a) and (b); (c) always makes 10,000 attempts.
+    #[arg(long, default_value_t = 20_000)]
+    pub orders: usize,
+    /// Benchmark this database instead of a fresh embedded one (durable settings).
+    /// Its events stay there.
+    #[arg(long = "bench-database-url")]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -34,6 +34,7 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
             Some(Command::Migrate) => commands::migrate(&cli.global).await,
             Some(Command::Serve(args)) => commands::serve(&cli.global, args).await,
             Some(Command::Token(args)) => commands::token(&cli.global, args),
+            Some(Command::Bench(args)) => ordo::bench::run(args).await,
             None => commands::serve(&cli.global, &cli.serve).await,
         }
     })

@@ -104,44 +104,44 @@ impl EventStore {
         streams: &[StreamAppend],
         metadata: &EventMetadata,
     ) -> Result<Appended, AppendError> {
-        let mut tx = self.pool.begin().await?;
-        match append_in(&mut tx, streams, metadata).await {
-            Ok(appended) => {
-                tx.commit().await.map_err(|err| classify(err, streams))?;
-                Ok(appended)
-            }
-            Err(AppendError::Conflict { .. }) => {
-                tx.rollback().await?;
-                Err(AppendError::Conflict {
-                    streams: self.moved_streams(streams).await?,
-                })
-            }
-            Err(err) => Err(err),
+        // All events go in one INSERT statement, which is atomic on its own: running it
+        // outside BEGIN/COMMIT saves two round trips and commits (or fails) as a whole.
+        let mut conn = self.pool.acquire().await?;
+        match append_in(&mut conn, streams, metadata).await {
+            // Asked on the same connection: waiting for a second one while holding this
+            // could exhaust the pool when many writers conflict at once.
+            Err(AppendError::Conflict { .. }) => Err(AppendError::Conflict {
+                streams: moved_streams(&mut conn, streams).await?,
+            }),
+            result => result,
         }
     }
+}
 
-    /// Which of these streams now hold events past the sequence the writer expected.
-    async fn moved_streams(&self, streams: &[StreamAppend]) -> Result<Vec<StreamId>, sqlx::Error> {
-        let mut moved = Vec::new();
-        for append in streams {
-            let head: Option<i64> = sqlx::query_scalar(
-                "SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
-            )
-            .bind(&append.stream.aggregate_type)
-            .bind(&append.stream.aggregate_id)
-            .fetch_one(&self.pool)
-            .await?;
-            if head.unwrap_or(0) > append.expected_sequence {
-                moved.push(append.stream.clone());
-            }
+/// Which of these streams now hold events past the sequence the writer expected.
+async fn moved_streams(
+    conn: &mut PgConnection,
+    streams: &[StreamAppend],
+) -> Result<Vec<StreamId>, sqlx::Error> {
+    let mut moved = Vec::new();
+    for append in streams {
+        let head: Option<i64> = sqlx::query_scalar(
+            "SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+        )
+        .bind(&append.stream.aggregate_type)
+        .bind(&append.stream.aggregate_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        if head.unwrap_or(0) > append.expected_sequence {
+            moved.push(append.stream.clone());
         }
-        if moved.is_empty() {
-            // The winner is committed before we see the violation, so this is unexpected;
-            // naming every stream still tells the caller to reload them all.
-            moved = streams.iter().map(|append| append.stream.clone()).collect();
-        }
-        Ok(moved)
     }
+    if moved.is_empty() {
+        // The winner is committed before we see the violation, so this is unexpected;
+        // naming every stream still tells the caller to reload them all.
+        moved = streams.iter().map(|append| append.stream.clone()).collect();
+    }
+    Ok(moved)
 }
 
 /// Appends inside the caller's transaction, so that other writes (read models updated

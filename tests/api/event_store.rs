@@ -13,7 +13,7 @@ use postgres_es::PostgresEventRepository;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Barrier;
 
-use crate::support::fresh_database;
+use crate::support::{fresh_database, read_feed_until};
 
 /// A minimal aggregate: a number that events add to.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -201,10 +201,7 @@ async fn the_feed_waits_for_a_transaction_that_commits_after_a_later_position() 
     );
 
     late.commit().await.expect("commit A");
-    let batch = store
-        .read_feed(FeedPosition::START, 100)
-        .await
-        .expect("read");
+    let batch = read_feed_until(&store, FeedPosition::START, 100, 2).await;
     let ids: Vec<&str> = batch
         .iter()
         .map(|event| event.aggregate_id.as_str())
@@ -231,18 +228,11 @@ async fn the_feed_reads_in_batches_without_skips_or_repeats() {
             .expect("append");
     }
 
-    let mut seen = Vec::new();
-    let mut checkpoint = FeedPosition::START;
-    loop {
-        let batch = store.read_feed(checkpoint, 7).await.expect("read");
-        let Some(last) = batch.last() else { break };
-        checkpoint = last.position;
-        seen.extend(
-            batch
-                .iter()
-                .map(|event| event.payload["Added"]["by"].as_i64()),
-        );
-    }
+    let seen: Vec<Option<i64>> = read_feed_until(&store, FeedPosition::START, 7, 25)
+        .await
+        .iter()
+        .map(|event| event.payload["Added"]["by"].as_i64())
+        .collect();
 
     assert_eq!(seen, (0..25).map(Some).collect::<Vec<_>>());
 }
@@ -266,10 +256,7 @@ async fn the_feed_carries_each_events_metadata_and_time() {
         .await
         .expect("append");
 
-    let events = store
-        .read_feed(FeedPosition::START, 10)
-        .await
-        .expect("read");
+    let events = read_feed_until(&store, FeedPosition::START, 10, 1).await;
     assert_eq!(events.len(), 1);
     let event = &events[0];
     assert_eq!(event.metadata, metadata);
@@ -365,9 +352,6 @@ async fn postgres_es_and_the_adapter_read_each_others_events_and_snapshots() {
         .await
         .expect("load from snapshot + events");
     assert_eq!((loaded.aggregate.value, loaded.sequence), (31, 5));
-    let feed = store
-        .read_feed(FeedPosition::START, 10)
-        .await
-        .expect("feed");
+    let feed = read_feed_until(&store, FeedPosition::START, 10, 5).await;
     assert_eq!(feed.len(), 5, "postgres-es's events are in the feed too");
 }

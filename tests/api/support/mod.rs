@@ -2,7 +2,9 @@
 //! the app on port 0, and a typed client.
 
 mod database;
+mod feed;
 mod test_app;
 
 pub use database::fresh_database;
+pub use feed::read_feed_until;
 pub use test_app::{TestApp, address, spawn_app, spawn_app_on};
