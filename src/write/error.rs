@@ -21,7 +21,7 @@ pub struct Shortage {
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// The request names things wrongly (unknown products, bad quantities, ...).
-    #[error("invalid request: {}", list(.0))]
+    #[error("invalid request: {}", aggregates::describe(.0))]
     Invalid(Vec<FieldError>),
     #[error("product not found")]
     ProductNotFound,
@@ -76,12 +76,4 @@ impl From<OrderError> for WriteError {
             other => Self::Order(other),
         }
     }
-}
-
-fn list(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }

@@ -6,14 +6,15 @@ use std::collections::BTreeMap;
 use aggregates::FieldError;
 use aggregates::order::{Address, CancelReason, NewOrder, Order, OrderCommand, OrderLine};
 use aggregates::product::Product;
-use aggregates::stock::{Stock, StockCommand, StockError};
+use aggregates::stock::{Stock, StockCommand, StockError, StockEvent};
 use chrono::Utc;
+use cqrs_es::Aggregate;
 use uuid::Uuid;
 
 use super::attempt::{Attempts, append_for, decide};
 use super::stream_slots::SlotGuard;
 use super::{Shortage, WriteError, WriteModel, Written};
-use crate::event_store::{AppendError, EventMetadata, StreamAppend};
+use crate::event_store::{AppendError, EventMetadata, StreamAppend, StreamId};
 
 /// A shopper's new order, as requested: products and quantities.
 #[derive(Debug, Clone)]
@@ -37,6 +38,49 @@ impl OrderActor<'_> {
         match self {
             Self::Owner(user_id) => order.user_id == *user_id,
             Self::Operator => true,
+        }
+    }
+}
+
+/// What one stock decided within a unit of work.
+struct StockDecision {
+    state: Stock,
+    /// The stream's sequence the decision was taken on.
+    sequence: i64,
+    events: Vec<StockEvent>,
+}
+
+/// The appends for these stocks' decisions (none for a stock that decided nothing).
+fn stock_appends(
+    stocks: &[SlotGuard<Stock>],
+    decided: &[StockDecision],
+) -> Result<Vec<StreamAppend>, WriteError> {
+    let mut appends = Vec::new();
+    for (slot, decision) in stocks.iter().zip(decided) {
+        appends.extend(append_for::<Stock>(
+            slot.aggregate_id(),
+            decision.sequence,
+            &decision.events,
+        )?);
+    }
+    Ok(appends)
+}
+
+/// Records the stocks' new states once their events are appended.
+fn store_stocks(stocks: &mut [SlotGuard<Stock>], decided: Vec<StockDecision>) {
+    for (slot, decision) in stocks.iter_mut().zip(decided) {
+        let sequence = decision.sequence + i64::try_from(decision.events.len()).unwrap_or_default();
+        slot.store(decision.state, sequence);
+    }
+}
+
+/// Forgets the cached state of the stocks another writer moved.
+fn invalidate_moved(stocks: &mut [SlotGuard<Stock>], moved: &[StreamId]) {
+    for slot in stocks {
+        if moved.iter().any(|stream| {
+            stream.aggregate_type == Stock::TYPE && stream.aggregate_id == slot.aggregate_id()
+        }) {
+            slot.invalidate();
         }
     }
 }
@@ -118,33 +162,17 @@ impl WriteModel {
                 &order_events,
             )?];
             let decided = self.decide_stocks(&mut stocks, &reserve, &order).await?;
-            for (stock, (_, sequence, events)) in stocks.iter().zip(&decided) {
-                appends.extend(append_for::<Stock>(
-                    stock.aggregate_id(),
-                    *sequence,
-                    events,
-                )?);
-            }
+            appends.extend(stock_appends(&stocks, &decided)?);
             match self.store.append(&appends, metadata).await {
                 Ok(appended) => {
-                    for (slot, (state, sequence, events)) in stocks.iter_mut().zip(decided) {
-                        let next = sequence + i64::try_from(events.len()).unwrap_or_default();
-                        slot.store(state, next);
-                    }
+                    store_stocks(&mut stocks, decided);
                     return Ok(Written {
                         value: (order_id, order),
                         position: appended.last,
                     });
                 }
                 Err(AppendError::Conflict { streams }) => {
-                    for slot in &mut stocks {
-                        if streams
-                            .iter()
-                            .any(|s| s.aggregate_id == slot.aggregate_id())
-                        {
-                            slot.invalidate();
-                        }
-                    }
+                    invalidate_moved(&mut stocks, &streams);
                     attempts.retry_after_conflict().await?;
                 }
                 Err(err) => return Err(err.into()),
@@ -193,7 +221,7 @@ impl WriteModel {
         }
     }
 
-    /// Every stock's decision on `command`: (state after, sequence before, events).
+    /// Every stock's decision on `command`.
     /// Shortages are collected over all lines; a shortage seen on a cached state older
     /// than `cache_fresh_for` is checked against the database before it is believed.
     async fn decide_stocks(
@@ -201,7 +229,7 @@ impl WriteModel {
         stocks: &mut [SlotGuard<Stock>],
         command: &impl Fn(&SlotGuard<Stock>) -> StockCommand,
         order: &Order,
-    ) -> Result<Vec<(Stock, i64, Vec<aggregates::stock::StockEvent>)>, WriteError> {
+    ) -> Result<Vec<StockDecision>, WriteError> {
         let mut decided = Vec::with_capacity(stocks.len());
         let mut shortages = Vec::new();
         for slot in stocks.iter_mut() {
@@ -215,7 +243,11 @@ impl WriteModel {
                 );
                 match decide(&cached.loaded.aggregate, stock_command.clone()).await {
                     Ok((state, events)) => {
-                        decided.push((state, sequence, events));
+                        decided.push(StockDecision {
+                            state,
+                            sequence,
+                            events,
+                        });
                         break;
                     }
                     Err(StockError::InsufficientStock { .. }) if !is_fresh && !rechecked => {
@@ -304,15 +336,11 @@ impl WriteModel {
                 decided = self
                     .decide_stocks(&mut stocks, &|_| stock_command.clone(), &order)
                     .await?;
-                for (slot, (_, seq, events)) in stocks.iter().zip(&decided) {
-                    appends.extend(append_for::<Stock>(slot.aggregate_id(), *seq, events)?);
-                }
+                appends.extend(stock_appends(&stocks, &decided)?);
             }
             match self.store.append(&appends, metadata).await {
                 Ok(appended) => {
-                    for (slot, (state, seq, events)) in stocks.iter_mut().zip(decided) {
-                        slot.store(state, seq + i64::try_from(events.len()).unwrap_or_default());
-                    }
+                    store_stocks(&mut stocks, decided);
                     return Ok(Written {
                         value: order,
                         position: appended.last,
@@ -320,14 +348,7 @@ impl WriteModel {
                 }
                 Err(AppendError::Conflict { streams }) => {
                     order_slot.invalidate();
-                    for slot in &mut stocks {
-                        if streams
-                            .iter()
-                            .any(|s| s.aggregate_id == slot.aggregate_id())
-                        {
-                            slot.invalidate();
-                        }
-                    }
+                    invalidate_moved(&mut stocks, &streams);
                     attempts.retry_after_conflict().await?;
                 }
                 Err(err) => return Err(err.into()),

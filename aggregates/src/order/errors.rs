@@ -14,14 +14,6 @@ pub enum OrderError {
     },
     #[error("payment of {paid} does not match the order total of {expected}")]
     AmountMismatch { expected: i64, paid: i64 },
-    #[error("invalid order: {}", list(.0))]
+    #[error("invalid order: {}", crate::describe(.0))]
     Invalid(Vec<FieldError>),
-}
-
-fn list(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }

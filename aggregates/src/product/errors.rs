@@ -6,14 +6,6 @@ pub enum ProductError {
     AlreadyExists,
     #[error("the product does not exist")]
     NotFound,
-    #[error("invalid product: {}", list(.0))]
+    #[error("invalid product: {}", crate::describe(.0))]
     Invalid(Vec<FieldError>),
-}
-
-fn list(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }
