@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::auth::JwtKeys;
 use crate::event_store::EventStore;
 use crate::http;
 use crate::write::{WriteModel, WriteSettings};
+use projections::Projector;
 
 /// What every request handler can reach.
 #[derive(Debug, Clone)]
@@ -19,6 +21,7 @@ pub struct AppState {
     pub pool: PgPool,
     pub events: EventStore,
     pub write: Arc<WriteModel>,
+    pub projector: Arc<Projector>,
     pub jwt: Arc<JwtKeys>,
     pub dev_mode: bool,
 }
@@ -28,6 +31,7 @@ impl AppState {
         let events = EventStore::new(pool.clone());
         Self {
             write: Arc::new(WriteModel::new(events.clone(), write)),
+            projector: Arc::new(Projector::new(pool.clone(), projections::all())),
             events,
             pool,
             jwt: Arc::new(jwt),
@@ -53,14 +57,25 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves (and runs the projector) until `shutdown` completes, then finishes the
+    /// requests in flight and stops the projector between batches.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let router = http::router(self.state);
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
+        self.state
+            .projector
+            .register()
             .await
+            .map_err(io::Error::other)?;
+        let (stop_projector, stopped) = watch::channel(false);
+        let projector = tokio::spawn(self.state.projector.clone().run(stopped));
+        let router = http::router(self.state);
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = stop_projector.send(true);
+        let _ = projector.await;
+        served
     }
 }

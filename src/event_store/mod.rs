@@ -6,16 +6,13 @@
 //! postgres-es loads what we append and we read what it writes.
 
 mod append;
-mod feed;
 mod load;
-mod metadata;
 
 use sqlx::PgPool;
 
 pub use append::{AppendError, Appended, EventData, StreamAppend, append_in};
-pub use feed::{FeedPosition, RecordedEvent};
 pub use load::{LoadError, Loaded};
-pub use metadata::EventMetadata;
+pub use projections::{EventMetadata, FeedPosition, RecordedEvent};
 
 /// Identifies one stream of events: one aggregate instance.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -52,5 +49,14 @@ impl EventStore {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Up to `limit` events of the global feed after `after` (see [`projections::feed`]).
+    pub async fn read_feed(
+        &self,
+        after: FeedPosition,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+        projections::read_feed(&self.pool, after, limit).await
     }
 }

@@ -1,10 +1,12 @@
 //! The shopper's orders: placing and cancelling.
 
+use std::time::Duration;
+
 use aggregates::order::{Address, CancelReason, Order, OrderLine};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::routing::post;
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -17,9 +19,13 @@ use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::write::{OrderActor, PlaceOrder};
 
+/// How long a write waits for the order views to show it before answering.
+const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(2);
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/orders", post(place_order))
+        .route("/api/v1/orders/{id}", get(get_order))
         .route("/api/v1/orders/{id}/cancel", post(cancel_order))
 }
 
@@ -27,7 +33,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Serialize)]
 pub struct OrderView {
     pub id: Uuid,
-    pub status: &'static str,
+    pub status: String,
     pub lines: Vec<OrderLine>,
     pub total_cents: i64,
     pub address: Address,
@@ -36,14 +42,17 @@ pub struct OrderView {
     pub expires_at: Option<DateTime<Utc>>,
     pub paid_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
-    pub cancel_reason: Option<CancelReason>,
+    pub cancel_reason: Option<String>,
 }
 
 impl OrderView {
     pub fn of(id: Uuid, order: Order) -> Self {
         Self {
             id,
-            status: order.status.map_or("unknown", |status| status.as_str()),
+            status: order
+                .status
+                .map_or("unknown", |status| status.as_str())
+                .to_owned(),
             lines: order.lines,
             total_cents: order.total_cents,
             address: order.address,
@@ -52,7 +61,13 @@ impl OrderView {
             expires_at: order.expires_at,
             paid_at: order.paid_at,
             cancelled_at: order.cancelled_at,
-            cancel_reason: order.cancel_reason,
+            cancel_reason: order.cancel_reason.map(|reason| {
+                match reason {
+                    CancelReason::ByUser => "by_user",
+                    CancelReason::PaymentTimeout => "payment_timeout",
+                }
+                .to_owned()
+            }),
         }
     }
 }
@@ -93,6 +108,15 @@ async fn place_order(
         .write
         .place_order(request, &metadata(&user.0, &headers))
         .await?;
+    // Read-your-writes: answer once the order views show the order, so the client's
+    // next GET finds it (bounded: a lagging projector delays the answer, never fails it).
+    if !state
+        .projector
+        .wait_for("orders", written.position, READ_YOUR_WRITES_WAIT)
+        .await
+    {
+        tracing::warn!(position = ?written.position, "order views lag behind a placed order");
+    }
     let (id, order) = written.value;
     Ok(Success::created(OrderView::of(id, order)))
 }
@@ -113,5 +137,57 @@ async fn cancel_order(
             &metadata(&user.0, &headers),
         )
         .await?;
+    state
+        .projector
+        .wait_for("orders", written.position, READ_YOUR_WRITES_WAIT)
+        .await;
     Ok(Success::ok(OrderView::of(id, written.value)))
+}
+
+/// One of the caller's orders, from the order views.
+async fn get_order(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Success<OrderView>, ApiError> {
+    let id = parse_id(&id)?;
+    let row: Option<OrderRow> = sqlx::query_as(
+        "SELECT order_id, status, lines, total_cents, address, remark, created_at, expires_at,
+                paid_at, cancelled_at, cancel_reason
+           FROM order_views WHERE order_id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user.id())
+    .fetch_optional(&state.pool)
+    .await?;
+    let row = row.ok_or_else(|| ApiError::not_found("order"))?;
+    Ok(Success::ok(OrderView {
+        id: row.order_id,
+        status: row.status,
+        lines: row.lines.0,
+        total_cents: row.total_cents,
+        address: row.address.0,
+        remark: row.remark,
+        created_at: Some(row.created_at),
+        expires_at: Some(row.expires_at),
+        paid_at: row.paid_at,
+        cancelled_at: row.cancelled_at,
+        cancel_reason: row.cancel_reason,
+    }))
+}
+
+/// A row of `order_views`.
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    order_id: Uuid,
+    status: String,
+    lines: sqlx::types::Json<Vec<OrderLine>>,
+    total_cents: i64,
+    address: sqlx::types::Json<Address>,
+    remark: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    paid_at: Option<DateTime<Utc>>,
+    cancelled_at: Option<DateTime<Utc>>,
+    cancel_reason: Option<String>,
 }

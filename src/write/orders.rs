@@ -7,7 +7,7 @@ use aggregates::FieldError;
 use aggregates::order::{Address, CancelReason, NewOrder, Order, OrderCommand, OrderLine};
 use aggregates::product::Product;
 use aggregates::stock::{Stock, StockCommand, StockError, StockEvent};
-use chrono::Utc;
+use chrono::{DateTime, SubsecRound, Utc};
 use cqrs_es::Aggregate;
 use uuid::Uuid;
 
@@ -40,6 +40,12 @@ impl OrderActor<'_> {
             Self::Operator => true,
         }
     }
+}
+
+/// The time a command happens at, to the microsecond: what PostgreSQL stores, so that
+/// events and read models show the same instant.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
 }
 
 /// What one stock decided within a unit of work.
@@ -102,7 +108,7 @@ impl WriteModel {
         metadata: &EventMetadata,
     ) -> Result<Written<(Uuid, Order)>, WriteError> {
         // Refuse malformed orders before taking any lock or reading anything.
-        let placed_at = Utc::now();
+        let placed_at = now();
         let unpriced = NewOrder {
             user_id: request.user_id.clone(),
             lines: request
@@ -291,7 +297,7 @@ impl WriteModel {
     ) -> Result<Written<Order>, WriteError> {
         let command = OrderCommand::CancelOrder {
             reason,
-            cancelled_at: Utc::now(),
+            cancelled_at: now(),
         };
         self.transition_order(order_id, actor, command, metadata)
             .await

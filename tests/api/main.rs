@@ -5,5 +5,6 @@ mod catalog;
 mod event_store;
 mod health;
 mod orders;
+mod read_side;
 mod serve;
 mod support;

@@ -13,9 +13,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::FromRow;
+use sqlx::{FromRow, PgExecutor};
 
-use super::{EventMetadata, EventStore};
+use crate::EventMetadata;
 
 /// A place in the global feed: the pair the feed is ordered by. A reader's checkpoint
 /// is the position of the last event it handled; [`FeedPosition::START`] is before all.
@@ -84,16 +84,15 @@ impl From<FeedRow> for RecordedEvent {
     }
 }
 
-impl EventStore {
-    /// Up to `limit` events after `after`, in feed order, none of which can later be
-    /// preceded by an event not yet visible. An empty batch means "caught up for now".
-    pub async fn read_feed(
-        &self,
-        after: FeedPosition,
-        limit: i64,
-    ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-        let rows: Vec<FeedRow> = sqlx::query_as(
-            "SELECT transaction_id::text::bigint AS transaction_id, global_position,
+/// Up to `limit` events after `after`, in feed order, none of which can later be
+/// preceded by an event not yet visible. An empty batch means "caught up for now".
+pub async fn read_feed<'c>(
+    executor: impl PgExecutor<'c>,
+    after: FeedPosition,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+    let rows: Vec<FeedRow> = sqlx::query_as(
+        "SELECT transaction_id::text::bigint AS transaction_id, global_position,
                     aggregate_type, aggregate_id, sequence, event_type, event_version,
                     payload, metadata, recorded_at
                FROM events
@@ -101,12 +100,11 @@ impl EventStore {
                 AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
               ORDER BY transaction_id, global_position
               LIMIT $3",
-        )
-        .bind(after.transaction_id)
-        .bind(after.global_position)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(RecordedEvent::from).collect())
-    }
+    )
+    .bind(after.transaction_id)
+    .bind(after.global_position)
+    .bind(limit)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows.into_iter().map(RecordedEvent::from).collect())
 }

@@ -1,0 +1,275 @@
+//! The read side: the projector never skips or repeats an event, and a client reads its
+//! own writes.
+
+use std::sync::Arc;
+
+use ordo::event_store::{EventData, EventMetadata, StreamAppend, StreamId, append_in};
+use projections::{Projector, Step};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::support::{TestApp, spawn_app};
+
+/// The whole `order_views` table, in a stable order.
+async fn order_views(pool: &PgPool) -> Vec<Value> {
+    sqlx::query_scalar("SELECT to_jsonb(v) FROM order_views v ORDER BY order_id")
+        .fetch_all(pool)
+        .await
+        .expect("read order_views")
+}
+
+/// Drops the read model and replays it from position zero with a fresh projector.
+async fn rebuilt_order_views(pool: &PgPool) -> Vec<Value> {
+    sqlx::query("DELETE FROM order_views")
+        .execute(pool)
+        .await
+        .expect("clear");
+    sqlx::query(
+        "UPDATE projection_checkpoints SET transaction_id = '0', global_position = 0
+          WHERE projection = 'orders'",
+    )
+    .execute(pool)
+    .await
+    .expect("reset");
+    let projector = Projector::new(pool.clone(), projections::all());
+    catch_up_fully(&projector).await;
+    order_views(pool).await
+}
+
+/// Catches up, waiting (bounded) for events still above the shared server's horizon.
+async fn catch_up_fully(projector: &Projector) {
+    let orders = projections::all().remove(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut idle_rounds = 0;
+    while idle_rounds < 5 && std::time::Instant::now() < deadline {
+        match projector.step(orders.as_ref()).await.expect("step") {
+            Step::Applied(_) => idle_rounds = 0,
+            _ => {
+                idle_rounds += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn place(app: &TestApp, user: &str, product: uuid::Uuid, quantity: i64) -> String {
+    let (status, body) = app.place_order(user, &[(product, quantity)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["data"]["id"].as_str().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn a_placed_order_can_be_read_back_at_once() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 700, 1_000).await;
+
+    let mut tasks = Vec::new();
+    for buyer in 0..40 {
+        let (client, address, token) = (
+            app.client.clone(),
+            app.address.clone(),
+            app.user_token(&format!("b{buyer}")),
+        );
+        tasks.push(tokio::spawn(async move {
+            let placed: Value = client
+                .post(format!("{address}/api/v1/orders"))
+                .bearer_auth(&token)
+                .json(&json!({"lines": [{"product_id": tea, "quantity": 1}], "address": crate::support::address()}))
+                .send()
+                .await
+                .expect("place")
+                .json()
+                .await
+                .expect("json");
+            let id = placed["data"]["id"].as_str().expect("id").to_owned();
+            let read = client
+                .get(format!("{address}/api/v1/orders/{id}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("get");
+            (placed, read.status(), read.json::<Value>().await.expect("json"))
+        }));
+    }
+
+    for task in tasks {
+        let (placed, status, read) = task.await.expect("buyer");
+        assert_eq!(status, StatusCode::OK, "{read}");
+        assert_eq!(
+            read["data"], placed["data"],
+            "the read shows exactly the write"
+        );
+    }
+}
+
+#[tokio::test]
+async fn another_users_order_cannot_be_read() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 700, 10).await;
+    let id = place(&app, "owner", tea, 1).await;
+
+    let response = app
+        .client
+        .get(format!("{}/api/v1/orders/{id}", app.address))
+        .bearer_auth(app.user_token("stranger"))
+        .send()
+        .await
+        .expect("get");
+
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_read_model_after_restarts_equals_a_fresh_rebuild() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 700, 100).await;
+    for i in 0..12 {
+        let id = place(&app, &format!("u{}", i % 3), tea, 1 + i % 2).await;
+        if i % 3 == 0 {
+            let (status, _) = app
+                .post_json(
+                    &format!("/api/v1/orders/{id}/cancel"),
+                    Some(&app.user_token(&format!("u{}", i % 3))),
+                    &json!({}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        if i % 4 == 1 {
+            // Kill the running projector between batches and start a new one, as a crash would.
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let projector = Arc::new(Projector::new(app.pool.clone(), projections::all()));
+            let running = tokio::spawn(projector.run(stopped));
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            running.abort();
+            drop(stop);
+        }
+    }
+    catch_up_fully(&app.state.projector).await;
+    let live = order_views(&app.pool).await;
+
+    let rebuilt = rebuilt_order_views(&app.pool).await;
+
+    assert_eq!(live.len(), 12);
+    assert_eq!(live, rebuilt);
+    let cancelled = live
+        .iter()
+        .filter(|row| row["status"] == "cancelled")
+        .count();
+    assert_eq!(cancelled, 4);
+}
+
+#[tokio::test]
+async fn an_order_committed_late_is_not_skipped() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 700, 10).await;
+    let projector = Projector::new(app.pool.clone(), projections::all());
+    catch_up_fully(&projector).await;
+
+    // A takes a position and stays open; B's order commits after it.
+    let late_order = json!({"OrderPlaced": {
+        "user_id": "late", "lines": [{"product_id": tea, "name": "Tea", "unit_price_cents": 700, "quantity": 1}],
+        "total_cents": 700, "address": crate::support::address(), "remark": "",
+        "placed_at": "2026-11-24T12:00:00Z", "expires_at": "2026-11-24T12:15:00Z"}});
+    let mut late = app.pool.begin().await.expect("begin");
+    let late_id = uuid::Uuid::new_v4();
+    append_in(
+        &mut late,
+        &[StreamAppend {
+            stream: StreamId::new("Order", late_id.to_string()),
+            expected_sequence: 0,
+            events: vec![EventData {
+                event_type: "OrderPlaced".into(),
+                event_version: "1".into(),
+                payload: late_order,
+            }],
+        }],
+        &EventMetadata::default(),
+    )
+    .await
+    .expect("append A");
+    let early_id = place(&app, "early", tea, 1).await;
+    let orders = projections::all().remove(0);
+    projector
+        .step(orders.as_ref())
+        .await
+        .expect("step while A is open");
+    let while_open = order_views(&projector_pool(&app)).await;
+    assert!(
+        while_open.iter().all(|row| row["order_id"] != early_id),
+        "B must wait for A"
+    );
+
+    late.commit().await.expect("commit A");
+    catch_up_fully(&projector).await;
+
+    let ids: Vec<String> = order_views(&app.pool)
+        .await
+        .iter()
+        .map(|row| row["order_id"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(ids.contains(&late_id.to_string()), "A is applied");
+    assert!(ids.contains(&early_id), "B is applied");
+}
+
+fn projector_pool(app: &TestApp) -> PgPool {
+    app.pool.clone()
+}
+
+#[tokio::test]
+async fn an_event_the_projection_cannot_read_stops_it_visibly() {
+    let app = spawn_app().await;
+    app.events
+        .append(
+            &[StreamAppend {
+                stream: StreamId::new("Order", uuid::Uuid::new_v4().to_string()),
+                expected_sequence: 0,
+                events: vec![EventData {
+                    event_type: "OrderPlaced".into(),
+                    event_version: "1".into(),
+                    payload: json!({"OrderPlaced": {"garbage": true}}),
+                }],
+            }],
+            &EventMetadata::default(),
+        )
+        .await
+        .expect("append");
+
+    // The app's own projector meets the event; wait (bounded) for it to give up on it.
+    let mut state = String::new();
+    for _ in 0..200 {
+        state = sqlx::query_scalar(
+            "SELECT state FROM projection_checkpoints WHERE projection = 'orders'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("state");
+        if state == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    assert_eq!(state, "failed");
+    let (state, error, position): (String, Option<String>, i64) = sqlx::query_as(
+        "SELECT state, error, global_position FROM projection_checkpoints WHERE projection = 'orders'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("checkpoint");
+    assert_eq!(state, "failed");
+    assert!(error.unwrap_or_default().contains("OrderPlaced"));
+    assert_eq!(
+        position, 0,
+        "the checkpoint did not move past the bad event"
+    );
+    assert_eq!(
+        app.state
+            .projector
+            .step(projections::all().remove(0).as_ref())
+            .await
+            .expect("step"),
+        Step::Failed
+    );
+}
