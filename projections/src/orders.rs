@@ -89,7 +89,6 @@ async fn apply_one(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(),
             reason,
             cancelled_at,
         } => {
-            let reason = serde_json::to_value(reason).map_err(|err| unreadable(event, err))?;
             sqlx::query(
                 "UPDATE order_views
                     SET status = 'cancelled', cancelled_at = $2, cancel_reason = $3, version = $4

@@ -61,13 +61,7 @@ impl OrderView {
             expires_at: order.expires_at,
             paid_at: order.paid_at,
             cancelled_at: order.cancelled_at,
-            cancel_reason: order.cancel_reason.map(|reason| {
-                match reason {
-                    CancelReason::ByUser => "by_user",
-                    CancelReason::PaymentTimeout => "payment_timeout",
-                }
-                .to_owned()
-            }),
+            cancel_reason: order.cancel_reason.map(|reason| reason.as_str().to_owned()),
         }
     }
 }

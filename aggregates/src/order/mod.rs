@@ -58,6 +58,16 @@ pub enum CancelReason {
     PaymentTimeout,
 }
 
+impl CancelReason {
+    /// The name the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ByUser => "by_user",
+            Self::PaymentTimeout => "payment_timeout",
+        }
+    }
+}
+
 /// One product of an order, with the name and unit price captured when it was placed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
