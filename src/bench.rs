@@ -42,18 +42,13 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         ),
         None => {
             let dir = std::env::temp_dir().join(format!("ordo-bench-{}", std::process::id()));
+            let cluster_dir = dir.clone();
             let server = tokio::task::spawn_blocking(move || {
-                EmbeddedPostgres::start(&dir, Secret::generate(), Durability::Durable)
+                EmbeddedPostgres::start(&cluster_dir, Secret::generate(), Durability::Durable)
             })
             .await??;
             let pool = database::connect(server.connect_options("postgres"), 80).await?;
-            (
-                pool,
-                Some((
-                    server,
-                    std::env::temp_dir().join(format!("ordo-bench-{}", std::process::id())),
-                )),
-            )
+            (pool, Some((server, dir)))
         }
     };
     database::migrate(&pool).await?;

@@ -325,3 +325,45 @@ async fn invalid_orders_name_the_wrong_fields() {
     assert_eq!(app.count_events("OrderPlaced").await, 0);
     assert_eq!(app.stock(tea).await.available(), 5);
 }
+
+#[tokio::test]
+async fn clients_that_hang_up_mid_order_leave_nothing_half_written() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 100, 1_000).await;
+
+    // One client after another, each giving up sooner than the last, so that some hang
+    // up before, some during and some after their order is written.
+    let mut completed = 0;
+    for i in 0..40u64 {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_micros(40_000 - i * 1_000))
+            .build()
+            .expect("client");
+        let answered = client
+            .post(format!("{}/api/v1/orders", app.address))
+            .bearer_auth(app.user_token(&format!("impatient-{i}")))
+            .json(&json!({"lines": [{"product_id": tea, "quantity": 1}], "address": address()}))
+            .send()
+            .await
+            .is_ok();
+        completed += usize::from(answered);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The server's cached stock must still be right for the next buyer.
+    let (status, body) = app.place_order("patient", &[(tea, 1)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let placed = app.count_events("OrderPlaced").await;
+    assert!(
+        placed > i64::try_from(completed).expect("small"),
+        "every answered order (and the patient one) was written"
+    );
+    assert_eq!(
+        app.count_events("StockReserved").await,
+        placed,
+        "every order has its reservation"
+    );
+    let stock = app.stock(tea).await;
+    assert_eq!(stock.reserved(), placed, "and every reservation its order");
+    assert_eq!(stock.available(), 1_000 - placed);
+}

@@ -195,7 +195,7 @@ async fn an_order_committed_late_is_not_skipped() {
         .step(orders.as_ref())
         .await
         .expect("step while A is open");
-    let while_open = order_views(&projector_pool(&app)).await;
+    let while_open = order_views(&app.pool).await;
     assert!(
         while_open.iter().all(|row| row["order_id"] != early_id),
         "B must wait for A"
@@ -211,10 +211,6 @@ async fn an_order_committed_late_is_not_skipped() {
         .collect();
     assert!(ids.contains(&late_id.to_string()), "A is applied");
     assert!(ids.contains(&early_id), "B is applied");
-}
-
-fn projector_pool(app: &TestApp) -> PgPool {
-    app.pool.clone()
 }
 
 #[tokio::test]
