@@ -4,20 +4,28 @@
 //! The feed is read here (not in the server's event store adapter) because it is what
 //! projections consume; the server re-exports its types.
 
+pub mod catalog;
+pub mod checkpoint;
+pub mod daily_sales;
 pub mod feed;
 pub mod metadata;
 pub mod orders;
 pub mod projection;
 pub mod projector;
+pub mod rebuild;
 
 pub use feed::{FeedPosition, RecordedEvent, read_feed};
 pub use metadata::EventMetadata;
-pub use projection::{Projection, ProjectionError};
+pub use projection::{Projection, ProjectionError, Target};
 pub use projector::{Projector, Step};
 
 use std::sync::Arc;
 
 /// Every projection ordo serves from.
 pub fn all() -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(orders::OrderViews)]
+    vec![
+        Arc::new(catalog::ProductCatalog),
+        Arc::new(daily_sales::DailySales),
+        Arc::new(orders::OrderViews),
+    ]
 }

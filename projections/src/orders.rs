@@ -1,16 +1,175 @@
-//! The order views: one row per order, everything `GET /orders/{id}` shows, indexed for
-//! a user's list by status and recency.
+//! The order views: one row per order, everything `GET /orders/{id}` shows, indexed for a
+//! user's list by status and recency, and (partially) by `expires_at` for the orders
+//! still awaiting payment — the payment timeout's query.
+//!
+//! A batch is folded in memory first (an order placed and paid in the same batch becomes
+//! one row), then written with one INSERT for new orders and one UPDATE for the rest.
 
-use aggregates::order::OrderEvent;
+use std::collections::BTreeMap;
+
+use aggregates::order::{Order, OrderEvent, OrderStatus};
+use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::RecordedEvent;
-use crate::projection::{Projection, ProjectionError};
+use crate::projection::{Projection, ProjectionError, Target};
 
 pub struct OrderViews;
+
+/// What a batch does to one order: every field it sets, and the last applied sequence.
+#[derive(Default)]
+struct OrderChange {
+    placed: bool,
+    user_id: Option<String>,
+    status: Option<OrderStatus>,
+    lines: Option<Value>,
+    total_cents: Option<i64>,
+    address: Option<Value>,
+    remark: Option<String>,
+    created_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    paid_at: Option<DateTime<Utc>>,
+    cancelled_at: Option<DateTime<Utc>>,
+    cancel_reason: Option<String>,
+    carrier: Option<String>,
+    tracking_no: Option<String>,
+    shipped_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+    version: i64,
+}
+
+impl OrderChange {
+    fn fold(&mut self, event: OrderEvent) {
+        match event {
+            OrderEvent::OrderPlaced {
+                user_id,
+                lines,
+                total_cents,
+                address,
+                remark,
+                placed_at,
+                expires_at,
+            } => {
+                self.placed = true;
+                self.user_id = Some(user_id);
+                self.status = Some(OrderStatus::AwaitingPayment);
+                self.lines = Some(json!(lines));
+                self.total_cents = Some(total_cents);
+                self.address = Some(json!(address));
+                self.remark = Some(remark);
+                self.created_at = Some(placed_at);
+                self.expires_at = Some(expires_at);
+            }
+            OrderEvent::OrderPaid { paid_at, .. } => {
+                self.status = Some(OrderStatus::Paid);
+                self.paid_at = Some(paid_at);
+            }
+            OrderEvent::OrderCancelled {
+                reason,
+                cancelled_at,
+            } => {
+                self.status = Some(OrderStatus::Cancelled);
+                self.cancelled_at = Some(cancelled_at);
+                self.cancel_reason = Some(reason.as_str().to_owned());
+            }
+            OrderEvent::OrderShipped {
+                carrier,
+                tracking_no,
+                shipped_at,
+            } => {
+                self.status = Some(OrderStatus::Shipped);
+                self.carrier = Some(carrier);
+                self.tracking_no = Some(tracking_no);
+                self.shipped_at = Some(shipped_at);
+            }
+            OrderEvent::OrderCompleted { completed_at } => {
+                self.status = Some(OrderStatus::Completed);
+                self.completed_at = Some(completed_at);
+            }
+        }
+    }
+}
+
+/// The batch's changes as columns, for `unnest`.
+#[derive(Default)]
+struct Columns {
+    order_id: Vec<Uuid>,
+    user_id: Vec<Option<String>>,
+    status: Vec<Option<String>>,
+    lines: Vec<Option<Value>>,
+    total_cents: Vec<Option<i64>>,
+    address: Vec<Option<Value>>,
+    remark: Vec<Option<String>>,
+    created_at: Vec<Option<DateTime<Utc>>>,
+    expires_at: Vec<Option<DateTime<Utc>>>,
+    paid_at: Vec<Option<DateTime<Utc>>>,
+    cancelled_at: Vec<Option<DateTime<Utc>>>,
+    cancel_reason: Vec<Option<String>>,
+    carrier: Vec<Option<String>>,
+    tracking_no: Vec<Option<String>>,
+    shipped_at: Vec<Option<DateTime<Utc>>>,
+    completed_at: Vec<Option<DateTime<Utc>>>,
+    version: Vec<i64>,
+}
+
+impl Columns {
+    fn push(&mut self, order_id: Uuid, change: OrderChange) {
+        self.order_id.push(order_id);
+        self.user_id.push(change.user_id);
+        self.status
+            .push(change.status.map(|status| status.as_str().to_owned()));
+        self.lines.push(change.lines);
+        self.total_cents.push(change.total_cents);
+        self.address.push(change.address);
+        self.remark.push(change.remark);
+        self.created_at.push(change.created_at);
+        self.expires_at.push(change.expires_at);
+        self.paid_at.push(change.paid_at);
+        self.cancelled_at.push(change.cancelled_at);
+        self.cancel_reason.push(change.cancel_reason);
+        self.carrier.push(change.carrier);
+        self.tracking_no.push(change.tracking_no);
+        self.shipped_at.push(change.shipped_at);
+        self.completed_at.push(change.completed_at);
+        self.version.push(change.version);
+    }
+
+    /// Binds the columns, in this order, as $1..$17 of `sql`'s `unnest`.
+    async fn execute(&self, conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(sql)
+            .bind(&self.order_id)
+            .bind(&self.user_id)
+            .bind(&self.status)
+            .bind(&self.lines)
+            .bind(&self.total_cents)
+            .bind(&self.address)
+            .bind(&self.remark)
+            .bind(&self.created_at)
+            .bind(&self.expires_at)
+            .bind(&self.paid_at)
+            .bind(&self.cancelled_at)
+            .bind(&self.cancel_reason)
+            .bind(&self.carrier)
+            .bind(&self.tracking_no)
+            .bind(&self.shipped_at)
+            .bind(&self.completed_at)
+            .bind(&self.version)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+const UNNEST: &str = "unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[],
+        $6::jsonb[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[],
+        $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::timestamptz[],
+        $16::timestamptz[], $17::bigint[])
+     AS c(order_id, user_id, status, lines, total_cents, address, remark, created_at,
+          expires_at, paid_at, cancelled_at, cancel_reason, carrier, tracking_no, shipped_at,
+          completed_at, version)";
 
 #[async_trait::async_trait]
 impl Projection for OrderViews {
@@ -18,119 +177,63 @@ impl Projection for OrderViews {
         "orders"
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["order_views"]
+    }
+
     async fn apply(
         &self,
         conn: &mut PgConnection,
+        target: Target,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        for event in events
-            .iter()
-            .filter(|event| event.aggregate_type == aggregates::order::Order::TYPE)
-        {
-            apply_one(conn, event).await?;
+        let mut changes: BTreeMap<Uuid, OrderChange> = BTreeMap::new();
+        for event in events.iter().filter(|e| e.aggregate_type == Order::TYPE) {
+            let order_id = Uuid::parse_str(&event.aggregate_id)
+                .map_err(|err| ProjectionError::unreadable(event, err))?;
+            let payload: OrderEvent = serde_json::from_value(event.payload.clone())
+                .map_err(|err| ProjectionError::unreadable(event, err))?;
+            let change = changes.entry(order_id).or_default();
+            change.fold(payload);
+            change.version = event.sequence;
+        }
+        let (mut placed, mut changed) = (Columns::default(), Columns::default());
+        for (order_id, change) in changes {
+            if change.placed {
+                placed.push(order_id, change);
+            } else {
+                changed.push(order_id, change);
+            }
+        }
+        let table = target.table("order_views");
+        if !placed.order_id.is_empty() {
+            let sql = format!(
+                "INSERT INTO {table} (order_id, user_id, status, lines, total_cents, address,
+                        remark, created_at, expires_at, paid_at, cancelled_at, cancel_reason,
+                        carrier, tracking_no, shipped_at, completed_at, version)
+                 SELECT * FROM {UNNEST}
+                 ON CONFLICT (order_id) DO NOTHING"
+            );
+            placed.execute(conn, &sql).await?;
+        }
+        if !changed.order_id.is_empty() {
+            // The version guard makes a change that was already applied a no-op.
+            let sql = format!(
+                "UPDATE {table} AS v SET
+                        status = c.status,
+                        paid_at = coalesce(c.paid_at, v.paid_at),
+                        cancelled_at = coalesce(c.cancelled_at, v.cancelled_at),
+                        cancel_reason = coalesce(c.cancel_reason, v.cancel_reason),
+                        carrier = coalesce(c.carrier, v.carrier),
+                        tracking_no = coalesce(c.tracking_no, v.tracking_no),
+                        shipped_at = coalesce(c.shipped_at, v.shipped_at),
+                        completed_at = coalesce(c.completed_at, v.completed_at),
+                        version = c.version
+                   FROM {UNNEST}
+                  WHERE v.order_id = c.order_id AND v.version < c.version"
+            );
+            changed.execute(conn, &sql).await?;
         }
         Ok(())
     }
-}
-
-fn unreadable(event: &RecordedEvent, message: impl ToString) -> ProjectionError {
-    ProjectionError::Unreadable {
-        position: event.position.global_position,
-        event_type: event.event_type.clone(),
-        message: message.to_string(),
-    }
-}
-
-async fn apply_one(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
-    let order_id = Uuid::parse_str(&event.aggregate_id).map_err(|err| unreadable(event, err))?;
-    let payload: OrderEvent =
-        serde_json::from_value(event.payload.clone()).map_err(|err| unreadable(event, err))?;
-    let version = event.sequence;
-    match payload {
-        OrderEvent::OrderPlaced {
-            user_id,
-            lines,
-            total_cents,
-            address,
-            remark,
-            placed_at,
-            expires_at,
-        } => {
-            sqlx::query(
-                "INSERT INTO order_views (order_id, user_id, status, lines, total_cents, address,
-                                          remark, created_at, expires_at, version)
-                 VALUES ($1, $2, 'awaiting_payment', $3, $4, $5, $6, $7, $8, $9)
-                 ON CONFLICT (order_id) DO NOTHING",
-            )
-            .bind(order_id)
-            .bind(user_id)
-            .bind(json!(lines))
-            .bind(total_cents)
-            .bind(json!(address))
-            .bind(remark)
-            .bind(placed_at)
-            .bind(expires_at)
-            .bind(version)
-            .execute(&mut *conn)
-            .await?;
-        }
-        OrderEvent::OrderPaid { paid_at, .. } => {
-            sqlx::query(
-                "UPDATE order_views SET status = 'paid', paid_at = $2, version = $3
-                  WHERE order_id = $1 AND version < $3",
-            )
-            .bind(order_id)
-            .bind(paid_at)
-            .bind(version)
-            .execute(&mut *conn)
-            .await?;
-        }
-        OrderEvent::OrderCancelled {
-            reason,
-            cancelled_at,
-        } => {
-            sqlx::query(
-                "UPDATE order_views
-                    SET status = 'cancelled', cancelled_at = $2, cancel_reason = $3, version = $4
-                  WHERE order_id = $1 AND version < $4",
-            )
-            .bind(order_id)
-            .bind(cancelled_at)
-            .bind(reason.as_str())
-            .bind(version)
-            .execute(&mut *conn)
-            .await?;
-        }
-        OrderEvent::OrderShipped {
-            carrier,
-            tracking_no,
-            shipped_at,
-        } => {
-            sqlx::query(
-                "UPDATE order_views
-                    SET status = 'shipped', carrier = $2, tracking_no = $3, shipped_at = $4,
-                        version = $5
-                  WHERE order_id = $1 AND version < $5",
-            )
-            .bind(order_id)
-            .bind(carrier)
-            .bind(tracking_no)
-            .bind(shipped_at)
-            .bind(version)
-            .execute(&mut *conn)
-            .await?;
-        }
-        OrderEvent::OrderCompleted { completed_at } => {
-            sqlx::query(
-                "UPDATE order_views SET status = 'completed', completed_at = $2, version = $3
-                  WHERE order_id = $1 AND version < $3",
-            )
-            .bind(order_id)
-            .bind(completed_at)
-            .bind(version)
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    Ok(())
 }

@@ -7,14 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::PgListener;
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 
-use crate::projection::{Projection, ProjectionError};
+use crate::checkpoint;
+use crate::projection::{Projection, ProjectionError, Target};
 use crate::{FeedPosition, read_feed};
 
 /// The channel the events table's trigger notifies on commit.
 const FEED_CHANNEL: &str = "ordo_events";
+
+/// Events per batch.
+pub const BATCH_SIZE: i64 = 2_000;
 
 /// What one step of a projection did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +38,6 @@ pub struct Projector {
     pool: PgPool,
     projections: Vec<Arc<dyn Projection>>,
     positions: HashMap<&'static str, watch::Sender<FeedPosition>>,
-    batch_size: i64,
     poll_interval: Duration,
 }
 
@@ -47,6 +50,24 @@ impl std::fmt::Debug for Projector {
     }
 }
 
+/// Reads the batch after `after`, applies it to `target`'s tables and advances the
+/// target's checkpoint, all in the caller's transaction. `None` when caught up.
+pub async fn apply_next_batch(
+    conn: &mut PgConnection,
+    projection: &dyn Projection,
+    target: Target,
+    after: FeedPosition,
+    limit: i64,
+) -> Result<Option<(usize, FeedPosition)>, ProjectionError> {
+    let events = read_feed(&mut *conn, after, limit).await?;
+    let Some(last) = events.last().map(|event| event.position) else {
+        return Ok(None);
+    };
+    projection.apply(&mut *conn, target, &events).await?;
+    checkpoint::advance(conn, &target.checkpoint(projection.name()), last).await?;
+    Ok(Some((events.len(), last)))
+}
+
 impl Projector {
     pub fn new(pool: PgPool, projections: Vec<Arc<dyn Projection>>) -> Self {
         let positions = projections
@@ -57,95 +78,96 @@ impl Projector {
             pool,
             projections,
             positions,
-            batch_size: 500,
             poll_interval: Duration::from_millis(500),
         }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub fn projections(&self) -> &[Arc<dyn Projection>] {
+        &self.projections
+    }
+
+    /// The projection called `name`.
+    pub fn projection(&self, name: &str) -> Option<&Arc<dyn Projection>> {
+        self.projections.iter().find(|p| p.name() == name)
     }
 
     /// Creates the checkpoint rows of projections that have none yet.
     pub async fn register(&self) -> Result<(), sqlx::Error> {
         for projection in &self.projections {
-            sqlx::query(
-                "INSERT INTO projection_checkpoints (projection) VALUES ($1)
-                 ON CONFLICT (projection) DO NOTHING",
-            )
-            .bind(projection.name())
-            .execute(&self.pool)
-            .await?;
+            checkpoint::ensure(&self.pool, projection.name()).await?;
         }
         Ok(())
     }
 
-    /// Applies one batch of `projection`, in one transaction with its checkpoint.
-    pub async fn step(&self, projection: &dyn Projection) -> Result<Step, ProjectionError> {
+    /// Applies one batch of `projection` to `target`, in one transaction with the
+    /// target's checkpoint.
+    pub async fn step_into(
+        &self,
+        projection: &dyn Projection,
+        target: Target,
+    ) -> Result<Step, ProjectionError> {
+        let name = target.checkpoint(projection.name());
         let mut tx = self.pool.begin().await?;
         // The row lock makes this process the projection's only writer for the batch;
         // another process's projector skips it (SKIP LOCKED) and stands by.
-        let Some(row) = sqlx::query(
-            "SELECT transaction_id::text::bigint AS transaction_id, global_position, state
-               FROM projection_checkpoints WHERE projection = $1
-                FOR UPDATE SKIP LOCKED",
-        )
-        .bind(projection.name())
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            // Follow the active projector's progress, for read-your-writes waits here.
-            let position = sqlx::query(
-                "SELECT transaction_id::text::bigint AS transaction_id, global_position
-                   FROM projection_checkpoints WHERE projection = $1",
-            )
-            .bind(projection.name())
-            .fetch_one(&self.pool)
-            .await?;
-            self.publish(
-                projection.name(),
-                FeedPosition {
-                    transaction_id: position.try_get("transaction_id")?,
-                    global_position: position.try_get("global_position")?,
-                },
-            );
+        let Some(current) = checkpoint::lock(&mut tx, &name, true).await? else {
+            if target == Target::Live {
+                // Follow the active projector's progress, for read-your-writes waits here.
+                if let Some(active) = checkpoint::read(&self.pool, &name).await? {
+                    self.publish(projection.name(), active.position());
+                }
+            }
             return Ok(Step::Standby);
         };
-        if row.try_get::<String, _>("state")? == "failed" {
+        if current.failed() {
             return Ok(Step::Failed);
         }
-        let checkpoint = FeedPosition {
-            transaction_id: row.try_get("transaction_id")?,
-            global_position: row.try_get("global_position")?,
-        };
-        self.publish(projection.name(), checkpoint);
-        let events = read_feed(&mut *tx, checkpoint, self.batch_size).await?;
-        let Some(last) = events.last().map(|event| event.position) else {
-            return Ok(Step::CaughtUp);
-        };
-        if let Err(err) = projection.apply(&mut tx, &events).await {
-            tx.rollback().await?;
-            self.record_failure(projection.name(), &err).await?;
-            return Err(err);
+        if target == Target::Live {
+            self.publish(projection.name(), current.position());
         }
-        sqlx::query(
-            "UPDATE projection_checkpoints
-                SET transaction_id = $2::bigint::text::xid8, global_position = $3,
-                    updated_at = now()
-              WHERE projection = $1",
-        )
-        .bind(projection.name())
-        .bind(last.transaction_id)
-        .bind(last.global_position)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        self.publish(projection.name(), last);
-        Ok(Step::Applied(events.len()))
+        match apply_next_batch(&mut tx, projection, target, current.position(), BATCH_SIZE).await {
+            Ok(None) => Ok(Step::CaughtUp),
+            Ok(Some((applied, last))) => {
+                tx.commit().await?;
+                if target == Target::Live {
+                    self.publish(projection.name(), last);
+                }
+                Ok(Step::Applied(applied))
+            }
+            Err(err) => {
+                tx.rollback().await?;
+                self.record_failure(&name, &err).await?;
+                Err(err)
+            }
+        }
     }
 
-    /// Runs every projection until each is caught up, standing by or failed.
+    /// One batch of the live projection.
+    pub async fn step(&self, projection: &dyn Projection) -> Result<Step, ProjectionError> {
+        self.step_into(projection, Target::Live).await
+    }
+
+    /// Runs every projection until each is caught up, standing by or failed; a failing
+    /// projection does not hold the others back.
     pub async fn catch_up(&self) -> Result<(), ProjectionError> {
+        let mut first_error = None;
         for projection in &self.projections {
-            while let Step::Applied(_) = self.step(projection.as_ref()).await? {}
+            loop {
+                match self.step(projection.as_ref()).await {
+                    Ok(Step::Applied(_)) => {}
+                    Ok(_) => break,
+                    Err(err) => {
+                        first_error.get_or_insert(err);
+                        break;
+                    }
+                }
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Tails the feed until `shutdown` changes: woken by NOTIFY, polling as a fallback

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use ordo::event_store::{EventData, EventMetadata, StreamAppend, StreamId, append_in};
+use projections::rebuild::rebuild;
 use projections::{Projector, Step};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -19,27 +20,18 @@ async fn order_views(pool: &PgPool) -> Vec<Value> {
         .expect("read order_views")
 }
 
-/// Drops the read model and replays it from position zero with a fresh projector.
+/// The order views as a blue/green rebuild from position zero makes them.
 async fn rebuilt_order_views(pool: &PgPool) -> Vec<Value> {
-    sqlx::query("DELETE FROM order_views")
-        .execute(pool)
-        .await
-        .expect("clear");
-    sqlx::query(
-        "UPDATE projection_checkpoints SET transaction_id = '0', global_position = 0
-          WHERE projection = 'orders'",
-    )
-    .execute(pool)
-    .await
-    .expect("reset");
     let projector = Projector::new(pool.clone(), projections::all());
-    catch_up_fully(&projector).await;
+    rebuild(&projector, "orders", |_| {})
+        .await
+        .expect("rebuild");
     order_views(pool).await
 }
 
 /// Catches up, waiting (bounded) for events still above the shared server's horizon.
 async fn catch_up_fully(projector: &Projector) {
-    let orders = projections::all().remove(0);
+    let orders = projector.projection("orders").expect("orders").clone();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut idle_rounds = 0;
     while idle_rounds < 5 && std::time::Instant::now() < deadline {
@@ -190,7 +182,7 @@ async fn an_order_committed_late_is_not_skipped() {
     .await
     .expect("append A");
     let early_id = place(&app, "early", tea, 1).await;
-    let orders = projections::all().remove(0);
+    let orders = projector.projection("orders").expect("orders").clone();
     projector
         .step(orders.as_ref())
         .await
@@ -263,7 +255,13 @@ async fn an_event_the_projection_cannot_read_stops_it_visibly() {
     assert_eq!(
         app.state
             .projector
-            .step(projections::all().remove(0).as_ref())
+            .step(
+                app.state
+                    .projector
+                    .projection("orders")
+                    .expect("orders")
+                    .as_ref()
+            )
             .await
             .expect("step"),
         Step::Failed

@@ -1,0 +1,194 @@
+//! The product catalog: each product with its price, whether it sells, and its stock
+//! (on hand, reserved, available) — `GET /products` and `GET /products/{id}`.
+//!
+//! Product and Stock are two streams; each row keeps the last applied sequence of both,
+//! so either kind of event applied again changes nothing.
+
+use std::collections::BTreeMap;
+
+use aggregates::product::{Product, ProductEvent};
+use aggregates::stock::{Stock, StockEvent};
+use cqrs_es::Aggregate;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::RecordedEvent;
+use crate::projection::{Projection, ProjectionError, Target};
+
+pub struct ProductCatalog;
+
+/// What a batch does to one product.
+#[derive(Default)]
+struct ProductChange {
+    created: bool,
+    name: Option<String>,
+    description: Option<String>,
+    category: Option<String>,
+    price_cents: Option<i64>,
+    on_sale: Option<bool>,
+    on_hand_delta: i64,
+    reserved_delta: i64,
+    product_version: i64,
+    stock_version: i64,
+}
+
+impl ProductChange {
+    fn fold_product(&mut self, event: ProductEvent) {
+        let (name, description, category, price_cents, on_sale) = match event {
+            ProductEvent::ProductCreated {
+                name,
+                description,
+                category,
+                price_cents,
+            } => {
+                self.created = true;
+                (name, description, category, price_cents, true)
+            }
+            ProductEvent::ProductUpdated {
+                name,
+                description,
+                category,
+                price_cents,
+                on_sale,
+            } => (name, description, category, price_cents, on_sale),
+        };
+        self.name = Some(name);
+        self.description = Some(description);
+        self.category = Some(category);
+        self.price_cents = Some(price_cents);
+        self.on_sale = Some(on_sale);
+    }
+
+    fn fold_stock(&mut self, event: StockEvent) {
+        let (on_hand, reserved) = match event {
+            StockEvent::StockAdded { quantity, .. } => (quantity, 0),
+            StockEvent::StockWrittenOff { quantity, .. } => (-quantity, 0),
+            StockEvent::StockReserved { quantity, .. } => (0, quantity),
+            StockEvent::StockReleased { quantity, .. } => (0, -quantity),
+            StockEvent::StockSold { quantity, .. } => (-quantity, -quantity),
+        };
+        self.on_hand_delta += on_hand;
+        self.reserved_delta += reserved;
+    }
+}
+
+#[async_trait::async_trait]
+impl Projection for ProductCatalog {
+    fn name(&self) -> &'static str {
+        "catalog"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["product_catalog"]
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        target: Target,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut changes: BTreeMap<Uuid, ProductChange> = BTreeMap::new();
+        for event in events {
+            let is_product = event.aggregate_type == Product::TYPE;
+            if !is_product && event.aggregate_type != Stock::TYPE {
+                continue;
+            }
+            let id = Uuid::parse_str(&event.aggregate_id)
+                .map_err(|err| ProjectionError::unreadable(event, err))?;
+            let change = changes.entry(id).or_default();
+            if is_product {
+                change.fold_product(
+                    serde_json::from_value(event.payload.clone())
+                        .map_err(|err| ProjectionError::unreadable(event, err))?,
+                );
+                change.product_version = event.sequence;
+            } else {
+                change.fold_stock(
+                    serde_json::from_value(event.payload.clone())
+                        .map_err(|err| ProjectionError::unreadable(event, err))?,
+                );
+                change.stock_version = event.sequence;
+            }
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut ids = Vec::new();
+        let mut created = Vec::new();
+        let mut names = Vec::new();
+        let mut descriptions = Vec::new();
+        let mut categories = Vec::new();
+        let mut prices = Vec::new();
+        let mut on_sales = Vec::new();
+        let mut on_hand = Vec::new();
+        let mut reserved = Vec::new();
+        let mut product_versions = Vec::new();
+        let mut stock_versions = Vec::new();
+        for (id, change) in changes {
+            ids.push(id);
+            created.push(change.created);
+            names.push(change.name);
+            descriptions.push(change.description);
+            categories.push(change.category);
+            prices.push(change.price_cents);
+            on_sales.push(change.on_sale);
+            on_hand.push(change.on_hand_delta);
+            reserved.push(change.reserved_delta);
+            product_versions.push(change.product_version);
+            stock_versions.push(change.stock_version);
+        }
+        let table = target.table("product_catalog");
+        // New products are inserted whole; the others get the batch's changes, each part
+        // only if its stream's version shows it was not applied yet.
+        let sql = format!(
+            "WITH c AS (
+                SELECT * FROM unnest($1::uuid[], $2::bool[], $3::text[], $4::text[], $5::text[],
+                                     $6::bigint[], $7::bool[], $8::bigint[], $9::bigint[],
+                                     $10::bigint[], $11::bigint[])
+                    AS c(product_id, created, name, description, category, price_cents, on_sale,
+                         on_hand, reserved, product_version, stock_version)
+             ), inserted AS (
+                INSERT INTO {table} (product_id, name, description, category, price_cents,
+                                     on_sale, on_hand, reserved, product_version, stock_version)
+                SELECT product_id, name, description, category, price_cents, on_sale, on_hand,
+                       reserved, product_version, stock_version
+                  FROM c WHERE created
+                ON CONFLICT (product_id) DO NOTHING
+             )
+             UPDATE {table} AS p SET
+                name = CASE WHEN c.product_version > p.product_version THEN c.name ELSE p.name END,
+                description = CASE WHEN c.product_version > p.product_version
+                                   THEN c.description ELSE p.description END,
+                category = CASE WHEN c.product_version > p.product_version
+                                THEN c.category ELSE p.category END,
+                price_cents = CASE WHEN c.product_version > p.product_version
+                                   THEN c.price_cents ELSE p.price_cents END,
+                on_sale = CASE WHEN c.product_version > p.product_version
+                               THEN c.on_sale ELSE p.on_sale END,
+                on_hand = CASE WHEN c.stock_version > p.stock_version
+                               THEN p.on_hand + c.on_hand ELSE p.on_hand END,
+                reserved = CASE WHEN c.stock_version > p.stock_version
+                                THEN p.reserved + c.reserved ELSE p.reserved END,
+                product_version = greatest(p.product_version, c.product_version),
+                stock_version = greatest(p.stock_version, c.stock_version)
+               FROM c
+              WHERE p.product_id = c.product_id AND NOT c.created"
+        );
+        sqlx::query(&sql)
+            .bind(&ids)
+            .bind(&created)
+            .bind(&names)
+            .bind(&descriptions)
+            .bind(&categories)
+            .bind(&prices)
+            .bind(&on_sales)
+            .bind(&on_hand)
+            .bind(&reserved)
+            .bind(&product_versions)
+            .bind(&stock_versions)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}

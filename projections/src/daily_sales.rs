@@ -1,0 +1,89 @@
+//! Daily sales: per UTC day, orders placed, orders paid and revenue in cents.
+//!
+//! Counters cannot tell whether an event was counted already; they rely on the projector
+//! applying each batch exactly once, with its checkpoint, in one transaction.
+
+use std::collections::BTreeMap;
+
+use aggregates::order::{Order, OrderEvent};
+use chrono::NaiveDate;
+use cqrs_es::Aggregate;
+use sqlx::PgConnection;
+
+use crate::RecordedEvent;
+use crate::projection::{Projection, ProjectionError, Target};
+
+pub struct DailySales;
+
+#[derive(Default)]
+struct Day {
+    orders: i64,
+    paid_orders: i64,
+    revenue_cents: i64,
+}
+
+#[async_trait::async_trait]
+impl Projection for DailySales {
+    fn name(&self) -> &'static str {
+        "daily_sales"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["daily_sales"]
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        target: Target,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut days: BTreeMap<NaiveDate, Day> = BTreeMap::new();
+        for event in events.iter().filter(|e| e.aggregate_type == Order::TYPE) {
+            let payload: OrderEvent = serde_json::from_value(event.payload.clone())
+                .map_err(|err| ProjectionError::unreadable(event, err))?;
+            match payload {
+                OrderEvent::OrderPlaced { placed_at, .. } => {
+                    days.entry(placed_at.date_naive()).or_default().orders += 1;
+                }
+                OrderEvent::OrderPaid {
+                    paid_at,
+                    amount_cents,
+                    ..
+                } => {
+                    let day = days.entry(paid_at.date_naive()).or_default();
+                    day.paid_orders += 1;
+                    day.revenue_cents += amount_cents;
+                }
+                _ => {}
+            }
+        }
+        if days.is_empty() {
+            return Ok(());
+        }
+        let (mut dates, mut orders, mut paid, mut revenue) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (date, day) in days {
+            dates.push(date);
+            orders.push(day.orders);
+            paid.push(day.paid_orders);
+            revenue.push(day.revenue_cents);
+        }
+        let table = target.table("daily_sales");
+        sqlx::query(&format!(
+            "INSERT INTO {table} AS d (day, orders, paid_orders, revenue_cents)
+             SELECT * FROM unnest($1::date[], $2::bigint[], $3::bigint[], $4::bigint[])
+             ON CONFLICT (day) DO UPDATE SET
+                orders = d.orders + excluded.orders,
+                paid_orders = d.paid_orders + excluded.paid_orders,
+                revenue_cents = d.revenue_cents + excluded.revenue_cents"
+        ))
+        .bind(&dates)
+        .bind(&orders)
+        .bind(&paid)
+        .bind(&revenue)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
