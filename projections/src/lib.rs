@@ -13,6 +13,7 @@ pub mod orders;
 pub mod projection;
 pub mod projector;
 pub mod rebuild;
+pub mod status;
 
 pub use feed::{FeedPosition, RecordedEvent, read_feed};
 pub use metadata::EventMetadata;

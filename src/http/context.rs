@@ -1,7 +1,12 @@
 //! What a write records about the request that caused it.
 
+use std::time::Duration;
+
 use axum::http::HeaderMap;
 use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::event_store::FeedPosition;
 
 use super::error::ApiError;
 use crate::auth::{AccessClaims, Role};
@@ -37,4 +42,20 @@ pub fn metadata(claims: &AccessClaims, headers: &HeaderMap) -> EventMetadata {
 /// A path id: anything but a UUID is a 400 naming the parameter.
 pub fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::malformed_field("id", "must be a UUID"))
+}
+
+/// How long a write waits for the read models to show it before answering.
+const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(2);
+
+/// Read-your-writes: returns once `projection` has applied the write at `position`, so
+/// the client's next read shows it. Bounded: a lagging projector delays the answer,
+/// never fails it.
+pub async fn await_projection(state: &AppState, projection: &str, position: FeedPosition) {
+    if !state
+        .projector
+        .wait_for(projection, position, READ_YOUR_WRITES_WAIT)
+        .await
+    {
+        tracing::warn!(projection, ?position, "read model lags behind a write");
+    }
 }

@@ -1,11 +1,14 @@
 //! The HTTP interface: routes of each resource merged into one router.
 
+mod admin_projections;
+mod catalog;
 pub mod context;
 pub mod envelope;
 pub mod error;
 mod health;
 pub mod json;
 pub mod orders;
+pub mod paging;
 pub mod products;
 
 use axum::Router;
@@ -25,6 +28,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(products::router())
         .merge(orders::router())
+        .merge(catalog::router())
+        .merge(admin_projections::router())
         .fallback(no_route)
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -1,30 +1,28 @@
 //! The shopper's orders: placing and cancelling.
 
-use std::time::Duration;
+use std::collections::HashMap;
 
 use aggregates::order::{Address, CancelReason, Order, OrderLine};
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::context::{metadata, parse_id};
+use super::context::{await_projection, metadata, parse_id};
 use super::envelope::Success;
 use super::error::ApiError;
 use super::json::JsonBody;
+use super::paging::{Page, Paging};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::write::{OrderActor, PlaceOrder};
 
-/// How long a write waits for the order views to show it before answering.
-const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(2);
-
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/orders", post(place_order))
+        .route("/api/v1/orders", post(place_order).get(list_orders))
         .route("/api/v1/orders/{id}", get(get_order))
         .route("/api/v1/orders/{id}/cancel", post(cancel_order))
 }
@@ -102,15 +100,8 @@ async fn place_order(
         .write
         .place_order(request, &metadata(&user.0, &headers))
         .await?;
-    // Read-your-writes: answer once the order views show the order, so the client's
-    // next GET finds it (bounded: a lagging projector delays the answer, never fails it).
-    if !state
-        .projector
-        .wait_for("orders", written.position, READ_YOUR_WRITES_WAIT)
-        .await
-    {
-        tracing::warn!(position = ?written.position, "order views lag behind a placed order");
-    }
+    await_projection(&state, "orders", written.position).await;
+    await_projection(&state, "catalog", written.position).await;
     let (id, order) = written.value;
     Ok(Success::created(OrderView::of(id, order)))
 }
@@ -131,10 +122,8 @@ async fn cancel_order(
             &metadata(&user.0, &headers),
         )
         .await?;
-    state
-        .projector
-        .wait_for("orders", written.position, READ_YOUR_WRITES_WAIT)
-        .await;
+    await_projection(&state, "orders", written.position).await;
+    await_projection(&state, "catalog", written.position).await;
     Ok(Success::ok(OrderView::of(id, written.value)))
 }
 
@@ -145,29 +134,83 @@ async fn get_order(
     Path(id): Path<String>,
 ) -> Result<Success<OrderView>, ApiError> {
     let id = parse_id(&id)?;
-    let row: Option<OrderRow> = sqlx::query_as(
-        "SELECT order_id, status, lines, total_cents, address, remark, created_at, expires_at,
-                paid_at, cancelled_at, cancel_reason
-           FROM order_views WHERE order_id = $1 AND user_id = $2",
-    )
+    let row: Option<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM order_views WHERE order_id = $1 AND user_id = $2"
+    ))
     .bind(id)
     .bind(user.id())
     .fetch_optional(&state.pool)
     .await?;
-    let row = row.ok_or_else(|| ApiError::not_found("order"))?;
-    Ok(Success::ok(OrderView {
-        id: row.order_id,
-        status: row.status,
-        lines: row.lines.0,
-        total_cents: row.total_cents,
-        address: row.address.0,
-        remark: row.remark,
-        created_at: Some(row.created_at),
-        expires_at: Some(row.expires_at),
-        paid_at: row.paid_at,
-        cancelled_at: row.cancelled_at,
-        cancel_reason: row.cancel_reason,
-    }))
+    row.map(|row| Success::ok(row.into()))
+        .ok_or_else(|| ApiError::not_found("order"))
+}
+
+/// The caller's orders, newest first: `?status&page&size`.
+async fn list_orders(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Success<Page<OrderView>>, ApiError> {
+    let paging = Paging::from_query(&query)?;
+    let status = match query.get("status").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(status) if STATUSES.contains(&status.as_str()) => Some(status),
+        Some(_) => {
+            return Err(ApiError::malformed_field(
+                "status",
+                &format!("must be one of {}", STATUSES.join(", ")),
+            ));
+        }
+    };
+    let filter = "user_id = $1 AND ($2::text IS NULL OR status = $2)";
+    let total: i64 =
+        sqlx::query_scalar(&format!("SELECT count(*) FROM order_views WHERE {filter}"))
+            .bind(user.id())
+            .bind(status)
+            .fetch_one(&state.pool)
+            .await?;
+    let rows: Vec<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM order_views WHERE {filter}
+          ORDER BY created_at DESC, order_id DESC LIMIT $3 OFFSET $4"
+    ))
+    .bind(user.id())
+    .bind(status)
+    .bind(paging.size)
+    .bind(paging.offset())
+    .fetch_all(&state.pool)
+    .await?;
+    let list = rows.into_iter().map(OrderView::from).collect();
+    Ok(Success::ok(Page::new(list, total, paging)))
+}
+
+/// The statuses an order can have, as the API names them.
+const STATUSES: [&str; 5] = [
+    "awaiting_payment",
+    "paid",
+    "shipped",
+    "completed",
+    "cancelled",
+];
+
+const ORDER_COLUMNS: &str = "order_id, status, lines, total_cents, address, remark, created_at,
+    expires_at, paid_at, cancelled_at, cancel_reason";
+
+impl From<OrderRow> for OrderView {
+    fn from(row: OrderRow) -> Self {
+        Self {
+            id: row.order_id,
+            status: row.status,
+            lines: row.lines.0,
+            total_cents: row.total_cents,
+            address: row.address.0,
+            remark: row.remark,
+            created_at: Some(row.created_at),
+            expires_at: Some(row.expires_at),
+            paid_at: row.paid_at,
+            cancelled_at: row.cancelled_at,
+            cancel_reason: row.cancel_reason,
+        }
+    }
 }
 
 /// A row of `order_views`.

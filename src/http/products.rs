@@ -8,7 +8,7 @@ use axum::routing::{post, put};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::context::{metadata, parse_id};
+use super::context::{await_projection, metadata, parse_id};
 use super::envelope::Success;
 use super::error::ApiError;
 use super::json::JsonBody;
@@ -82,6 +82,7 @@ async fn create_product(
         .write
         .create_product(new, body.initial_stock, &metadata(&admin, &headers))
         .await?;
+    await_projection(&state, "catalog", written.position).await;
     Ok(Success::created(written.value.into()))
 }
 
@@ -114,6 +115,7 @@ async fn update_product(
         .write
         .update_product(id, changes, &metadata(&admin, &headers))
         .await?;
+    await_projection(&state, "catalog", written.position).await;
     Ok(Success::ok(written.value.into()))
 }
 
@@ -141,5 +143,6 @@ async fn adjust_stock(
         .write
         .adjust_stock(id, adjustment, &metadata(&admin, &headers))
         .await?;
+    await_projection(&state, "catalog", written.position).await;
     Ok(Success::ok(written.value.into()))
 }

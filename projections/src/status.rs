@@ -1,0 +1,81 @@
+//! Each projection's state for operators: version, position, lag, and any rebuild in
+//! progress.
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::checkpoint::{self, Checkpoint};
+use crate::projection::Target;
+use crate::projector::Projector;
+
+/// One projection as `ordo projections status` and `GET /admin/projections` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectionStatus {
+    pub name: String,
+    pub version: i32,
+    /// `running`, `failed` or `rebuilding` (a shadow copy is being filled).
+    pub state: String,
+    pub position: i64,
+    /// Events in the feed after the position.
+    pub lag_events: i64,
+    /// Age of the oldest event not yet applied, in seconds (0 when caught up).
+    pub lag_seconds: f64,
+    pub error: Option<String>,
+    /// The shadow copy's position while a rebuild runs.
+    pub rebuild_position: Option<i64>,
+    /// The feed's highest position, for progress.
+    pub head: i64,
+}
+
+/// The status of every projection the projector feeds.
+pub async fn all(projector: &Projector) -> Result<Vec<ProjectionStatus>, sqlx::Error> {
+    let pool = projector.pool();
+    let checkpoints = checkpoint::all(pool).await?;
+    let head: Option<i64> = sqlx::query_scalar("SELECT max(global_position) FROM events")
+        .fetch_one(pool)
+        .await?;
+    let mut statuses = Vec::new();
+    for projection in projector.projections() {
+        let name = projection.name();
+        let find = |wanted: &str| checkpoints.iter().find(|c| c.projection == wanted).cloned();
+        let live = find(name);
+        let shadow = find(&Target::Shadow.checkpoint(name));
+        statuses.push(status_of(pool, name, live, shadow, head.unwrap_or(0)).await?);
+    }
+    Ok(statuses)
+}
+
+async fn status_of(
+    pool: &PgPool,
+    name: &str,
+    live: Option<Checkpoint>,
+    shadow: Option<Checkpoint>,
+    head: i64,
+) -> Result<ProjectionStatus, sqlx::Error> {
+    let position = live.as_ref().map(Checkpoint::position).unwrap_or_default();
+    let (lag_events, lag_seconds): (i64, Option<f64>) = sqlx::query_as(
+        "SELECT count(*), extract(epoch FROM now() - min(recorded_at))::float8
+           FROM events
+          WHERE (transaction_id, global_position) > ($1::bigint::text::xid8, $2)",
+    )
+    .bind(position.transaction_id)
+    .bind(position.global_position)
+    .fetch_one(pool)
+    .await?;
+    let state = match (&live, &shadow) {
+        (Some(live), _) if live.failed() => "failed",
+        (_, Some(_)) => "rebuilding",
+        _ => "running",
+    };
+    Ok(ProjectionStatus {
+        name: name.to_owned(),
+        version: live.as_ref().map_or(1, |c| c.version),
+        state: state.to_owned(),
+        position: position.global_position,
+        lag_events,
+        lag_seconds: lag_seconds.unwrap_or(0.0).max(0.0),
+        error: live.and_then(|c| c.error),
+        rebuild_position: shadow.map(|c| c.global_position),
+        head,
+    })
+}

@@ -1,0 +1,90 @@
+//! The shopper's catalog: products with their price and available stock, from the
+//! product catalog read model. No token needed: browsing comes before login.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::context::parse_id;
+use super::envelope::Success;
+use super::error::ApiError;
+use super::paging::{Page, Paging};
+use crate::app::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/products", get(list_products))
+        .route("/api/v1/products/{id}", get(get_product))
+}
+
+/// A product as shoppers see it.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct CatalogItem {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price_cents: i64,
+    pub available: i64,
+    pub on_sale: bool,
+}
+
+const COLUMNS: &str =
+    "product_id AS id, name, description, category, price_cents, available, on_sale";
+
+/// `?page&size&keyword&category`: keyword matches name or description.
+async fn list_products(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Success<Page<CatalogItem>>, ApiError> {
+    let paging = Paging::from_query(&query)?;
+    // LIKE wildcards in the keyword are matched literally.
+    let keyword = query.get("keyword").filter(|k| !k.is_empty()).map(|k| {
+        format!(
+            "%{}%",
+            k.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
+    let category = query.get("category").filter(|c| !c.is_empty());
+    let filter = "($1::text IS NULL OR name ILIKE $1 OR description ILIKE $1)
+                  AND ($2::text IS NULL OR category = $2)";
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM product_catalog WHERE {filter}"
+    ))
+    .bind(&keyword)
+    .bind(category)
+    .fetch_one(&state.pool)
+    .await?;
+    let list: Vec<CatalogItem> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM product_catalog WHERE {filter}
+          ORDER BY category, name, product_id LIMIT $3 OFFSET $4"
+    ))
+    .bind(&keyword)
+    .bind(category)
+    .bind(paging.size)
+    .bind(paging.offset())
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Success::ok(Page::new(list, total, paging)))
+}
+
+async fn get_product(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Success<CatalogItem>, ApiError> {
+    let id = parse_id(&id)?;
+    let item: Option<CatalogItem> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM product_catalog WHERE product_id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&state.pool)
+    .await?;
+    item.map(Success::ok)
+        .ok_or_else(|| ApiError::not_found("product"))
+}
