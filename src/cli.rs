@@ -65,6 +65,25 @@ pub enum Command {
     Token(TokenArgs),
     /// Measure the write path: orders/s, latency, conflicts (prints figures).
     Bench(BenchArgs),
+    /// Inspect and rebuild the read models.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Each projection's version, position, lag (events and seconds) and state.
+    Status,
+    /// Rebuild into shadow tables from position zero while the live ones keep serving,
+    /// then swap. Safe to interrupt and run again: it resumes.
+    Rebuild {
+        /// The projection to rebuild (see `status`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        /// Rebuild every projection, one after another.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

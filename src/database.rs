@@ -32,9 +32,20 @@ pub struct Database {
 }
 
 impl Database {
-    /// Starts the embedded PostgreSQL (creating the cluster and the `ordo` database on
-    /// first use) or connects to `DATABASE_URL`, then applies pending migrations.
+    /// For `ordo serve`: starts the embedded PostgreSQL, owning it (a server left
+    /// running by a killed ordo is stopped first), or connects to `DATABASE_URL`; then
+    /// applies pending migrations.
     pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        Self::open_with(config, Ownership::Own).await
+    }
+
+    /// For CLI commands: like [`Database::open`], but uses the embedded PostgreSQL of a
+    /// running `ordo serve` rather than stopping it.
+    pub async fn open_beside_server(config: &Config) -> anyhow::Result<Self> {
+        Self::open_with(config, Ownership::Share).await
+    }
+
+    async fn open_with(config: &Config, ownership: Ownership) -> anyhow::Result<Self> {
         let (options, embedded) = match &config.database {
             DatabaseSource::External(options) => (options.as_ref().clone(), None),
             DatabaseSource::Embedded => {
@@ -42,8 +53,9 @@ impl Database {
                     .context("reading the embedded PostgreSQL's password")?;
                 let dir = config.postgres_dir();
                 tracing::info!(dir = %dir.display(), "starting the embedded PostgreSQL");
-                let server = tokio::task::spawn_blocking(move || {
-                    EmbeddedPostgres::start(&dir, password, Durability::Durable)
+                let server = tokio::task::spawn_blocking(move || match ownership {
+                    Ownership::Own => EmbeddedPostgres::start(&dir, password, Durability::Durable),
+                    Ownership::Share => EmbeddedPostgres::attach_or_start(&dir, password),
                 })
                 .await??;
                 ensure_database(&server.connect_options("postgres"), EMBEDDED_DATABASE)
@@ -62,12 +74,19 @@ impl Database {
     /// Closes the pool and stops the embedded server, if ordo started one.
     pub async fn close(self) -> anyhow::Result<()> {
         self.pool.close().await;
-        if let Some(mut server) = self.embedded {
+        if let Some(mut server) = self.embedded.filter(EmbeddedPostgres::is_owned) {
             tokio::task::spawn_blocking(move || server.stop()).await??;
             tracing::info!("embedded PostgreSQL stopped");
         }
         Ok(())
     }
+}
+
+/// Whether this process may stop an embedded server it finds running.
+#[derive(Debug, Clone, Copy)]
+enum Ownership {
+    Own,
+    Share,
 }
 
 /// A pool whose connections carry ordo's session settings.

@@ -87,6 +87,26 @@ impl EmbeddedPostgres {
     /// Starts the cluster in `dir`, creating it on first use with `password` for the
     /// superuser. A server left running by a killed ordo is stopped first.
     pub fn start(dir: &Path, password: Secret, durability: Durability) -> Result<Self> {
+        let mut server = Self::prepare(dir, password, durability)?;
+        server.stop_leftover()?;
+        server.run(durability)?;
+        Ok(server)
+    }
+
+    /// Uses the cluster in `dir` if a server (an `ordo serve`) is running on it, without
+    /// stopping it afterwards; otherwise starts it like [`EmbeddedPostgres::start`]. For
+    /// CLI commands that must not take the database away from a running server.
+    pub fn attach_or_start(dir: &Path, password: Secret) -> Result<Self> {
+        let mut server = Self::prepare(dir, password, Durability::Durable)?;
+        match server.running_port() {
+            Some(port) => server.port = port,
+            None => server.run(Durability::Durable)?,
+        }
+        Ok(server)
+    }
+
+    /// Locates the binaries, creates the directory and, on first use, the cluster.
+    fn prepare(dir: &Path, password: Secret, durability: Durability) -> Result<Self> {
         let binaries = ServerBinaries::locate().map_err(|searched| {
             EmbeddedPostgresError::BinariesMissing {
                 searched: searched
@@ -108,7 +128,7 @@ impl EmbeddedPostgres {
                 dir,
             });
         }
-        let mut server = Self {
+        let server = Self {
             binaries,
             account,
             dir,
@@ -119,8 +139,6 @@ impl EmbeddedPostgres {
         if !server.data_dir().join("PG_VERSION").exists() {
             server.init(durability)?;
         }
-        server.stop_leftover()?;
-        server.run(durability)?;
         Ok(server)
     }
 
@@ -149,6 +167,12 @@ impl EmbeddedPostgres {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Whether this process started the server (and so stops it), rather than attaching
+    /// to one a running `ordo serve` owns.
+    pub fn is_owned(&self) -> bool {
+        self.running
     }
 
     /// Stops the server (fast shutdown: open sessions are ended, committed work is kept).
@@ -196,18 +220,7 @@ impl EmbeddedPostgres {
     /// A previous ordo killed without its shutdown leaves its server running on this
     /// data directory; stop it so this start owns the cluster.
     fn stop_leftover(&self) -> Result<()> {
-        if !self.data_dir().join("postmaster.pid").exists() {
-            return Ok(());
-        }
-        let mut status = self.account.command(&self.binaries.pg_ctl);
-        status.arg("-D").arg(self.data_dir()).arg("status");
-        let running = status
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .current_dir(&self.dir)
-            .status()
-            .is_ok_and(|status| status.success());
-        if running {
+        if self.is_running() {
             tracing::warn!(dir = %self.dir.display(), "stopping a PostgreSQL left running by an earlier ordo");
             self.pg_ctl(
                 "stopping a leftover PostgreSQL",
@@ -215,6 +228,33 @@ impl EmbeddedPostgres {
             )?;
         }
         Ok(())
+    }
+
+    /// Whether a server runs on this data directory.
+    fn is_running(&self) -> bool {
+        if !self.data_dir().join("postmaster.pid").exists() {
+            return false;
+        }
+        let mut status = self.account.command(&self.binaries.pg_ctl);
+        status.arg("-D").arg(self.data_dir()).arg("status");
+        status
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .current_dir(&self.dir)
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
+    /// The port of the server running on this data directory, from the settings ordo
+    /// wrote when it started it.
+    fn running_port(&self) -> Option<u16> {
+        if !self.is_running() {
+            return None;
+        }
+        let conf = fs::read_to_string(self.data_dir().join(CONFIG_FILE)).ok()?;
+        conf.lines()
+            .find_map(|line| line.strip_prefix("port = "))
+            .and_then(|port| port.trim().parse().ok())
     }
 
     fn run(&mut self, durability: Durability) -> Result<()> {
