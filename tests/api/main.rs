@@ -6,5 +6,6 @@ mod event_store;
 mod health;
 mod orders;
 mod read_side;
+mod rebuild;
 mod serve;
 mod support;

@@ -1,0 +1,288 @@
+//! Every read model equals what a fresh rebuild from the events produces: after a
+//! concurrent workload, after projector crashes, and after a rebuild run while the shop
+//! keeps selling.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aggregates::order::OrderCommand;
+use chrono::Utc;
+use ordo::write::OrderActor;
+use projections::Projector;
+use projections::rebuild::rebuild;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::support::{TestApp, spawn_app};
+
+/// Every read model table, whole, in a stable order.
+async fn read_models(pool: &PgPool) -> Vec<Vec<Value>> {
+    let mut tables = Vec::new();
+    for (table, key) in [
+        ("product_catalog", "product_id"),
+        ("daily_sales", "day"),
+        ("order_views", "order_id"),
+    ] {
+        let rows: Vec<Value> =
+            sqlx::query_scalar(&format!("SELECT to_jsonb(t) FROM {table} t ORDER BY {key}"))
+                .fetch_all(pool)
+                .await
+                .expect("read table");
+        tables.push(rows);
+    }
+    tables
+}
+
+/// Waits (bounded) until every projection has applied every event.
+async fn settle(app: &TestApp) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let lagging: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM projection_checkpoints c
+              WHERE c.projection NOT LIKE '%__rebuild'
+                AND EXISTS (SELECT 1 FROM events e
+                             WHERE (e.transaction_id, e.global_position)
+                                 > (c.transaction_id, c.global_position))",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("lag");
+        if lagging == 0 || std::time::Instant::now() > deadline {
+            return;
+        }
+        app.state.projector.catch_up().await.expect("catch up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every read model as a blue/green rebuild from position zero makes it.
+async fn rebuilt(app: &TestApp) -> Vec<Vec<Value>> {
+    let projector = Projector::new(app.pool.clone(), projections::all());
+    for name in ["catalog", "daily_sales", "orders"] {
+        rebuild(&projector, name, |_| {}).await.expect("rebuild");
+    }
+    read_models(&app.pool).await
+}
+
+/// A random mix of orders, cancellations, payments and restocks from many clients.
+async fn workload(app: &TestApp, products: &[Uuid], rounds: usize) {
+    let mut tasks = Vec::new();
+    for client in 0..8 {
+        let (base, token, user) = (
+            app.address.clone(),
+            app.user_token(&format!("shopper-{client}")),
+            format!("shopper-{client}"),
+        );
+        let products = products.to_vec();
+        let http = app.client.clone();
+        let write = app.state.write.clone();
+        tasks.push(tokio::spawn(async move {
+            for round in 0..rounds {
+                let product = products[(client * 7 + round * 3) % products.len()];
+                let placed: Value = http
+                    .post(format!("{base}/api/v1/orders"))
+                    .bearer_auth(&token)
+                    .json(
+                        &json!({"lines": [{"product_id": product, "quantity": 1 + round % 3}],
+                                  "address": crate::support::address()}),
+                    )
+                    .send()
+                    .await
+                    .expect("place")
+                    .json()
+                    .await
+                    .expect("json");
+                let Some(id) = placed["data"]["id"]
+                    .as_str()
+                    .and_then(|id| id.parse::<Uuid>().ok())
+                else {
+                    continue; // sold out
+                };
+                match (client + round) % 3 {
+                    0 => {
+                        http.post(format!("{base}/api/v1/orders/{id}/cancel"))
+                            .bearer_auth(&token)
+                            .send()
+                            .await
+                            .expect("cancel");
+                    }
+                    1 => {
+                        let total = placed["data"]["total_cents"].as_i64().expect("total");
+                        write
+                            .transition_order(
+                                id,
+                                OrderActor::Owner(&user),
+                                OrderCommand::PayOrder {
+                                    payment_id: format!("wx-{id}"),
+                                    amount_cents: total,
+                                    paid_at: Utc::now(),
+                                },
+                                &Default::default(),
+                            )
+                            .await
+                            .expect("pay");
+                    }
+                    _ => {}
+                }
+            }
+        }));
+    }
+    let admin = app.admin_token();
+    for (i, product) in products.iter().enumerate() {
+        let (status, _) = app
+            .post_json(
+                &format!("/api/v1/admin/products/{product}/stock"),
+                Some(&admin),
+                &json!({"quantity": 5 + i, "reason": "delivery"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    for task in tasks {
+        task.await.expect("client");
+    }
+}
+
+async fn products(app: &TestApp) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            app.create_product(&format!("P{i}"), 100 * (i + 1), 30)
+                .await,
+        );
+    }
+    ids
+}
+
+#[tokio::test]
+async fn after_a_concurrent_workload_every_read_model_equals_a_rebuild() {
+    let app = spawn_app().await;
+    let products = products(&app).await;
+
+    workload(&app, &products, 8).await;
+    settle(&app).await;
+    let live = read_models(&app.pool).await;
+
+    assert!(!live[2].is_empty(), "orders were placed");
+    assert_eq!(live, rebuilt(&app).await);
+    // The catalog agrees with the Stock aggregates themselves.
+    for (row, product) in live[0].iter().zip({
+        let mut sorted = products.clone();
+        sorted.sort();
+        sorted
+    }) {
+        let stock = app.stock(product).await;
+        assert_eq!(row["available"], json!(stock.available()), "{row}");
+        assert_eq!(row["reserved"], json!(stock.reserved()), "{row}");
+    }
+}
+
+#[tokio::test]
+async fn projectors_killed_mid_batch_neither_skip_nor_repeat_events() {
+    let app = spawn_app().await;
+    let products = products(&app).await;
+
+    // While the shop sells, projectors are started and killed at random moments, many
+    // of them in the middle of a batch transaction.
+    let killer = {
+        let pool = app.pool.clone();
+        tokio::spawn(async move {
+            for i in 0..60u64 {
+                let (_stop, stopped) = tokio::sync::watch::channel(false);
+                let projector = Arc::new(Projector::new(pool.clone(), projections::all()));
+                let running = tokio::spawn(projector.run(stopped));
+                tokio::time::sleep(Duration::from_micros(300 + (i * 7_919) % 3_000)).await;
+                running.abort();
+            }
+        })
+    };
+    workload(&app, &products, 8).await;
+    killer.await.expect("killer");
+    settle(&app).await;
+    let live = read_models(&app.pool).await;
+
+    let (placed, paid, revenue): (i64, i64, Option<i64>) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE event_type = 'OrderPlaced'),
+                count(*) FILTER (WHERE event_type = 'OrderPaid'),
+                sum((payload->'OrderPaid'->>'amount_cents')::bigint)::bigint
+           FROM events",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("count events");
+    let sum = |field: &str| {
+        live[1]
+            .iter()
+            .map(|day| day[field].as_i64().unwrap_or(0))
+            .sum::<i64>()
+    };
+    assert_eq!(sum("orders"), placed, "every order counted once");
+    assert_eq!(sum("paid_orders"), paid);
+    assert_eq!(sum("revenue_cents"), revenue.unwrap_or(0));
+    assert_eq!(live, rebuilt(&app).await);
+}
+
+#[tokio::test]
+async fn a_rebuild_while_the_shop_sells_swaps_in_a_complete_copy() {
+    let app = spawn_app().await;
+    let products = products(&app).await;
+    workload(&app, &products, 4).await;
+
+    // Rebuild every projection while clients keep ordering and reading.
+    let rebuilding = {
+        let projector = app.state.projector.clone();
+        tokio::spawn(async move {
+            for name in ["catalog", "daily_sales", "orders"] {
+                rebuild(&projector, name, |_| {}).await.expect("rebuild");
+            }
+        })
+    };
+    let reader = {
+        let (http, base) = (app.client.clone(), app.address.clone());
+        tokio::spawn(async move {
+            let mut answers = 0;
+            for _ in 0..50 {
+                let response = http
+                    .get(format!("{base}/api/v1/products"))
+                    .send()
+                    .await
+                    .expect("get");
+                assert_eq!(response.status(), StatusCode::OK);
+                answers += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            answers
+        })
+    };
+    workload(&app, &products, 4).await;
+    rebuilding.await.expect("rebuild task");
+    assert_eq!(
+        reader.await.expect("reader"),
+        50,
+        "the API answered throughout"
+    );
+    // Writes after the swap, too.
+    workload(&app, &products, 1).await;
+    settle(&app).await;
+    let live = read_models(&app.pool).await;
+
+    let versions: Vec<i32> =
+        sqlx::query_scalar("SELECT version FROM projection_checkpoints ORDER BY projection")
+            .fetch_all(&app.pool)
+            .await
+            .expect("versions");
+    assert_eq!(
+        versions,
+        vec![2, 2, 2],
+        "each projection was swapped once, no shadow left"
+    );
+    let placed: i64 = app.count_events("OrderPlaced").await;
+    assert_eq!(
+        live[2].len() as i64,
+        placed,
+        "orders placed during the rebuild are there"
+    );
+    assert_eq!(live, rebuilt(&app).await);
+}
