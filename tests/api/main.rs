@@ -5,6 +5,7 @@ mod catalog;
 mod event_store;
 mod health;
 mod orders;
+mod queries;
 mod read_side;
 mod rebuild;
 mod serve;

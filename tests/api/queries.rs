@@ -1,0 +1,208 @@
+//! The shopper's reads: the catalog and their own orders, from the read models.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::spawn_app;
+
+#[tokio::test]
+async fn the_catalog_lists_filters_and_pages_products_with_their_stock() {
+    let app = spawn_app().await;
+    let admin = app.admin_token();
+    for (name, category, stock) in [
+        ("Green tea", "tea", 5),
+        ("Black tea", "tea", 0),
+        ("Cup", "ware", 2),
+    ] {
+        let (status, _) = app
+            .post_json(
+                "/api/v1/admin/products",
+                Some(&admin),
+                &json!({"name": name, "description": "fine", "category": category,
+                        "price_cents": 990, "initial_stock": stock}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+
+    let (status, body) = app.get_json("/api/v1/products?category=tea").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let names: Vec<&str> = body["data"]["list"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Black tea", "Green tea"]);
+    assert_eq!(body["data"]["list"][1]["available"], 5);
+
+    let (_, body) = app.get_json("/api/v1/products?keyword=CUP").await;
+    assert_eq!(body["data"]["pagination"]["total"], 1);
+    let (_, body) = app.get_json("/api/v1/products?keyword=%25").await;
+    assert_eq!(
+        body["data"]["pagination"]["total"], 0,
+        "% is matched literally"
+    );
+
+    let (_, body) = app.get_json("/api/v1/products?page=2&size=2").await;
+    assert_eq!(
+        body["data"]["pagination"],
+        json!({"total": 3, "page": 2, "size": 2, "total_pages": 2})
+    );
+    assert_eq!(body["data"]["list"].as_array().map(Vec::len), Some(1));
+
+    let (status, body) = app.get_json("/api/v1/products?size=101").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["data"]["errors"][0]["field"], "size");
+}
+
+#[tokio::test]
+async fn a_product_is_found_by_id_and_an_unknown_one_is_not() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 500, 3).await;
+
+    let (status, body) = app.get_json(&format!("/api/v1/products/{tea}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["name"], "Tea");
+    assert_eq!(body["data"]["available"], 3);
+
+    let (status, _) = app
+        .get_json(&format!("/api/v1/products/{}", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.get_json("/api/v1/products/not-a-uuid").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn my_orders_are_listed_newest_first_filtered_by_status_and_only_mine() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 500, 10).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (_, body) = app.place_order("me", &[(tea, 1)]).await;
+        ids.push(body["data"]["id"].as_str().expect("id").to_owned());
+    }
+    app.place_order("someone-else", &[(tea, 1)]).await;
+    let token = app.user_token("me");
+    let (status, _) = app
+        .post_json(
+            &format!("/api/v1/orders/{}/cancel", ids[0]),
+            Some(&token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let get = |path: String| {
+        let request = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(&token);
+        async move {
+            let response = request.send().await.expect("get");
+            (
+                response.status(),
+                response.json::<serde_json::Value>().await.expect("json"),
+            )
+        }
+    };
+
+    let (status, body) = get("/api/v1/orders".into()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed: Vec<&str> = body["data"]["list"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|o| o["id"].as_str())
+        .collect();
+    assert_eq!(
+        listed,
+        [ids[2].as_str(), ids[1].as_str(), ids[0].as_str()],
+        "newest first, mine only"
+    );
+
+    let (_, body) = get("/api/v1/orders?status=cancelled".into()).await;
+    assert_eq!(body["data"]["pagination"]["total"], 1);
+    assert_eq!(body["data"]["list"][0]["cancel_reason"], "by_user");
+    let (_, body) = get("/api/v1/orders?status=awaiting_payment&size=1&page=2".into()).await;
+    assert_eq!(
+        body["data"]["pagination"],
+        json!({"total": 2, "page": 2, "size": 1, "total_pages": 2})
+    );
+    assert_eq!(body["data"]["list"][0]["id"], ids[1]);
+
+    let (status, body) = get("/api/v1/orders?status=lost".into()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["data"]["errors"][0]["field"], "status");
+}
+
+#[tokio::test]
+async fn operators_see_each_projections_status_and_can_start_a_rebuild() {
+    let app = spawn_app().await;
+    app.create_product("Tea", 500, 3).await;
+    let admin = app.admin_token();
+    let get_status = || {
+        let request = app
+            .client
+            .get(format!("{}/api/v1/admin/projections", app.address))
+            .bearer_auth(&admin);
+        async move {
+            request
+                .send()
+                .await
+                .expect("get")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        }
+    };
+
+    let body = get_status().await;
+    let names: Vec<&str> = body["data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["catalog", "daily_sales", "orders"]);
+    assert_eq!(body["data"][0]["state"], "running");
+
+    let (status, body) = app
+        .post_json(
+            "/api/v1/admin/projections/catalog/rebuild",
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let mut version = 1;
+    for _ in 0..100 {
+        version = get_status().await["data"][0]["version"]
+            .as_i64()
+            .unwrap_or(0);
+        if version == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(version, 2, "the rebuilt catalog was swapped in");
+    let (status, _) = app.get_json("/api/v1/products").await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, _) = app
+        .post_json(
+            "/api/v1/admin/projections/nothing/rebuild",
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .post_json(
+            "/api/v1/admin/projections/catalog/rebuild",
+            Some(&app.user_token("u")),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
