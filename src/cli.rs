@@ -98,6 +98,9 @@ pub struct BenchArgs {
     /// Its events stay there.
     #[arg(long = "bench-database-url")]
     pub database_url: Option<String>,
+    /// Events in the generated log whose rebuild is timed (0 skips it).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rebuild_events: u64,
 }
 
 #[derive(Debug, Clone, Args)]

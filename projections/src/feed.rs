@@ -98,7 +98,9 @@ pub async fn read_feed<'c>(
                FROM events
               WHERE (transaction_id, global_position) > ($1::bigint::text::xid8, $2)
                 AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-              ORDER BY transaction_id, global_position
+              -- Qualified: the output column of the same name is a bigint and would
+              -- sort without the index.
+              ORDER BY events.transaction_id, events.global_position
               LIMIT $3",
     )
     .bind(after.transaction_id)

@@ -1,5 +1,5 @@
-//! `ordo bench`: measures the write path (orders/s, latency, conflicts) against a
-//! PostgreSQL with durable settings. It prints figures; it asserts nothing.
+//! The order scenarios: orders/s, latency and conflicts of 64 concurrent placers, and
+//! how far behind the order views run meanwhile.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,22 +7,58 @@ use std::time::{Duration, Instant};
 
 use aggregates::order::Address;
 use aggregates::product::NewProduct;
-use anyhow::Context;
+use std::sync::Mutex;
+
+use projections::Projector;
 use tokio::task::JoinSet;
 
-use crate::cli::BenchArgs;
-use crate::database;
-use crate::embedded_postgres::{Durability, EmbeddedPostgres};
+use super::percentile_ms;
 use crate::event_store::{EventMetadata, EventStore};
-use crate::secret::Secret;
 use crate::write::{PlaceOrder, WriteError, WriteModel, WriteSettings};
 
 /// One scenario: how the placers pick products, how much stock there is.
-struct Scenario {
-    name: &'static str,
-    products: usize,
-    stock_per_product: i64,
-    attempts: usize,
+pub struct Scenario {
+    pub name: &'static str,
+    pub products: usize,
+    pub stock_per_product: i64,
+    pub attempts: usize,
+}
+
+/// The three scenarios of the write path; (a) and (b) make `orders` attempts.
+pub fn scenarios(orders: usize) -> [Scenario; 3] {
+    [
+        Scenario {
+            name: "(a) spread over 1,000 products",
+            products: 1_000,
+            stock_per_product: 1_000_000,
+            attempts: orders,
+        },
+        Scenario {
+            name: "(b) one product, enough stock",
+            products: 1,
+            stock_per_product: 1_000_000_000,
+            attempts: orders,
+        },
+        Scenario {
+            name: "(c) flash sale: 1,000 units, 10,000 attempts",
+            products: 1,
+            stock_per_product: 1_000,
+            attempts: 10_000,
+        },
+    ]
+}
+
+/// Runs `scenario` with a fresh write model (cold caches) and prints its figures.
+pub async fn run(
+    store: &EventStore,
+    projector: &Arc<Projector>,
+    scenario: &Scenario,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let write = Arc::new(WriteModel::new(store.clone(), WriteSettings::default()));
+    let figures = run_scenario(&write, projector, scenario, concurrency).await?;
+    report(scenario, &figures);
+    Ok(())
 }
 
 /// What one scenario measured.
@@ -32,76 +68,20 @@ struct Figures {
     elapsed: Duration,
     latencies: Vec<Duration>,
     conflicts: u64,
+    /// From an order's commit to the order views showing it, sampled.
+    lags: Vec<Duration>,
 }
 
-pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    let (pool, server) = match &args.database_url {
-        Some(url) => (
-            database::connect(url.parse().context("--database-url")?, 80).await?,
-            None,
-        ),
-        None => {
-            let dir = std::env::temp_dir().join(format!("ordo-bench-{}", std::process::id()));
-            let cluster_dir = dir.clone();
-            let server = tokio::task::spawn_blocking(move || {
-                EmbeddedPostgres::start(&cluster_dir, Secret::generate(), Durability::Durable)
-            })
-            .await??;
-            let pool = database::connect(server.connect_options("postgres"), 80).await?;
-            (pool, Some((server, dir)))
-        }
-    };
-    database::migrate(&pool).await?;
-    println!(
-        "ordo bench: {} concurrent placers, durable PostgreSQL{}",
-        args.concurrency,
-        if server.is_some() {
-            " (embedded, fsync on)"
-        } else {
-            ""
-        }
-    );
-    let scenarios = [
-        Scenario {
-            name: "(a) spread over 1,000 products",
-            products: 1_000,
-            stock_per_product: 1_000_000,
-            attempts: args.orders,
-        },
-        Scenario {
-            name: "(b) one product, enough stock",
-            products: 1,
-            stock_per_product: 1_000_000_000,
-            attempts: args.orders,
-        },
-        Scenario {
-            name: "(c) flash sale: 1,000 units, 10,000 attempts",
-            products: 1,
-            stock_per_product: 1_000,
-            attempts: 10_000,
-        },
-    ];
-    for scenario in &scenarios {
-        let write = Arc::new(WriteModel::new(
-            EventStore::new(pool.clone()),
-            WriteSettings::default(),
-        ));
-        let figures = run_scenario(&write, scenario, args.concurrency).await?;
-        report(scenario, &figures);
-    }
-    pool.close().await;
-    if let Some((mut server, dir)) = server {
-        tokio::task::spawn_blocking(move || server.stop()).await??;
-        let _ = std::fs::remove_dir_all(dir);
-    }
-    Ok(())
-}
+/// Every this many orders, one is followed until the order views show it.
+const LAG_SAMPLE_EVERY: u64 = 10;
 
 async fn run_scenario(
     write: &Arc<WriteModel>,
+    projector: &Arc<Projector>,
     scenario: &Scenario,
     concurrency: usize,
 ) -> anyhow::Result<Figures> {
+    let lags = Arc::new(Mutex::new(Vec::new()));
     let admin = EventMetadata::default();
     let mut products = Vec::with_capacity(scenario.products);
     for i in 0..scenario.products {
@@ -126,6 +106,7 @@ async fn run_scenario(
     let mut placers = JoinSet::new();
     for _ in 0..concurrency {
         let (write, products, next) = (write.clone(), products.clone(), next.clone());
+        let (projector, lags) = (projector.clone(), lags.clone());
         let attempts = scenario.attempts as u64;
         placers.spawn(async move {
             let mut latencies = Vec::new();
@@ -145,7 +126,23 @@ async fn run_scenario(
                 };
                 let begun = Instant::now();
                 match write.place_order(request, &EventMetadata::default()).await {
-                    Ok(_) => placed += 1,
+                    Ok(written) => {
+                        placed += 1;
+                        if n % LAG_SAMPLE_EVERY == 0 {
+                            let (projector, lags) = (projector.clone(), lags.clone());
+                            let committed = Instant::now();
+                            tokio::spawn(async move {
+                                let timeout = Duration::from_secs(30);
+                                if projector
+                                    .wait_for("orders", written.position, timeout)
+                                    .await
+                                {
+                                    let lag = committed.elapsed();
+                                    lags.lock().unwrap_or_else(|p| p.into_inner()).push(lag);
+                                }
+                            });
+                        }
+                    }
                     Err(WriteError::InsufficientStock(_)) => refused += 1,
                     Err(err) => return Err(anyhow::anyhow!("order failed: {err}")),
                 }
@@ -160,6 +157,7 @@ async fn run_scenario(
         elapsed: Duration::ZERO,
         latencies: Vec::new(),
         conflicts: 0,
+        lags: Vec::new(),
     };
     while let Some(result) = placers.join_next().await {
         let (placed, refused, latencies) = result??;
@@ -169,18 +167,19 @@ async fn run_scenario(
     }
     figures.elapsed = started.elapsed();
     figures.conflicts = write.stats.conflicts() - conflicts_before;
+    // Let the sampled lags land (the projector catches up within seconds).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let expected = usize::try_from(figures.placed / LAG_SAMPLE_EVERY).unwrap_or_default() / 2;
+    while lags.lock().unwrap_or_else(|p| p.into_inner()).len() < expected
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    figures.lags = std::mem::take(&mut *lags.lock().unwrap_or_else(|p| p.into_inner()));
     Ok(figures)
 }
 
 fn report(scenario: &Scenario, figures: &Figures) {
-    let mut latencies = figures.latencies.clone();
-    latencies.sort_unstable();
-    let percentile = |p: f64| {
-        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies
-            .get(index)
-            .map_or(0.0, |d| d.as_secs_f64() * 1_000.0)
-    };
     let seconds = figures.elapsed.as_secs_f64();
     let decisions = figures.placed + figures.refused;
     println!("{}", scenario.name);
@@ -194,10 +193,16 @@ fn report(scenario: &Scenario, figures: &Figures) {
     );
     println!(
         "  latency p50 {:.2} ms, p99 {:.2} ms; conflicts {} ({:.4} per order)",
-        percentile(0.50),
-        percentile(0.99),
+        percentile_ms(&figures.latencies, 0.50),
+        percentile_ms(&figures.latencies, 0.99),
         figures.conflicts,
         figures.conflicts as f64 / decisions.max(1) as f64
+    );
+    println!(
+        "  order views lag (commit → visible, {} samples): p50 {:.2} ms, p99 {:.2} ms",
+        figures.lags.len(),
+        percentile_ms(&figures.lags, 0.50),
+        percentile_ms(&figures.lags, 0.99)
     );
 }
 
