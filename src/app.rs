@@ -47,8 +47,14 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds the listener.
+    /// Registers the projections (their checkpoints exist before anyone can ask) and
+    /// binds the listener.
     pub async fn build(state: AppState, listen: SocketAddr) -> io::Result<Self> {
+        state
+            .projector
+            .register()
+            .await
+            .map_err(io::Error::other)?;
         let listener = TcpListener::bind(listen).await?;
         Ok(Self { listener, state })
     }
@@ -63,11 +69,6 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        self.state
-            .projector
-            .register()
-            .await
-            .map_err(io::Error::other)?;
         let (stop_projector, stopped) = watch::channel(false);
         let projector = tokio::spawn(self.state.projector.clone().run(stopped));
         let router = http::router(self.state);
