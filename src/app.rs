@@ -50,11 +50,7 @@ impl Application {
     /// Registers the projections (their checkpoints exist before anyone can ask) and
     /// binds the listener.
     pub async fn build(state: AppState, listen: SocketAddr) -> io::Result<Self> {
-        state
-            .projector
-            .register()
-            .await
-            .map_err(io::Error::other)?;
+        state.projector.register().await.map_err(io::Error::other)?;
         let listener = TcpListener::bind(listen).await?;
         Ok(Self { listener, state })
     }

@@ -172,6 +172,10 @@ impl Projector {
 
     /// Tails the feed until `shutdown` changes: woken by NOTIFY, polling as a fallback
     /// (a lost notification, or events that were not yet below the horizon).
+    ///
+    /// Stop it with `shutdown`, which it checks between batches; never abort its task:
+    /// sqlx 0.8 can return a connection whose future was dropped mid-transaction to the
+    /// pool still inside that transaction, where other statements would then run.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut listener = match PgListener::connect_with(&self.pool).await {
             Ok(mut listener) => match listener.listen(FEED_CHANNEL).await {

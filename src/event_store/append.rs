@@ -72,6 +72,9 @@ pub enum AppendError {
     Conflict { streams: Vec<StreamId> },
     #[error("nothing to append")]
     Empty,
+    /// The connection was inside a transaction this append did not open.
+    #[error("the connection was left inside an unfinished transaction")]
+    ForeignTransaction,
     #[error("could not serialize metadata: {0}")]
     Metadata(#[from] serde_json::Error),
     #[error(transparent)]
@@ -107,7 +110,20 @@ impl EventStore {
         // All events go in one INSERT statement, which is atomic on its own: running it
         // outside BEGIN/COMMIT saves two round trips and commits (or fails) as a whole.
         let mut conn = self.pool.acquire().await?;
-        match append_in(&mut conn, streams, metadata).await {
+        let mut result = insert(&mut conn, streams, metadata, Transaction::Own).await;
+        if matches!(result, Err(AppendError::ForeignTransaction)) {
+            // sqlx can hand out a pooled connection still inside the transaction of a
+            // future that was dropped mid-way (seen with aborted projector tasks);
+            // writing there would be lost when that transaction ends. End it, then write
+            // for real. A leftover that neither wrote nor locked is not detected: code
+            // must not drop futures that hold transactions (see the projector).
+            tracing::warn!(
+                "pooled connection was inside an unfinished transaction; rolled it back"
+            );
+            sqlx::query("ROLLBACK").execute(&mut *conn).await?;
+            result = insert(&mut conn, streams, metadata, Transaction::Own).await;
+        }
+        match result {
             // Asked on the same connection: waiting for a second one while holding this
             // could exhaust the pool when many writers conflict at once.
             Err(AppendError::Conflict { .. }) => Err(AppendError::Conflict {
@@ -153,6 +169,24 @@ pub async fn append_in(
     streams: &[StreamAppend],
     metadata: &EventMetadata,
 ) -> Result<Appended, AppendError> {
+    insert(conn, streams, metadata, Transaction::Caller).await
+}
+
+/// Whose transaction the INSERT runs in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transaction {
+    /// The caller's explicit one.
+    Caller,
+    /// Its own implicit one: the statement is the whole transaction.
+    Own,
+}
+
+async fn insert(
+    conn: &mut PgConnection,
+    streams: &[StreamAppend],
+    metadata: &EventMetadata,
+    transaction: Transaction,
+) -> Result<Appended, AppendError> {
     // A fixed order of streams means two writers touching the same streams wait for each
     // other instead of deadlocking on each other's uncommitted keys.
     let mut ordered: Vec<&StreamAppend> = streams.iter().filter(|s| !s.events.is_empty()).collect();
@@ -179,6 +213,11 @@ pub async fn append_in(
          SELECT t, i, s, et, ev, p::json, $7::json
            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])
                 AS row(t, i, s, et, ev, p)
+          -- In its own implicit transaction nothing has a transaction id before this
+          -- INSERT; if something does, a pooled connection came back inside somebody's
+          -- unfinished transaction that wrote or locked rows, and nothing is written.
+          -- (Evaluated once, before the first row: an uncorrelated sub-select.)
+          WHERE NOT $8 OR (SELECT pg_current_xact_id_if_assigned() IS NULL)
          RETURNING global_position, transaction_id::text::bigint AS transaction_id",
     )
     .bind(&rows.aggregate_types)
@@ -188,9 +227,13 @@ pub async fn append_in(
     .bind(&rows.event_versions)
     .bind(&rows.payloads)
     .bind(metadata)
+    .bind(transaction == Transaction::Own)
     .fetch_all(&mut *conn)
     .await
     .map_err(|err| classify(err, streams))?;
+    if inserted.is_empty() {
+        return Err(AppendError::ForeignTransaction);
+    }
 
     let mut positions = Vec::with_capacity(inserted.len());
     let mut transaction_id = 0;
@@ -209,6 +252,13 @@ pub async fn append_in(
 /// A taken sequence (unique violation on the primary key), or a deadlock or
 /// serialization failure between writers, is a conflict; anything else is an error.
 fn classify(err: sqlx::Error, streams: &[StreamAppend]) -> AppendError {
+    // 25P02: the connection is inside a failed transaction it did not open.
+    if err
+        .as_database_error()
+        .is_some_and(|db| db.code().as_deref() == Some("25P02"))
+    {
+        return AppendError::ForeignTransaction;
+    }
     let is_conflict = err.as_database_error().is_some_and(|db| {
         matches!(db.code().as_deref(), Some("40001" | "40P01"))
             || db.constraint() == Some("events_pkey")

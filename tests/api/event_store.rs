@@ -355,3 +355,57 @@ async fn postgres_es_and_the_adapter_read_each_others_events_and_snapshots() {
     let feed = read_feed_until(&store, FeedPosition::START, 10, 5).await;
     assert_eq!(feed.len(), 5, "postgres-es's events are in the feed too");
 }
+
+#[tokio::test]
+async fn an_append_on_a_connection_left_inside_a_transaction_is_still_committed() {
+    let (_, options) = fresh_database().await;
+    // One connection, so the append gets the one left inside a transaction.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await
+        .expect("pool");
+    {
+        let mut conn = pool.acquire().await.expect("acquire");
+        // What a projector task aborted mid-batch can leave behind, unknown to sqlx: an
+        // open transaction that has written.
+        for statement in [
+            "BEGIN",
+            "INSERT INTO projection_checkpoints (projection) VALUES ('leftover')",
+        ] {
+            sqlx::query(statement)
+                .execute(&mut *conn)
+                .await
+                .expect(statement);
+        }
+    }
+    let store = EventStore::new(pool.clone());
+
+    store
+        .append(&[add("kept", 0, 1)], &EventMetadata::default())
+        .await
+        .expect("append");
+
+    let other = sqlx::PgPool::connect_with(options)
+        .await
+        .expect("second pool");
+    let count = |sql: &'static str| {
+        let other = other.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&other)
+                .await
+                .expect(sql)
+        }
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM events WHERE aggregate_id = 'kept'").await,
+        1,
+        "the event is committed, not stuck in the abandoned transaction"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM projection_checkpoints WHERE projection = 'leftover'").await,
+        0,
+        "the abandoned transaction was rolled back, not committed"
+    );
+}

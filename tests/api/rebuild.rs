@@ -185,13 +185,19 @@ async fn projectors_killed_mid_batch_neither_skip_nor_repeat_events() {
     let products = products(&app).await;
 
     // While the shop sells, projectors are started and killed at random moments, many
-    // of them in the middle of a batch transaction.
+    // of them in the middle of a batch transaction. Each has its own connections, closed
+    // with it, as a crashed process's would be.
     let killer = {
-        let pool = app.pool.clone();
+        let options = (*app.pool.connect_options()).clone();
         tokio::spawn(async move {
             for i in 0..60u64 {
                 let (_stop, stopped) = tokio::sync::watch::channel(false);
-                let projector = Arc::new(Projector::new(pool.clone(), projections::all()));
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(2)
+                    .connect_with(options.clone())
+                    .await
+                    .expect("a crashing projector's own pool");
+                let projector = Arc::new(Projector::new(pool, projections::all()));
                 let running = tokio::spawn(projector.run(stopped));
                 tokio::time::sleep(Duration::from_micros(300 + (i * 7_919) % 3_000)).await;
                 running.abort();
