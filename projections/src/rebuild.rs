@@ -71,7 +71,7 @@ pub async fn rebuild(
 }
 
 /// Creates the shadow tables and checkpoint, unless an interrupted rebuild left them.
-async fn prepare_shadow(
+pub async fn prepare_shadow(
     conn: &mut PgConnection,
     projection: &dyn Projection,
 ) -> Result<(), RebuildError> {

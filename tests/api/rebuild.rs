@@ -292,3 +292,56 @@ async fn a_rebuild_while_the_shop_sells_swaps_in_a_complete_copy() {
     );
     assert_eq!(live, rebuilt(&app).await);
 }
+
+#[tokio::test]
+async fn an_interrupted_rebuild_resumes_when_run_again() {
+    let app = spawn_app().await;
+    let products = products(&app).await;
+    workload(&app, &products, 6).await;
+    settle(&app).await;
+    let live = read_models(&app.pool).await;
+
+    // A rebuild in another process, killed after its first batch of the shadow copy.
+    let options = (*app.pool.connect_options()).clone();
+    let other_process = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .expect("pool");
+    let interrupted = Projector::new(other_process.clone(), projections::all());
+    let orders = interrupted.projection("orders").expect("orders").clone();
+    rebuild_first_batch_only(&interrupted, orders.as_ref()).await;
+    other_process.close().await;
+    let shadow: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM projection_checkpoints WHERE projection = 'orders__rebuild'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("shadow");
+    assert_eq!(shadow, 1, "the interrupted rebuild left its shadow");
+
+    rebuild(&app.state.projector, "orders", |_| {})
+        .await
+        .expect("rerun");
+
+    assert_eq!(read_models(&app.pool).await, live);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_checkpoints")
+        .fetch_one(&app.pool)
+        .await
+        .expect("rows");
+    assert_eq!(rows, 3, "no shadow left behind");
+}
+
+/// Starts a rebuild of `projection` and stops after one batch, as a killed process would.
+async fn rebuild_first_batch_only(projector: &Projector, projection: &dyn projections::Projection) {
+    let mut conn = projector.pool().acquire().await.expect("conn");
+    projections::rebuild::prepare_shadow(&mut conn, projection)
+        .await
+        .expect("prepare shadow");
+    drop(conn);
+    let step = projector
+        .step_into(projection, projections::Target::Shadow)
+        .await
+        .expect("one batch");
+    assert!(matches!(step, projections::Step::Applied(_)), "{step:?}");
+}
