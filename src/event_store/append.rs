@@ -18,6 +18,9 @@ pub struct EventData {
     pub event_type: String,
     pub event_version: String,
     pub payload: Value,
+    /// This event's own metadata, when it differs from the append's (events of several
+    /// requests committed together).
+    pub metadata: Option<EventMetadata>,
 }
 
 /// The new events of one stream, appended after `expected_sequence`, the sequence of
@@ -43,6 +46,7 @@ impl StreamAppend {
                     event_type: event.event_type(),
                     event_version: event.event_version(),
                     payload: serde_json::to_value(event)?,
+                    metadata: None,
                 })
             })
             .collect::<Result<_, serde_json::Error>>()?;
@@ -98,6 +102,7 @@ struct Rows {
     event_types: Vec<String>,
     event_versions: Vec<String>,
     payloads: Vec<String>,
+    metadata: Vec<String>,
 }
 
 impl EventStore {
@@ -204,15 +209,18 @@ async fn insert(
             rows.event_types.push(event.event_type.clone());
             rows.event_versions.push(event.event_version.clone());
             rows.payloads.push(event.payload.to_string());
+            rows.metadata.push(serde_json::to_string(
+                event.metadata.as_ref().unwrap_or(metadata),
+            )?);
         }
     }
-    let metadata = serde_json::to_string(metadata)?;
     let inserted = sqlx::query(
         "INSERT INTO events
              (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-         SELECT t, i, s, et, ev, p::json, $7::json
-           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])
-                AS row(t, i, s, et, ev, p)
+         SELECT t, i, s, et, ev, p::json, m::json
+           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+                       $7::text[])
+                AS row(t, i, s, et, ev, p, m)
           -- In its own implicit transaction nothing has a transaction id before this
           -- INSERT; if something does, a pooled connection came back inside somebody's
           -- unfinished transaction that wrote or locked rows, and nothing is written.
@@ -226,7 +234,7 @@ async fn insert(
     .bind(&rows.event_types)
     .bind(&rows.event_versions)
     .bind(&rows.payloads)
-    .bind(metadata)
+    .bind(&rows.metadata)
     .bind(transaction == Transaction::Own)
     .fetch_all(&mut *conn)
     .await

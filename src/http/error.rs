@@ -150,6 +150,10 @@ impl From<WriteError> for ApiError {
                 busy
             }
             WriteError::Append(AppendError::Database(db)) => db.into(),
+            WriteError::Unavailable(cause) => {
+                tracing::warn!(%cause, "write failed");
+                Self::unavailable("the order could not be written; retry shortly")
+            }
             WriteError::Load(_) | WriteError::Append(_) | WriteError::Serialize(_) => {
                 Self::internal(&message)
             }

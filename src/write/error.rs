@@ -35,6 +35,9 @@ pub enum WriteError {
     Stock(StockError),
     #[error(transparent)]
     Order(OrderError),
+    /// The database could not take the write (its message); the client may retry.
+    #[error("the write could not be completed: {0}")]
+    Unavailable(String),
     /// Other writers kept changing the same streams; the client may retry.
     #[error("too many concurrent changes to the same items; retry")]
     Busy,

@@ -6,6 +6,7 @@
 mod attempt;
 mod catalog;
 mod error;
+mod group_commit;
 mod orders;
 mod stream_slots;
 
@@ -77,6 +78,7 @@ pub struct WriteModel {
     products: StreamSlots<Product>,
     stocks: StreamSlots<Stock>,
     orders: StreamSlots<Order>,
+    queues: group_commit::Queues,
     pub stats: WriteStats,
 }
 
@@ -88,6 +90,7 @@ impl WriteModel {
             products: StreamSlots::new(true),
             stocks: StreamSlots::new(true),
             orders: StreamSlots::new(false),
+            queues: group_commit::Queues::default(),
             stats: WriteStats::default(),
         }
     }

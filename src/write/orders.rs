@@ -2,6 +2,7 @@
 //! events and the stock moves they cause in one transaction.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use aggregates::FieldError;
 use aggregates::order::{Address, CancelReason, NewOrder, Order, OrderCommand, OrderLine};
@@ -102,8 +103,9 @@ fn stock_move(command: &OrderCommand, order_id: Uuid) -> Option<StockCommand> {
 
 impl WriteModel {
     /// Places an order: the order and a reservation on every line's stock, all or nothing.
+    /// Single-line orders (the flash-sale case) are committed in batches per product.
     pub async fn place_order(
-        &self,
+        self: &Arc<Self>,
         request: PlaceOrder,
         metadata: &EventMetadata,
     ) -> Result<Written<(Uuid, Order)>, WriteError> {
@@ -131,6 +133,9 @@ impl WriteModel {
             OrderCommand::PlaceOrder(unpriced.clone()),
         )
         .await?;
+        if unpriced.lines.len() == 1 {
+            return self.place_single_line(unpriced, metadata).await;
+        }
 
         // Lock every product, then every stock: the global (type, id) order.
         let ids: Vec<String> = {

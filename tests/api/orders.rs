@@ -68,6 +68,18 @@ async fn two_hundred_concurrent_buyers_of_fifty_units_get_exactly_fifty_orders()
     );
     assert_eq!(app.count_events("StockReserved").await, 50);
     assert_eq!(app.count_events("OrderPlaced").await, 50);
+    // Orders committed together still record who placed each one, on both streams.
+    let attributed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events s
+           JOIN events o ON o.aggregate_id = s.payload->'StockReserved'->>'order_id'
+          WHERE s.event_type = 'StockReserved' AND o.event_type = 'OrderPlaced'
+            AND s.metadata->>'actor_id' = o.payload->'OrderPlaced'->>'user_id'
+            AND o.metadata->>'actor_id' = o.payload->'OrderPlaced'->>'user_id'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("attribution");
+    assert_eq!(attributed, 50);
 }
 
 #[tokio::test]

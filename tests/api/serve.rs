@@ -103,6 +103,7 @@ fn marker() -> StreamAppend {
             event_type: "MarkerSet".into(),
             event_version: "1".into(),
             payload: serde_json::json!({"kept": true}),
+            metadata: None,
         }],
     }
 }
