@@ -1,10 +1,12 @@
-//! Group commit for hot products: single-line orders for one product queue up behind its
-//! stock's slot; whoever gets the slot takes every queued order, decides them one after
-//! another on the cached stock, and appends all accepted ones in one INSERT — one commit
-//! (one fsync) for many orders instead of one each.
+//! Group commit for hot products: single-line orders for one product join its queue; one
+//! drainer per product takes everything queued, decides the orders one after another on
+//! the cached stock, and appends all accepted ones in one INSERT — one commit (one fsync)
+//! for many orders instead of one each. While a batch commits the next one gathers, so
+//! batches grow with the load.
 //!
-//! The batch runs in a task of its own: it carries other clients' orders, so it must
-//! finish even when the client whose request started it hangs up.
+//! The drainer is a task of its own: it carries other clients' orders, so it must finish
+//! even when the client whose request started it hangs up. It takes the product's and
+//! stock's slots per batch, so cancellations and restocks of the product get their turn.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,7 +36,7 @@ pub(super) struct Pending {
     respond: oneshot::Sender<Outcome>,
 }
 
-/// The orders waiting, by product.
+/// The orders waiting, by product; a product has an entry while its drainer runs.
 #[derive(Default)]
 pub(super) struct Queues(Mutex<HashMap<Uuid, Vec<Pending>>>);
 
@@ -45,20 +47,32 @@ impl std::fmt::Debug for Queues {
 }
 
 impl Queues {
-    fn push(&self, product: Uuid, pending: Pending) {
+    /// Queues an order; true when no drainer runs for the product and the caller must
+    /// start one.
+    fn push(&self, product: Uuid, pending: Pending) -> bool {
         let mut queues = self
             .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let start_drainer = !queues.contains_key(&product);
         queues.entry(product).or_default().push(pending);
+        start_drainer
     }
 
-    fn take(&self, product: Uuid) -> Vec<Pending> {
+    /// Everything queued for the product. When nothing is, the drainer ends: under the
+    /// same lock, so an order queued right after starts a new one.
+    fn take_or_finish(&self, product: Uuid) -> Vec<Pending> {
         let mut queues = self
             .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        queues.remove(&product).unwrap_or_default()
+        match queues.get_mut(&product) {
+            Some(pending) if !pending.is_empty() => std::mem::take(pending),
+            _ => {
+                queues.remove(&product);
+                Vec::new()
+            }
+        }
     }
 }
 
@@ -70,26 +84,15 @@ impl WriteModel {
         metadata: &EventMetadata,
     ) -> Outcome {
         let product_id = order.lines[0].product_id;
-        let key = product_id.to_string();
         let (respond, answer) = oneshot::channel();
-        self.queues.push(
-            product_id,
-            Pending {
-                order,
-                metadata: metadata.clone(),
-                respond,
-            },
-        );
-        // The global lock order: product, then stock.
-        let product = self.products.lock(&key).await;
-        let stock = self.stocks.lock(&key).await;
-        let batch = self.queues.take(product_id);
-        if batch.is_empty() {
-            // An earlier holder of the slot took this order into its batch and answered.
-            drop((product, stock));
-        } else {
+        let pending = Pending {
+            order,
+            metadata: metadata.clone(),
+            respond,
+        };
+        if self.queues.push(product_id, pending) {
             let this = Arc::clone(self);
-            tokio::spawn(async move { this.commit_batch(product, stock, batch).await });
+            tokio::spawn(async move { this.drain(product_id).await });
         }
         answer.await.unwrap_or_else(|_| {
             Err(WriteError::Unavailable(
@@ -98,15 +101,30 @@ impl WriteModel {
         })
     }
 
+    /// Commits the product's queued orders, batch after batch, until none is left.
+    async fn drain(&self, product_id: Uuid) {
+        let key = product_id.to_string();
+        loop {
+            // The global lock order: product, then stock.
+            let mut product = self.products.lock(&key).await;
+            let mut stock = self.stocks.lock(&key).await;
+            let batch = self.queues.take_or_finish(product_id);
+            if batch.is_empty() {
+                return;
+            }
+            self.commit_batch(&mut product, &mut stock, batch).await;
+        }
+    }
+
     async fn commit_batch(
         &self,
-        mut product: SlotGuard<Product>,
-        mut stock: SlotGuard<Stock>,
+        product: &mut SlotGuard<Product>,
+        stock: &mut SlotGuard<Stock>,
         batch: Vec<Pending>,
     ) {
         let mut attempts = Attempts::new(self.settings.max_attempts, &self.stats);
         let outcomes = loop {
-            match self.try_batch(&mut product, &mut stock, &batch).await {
+            match self.try_batch(product, stock, &batch).await {
                 Err(BatchError::Conflict) => {
                     stock.invalidate();
                     if attempts.retry_after_conflict().await.is_err() {
