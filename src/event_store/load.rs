@@ -7,8 +7,8 @@ use postgres_es::PostgresEventRepository;
 
 use super::EventStore;
 
-/// How many events apart postgres-es snapshots are taken, when a writer takes them.
-pub const SNAPSHOT_EVERY: usize = 100;
+/// How many events apart snapshots are taken (see [`EventStore::save_snapshot`]).
+pub const SNAPSHOT_EVERY: i64 = 100;
 
 /// An aggregate's current state and the sequence of the last event applied to it: new
 /// events are appended after that sequence.
@@ -31,7 +31,10 @@ impl EventStore {
     /// it has none).
     pub async fn load<A: Aggregate>(&self, aggregate_id: &str) -> Result<Loaded<A>, LoadError> {
         let repository = PostgresEventRepository::new(self.pool.clone());
-        let store = PersistedEventStore::<_, A>::new_snapshot_store(repository, SNAPSHOT_EVERY);
+        let store = PersistedEventStore::<_, A>::new_snapshot_store(
+            repository,
+            usize::try_from(SNAPSHOT_EVERY).unwrap_or(1),
+        );
         let context =
             store
                 .load_aggregate(aggregate_id)
@@ -45,5 +48,36 @@ impl EventStore {
             aggregate: context.aggregate,
             sequence: i64::try_from(context.current_sequence).unwrap_or(i64::MAX),
         })
+    }
+}
+
+impl EventStore {
+    /// Records `aggregate` as of `sequence` as the stream's snapshot, in postgres-es's
+    /// format (one row per stream), so loads replay only the events after it. A snapshot
+    /// is a cache: written after the events committed, a lost or older one only makes a
+    /// load replay more.
+    pub async fn save_snapshot<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        aggregate: &A,
+        sequence: i64,
+    ) -> Result<(), sqlx::Error> {
+        let payload =
+            serde_json::to_value(aggregate).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+        sqlx::query(
+            "WITH replaced AS (
+                DELETE FROM snapshots WHERE aggregate_type = $1 AND aggregate_id = $2
+                RETURNING current_snapshot)
+             INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot,
+                                    payload)
+             SELECT $1, $2, $3, coalesce((SELECT max(current_snapshot) FROM replaced), 0) + 1, $4",
+        )
+        .bind(A::TYPE)
+        .bind(aggregate_id)
+        .bind(sequence)
+        .bind(sqlx::types::Json(payload))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }

@@ -11,7 +11,7 @@ mod load;
 use sqlx::PgPool;
 
 pub use append::{AppendError, Appended, EventData, StreamAppend, append_in};
-pub use load::{LoadError, Loaded};
+pub use load::{LoadError, Loaded, SNAPSHOT_EVERY};
 pub use projections::{EventMetadata, FeedPosition, RecordedEvent};
 
 /// Identifies one stream of events: one aggregate instance.

@@ -90,8 +90,10 @@ impl WriteModel {
         // A fresh id cannot collide; a conflict here would be a bug, not contention.
         let appended = self.store.append(&appends, metadata).await?;
         let stock_sequence = i64::try_from(stock_events.len()).unwrap_or_default();
-        product_slot.store(product.clone(), 1);
-        stock_slot.store(stock.clone(), stock_sequence);
+        product_slot.store(&self.store, product.clone(), 1).await;
+        stock_slot
+            .store(&self.store, stock.clone(), stock_sequence)
+            .await;
         Ok(Written {
             value: ProductSnapshot::of(id, &product, &stock),
             position: appended.last,
@@ -123,7 +125,7 @@ impl WriteModel {
             match self.store.append(&appends, metadata).await {
                 Ok(appended) => {
                     let next = sequence + i64::try_from(events.len()).unwrap_or_default();
-                    product_slot.store(product.clone(), next);
+                    product_slot.store(&self.store, product.clone(), next).await;
                     let stock = &stock_slot.current(&self.store).await?.loaded.aggregate;
                     return Ok(Written {
                         value: ProductSnapshot::of(id, &product, stock),
@@ -209,9 +211,11 @@ impl WriteModel {
             .collect();
         let appended = self.store.append(&appends, metadata).await?;
         slot.store(
+            &self.store,
             stock.clone(),
             sequence + i64::try_from(events.len()).unwrap_or_default(),
-        );
+        )
+        .await;
         Ok((stock, appended.last))
     }
 }

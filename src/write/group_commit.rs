@@ -235,7 +235,9 @@ impl WriteModel {
             });
             match self.store.append(&appends, &EventMetadata::default()).await {
                 Ok(appended) => {
-                    stock_slot.store(state, base_sequence + added);
+                    stock_slot
+                        .store(&self.store, state, base_sequence + added)
+                        .await;
                     appended.last
                 }
                 Err(AppendError::Conflict { .. }) => return Err(BatchError::Conflict),

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::attempt::{Attempts, append_for, decide};
 use super::stream_slots::SlotGuard;
 use super::{Shortage, WriteError, WriteModel, Written};
-use crate::event_store::{AppendError, EventMetadata, StreamAppend, StreamId};
+use crate::event_store::{AppendError, EventMetadata, EventStore, StreamAppend, StreamId};
 
 /// A shopper's new order, as requested: products and quantities.
 #[derive(Debug, Clone)]
@@ -74,10 +74,14 @@ fn stock_appends(
 }
 
 /// Records the stocks' new states once their events are appended.
-fn store_stocks(stocks: &mut [SlotGuard<Stock>], decided: Vec<StockDecision>) {
+async fn store_stocks(
+    store: &EventStore,
+    stocks: &mut [SlotGuard<Stock>],
+    decided: Vec<StockDecision>,
+) {
     for (slot, decision) in stocks.iter_mut().zip(decided) {
         let sequence = decision.sequence + i64::try_from(decision.events.len()).unwrap_or_default();
-        slot.store(decision.state, sequence);
+        slot.store(store, decision.state, sequence).await;
     }
 }
 
@@ -176,7 +180,7 @@ impl WriteModel {
             appends.extend(stock_appends(&stocks, &decided)?);
             match self.store.append(&appends, metadata).await {
                 Ok(appended) => {
-                    store_stocks(&mut stocks, decided);
+                    store_stocks(&self.store, &mut stocks, decided).await;
                     return Ok(Written {
                         value: (order_id, order),
                         position: appended.last,
@@ -351,7 +355,7 @@ impl WriteModel {
             }
             match self.store.append(&appends, metadata).await {
                 Ok(appended) => {
-                    store_stocks(&mut stocks, decided);
+                    store_stocks(&self.store, &mut stocks, decided).await;
                     return Ok(Written {
                         value: order,
                         position: appended.last,

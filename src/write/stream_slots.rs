@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use cqrs_es::Aggregate;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use crate::event_store::{EventStore, LoadError, Loaded};
+use crate::event_store::{EventStore, LoadError, Loaded, SNAPSHOT_EVERY};
 
 /// Above this many slots, idle ones without state are dropped.
 const PRUNE_ABOVE: usize = 10_000;
@@ -120,8 +120,22 @@ impl<A: Aggregate + Clone> SlotGuard<A> {
         Ok(())
     }
 
-    /// Records the state after our append succeeded.
-    pub fn store(&mut self, aggregate: A, sequence: i64) {
+    /// Records the state after our append succeeded, and snapshots it each time the
+    /// stream passes a multiple of [`SNAPSHOT_EVERY`] events, so that a reload (after a
+    /// restart or a conflict) replays at most that many.
+    pub async fn store(&mut self, store: &EventStore, aggregate: A, sequence: i64) {
+        let before = self
+            .guard
+            .as_ref()
+            .map_or(0, |cached| cached.loaded.sequence);
+        if sequence / SNAPSHOT_EVERY > before / SNAPSHOT_EVERY {
+            if let Err(err) = store
+                .save_snapshot(&self.aggregate_id, &aggregate, sequence)
+                .await
+            {
+                tracing::warn!(%err, stream = %self.aggregate_id, "could not save a snapshot");
+            }
+        }
         *self.guard = Some(Cached {
             loaded: Loaded {
                 aggregate,

@@ -172,3 +172,52 @@ async fn an_off_sale_product_cannot_be_ordered() {
     assert_eq!(body["data"]["errors"][0]["field"], "lines[0].product_id");
     assert_eq!(body["data"]["errors"][0]["message"], "Tea is not on sale");
 }
+
+#[tokio::test]
+async fn a_busy_stock_is_snapshotted_and_loads_the_same_as_a_full_replay() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 500, 1).await;
+    for _ in 0..250 {
+        app.state
+            .write
+            .adjust_stock(
+                tea,
+                ordo::write::StockAdjustment {
+                    quantity: 2,
+                    reason: "delivery".into(),
+                },
+                &Default::default(),
+            )
+            .await
+            .expect("restock");
+    }
+
+    let snapshot: (i64, i64) = sqlx::query_as(
+        "SELECT last_sequence, count(*) OVER () FROM snapshots WHERE aggregate_id = $1",
+    )
+    .bind(tea.to_string())
+    .fetch_one(&app.pool)
+    .await
+    .expect("snapshot");
+    assert_eq!(
+        snapshot,
+        (200, 1),
+        "one snapshot per stream, at the last multiple of 100"
+    );
+
+    let loaded = app
+        .events
+        .load::<aggregates::stock::Stock>(&tea.to_string())
+        .await
+        .expect("load");
+    let replayed =
+        cqrs_es::persist::PersistedEventStore::<_, aggregates::stock::Stock>::new_event_store(
+            postgres_es::PostgresEventRepository::new(app.pool.clone()),
+        );
+    let replayed = cqrs_es::EventStore::load_aggregate(&replayed, &tea.to_string())
+        .await
+        .expect("replay");
+    assert_eq!(loaded.sequence, 251);
+    assert_eq!(loaded.aggregate, replayed.aggregate);
+    assert_eq!(loaded.aggregate.on_hand(), 501);
+}
