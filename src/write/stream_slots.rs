@@ -128,13 +128,12 @@ impl<A: Aggregate + Clone> SlotGuard<A> {
             .guard
             .as_ref()
             .map_or(0, |cached| cached.loaded.sequence);
-        if sequence / SNAPSHOT_EVERY > before / SNAPSHOT_EVERY {
-            if let Err(err) = store
+        if sequence / SNAPSHOT_EVERY > before / SNAPSHOT_EVERY
+            && let Err(err) = store
                 .save_snapshot(&self.aggregate_id, &aggregate, sequence)
                 .await
-            {
-                tracing::warn!(%err, stream = %self.aggregate_id, "could not save a snapshot");
-            }
+        {
+            tracing::warn!(%err, stream = %self.aggregate_id, "could not save a snapshot");
         }
         *self.guard = Some(Cached {
             loaded: Loaded {
