@@ -9,11 +9,23 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::auth::JwtKeys;
+use crate::auth::{JwtKeys, Sessions};
 use crate::event_store::EventStore;
 use crate::http;
+use crate::wechat::{WeChatClient, WeChatConfig};
 use crate::write::{WriteModel, WriteSettings};
 use projections::Projector;
+
+/// The server's settings beyond the database and the JWT keys.
+#[derive(Debug, Clone, Default)]
+pub struct AppSettings {
+    /// Dev mode: dev logins (`dev:<name>`) and simulated payments.
+    pub dev_mode: bool,
+    /// Dev logins without the rest of dev mode (`ORDO_DEV_LOGIN=true`).
+    pub dev_login: bool,
+    pub write: WriteSettings,
+    pub wechat: WeChatConfig,
+}
 
 /// What every request handler can reach.
 #[derive(Debug, Clone)]
@@ -23,19 +35,26 @@ pub struct AppState {
     pub write: Arc<WriteModel>,
     pub projector: Arc<Projector>,
     pub jwt: Arc<JwtKeys>,
+    pub sessions: Arc<Sessions>,
+    pub wechat: WeChatClient,
     pub dev_mode: bool,
+    /// Whether `dev:<name>` login codes are accepted.
+    pub dev_login: bool,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, jwt: JwtKeys, dev_mode: bool, write: WriteSettings) -> Self {
+    pub fn new(pool: PgPool, jwt: JwtKeys, settings: AppSettings) -> Self {
         let events = EventStore::new(pool.clone());
         Self {
-            write: Arc::new(WriteModel::new(events.clone(), write)),
+            write: Arc::new(WriteModel::new(events.clone(), settings.write)),
             projector: Arc::new(Projector::new(pool.clone(), projections::all())),
+            sessions: Arc::new(Sessions::new(pool.clone())),
+            wechat: WeChatClient::new(settings.wechat),
             events,
             pool,
             jwt: Arc::new(jwt),
-            dev_mode,
+            dev_mode: settings.dev_mode,
+            dev_login: settings.dev_mode || settings.dev_login,
         }
     }
 }

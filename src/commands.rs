@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 
-use crate::app::{AppState, Application};
+use crate::app::{AppSettings, AppState, Application};
 use crate::auth::{JwtKeys, Role};
 use indicatif::{ProgressBar, ProgressStyle};
 use projections::Projector;
@@ -20,10 +20,14 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
     let state = AppState::new(
         database.pool.clone(),
         JwtKeys::new(&config.jwt_secret),
-        config.dev_mode,
-        WriteSettings {
-            payment_timeout: args.payment_timeout,
-            ..WriteSettings::default()
+        AppSettings {
+            dev_mode: config.dev_mode,
+            dev_login: config.dev_login,
+            write: WriteSettings {
+                payment_timeout: args.payment_timeout,
+                ..WriteSettings::default()
+            },
+            wechat: config.wechat.clone(),
         },
     );
     let served = match Application::build(state, args.listen).await {

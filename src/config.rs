@@ -7,6 +7,7 @@ use sqlx::postgres::PgConnectOptions;
 
 use crate::cli::GlobalArgs;
 use crate::secret::{self, Secret};
+use crate::wechat::{self, WeChatConfig};
 
 /// Environment variable holding the JWT secret.
 pub const JWT_SECRET_ENV: &str = "ORDO_JWT_SECRET";
@@ -31,7 +32,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseSource,
     pub dev_mode: bool,
+    /// Dev logins only (`ORDO_DEV_LOGIN=true`), without the rest of dev mode.
+    pub dev_login: bool,
     pub jwt_secret: Secret,
+    pub wechat: WeChatConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,11 +70,20 @@ impl Config {
             .dev
             .unwrap_or(matches!(database, DatabaseSource::Embedded));
         let jwt_secret = jwt_secret(&args.data_dir, dev_mode)?;
+        let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
         Ok(Self {
             data_dir: args.data_dir.clone(),
             database,
             dev_mode,
+            dev_login: env("ORDO_DEV_LOGIN").is_some_and(|value| value == "true"),
             jwt_secret,
+            wechat: WeChatConfig {
+                base_url: env("ORDO_WECHAT_BASE_URL")
+                    .unwrap_or_else(|| wechat::DEFAULT_BASE_URL.to_owned()),
+                app_id: env("ORDO_WECHAT_APP_ID"),
+                app_secret: env("ORDO_WECHAT_APP_SECRET").map(Secret::new),
+                ..WeChatConfig::default()
+            },
         })
     }
 

@@ -15,4 +15,5 @@ pub mod embedded_postgres;
 pub mod event_store;
 pub mod http;
 pub mod secret;
+pub mod wechat;
 pub mod write;

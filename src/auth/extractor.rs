@@ -44,11 +44,17 @@ impl FromRequestParts<AppState> for AuthUser {
             .ok_or_else(|| {
                 unauthorized("the Authorization header must be `Bearer <access token>`")
             })?;
-        match state.jwt.verify(token) {
-            Ok(claims) => Ok(Self(claims)),
-            Err(JwtError::Expired) => Err(unauthorized("the access token has expired")),
-            Err(_) => Err(unauthorized("the access token is invalid")),
+        let claims = match state.jwt.verify(token) {
+            Ok(claims) => claims,
+            Err(JwtError::Expired) => return Err(unauthorized("the access token has expired")),
+            Err(_) => return Err(unauthorized("the access token is invalid")),
+        };
+        if let Some(session) = claims.sid
+            && !state.sessions.is_active(session).await?
+        {
+            return Err(unauthorized("the session has ended; log in again"));
         }
+        Ok(Self(claims))
     }
 }
 

@@ -29,6 +29,9 @@ pub struct AccessClaims {
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
+    /// The login session the token belongs to; none for operator tokens from the CLI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,8 +65,31 @@ impl JwtKeys {
         }
     }
 
-    /// A signed token for `sub` with `role`, valid for `ttl` from now.
+    /// A signed token for `sub` with `role`, valid for `ttl` from now, outside any
+    /// session (operator tokens from the CLI).
     pub fn issue(&self, sub: &str, role: Role, ttl: Duration) -> Result<String, JwtError> {
+        self.sign(sub, role, ttl, None)
+    }
+
+    /// A signed token of the login session `session_id`: it stops working when the
+    /// session is revoked.
+    pub fn issue_for_session(
+        &self,
+        sub: &str,
+        role: Role,
+        ttl: Duration,
+        session_id: Uuid,
+    ) -> Result<String, JwtError> {
+        self.sign(sub, role, ttl, Some(session_id))
+    }
+
+    fn sign(
+        &self,
+        sub: &str,
+        role: Role,
+        ttl: Duration,
+        sid: Option<Uuid>,
+    ) -> Result<String, JwtError> {
         let now = Utc::now().timestamp();
         let claims = AccessClaims {
             sub: sub.to_owned(),
@@ -71,6 +97,7 @@ impl JwtKeys {
             jti: Uuid::new_v4().to_string(),
             iat: now,
             exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+            sid,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|err| JwtError::Signing(err.to_string()))

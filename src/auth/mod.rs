@@ -2,6 +2,8 @@
 
 mod extractor;
 pub mod jwt;
+pub mod sessions;
 
 pub use extractor::{AdminUser, AuthUser};
 pub use jwt::{AccessClaims, JwtError, JwtKeys, Role};
+pub use sessions::{SessionError, Sessions, Tokens};

@@ -39,6 +39,18 @@ pub fn metadata(claims: &AccessClaims, headers: &HeaderMap) -> EventMetadata {
     }
 }
 
+/// Event metadata for a write before anyone is authenticated (a first login).
+pub fn metadata_of_request(headers: &HeaderMap) -> EventMetadata {
+    EventMetadata {
+        actor_role: Some("user".to_owned()),
+        request_id: headers
+            .get(REQUEST_ID_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+        ..EventMetadata::default()
+    }
+}
+
 /// A path id: anything but a UUID is a 400 naming the parameter.
 pub fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::malformed_field("id", "must be a UUID"))

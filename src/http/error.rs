@@ -47,6 +47,8 @@ pub enum ErrorCode {
     RateLimited = 42900,
     /// 500: a fault on our side.
     Internal = 50000,
+    /// 502: WeChat (or another outside party) failed or did not answer in time.
+    Upstream = 50200,
     /// 503: the database (or another dependency) is unavailable; retry later.
     Unavailable = 50300,
 }
@@ -128,6 +130,7 @@ impl From<WriteError> for ApiError {
             }
             WriteError::ProductNotFound => Self::not_found("product"),
             WriteError::OrderNotFound => Self::not_found("order"),
+            WriteError::UserNotFound => Self::not_found("user"),
             WriteError::InsufficientStock(shortages) => {
                 Self::new(S::CONFLICT, ErrorCode::InsufficientStock, message)
                     .with_data(json!({ "shortages": shortages }))

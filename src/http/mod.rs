@@ -1,12 +1,14 @@
 //! The HTTP interface: routes of each resource merged into one router.
 
 mod admin_projections;
+mod auth;
 mod catalog;
 pub mod context;
 pub mod envelope;
 pub mod error;
 mod health;
 pub mod json;
+mod me;
 pub mod orders;
 pub mod paging;
 pub mod products;
@@ -26,6 +28,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static(context::REQUEST_ID_HEADE
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(auth::router())
+        .merge(me::router())
         .merge(products::router())
         .merge(orders::router())
         .merge(catalog::router())

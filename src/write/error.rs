@@ -4,6 +4,7 @@ use aggregates::FieldError;
 use aggregates::order::OrderError;
 use aggregates::product::ProductError;
 use aggregates::stock::StockError;
+use aggregates::user::UserError;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -27,6 +28,8 @@ pub enum WriteError {
     ProductNotFound,
     #[error("order not found")]
     OrderNotFound,
+    #[error("user not found")]
+    UserNotFound,
     #[error("insufficient stock for {}", .0.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "))]
     InsufficientStock(Vec<Shortage>),
     #[error(transparent)]
@@ -61,6 +64,16 @@ impl From<ProductError> for WriteError {
             ProductError::NotFound => Self::ProductNotFound,
             ProductError::Invalid(fields) => Self::Invalid(fields),
             other => Self::Product(other),
+        }
+    }
+}
+
+impl From<UserError> for WriteError {
+    fn from(err: UserError) -> Self {
+        match err {
+            UserError::Invalid(fields) => Self::Invalid(fields),
+            UserError::NotFound => Self::UserNotFound,
+            UserError::AlreadyRegistered => Self::Unavailable(err.to_string()),
         }
     }
 }

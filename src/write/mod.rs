@@ -9,6 +9,7 @@ mod error;
 mod group_commit;
 mod orders;
 mod stream_slots;
+mod users;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,12 +17,14 @@ use std::time::Duration;
 use aggregates::order::Order;
 use aggregates::product::Product;
 use aggregates::stock::Stock;
+use aggregates::user::User;
 
 use crate::event_store::{EventStore, FeedPosition};
 pub use catalog::{ProductSnapshot, StockAdjustment};
 pub use error::{Shortage, WriteError};
 pub use orders::{OrderActor, PlaceOrder};
 use stream_slots::StreamSlots;
+pub use users::user_id_for;
 
 /// Tunables of the write side.
 #[derive(Debug, Clone)]
@@ -78,6 +81,7 @@ pub struct WriteModel {
     products: StreamSlots<Product>,
     stocks: StreamSlots<Stock>,
     orders: StreamSlots<Order>,
+    users: StreamSlots<User>,
     queues: group_commit::Queues,
     pub stats: WriteStats,
 }
@@ -90,6 +94,7 @@ impl WriteModel {
             products: StreamSlots::new(true),
             stocks: StreamSlots::new(true),
             orders: StreamSlots::new(false),
+            users: StreamSlots::new(false),
             queues: group_commit::Queues::default(),
             stats: WriteStats::default(),
         }

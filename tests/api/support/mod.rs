@@ -7,4 +7,4 @@ mod test_app;
 
 pub use database::fresh_database;
 pub use feed::read_feed_until;
-pub use test_app::{TestApp, address, spawn_app, spawn_app_on};
+pub use test_app::{TestApp, address, spawn_app, spawn_app_on, spawn_app_with};

@@ -3,11 +3,10 @@
 use std::time::Duration;
 
 use aggregates::stock::Stock;
-use ordo::app::{AppState, Application};
+use ordo::app::{AppSettings, AppState, Application};
 use ordo::auth::{JwtKeys, Role};
 use ordo::event_store::EventStore;
 use ordo::secret::Secret;
-use ordo::write::WriteSettings;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -38,8 +37,25 @@ pub async fn spawn_app() -> TestApp {
 /// Starts another app instance on the same database, as a second server process would
 /// run: its own write model, cache and stream queues.
 pub async fn spawn_app_on(pool: PgPool) -> TestApp {
+    start(
+        pool,
+        AppSettings {
+            dev_mode: true,
+            ..AppSettings::default()
+        },
+    )
+    .await
+}
+
+/// Starts the app with these settings against a fresh database.
+pub async fn spawn_app_with(settings: AppSettings) -> TestApp {
+    let (pool, _) = fresh_database().await;
+    start(pool, settings).await
+}
+
+async fn start(pool: PgPool, settings: AppSettings) -> TestApp {
     let keys = JwtKeys::new(&Secret::new(SECRET));
-    let state = AppState::new(pool.clone(), keys, true, WriteSettings::default());
+    let state = AppState::new(pool.clone(), keys, settings);
     let app = Application::build(state.clone(), "127.0.0.1:0".parse().expect("address"))
         .await
         .expect("bind the app");
@@ -59,6 +75,11 @@ pub async fn spawn_app_on(pool: PgPool) -> TestApp {
 }
 
 impl TestApp {
+    /// A token signed with this app's secret for arbitrary claims (tests of bad tokens).
+    pub fn secret() -> &'static str {
+        SECRET
+    }
+
     /// An operator's access token.
     pub fn admin_token(&self) -> String {
         self.state

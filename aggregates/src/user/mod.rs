@@ -1,0 +1,203 @@
+//! User: a shopper of the mini program, keyed by their WeChat openid, with the profile
+//! they show (nickname, avatar, phone).
+
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::FieldError;
+
+/// Longest nickname, in characters.
+pub const MAX_NICKNAME_CHARS: usize = 64;
+/// Longest avatar URL, in characters.
+pub const MAX_AVATAR_URL_CHARS: usize = 1024;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub registered: bool,
+    pub openid: String,
+    pub nickname: String,
+    pub avatar_url: String,
+    pub phone: String,
+    pub registered_at: Option<DateTime<Utc>>,
+}
+
+/// Profile fields to change; `None` keeps the current value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileChanges {
+    pub nickname: Option<String>,
+    pub avatar_url: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserCommand {
+    /// First login: the user exists from now on.
+    RegisterUser {
+        openid: String,
+        nickname: String,
+        registered_at: DateTime<Utc>,
+    },
+    UpdateProfile(ProfileChanges),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserEvent {
+    UserRegistered {
+        openid: String,
+        nickname: String,
+        registered_at: DateTime<Utc>,
+    },
+    /// The profile after a change (all fields).
+    ProfileUpdated {
+        nickname: String,
+        avatar_url: String,
+        phone: String,
+    },
+}
+
+impl DomainEvent for UserEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::UserRegistered { .. } => "UserRegistered",
+            Self::ProfileUpdated { .. } => "ProfileUpdated",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UserError {
+    #[error("the user is already registered")]
+    AlreadyRegistered,
+    #[error("the user does not exist")]
+    NotFound,
+    #[error("invalid profile: {}", crate::describe(.0))]
+    Invalid(Vec<FieldError>),
+}
+
+impl Aggregate for User {
+    const TYPE: &'static str = "User";
+    type Command = UserCommand;
+    type Event = UserEvent;
+    type Error = UserError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: UserCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), UserError> {
+        let event = match command {
+            UserCommand::RegisterUser {
+                openid,
+                nickname,
+                registered_at,
+            } => {
+                if self.registered {
+                    return Err(UserError::AlreadyRegistered);
+                }
+                UserEvent::UserRegistered {
+                    openid,
+                    nickname: truncate(&nickname, MAX_NICKNAME_CHARS),
+                    registered_at,
+                }
+            }
+            UserCommand::UpdateProfile(changes) => {
+                if !self.registered {
+                    return Err(UserError::NotFound);
+                }
+                let event = UserEvent::ProfileUpdated {
+                    nickname: changes.nickname.unwrap_or_else(|| self.nickname.clone()),
+                    avatar_url: changes
+                        .avatar_url
+                        .unwrap_or_else(|| self.avatar_url.clone()),
+                    phone: changes.phone.unwrap_or_else(|| self.phone.clone()),
+                };
+                if let UserEvent::ProfileUpdated {
+                    nickname,
+                    avatar_url,
+                    phone,
+                } = &event
+                {
+                    validate(nickname, avatar_url, phone)?;
+                }
+                event
+            }
+        };
+        sink.write(event, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: UserEvent) {
+        match event {
+            UserEvent::UserRegistered {
+                openid,
+                nickname,
+                registered_at,
+            } => {
+                *self = Self {
+                    registered: true,
+                    openid,
+                    nickname,
+                    registered_at: Some(registered_at),
+                    ..Self::default()
+                };
+            }
+            UserEvent::ProfileUpdated {
+                nickname,
+                avatar_url,
+                phone,
+            } => {
+                self.nickname = nickname;
+                self.avatar_url = avatar_url;
+                self.phone = phone;
+            }
+        }
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+fn validate(nickname: &str, avatar_url: &str, phone: &str) -> Result<(), UserError> {
+    let mut errors = Vec::new();
+    if nickname.trim().is_empty() || nickname.chars().count() > MAX_NICKNAME_CHARS {
+        errors.push(FieldError::new(
+            "nickname",
+            format!("must be 1 to {MAX_NICKNAME_CHARS} characters"),
+        ));
+    }
+    if avatar_url.chars().count() > MAX_AVATAR_URL_CHARS
+        || !(avatar_url.is_empty() || avatar_url.starts_with("https://"))
+    {
+        errors.push(FieldError::new(
+            "avatar_url",
+            "must be an https:// URL of at most 1024 characters, or empty",
+        ));
+    }
+    let digits = phone.strip_prefix('+').unwrap_or(phone);
+    if !(phone.is_empty()
+        || (5..=20).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()))
+    {
+        errors.push(FieldError::new(
+            "phone",
+            "must be 5 to 20 digits, optionally after +, or empty",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(UserError::Invalid(errors))
+    }
+}

@@ -1,0 +1,82 @@
+//! The caller's own profile.
+
+use aggregates::user::{ProfileChanges, User};
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::context::metadata;
+use super::envelope::Success;
+use super::error::ApiError;
+use super::json::JsonBody;
+use crate::app::AppState;
+use crate::auth::AuthUser;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/me", get(get_me).put(put_me))
+}
+
+#[derive(Debug, Serialize)]
+struct Profile {
+    id: Uuid,
+    nickname: String,
+    avatar_url: String,
+    phone: String,
+}
+
+impl Profile {
+    fn of(id: Uuid, user: User) -> Self {
+        Self {
+            id,
+            nickname: user.nickname,
+            avatar_url: user.avatar_url,
+            phone: user.phone,
+        }
+    }
+}
+
+/// The caller's user id; operator tokens name no user.
+fn user_id(user: &AuthUser) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(user.id()).map_err(|_| ApiError::not_found("user"))
+}
+
+async fn get_me(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Success<Profile>, ApiError> {
+    let id = user_id(&user)?;
+    let found = state.write.user(id).await?;
+    found
+        .map(|found| Success::ok(Profile::of(id, found)))
+        .ok_or_else(|| ApiError::not_found("user"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileRequest {
+    nickname: Option<String>,
+    avatar_url: Option<String>,
+    phone: Option<String>,
+}
+
+async fn put_me(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<ProfileRequest>,
+) -> Result<Success<Profile>, ApiError> {
+    let id = user_id(&user)?;
+    let changes = ProfileChanges {
+        nickname: body.nickname,
+        avatar_url: body.avatar_url,
+        phone: body.phone,
+    };
+    let updated = state
+        .write
+        .update_profile(id, changes, &metadata(&user.0, &headers))
+        .await?;
+    Ok(Success::ok(Profile::of(id, updated)))
+}

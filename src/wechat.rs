@@ -1,0 +1,136 @@
+//! WeChat's `jscode2session`: exchanges the code a mini program got from `wx.login` for
+//! the user's openid. The session key it also returns is not kept.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+/// WeChat's API, where `jscode2session` lives.
+pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
+/// How long a login waits for WeChat.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The mini program's credentials and where to reach WeChat.
+#[derive(Debug, Clone)]
+pub struct WeChatConfig {
+    pub base_url: String,
+    pub app_id: Option<String>,
+    pub app_secret: Option<Secret>,
+    pub timeout: Duration,
+}
+
+impl Default for WeChatConfig {
+    fn default() -> Self {
+        Self {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            app_id: None,
+            app_secret: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WeChatError {
+    #[error(
+        "WeChat login is not configured on this server (ORDO_WECHAT_APP_ID, ORDO_WECHAT_APP_SECRET)"
+    )]
+    NotConfigured,
+    #[error("the login code is invalid or was already used")]
+    InvalidCode,
+    #[error("WeChat refused this user (high-risk account)")]
+    Refused,
+    #[error("WeChat is rate-limiting logins; retry later")]
+    RateLimited,
+    #[error("WeChat did not answer in time")]
+    Timeout,
+    #[error("WeChat answered with an error: {0}")]
+    Upstream(String),
+}
+
+#[derive(Debug, Deserialize)]
+struct SessionAnswer {
+    openid: Option<String>,
+    #[serde(default)]
+    errcode: i64,
+    #[serde(default)]
+    errmsg: String,
+}
+
+/// The client, with its own connection pool and timeout.
+#[derive(Debug, Clone)]
+pub struct WeChatClient {
+    http: reqwest::Client,
+    config: WeChatConfig,
+}
+
+impl WeChatClient {
+    pub fn new(config: WeChatConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .unwrap_or_default();
+        Self { http, config }
+    }
+
+    /// The openid of the user who got `code` from `wx.login`.
+    pub async fn openid_for(&self, code: &str) -> Result<String, WeChatError> {
+        let (Some(app_id), Some(secret)) = (&self.config.app_id, &self.config.app_secret) else {
+            return Err(WeChatError::NotConfigured);
+        };
+        let url = format!(
+            "{}/sns/jscode2session",
+            self.config.base_url.trim_end_matches('/')
+        );
+        let response = self
+            .http
+            .get(url)
+            .query(&[
+                ("appid", app_id.as_str()),
+                ("secret", secret.expose()),
+                ("js_code", code),
+                ("grant_type", "authorization_code"),
+            ])
+            .send()
+            .await
+            .map_err(|err| {
+                if err.is_timeout() {
+                    WeChatError::Timeout
+                } else {
+                    WeChatError::Upstream(without_url(&err))
+                }
+            })?;
+        if !response.status().is_success() {
+            return Err(WeChatError::Upstream(format!("HTTP {}", response.status())));
+        }
+        // WeChat answers errors with HTTP 200 and an errcode.
+        let answer: SessionAnswer = response.json().await.map_err(|err| {
+            if err.is_timeout() {
+                WeChatError::Timeout
+            } else {
+                WeChatError::Upstream(format!("unreadable answer: {}", without_url(&err)))
+            }
+        })?;
+        match (answer.errcode, answer.openid) {
+            (0, Some(openid)) if !openid.is_empty() => Ok(openid),
+            (40029 | 40163, _) => Err(WeChatError::InvalidCode),
+            (40226, _) => Err(WeChatError::Refused),
+            (45011, _) => Err(WeChatError::RateLimited),
+            (code, _) => Err(WeChatError::Upstream(format!(
+                "errcode {code}: {}",
+                answer.errmsg
+            ))),
+        }
+    }
+}
+
+/// The error's text without the request URL, which holds the app secret.
+fn without_url(err: &reqwest::Error) -> String {
+    let mut err = err.to_string();
+    if let Some(start) = err.find(" for url (") {
+        err.truncate(start);
+    }
+    err
+}

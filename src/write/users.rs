@@ -1,0 +1,97 @@
+//! User use cases: registering on first login, changing the profile.
+
+use aggregates::user::{ProfileChanges, User, UserCommand};
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::attempt::{Attempts, append_for, decide};
+use super::{WriteError, WriteModel};
+use crate::event_store::{AppendError, EventMetadata};
+
+/// The namespace of user ids: a user's id is derived from their openid, so the first
+/// login of two devices at once races for the same stream and the event store keeps one.
+const USER_NAMESPACE: Uuid = Uuid::from_u128(0x6f72_646f_2d75_7365_722d_6964_732d_0001);
+
+/// The id of the user with this openid.
+pub fn user_id_for(openid: &str) -> Uuid {
+    Uuid::new_v5(&USER_NAMESPACE, openid.as_bytes())
+}
+
+impl WriteModel {
+    /// The user with this openid, registered now if this is their first login.
+    pub async fn login(
+        &self,
+        openid: &str,
+        nickname: &str,
+        metadata: &EventMetadata,
+    ) -> Result<(Uuid, User), WriteError> {
+        let id = user_id_for(openid);
+        let key = id.to_string();
+        let mut slot = self.users.lock(&key).await;
+        let mut attempts = Attempts::new(self.settings.max_attempts, &self.stats);
+        loop {
+            let current = &slot.current(&self.store).await?.loaded;
+            if current.aggregate.registered {
+                return Ok((id, current.aggregate.clone()));
+            }
+            let register = UserCommand::RegisterUser {
+                openid: openid.to_owned(),
+                nickname: nickname.to_owned(),
+                registered_at: Utc::now(),
+            };
+            let (user, events) = decide(&current.aggregate, register)
+                .await
+                .map_err(|err| WriteError::Unavailable(err.to_string()))?;
+            let appends: Vec<_> = append_for::<User>(&key, 0, &events)?.into_iter().collect();
+            let mut metadata = metadata.clone();
+            metadata.actor_id = Some(key.clone());
+            match self.store.append(&appends, &metadata).await {
+                Ok(_) => return Ok((id, user)),
+                // Another device registered the same user first: reload and use it.
+                Err(AppendError::Conflict { .. }) => {
+                    slot.invalidate();
+                    attempts.retry_after_conflict().await?;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+
+    /// The user, as their events make them; `None` when there is no such user.
+    pub async fn user(&self, id: Uuid) -> Result<Option<User>, WriteError> {
+        let user = self.store.load::<User>(&id.to_string()).await?.aggregate;
+        Ok(user.registered.then_some(user))
+    }
+
+    /// Changes the user's profile.
+    pub async fn update_profile(
+        &self,
+        id: Uuid,
+        changes: ProfileChanges,
+        metadata: &EventMetadata,
+    ) -> Result<User, WriteError> {
+        let key = id.to_string();
+        let mut slot = self.users.lock(&key).await;
+        let mut attempts = Attempts::new(self.settings.max_attempts, &self.stats);
+        loop {
+            let current = &slot.current(&self.store).await?.loaded;
+            let sequence = current.sequence;
+            let (user, events) = decide(
+                &current.aggregate,
+                UserCommand::UpdateProfile(changes.clone()),
+            )
+            .await?;
+            let appends: Vec<_> = append_for::<User>(&key, sequence, &events)?
+                .into_iter()
+                .collect();
+            match self.store.append(&appends, metadata).await {
+                Ok(_) => return Ok(user),
+                Err(AppendError::Conflict { .. }) => {
+                    slot.invalidate();
+                    attempts.retry_after_conflict().await?;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+}
