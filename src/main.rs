@@ -7,12 +7,17 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // ORDO_LOG_FORMAT=json: one JSON object per line (with the request's span: method,
+    // path, request id), for log collectors.
+    if std::env::var("ORDO_LOG_FORMAT").is_ok_and(|format| format == "json") {
+        logs.json().with_current_span(true).init();
+    } else {
+        logs.init();
+    }
     let result = match &cli.command {
         Some(Command::Token(args)) => commands::token(&cli.global, args),
         _ => run_async(&cli),

@@ -13,16 +13,28 @@ pub mod orders;
 pub mod paging;
 pub mod products;
 
+use std::time::Duration;
+
 use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderName;
 use axum::http::{StatusCode, Uri};
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 use error::{ApiError, ErrorCode};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static(context::REQUEST_ID_HEADER);
+
+/// The largest request body accepted (a 50-line order is a few KiB); larger is a 413.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// A request still running after this is answered 503 (its write, if any, is one
+/// statement or runs in a task of its own, so nothing is left half done).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Every route ordo serves.
 pub fn router(state: AppState) -> Router {
@@ -35,7 +47,27 @@ pub fn router(state: AppState) -> Router {
         .merge(catalog::router())
         .merge(admin_projections::router())
         .fallback(no_route)
-        .layer(TraceLayer::new_for_http())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let request_id = request
+                    .headers()
+                    .get(context::REQUEST_ID_HEADER)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    request_id,
+                )
+            }),
+        )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)

@@ -64,3 +64,53 @@ async fn an_unknown_path_is_a_404_in_the_envelope() {
     assert_eq!(body["code"], 40400);
     assert_eq!(body["message"], "no route for /api/v1/nothing-here");
 }
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_with_413_in_the_envelope() {
+    let app = spawn_app().await;
+    let huge = format!(
+        "{{\"remark\": \"{}\"}}",
+        "x".repeat(ordo::http::MAX_BODY_BYTES + 1)
+    );
+
+    let response = app
+        .client
+        .post(format!("{}/api/v1/orders", app.address))
+        .bearer_auth(app.user_token("u1"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .expect("request");
+
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["code"], 41300);
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_keeps_the_clients() {
+    let app = spawn_app().await;
+
+    let generated = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .expect("get");
+    let given = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .expect("get");
+
+    assert!(
+        generated
+            .headers()
+            .get("x-request-id")
+            .is_some_and(|id| !id.is_empty())
+    );
+    assert_eq!(given.headers()["x-request-id"], "trace-me-42");
+}
