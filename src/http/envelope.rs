@@ -26,6 +26,13 @@ impl<T> Success<T> {
     }
 }
 
+impl<T: Serialize> Success<T> {
+    /// The envelope as JSON, as the client receives it.
+    pub fn envelope(&self) -> serde_json::Value {
+        serde_json::json!({"code": 0, "message": "ok", "data": self.1})
+    }
+}
+
 impl<T: Serialize> IntoResponse for Success<T> {
     fn into_response(self) -> Response {
         let body = Envelope {

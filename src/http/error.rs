@@ -108,6 +108,11 @@ impl ApiError {
         .with_data(json!({"errors": [{"field": field, "message": message}]}))
     }
 
+    /// The envelope as JSON, as the client receives it.
+    pub fn envelope(&self) -> Value {
+        json!({"code": self.code as u32, "message": self.message, "data": self.data})
+    }
+
     /// A failure the client cannot fix: logged with its cause, answered without it.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");

@@ -7,6 +7,7 @@ pub mod context;
 pub mod envelope;
 pub mod error;
 mod health;
+mod idempotency;
 pub mod json;
 mod me;
 pub mod orders;

@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 
 use aggregates::order::{Address, CancelReason, Order, OrderLine};
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -14,6 +15,7 @@ use uuid::Uuid;
 use super::context::{await_projection, metadata, parse_id};
 use super::envelope::Success;
 use super::error::ApiError;
+use super::idempotency::{self, Claim};
 use super::json::JsonBody;
 use super::paging::{Page, Paging};
 use crate::app::AppState;
@@ -64,14 +66,14 @@ impl OrderView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct LineRequest {
     product_id: Uuid,
     quantity: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct PlaceOrderRequest {
     lines: Vec<LineRequest>,
@@ -80,11 +82,45 @@ struct PlaceOrderRequest {
     remark: String,
 }
 
+/// Places an order; with an `Idempotency-Key`, a retry gets the first answer again.
 async fn place_order(
     State(state): State<AppState>,
     user: AuthUser,
     headers: HeaderMap,
     JsonBody(body): JsonBody<PlaceOrderRequest>,
+) -> Result<Response, ApiError> {
+    let Some(key) = idempotency::key_of(&headers)? else {
+        return Ok(place(&state, &user, &headers, body).await?.into_response());
+    };
+    let (key, taken_over) = match idempotency::claim(&state.pool, user.id(), key, &body).await? {
+        Claim::Replay(status, answer) => return Ok((status, Json(answer)).into_response()),
+        Claim::Run { key, taken_over } => (key, taken_over),
+    };
+    // A claim taken over from a stopped server may have written its order already.
+    let earlier = if taken_over {
+        placed_with_key(&state, user.id(), &key).await?
+    } else {
+        None
+    };
+    let result = match earlier {
+        Some(view) => Ok(Success::created(view)),
+        None => place(&state, &user, &headers, body).await,
+    };
+    let (status, answer) = match &result {
+        Ok(success) => (success.0, success.envelope()),
+        Err(error) => (error.status, error.envelope()),
+    };
+    if let Err(err) = idempotency::complete(&state.pool, user.id(), &key, status, &answer).await {
+        tracing::warn!(%err, "could not store the answer of an idempotent request");
+    }
+    result.map(IntoResponse::into_response)
+}
+
+async fn place(
+    state: &AppState,
+    user: &AuthUser,
+    headers: &HeaderMap,
+    body: PlaceOrderRequest,
 ) -> Result<Success<OrderView>, ApiError> {
     let request = PlaceOrder {
         user_id: user.id().to_owned(),
@@ -98,12 +134,39 @@ async fn place_order(
     };
     let written = state
         .write
-        .place_order(request, &metadata(&user.0, &headers))
+        .place_order(request, &metadata(&user.0, headers))
         .await?;
-    await_projection(&state, "orders", written.position).await;
-    await_projection(&state, "catalog", written.position).await;
+    await_projection(state, "orders", written.position).await;
+    await_projection(state, "catalog", written.position).await;
     let (id, order) = written.value;
     Ok(Success::created(OrderView::of(id, order)))
+}
+
+/// The order this user placed with this key, found through the events' metadata.
+async fn placed_with_key(
+    state: &AppState,
+    user_id: &str,
+    key: &str,
+) -> Result<Option<OrderView>, ApiError> {
+    let id: Option<String> = sqlx::query_scalar(
+        "SELECT aggregate_id FROM events
+          WHERE metadata ->> 'idempotency_key' = $1 AND metadata ->> 'actor_id' = $2
+            AND event_type = 'OrderPlaced'
+          LIMIT 1",
+    )
+    .bind(key)
+    .bind(user_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some(id) = id.and_then(|id| Uuid::parse_str(&id).ok()) else {
+        return Ok(None);
+    };
+    let order = state
+        .events
+        .load::<Order>(&id.to_string())
+        .await
+        .map_err(|err| ApiError::internal(&err))?;
+    Ok(Some(OrderView::of(id, order.aggregate)))
 }
 
 async fn cancel_order(

@@ -5,6 +5,7 @@ mod auth;
 mod catalog;
 mod event_store;
 mod health;
+mod idempotency;
 mod orders;
 mod queries;
 mod read_side;

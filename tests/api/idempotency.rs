@@ -1,0 +1,124 @@
+//! `Idempotency-Key` on `POST /orders`: retries get the first answer, nothing twice.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::{TestApp, address};
+
+async fn order_with_key(app: &TestApp, user: &str, key: &str, body: &Value) -> (StatusCode, Value) {
+    let response = app
+        .client
+        .post(format!("{}/api/v1/orders", app.address))
+        .bearer_auth(app.user_token(user))
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.json().await.expect("json"))
+}
+
+fn body(product: Uuid, quantity: i64) -> Value {
+    json!({"lines": [{"product_id": product, "quantity": quantity}], "address": address()})
+}
+
+#[tokio::test]
+async fn a_retried_order_with_the_same_key_is_placed_once() {
+    let app = crate::support::spawn_app().await;
+    let tea = app.create_product("Tea", 500, 10).await;
+
+    let (first_status, first) = order_with_key(&app, "u1", "key-1", &body(tea, 2)).await;
+    let (again_status, again) = order_with_key(&app, "u1", "key-1", &body(tea, 2)).await;
+
+    assert_eq!(
+        (first_status, again_status),
+        (StatusCode::CREATED, StatusCode::CREATED)
+    );
+    assert_eq!(again, first, "the first answer, again");
+    assert_eq!(app.count_events("OrderPlaced").await, 1);
+    assert_eq!(app.stock(tea).await.available(), 8);
+    // Another user's same key is their own.
+    let (status, other) = order_with_key(&app, "u2", "key-1", &body(tea, 2)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_ne!(other["data"]["id"], first["data"]["id"]);
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_body_is_refused() {
+    let app = crate::support::spawn_app().await;
+    let tea = app.create_product("Tea", 500, 10).await;
+    order_with_key(&app, "u1", "key-2", &body(tea, 1)).await;
+
+    let (status, answer) = order_with_key(&app, "u1", "key-2", &body(tea, 3)).await;
+
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["data"]["errors"][0]["field"], "Idempotency-Key");
+    assert_eq!(app.count_events("OrderPlaced").await, 1);
+}
+
+#[tokio::test]
+async fn concurrent_retries_with_one_key_place_one_order() {
+    let app = crate::support::spawn_app().await;
+    let tea = app.create_product("Tea", 500, 100).await;
+
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (client, base, token, body) = (
+            app.client.clone(),
+            app.address.clone(),
+            app.user_token("u1"),
+            body(tea, 1),
+        );
+        tasks.push(tokio::spawn(async move {
+            let response = client
+                .post(format!("{base}/api/v1/orders"))
+                .bearer_auth(token)
+                .header("Idempotency-Key", "double-tap")
+                .json(&body)
+                .send()
+                .await
+                .expect("request");
+            (
+                response.status(),
+                response.json::<Value>().await.expect("json"),
+            )
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        let (status, answer) = task.await.expect("task");
+        match status {
+            StatusCode::CREATED => ids.push(answer["data"]["id"].clone()),
+            StatusCode::CONFLICT => assert_eq!(answer["code"], 40903, "{answer}"),
+            other => panic!("{other}: {answer}"),
+        }
+    }
+
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every answer names the same order");
+    assert_eq!(app.count_events("OrderPlaced").await, 1);
+}
+
+#[tokio::test]
+async fn a_claim_left_by_a_stopped_server_finds_the_order_it_wrote() {
+    let app = crate::support::spawn_app().await;
+    let tea = app.create_product("Tea", 500, 10).await;
+    // A server wrote the order, then stopped before storing the answer: its claim is stale.
+    let (status, first) = order_with_key(&app, "u1", "key-3", &body(tea, 1)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    sqlx::query(
+        "UPDATE idempotency_keys SET status = NULL, answer = NULL,
+                updated_at = now() - interval '5 minutes'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("make the claim stale");
+
+    let (status, again) = order_with_key(&app, "u1", "key-3", &body(tea, 1)).await;
+
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["data"]["id"], first["data"]["id"]);
+    assert_eq!(app.count_events("OrderPlaced").await, 1);
+}
