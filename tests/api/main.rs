@@ -6,6 +6,7 @@ mod catalog;
 mod event_store;
 mod health;
 mod idempotency;
+mod journey;
 mod orders;
 mod queries;
 mod read_side;
