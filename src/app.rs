@@ -44,6 +44,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(pool: PgPool, jwt: JwtKeys, settings: AppSettings) -> Self {
+        crate::metrics::handle();
         let events = EventStore::new(pool.clone());
         Self {
             write: Arc::new(WriteModel::new(events.clone(), settings.write)),

@@ -14,6 +14,7 @@ pub mod database;
 pub mod embedded_postgres;
 pub mod event_store;
 pub mod http;
+pub mod metrics;
 pub mod secret;
 pub mod wechat;
 pub mod write;

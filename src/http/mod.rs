@@ -47,7 +47,9 @@ pub fn router(state: AppState) -> Router {
         .merge(orders::router())
         .merge(catalog::router())
         .merge(admin_projections::router())
+        .route("/metrics", axum::routing::get(crate::metrics::render))
         .fallback(no_route)
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(

@@ -20,7 +20,7 @@ use super::json::JsonBody;
 use super::paging::{Page, Paging};
 use crate::app::AppState;
 use crate::auth::AuthUser;
-use crate::write::{OrderActor, PlaceOrder};
+use crate::write::{OrderActor, PlaceOrder, WriteError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -132,10 +132,25 @@ async fn place(
         address: body.address,
         remark: body.remark,
     };
-    let written = state
+    let written = match state
         .write
         .place_order(request, &metadata(&user.0, headers))
-        .await?;
+        .await
+    {
+        Ok(written) => {
+            metrics::counter!("orders_placed_total").increment(1);
+            written
+        }
+        Err(err) => {
+            let reason = match &err {
+                WriteError::InsufficientStock(_) => "insufficient_stock",
+                WriteError::Invalid(_) => "invalid",
+                _ => "other",
+            };
+            metrics::counter!("orders_refused_total", "reason" => reason).increment(1);
+            return Err(err.into());
+        }
+    };
     await_projection(state, "orders", written.position).await;
     await_projection(state, "catalog", written.position).await;
     let (id, order) = written.value;

@@ -56,8 +56,10 @@ impl<'a> Attempts<'a> {
     /// Called after a conflict: waits before the next attempt, or gives up.
     pub async fn retry_after_conflict(&mut self) -> Result<(), WriteError> {
         self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("write_conflicts_total").increment(1);
         if self.made >= self.max {
             self.stats.exhausted.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("write_retries_exhausted_total").increment(1);
             return Err(WriteError::Busy);
         }
         // Exponential backoff with full jitter, from 1 ms up to about 100 ms, so that
@@ -65,6 +67,7 @@ impl<'a> Attempts<'a> {
         let ceiling_ms = (1u64 << self.made.min(7)).min(100);
         let wait = rand::rng().random_range(0..=ceiling_ms);
         self.made += 1;
+        metrics::counter!("write_retries_total").increment(1);
         tokio::time::sleep(Duration::from_millis(wait)).await;
         Ok(())
     }

@@ -114,3 +114,30 @@ async fn every_answer_carries_a_request_id_and_keeps_the_clients() {
     );
     assert_eq!(given.headers()["x-request-id"], "trace-me-42");
 }
+
+#[tokio::test]
+async fn metrics_show_request_latency_orders_and_projection_lag() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 500, 1).await;
+    app.place_order("u1", &[(tea, 1)]).await;
+    app.place_order("u2", &[(tea, 1)]).await;
+
+    let response = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("metrics");
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.expect("text");
+    for expected in [
+        "http_request_duration_seconds_bucket",
+        "route=\"/api/v1/orders\"",
+        "orders_placed_total",
+        "orders_refused_total{reason=\"insufficient_stock\"}",
+        "projection_lag_events{projection=\"orders\"}",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+}
