@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use crate::auth::{JwtKeys, Sessions};
 use crate::event_store::EventStore;
 use crate::http;
+use crate::http::rate_limit::{Limiters, RateLimits};
 use crate::wechat::{WeChatClient, WeChatConfig};
 use crate::write::{WriteModel, WriteSettings};
 use projections::Projector;
@@ -25,6 +26,7 @@ pub struct AppSettings {
     pub dev_login: bool,
     pub write: WriteSettings,
     pub wechat: WeChatConfig,
+    pub rate_limits: RateLimits,
 }
 
 /// What every request handler can reach.
@@ -37,6 +39,7 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub sessions: Arc<Sessions>,
     pub wechat: WeChatClient,
+    pub limiters: Arc<Limiters>,
     pub dev_mode: bool,
     /// Whether `dev:<name>` login codes are accepted.
     pub dev_login: bool,
@@ -51,6 +54,7 @@ impl AppState {
             projector: Arc::new(Projector::new(pool.clone(), projections::all())),
             sessions: Arc::new(Sessions::new(pool.clone())),
             wechat: WeChatClient::new(settings.wechat),
+            limiters: Limiters::new(settings.rate_limits),
             events,
             pool,
             jwt: Arc::new(jwt),
@@ -88,7 +92,9 @@ impl Application {
         let (stop_projector, stopped) = watch::channel(false);
         let projector = tokio::spawn(self.state.projector.clone().run(stopped));
         let router = http::router(self.state);
-        let served = axum::serve(self.listener, router)
+        // The connection's address reaches handlers and the per-address rate limit.
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop_projector.send(true);

@@ -28,6 +28,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
                 ..WriteSettings::default()
             },
             wechat: config.wechat.clone(),
+            rate_limits: config.rate_limits,
         },
     );
     let served = match Application::build(state, args.listen).await {

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use sqlx::postgres::PgConnectOptions;
 
 use crate::cli::GlobalArgs;
+use crate::http::rate_limit::{Rate, RateLimits};
 use crate::secret::{self, Secret};
 use crate::wechat::{self, WeChatConfig};
 
@@ -36,6 +37,7 @@ pub struct Config {
     pub dev_login: bool,
     pub jwt_secret: Secret,
     pub wechat: WeChatConfig,
+    pub rate_limits: RateLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,10 @@ pub enum ConfigError {
     JwtSecretRequired,
     #[error("{JWT_SECRET_ENV} is too short: at least {MIN_JWT_SECRET_BYTES} bytes are required")]
     JwtSecretTooShort,
+    #[error(
+        "{0} must be `off` or requests per second with an optional burst, e.g. `20` or `20/40`"
+    )]
+    RateLimit(&'static str),
     #[error("could not read or create the JWT secret in {path}: {source}")]
     SecretFile {
         path: PathBuf,
@@ -84,6 +90,10 @@ impl Config {
                 app_secret: env("ORDO_WECHAT_APP_SECRET").map(Secret::new),
                 ..WeChatConfig::default()
             },
+            rate_limits: RateLimits {
+                per_ip: rate("ORDO_RATE_LIMIT_IP", RateLimits::default().per_ip)?,
+                per_user: rate("ORDO_RATE_LIMIT_USER", RateLimits::default().per_user)?,
+            },
         })
     }
 
@@ -95,6 +105,29 @@ impl Config {
     /// The file holding the embedded cluster's superuser password.
     pub fn postgres_password_file(&self) -> PathBuf {
         self.data_dir.join("postgres-password")
+    }
+}
+
+/// A rate from `name`: `off`, `N` (burst 2N) or `N/B`; unset keeps `default`.
+fn rate(name: &'static str, default: Option<Rate>) -> Result<Option<Rate>, ConfigError> {
+    let Ok(value) = std::env::var(name) else {
+        return Ok(default);
+    };
+    if value.trim() == "off" {
+        return Ok(None);
+    }
+    let (per_second, burst) = match value.trim().split_once('/') {
+        Some((rate, burst)) => (rate.parse(), burst.parse()),
+        None => (
+            value.trim().parse(),
+            value.trim().parse().map(|n: u32| n.saturating_mul(2)),
+        ),
+    };
+    match (per_second, burst) {
+        (Ok(per_second), Ok(burst)) if per_second > 0 && burst > 0 => {
+            Ok(Some(Rate { per_second, burst }))
+        }
+        _ => Err(ConfigError::RateLimit(name)),
     }
 }
 

@@ -13,6 +13,7 @@ mod me;
 pub mod orders;
 pub mod paging;
 pub mod products;
+pub mod rate_limit;
 
 use std::time::Duration;
 
@@ -49,6 +50,10 @@ pub fn router(state: AppState) -> Router {
         .merge(admin_projections::router())
         .route("/metrics", axum::routing::get(crate::metrics::render))
         .fallback(no_route)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
+        ))
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())

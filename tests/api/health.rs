@@ -141,3 +141,47 @@ async fn metrics_show_request_latency_orders_and_projection_lag() {
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn a_user_or_an_address_over_its_rate_gets_429_with_retry_after() {
+    use ordo::http::rate_limit::{Rate, RateLimits};
+    let app = crate::support::spawn_app_with(ordo::app::AppSettings {
+        dev_mode: true,
+        rate_limits: RateLimits {
+            per_ip: Some(Rate {
+                per_second: 1,
+                burst: 3,
+            }),
+            per_user: Some(Rate {
+                per_second: 1,
+                burst: 2,
+            }),
+        },
+        ..Default::default()
+    })
+    .await;
+    let get = |token: Option<String>| {
+        let mut request = app.client.get(format!("{}/api/v1/products", app.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.expect("get") }
+    };
+
+    let token = app.user_token("eager");
+    let statuses: Vec<u16> = {
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            statuses.push(get(Some(token.clone())).await.status().as_u16());
+        }
+        statuses
+    };
+    assert_eq!(statuses, [200, 200, 429], "the user's burst is 2");
+
+    // The address allows 3 in all, and they are spent: anonymous requests too are refused.
+    let limited = get(None).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+    let body: serde_json::Value = limited.json().await.expect("json");
+    assert_eq!(body["code"], 42900);
+}
