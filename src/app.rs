@@ -27,6 +27,9 @@ pub struct AppSettings {
     pub write: WriteSettings,
     pub wechat: WeChatConfig,
     pub rate_limits: RateLimits,
+    /// Browser origins allowed to call the API (an operator's web console); `*` for any.
+    /// Mini programs need none.
+    pub cors_origins: Vec<String>,
 }
 
 /// What every request handler can reach.
@@ -40,6 +43,7 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     pub wechat: WeChatClient,
     pub limiters: Arc<Limiters>,
+    pub cors_origins: Vec<String>,
     pub dev_mode: bool,
     /// Whether `dev:<name>` login codes are accepted.
     pub dev_login: bool,
@@ -55,6 +59,7 @@ impl AppState {
             sessions: Arc::new(Sessions::new(pool.clone())),
             wechat: WeChatClient::new(settings.wechat),
             limiters: Limiters::new(settings.rate_limits),
+            cors_origins: settings.cors_origins,
             events,
             pool,
             jwt: Arc::new(jwt),

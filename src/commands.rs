@@ -29,6 +29,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
             },
             wechat: config.wechat.clone(),
             rate_limits: config.rate_limits,
+            cors_origins: config.cors_origins.clone(),
         },
     );
     let served = match Application::build(state, args.listen).await {

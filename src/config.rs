@@ -38,6 +38,8 @@ pub struct Config {
     pub jwt_secret: Secret,
     pub wechat: WeChatConfig,
     pub rate_limits: RateLimits,
+    /// `ORDO_CORS_ORIGINS`: comma-separated browser origins, or `*`.
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +96,14 @@ impl Config {
                 per_ip: rate("ORDO_RATE_LIMIT_IP", RateLimits::default().per_ip)?,
                 per_user: rate("ORDO_RATE_LIMIT_USER", RateLimits::default().per_user)?,
             },
+            cors_origins: env("ORDO_CORS_ORIGINS")
+                .map(|list| {
+                    list.split(',')
+                        .map(|origin| origin.trim().to_owned())
+                        .filter(|origin| !origin.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 

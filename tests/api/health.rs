@@ -185,3 +185,41 @@ async fn a_user_or_an_address_over_its_rate_gets_429_with_retry_after() {
     let body: serde_json::Value = limited.json().await.expect("json");
     assert_eq!(body["code"], 42900);
 }
+
+#[tokio::test]
+async fn a_configured_browser_origin_passes_cors_and_another_does_not() {
+    let app = crate::support::spawn_app_with(ordo::app::AppSettings {
+        cors_origins: vec!["https://console.example".into()],
+        ..Default::default()
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/v1/orders", app.address),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+
+    let allowed = preflight("https://console.example")
+        .await
+        .expect("preflight");
+    let refused = preflight("https://evil.example").await.expect("preflight");
+
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://console.example"
+    );
+    assert!(
+        !refused
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+}
