@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# HTTP benchmark of the API as the mini program uses it: POST /orders spread over 1,000
+# products, then GET /orders/{id}, 64 connections from 127.0.0.1 with wrk, authenticated
+# with real session tokens. Prints wrk's figures and the server's RSS. Asserts nothing.
+# Needs wrk (apt-get install -y wrk) and a release build (cargo build --release).
+# Usage: scripts/http-bench.sh [seconds per run, default 15]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_RUN=${1:-15}
+BIN=target/release/ordo
+PORT=18181
+BASE=http://127.0.0.1:$PORT
+WORK=$(mktemp -d /tmp/ordo-http-bench.XXXXXX)
+chmod 755 "$WORK"
+
+# Rate limits off: one address plays 64 shoppers.
+ORDO_RATE_LIMIT_IP=off ORDO_RATE_LIMIT_USER=off RUST_LOG=warn \
+  "$BIN" serve --data-dir "$WORK/data" --listen 127.0.0.1:$PORT > "$WORK/server.log" 2>&1 &
+SERVER=$!
+trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 120); do curl -sf "$BASE/healthz" > /dev/null && break; sleep 0.5; done
+
+ADMIN=$("$BIN" token --admin --sub bench --data-dir "$WORK/data" 2> /dev/null)
+echo "creating 1,000 products and 64 shoppers..."
+: > "$WORK/products"
+for i in $(seq 1 1000); do
+  curl -sf -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' \
+    -d "{\"name\":\"product $i\",\"category\":\"bench\",\"price_cents\":$((100 + i)),\"initial_stock\":1000000}" \
+    "$BASE/api/v1/admin/products" | sed -E 's/.*"id":"([^"]+)".*/\1\n/' >> "$WORK/products"
+done
+ADDRESS='{"name":"Bench","phone":"13800000000","province":"Zhejiang","city":"Hangzhou","district":"Xihu","detail":"1 Lake Road"}'
+: > "$WORK/tokens"; : > "$WORK/orders"
+for i in $(seq 1 64); do
+  token=$(curl -sf -H 'content-type: application/json' -d "{\"code\":\"dev:shopper$i\"}" \
+    "$BASE/api/v1/auth/wechat-login" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  product=$(sed -n "${i}p" "$WORK/products")
+  order=$(curl -sf -H "authorization: Bearer $token" -H 'content-type: application/json' \
+    -d "{\"lines\":[{\"product_id\":\"$product\",\"quantity\":1}],\"address\":$ADDRESS}" \
+    "$BASE/api/v1/orders" | sed -E 's/.*"data":\{"id":"([^"]+)".*/\1/')
+  echo "$token" >> "$WORK/tokens"; echo "$order" >> "$WORK/orders"
+done
+
+lua_list() { printf '%s = {' "$1"; sed 's/.*/"&",/' "$2" | tr -d '\n'; echo '}'; }
+{
+  lua_list tokens "$WORK/tokens"; lua_list products "$WORK/products"
+  cat <<LUA
+address = '$ADDRESS'
+counter = 0
+request = function()
+  counter = counter + 1
+  local token = tokens[(counter % #tokens) + 1]
+  local product = products[math.random(#products)]
+  local body = '{"lines":[{"product_id":"' .. product .. '","quantity":1}],"address":' .. address .. '}'
+  return wrk.format("POST", "/api/v1/orders",
+    {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+end
+LUA
+} > "$WORK/post.lua"
+{
+  lua_list tokens "$WORK/tokens"; lua_list orders "$WORK/orders"
+  cat <<'LUA'
+counter = 0
+request = function()
+  counter = counter + 1
+  local i = (counter % #tokens) + 1
+  return wrk.format("GET", "/api/v1/orders/" .. orders[i], {["Authorization"] = "Bearer " .. tokens[i]})
+end
+LUA
+} > "$WORK/get.lua"
+
+rss() { echo "server RSS: $(( $(ps -o rss= -p $SERVER) / 1024 )) MiB"; }
+echo; echo "== POST /api/v1/orders, 64 connections, ${SECONDS_PER_RUN}s"
+wrk -t2 -c64 -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/post.lua" "$BASE"
+rss
+echo; echo "== GET /api/v1/orders/{id}, 64 connections, ${SECONDS_PER_RUN}s"
+wrk -t2 -c64 -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/get.lua" "$BASE"
+rss
