@@ -58,7 +58,6 @@ impl<'a> Attempts<'a> {
         self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("write_conflicts_total").increment(1);
         if self.made >= self.max {
-            self.stats.exhausted.fetch_add(1, Ordering::Relaxed);
             metrics::counter!("write_retries_exhausted_total").increment(1);
             return Err(WriteError::Busy);
         }

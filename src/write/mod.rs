@@ -55,8 +55,6 @@ impl Default for WriteSettings {
 pub struct WriteStats {
     /// Appends refused because another writer got there first.
     pub conflicts: AtomicU64,
-    /// Commands that gave up after `max_attempts`.
-    pub exhausted: AtomicU64,
 }
 
 impl WriteStats {
