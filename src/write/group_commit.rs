@@ -28,6 +28,9 @@ use crate::event_store::{
 
 type Outcome = Result<Written<(Uuid, Order)>, WriteError>;
 
+/// Orders committed together at most: bounds one INSERT and one batch's latency.
+const MAX_BATCH: usize = 256;
+
 /// A single-line order waiting for its product's next batch.
 pub(super) struct Pending {
     /// Validated, not yet priced.
@@ -67,6 +70,7 @@ impl Queues {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         match queues.get_mut(&product) {
+            Some(pending) if pending.len() > MAX_BATCH => pending.drain(..MAX_BATCH).collect(),
             Some(pending) if !pending.is_empty() => std::mem::take(pending),
             _ => {
                 queues.remove(&product);
