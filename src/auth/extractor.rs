@@ -49,6 +49,7 @@ impl FromRequestParts<AppState> for AuthUser {
             Err(JwtError::Expired) => return Err(unauthorized("the access token has expired")),
             Err(_) => return Err(unauthorized("the access token is invalid")),
         };
+        tracing::Span::current().record("user_id", claims.sub.as_str());
         if let Some(session) = claims.sid
             && !state.sessions.is_active(session).await?
         {
