@@ -175,6 +175,23 @@ impl EmbeddedPostgres {
         self.running
     }
 
+    /// Starts a server this process stopped again, on the same port, so that clients
+    /// configured for it reconnect (a database coming back after an outage).
+    pub fn start_again(&mut self, durability: Durability) -> Result<()> {
+        if self.running {
+            return Ok(());
+        }
+        self.write_config(durability)?;
+        let log = self.dir.join("server.log");
+        let log = log.to_string_lossy();
+        self.pg_ctl(
+            "starting PostgreSQL again",
+            &["start", "-w", "-t", "60", "-l", &log],
+        )?;
+        self.running = true;
+        Ok(())
+    }
+
     /// Stops the server (fast shutdown: open sessions are ended, committed work is kept).
     pub fn stop(&mut self) -> Result<()> {
         if !self.running {

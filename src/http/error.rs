@@ -171,8 +171,21 @@ impl From<WriteError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
+        // SQLSTATE classes 08 (connection), 53 (resources) and 57 (operator intervention,
+        // e.g. the server shutting down) mean the database is unavailable, not broken.
+        let unavailable_state = err.as_database_error().is_some_and(|db| {
+            db.code().is_some_and(|code| {
+                ["08", "53", "57"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+            })
+        });
         match &err {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                tracing::warn!(%err, "database unavailable");
+                Self::unavailable("the database is unavailable; retry shortly")
+            }
+            _ if unavailable_state => {
                 tracing::warn!(%err, "database unavailable");
                 Self::unavailable("the database is unavailable; retry shortly")
             }

@@ -223,3 +223,61 @@ async fn a_configured_browser_origin_passes_cors_and_another_does_not() {
             .contains_key("access-control-allow-origin")
     );
 }
+
+#[tokio::test]
+async fn while_the_database_is_down_answers_are_503_and_service_resumes_without_a_restart() {
+    use ordo::embedded_postgres::{Durability, EmbeddedPostgres};
+    // A database server of this test's own, to stop and start.
+    let mut server = tokio::task::spawn_blocking(EmbeddedPostgres::start_throwaway)
+        .await
+        .expect("task")
+        .expect("own PostgreSQL");
+    let options = server.connect_options("postgres");
+    let pool = ordo::database::connect(options, 4).await.expect("pool");
+    ordo::database::migrate(&pool).await.expect("migrate");
+    let app = crate::support::spawn_app_on(pool).await;
+    let get = |path: &'static str| {
+        let request = app.client.get(format!("{}{path}", app.address));
+        async move { request.send().await.expect("request") }
+    };
+    assert_eq!(get("/api/v1/products").await.status(), StatusCode::OK);
+
+    let mut server = tokio::task::spawn_blocking(move || {
+        server.stop().expect("stop PostgreSQL");
+        server
+    })
+    .await
+    .expect("task");
+    let down = get("/api/v1/products").await;
+    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(down.headers().contains_key("retry-after"));
+    let body: serde_json::Value = down.json().await.expect("json");
+    assert_eq!(body["code"], 50300);
+    assert_eq!(
+        get("/readyz").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        get("/healthz").await.status(),
+        StatusCode::OK,
+        "the process is still up"
+    );
+
+    let _server = tokio::task::spawn_blocking(move || {
+        server
+            .start_again(Durability::Throwaway)
+            .expect("start again");
+        server
+    })
+    .await
+    .expect("task");
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..100 {
+        status = get("/api/v1/products").await.status();
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, StatusCode::OK, "served again without a restart");
+}
