@@ -10,6 +10,7 @@ use crate::projector::Projector;
 
 /// One projection as `ordo projections status` and `GET /admin/projections` show it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectionStatus {
     pub name: String,
     pub version: i32,

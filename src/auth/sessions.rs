@@ -27,7 +27,7 @@ pub const REFRESH_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 const ACTIVE_CACHE: Duration = Duration::from_secs(5);
 
 /// The tokens a login or refresh hands out.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Tokens {
     pub access_token: String,
     pub refresh_token: String,

@@ -1,27 +1,32 @@
 //! Operators' view of the read side: each projection's status, and blue/green rebuilds.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::envelope::Success;
+use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use projections::rebuild::rebuild;
 use projections::status::{self, ProjectionStatus};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/admin/projections", get(list))
-        .route(
-            "/api/v1/admin/projections/{name}/rebuild",
-            post(start_rebuild),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(start_rebuild))
 }
 
+/// Each projection: version, state, position and lag, and a rebuild's progress.
+#[utoipa::path(get, path = "/api/v1/admin/projections", tag = "admin",
+    responses(
+        (status = 200, description = "every projection", body = Envelope<Vec<ProjectionStatus>>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -29,13 +34,22 @@ async fn list(
     Ok(Success::ok(status::all(&state.projector).await?))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct RebuildStarted {
     name: String,
     state: &'static str,
 }
 
-/// Starts a rebuild in the background and answers at once; progress shows in the list.
+/// Starts a blue/green rebuild in the background and answers at once; progress shows in
+/// the list. The live table keeps serving until the rebuilt one replaces it.
+#[utoipa::path(post, path = "/api/v1/admin/projections/{name}/rebuild", tag = "admin",
+    params(("name" = String, Path, description = "catalog, daily_sales or orders")),
+    responses(
+        (status = 202, description = "the rebuild started", body = Envelope<RebuildStarted>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+        (status = 404, description = "no such projection (40400)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn start_rebuild(
     State(state): State<AppState>,
     _admin: AdminUser,

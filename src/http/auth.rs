@@ -1,14 +1,15 @@
 //! Logging in with WeChat (or a dev code), refreshing and logging out.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::context::metadata_of_request;
-use super::envelope::Success;
+use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
 use super::json::JsonBody;
 use crate::app::AppState;
@@ -20,32 +21,43 @@ const DEFAULT_NICKNAME: &str = "WeChat user";
 /// Longest name after `dev:`.
 const MAX_DEV_NAME_CHARS: usize = 64;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/wechat-login", post(wechat_login))
-        .route("/api/v1/auth/refresh", post(refresh))
-        .route("/api/v1/auth/logout", post(logout))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(wechat_login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct LoginRequest {
+    /// From `wx.login()`; in dev mode `dev:<name>` logs in as that name.
     code: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct LoginUser {
     id: Uuid,
     nickname: String,
     avatar_url: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct LoginAnswer {
     #[serde(flatten)]
     tokens: Tokens,
     user: LoginUser,
 }
 
+/// Exchanges a `wx.login()` code for a session: an access token and a refresh token.
+/// The first login creates the user.
+#[utoipa::path(post, path = "/api/v1/auth/wechat-login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "logged in", body = Envelope<LoginAnswer>),
+        (status = 401, description = "WeChat refused the code (40100)", body = ErrorBody),
+        (status = 403, description = "a dev code outside dev mode, or WeChat refused the user (40300)", body = ErrorBody),
+        (status = 502, description = "WeChat failed or timed out (50200)", body = ErrorBody),
+    ))]
 async fn wechat_login(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -143,12 +155,19 @@ fn session_error(err: SessionError) -> ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct RefreshRequest {
     refresh_token: String,
 }
 
-/// A new token pair; the refresh token presented stops working.
+/// A new token pair; the refresh token presented stops working. Presenting a refresh
+/// token that was already rotated ends its whole session.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "a new pair", body = Envelope<Tokens>),
+        (status = 401, description = "unknown, expired, rotated or revoked refresh token (40100)", body = ErrorBody),
+    ))]
 async fn refresh(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshRequest>,
@@ -161,12 +180,15 @@ async fn refresh(
     Ok(Success::ok(tokens))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct LoggedOut {
     revoked: bool,
 }
 
 /// Ends the caller's session: its access and refresh tokens stop working.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 200, description = "the session is revoked", body = Envelope<LoggedOut>)),
+    security(("bearer" = [])))]
 async fn logout(
     State(state): State<AppState>,
     user: AuthUser,

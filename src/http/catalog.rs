@@ -3,26 +3,27 @@
 
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
 use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::context::parse_id;
-use super::envelope::Success;
+use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
-use super::paging::{Page, Paging};
+use super::paging::{Page, Paging, PagingQuery};
 use crate::app::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/products", get(list_products))
-        .route("/api/v1/products/{id}", get(get_product))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_products))
+        .routes(routes!(get_product))
 }
 
 /// A product as shoppers see it.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct CatalogItem {
     pub id: Uuid,
     pub name: String,
@@ -36,7 +37,21 @@ pub struct CatalogItem {
 const COLUMNS: &str =
     "product_id AS id, name, description, category, price_cents, available, on_sale";
 
-/// `?page&size&keyword&category`: keyword matches name or description.
+/// `?keyword&category` of the product list (documentation; the handler reads the query).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ProductFilter {
+    /// Matches the name or description, case-insensitively.
+    keyword: Option<String>,
+    /// Only this category.
+    category: Option<String>,
+}
+
+/// Products by category and name; no token needed.
+#[utoipa::path(get, path = "/api/v1/products", tag = "products",
+    params(PagingQuery, ProductFilter),
+    responses((status = 200, description = "one page of products", body = Envelope<Page<CatalogItem>>)))]
 async fn list_products(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -74,6 +89,13 @@ async fn list_products(
     Ok(Success::ok(Page::new(list, total, paging)))
 }
 
+/// One product; no token needed.
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products",
+    params(("id" = Uuid, Path, description = "the product")),
+    responses(
+        (status = 200, description = "the product", body = Envelope<CatalogItem>),
+        (status = 404, description = "no such product (40400)", body = ErrorBody),
+    ))]
 async fn get_product(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -4,12 +4,28 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
-#[derive(Debug, Serialize)]
+/// A successful answer: `code` 0, `message` "ok", the result in `data`.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Envelope<T> {
+    /// 0 on success.
     pub code: u32,
     pub message: String,
     pub data: T,
+}
+
+/// A failed answer. `code` is stable per kind of failure (see the document's description);
+/// `data` holds details: `errors` (`[{field, message}]`) for 400/422, `shortages` for
+/// 40901, or null.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The stable error code, e.g. 42200.
+    pub code: u32,
+    /// What went wrong, readable.
+    pub message: String,
+    #[schema(value_type = Object, nullable)]
+    pub data: serde_json::Value,
 }
 
 /// A successful answer: HTTP status plus `data`.

@@ -12,7 +12,7 @@ use aggregates::stock::StockError;
 use crate::event_store::AppendError;
 use crate::write::WriteError;
 
-use super::envelope::Envelope;
+use super::envelope::ErrorBody;
 
 /// Seconds a client should wait before retrying when the database is unavailable.
 const RETRY_AFTER_UNAVAILABLE_SECS: &str = "5";
@@ -196,7 +196,7 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Envelope {
+        let body = ErrorBody {
             code: self.code as u32,
             message: self.message,
             data: self.data,

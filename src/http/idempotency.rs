@@ -1,20 +1,27 @@
-//! `Idempotency-Key`: a retried POST with the same key from the same user within 24 h
-//! gets the first answer again and creates nothing new; the same key with a different
-//! body is a 422.
+//! `Idempotency-Key` on every POST: a retried request with the same key from the same
+//! user within 24 h gets the first answer again and creates nothing new; the same key
+//! with a different request (path or body) is a 422.
 //!
-//! The key is claimed in `idempotency_keys` before the write (so concurrent retries in
-//! any process wait for the first), and the answer stored after it. If the server stops
-//! between the write and storing the answer, the claim goes stale; the next retry takes
-//! it over, and the handler finds what was written through the events' metadata, which
-//! records the key in the same statement as the write.
+//! The key is claimed in `idempotency_keys` before the handler runs (so concurrent
+//! retries in any process wait for the first), and the answer stored after it. If the
+//! server stops between the write and storing the answer, the claim goes stale; the next
+//! retry takes it over and the handler is told so ([`TakenOver`]): it finds what was
+//! written through the events' metadata, which records the key in the same statement as
+//! the write, and answers from that instead of writing again.
 
-use axum::http::{HeaderMap, StatusCode};
-use serde::Serialize;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Row};
 
+use super::MAX_BODY_BYTES;
 use super::error::{ApiError, ErrorCode};
+use crate::app::AppState;
+use crate::auth::AuthUser;
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_CHARS: usize = 255;
@@ -22,7 +29,7 @@ const MAX_KEY_CHARS: usize = 255;
 const ABANDONED_AFTER_SECS: i64 = 60;
 
 /// What to do with a request carrying a key.
-pub enum Claim {
+enum Claim {
     /// First time (or taking over an abandoned claim): run it, then [`complete`].
     Run { key: String, taken_over: bool },
     /// Answered before: send this again.
@@ -30,7 +37,7 @@ pub enum Claim {
 }
 
 /// The request's key, if it sent a valid one.
-pub fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(HEADER) else {
         return Ok(None);
     };
@@ -45,13 +52,7 @@ pub fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 }
 
 /// Claims `key` for `user` and this request body.
-pub async fn claim(
-    pool: &PgPool,
-    user: &str,
-    key: String,
-    request: &impl Serialize,
-) -> Result<Claim, ApiError> {
-    let hash = Sha256::digest(serde_json::to_vec(request).unwrap_or_default()).to_vec();
+async fn claim(pool: &PgPool, user: &str, key: String, hash: &[u8]) -> Result<Claim, ApiError> {
     // An expired claim frees its key.
     sqlx::query(
         "DELETE FROM idempotency_keys
@@ -67,7 +68,7 @@ pub async fn claim(
     )
     .bind(user)
     .bind(&key)
-    .bind(&hash)
+    .bind(hash)
     .execute(pool)
     .await?
     .rows_affected();
@@ -133,7 +134,7 @@ pub async fn claim(
 }
 
 /// Stores the answer to replay. A server error frees the key instead, so a retry runs.
-pub async fn complete(
+async fn complete(
     pool: &PgPool,
     user: &str,
     key: &str,
@@ -159,4 +160,98 @@ pub async fn complete(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Marks a request whose key's earlier run stopped before answering: it may have
+/// written already.
+#[derive(Debug, Clone)]
+pub struct TakenOver {
+    user: String,
+    key: String,
+}
+
+impl TakenOver {
+    /// The stream the earlier run wrote an event of `event_type` to, if it did.
+    pub async fn written(
+        &self,
+        pool: &PgPool,
+        event_type: &str,
+    ) -> Result<Option<String>, ApiError> {
+        Ok(sqlx::query_scalar(
+            "SELECT aggregate_id FROM events
+              WHERE metadata ->> 'idempotency_key' = $1 AND metadata ->> 'actor_id' = $2
+                AND event_type = $3
+              LIMIT 1",
+        )
+        .bind(&self.key)
+        .bind(&self.user)
+        .bind(event_type)
+        .fetch_optional(pool)
+        .await?)
+    }
+}
+
+/// Marks a replayed answer, so a client can tell it from a fresh one.
+const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// Middleware: answers a POST carrying an `Idempotency-Key` at most once per user and key.
+/// Requests without a valid token pass through to be refused by their handler.
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST || !request.headers().contains_key(HEADER) {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let key = match key_of(&parts.headers) {
+        Ok(Some(key)) => key,
+        Ok(None) => return next.run(Request::from_parts(parts, body)).await,
+        Err(error) => return error.into_response(),
+    };
+    let Ok(AuthUser(claims)) = AuthUser::from_request_parts(&mut parts, &state).await else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            "the request body is too large",
+        )
+        .into_response();
+    };
+    let mut hash = Sha256::new();
+    hash.update(parts.uri.path().as_bytes());
+    hash.update(b"\n");
+    hash.update(&bytes);
+    let hash = hash.finalize().to_vec();
+
+    let user = claims.sub;
+    let (key, taken_over) = match claim(&state.pool, &user, key, &hash).await {
+        Ok(Claim::Run { key, taken_over }) => (key, taken_over),
+        Ok(Claim::Replay(status, answer)) => {
+            let mut response = (status, axum::Json(answer)).into_response();
+            response
+                .headers_mut()
+                .insert(REPLAYED, HeaderValue::from_static("true"));
+            return response;
+        }
+        Err(error) => return error.into_response(),
+    };
+    if taken_over {
+        parts.extensions.insert(TakenOver {
+            user: user.clone(),
+            key: key.clone(),
+        });
+    }
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+
+    let (parts, body) = response.into_parts();
+    let Ok(answer) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let stored = serde_json::from_slice::<Value>(&answer).unwrap_or(Value::Null);
+    if let Err(err) = complete(&state.pool, &user, &key, parts.status, &stored).await {
+        tracing::warn!(%err, "could not store the answer of an idempotent request");
+    }
+    Response::from_parts(parts, Body::from(answer))
 }

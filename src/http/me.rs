@@ -1,25 +1,26 @@
 //! The caller's own profile.
 
 use aggregates::user::{ProfileChanges, User};
-use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::get;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::context::metadata;
-use super::envelope::Success;
+use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::json::JsonBody;
 use crate::app::AppState;
 use crate::auth::AuthUser;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/me", get(get_me).put(put_me))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_me, put_me))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Profile {
     id: Uuid,
     nickname: String,
@@ -43,6 +44,13 @@ fn user_id(user: &AuthUser) -> Result<Uuid, ApiError> {
     Uuid::parse_str(user.id()).map_err(|_| ApiError::not_found("user"))
 }
 
+/// The caller's profile.
+#[utoipa::path(get, path = "/api/v1/me", tag = "me",
+    responses(
+        (status = 200, description = "the profile", body = Envelope<Profile>),
+        (status = 404, description = "an operator token names no user (40400)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn get_me(
     State(state): State<AppState>,
     user: AuthUser,
@@ -54,7 +62,8 @@ async fn get_me(
         .ok_or_else(|| ApiError::not_found("user"))
 }
 
-#[derive(Debug, Deserialize)]
+/// The fields to change; absent ones stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfileRequest {
     nickname: Option<String>,
@@ -62,6 +71,14 @@ struct ProfileRequest {
     phone: Option<String>,
 }
 
+/// Changes the caller's nickname, avatar or phone.
+#[utoipa::path(put, path = "/api/v1/me", tag = "me",
+    request_body = ProfileRequest,
+    responses(
+        (status = 200, description = "the changed profile", body = Envelope<Profile>),
+        (status = 404, description = "an operator token names no user (40400)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn put_me(
     State(state): State<AppState>,
     user: AuthUser,

@@ -1,5 +1,6 @@
 //! The HTTP interface: routes of each resource merged into one router.
 
+mod admin_orders;
 mod admin_projections;
 mod auth;
 mod catalog;
@@ -10,6 +11,7 @@ mod health;
 mod idempotency;
 pub mod json;
 mod me;
+pub mod openapi;
 pub mod orders;
 pub mod paging;
 pub mod products;
@@ -20,11 +22,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::routing::get;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::app::AppState;
 use error::{ApiError, ErrorCode};
@@ -59,18 +64,34 @@ fn cors(origins: &[String]) -> CorsLayer {
     layer.allow_origin(AllowOrigin::list(allowed))
 }
 
-/// Every route ordo serves.
-pub fn router(state: AppState) -> Router {
-    let cors = cors(&state.cors_origins);
-    Router::new()
+/// The API's routes, and the OpenAPI document their handlers describe.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, document) = OpenApiRouter::with_openapi(openapi::base())
         .merge(health::router())
         .merge(auth::router())
         .merge(me::router())
-        .merge(products::router())
-        .merge(orders::router())
         .merge(catalog::router())
+        .merge(orders::router())
+        .merge(products::router())
+        .merge(admin_orders::router())
         .merge(admin_projections::router())
-        .route("/metrics", axum::routing::get(crate::metrics::render))
+        .split_for_parts();
+    (routes, openapi::complete(document))
+}
+
+/// Every route ordo serves.
+pub fn router(state: AppState) -> Router {
+    let cors = cors(&state.cors_origins);
+    let (api, document) = api();
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        idempotency::guard,
+    ));
+    Router::new()
+        .merge(api)
+        // Serves the document at /openapi.json and the Swagger UI (vendored) at /docs.
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
+        .route("/metrics", get(crate::metrics::render))
         .fallback(no_route)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

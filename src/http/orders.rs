@@ -1,52 +1,62 @@
-//! The shopper's orders: placing and cancelling.
+//! The shopper's orders: placing, reading, cancelling, confirming receipt.
 
 use std::collections::HashMap;
 
 use aggregates::order::{Address, CancelReason, Order, OrderLine};
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::context::{await_projection, metadata, parse_id};
-use super::envelope::Success;
+use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
-use super::idempotency::{self, Claim};
+use super::idempotency::TakenOver;
 use super::json::JsonBody;
-use super::paging::{Page, Paging};
+use super::paging::{Page, Paging, PagingQuery};
 use crate::app::AppState;
 use crate::auth::AuthUser;
-use crate::write::{OrderActor, PlaceOrder, WriteError};
+use crate::write::{OrderActor, PlaceOrder, WriteError, Written};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/orders", post(place_order).get(list_orders))
-        .route("/api/v1/orders/{id}", get(get_order))
-        .route("/api/v1/orders/{id}/cancel", post(cancel_order))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(place_order, list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(cancel_order))
+        .routes(routes!(confirm_receipt))
 }
 
 /// An order as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrderView {
     pub id: Uuid,
+    /// `awaiting_payment`, `paid`, `shipped`, `completed` or `cancelled`.
     pub status: String,
     pub lines: Vec<OrderLine>,
     pub total_cents: i64,
     pub address: Address,
     pub remark: String,
     pub created_at: Option<DateTime<Utc>>,
+    /// When an unpaid order is cancelled with reason `payment_timeout`.
     pub expires_at: Option<DateTime<Utc>>,
     pub paid_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// `by_user` or `payment_timeout`.
     pub cancel_reason: Option<String>,
+    pub carrier: Option<String>,
+    pub tracking_no: Option<String>,
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 impl OrderView {
     pub fn of(id: Uuid, order: Order) -> Self {
+        let shipment = order.shipment;
         Self {
             id,
             status: order
@@ -62,18 +72,22 @@ impl OrderView {
             paid_at: order.paid_at,
             cancelled_at: order.cancelled_at,
             cancel_reason: order.cancel_reason.map(|reason| reason.as_str().to_owned()),
+            carrier: shipment.as_ref().map(|s| s.carrier.clone()),
+            tracking_no: shipment.as_ref().map(|s| s.tracking_no.clone()),
+            shipped_at: shipment.map(|s| s.shipped_at),
+            completed_at: order.completed_at,
         }
     }
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LineRequest {
     product_id: Uuid,
     quantity: i64,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PlaceOrderRequest {
     lines: Vec<LineRequest>,
@@ -82,46 +96,29 @@ struct PlaceOrderRequest {
     remark: String,
 }
 
-/// Places an order; with an `Idempotency-Key`, a retry gets the first answer again.
+/// Places an order: reserves every line's stock, or nothing if any is short.
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
+    request_body = PlaceOrderRequest,
+    responses(
+        (status = 201, description = "placed; stock reserved until it is paid or expires", body = Envelope<OrderView>),
+        (status = 404, description = "a product does not exist (40400)", body = ErrorBody),
+        (status = 409, description = "insufficient stock (40901, `data.shortages` names each product) or busy (40903)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn place_order(
     State(state): State<AppState>,
     user: AuthUser,
     headers: HeaderMap,
+    taken_over: Option<Extension<TakenOver>>,
     JsonBody(body): JsonBody<PlaceOrderRequest>,
-) -> Result<Response, ApiError> {
-    let Some(key) = idempotency::key_of(&headers)? else {
-        return Ok(place(&state, &user, &headers, body).await?.into_response());
-    };
-    let (key, taken_over) = match idempotency::claim(&state.pool, user.id(), key, &body).await? {
-        Claim::Replay(status, answer) => return Ok((status, Json(answer)).into_response()),
-        Claim::Run { key, taken_over } => (key, taken_over),
-    };
-    // A claim taken over from a stopped server may have written its order already.
-    let earlier = if taken_over {
-        placed_with_key(&state, user.id(), &key).await?
-    } else {
-        None
-    };
-    let result = match earlier {
-        Some(view) => Ok(Success::created(view)),
-        None => place(&state, &user, &headers, body).await,
-    };
-    let (status, answer) = match &result {
-        Ok(success) => (success.0, success.envelope()),
-        Err(error) => (error.status, error.envelope()),
-    };
-    if let Err(err) = idempotency::complete(&state.pool, user.id(), &key, status, &answer).await {
-        tracing::warn!(%err, "could not store the answer of an idempotent request");
-    }
-    result.map(IntoResponse::into_response)
-}
-
-async fn place(
-    state: &AppState,
-    user: &AuthUser,
-    headers: &HeaderMap,
-    body: PlaceOrderRequest,
 ) -> Result<Success<OrderView>, ApiError> {
+    // A retry whose first run stopped before answering may find its order written.
+    if let Some(Extension(taken_over)) = taken_over
+        && let Some(id) = taken_over.written(&state.pool, "OrderPlaced").await?
+        && let Ok(id) = Uuid::parse_str(&id)
+    {
+        return Ok(Success::created(current_order(&state, id).await?));
+    }
     let request = PlaceOrder {
         user_id: user.id().to_owned(),
         lines: body
@@ -134,7 +131,7 @@ async fn place(
     };
     let written = match state
         .write
-        .place_order(request, &metadata(&user.0, headers))
+        .place_order(request, &metadata(&user.0, &headers))
         .await
     {
         Ok(written) => {
@@ -151,61 +148,101 @@ async fn place(
             return Err(err.into());
         }
     };
-    await_projection(state, "orders", written.position).await;
-    await_projection(state, "catalog", written.position).await;
+    await_projection(&state, "orders", written.position).await;
+    await_projection(&state, "catalog", written.position).await;
     let (id, order) = written.value;
     Ok(Success::created(OrderView::of(id, order)))
 }
 
-/// The order this user placed with this key, found through the events' metadata.
-async fn placed_with_key(
-    state: &AppState,
-    user_id: &str,
-    key: &str,
-) -> Result<Option<OrderView>, ApiError> {
-    let id: Option<String> = sqlx::query_scalar(
-        "SELECT aggregate_id FROM events
-          WHERE metadata ->> 'idempotency_key' = $1 AND metadata ->> 'actor_id' = $2
-            AND event_type = 'OrderPlaced'
-          LIMIT 1",
-    )
-    .bind(key)
-    .bind(user_id)
-    .fetch_optional(&state.pool)
-    .await?;
-    let Some(id) = id.and_then(|id| Uuid::parse_str(&id).ok()) else {
-        return Ok(None);
-    };
+/// The order as its events make it (the write side: always current).
+pub async fn current_order(state: &AppState, id: Uuid) -> Result<OrderView, ApiError> {
     let order = state
         .events
         .load::<Order>(&id.to_string())
         .await
         .map_err(|err| ApiError::internal(&err))?;
-    Ok(Some(OrderView::of(id, order.aggregate)))
+    Ok(OrderView::of(id, order.aggregate))
 }
 
+/// Moves one order on and answers with it once the read models show the move. A retry
+/// whose first run stopped before answering gets the order as it is now.
+pub async fn transition(
+    state: &AppState,
+    id: Uuid,
+    taken_over: Option<Extension<TakenOver>>,
+    event_type: &str,
+    write: impl Future<Output = Result<Written<Order>, WriteError>>,
+) -> Result<Success<OrderView>, ApiError> {
+    if let Some(Extension(taken_over)) = taken_over
+        && taken_over.written(&state.pool, event_type).await? == Some(id.to_string())
+    {
+        return Ok(Success::ok(current_order(state, id).await?));
+    }
+    let written = write.await?;
+    await_projection(state, "orders", written.position).await;
+    await_projection(state, "catalog", written.position).await;
+    Ok(Success::ok(OrderView::of(id, written.value)))
+}
+
+/// Cancels an order still awaiting payment; its stock is released.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders",
+    params(("id" = Uuid, Path, description = "the order")),
+    responses(
+        (status = 200, description = "cancelled (`cancel_reason: by_user`), stock released", body = Envelope<OrderView>),
+        (status = 404, description = "no such order of yours (40400)", body = ErrorBody),
+        (status = 409, description = "not awaiting payment (40902) or busy (40903)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn cancel_order(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
     headers: HeaderMap,
+    taken_over: Option<Extension<TakenOver>>,
 ) -> Result<Success<OrderView>, ApiError> {
     let id = parse_id(&id)?;
-    let written = state
+    let metadata = metadata(&user.0, &headers);
+    let write = state.write.cancel_order(
+        id,
+        OrderActor::Owner(user.id()),
+        CancelReason::ByUser,
+        &metadata,
+    );
+    transition(&state, id, taken_over, "OrderCancelled", write).await
+}
+
+/// The shopper confirms a shipped order arrived: it is completed.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/confirm-receipt", tag = "orders",
+    params(("id" = Uuid, Path, description = "the order")),
+    responses(
+        (status = 200, description = "completed", body = Envelope<OrderView>),
+        (status = 404, description = "no such order of yours (40400)", body = ErrorBody),
+        (status = 409, description = "not shipped (40902) or busy (40903)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn confirm_receipt(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    taken_over: Option<Extension<TakenOver>>,
+) -> Result<Success<OrderView>, ApiError> {
+    let id = parse_id(&id)?;
+    let metadata = metadata(&user.0, &headers);
+    let write = state
         .write
-        .cancel_order(
-            id,
-            OrderActor::Owner(user.id()),
-            CancelReason::ByUser,
-            &metadata(&user.0, &headers),
-        )
-        .await?;
-    await_projection(&state, "orders", written.position).await;
-    await_projection(&state, "catalog", written.position).await;
-    Ok(Success::ok(OrderView::of(id, written.value)))
+        .confirm_receipt(id, OrderActor::Owner(user.id()), &metadata);
+    transition(&state, id, taken_over, "OrderCompleted", write).await
 }
 
 /// One of the caller's orders, from the order views.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
+    params(("id" = Uuid, Path, description = "the order")),
+    responses(
+        (status = 200, description = "the order", body = Envelope<OrderView>),
+        (status = 404, description = "no such order of yours (40400)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn get_order(
     State(state): State<AppState>,
     user: AuthUser,
@@ -223,7 +260,11 @@ async fn get_order(
         .ok_or_else(|| ApiError::not_found("order"))
 }
 
-/// The caller's orders, newest first: `?status&page&size`.
+/// The caller's orders, newest first.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders",
+    params(PagingQuery, StatusQuery),
+    responses((status = 200, description = "one page of the caller's orders", body = Envelope<Page<OrderView>>)),
+    security(("bearer" = [])))]
 async fn list_orders(
     State(state): State<AppState>,
     user: AuthUser,
@@ -261,6 +302,16 @@ async fn list_orders(
     Ok(Success::ok(Page::new(list, total, paging)))
 }
 
+/// `?status=` of the order list (documentation; the handler reads the query itself to
+/// name a bad value).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct StatusQuery {
+    /// Only orders in this status: awaiting_payment, paid, shipped, completed, cancelled.
+    status: Option<String>,
+}
+
 /// The statuses an order can have, as the API names them.
 const STATUSES: [&str; 5] = [
     "awaiting_payment",
@@ -271,7 +322,8 @@ const STATUSES: [&str; 5] = [
 ];
 
 const ORDER_COLUMNS: &str = "order_id, status, lines, total_cents, address, remark, created_at,
-    expires_at, paid_at, cancelled_at, cancel_reason";
+    expires_at, paid_at, cancelled_at, cancel_reason, carrier, tracking_no, shipped_at,
+    completed_at";
 
 impl From<OrderRow> for OrderView {
     fn from(row: OrderRow) -> Self {
@@ -287,6 +339,10 @@ impl From<OrderRow> for OrderView {
             paid_at: row.paid_at,
             cancelled_at: row.cancelled_at,
             cancel_reason: row.cancel_reason,
+            carrier: row.carrier,
+            tracking_no: row.tracking_no,
+            shipped_at: row.shipped_at,
+            completed_at: row.completed_at,
         }
     }
 }
@@ -305,4 +361,8 @@ struct OrderRow {
     paid_at: Option<DateTime<Utc>>,
     cancelled_at: Option<DateTime<Utc>>,
     cancel_reason: Option<String>,
+    carrier: Option<String>,
+    tracking_no: Option<String>,
+    shipped_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
 }

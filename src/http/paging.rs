@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
 
@@ -46,7 +47,19 @@ impl Paging {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// `?page&size` of a list (documentation; [`Paging::from_query`] reads them so that a
+/// bad one is named).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PagingQuery {
+    /// The page, from 1 (default 1).
+    page: Option<i64>,
+    /// Items per page, 1 to 100 (default 20).
+    size: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Pagination {
     pub total: i64,
     pub page: i64,
@@ -55,7 +68,7 @@ pub struct Pagination {
 }
 
 /// One page of a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
     pub list: Vec<T>,
     pub pagination: Pagination,

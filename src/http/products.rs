@@ -1,30 +1,33 @@
 //! Catalog administration: products and their stock.
 
 use aggregates::product::{NewProduct, ProductChanges};
-use axum::Router;
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::routing::{post, put};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::context::{await_projection, metadata, parse_id};
-use super::envelope::Success;
+use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
+use super::idempotency::TakenOver;
 use super::json::JsonBody;
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::write::{ProductSnapshot, StockAdjustment};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/admin/products", post(create_product))
-        .route("/api/v1/admin/products/{id}", put(update_product))
-        .route("/api/v1/admin/products/{id}/stock", post(adjust_stock))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_product))
+        .routes(routes!(update_product))
+        .routes(routes!(adjust_stock))
 }
 
 /// A product as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ProductView {
     pub id: Uuid,
     pub name: String,
@@ -53,7 +56,7 @@ impl From<ProductSnapshot> for ProductView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateProductRequest {
     name: String,
@@ -66,12 +69,29 @@ struct CreateProductRequest {
     initial_stock: i64,
 }
 
+/// Creates a product with its initial stock.
+#[utoipa::path(post, path = "/api/v1/admin/products", tag = "admin",
+    request_body = CreateProductRequest,
+    responses(
+        (status = 201, description = "created", body = Envelope<ProductView>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn create_product(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     headers: HeaderMap,
+    taken_over: Option<Extension<TakenOver>>,
     JsonBody(body): JsonBody<CreateProductRequest>,
 ) -> Result<Success<ProductView>, ApiError> {
+    // A retry whose first run stopped before answering may find its product created.
+    if let Some(Extension(taken_over)) = taken_over
+        && let Some(id) = taken_over.written(&state.pool, "ProductCreated").await?
+        && let Ok(id) = Uuid::parse_str(&id)
+        && let Some(product) = state.write.product(id).await?
+    {
+        return Ok(Success::created(product.into()));
+    }
     let new = NewProduct {
         name: body.name,
         description: body.description,
@@ -86,7 +106,8 @@ async fn create_product(
     Ok(Success::created(written.value.into()))
 }
 
-#[derive(Debug, Deserialize)]
+/// The fields to change; absent ones stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateProductRequest {
     name: Option<String>,
@@ -96,6 +117,16 @@ struct UpdateProductRequest {
     on_sale: Option<bool>,
 }
 
+/// Changes a product's name, description, category, price or whether it is on sale.
+#[utoipa::path(put, path = "/api/v1/admin/products/{id}", tag = "admin",
+    params(("id" = Uuid, Path, description = "the product")),
+    request_body = UpdateProductRequest,
+    responses(
+        (status = 200, description = "changed", body = Envelope<ProductView>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+        (status = 404, description = "no such product (40400)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn update_product(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -119,22 +150,45 @@ async fn update_product(
     Ok(Success::ok(written.value.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AdjustStockRequest {
+    /// > 0 restocks; < 0 writes off, never below what is reserved.
     quantity: i64,
     #[serde(default)]
     reason: String,
 }
 
+/// Restocks (`quantity` > 0) or writes off (`quantity` < 0).
+#[utoipa::path(post, path = "/api/v1/admin/products/{id}/stock", tag = "admin",
+    params(("id" = Uuid, Path, description = "the product")),
+    request_body = AdjustStockRequest,
+    responses(
+        (status = 200, description = "adjusted", body = Envelope<ProductView>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+        (status = 404, description = "no such product (40400)", body = ErrorBody),
+        (status = 409, description = "a write-off below what is reserved (40902) or busy (40903)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn adjust_stock(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<String>,
     headers: HeaderMap,
+    taken_over: Option<Extension<TakenOver>>,
     JsonBody(body): JsonBody<AdjustStockRequest>,
 ) -> Result<Success<ProductView>, ApiError> {
     let id = parse_id(&id)?;
+    // A retry whose first run stopped before answering must not move the stock twice.
+    if let Some(Extension(taken_over)) = taken_over
+        && taken_over
+            .written(&state.pool, stock_event(body.quantity))
+            .await?
+            == Some(id.to_string())
+        && let Some(product) = state.write.product(id).await?
+    {
+        return Ok(Success::ok(product.into()));
+    }
     let adjustment = StockAdjustment {
         quantity: body.quantity,
         reason: body.reason,
@@ -145,4 +199,13 @@ async fn adjust_stock(
         .await?;
     await_projection(&state, "catalog", written.position).await;
     Ok(Success::ok(written.value.into()))
+}
+
+/// The event a stock adjustment of `quantity` writes.
+fn stock_event(quantity: i64) -> &'static str {
+    if quantity > 0 {
+        "StockAdded"
+    } else {
+        "StockWrittenOff"
+    }
 }

@@ -100,6 +100,24 @@ impl WriteModel {
         })
     }
 
+    /// The product and its stock as they are now; `None` if it was never created.
+    pub async fn product(&self, id: Uuid) -> Result<Option<ProductSnapshot>, WriteError> {
+        let key = id.to_string();
+        let mut product_slot = self.products.lock(&key).await;
+        let product = product_slot
+            .current(&self.store)
+            .await?
+            .loaded
+            .aggregate
+            .clone();
+        if !product.created {
+            return Ok(None);
+        }
+        let mut stock_slot = self.stocks.lock(&key).await;
+        let stock = &stock_slot.current(&self.store).await?.loaded.aggregate;
+        Ok(Some(ProductSnapshot::of(id, &product, stock)))
+    }
+
     /// Changes a product's fields.
     pub async fn update_product(
         &self,

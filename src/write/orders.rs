@@ -312,6 +312,37 @@ impl WriteModel {
             .await
     }
 
+    /// Hands a paid order to a carrier.
+    pub async fn ship_order(
+        &self,
+        order_id: Uuid,
+        carrier: String,
+        tracking_no: String,
+        metadata: &EventMetadata,
+    ) -> Result<Written<Order>, WriteError> {
+        let command = OrderCommand::ShipOrder {
+            carrier,
+            tracking_no,
+            shipped_at: now(),
+        };
+        self.transition_order(order_id, OrderActor::Operator, command, metadata)
+            .await
+    }
+
+    /// The shopper confirms a shipped order arrived: it is completed.
+    pub async fn confirm_receipt(
+        &self,
+        order_id: Uuid,
+        actor: OrderActor<'_>,
+        metadata: &EventMetadata,
+    ) -> Result<Written<Order>, WriteError> {
+        let command = OrderCommand::ConfirmReceipt {
+            completed_at: now(),
+        };
+        self.transition_order(order_id, actor, command, metadata)
+            .await
+    }
+
     /// Applies `command` to the order and the stock moves it causes on its lines.
     pub async fn transition_order(
         &self,

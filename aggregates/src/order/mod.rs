@@ -69,6 +69,7 @@ impl CancelReason {
 }
 
 /// One product of an order, with the name and unit price captured when it was placed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
     pub product_id: Uuid,
@@ -78,6 +79,7 @@ pub struct OrderLine {
 }
 
 /// Where the order is delivered.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
     pub name: String,
@@ -189,6 +191,7 @@ impl Aggregate for Order {
                 shipped_at,
             } => {
                 self.require(OrderStatus::Paid, "ship")?;
+                validation::validate_shipment(&carrier, &tracking_no)?;
                 OrderEvent::OrderShipped {
                     carrier,
                     tracking_no,

@@ -308,3 +308,18 @@ fn nothing_can_happen_to_an_order_that_was_never_placed() {
             .then_expect_error(OrderError::NotFound);
     }
 }
+
+#[test]
+fn a_shipment_needs_a_carrier_and_a_tracking_number() {
+    OrderTest::with(())
+        .given(vec![placed(), paid()])
+        .when(OrderCommand::ShipOrder {
+            carrier: " ".into(),
+            tracking_no: "x".repeat(65),
+            shipped_at: at(30),
+        })
+        .then_expect_error(OrderError::Invalid(vec![
+            FieldError::new("carrier", "must be 1 to 64 characters"),
+            FieldError::new("tracking_no", "must be 1 to 64 characters"),
+        ]));
+}

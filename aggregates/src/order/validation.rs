@@ -73,3 +73,27 @@ pub fn validate(order: &NewOrder) -> Result<i64, OrderError> {
     }
     Err(OrderError::Invalid(errors))
 }
+
+/// Longest carrier name or tracking number, in characters.
+pub const MAX_SHIPMENT_FIELD_CHARS: usize = 64;
+
+/// A shipment names its carrier and tracking number, each 1 to 64 characters.
+pub fn validate_shipment(carrier: &str, tracking_no: &str) -> Result<(), OrderError> {
+    let errors: Vec<FieldError> = [("carrier", carrier), ("tracking_no", tracking_no)]
+        .into_iter()
+        .filter(|(_, value)| {
+            value.trim().is_empty() || value.chars().count() > MAX_SHIPMENT_FIELD_CHARS
+        })
+        .map(|(field, _)| {
+            FieldError::new(
+                field,
+                format!("must be 1 to {MAX_SHIPMENT_FIELD_CHARS} characters"),
+            )
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(OrderError::Invalid(errors))
+    }
+}

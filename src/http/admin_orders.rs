@@ -1,0 +1,61 @@
+//! Operators' order handling: shipping paid orders.
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::context::{metadata, parse_id};
+use super::envelope::{Envelope, ErrorBody, Success};
+use super::error::ApiError;
+use super::idempotency::TakenOver;
+use super::json::JsonBody;
+use super::orders::{OrderView, transition};
+use crate::app::AppState;
+use crate::auth::AdminUser;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(ship_order))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ShipRequest {
+    /// 1 to 64 characters, e.g. "SF Express".
+    carrier: String,
+    /// 1 to 64 characters.
+    tracking_no: String,
+}
+
+/// Hands a paid order to a carrier: paid → shipped.
+#[utoipa::path(post, path = "/api/v1/admin/orders/{id}/ship", tag = "admin",
+    params(("id" = Uuid, Path, description = "the order")),
+    request_body = ShipRequest,
+    responses(
+        (status = 200, description = "shipped", body = Envelope<OrderView>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+        (status = 404, description = "no such order (40400)", body = ErrorBody),
+        (status = 409, description = "not paid (40902) or busy (40903)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn ship_order(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    taken_over: Option<Extension<TakenOver>>,
+    JsonBody(body): JsonBody<ShipRequest>,
+) -> Result<Success<OrderView>, ApiError> {
+    let id = parse_id(&id)?;
+    let metadata = metadata(&admin, &headers);
+    let write = state.write.ship_order(
+        id,
+        body.carrier.trim().to_owned(),
+        body.tracking_no.trim().to_owned(),
+        &metadata,
+    );
+    transition(&state, id, taken_over, "OrderShipped", write).await
+}
