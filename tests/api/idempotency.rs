@@ -122,3 +122,138 @@ async fn a_claim_left_by_a_stopped_server_finds_the_order_it_wrote() {
     assert_eq!(again["data"]["id"], first["data"]["id"]);
     assert_eq!(app.count_events("OrderPlaced").await, 1);
 }
+
+#[tokio::test]
+async fn a_retried_cancel_answers_the_same_and_releases_once() {
+    let app = crate::support::spawn_app().await;
+    let tea = app.create_product("Tea", 500, 10).await;
+    let (_, placed) = app.place_order("u1", &[(tea, 3)]).await;
+    let id = placed["data"]["id"].as_str().expect("id").to_owned();
+    let cancel = || {
+        app.client
+            .post(format!("{}/api/v1/orders/{id}/cancel", app.address))
+            .bearer_auth(app.user_token("u1"))
+            .header("Idempotency-Key", "cancel-1")
+            .send()
+    };
+
+    let first = cancel().await.expect("cancel");
+    assert_eq!(first.status(), StatusCode::OK);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.expect("json");
+    let again = cancel().await.expect("retry");
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "not a 409: the first answer again"
+    );
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.expect("json");
+
+    assert_eq!(again, first);
+    assert_eq!(app.count_events("OrderCancelled").await, 1);
+    assert_eq!(app.count_events("StockReleased").await, 1);
+    assert_eq!(app.stock(tea).await.available(), 10);
+}
+
+#[tokio::test]
+async fn an_operator_retrying_a_product_creation_creates_one_product() {
+    let app = crate::support::spawn_app().await;
+    let body = json!({"name": "Tea", "price_cents": 500, "initial_stock": 5});
+    let create = || async {
+        let response = app
+            .client
+            .post(format!("{}/api/v1/admin/products", app.address))
+            .bearer_auth(app.admin_token())
+            .header("Idempotency-Key", "new-tea")
+            .json(&body)
+            .send()
+            .await
+            .expect("create");
+        (
+            response.status(),
+            response.json::<Value>().await.expect("json"),
+        )
+    };
+
+    let (first_status, first) = create().await;
+    let (again_status, again) = create().await;
+
+    assert_eq!(
+        (first_status, again_status),
+        (StatusCode::CREATED, StatusCode::CREATED)
+    );
+    assert_eq!(again["data"]["id"], first["data"]["id"]);
+    assert_eq!(app.count_events("ProductCreated").await, 1);
+}
+
+#[tokio::test]
+async fn a_key_reused_on_another_endpoint_is_refused() {
+    let app = crate::support::spawn_app().await;
+    let tea = app.create_product("Tea", 500, 10).await;
+    let (status, _) = order_with_key(&app, "u1", "shared", &body(tea, 1)).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let response = app
+        .client
+        .put(format!("{}/api/v1/me", app.address))
+        .bearer_auth(app.user_token("u1"))
+        .header("Idempotency-Key", "shared")
+        .json(&json!({"nickname": "Mei"}))
+        .send()
+        .await
+        .expect("put");
+    // PUTs are idempotent by nature: the key is not checked there.
+    assert_ne!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (_, placed) = app.place_order("u1", &[(tea, 1)]).await;
+    let id = placed["data"]["id"].as_str().expect("id").to_owned();
+    let response = app
+        .client
+        .post(format!("{}/api/v1/orders/{id}/cancel", app.address))
+        .bearer_auth(app.user_token("u1"))
+        .header("Idempotency-Key", "shared")
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!(answer["data"]["errors"][0]["field"], "Idempotency-Key");
+    assert_eq!(app.count_events("OrderCancelled").await, 0);
+}
+
+#[tokio::test]
+async fn a_restock_left_unanswered_by_a_stopped_server_is_not_applied_twice() {
+    let app = crate::support::spawn_app().await;
+    let tea = app.create_product("Tea", 500, 10).await;
+    let restock = || async {
+        let response = app
+            .client
+            .post(format!("{}/api/v1/admin/products/{tea}/stock", app.address))
+            .bearer_auth(app.admin_token())
+            .header("Idempotency-Key", "restock-1")
+            .json(&json!({"quantity": 5, "reason": "delivery"}))
+            .send()
+            .await
+            .expect("restock");
+        (
+            response.status(),
+            response.json::<Value>().await.expect("json"),
+        )
+    };
+    let (status, first) = restock().await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    sqlx::query(
+        "UPDATE idempotency_keys SET status = NULL, answer = NULL,
+                updated_at = now() - interval '5 minutes'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("make the claim stale");
+
+    let (status, again) = restock().await;
+
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["data"]["available"], 15);
+    assert_eq!(app.stock(tea).await.available(), 15, "restocked once");
+}

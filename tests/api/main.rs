@@ -4,9 +4,11 @@
 mod auth;
 mod catalog;
 mod event_store;
+mod fulfilment;
 mod health;
 mod idempotency;
 mod journey;
+mod openapi;
 mod orders;
 mod queries;
 mod read_side;

@@ -150,6 +150,25 @@ impl TestApp {
         .await
     }
 
+    /// Records a payment for the order through the write model (as a verified payment
+    /// notice would).
+    pub async fn pay(&self, order_id: Uuid, amount_cents: i64) {
+        self.state
+            .write
+            .transition_order(
+                order_id,
+                ordo::write::OrderActor::Operator,
+                aggregates::order::OrderCommand::PayOrder {
+                    payment_id: format!("wx-{order_id}"),
+                    amount_cents,
+                    paid_at: chrono::Utc::now(),
+                },
+                &Default::default(),
+            )
+            .await
+            .expect("pay");
+    }
+
     /// The product's stock as its events make it.
     pub async fn stock(&self, product: Uuid) -> Stock {
         self.events

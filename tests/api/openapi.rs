@@ -1,0 +1,127 @@
+//! The OpenAPI document describes every route of API.md, and /docs renders it offline.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::spawn_app;
+
+/// Every operation of ../shared/API.md except payments and audit (their own issues).
+const CONTRACT: &[(&str, &str)] = &[
+    ("post", "/api/v1/auth/wechat-login"),
+    ("post", "/api/v1/auth/refresh"),
+    ("post", "/api/v1/auth/logout"),
+    ("get", "/api/v1/me"),
+    ("put", "/api/v1/me"),
+    ("get", "/api/v1/products"),
+    ("get", "/api/v1/products/{id}"),
+    ("post", "/api/v1/admin/products"),
+    ("put", "/api/v1/admin/products/{id}"),
+    ("post", "/api/v1/admin/products/{id}/stock"),
+    ("post", "/api/v1/orders"),
+    ("get", "/api/v1/orders"),
+    ("get", "/api/v1/orders/{id}"),
+    ("post", "/api/v1/orders/{id}/cancel"),
+    ("post", "/api/v1/orders/{id}/confirm-receipt"),
+    ("post", "/api/v1/admin/orders/{id}/ship"),
+    ("get", "/api/v1/admin/projections"),
+    ("post", "/api/v1/admin/projections/{name}/rebuild"),
+];
+
+async fn document() -> Value {
+    let app = spawn_app().await;
+    let (status, document) = app.get_json("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    document
+}
+
+#[tokio::test]
+async fn every_path_of_the_contract_is_documented() {
+    let document = document().await;
+    for (method, path) in CONTRACT {
+        assert!(
+            document["paths"][path][method].is_object(),
+            "{method} {path} missing from /openapi.json"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_operation_documents_its_errors_in_the_envelope() {
+    let document = document().await;
+    let paths = document["paths"].as_object().expect("paths");
+    let error_ref = "#/components/schemas/ErrorBody";
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().expect("path item") {
+            let responses = operation["responses"].as_object().expect("responses");
+            let success = responses.keys().filter(|s| s.starts_with('2')).count();
+            assert_eq!(success, 1, "{method} {path}: one success answer");
+            for status in ["429", "500", "503"] {
+                assert!(responses.contains_key(status), "{method} {path}: {status}");
+            }
+            for (status, response) in responses.iter().filter(|(s, _)| !s.starts_with('2')) {
+                let schema = &response["content"]["application/json"]["schema"];
+                assert_eq!(
+                    schema["$ref"], error_ref,
+                    "{method} {path} {status} answers the error envelope"
+                );
+            }
+            let authenticated = operation["security"].is_array();
+            if authenticated {
+                assert!(responses.contains_key("401"), "{method} {path}: 401");
+            }
+            if operation["requestBody"].is_object() {
+                for status in ["400", "413", "422"] {
+                    assert!(responses.contains_key(status), "{method} {path}: {status}");
+                }
+            }
+            if method == "post" && authenticated {
+                let parameters = operation["parameters"].as_array().expect("parameters");
+                assert!(
+                    parameters.iter().any(|p| p["name"] == "Idempotency-Key"),
+                    "{method} {path}: Idempotency-Key"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let description = document["info"]["description"].as_str().unwrap_or("");
+    for code in ["40000", "40901", "40903", "42200", "50300"] {
+        assert!(description.contains(code), "error code {code} documented");
+    }
+}
+
+#[tokio::test]
+async fn the_swagger_ui_is_served_from_ordo_itself() {
+    let app = spawn_app().await;
+    let page = app
+        .client
+        .get(format!("{}/docs/", app.address))
+        .send()
+        .await
+        .expect("docs");
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("swagger-ui"), "{html}");
+    // Its script and styles come from ordo, not a CDN: the page works offline.
+    assert!(!html.contains("https://"), "no outside resources: {html}");
+    for asset in [
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "swagger-initializer.js",
+    ] {
+        let response = app
+            .client
+            .get(format!("{}/docs/{asset}", app.address))
+            .send()
+            .await
+            .expect("asset");
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        let body = response.text().await.expect("asset body");
+        if asset == "swagger-initializer.js" {
+            assert!(body.contains("/openapi.json"), "{body}");
+        }
+    }
+}
