@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -13,7 +13,9 @@ use crate::auth::{JwtKeys, Sessions};
 use crate::event_store::EventStore;
 use crate::http;
 use crate::http::rate_limit::{Limiters, RateLimits};
+use crate::payment_timeout::PaymentTimeout;
 use crate::wechat::{WeChatClient, WeChatConfig};
+use crate::wechat_pay::{WeChatPay, WeChatPayConfig};
 use crate::write::{WriteModel, WriteSettings};
 use projections::Projector;
 
@@ -26,6 +28,8 @@ pub struct AppSettings {
     pub dev_login: bool,
     pub write: WriteSettings,
     pub wechat: WeChatConfig,
+    /// WeChat Pay; `None`: payments answer 503.
+    pub wechat_pay: Option<WeChatPayConfig>,
     pub rate_limits: RateLimits,
     /// Browser origins allowed to call the API (an operator's web console); `*` for any.
     /// Mini programs need none.
@@ -42,11 +46,14 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub sessions: Arc<Sessions>,
     pub wechat: WeChatClient,
+    pub wechat_pay: WeChatPay,
     pub limiters: Arc<Limiters>,
     pub cors_origins: Vec<String>,
     pub dev_mode: bool,
     /// Whether `dev:<name>` login codes are accepted.
     pub dev_login: bool,
+    /// The address the server listens on, once bound (the payment simulator posts there).
+    pub local_addr: Arc<OnceLock<SocketAddr>>,
 }
 
 impl AppState {
@@ -58,6 +65,7 @@ impl AppState {
             projector: Arc::new(Projector::new(pool.clone(), projections::all())),
             sessions: Arc::new(Sessions::new(pool.clone())),
             wechat: WeChatClient::new(settings.wechat),
+            wechat_pay: WeChatPay::new(settings.wechat_pay),
             limiters: Limiters::new(settings.rate_limits),
             cors_origins: settings.cors_origins,
             events,
@@ -65,6 +73,7 @@ impl AppState {
             jwt: Arc::new(jwt),
             dev_mode: settings.dev_mode,
             dev_login: settings.dev_mode || settings.dev_login,
+            local_addr: Arc::new(OnceLock::new()),
         }
     }
 }
@@ -81,6 +90,7 @@ impl Application {
     pub async fn build(state: AppState, listen: SocketAddr) -> io::Result<Self> {
         state.projector.register().await.map_err(io::Error::other)?;
         let listener = TcpListener::bind(listen).await?;
+        let _ = state.local_addr.set(listener.local_addr()?);
         Ok(Self { listener, state })
     }
 
@@ -95,7 +105,13 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         let (stop_projector, stopped) = watch::channel(false);
-        let projector = tokio::spawn(self.state.projector.clone().run(stopped));
+        let projector = tokio::spawn(self.state.projector.clone().run(stopped.clone()));
+        let timeout = PaymentTimeout::new(
+            self.state.pool.clone(),
+            self.state.write.clone(),
+            self.state.write.settings().payment_timeout,
+        );
+        let timeouts = tokio::spawn(timeout.run(stopped));
         let router = http::router(self.state);
         // The connection's address reaches handlers and the per-address rate limit.
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
@@ -104,6 +120,7 @@ impl Application {
             .await;
         let _ = stop_projector.send(true);
         let _ = projector.await;
+        let _ = timeouts.await;
         served
     }
 }

@@ -28,6 +28,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
                 ..WriteSettings::default()
             },
             wechat: config.wechat.clone(),
+            wechat_pay: config.wechat_pay()?,
             rate_limits: config.rate_limits,
             cors_origins: config.cors_origins.clone(),
         },

@@ -9,6 +9,7 @@ use crate::cli::GlobalArgs;
 use crate::http::rate_limit::{Rate, RateLimits};
 use crate::secret::{self, Secret};
 use crate::wechat::{self, WeChatConfig};
+use crate::wechat_pay::{self, ApiV3Key, DevKeys, SigningKey, VerifyingKey, WeChatPayConfig};
 
 /// Environment variable holding the JWT secret.
 pub const JWT_SECRET_ENV: &str = "ORDO_JWT_SECRET";
@@ -57,6 +58,8 @@ pub enum ConfigError {
         "{0} must be `off` or requests per second with an optional burst, e.g. `20` or `20/40`"
     )]
     RateLimit(&'static str),
+    #[error("WeChat Pay: {0}")]
+    WeChatPay(String),
     #[error("could not read or create the JWT secret in {path}: {source}")]
     SecretFile {
         path: PathBuf,
@@ -105,6 +108,66 @@ impl Config {
                 })
                 .unwrap_or_default(),
         })
+    }
+
+    /// WeChat Pay, from `ORDO_WECHATPAY_*` when `ORDO_WECHATPAY_MCH_ID` is set (then every
+    /// one is required); in dev mode otherwise, dev keys kept in `<data dir>/wechatpay`;
+    /// else none (payments answer 503).
+    pub fn wechat_pay(&self) -> Result<Option<WeChatPayConfig>, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        let app_id = self.wechat.app_id.clone();
+        let Some(mch_id) = env("ORDO_WECHATPAY_MCH_ID") else {
+            if !self.dev_mode {
+                return Ok(None);
+            }
+            let dir = self.data_dir.join("wechatpay");
+            let keys = DevKeys::load_or_create(&dir).map_err(|err| {
+                ConfigError::WeChatPay(format!("dev keys in {}: {err}", dir.display()))
+            })?;
+            let app_id = app_id.unwrap_or_else(|| "wx_dev_app".to_owned());
+            // Dev payments come from the simulator, which posts to this server directly.
+            return keys
+                .config(&app_id, wechat_pay::NOTIFY_PATH.to_owned())
+                .map(Some)
+                .map_err(|err| ConfigError::WeChatPay(err.to_string()));
+        };
+        let required = |name: &str| {
+            env(name).ok_or_else(|| {
+                ConfigError::WeChatPay(format!("{name} must be set with ORDO_WECHATPAY_MCH_ID"))
+            })
+        };
+        let read = |name: &str| -> Result<String, ConfigError> {
+            let path = required(name)?;
+            std::fs::read_to_string(&path)
+                .map_err(|err| ConfigError::WeChatPay(format!("{name} ({path}): {err}")))
+        };
+        let key_error = |name: &str| {
+            let name = name.to_owned();
+            move |err: wechat_pay::KeyError| ConfigError::WeChatPay(format!("{name}: {err}"))
+        };
+        Ok(Some(WeChatPayConfig {
+            base_url: Some(
+                env("ORDO_WECHATPAY_BASE_URL")
+                    .unwrap_or_else(|| wechat_pay::DEFAULT_BASE_URL.to_owned()),
+            ),
+            app_id: app_id.ok_or_else(|| {
+                ConfigError::WeChatPay("ORDO_WECHAT_APP_ID must be set".to_owned())
+            })?,
+            mch_id,
+            merchant_serial: required("ORDO_WECHATPAY_MCH_SERIAL_NO")?,
+            merchant_key: std::sync::Arc::new(
+                SigningKey::from_pem(&read("ORDO_WECHATPAY_MCH_PRIVATE_KEY_FILE")?)
+                    .map_err(key_error("ORDO_WECHATPAY_MCH_PRIVATE_KEY_FILE"))?,
+            ),
+            platform_key: VerifyingKey::from_pem(&read("ORDO_WECHATPAY_PUBLIC_KEY_FILE")?)
+                .map_err(key_error("ORDO_WECHATPAY_PUBLIC_KEY_FILE"))?,
+            platform_serial: env("ORDO_WECHATPAY_PUBLIC_KEY_ID"),
+            api_v3_key: ApiV3Key::new(required("ORDO_WECHATPAY_APIV3_KEY")?.as_bytes())
+                .map_err(key_error("ORDO_WECHATPAY_APIV3_KEY"))?,
+            notify_url: required("ORDO_WECHATPAY_NOTIFY_URL")?,
+            timeout: wechat_pay::DEFAULT_TIMEOUT,
+            simulator: None,
+        }))
     }
 
     /// The embedded cluster's directory.

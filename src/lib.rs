@@ -15,6 +15,8 @@ pub mod embedded_postgres;
 pub mod event_store;
 pub mod http;
 pub mod metrics;
+pub mod payment_timeout;
 pub mod secret;
 pub mod wechat;
+pub mod wechat_pay;
 pub mod write;

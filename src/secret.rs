@@ -38,6 +38,12 @@ pub fn load_or_create(path: &Path) -> io::Result<Secret> {
         Err(err) => return Err(err),
     }
     let secret = Secret::generate();
+    write_private(path, &format!("{}\n", secret.expose()))?;
+    Ok(secret)
+}
+
+/// Writes `content` to `path` readable by its owner only (mode 0600), durably.
+pub fn write_private(path: &Path, content: &str) -> io::Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
@@ -47,9 +53,8 @@ pub fn load_or_create(path: &Path) -> io::Result<Secret> {
         .truncate(true)
         .mode(0o600)
         .open(path)?;
-    writeln!(file, "{}", secret.expose())?;
-    file.sync_all()?;
-    Ok(secret)
+    file.write_all(content.as_bytes())?;
+    file.sync_all()
 }
 
 impl fmt::Debug for Secret {

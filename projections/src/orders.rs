@@ -38,6 +38,9 @@ struct OrderChange {
     tracking_no: Option<String>,
     shipped_at: Option<DateTime<Utc>>,
     completed_at: Option<DateTime<Utc>>,
+    payment_id: Option<String>,
+    /// Refunds this batch requires: `[{payment_id, amount_cents, reason}]`.
+    refunds_due: Vec<Value>,
     version: i64,
 }
 
@@ -63,10 +66,26 @@ impl OrderChange {
                 self.created_at = Some(placed_at);
                 self.expires_at = Some(expires_at);
             }
-            OrderEvent::OrderPaid { paid_at, .. } => {
+            OrderEvent::OrderPaid {
+                payment_id,
+                paid_at,
+                ..
+            } => {
                 self.status = Some(OrderStatus::Paid);
                 self.paid_at = Some(paid_at);
+                self.payment_id = Some(payment_id);
             }
+            // Recorded with the refund it requires, below.
+            OrderEvent::PaymentReceived { .. } => {}
+            OrderEvent::RefundRequired {
+                payment_id,
+                amount_cents,
+                reason,
+            } => self.refunds_due.push(json!({
+                "payment_id": payment_id,
+                "amount_cents": amount_cents,
+                "reason": reason.as_str(),
+            })),
             OrderEvent::OrderCancelled {
                 reason,
                 cancelled_at,
@@ -112,6 +131,8 @@ struct Columns {
     tracking_no: Vec<Option<String>>,
     shipped_at: Vec<Option<DateTime<Utc>>>,
     completed_at: Vec<Option<DateTime<Utc>>>,
+    payment_id: Vec<Option<String>>,
+    refunds_due: Vec<Value>,
     version: Vec<i64>,
 }
 
@@ -134,10 +155,12 @@ impl Columns {
         self.tracking_no.push(change.tracking_no);
         self.shipped_at.push(change.shipped_at);
         self.completed_at.push(change.completed_at);
+        self.payment_id.push(change.payment_id);
+        self.refunds_due.push(Value::Array(change.refunds_due));
         self.version.push(change.version);
     }
 
-    /// Binds the columns, in this order, as $1..$17 of `sql`'s `unnest`.
+    /// Binds the columns, in this order, as $1..$19 of `sql`'s `unnest`.
     async fn execute(&self, conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
         sqlx::query(sql)
             .bind(&self.order_id)
@@ -156,6 +179,8 @@ impl Columns {
             .bind(&self.tracking_no)
             .bind(&self.shipped_at)
             .bind(&self.completed_at)
+            .bind(&self.payment_id)
+            .bind(&self.refunds_due)
             .bind(&self.version)
             .execute(conn)
             .await?;
@@ -166,10 +191,10 @@ impl Columns {
 const UNNEST: &str = "unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[],
         $6::jsonb[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[],
         $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::timestamptz[],
-        $16::timestamptz[], $17::bigint[])
+        $16::timestamptz[], $17::text[], $18::jsonb[], $19::bigint[])
      AS c(order_id, user_id, status, lines, total_cents, address, remark, created_at,
           expires_at, paid_at, cancelled_at, cancel_reason, carrier, tracking_no, shipped_at,
-          completed_at, version)";
+          completed_at, payment_id, refunds_due, version)";
 
 #[async_trait::async_trait]
 impl Projection for OrderViews {
@@ -210,7 +235,8 @@ impl Projection for OrderViews {
             let sql = format!(
                 "INSERT INTO {table} (order_id, user_id, status, lines, total_cents, address,
                         remark, created_at, expires_at, paid_at, cancelled_at, cancel_reason,
-                        carrier, tracking_no, shipped_at, completed_at, version)
+                        carrier, tracking_no, shipped_at, completed_at, payment_id,
+                        refunds_due, version)
                  SELECT * FROM {UNNEST}
                  ON CONFLICT (order_id) DO NOTHING"
             );
@@ -220,7 +246,7 @@ impl Projection for OrderViews {
             // The version guard makes a change that was already applied a no-op.
             let sql = format!(
                 "UPDATE {table} AS v SET
-                        status = c.status,
+                        status = coalesce(c.status, v.status),
                         paid_at = coalesce(c.paid_at, v.paid_at),
                         cancelled_at = coalesce(c.cancelled_at, v.cancelled_at),
                         cancel_reason = coalesce(c.cancel_reason, v.cancel_reason),
@@ -228,6 +254,8 @@ impl Projection for OrderViews {
                         tracking_no = coalesce(c.tracking_no, v.tracking_no),
                         shipped_at = coalesce(c.shipped_at, v.shipped_at),
                         completed_at = coalesce(c.completed_at, v.completed_at),
+                        payment_id = coalesce(c.payment_id, v.payment_id),
+                        refunds_due = v.refunds_due || c.refunds_due,
                         version = c.version
                    FROM {UNNEST}
                   WHERE v.order_id = c.order_id AND v.version < c.version"

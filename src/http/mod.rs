@@ -14,6 +14,7 @@ mod me;
 pub mod openapi;
 pub mod orders;
 pub mod paging;
+mod payments;
 pub mod products;
 pub mod rate_limit;
 
@@ -72,6 +73,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(me::router())
         .merge(catalog::router())
         .merge(orders::router())
+        .merge(payments::router())
         .merge(products::router())
         .merge(admin_orders::router())
         .merge(admin_projections::router())

@@ -24,6 +24,8 @@ use super::envelope::ErrorBody;
         (name = "me", description = "the caller's profile"),
         (name = "products", description = "the catalog shoppers browse"),
         (name = "orders", description = "the shopper's orders"),
+        (name = "payments", description = "WeChat Pay's payment notices"),
+        (name = "dev", description = "dev mode only"),
         (name = "admin", description = "operators: products, stock, shipping, projections"),
         (name = "service", description = "health and readiness"),
     ),

@@ -52,6 +52,20 @@ pub struct OrderView {
     pub tracking_no: Option<String>,
     pub shipped_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// The WeChat Pay transaction that paid the order.
+    pub payment_id: Option<String>,
+    /// Payments the order could not take (it was cancelled, or paid already): their money
+    /// goes back to the shopper.
+    pub refunds_due: Vec<RefundView>,
+}
+
+/// A payment owed back to the shopper.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RefundView {
+    pub payment_id: String,
+    pub amount_cents: i64,
+    /// `paid_after_cancel` or `paid_twice`.
+    pub reason: String,
 }
 
 impl OrderView {
@@ -76,6 +90,18 @@ impl OrderView {
             tracking_no: shipment.as_ref().map(|s| s.tracking_no.clone()),
             shipped_at: shipment.map(|s| s.shipped_at),
             completed_at: order.completed_at,
+            payment_id: order.payment_id,
+            refunds_due: order
+                .refunds_due
+                .into_iter()
+                .filter_map(|due| {
+                    Some(RefundView {
+                        reason: due.reason?.as_str().to_owned(),
+                        payment_id: due.payment_id,
+                        amount_cents: due.amount_cents,
+                    })
+                })
+                .collect(),
         }
     }
 }
@@ -323,7 +349,7 @@ const STATUSES: [&str; 5] = [
 
 const ORDER_COLUMNS: &str = "order_id, status, lines, total_cents, address, remark, created_at,
     expires_at, paid_at, cancelled_at, cancel_reason, carrier, tracking_no, shipped_at,
-    completed_at";
+    completed_at, payment_id, refunds_due";
 
 impl From<OrderRow> for OrderView {
     fn from(row: OrderRow) -> Self {
@@ -343,6 +369,8 @@ impl From<OrderRow> for OrderView {
             tracking_no: row.tracking_no,
             shipped_at: row.shipped_at,
             completed_at: row.completed_at,
+            payment_id: row.payment_id,
+            refunds_due: row.refunds_due.0,
         }
     }
 }
@@ -365,4 +393,6 @@ struct OrderRow {
     tracking_no: Option<String>,
     shipped_at: Option<DateTime<Utc>>,
     completed_at: Option<DateTime<Utc>>,
+    payment_id: Option<String>,
+    refunds_due: sqlx::types::Json<Vec<RefundView>>,
 }

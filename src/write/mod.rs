@@ -101,4 +101,8 @@ impl WriteModel {
     pub fn store(&self) -> &EventStore {
         &self.store
     }
+
+    pub fn settings(&self) -> &WriteSettings {
+        &self.settings
+    }
 }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aggregates::FieldError;
-use aggregates::order::{Address, CancelReason, NewOrder, Order, OrderCommand, OrderLine};
+use aggregates::order::{
+    Address, CancelReason, NewOrder, Order, OrderCommand, OrderEvent, OrderLine,
+};
 use aggregates::product::Product;
 use aggregates::stock::{Stock, StockCommand, StockError, StockEvent};
 use chrono::{DateTime, SubsecRound, Utc};
@@ -15,7 +17,9 @@ use uuid::Uuid;
 use super::attempt::{Attempts, append_for, decide};
 use super::stream_slots::SlotGuard;
 use super::{Shortage, WriteError, WriteModel, Written};
-use crate::event_store::{AppendError, EventMetadata, EventStore, StreamAppend, StreamId};
+use crate::event_store::{
+    AppendError, EventMetadata, EventStore, FeedPosition, StreamAppend, StreamId,
+};
 
 /// A shopper's new order, as requested: products and quantities.
 #[derive(Debug, Clone)]
@@ -97,12 +101,15 @@ fn invalidate_moved(stocks: &mut [SlotGuard<Stock>], moved: &[StreamId]) {
 }
 
 /// The stock move an order transition causes on each of its lines.
-fn stock_move(command: &OrderCommand, order_id: Uuid) -> Option<StockCommand> {
-    match command {
-        OrderCommand::CancelOrder { .. } => Some(StockCommand::ReleaseStock { order_id }),
-        OrderCommand::PayOrder { .. } => Some(StockCommand::SellStock { order_id }),
+/// The stock move the order's new events call for on every line: a payment taken sells
+/// the reservation, a cancellation releases it; a payment the order could not take
+/// (recorded for refund) moves no stock.
+fn stock_move(events: &[OrderEvent], order_id: Uuid) -> Option<StockCommand> {
+    events.iter().find_map(|event| match event {
+        OrderEvent::OrderCancelled { .. } => Some(StockCommand::ReleaseStock { order_id }),
+        OrderEvent::OrderPaid { .. } => Some(StockCommand::SellStock { order_id }),
         _ => None,
-    }
+    })
 }
 
 impl WriteModel {
@@ -361,6 +368,13 @@ impl WriteModel {
             }
             let sequence = current.sequence;
             let (order, order_events) = decide(&current.aggregate, command.clone()).await?;
+            if order_events.is_empty() {
+                // Nothing to write (a repeated payment notice): the order as it is.
+                return Ok(Written {
+                    value: order,
+                    position: FeedPosition::START,
+                });
+            }
             let mut appends: Vec<StreamAppend> =
                 append_for::<Order>(&key, sequence, &order_events)?
                     .into_iter()
@@ -369,7 +383,7 @@ impl WriteModel {
             // Stocks are locked after the order: "Order" < "Stock" in the global order.
             let mut stocks = Vec::new();
             let mut decided = Vec::new();
-            if let Some(stock_command) = stock_move(&command, order_id) {
+            if let Some(stock_command) = stock_move(&order_events, order_id) {
                 let mut ids: Vec<String> = order
                     .lines
                     .iter()

@@ -12,6 +12,10 @@ pub enum OrderError {
         status: OrderStatus,
         action: &'static str,
     },
+    #[error("the order is not due to expire before {expires_at}")]
+    NotExpired {
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
     #[error("payment of {paid} does not match the order total of {expected}")]
     AmountMismatch { expected: i64, paid: i64 },
     #[error("invalid order: {}", crate::describe(.0))]

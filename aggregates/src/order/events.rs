@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-use super::{Address, CancelReason, OrderLine};
+use super::{Address, CancelReason, OrderLine, RefundReason};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderEvent {
@@ -24,6 +24,19 @@ pub enum OrderEvent {
         reason: CancelReason,
         cancelled_at: DateTime<Utc>,
     },
+    /// A payment the order could not take (it was cancelled, or paid already): recorded,
+    /// the order's status unchanged. A `RefundRequired` follows.
+    PaymentReceived {
+        payment_id: String,
+        amount_cents: i64,
+        paid_at: DateTime<Utc>,
+    },
+    /// The money of this payment must go back to the shopper.
+    RefundRequired {
+        payment_id: String,
+        amount_cents: i64,
+        reason: RefundReason,
+    },
     OrderShipped {
         carrier: String,
         tracking_no: String,
@@ -40,6 +53,8 @@ impl DomainEvent for OrderEvent {
             Self::OrderPlaced { .. } => "OrderPlaced",
             Self::OrderPaid { .. } => "OrderPaid",
             Self::OrderCancelled { .. } => "OrderCancelled",
+            Self::PaymentReceived { .. } => "PaymentReceived",
+            Self::RefundRequired { .. } => "RefundRequired",
             Self::OrderShipped { .. } => "OrderShipped",
             Self::OrderCompleted { .. } => "OrderCompleted",
         }

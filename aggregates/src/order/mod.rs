@@ -68,6 +68,35 @@ impl CancelReason {
     }
 }
 
+/// Why money taken for an order must be refunded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundReason {
+    /// The payment arrived after the order was cancelled (e.g. by the payment timeout).
+    PaidAfterCancel,
+    /// A second, different payment for an order already paid.
+    PaidTwice,
+}
+
+impl RefundReason {
+    /// The name the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PaidAfterCancel => "paid_after_cancel",
+            Self::PaidTwice => "paid_twice",
+        }
+    }
+}
+
+/// A payment the order could not take, owed back to the shopper.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundDue {
+    pub payment_id: String,
+    pub amount_cents: i64,
+    pub paid_at: DateTime<Utc>,
+    pub reason: Option<RefundReason>,
+}
+
 /// One product of an order, with the name and unit price captured when it was placed.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,9 +144,62 @@ pub struct Order {
     pub cancel_reason: Option<CancelReason>,
     pub shipment: Option<Shipment>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// Payments received that the order could not take.
+    pub refunds_due: Vec<RefundDue>,
 }
 
 impl Order {
+    /// Takes a payment: an order awaiting payment becomes paid; any other order records
+    /// it and requires its refund, so money is never silently kept and stock never sold
+    /// twice. The same payment again changes nothing.
+    fn pay(
+        &self,
+        payment_id: String,
+        amount_cents: i64,
+        paid_at: DateTime<Utc>,
+    ) -> Result<Vec<OrderEvent>, OrderError> {
+        let status = self.status.ok_or(OrderError::NotFound)?;
+        let known = self.payment_id.as_deref() == Some(payment_id.as_str())
+            || self
+                .refunds_due
+                .iter()
+                .any(|due| due.payment_id == payment_id);
+        if known {
+            return Ok(Vec::new());
+        }
+        if amount_cents != self.total_cents {
+            return Err(OrderError::AmountMismatch {
+                expected: self.total_cents,
+                paid: amount_cents,
+            });
+        }
+        let reason = match status {
+            OrderStatus::AwaitingPayment => {
+                return Ok(vec![OrderEvent::OrderPaid {
+                    payment_id,
+                    amount_cents,
+                    paid_at,
+                }]);
+            }
+            OrderStatus::Cancelled => RefundReason::PaidAfterCancel,
+            OrderStatus::Paid | OrderStatus::Shipped | OrderStatus::Completed => {
+                RefundReason::PaidTwice
+            }
+        };
+        Ok(vec![
+            OrderEvent::PaymentReceived {
+                payment_id: payment_id.clone(),
+                amount_cents,
+                paid_at,
+            },
+            OrderEvent::RefundRequired {
+                payment_id,
+                amount_cents,
+                reason,
+            },
+        ])
+    }
+
     /// Moves the order from `from` on `action`, or says why it cannot.
     fn require(&self, from: OrderStatus, action: &'static str) -> Result<(), OrderError> {
         match self.status {
@@ -162,24 +244,23 @@ impl Aggregate for Order {
                 amount_cents,
                 paid_at,
             } => {
-                self.require(OrderStatus::AwaitingPayment, "pay")?;
-                if amount_cents != self.total_cents {
-                    return Err(OrderError::AmountMismatch {
-                        expected: self.total_cents,
-                        paid: amount_cents,
-                    });
+                for event in self.pay(payment_id, amount_cents, paid_at)? {
+                    sink.write(event, self).await;
                 }
-                OrderEvent::OrderPaid {
-                    payment_id,
-                    amount_cents,
-                    paid_at,
-                }
+                return Ok(());
             }
             OrderCommand::CancelOrder {
                 reason,
                 cancelled_at,
             } => {
                 self.require(OrderStatus::AwaitingPayment, "cancel")?;
+                // A timeout never fires early, whatever a read model says.
+                if reason == CancelReason::PaymentTimeout
+                    && let Some(expires_at) = self.expires_at
+                    && cancelled_at < expires_at
+                {
+                    return Err(OrderError::NotExpired { expires_at });
+                }
                 OrderEvent::OrderCancelled {
                     reason,
                     cancelled_at,
@@ -246,6 +327,27 @@ impl Aggregate for Order {
                 self.status = Some(OrderStatus::Cancelled);
                 self.cancel_reason = Some(reason);
                 self.cancelled_at = Some(cancelled_at);
+            }
+            OrderEvent::PaymentReceived {
+                payment_id,
+                amount_cents,
+                paid_at,
+            } => self.refunds_due.push(RefundDue {
+                payment_id,
+                amount_cents,
+                paid_at,
+                reason: None,
+            }),
+            OrderEvent::RefundRequired {
+                payment_id, reason, ..
+            } => {
+                if let Some(due) = self
+                    .refunds_due
+                    .iter_mut()
+                    .find(|due| due.payment_id == payment_id)
+                {
+                    due.reason = Some(reason);
+                }
             }
             OrderEvent::OrderShipped {
                 carrier,

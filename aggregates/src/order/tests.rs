@@ -246,25 +246,89 @@ fn a_paid_order_cannot_be_cancelled() {
 }
 
 #[test]
-fn a_cancelled_order_cannot_be_cancelled_again_or_paid() {
+fn a_cancelled_order_cannot_be_cancelled_again() {
     let cancelled = OrderEvent::OrderCancelled {
         reason: CancelReason::ByUser,
         cancelled_at: at(6),
     };
     OrderTest::with(())
-        .given(vec![placed(), cancelled.clone()])
+        .given(vec![placed(), cancelled])
         .when(cancel())
         .then_expect_error(OrderError::InvalidTransition {
             status: OrderStatus::Cancelled,
             action: "cancel",
         });
+}
+
+fn late_payment(reason: RefundReason, payment_id: &str) -> Vec<OrderEvent> {
+    vec![
+        OrderEvent::PaymentReceived {
+            payment_id: payment_id.into(),
+            amount_cents: 1_500,
+            paid_at: at(5),
+        },
+        OrderEvent::RefundRequired {
+            payment_id: payment_id.into(),
+            amount_cents: 1_500,
+            reason,
+        },
+    ]
+}
+
+#[test]
+fn a_payment_for_a_cancelled_order_is_recorded_and_owed_back() {
+    let cancelled = OrderEvent::OrderCancelled {
+        reason: CancelReason::PaymentTimeout,
+        cancelled_at: at(15),
+    };
     OrderTest::with(())
-        .given(vec![placed(), cancelled])
+        .given(vec![placed(), cancelled.clone()])
         .when(pay())
-        .then_expect_error(OrderError::InvalidTransition {
-            status: OrderStatus::Cancelled,
-            action: "pay",
-        });
+        .then_expect_events(late_payment(RefundReason::PaidAfterCancel, "wx-1"));
+    // The same notice again changes nothing.
+    let mut history = vec![placed(), cancelled];
+    history.extend(late_payment(RefundReason::PaidAfterCancel, "wx-1"));
+    OrderTest::with(())
+        .given(history)
+        .when(pay())
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_repeated_payment_changes_nothing_and_a_second_one_is_owed_back() {
+    OrderTest::with(())
+        .given(vec![placed(), paid()])
+        .when(pay())
+        .then_expect_events(vec![]);
+    OrderTest::with(())
+        .given(vec![placed(), paid()])
+        .when(OrderCommand::PayOrder {
+            payment_id: "wx-2".into(),
+            amount_cents: 1_500,
+            paid_at: at(5),
+        })
+        .then_expect_events(late_payment(RefundReason::PaidTwice, "wx-2"));
+}
+
+#[test]
+fn the_payment_timeout_never_cancels_early() {
+    OrderTest::with(())
+        .given(vec![placed()])
+        .when(OrderCommand::CancelOrder {
+            reason: CancelReason::PaymentTimeout,
+            cancelled_at: at(14),
+        })
+        .then_expect_error(OrderError::NotExpired { expires_at: at(15) });
+    OrderTest::with(())
+        .given(vec![placed()])
+        .when(OrderCommand::CancelOrder {
+            reason: CancelReason::PaymentTimeout,
+            cancelled_at: at(15),
+        })
+        .then_expect_events(vec![OrderEvent::OrderCancelled {
+            reason: CancelReason::PaymentTimeout,
+            cancelled_at: at(15),
+        }]);
 }
 
 #[test]

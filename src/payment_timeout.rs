@@ -1,0 +1,95 @@
+//! The payment timeout: orders still awaiting payment after `ORDER_PAYMENT_TIMEOUT` are
+//! cancelled with reason `payment_timeout`, through the normal write path, so their stock
+//! is released exactly once.
+//!
+//! Driven by the order views (`status = 'awaiting_payment' AND expires_at <= now()`, a
+//! partial index), so nothing is lost across restarts: an order that expired while no
+//! server ran is cancelled by the first sweep after start. Several servers may sweep at
+//! once; the Order aggregate decides, once: a second cancel, or a cancel racing a payment
+//! that won, is refused and skipped. The aggregate also refuses a timeout before
+//! `expires_at`, whatever a read model says.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aggregates::order::{CancelReason, OrderError};
+use sqlx::PgPool;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::event_store::EventMetadata;
+use crate::write::{OrderActor, WriteError, WriteModel};
+
+/// Orders cancelled per query; the sweep repeats at once while it finds a full batch.
+const BATCH: i64 = 200;
+
+pub struct PaymentTimeout {
+    pool: PgPool,
+    write: Arc<WriteModel>,
+    /// How often to look for expired orders.
+    every: Duration,
+}
+
+impl PaymentTimeout {
+    /// Sweeps about ten times per timeout (an order waits at most a tenth longer than its
+    /// timeout), between every 100 ms and every 5 s.
+    pub fn new(pool: PgPool, write: Arc<WriteModel>, timeout: Duration) -> Self {
+        let every = (timeout / 10).clamp(Duration::from_millis(100), Duration::from_secs(5));
+        Self { pool, write, every }
+    }
+
+    /// Sweeps until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            match self.sweep().await {
+                Ok(n) if n as i64 == BATCH => continue,
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, "payment timeout sweep failed; retrying"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.every) => {}
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+        }
+    }
+
+    /// Cancels one batch of expired orders; how many it looked at.
+    pub async fn sweep(&self) -> Result<usize, sqlx::Error> {
+        let expired: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT order_id FROM order_views
+              WHERE status = 'awaiting_payment' AND expires_at <= now()
+              ORDER BY expires_at LIMIT $1",
+        )
+        .bind(BATCH)
+        .fetch_all(&self.pool)
+        .await?;
+        let metadata = EventMetadata {
+            actor_id: Some("payment-timeout".to_owned()),
+            actor_role: Some("system".to_owned()),
+            ..EventMetadata::default()
+        };
+        for &order_id in &expired {
+            let cancelled = self
+                .write
+                .cancel_order(
+                    order_id,
+                    OrderActor::Operator,
+                    CancelReason::PaymentTimeout,
+                    &metadata,
+                )
+                .await;
+            match cancelled {
+                Ok(_) => {
+                    metrics::counter!("orders_expired_total").increment(1);
+                    tracing::info!(%order_id, "order cancelled: payment timeout");
+                }
+                // Paid meanwhile, or cancelled by another server: the view had not caught up.
+                Err(WriteError::Order(
+                    OrderError::InvalidTransition { .. } | OrderError::NotExpired { .. },
+                )) => {}
+                Err(err) => tracing::warn!(%order_id, %err, "could not cancel an expired order"),
+            }
+        }
+        Ok(expired.len())
+    }
+}

@@ -1,0 +1,234 @@
+//! The JSAPI prepay call (`POST /v3/pay/transactions/jsapi`), signed
+//! `WECHATPAY2-SHA256-RSA2048` with the merchant key, its answer's signature checked
+//! against the platform key; and the `wx.requestPayment` parameters for the prepay id.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::{KeyError, WeChatPayConfig, nonce};
+
+const JSAPI_PATH: &str = "/v3/pay/transactions/jsapi";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PayError {
+    #[error("WeChat Pay is not configured on this server (ORDO_WECHATPAY_MCH_ID and the rest)")]
+    NotConfigured,
+    #[error("WeChat Pay refused the payment: {code}: {message}")]
+    Refused { code: String, message: String },
+    #[error("WeChat Pay did not answer in time")]
+    Timeout,
+    #[error("WeChat Pay failed: {0}")]
+    Upstream(String),
+    #[error("WeChat Pay's answer is not signed by its platform key")]
+    BadSignature,
+    #[error("could not sign the request: {0}")]
+    Key(#[from] KeyError),
+}
+
+/// What to charge for.
+#[derive(Debug, Clone)]
+pub struct PaymentRequest {
+    pub out_trade_no: String,
+    pub description: String,
+    pub total_cents: i64,
+    pub openid: String,
+    /// WeChat Pay closes the payment at this instant (the order's expiry).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What the mini program passes to `wx.requestPayment`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestPaymentParams {
+    /// Seconds since the epoch, as a string.
+    pub time_stamp: String,
+    pub nonce_str: String,
+    /// `prepay_id=<id>`.
+    pub package: String,
+    /// Always `RSA`.
+    pub sign_type: &'static str,
+    /// SHA256-RSA over `appId\ntimeStamp\nnonceStr\npackage\n` with the merchant key.
+    pub pay_sign: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct PrepayAnswer {
+    prepay_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorAnswer {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// The client; `None` config means WeChat Pay is not set up on this server.
+#[derive(Debug, Clone)]
+pub struct WeChatPay {
+    http: reqwest::Client,
+    config: Option<Arc<WeChatPayConfig>>,
+}
+
+impl WeChatPay {
+    pub fn new(config: Option<WeChatPayConfig>) -> Self {
+        let timeout = config
+            .as_ref()
+            .map_or(super::DEFAULT_TIMEOUT, |config| config.timeout);
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            config: config.map(Arc::new),
+        }
+    }
+
+    pub fn config(&self) -> Option<&WeChatPayConfig> {
+        self.config.as_deref()
+    }
+
+    /// A prepay id for `request`, and the parameters the mini program pays with.
+    pub async fn prepay(&self, request: &PaymentRequest) -> Result<RequestPaymentParams, PayError> {
+        let config = self.config.as_deref().ok_or(PayError::NotConfigured)?;
+        let prepay_id = match &config.base_url {
+            Some(base_url) => self.jsapi(config, base_url, request).await?,
+            // Dev mode without a merchant account: the payment comes from the simulator.
+            None => format!("dev_{}", request.out_trade_no),
+        };
+        request_payment(config, &prepay_id)
+    }
+
+    async fn jsapi(
+        &self,
+        config: &WeChatPayConfig,
+        base_url: &str,
+        request: &PaymentRequest,
+    ) -> Result<String, PayError> {
+        // WeChat Pay wants the expiry in Beijing time, with its offset.
+        let time_expire = FixedOffset::east_opt(8 * 3600).map_or_else(
+            || request.expires_at.to_rfc3339(),
+            |china| {
+                request
+                    .expires_at
+                    .with_timezone(&china)
+                    .format("%Y-%m-%dT%H:%M:%S%:z")
+                    .to_string()
+            },
+        );
+        let body = json!({
+            "appid": config.app_id,
+            "mchid": config.mch_id,
+            "description": request.description,
+            "out_trade_no": request.out_trade_no,
+            "time_expire": time_expire,
+            "notify_url": config.notify_url,
+            "amount": {"total": request.total_cents, "currency": "CNY"},
+            "payer": {"openid": request.openid},
+        })
+        .to_string();
+        let authorization = authorization(config, "POST", JSAPI_PATH, &body)?;
+        let response = self
+            .http
+            .post(format!("{}{JSAPI_PATH}", base_url.trim_end_matches('/')))
+            .header("Authorization", authorization)
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json")
+            .header("User-Agent", concat!("ordo/", env!("CARGO_PKG_VERSION")))
+            .body(body)
+            .send()
+            .await
+            .map_err(|err| {
+                if err.is_timeout() {
+                    PayError::Timeout
+                } else {
+                    PayError::Upstream(err.to_string())
+                }
+            })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response
+            .text()
+            .await
+            .map_err(|err| PayError::Upstream(err.to_string()))?;
+        if status.is_client_error() {
+            let error: ErrorAnswer = serde_json::from_str(&text).unwrap_or(ErrorAnswer {
+                code: status.as_str().to_owned(),
+                message: text.chars().take(200).collect(),
+            });
+            return Err(PayError::Refused {
+                code: error.code,
+                message: error.message,
+            });
+        }
+        if !status.is_success() {
+            return Err(PayError::Upstream(format!("HTTP {status}")));
+        }
+        // Only WeChat Pay holds the platform key's private half: a signed answer is theirs.
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+        };
+        let message = format!(
+            "{}\n{}\n{text}\n",
+            header("wechatpay-timestamp"),
+            header("wechatpay-nonce")
+        );
+        if !config
+            .platform_key
+            .verifies(message.as_bytes(), header("wechatpay-signature"))
+        {
+            return Err(PayError::BadSignature);
+        }
+        let answer: PrepayAnswer =
+            serde_json::from_str(&text).map_err(|err| PayError::Upstream(err.to_string()))?;
+        Ok(answer.prepay_id)
+    }
+}
+
+/// The `Authorization` header of a request to WeChat Pay.
+pub fn authorization(
+    config: &WeChatPayConfig,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Result<String, KeyError> {
+    let timestamp = Utc::now().timestamp();
+    let nonce = nonce();
+    let signature = config
+        .merchant_key
+        .sign(&format!("{method}\n{path}\n{timestamp}\n{nonce}\n{body}\n"))?;
+    Ok(format!(
+        "WECHATPAY2-SHA256-RSA2048 mchid=\"{}\",nonce_str=\"{nonce}\",signature=\"{signature}\",timestamp=\"{timestamp}\",serial_no=\"{}\"",
+        config.mch_id, config.merchant_serial
+    ))
+}
+
+/// The `wx.requestPayment` parameters for a prepay id, signed with the merchant key.
+fn request_payment(
+    config: &WeChatPayConfig,
+    prepay_id: &str,
+) -> Result<RequestPaymentParams, PayError> {
+    let time_stamp = Utc::now().timestamp().to_string();
+    let nonce_str = nonce();
+    let package = format!("prepay_id={prepay_id}");
+    let pay_sign = config.merchant_key.sign(&format!(
+        "{}\n{time_stamp}\n{nonce_str}\n{package}\n",
+        config.app_id
+    ))?;
+    Ok(RequestPaymentParams {
+        time_stamp,
+        nonce_str,
+        package,
+        sign_type: "RSA",
+        pay_sign,
+    })
+}
