@@ -1,6 +1,7 @@
 //! The HTTP interface: routes of each resource merged into one router.
 
 mod admin_orders;
+mod admin_payments;
 mod admin_projections;
 mod auth;
 mod catalog;
@@ -76,6 +77,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(payments::router())
         .merge(products::router())
         .merge(admin_orders::router())
+        .merge(admin_payments::router())
         .merge(admin_projections::router())
         .split_for_parts();
     (routes, openapi::complete(document))

@@ -361,6 +361,7 @@ impl WriteModel {
         let key = order_id.to_string();
         let mut order_slot = self.orders.lock(&key).await;
         let mut attempts = Attempts::new(self.settings.max_attempts, &self.stats);
+        let mut reread_for_stock = false;
         loop {
             let current = &order_slot.current(&self.store).await?.loaded;
             if current.aggregate.status.is_none() || !actor.may_touch(&current.aggregate) {
@@ -393,9 +394,23 @@ impl WriteModel {
                 for id in &ids {
                     stocks.push(self.stocks.lock(id).await);
                 }
-                decided = self
+                decided = match self
                     .decide_stocks(&mut stocks, &|_| stock_command.clone(), &order)
-                    .await?;
+                    .await
+                {
+                    Ok(decided) => decided,
+                    // The stock no longer holds this order's reservation: another server
+                    // moved the order on after we read it. Decide again on fresh state.
+                    Err(WriteError::Stock(StockError::ReservationNotFound { .. }))
+                        if !reread_for_stock =>
+                    {
+                        reread_for_stock = true;
+                        order_slot.invalidate();
+                        stocks.iter_mut().for_each(SlotGuard::invalidate);
+                        continue;
+                    }
+                    Err(err) => return Err(err),
+                };
                 appends.extend(stock_appends(&stocks, &decided)?);
             }
             match self.store.append(&appends, metadata).await {

@@ -10,6 +10,8 @@ mod idempotency;
 mod journey;
 mod openapi;
 mod orders;
+mod payment_timeout;
+mod payments;
 mod queries;
 mod read_side;
 mod rebuild;

@@ -53,7 +53,8 @@ pub async fn spawn_app_with(settings: AppSettings) -> TestApp {
     start(pool, settings).await
 }
 
-async fn start(pool: PgPool, settings: AppSettings) -> TestApp {
+/// Starts an app instance with these settings on an existing database.
+pub async fn start(pool: PgPool, settings: AppSettings) -> TestApp {
     let keys = JwtKeys::new(&Secret::new(SECRET));
     let state = AppState::new(pool.clone(), keys, settings);
     let app = Application::build(state.clone(), "127.0.0.1:0".parse().expect("address"))
@@ -185,6 +186,19 @@ impl TestApp {
             .fetch_one(&self.pool)
             .await
             .expect("count events")
+    }
+
+    /// GET `path` with a bearer token: the status and the JSON body.
+    pub async fn get_json_as(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request reaches the app");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// GET `path`, answering the status and the JSON body (Null when not JSON).

@@ -1,0 +1,93 @@
+//! Operators' view of payments: every payment notice received and what ordo made of it —
+//! refused ones (forged, tampered, stale, mismatched) and payments owed back.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::envelope::{Envelope, ErrorBody, Success};
+use super::error::ApiError;
+use super::paging::{Page, Paging, PagingQuery};
+use crate::app::AppState;
+use crate::auth::AdminUser;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_notices))
+}
+
+const OUTCOMES: [&str; 4] = ["accepted", "duplicate", "refund_required", "refused"];
+
+/// One payment notice.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
+struct PaymentNotice {
+    id: i64,
+    received_at: DateTime<Utc>,
+    /// accepted, duplicate, refund_required or refused.
+    outcome: String,
+    /// Why it was refused.
+    reason: Option<String>,
+    notice_id: Option<String>,
+    transaction_id: Option<String>,
+    order_id: Option<Uuid>,
+    amount_cents: Option<i64>,
+    request_id: Option<String>,
+}
+
+/// `?outcome=` of the notice list (documentation; the handler reads the query).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct OutcomeQuery {
+    /// Only notices with this outcome: accepted, duplicate, refund_required, refused.
+    outcome: Option<String>,
+}
+
+/// Payment notices, newest first.
+#[utoipa::path(get, path = "/api/v1/admin/payments/notices", tag = "admin",
+    params(PagingQuery, OutcomeQuery),
+    responses(
+        (status = 200, description = "one page of notices", body = Envelope<Page<PaymentNotice>>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn list_notices(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Success<Page<PaymentNotice>>, ApiError> {
+    let paging = Paging::from_query(&query)?;
+    let outcome = match query.get("outcome").filter(|o| !o.is_empty()) {
+        None => None,
+        Some(outcome) if OUTCOMES.contains(&outcome.as_str()) => Some(outcome),
+        Some(_) => {
+            return Err(ApiError::malformed_field(
+                "outcome",
+                &format!("must be one of {}", OUTCOMES.join(", ")),
+            ));
+        }
+    };
+    let total: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM payment_notices WHERE $1::text IS NULL OR outcome = $1",
+    )
+    .bind(outcome)
+    .fetch_one(&state.pool)
+    .await?;
+    let list: Vec<PaymentNotice> = sqlx::query_as(
+        "SELECT id, received_at, outcome, reason, notice_id, transaction_id, order_id,
+                amount_cents, request_id
+           FROM payment_notices WHERE $1::text IS NULL OR outcome = $1
+          ORDER BY id DESC LIMIT $2 OFFSET $3",
+    )
+    .bind(outcome)
+    .bind(paging.size)
+    .bind(paging.offset())
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Success::ok(Page::new(list, total, paging)))
+}

@@ -1,0 +1,444 @@
+//! WeChat Pay: prepay with signed requests, notices verified and decrypted, idempotent,
+//! refunds required for payments an order cannot take, dev mode's simulator.
+
+use ordo::app::AppSettings;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+use wiremock::ResponseTemplate;
+
+use crate::support::{FakeWeChatPay, NoticeOptions, TestApp, fresh_database, start};
+
+/// An app paying through the fake WeChat Pay (not dev mode; dev logins allowed).
+async fn app_with(fake: &FakeWeChatPay) -> TestApp {
+    let (pool, _) = fresh_database().await;
+    start(
+        pool,
+        AppSettings {
+            dev_login: true,
+            wechat_pay: Some(fake.config()),
+            ..AppSettings::default()
+        },
+    )
+    .await
+}
+
+/// A logged-in shopper's token.
+async fn login(app: &TestApp, name: &str) -> String {
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/wechat-login",
+            None,
+            &json!({"code": format!("dev:{name}")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["data"]["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned()
+}
+
+/// Places an order of 2 × the product for the shopper: its id and total.
+async fn order(app: &TestApp, token: &str, product: Uuid) -> (Uuid, i64) {
+    let (status, body) = app
+        .post_json(
+            "/api/v1/orders",
+            Some(token),
+            &json!({"lines": [{"product_id": product, "quantity": 2}],
+                    "address": crate::support::address()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["data"]["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("id");
+    (id, body["data"]["total_cents"].as_i64().expect("total"))
+}
+
+async fn order_view(app: &TestApp, token: &str, id: Uuid) -> Value {
+    let response = app
+        .client
+        .get(format!("{}/api/v1/orders/{id}", app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("get order");
+    response.json::<Value>().await.expect("json")["data"].clone()
+}
+
+async fn pay(app: &TestApp, token: &str, id: Uuid) -> (StatusCode, Value) {
+    app.post_json(&format!("/api/v1/orders/{id}/pay"), Some(token), &json!({}))
+        .await
+}
+
+async fn notices(app: &TestApp) -> Vec<(String, Option<String>)> {
+    sqlx::query_as("SELECT outcome, reason FROM payment_notices ORDER BY id")
+        .fetch_all(&app.pool)
+        .await
+        .expect("notices")
+}
+
+#[tokio::test]
+async fn paying_signs_a_prepay_and_answers_the_request_payment_parameters() {
+    let fake = FakeWeChatPay::start().await;
+    let app = app_with(&fake).await;
+    let token = login(&app, "mei").await;
+    let tea = app.create_product("Oolong", 4_800, 5).await;
+    let (id, total) = order(&app, &token, tea).await;
+
+    let (status, answer) = pay(&app, &token, id).await;
+
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let params = &answer["data"];
+    assert_eq!(
+        params["package"],
+        "prepay_id=wx201410272009395522657a690389285100"
+    );
+    assert_eq!(params["signType"], "RSA");
+    let merchant = FakeWeChatPay::merchant_public_key();
+    let signed = format!(
+        "{}\n{}\n{}\n{}\n",
+        crate::support::wechat_pay::APP_ID,
+        params["timeStamp"].as_str().expect("timeStamp"),
+        params["nonceStr"].as_str().expect("nonceStr"),
+        params["package"].as_str().expect("package"),
+    );
+    assert!(
+        merchant.verifies(
+            signed.as_bytes(),
+            params["paySign"].as_str().expect("paySign")
+        ),
+        "paySign is the merchant's signature"
+    );
+
+    // What WeChat Pay received: the order, signed by the merchant.
+    let requests = fake.server.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    let body: Value = serde_json::from_slice(&request.body).expect("json body");
+    assert_eq!(body["out_trade_no"], id.simple().to_string());
+    assert_eq!(body["amount"]["total"], total);
+    assert_eq!(body["payer"]["openid"], "dev:mei");
+    assert_eq!(body["mchid"], crate::support::wechat_pay::MCH_ID);
+    let authorization = request.headers["authorization"].to_str().expect("header");
+    let field = |name: &str| {
+        authorization
+            .split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(authorization.starts_with("WECHATPAY2-SHA256-RSA2048 "));
+    let message = format!(
+        "POST\n/v3/pay/transactions/jsapi\n{}\n{}\n{}\n",
+        field("timestamp"),
+        field("nonce_str"),
+        String::from_utf8_lossy(&request.body)
+    );
+    assert!(merchant.verifies(message.as_bytes(), &field("signature")));
+    assert_eq!(field("serial_no"), "MERCHANT_SERIAL_1");
+}
+
+#[tokio::test]
+async fn only_the_owner_pays_and_only_while_awaiting_payment() {
+    let fake = FakeWeChatPay::start().await;
+    let app = app_with(&fake).await;
+    let token = login(&app, "mei").await;
+    let tea = app.create_product("Oolong", 4_800, 5).await;
+    let (id, _) = order(&app, &token, tea).await;
+
+    let (status, _) = pay(&app, &login(&app, "lei").await, id).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    app.post_json(
+        &format!("/api/v1/orders/{id}/cancel"),
+        Some(&token),
+        &json!({}),
+    )
+    .await;
+    let (status, answer) = pay(&app, &token, id).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["code"], 40902);
+    assert!(
+        fake.server
+            .received_requests()
+            .await
+            .expect("recorded")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn wechat_pay_failures_are_a_502_naming_them() {
+    let fake = FakeWeChatPay::start().await;
+    let app = app_with(&fake).await;
+    let token = login(&app, "mei").await;
+    let tea = app.create_product("Oolong", 4_800, 5).await;
+    let (id, _) = order(&app, &token, tea).await;
+
+    fake.answer_prepay_with(
+        ResponseTemplate::new(400)
+            .set_body_json(json!({"code": "PARAM_ERROR", "message": "openid mismatch"})),
+    )
+    .await;
+    let (status, answer) = pay(&app, &token, id).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{answer}");
+    assert_eq!(answer["code"], 50200);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("PARAM_ERROR")
+    );
+
+    // An answer not signed by WeChat Pay is not trusted.
+    fake.answer_prepay_with(
+        ResponseTemplate::new(200).set_body_json(json!({"prepay_id": "forged"})),
+    )
+    .await;
+    let (status, answer) = pay(&app, &token, id).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{answer}");
+    assert!(answer["message"].as_str().unwrap_or("").contains("signed"));
+}
+
+#[tokio::test]
+async fn a_notice_pays_the_order_once_and_sells_its_stock() {
+    let fake = FakeWeChatPay::start().await;
+    let app = app_with(&fake).await;
+    let token = login(&app, "mei").await;
+    let tea = app.create_product("Oolong", 4_800, 5).await;
+    let (id, total) = order(&app, &token, tea).await;
+    let notice = NoticeOptions::paying(total);
+
+    let (status, answer) = fake.send_notice(&app.address, id, &notice).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["code"], "SUCCESS");
+    let paid = order_view(&app, &token, id).await;
+    assert_eq!(paid["status"], "paid");
+    assert_eq!(paid["payment_id"], notice.transaction_id.as_str());
+    let stock = app.stock(tea).await;
+    assert_eq!(
+        (stock.on_hand(), stock.reserved(), stock.available()),
+        (3, 0, 3)
+    );
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+
+    // WeChat Pay sends it again (it does, until it hears success): nothing changes.
+    let (status, answer) = fake.send_notice(&app.address, id, &notice).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["code"], "SUCCESS");
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(after, events, "no new event");
+    assert_eq!(app.count_events("OrderPaid").await, 1);
+    assert_eq!(app.count_events("StockSold").await, 1);
+    let outcomes: Vec<String> = notices(&app).await.into_iter().map(|n| n.0).collect();
+    assert_eq!(outcomes, ["accepted", "duplicate"]);
+}
+
+#[tokio::test]
+async fn forged_tampered_stale_and_mismatched_notices_are_refused_and_recorded() {
+    let fake = FakeWeChatPay::start().await;
+    let app = app_with(&fake).await;
+    let token = login(&app, "mei").await;
+    let tea = app.create_product("Oolong", 4_800, 10).await;
+    let (id, total) = order(&app, &token, tea).await;
+    let right = NoticeOptions::paying(total);
+    let cases = [
+        (
+            "wrong signature",
+            id,
+            NoticeOptions {
+                wrong_signer: true,
+                ..right.clone()
+            },
+            401,
+        ),
+        (
+            "wrong APIv3 key",
+            id,
+            NoticeOptions {
+                wrong_api_key: true,
+                ..right.clone()
+            },
+            400,
+        ),
+        (
+            "tampered",
+            id,
+            NoticeOptions {
+                tampered: true,
+                ..right.clone()
+            },
+            400,
+        ),
+        (
+            "stale",
+            id,
+            NoticeOptions {
+                sent_at: chrono::Utc::now() - chrono::Duration::minutes(10),
+                ..right.clone()
+            },
+            401,
+        ),
+        ("wrong amount", id, NoticeOptions::paying(total - 1), 400),
+        ("unknown order", Uuid::now_v7(), right.clone(), 404),
+    ];
+
+    for (case, order_id, options, expected) in &cases {
+        let (status, answer) = fake.send_notice(&app.address, *order_id, options).await;
+        assert_eq!(status.as_u16(), *expected, "{case}: {answer}");
+        assert_eq!(answer["code"], "FAIL", "{case}");
+    }
+
+    assert_eq!(
+        order_view(&app, &token, id).await["status"],
+        "awaiting_payment"
+    );
+    assert_eq!(app.count_events("OrderPaid").await, 0);
+    assert_eq!(
+        app.stock(tea).await.reserved(),
+        2,
+        "still reserved, not sold"
+    );
+    let recorded = notices(&app).await;
+    assert_eq!(recorded.len(), cases.len());
+    assert!(recorded.iter().all(|(outcome, _)| outcome == "refused"));
+    let reasons: Vec<String> = recorded.into_iter().filter_map(|n| n.1).collect();
+    for expected in [
+        "bad_signature",
+        "undecryptable",
+        "stale",
+        "mismatch",
+        "unknown order",
+    ] {
+        assert!(
+            reasons.iter().any(|reason| reason.contains(expected)),
+            "{expected} in {reasons:?}"
+        );
+    }
+    // The right notice still works afterwards.
+    let (status, _) = fake.send_notice(&app.address, id, &right).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(order_view(&app, &token, id).await["status"], "paid");
+}
+
+#[tokio::test]
+async fn a_payment_after_cancel_is_recorded_as_refund_required_and_sells_nothing() {
+    let fake = FakeWeChatPay::start().await;
+    let app = app_with(&fake).await;
+    let token = login(&app, "mei").await;
+    let tea = app.create_product("Oolong", 4_800, 5).await;
+    let (id, total) = order(&app, &token, tea).await;
+    app.post_json(
+        &format!("/api/v1/orders/{id}/cancel"),
+        Some(&token),
+        &json!({}),
+    )
+    .await;
+
+    let notice = NoticeOptions::paying(total);
+    let (status, answer) = fake.send_notice(&app.address, id, &notice).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "WeChat Pay must not resend: {answer}"
+    );
+
+    let view = order_view(&app, &token, id).await;
+    assert_eq!(view["status"], "cancelled");
+    assert_eq!(
+        view["refunds_due"][0]["payment_id"],
+        notice.transaction_id.as_str()
+    );
+    assert_eq!(view["refunds_due"][0]["amount_cents"], total);
+    assert_eq!(view["refunds_due"][0]["reason"], "paid_after_cancel");
+    assert_eq!(app.count_events("RefundRequired").await, 1);
+    assert_eq!(app.count_events("StockSold").await, 0);
+    let stock = app.stock(tea).await;
+    assert_eq!(
+        (stock.on_hand(), stock.reserved(), stock.available()),
+        (5, 0, 5)
+    );
+    assert_eq!(notices(&app).await[0].0, "refund_required");
+
+    // Operators find it.
+    let (status, list) = app
+        .get_json_as(
+            "/api/v1/admin/payments/notices?outcome=refund_required",
+            &app.admin_token(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["data"]["list"][0]["order_id"], id.to_string());
+    assert_eq!(
+        list["data"]["list"][0]["transaction_id"],
+        notice.transaction_id.as_str()
+    );
+}
+
+#[tokio::test]
+async fn dev_mode_pays_with_its_own_keys_and_a_signed_simulated_notice() {
+    let (pool, _) = fresh_database().await;
+    let keys = ordo::wechat_pay::DevKeys::generate().expect("keys");
+    let app = start(
+        pool,
+        AppSettings {
+            dev_mode: true,
+            wechat_pay: Some(
+                keys.config("wx_dev", ordo::wechat_pay::NOTIFY_PATH.to_owned())
+                    .expect("config"),
+            ),
+            ..AppSettings::default()
+        },
+    )
+    .await;
+    let token = login(&app, "mei").await;
+    let tea = app.create_product("Oolong", 4_800, 5).await;
+    let (id, _) = order(&app, &token, tea).await;
+
+    let (status, params) = pay(&app, &token, id).await;
+    assert_eq!(status, StatusCode::OK, "{params}");
+    let (status, simulated) = app
+        .post_json(
+            &format!("/api/v1/dev/orders/{id}/simulate-payment"),
+            Some(&token),
+            &json!({}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::OK, "{simulated}");
+    assert_eq!(simulated["data"]["notify_status"], 200);
+    assert_eq!(simulated["data"]["order"]["status"], "paid");
+    assert_eq!(order_view(&app, &token, id).await["status"], "paid");
+    assert_eq!(app.stock(tea).await.on_hand(), 3);
+    assert_eq!(notices(&app).await[0].0, "accepted");
+}
+
+#[tokio::test]
+async fn simulated_payments_are_refused_outside_dev_mode() {
+    let fake = FakeWeChatPay::start().await;
+    let app = app_with(&fake).await;
+    let token = login(&app, "mei").await;
+    let tea = app.create_product("Oolong", 4_800, 5).await;
+    let (id, _) = order(&app, &token, tea).await;
+
+    let (status, answer) = app
+        .post_json(
+            &format!("/api/v1/dev/orders/{id}/simulate-payment"),
+            Some(&token),
+            &json!({}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(app.count_events("OrderPaid").await, 0);
+}
