@@ -78,6 +78,9 @@ impl AppState {
     }
 }
 
+/// How often the log is sealed (see `audit::sealer`).
+const SEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The HTTP server, bound but not yet serving: tests bind port 0 and read the port.
 pub struct Application {
     listener: TcpListener,
@@ -111,7 +114,12 @@ impl Application {
             self.state.write.clone(),
             self.state.write.settings().payment_timeout,
         );
-        let timeouts = tokio::spawn(timeout.run(stopped));
+        let timeouts = tokio::spawn(timeout.run(stopped.clone()));
+        let sealer = tokio::spawn(crate::audit::sealer::run(
+            self.state.pool.clone(),
+            SEAL_EVERY,
+            stopped,
+        ));
         let router = http::router(self.state);
         // The connection's address reaches handlers and the per-address rate limit.
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
@@ -121,6 +129,7 @@ impl Application {
         let _ = stop_projector.send(true);
         let _ = projector.await;
         let _ = timeouts.await;
+        let _ = sealer.await;
         served
     }
 }

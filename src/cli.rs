@@ -68,6 +68,55 @@ pub enum Command {
     /// Inspect and rebuild the read models.
     #[command(subcommand)]
     Projections(ProjectionsCommand),
+    /// Order histories, state as of a time, export/import, seals and verification.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// An order's timeline: its events and the stock moves it caused; with --as-of, the
+    /// order (and its products' stock) as it was then.
+    Order {
+        id: uuid::Uuid,
+        /// An instant, RFC 3339 (2026-11-24T12:00:00Z).
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// A product's stock as it was at an instant.
+    Stock {
+        product: uuid::Uuid,
+        #[arg(long)]
+        as_of: chrono::DateTime<chrono::Utc>,
+    },
+    /// The event log as NDJSON, in feed order, to stdout (or --output).
+    Export {
+        /// Events recorded at or after this instant.
+        #[arg(long, conflicts_with = "after_position")]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Events recorded before this instant.
+        #[arg(long, conflicts_with = "after_position")]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        /// Events after this global position.
+        #[arg(long)]
+        after_position: Option<i64>,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Import an NDJSON export into this (empty) store; refuses altered lines.
+    Import { file: PathBuf },
+    /// Seal the events written since the last seal (the server does this every 10 s).
+    Seal,
+    /// Check every hash chain and seal, replay every stream's invariants, and compare
+    /// the read models with a replay. Exit code 1 on any failure.
+    Verify {
+        /// Skip comparing the read models with a replay.
+        #[arg(long)]
+        no_read_models: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@
 //! embedded PostgreSQL, HTTP and the CLI.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod cli;

@@ -43,6 +43,7 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
             Some(Command::Projections(command)) => {
                 commands::projections(&cli.global, command).await
             }
+            Some(Command::Audit(command)) => commands::audit(&cli.global, command).await,
             None => commands::serve(&cli.global, &cli.serve).await,
         }
     })

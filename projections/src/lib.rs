@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod checkpoint;
+pub mod compare;
 pub mod daily_sales;
 pub mod feed;
 pub mod metadata;

@@ -31,11 +31,16 @@ pub trait Projection: Send + Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     Live,
+    /// A rebuild's copy, swapped in when it catches up.
     Shadow,
+    /// A verification's copy, compared with the live tables and dropped.
+    Replay,
 }
 
 /// The suffix of shadow tables and of the shadow's checkpoint name.
 pub const SHADOW_SUFFIX: &str = "__rebuild";
+/// The suffix of a verification's replay tables and checkpoint name.
+pub const REPLAY_SUFFIX: &str = "__verify";
 
 impl Target {
     /// The physical name of `table` for this target. Table names are ordo's own
@@ -44,6 +49,7 @@ impl Target {
         match self {
             Self::Live => table.to_owned(),
             Self::Shadow => format!("{table}{SHADOW_SUFFIX}"),
+            Self::Replay => format!("{table}{REPLAY_SUFFIX}"),
         }
     }
 

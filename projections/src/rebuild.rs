@@ -75,16 +75,28 @@ pub async fn prepare_shadow(
     conn: &mut PgConnection,
     projection: &dyn Projection,
 ) -> Result<(), RebuildError> {
-    let shadow = Target::Shadow.checkpoint(projection.name());
+    prepare_copy(conn, projection, Target::Shadow, true).await
+}
+
+/// Creates empty copies of the projection's tables for `target`, with a checkpoint at
+/// the start of the feed; with `resume`, keeps copies an interrupted run left.
+pub async fn prepare_copy(
+    conn: &mut PgConnection,
+    projection: &dyn Projection,
+    target: Target,
+    resume: bool,
+) -> Result<(), RebuildError> {
+    let shadow = target.checkpoint(projection.name());
     let mut tx = conn.begin().await?;
-    if checkpoint::read(&mut *tx, &shadow)
-        .await?
-        .is_some_and(|c| !c.failed())
+    if resume
+        && checkpoint::read(&mut *tx, &shadow)
+            .await?
+            .is_some_and(|c| !c.failed())
     {
         return Ok(());
     }
     for table in projection.tables() {
-        let copy = Target::Shadow.table(table);
+        let copy = target.table(table);
         sqlx::query(&format!("DROP TABLE IF EXISTS {copy}"))
             .execute(&mut *tx)
             .await?;

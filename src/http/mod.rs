@@ -1,5 +1,6 @@
 //! The HTTP interface: routes of each resource merged into one router.
 
+mod admin_audit;
 mod admin_orders;
 mod admin_payments;
 mod admin_projections;
@@ -77,6 +78,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(payments::router())
         .merge(products::router())
         .merge(admin_orders::router())
+        .merge(admin_audit::router())
         .merge(admin_payments::router())
         .merge(admin_projections::router())
         .split_for_parts();

@@ -26,6 +26,7 @@ use super::envelope::ErrorBody;
         (name = "orders", description = "the shopper's orders"),
         (name = "payments", description = "WeChat Pay's payment notices"),
         (name = "dev", description = "dev mode only"),
+        (name = "audit", description = "auditors: history, state as of, export, verification"),
         (name = "admin", description = "operators: products, stock, shipping, projections"),
         (name = "service", description = "health and readiness"),
     ),

@@ -1,5 +1,9 @@
 //! What each CLI command does.
 
+mod audit;
+
+pub use audit::audit;
+
 use anyhow::Context;
 
 use crate::app::{AppSettings, AppState, Application};

@@ -1,0 +1,234 @@
+//! Auditors' API: an order's history, its state as of an instant, the log as NDJSON, and
+//! the integrity report.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::context::parse_id;
+use super::envelope::{Envelope, ErrorBody, Success};
+use super::error::{ApiError, ErrorCode};
+use super::orders::OrderView;
+use crate::app::AppState;
+use crate::audit::export::{self, ExportRange};
+use crate::audit::history::{HistoryEntry, StateError, order_as_of, order_history};
+use crate::audit::verify::{Report, VerifyError, verify};
+use crate::auth::AdminUser;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(history))
+        .routes(routes!(state_as_of))
+        .routes(routes!(export_log))
+        .routes(routes!(verify_log))
+}
+
+/// Every event of the order and of the stock moves it caused, in commit order.
+#[utoipa::path(get, path = "/api/v1/admin/orders/{id}/history", tag = "audit",
+    params(("id" = Uuid, Path, description = "the order")),
+    responses(
+        (status = 200, description = "the history", body = Envelope<Vec<HistoryEntry>>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+        (status = 404, description = "no such order (40400)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn history(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> Result<Success<Vec<HistoryEntry>>, ApiError> {
+    let entries = order_history(&state.pool, parse_id(&id)?).await?;
+    if entries.is_empty() {
+        return Err(ApiError::not_found("order"));
+    }
+    Ok(Success::ok(entries))
+}
+
+/// A product's stock at an instant.
+#[derive(Debug, Serialize, ToSchema)]
+struct StockAsOf {
+    product_id: Uuid,
+    version: i64,
+    on_hand: i64,
+    reserved: i64,
+    available: i64,
+}
+
+/// An order and its products' stock at an instant.
+#[derive(Debug, Serialize, ToSchema)]
+struct OrderAsOf {
+    as_of: DateTime<Utc>,
+    /// The order's version then (events applied).
+    version: i64,
+    order: OrderView,
+    stocks: Vec<StockAsOf>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct AsOfQuery {
+    /// The instant, RFC 3339 (e.g. 2026-11-24T12:00:00Z).
+    as_of: String,
+}
+
+/// The order as it was at `as_of`, rebuilt from its events, with its products' stock.
+#[utoipa::path(get, path = "/api/v1/admin/orders/{id}/state", tag = "audit",
+    params(("id" = Uuid, Path, description = "the order"), AsOfQuery),
+    responses(
+        (status = 200, description = "the state then", body = Envelope<OrderAsOf>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+        (status = 404, description = "the order did not exist then (40400)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn state_as_of(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Success<OrderAsOf>, ApiError> {
+    let id = parse_id(&id)?;
+    let as_of = instant(&query, "as_of")?
+        .ok_or_else(|| ApiError::malformed_field("as_of", "required: an RFC 3339 instant"))?;
+    let (order, stocks) = order_as_of(&state.pool, id, as_of)
+        .await
+        .map_err(state_error)?;
+    if order.version == 0 {
+        return Err(ApiError::not_found("order"));
+    }
+    Ok(Success::ok(OrderAsOf {
+        as_of,
+        version: order.version,
+        order: OrderView::of(id, order.state),
+        stocks: stocks
+            .into_iter()
+            .map(|(product_id, stock)| StockAsOf {
+                product_id,
+                version: stock.version,
+                on_hand: stock.state.on_hand(),
+                reserved: stock.state.reserved(),
+                available: stock.state.available(),
+            })
+            .collect(),
+    }))
+}
+
+fn state_error(err: StateError) -> ApiError {
+    match err {
+        StateError::Database(db) => db.into(),
+        StateError::Unreadable(..) => ApiError::internal(&err),
+    }
+}
+
+/// `name` as an RFC 3339 instant, if given.
+fn instant(query: &HashMap<String, String>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    query
+        .get(name)
+        .filter(|value| !value.is_empty())
+        .map(|value| {
+            DateTime::parse_from_rfc3339(value)
+                .map(|at| at.with_timezone(&Utc))
+                .map_err(|_| ApiError::malformed_field(name, "must be an RFC 3339 instant"))
+        })
+        .transpose()
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ExportQuery {
+    /// Events recorded at or after this instant (RFC 3339).
+    from: Option<String>,
+    /// Events recorded before this instant (RFC 3339).
+    to: Option<String>,
+    /// Events after this global position.
+    after_position: Option<i64>,
+}
+
+/// The event log as NDJSON, one event per line in feed order, streamed: `position`,
+/// `transaction_id`, `aggregate_type`, `aggregate_id`, `sequence`, `event_type`,
+/// `event_version`, `recorded_at`, `hash` (hex), `payload`, `metadata`.
+#[utoipa::path(get, path = "/api/v1/admin/audit/export", tag = "audit",
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "NDJSON", content_type = "application/x-ndjson", body = String),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn export_log(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let after_position = query
+        .get("after_position")
+        .filter(|value| !value.is_empty())
+        .map(|value| {
+            value
+                .parse::<i64>()
+                .map_err(|_| ApiError::malformed_field("after_position", "must be a whole number"))
+        })
+        .transpose()?;
+    let range = ExportRange {
+        from: instant(&query, "from")?,
+        to: instant(&query, "to")?,
+        after_position,
+    };
+    let body =
+        export::stream(state.pool.clone(), range).map(|chunk| chunk.map_err(std::io::Error::other));
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct VerifyQuery {
+    /// `false` skips comparing the read models with a replay (faster).
+    read_models: Option<bool>,
+}
+
+/// The integrity report: hash chains, seals, invariants, read models vs a replay.
+/// `ok: false` names the first offending position.
+#[utoipa::path(get, path = "/api/v1/admin/audit/verify", tag = "audit",
+    params(VerifyQuery),
+    responses(
+        (status = 200, description = "the report (look at `ok`)", body = Envelope<Report>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn verify_log(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Success<Report>, ApiError> {
+    let read_models = query
+        .get("read_models")
+        .is_none_or(|value| value != "false");
+    let projector = read_models.then_some(state.projector.as_ref());
+    let report = verify(&state.pool, projector, |_, _| {})
+        .await
+        .map_err(|err| match err {
+            VerifyError::Database(db) => ApiError::from(db),
+            VerifyError::Replay(replay) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                format!("replaying a read model failed: {replay}"),
+            ),
+        })?;
+    Ok(Success::ok(report))
+}
