@@ -169,6 +169,15 @@ impl EmbeddedPostgres {
         self.port
     }
 
+    /// A `DATABASE_URL` for `database` as the superuser (for the CLI against this server).
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}",
+            self.password.expose(),
+            self.port
+        )
+    }
+
     /// Whether this process started the server (and so stops it), rather than attaching
     /// to one a running `ordo serve` owns.
     pub fn is_owned(&self) -> bool {

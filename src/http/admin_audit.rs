@@ -223,12 +223,18 @@ async fn verify_log(
     let report = verify(&state.pool, projector, |_, _| {})
         .await
         .map_err(|err| match err {
-            VerifyError::Database(db) => ApiError::from(db),
-            VerifyError::Replay(replay) => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Internal,
-                format!("replaying a read model failed: {replay}"),
-            ),
+            VerifyError::Database(db @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))) => {
+                ApiError::from(db)
+            }
+            // Operators see why the verification could not finish.
+            other => {
+                tracing::error!(%other, "verification could not finish");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::Internal,
+                    format!("the verification could not finish: {other}"),
+                )
+            }
         })?;
     Ok(Success::ok(report))
 }

@@ -1,6 +1,7 @@
 //! ordo's end-to-end tests: the real server on port 0 against a real PostgreSQL.
 //! One test binary, so one throwaway PostgreSQL serves the whole run (see `support`).
 
+mod audit;
 mod auth;
 mod catalog;
 mod event_store;

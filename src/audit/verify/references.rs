@@ -18,9 +18,9 @@ WITH placed AS (
                     payload -> 'StockReleased' ->> 'order_id',
                     payload -> 'StockSold' ->> 'order_id') AS order_id,
            aggregate_id AS product_id,
-           sum((payload -> 'StockReserved' ->> 'quantity')::bigint) AS reserved,
-           sum((payload -> 'StockReleased' ->> 'quantity')::bigint) AS released,
-           sum((payload -> 'StockSold' ->> 'quantity')::bigint) AS sold,
+           sum((payload -> 'StockReserved' ->> 'quantity')::bigint)::bigint AS reserved,
+           sum((payload -> 'StockReleased' ->> 'quantity')::bigint)::bigint AS released,
+           sum((payload -> 'StockSold' ->> 'quantity')::bigint)::bigint AS sold,
            min(global_position) AS position
       FROM events
      WHERE aggregate_type = 'Stock'
@@ -38,7 +38,7 @@ SELECT coalesce(p.order_id, m.order_id) AS order_id,
        p.quantity, coalesce(m.reserved, 0) AS reserved, coalesce(m.released, 0) AS released,
        coalesce(m.sold, 0) AS sold, coalesce(f.paid, false) AS paid,
        coalesce(f.cancelled, false) AS cancelled,
-       least(p.position, m.position) AS position
+       coalesce(m.position, p.position) AS position
   FROM placed p
   FULL JOIN moves m ON m.order_id = p.order_id AND m.product_id = p.product_id
   LEFT JOIN fate f ON f.order_id = coalesce(p.order_id, m.order_id)

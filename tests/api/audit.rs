@@ -1,0 +1,511 @@
+//! Audit: history and state as of what the API showed, a log that verifies, tampering of
+//! every kind detected and named, and an export that re-imports to the same read models.
+
+use std::process::Command;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ordo::app::AppSettings;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::support::{TestApp, fresh_database, spawn_app, start};
+
+async fn place(app: &TestApp, user: &str, product: Uuid, quantity: i64, request_id: &str) -> Value {
+    let response = app
+        .client
+        .post(format!("{}/api/v1/orders", app.address))
+        .bearer_auth(app.user_token(user))
+        .header("x-request-id", request_id)
+        .json(
+            &json!({"lines": [{"product_id": product, "quantity": quantity}],
+                      "address": crate::support::address()}),
+        )
+        .send()
+        .await
+        .expect("place");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json::<Value>().await.expect("json")["data"].clone()
+}
+
+async fn cancel(app: &TestApp, user: &str, order: &str, request_id: &str) -> Value {
+    let response = app
+        .client
+        .post(format!("{}/api/v1/orders/{order}/cancel", app.address))
+        .bearer_auth(app.user_token(user))
+        .header("x-request-id", request_id)
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json::<Value>().await.expect("json")["data"].clone()
+}
+
+/// A moment strictly between what came before and what comes after.
+async fn moment() -> DateTime<Utc> {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let now = Utc::now();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    now
+}
+
+async fn verify(app: &TestApp) -> Value {
+    let (status, report) = app
+        .get_json_as("/api/v1/admin/audit/verify", &app.admin_token())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    report["data"].clone()
+}
+
+/// Runs `sql` as the superuser with triggers off: what an attacker with database access
+/// could do behind the append-only trigger.
+async fn tamper(pool: &PgPool, sql: &str) {
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .expect("triggers off");
+    sqlx::query(sql).execute(&mut *tx).await.expect("tamper");
+    tx.commit().await.expect("commit");
+}
+
+async fn position_of(pool: &PgPool, event_type: &str, nth: i64) -> i64 {
+    sqlx::query_scalar(
+        "SELECT global_position FROM events WHERE event_type = $1
+          ORDER BY global_position OFFSET $2 LIMIT 1",
+    )
+    .bind(event_type)
+    .bind(nth)
+    .fetch_one(pool)
+    .await
+    .expect("position")
+}
+
+/// Some history: orders placed, cancelled, paid, stock restocked.
+async fn workload(app: &TestApp) -> Vec<Uuid> {
+    let tea = app.create_product("Tea", 500, 50).await;
+    let cake = app.create_product("Cake", 900, 50).await;
+    for n in 0..6 {
+        let order = place(
+            app,
+            &format!("u{n}"),
+            if n % 2 == 0 { tea } else { cake },
+            2,
+            &format!("w{n}"),
+        )
+        .await;
+        let id: Uuid = order["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("id");
+        match n % 3 {
+            0 => {
+                cancel(app, &format!("u{n}"), &id.to_string(), &format!("c{n}")).await;
+            }
+            1 => {
+                app.pay(id, order["total_cents"].as_i64().expect("total"))
+                    .await
+            }
+            _ => {}
+        }
+    }
+    app.post_json(
+        &format!("/api/v1/admin/products/{tea}/stock"),
+        Some(&app.admin_token()),
+        &json!({"quantity": 5, "reason": "delivery"}),
+    )
+    .await;
+    vec![tea, cake]
+}
+
+#[tokio::test]
+async fn history_and_state_as_of_match_what_the_api_showed() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 500, 5).await;
+    let before = moment().await;
+    let placed = place(&app, "mei", tea, 2, "req-place").await;
+    let id = placed["id"].as_str().expect("id").to_owned();
+    let between = moment().await;
+    let cancelled = cancel(&app, "mei", &id, "req-cancel").await;
+    let after = moment().await;
+
+    let (status, history) = app
+        .get_json_as(
+            &format!("/api/v1/admin/orders/{id}/history"),
+            &app.admin_token(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let entries = history["data"].as_array().expect("entries");
+    let types: Vec<&str> = entries.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "OrderPlaced",
+            "StockReserved",
+            "OrderCancelled",
+            "StockReleased"
+        ]
+    );
+    assert_eq!(entries[0]["actor"]["id"], "mei");
+    assert_eq!(entries[0]["actor"]["role"], "user");
+    assert_eq!(entries[0]["request_id"], "req-place");
+    assert_eq!(entries[1]["aggregate_id"], tea.to_string());
+    assert_eq!(entries[1]["payload"]["StockReserved"]["quantity"], 2);
+    assert_eq!(entries[2]["request_id"], "req-cancel");
+    assert_eq!(entries[2]["version"], 2);
+    let positions: Vec<i64> = entries
+        .iter()
+        .filter_map(|e| e["position"].as_i64())
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "in order: {positions:?}"
+    );
+
+    let state_at = |at: DateTime<Utc>| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            app.get_json_as(
+                &format!(
+                    "/api/v1/admin/orders/{id}/state?as_of={}",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                ),
+                &app.admin_token(),
+            )
+            .await
+        }
+    };
+    let (status, _) = state_at(before).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not placed yet");
+    let (status, then) = state_at(between).await;
+    assert_eq!(status, StatusCode::OK, "{then}");
+    for field in ["status", "total_cents", "lines", "address", "expires_at"] {
+        assert_eq!(
+            then["data"]["order"][field], placed[field],
+            "{field} as placed"
+        );
+    }
+    assert_eq!(then["data"]["stocks"][0]["available"], 3);
+    assert_eq!(then["data"]["stocks"][0]["reserved"], 2);
+    let (_, now) = state_at(after).await;
+    for field in ["status", "cancel_reason", "cancelled_at"] {
+        assert_eq!(
+            now["data"]["order"][field], cancelled[field],
+            "{field} as cancelled"
+        );
+    }
+    assert_eq!(now["data"]["stocks"][0]["available"], 5);
+
+    let (status, bad) = app
+        .get_json_as(
+            &format!("/api/v1/admin/orders/{id}/state?as_of=yesterday"),
+            &app.admin_token(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad["data"]["errors"][0]["field"], "as_of");
+    let (status, _) = app
+        .get_json_as(
+            &format!("/api/v1/admin/orders/{id}/history"),
+            &app.user_token("mei"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_untouched_log_verifies_with_its_seals_and_read_models() {
+    let app = spawn_app().await;
+    workload(&app).await;
+    ordo::audit::sealer::seal(&app.pool)
+        .await
+        .expect("seal")
+        .expect("a seal");
+    workload(&app).await;
+    ordo::audit::sealer::seal(&app.pool)
+        .await
+        .expect("seal")
+        .expect("a seal");
+
+    let report = verify(&app).await;
+
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["seals"], 2);
+    assert_eq!(report["failure_count"], 0);
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(report["events"], total);
+    let models = report["read_models"].as_array().expect("read models");
+    assert_eq!(models.len(), 3);
+    assert!(
+        models
+            .iter()
+            .all(|m| m["missing_rows"] == 0 && m["extra_rows"] == 0),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn an_edited_payload_is_found_at_its_position() {
+    let app = spawn_app().await;
+    workload(&app).await;
+    let target = position_of(&app.pool, "StockReserved", 2).await;
+    tamper(
+        &app.pool,
+        &format!(
+            "UPDATE events SET payload = replace(payload::text, '\"quantity\":2', '\"quantity\":1')::json
+              WHERE global_position = {target}"
+        ),
+    )
+    .await;
+
+    let report = verify(&app).await;
+
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["first_failure_position"], target, "{report}");
+    assert_eq!(report["failures"][0]["kind"], "hash_mismatch");
+    assert_eq!(report["failures"][0]["position"], target);
+}
+
+#[tokio::test]
+async fn a_deleted_event_is_found() {
+    let app = spawn_app().await;
+    workload(&app).await;
+    ordo::audit::sealer::seal(&app.pool).await.expect("seal");
+    // A stock's first reservation: its stream continues after it.
+    let target = position_of(&app.pool, "StockReserved", 0).await;
+    tamper(
+        &app.pool,
+        &format!("DELETE FROM events WHERE global_position = {target}"),
+    )
+    .await;
+
+    let report = verify(&app).await;
+
+    assert_eq!(report["ok"], false);
+    let kinds: Vec<&str> = report["failures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .filter_map(|f| f["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"sequence_gap"), "{report}");
+    assert!(kinds.contains(&"seal_mismatch"), "{report}");
+    assert!(kinds.contains(&"reservation_mismatch"), "{report}");
+    assert!(report["first_failure_position"].as_i64().expect("position") <= target + 1);
+}
+
+#[tokio::test]
+async fn a_stream_s_last_event_deleted_is_found_by_the_seal() {
+    let app = spawn_app().await;
+    workload(&app).await;
+    ordo::audit::sealer::seal(&app.pool).await.expect("seal");
+    let last_placed = position_of(&app.pool, "OrderPlaced", 5).await;
+    // The last order's own stream ends with its OrderPlaced (it is still open).
+    tamper(
+        &app.pool,
+        &format!("DELETE FROM events WHERE global_position = {last_placed}"),
+    )
+    .await;
+
+    let report = verify(&app).await;
+
+    assert_eq!(report["ok"], false);
+    assert!(
+        report["failures"]
+            .as_array()
+            .expect("failures")
+            .iter()
+            .any(|f| f["kind"] == "seal_mismatch"),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn two_events_reordered_are_found() {
+    let app = spawn_app().await;
+    let [tea, _] = workload(&app).await[..] else {
+        panic!("two products")
+    };
+    // Swap the 2nd and 3rd events of the tea's stock stream.
+    let positions: Vec<i64> = sqlx::query_scalar(
+        "SELECT global_position FROM events WHERE aggregate_type = 'Stock' AND aggregate_id = $1
+          AND sequence IN (2, 3) ORDER BY sequence",
+    )
+    .bind(tea.to_string())
+    .fetch_all(&app.pool)
+    .await
+    .expect("positions");
+    let pair = format!("{}, {}", positions[0], positions[1]);
+    tamper(
+        &app.pool,
+        &format!("UPDATE events SET sequence = sequence + 1000 WHERE global_position IN ({pair})"),
+    )
+    .await;
+    tamper(
+        &app.pool,
+        &format!(
+            "UPDATE events SET sequence = CASE sequence WHEN 1002 THEN 3 ELSE 2 END
+              WHERE global_position IN ({pair})"
+        ),
+    )
+    .await;
+
+    let report = verify(&app).await;
+
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["failures"][0]["kind"], "hash_mismatch", "{report}");
+    assert_eq!(
+        report["first_failure_position"],
+        positions[0].min(positions[1]),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn an_edited_seal_is_found() {
+    let app = spawn_app().await;
+    workload(&app).await;
+    ordo::audit::sealer::seal(&app.pool).await.expect("seal");
+    tamper(
+        &app.pool,
+        "UPDATE audit_seals SET event_count = event_count + 1",
+    )
+    .await;
+
+    let report = verify(&app).await;
+
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["failures"][0]["kind"], "seal_mismatch", "{report}");
+}
+
+#[tokio::test]
+async fn the_cli_exits_non_zero_and_names_the_position() {
+    let (pool, options) = fresh_database().await;
+    let app = start(
+        pool.clone(),
+        AppSettings {
+            dev_mode: true,
+            ..AppSettings::default()
+        },
+    )
+    .await;
+    workload(&app).await;
+    let target = position_of(&pool, "OrderPlaced", 1).await;
+    tamper(
+        &pool,
+        &format!("UPDATE events SET metadata = '{{\"actor_id\":\"mallory\"}}' WHERE global_position = {target}"),
+    )
+    .await;
+
+    let output = Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(["audit", "verify", "--no-read-models"])
+        .arg("--database-url")
+        .arg(crate::support::database_url(
+            options.get_database().expect("a database name"),
+        ))
+        .env("ORDO_JWT_SECRET", TestApp::secret())
+        .output()
+        .expect("run ordo audit verify");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    let complaints = String::from_utf8_lossy(&output.stderr);
+
+    assert_eq!(output.status.code(), Some(1), "{printed}{complaints}");
+    assert!(
+        printed.contains(&format!("first offending position: {target}")),
+        "{printed}{complaints}"
+    );
+}
+
+/// The rows of every read model, comparable across databases.
+async fn read_models(pool: &PgPool) -> Vec<Value> {
+    let mut rows = Vec::new();
+    for (table, key) in [
+        ("product_catalog", "product_id"),
+        ("order_views", "order_id"),
+        ("daily_sales", "day"),
+    ] {
+        let table_rows: Vec<Value> =
+            sqlx::query_scalar(&format!("SELECT to_jsonb(t) FROM {table} t ORDER BY {key}"))
+                .fetch_all(pool)
+                .await
+                .expect("rows");
+        rows.push(json!({table: table_rows}));
+    }
+    rows
+}
+
+#[tokio::test]
+async fn an_exported_range_reimported_into_an_empty_store_replays_to_the_same_read_models() {
+    let app = spawn_app().await;
+    workload(&app).await;
+    app.state.projector.catch_up().await.expect("caught up");
+    let then = read_models(&app.pool).await;
+    let cut = moment().await;
+    workload(&app).await;
+
+    let response = app
+        .client
+        .get(format!(
+            "{}/api/v1/admin/audit/export?to={}",
+            app.address,
+            cut.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        ))
+        .bearer_auth(app.admin_token())
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    let ndjson = response.text().await.expect("body");
+    let lines: Vec<Value> = ndjson
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    let positions: Vec<i64> = lines
+        .iter()
+        .filter_map(|l| l["position"].as_i64())
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "in order");
+
+    let (empty, _) = fresh_database().await;
+    let imported = ordo::audit::import::import(&empty, ndjson.as_bytes())
+        .await
+        .expect("import");
+    assert_eq!(imported as usize, lines.len());
+    let replayed = start(
+        empty.clone(),
+        AppSettings {
+            dev_mode: true,
+            ..AppSettings::default()
+        },
+    )
+    .await;
+    replayed
+        .state
+        .projector
+        .catch_up()
+        .await
+        .expect("caught up");
+
+    assert_eq!(read_models(&empty).await, then);
+    assert_eq!(verify(&replayed).await["ok"], true);
+
+    // An altered export is refused.
+    let altered = ndjson.replacen("\"quantity\":2", "\"quantity\":3", 1);
+    let (another, _) = fresh_database().await;
+    let refused = ordo::audit::import::import(&another, altered.as_bytes()).await;
+    assert!(
+        matches!(
+            refused,
+            Err(ordo::audit::import::ImportError::HashMismatch { .. })
+        ),
+        "{refused:?}"
+    );
+}
