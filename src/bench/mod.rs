@@ -2,6 +2,7 @@
 //! lag behind it, and rebuild throughput, against a PostgreSQL with durable settings.
 //! It prints figures; it asserts nothing.
 
+mod audit;
 mod orders;
 mod rebuild;
 
@@ -60,6 +61,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if args.rebuild_events > 0 {
         let pool = fresh_database(&admin, "ordo_bench_rebuild").await?;
         rebuild::run(&pool, args.rebuild_events).await?;
+        audit::run(&pool).await?;
         pool.close().await;
     }
     println!("peak RSS of this process: {} MiB", peak_rss_kib() / 1024);
@@ -96,7 +98,7 @@ fn percentile_ms(samples: &[Duration], p: f64) -> f64 {
 }
 
 /// The process's peak resident memory (VmHWM), in KiB.
-fn peak_rss_kib() -> u64 {
+pub fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
