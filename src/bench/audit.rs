@@ -7,7 +7,7 @@ use futures::StreamExt;
 use projections::Projector;
 use sqlx::PgPool;
 
-use super::peak_rss_kib;
+use super::{peak_rss_kib, reset_peak_rss};
 use crate::audit::export::{self, ExportRange};
 use crate::audit::sealer::seal;
 use crate::audit::verify::verify;
@@ -24,11 +24,12 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<()> {
         sealed as f64 / seconds
     );
 
+    reset_peak_rss();
     let started = Instant::now();
     let report = verify(pool, None, |_, _| {}).await?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "  verify (chains, seals, invariants) {} events in {seconds:.1} s: {:.0} events/s, ok: {}, peak RSS so far {} MiB",
+        "  verify (chains, seals, invariants) {} events in {seconds:.1} s: {:.0} events/s, ok: {}, peak RSS meanwhile {} MiB",
         report.events,
         report.events as f64 / seconds,
         report.ok,
@@ -47,6 +48,7 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<()> {
         report.ok
     );
 
+    reset_peak_rss();
     let started = Instant::now();
     let (mut events, mut bytes) = (0u64, 0u64);
     let mut chunks = std::pin::pin!(export::stream(pool.clone(), ExportRange::default()));
@@ -57,7 +59,7 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<()> {
     }
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "  export {events} events ({} MiB NDJSON) in {seconds:.1} s: {:.0} events/s, peak RSS so far {} MiB",
+        "  export {events} events ({} MiB NDJSON) in {seconds:.1} s: {:.0} events/s, peak RSS meanwhile {} MiB",
         bytes / (1024 * 1024),
         events as f64 / seconds,
         peak_rss_kib() / 1024

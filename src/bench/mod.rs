@@ -109,3 +109,9 @@ pub fn peak_rss_kib() -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// Starts a new peak for [`peak_rss_kib`] (Linux: writing 5 to `clear_refs` resets VmHWM
+/// to the current RSS), so that one phase's peak can be measured on its own.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}

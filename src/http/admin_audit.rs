@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(history))
         .routes(routes!(state_as_of))
+        .routes(routes!(stock_as_of))
         .routes(routes!(export_log))
         .routes(routes!(verify_log))
 }
@@ -120,6 +121,43 @@ async fn state_as_of(
                 available: stock.state.available(),
             })
             .collect(),
+    }))
+}
+
+/// A product's stock as it was at `as_of`, rebuilt from its events.
+#[utoipa::path(get, path = "/api/v1/admin/products/{id}/stock", tag = "audit",
+    params(("id" = Uuid, Path, description = "the product"), AsOfQuery),
+    responses(
+        (status = 200, description = "the stock then", body = Envelope<StockAsOf>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+        (status = 404, description = "the product had no stock then (40400)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn stock_as_of(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Success<StockAsOf>, ApiError> {
+    let product_id = parse_id(&id)?;
+    let as_of = instant(&query, "as_of")?
+        .ok_or_else(|| ApiError::malformed_field("as_of", "required: an RFC 3339 instant"))?;
+    let stock = crate::audit::history::state_as_of::<aggregates::stock::Stock>(
+        &state.pool,
+        &product_id.to_string(),
+        as_of,
+    )
+    .await
+    .map_err(state_error)?;
+    if stock.version == 0 {
+        return Err(ApiError::not_found("stock"));
+    }
+    Ok(Success::ok(StockAsOf {
+        product_id,
+        version: stock.version,
+        on_hand: stock.state.on_hand(),
+        reserved: stock.state.reserved(),
+        available: stock.state.available(),
     }))
 }
 

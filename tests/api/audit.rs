@@ -199,6 +199,23 @@ async fn history_and_state_as_of_match_what_the_api_showed() {
         );
     }
     assert_eq!(now["data"]["stocks"][0]["available"], 5);
+    let (status, stock) = app
+        .get_json_as(
+            &format!(
+                "/api/v1/admin/products/{tea}/stock?as_of={}",
+                between.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            ),
+            &app.admin_token(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stock}");
+    assert_eq!(
+        (
+            stock["data"]["on_hand"].as_i64(),
+            stock["data"]["reserved"].as_i64()
+        ),
+        (Some(5), Some(2))
+    );
 
     let (status, bad) = app
         .get_json_as(
