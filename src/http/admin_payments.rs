@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
-use super::paging::{Page, Paging, PagingQuery};
+use super::paging::{Page, Paging, PagingQuery, one_of};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 
@@ -62,16 +62,7 @@ async fn list_notices(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Success<Page<PaymentNotice>>, ApiError> {
     let paging = Paging::from_query(&query)?;
-    let outcome = match query.get("outcome").filter(|o| !o.is_empty()) {
-        None => None,
-        Some(outcome) if OUTCOMES.contains(&outcome.as_str()) => Some(outcome),
-        Some(_) => {
-            return Err(ApiError::malformed_field(
-                "outcome",
-                &format!("must be one of {}", OUTCOMES.join(", ")),
-            ));
-        }
-    };
+    let outcome = one_of(&query, "outcome", &OUTCOMES)?;
     let total: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM payment_notices WHERE $1::text IS NULL OR outcome = $1",
     )

@@ -18,7 +18,7 @@ use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::idempotency::TakenOver;
 use super::json::JsonBody;
-use super::paging::{Page, Paging, PagingQuery};
+use super::paging::{Page, Paging, PagingQuery, one_of};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::write::{OrderActor, PlaceOrder, WriteError, Written};
@@ -180,14 +180,20 @@ async fn place_order(
     Ok(Success::created(OrderView::of(id, order)))
 }
 
-/// The order as its events make it (the write side: always current).
-pub async fn current_order(state: &AppState, id: Uuid) -> Result<OrderView, ApiError> {
-    let order = state
+/// The order as its events make it (the write side: always current); a default order
+/// (no status) when there is none.
+pub async fn load_order(state: &AppState, id: Uuid) -> Result<Order, ApiError> {
+    Ok(state
         .events
         .load::<Order>(&id.to_string())
         .await
-        .map_err(|err| ApiError::internal(&err))?;
-    Ok(OrderView::of(id, order.aggregate))
+        .map_err(|err| ApiError::internal(&err))?
+        .aggregate)
+}
+
+/// The order as the API shows it, from the write side.
+pub async fn current_order(state: &AppState, id: Uuid) -> Result<OrderView, ApiError> {
+    Ok(OrderView::of(id, load_order(state, id).await?))
 }
 
 /// Moves one order on and answers with it once the read models show the move. A retry
@@ -297,16 +303,7 @@ async fn list_orders(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Success<Page<OrderView>>, ApiError> {
     let paging = Paging::from_query(&query)?;
-    let status = match query.get("status").filter(|s| !s.is_empty()) {
-        None => None,
-        Some(status) if STATUSES.contains(&status.as_str()) => Some(status),
-        Some(_) => {
-            return Err(ApiError::malformed_field(
-                "status",
-                &format!("must be one of {}", STATUSES.join(", ")),
-            ));
-        }
-    };
+    let status = one_of(&query, "status", &STATUSES)?;
     let filter = "user_id = $1 AND ($2::text IS NULL OR status = $2)";
     let total: i64 =
         sqlx::query_scalar(&format!("SELECT count(*) FROM order_views WHERE {filter}"))

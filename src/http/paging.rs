@@ -18,6 +18,22 @@ pub struct Paging {
     pub size: i64,
 }
 
+/// The query parameter `field` if given: one of `allowed`, else a 400 naming it.
+pub fn one_of<'q>(
+    query: &'q HashMap<String, String>,
+    field: &str,
+    allowed: &[&str],
+) -> Result<Option<&'q String>, ApiError> {
+    match query.get(field).filter(|value| !value.is_empty()) {
+        None => Ok(None),
+        Some(value) if allowed.contains(&value.as_str()) => Ok(Some(value)),
+        Some(_) => Err(ApiError::malformed_field(
+            field,
+            &format!("must be one of {}", allowed.join(", ")),
+        )),
+    }
+}
+
 impl Paging {
     /// Reads `page` (≥ 1, default 1) and `size` (1..=100, default 20), naming a bad one.
     pub fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::context::{REQUEST_ID_HEADER, await_projection, parse_id};
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
-use super::orders::{OrderView, current_order};
+use super::orders::{OrderView, current_order, load_order};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::event_store::EventMetadata;
@@ -55,12 +55,7 @@ async fn pay_order(
     Path(id): Path<String>,
 ) -> Result<Success<RequestPaymentParams>, ApiError> {
     let id = parse_id(&id)?;
-    let order = state
-        .events
-        .load::<Order>(&id.to_string())
-        .await
-        .map_err(|err| ApiError::internal(&err))?
-        .aggregate;
+    let order = load_order(&state, id).await?;
     if order.status.is_none() || order.user_id != user.id() {
         return Err(ApiError::not_found("order"));
     }
@@ -392,12 +387,7 @@ async fn simulate_payment(
         ));
     }
     let id = parse_id(&id)?;
-    let order = state
-        .events
-        .load::<Order>(&id.to_string())
-        .await
-        .map_err(|err| ApiError::internal(&err))?
-        .aggregate;
+    let order = load_order(&state, id).await?;
     let is_admin = user.0.role == crate::auth::Role::Admin;
     if order.status.is_none() || (order.user_id != user.id() && !is_admin) {
         return Err(ApiError::not_found("order"));
