@@ -462,7 +462,7 @@ async fn read_models(pool: &PgPool) -> Vec<Value> {
 async fn an_exported_range_reimported_into_an_empty_store_replays_to_the_same_read_models() {
     let app = spawn_app().await;
     workload(&app).await;
-    app.state.projector.catch_up().await.expect("caught up");
+    crate::support::settle(&app.pool).await;
     let then = read_models(&app.pool).await;
     let cut = moment().await;
     workload(&app).await;
@@ -504,12 +504,7 @@ async fn an_exported_range_reimported_into_an_empty_store_replays_to_the_same_re
         },
     )
     .await;
-    replayed
-        .state
-        .projector
-        .catch_up()
-        .await
-        .expect("caught up");
+    crate::support::settle(&empty).await;
 
     assert_eq!(read_models(&empty).await, then);
     assert_eq!(verify(&replayed).await["ok"], true);

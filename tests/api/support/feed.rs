@@ -30,3 +30,30 @@ pub async fn read_feed_until(
     }
     events
 }
+
+/// Waits (at most 20 s) until every live projection has applied the last event written:
+/// the app's own projector does the work; the shared server's horizon may delay it.
+pub async fn settle(pool: &sqlx::PgPool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let settled: Option<bool> = sqlx::query_scalar(
+            "SELECT bool_and((c.transaction_id, c.global_position)
+                             >= (e.transaction_id, e.global_position))
+               FROM projection_checkpoints c,
+                    (SELECT transaction_id, global_position FROM events
+                      ORDER BY transaction_id DESC, global_position DESC LIMIT 1) e
+              WHERE c.projection NOT LIKE '%\\_\\_%'",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("checkpoints");
+        if settled != Some(false) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the projections did not catch up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
