@@ -48,7 +48,8 @@ pub struct AppState {
     pub wechat: WeChatClient,
     pub wechat_pay: WeChatPay,
     pub limiters: Arc<Limiters>,
-    pub cors_origins: Vec<String>,
+    /// Shared: the state is cloned for every request.
+    pub cors_origins: Arc<[String]>,
     pub dev_mode: bool,
     /// Whether `dev:<name>` login codes are accepted.
     pub dev_login: bool,
@@ -67,7 +68,7 @@ impl AppState {
             wechat: WeChatClient::new(settings.wechat),
             wechat_pay: WeChatPay::new(settings.wechat_pay),
             limiters: Limiters::new(settings.rate_limits),
-            cors_origins: settings.cors_origins,
+            cors_origins: settings.cors_origins.into(),
             events,
             pool,
             jwt: Arc::new(jwt),

@@ -5,6 +5,10 @@ use ordo::cli::{Cli, Command};
 use ordo::commands;
 use tracing_subscriber::EnvFilter;
 
+// glibc's malloc showed up first in the request path's profile; mimalloc cut it down.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
