@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use sqlx::ConnectOptions;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -94,10 +95,15 @@ pub async fn connect(
     options: PgConnectOptions,
     max_connections: u32,
 ) -> Result<PgPool, sqlx::Error> {
-    let options = options.application_name("ordo").options([(
-        "idle_in_transaction_session_timeout",
-        IDLE_IN_TRANSACTION_TIMEOUT,
-    )]);
+    let options = options
+        .application_name("ordo")
+        .options([(
+            "idle_in_transaction_session_timeout",
+            IDLE_IN_TRANSACTION_TIMEOUT,
+        )])
+        // Rebuilds and verification run statements of seconds on purpose: worth a note,
+        // not a warning.
+        .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1));
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))

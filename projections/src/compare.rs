@@ -39,14 +39,37 @@ pub async fn compare(projector: &Projector, name: &str) -> Result<Comparison, Re
     let pool = projector.pool();
     checkpoint::ensure(pool, name).await?;
     let mut conn = pool.acquire().await?;
-    prepare_copy(&mut conn, projection.as_ref(), Target::Replay, false).await?;
+    // The replay tables have one name per projection: one comparison at a time.
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(COMPARE_LOCK)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !locked {
+        return Err(RebuildError::Busy(
+            "another verification is comparing the read models; try again when it ends",
+        ));
+    }
+    let result = replay_and_compare(projector, &mut conn, projection.as_ref()).await;
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(COMPARE_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    result
+}
+
+/// The advisory lock held while a comparison runs ("ordocmp").
+const COMPARE_LOCK: i64 = 0x006f_7264_6f63_6d70;
+
+async fn replay_and_compare(
+    projector: &Projector,
+    conn: &mut PgConnection,
+    projection: &dyn Projection,
+) -> Result<Comparison, RebuildError> {
+    prepare_copy(conn, projection, Target::Replay, false).await?;
     // Most of the replay runs outside the final transaction, batch by batch.
-    while let Step::Applied(_) = projector
-        .step_into(projection.as_ref(), Target::Replay)
-        .await?
-    {}
-    let result = finish(&mut conn, projection.as_ref()).await;
-    drop_copy(&mut conn, projection.as_ref()).await?;
+    while let Step::Applied(_) = projector.step_into(projection, Target::Replay).await? {}
+    let result = finish(conn, projection).await;
+    drop_copy(conn, projection).await?;
     result
 }
 

@@ -24,6 +24,8 @@ pub struct RebuildProgress {
 pub enum RebuildError {
     #[error("no projection is called {0}")]
     Unknown(String),
+    #[error("{0}")]
+    Busy(&'static str),
     #[error(transparent)]
     Projection(#[from] ProjectionError),
     #[error(transparent)]

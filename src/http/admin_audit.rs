@@ -264,6 +264,11 @@ async fn verify_log(
             VerifyError::Database(db @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))) => {
                 ApiError::from(db)
             }
+            VerifyError::Replay(projections::rebuild::RebuildError::Busy(message)) => {
+                let mut busy = ApiError::new(StatusCode::CONFLICT, ErrorCode::Busy, message);
+                busy.retry_after = Some("60");
+                busy
+            }
             // Operators see why the verification could not finish.
             other => {
                 tracing::error!(%other, "verification could not finish");

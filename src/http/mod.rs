@@ -46,6 +46,13 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// statement or runs in a task of its own, so nothing is left half done).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Auditors' requests read the whole log (verification replays it): minutes, not seconds.
+const AUDIT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+fn timeout(after: Duration) -> TimeoutLayer {
+    TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, after)
+}
+
 /// CORS for the configured browser origins; none configured, no CORS headers.
 fn cors(origins: &[String]) -> CorsLayer {
     let layer = CorsLayer::new()
@@ -78,9 +85,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(payments::router())
         .merge(products::router())
         .merge(admin_orders::router())
-        .merge(admin_audit::router())
         .merge(admin_payments::router())
         .merge(admin_projections::router())
+        .route_layer(timeout(REQUEST_TIMEOUT))
+        .merge(admin_audit::router().route_layer(timeout(AUDIT_TIMEOUT)))
         .split_for_parts();
     (routes, openapi::complete(document))
 }
@@ -106,10 +114,6 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
-        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
