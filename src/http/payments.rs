@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -297,7 +297,11 @@ async fn wechat_notify(State(state): State<AppState>, headers: HeaderMap, body: 
     let command = OrderCommand::PayOrder {
         payment_id: transaction.transaction_id.clone(),
         amount_cents: transaction.amount.total,
-        paid_at: transaction.success_time.unwrap_or_else(Utc::now),
+        // To the microsecond, as PostgreSQL stores it: events and read models agree.
+        paid_at: transaction
+            .success_time
+            .unwrap_or_else(Utc::now)
+            .trunc_subsecs(6),
     };
     let written = state
         .write
