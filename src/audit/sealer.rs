@@ -135,11 +135,15 @@ pub async fn run(pool: PgPool, every: Duration, mut stop: watch::Receiver<bool>)
             _ = stop.wait_for(|stopped| *stopped) => return,
         }
         match seal(&pool).await {
-            Ok(Some(seal)) => tracing::debug!(
-                position = seal.global_position,
-                events = seal.event_count,
-                "sealed the log"
-            ),
+            Ok(Some(seal)) => {
+                // Operators alert when this stops moving while events are written.
+                metrics::gauge!("audit_sealed_events").set(seal.event_count as f64);
+                tracing::debug!(
+                    position = seal.global_position,
+                    events = seal.event_count,
+                    "sealed the log"
+                );
+            }
             Ok(None) => {}
             Err(err) => tracing::warn!(%err, "sealing failed; retrying"),
         }

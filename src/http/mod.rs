@@ -16,6 +16,7 @@ mod me;
 pub mod openapi;
 pub mod orders;
 pub mod paging;
+mod payment_notices;
 mod payments;
 pub mod products;
 pub mod rate_limit;
@@ -83,6 +84,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(catalog::router())
         .merge(orders::router())
         .merge(payments::router())
+        .merge(payment_notices::router())
         .merge(products::router())
         .merge(admin_orders::router())
         .merge(admin_payments::router())

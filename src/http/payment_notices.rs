@@ -1,0 +1,252 @@
+//! WeChat Pay's payment notices (`POST /payments/wechat/notify`): verified, decrypted,
+//! checked, then the order paid through the write model; every notice recorded in
+//! `payment_notices` with what ordo made of it.
+
+use aggregates::order::{OrderCommand, OrderError};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{SubsecRound, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::context::{REQUEST_ID_HEADER, await_projection};
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::event_store::EventMetadata;
+use crate::wechat_pay::{self, NoticeError, Transaction};
+use crate::write::{OrderActor, WriteError};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(wechat_notify))
+}
+
+/// The answer WeChat Pay expects from a notice URL: `{"code": "SUCCESS" | "FAIL", "message"}`.
+#[derive(Debug, Serialize, ToSchema)]
+struct NoticeAnswer {
+    code: &'static str,
+    message: String,
+}
+
+fn notice_answer(status: StatusCode, message: impl Into<String>) -> Response {
+    let code = if status.is_success() {
+        "SUCCESS"
+    } else {
+        "FAIL"
+    };
+    let answer = NoticeAnswer {
+        code,
+        message: message.into(),
+    };
+    (status, Json(answer)).into_response()
+}
+
+/// What ordo made of a notice, recorded in `payment_notices`.
+struct NoticeRecord<'a> {
+    outcome: &'static str,
+    reason: Option<String>,
+    notice_id: Option<&'a str>,
+    transaction: Option<&'a Transaction>,
+    order_id: Option<Uuid>,
+}
+
+impl NoticeRecord<'_> {
+    fn refused(reason: String) -> Self {
+        Self {
+            outcome: "refused",
+            reason: Some(reason),
+            notice_id: None,
+            transaction: None,
+            order_id: None,
+        }
+    }
+}
+
+async fn record(state: &AppState, headers: &HeaderMap, record: NoticeRecord<'_>) {
+    metrics::counter!("payment_notices_total", "outcome" => record.outcome).increment(1);
+    if record.outcome == "refused" {
+        tracing::warn!(reason = record.reason.as_deref(), "payment notice refused");
+    }
+    let request_id = headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok());
+    let written = sqlx::query(
+        "INSERT INTO payment_notices
+                (outcome, reason, notice_id, transaction_id, order_id, amount_cents, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(record.outcome)
+    .bind(&record.reason)
+    .bind(record.notice_id)
+    .bind(record.transaction.map(|t| t.transaction_id.as_str()))
+    .bind(record.order_id)
+    .bind(record.transaction.map(|t| t.amount.total))
+    .bind(request_id)
+    .execute(&state.pool)
+    .await;
+    if let Err(err) = written {
+        tracing::error!(%err, outcome = record.outcome, "could not record a payment notice");
+    }
+}
+
+/// WeChat Pay's payment notice. Verified (signature over `timestamp\nnonce\nbody\n` with
+/// the platform key, timestamp within 5 minutes), decrypted (AEAD_AES_256_GCM, APIv3
+/// key), checked (merchant, app, order, amount, trade state), then the order is paid
+/// through the write model. Repeating a notice changes nothing and answers success again.
+/// Answers use WeChat Pay's format, not the envelope; refusals are recorded.
+#[utoipa::path(post, path = "/api/v1/payments/wechat/notify", tag = "payments",
+    request_body(content = Value, description = "WeChat Pay's notice: `{id, event_type, resource: {algorithm, ciphertext, associated_data, nonce}}`"),
+    responses(
+        (status = 200, description = "accepted (or already known): `{\"code\": \"SUCCESS\"}`", body = NoticeAnswer),
+        (status = 400, description = "malformed, undecryptable, or not matching the order (`FAIL`)", body = NoticeAnswer),
+        (status = 401, description = "bad signature, unknown key or stale timestamp (`FAIL`)", body = NoticeAnswer),
+        (status = 404, description = "no such order (`FAIL`)", body = NoticeAnswer),
+        (status = 503, description = "cannot record the payment now; WeChat Pay retries (`FAIL`)", body = NoticeAnswer),
+    ))]
+async fn wechat_notify(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(config) = state.wechat_pay.config() else {
+        return notice_answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "WeChat Pay is not configured",
+        );
+    };
+    let (notice, transaction) = match wechat_pay::open_notice(config, &headers, &body, Utc::now()) {
+        Ok(opened) => opened,
+        Err(err) => {
+            let status = match err {
+                NoticeError::Malformed(_) | NoticeError::Undecryptable => StatusCode::BAD_REQUEST,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            let message = err.to_string();
+            record(
+                &state,
+                &headers,
+                NoticeRecord::refused(format!("{}: {message}", err.kind())),
+            )
+            .await;
+            return notice_answer(status, message);
+        }
+    };
+    let refuse = |status: StatusCode, reason: String, order_id: Option<Uuid>| {
+        let state = &state;
+        let headers = &headers;
+        let notice = &notice;
+        let transaction = &transaction;
+        async move {
+            record(
+                state,
+                headers,
+                NoticeRecord {
+                    outcome: "refused",
+                    reason: Some(reason.clone()),
+                    notice_id: Some(&notice.id),
+                    transaction: Some(transaction),
+                    order_id,
+                },
+            )
+            .await;
+            notice_answer(status, reason)
+        }
+    };
+    if transaction.mchid != config.mch_id || transaction.appid != config.app_id {
+        let reason = format!(
+            "mismatch: for merchant {} / app {}, not this one",
+            transaction.mchid, transaction.appid
+        );
+        return refuse(StatusCode::BAD_REQUEST, reason, None).await;
+    }
+    let Ok(order_id) = Uuid::parse_str(&transaction.out_trade_no) else {
+        let reason = format!("unknown order: out_trade_no {}", transaction.out_trade_no);
+        return refuse(StatusCode::NOT_FOUND, reason, None).await;
+    };
+    if notice.event_type != "TRANSACTION.SUCCESS" || transaction.trade_state != "SUCCESS" {
+        // Not a payment (yet): nothing to do, and WeChat Pay need not send it again.
+        record(
+            &state,
+            &headers,
+            NoticeRecord {
+                outcome: "refused",
+                reason: Some(format!(
+                    "not a payment: {} / trade_state {}",
+                    notice.event_type, transaction.trade_state
+                )),
+                notice_id: Some(&notice.id),
+                transaction: Some(&transaction),
+                order_id: Some(order_id),
+            },
+        )
+        .await;
+        return notice_answer(StatusCode::OK, "OK");
+    }
+
+    let metadata = EventMetadata {
+        actor_id: Some("wechatpay".to_owned()),
+        actor_role: Some("system".to_owned()),
+        request_id: headers
+            .get(REQUEST_ID_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+        causation_id: Some(notice.id.clone()),
+        ..EventMetadata::default()
+    };
+    let command = OrderCommand::PayOrder {
+        payment_id: transaction.transaction_id.clone(),
+        amount_cents: transaction.amount.total,
+        // To the microsecond, as PostgreSQL stores it: events and read models agree.
+        paid_at: transaction
+            .success_time
+            .unwrap_or_else(Utc::now)
+            .trunc_subsecs(6),
+    };
+    let written = state
+        .write
+        .transition_order(order_id, OrderActor::Operator, command, &metadata)
+        .await;
+    let outcome = match written {
+        Ok(written) => {
+            await_projection(&state, "orders", written.position).await;
+            await_projection(&state, "catalog", written.position).await;
+            let order = written.value;
+            if written.position == crate::event_store::FeedPosition::START {
+                "duplicate"
+            } else if order.payment_id.as_deref() == Some(transaction.transaction_id.as_str()) {
+                "accepted"
+            } else {
+                tracing::warn!(%order_id, transaction_id = transaction.transaction_id,
+                    "payment for an order that could not take it: refund required");
+                "refund_required"
+            }
+        }
+        Err(WriteError::OrderNotFound) => {
+            let reason = format!("unknown order {order_id}");
+            return refuse(StatusCode::NOT_FOUND, reason, None).await;
+        }
+        Err(WriteError::Order(OrderError::AmountMismatch { expected, paid })) => {
+            let reason = format!("mismatch: paid {paid}, the order's total is {expected}");
+            return refuse(StatusCode::BAD_REQUEST, reason, Some(order_id)).await;
+        }
+        Err(err) => {
+            // WeChat Pay sends the notice again later.
+            let error = ApiError::from(err);
+            return notice_answer(error.status, error.message);
+        }
+    };
+    record(
+        &state,
+        &headers,
+        NoticeRecord {
+            outcome,
+            reason: None,
+            notice_id: Some(&notice.id),
+            transaction: Some(&transaction),
+            order_id: Some(order_id),
+        },
+    )
+    .await;
+    notice_answer(StatusCode::OK, "OK")
+}
