@@ -42,7 +42,9 @@ impl PaymentTimeout {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         loop {
             match self.sweep().await {
-                Ok(n) if n as i64 == BATCH => continue,
+                // A full batch with progress: more may be waiting. A full batch of refusals
+                // (the order views lag behind) waits like any other round.
+                Ok(Sweep { seen, cancelled }) if seen as i64 == BATCH && cancelled > 0 => continue,
                 Ok(_) => {}
                 Err(err) => tracing::warn!(%err, "payment timeout sweep failed; retrying"),
             }
@@ -53,8 +55,8 @@ impl PaymentTimeout {
         }
     }
 
-    /// Cancels one batch of expired orders; how many it looked at.
-    pub async fn sweep(&self) -> Result<usize, sqlx::Error> {
+    /// Cancels one batch of expired orders.
+    pub async fn sweep(&self) -> Result<Sweep, sqlx::Error> {
         let expired: Vec<Uuid> = sqlx::query_scalar(
             "SELECT order_id FROM order_views
               WHERE status = 'awaiting_payment' AND expires_at <= now()
@@ -68,6 +70,7 @@ impl PaymentTimeout {
             actor_role: Some("system".to_owned()),
             ..EventMetadata::default()
         };
+        let mut done = 0;
         for &order_id in &expired {
             let cancelled = self
                 .write
@@ -80,6 +83,7 @@ impl PaymentTimeout {
                 .await;
             match cancelled {
                 Ok(_) => {
+                    done += 1;
                     metrics::counter!("orders_expired_total").increment(1);
                     tracing::info!(%order_id, "order cancelled: payment timeout");
                 }
@@ -90,6 +94,18 @@ impl PaymentTimeout {
                 Err(err) => tracing::warn!(%order_id, %err, "could not cancel an expired order"),
             }
         }
-        Ok(expired.len())
+        Ok(Sweep {
+            seen: expired.len(),
+            cancelled: done,
+        })
     }
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sweep {
+    /// Expired orders the order views listed.
+    pub seen: usize,
+    /// Of those, cancelled now (the rest were paid or cancelled meanwhile).
+    pub cancelled: usize,
 }
