@@ -127,6 +127,34 @@ pub async fn seal(pool: &PgPool) -> Result<Option<Seal>, sqlx::Error> {
     }))
 }
 
+/// The seals, newest first (for auditors to keep copies outside the database).
+pub async fn list(pool: &PgPool, limit: i64, offset: i64) -> Result<(Vec<Seal>, i64), sqlx::Error> {
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_seals")
+        .fetch_one(pool)
+        .await?;
+    let rows = sqlx::query(
+        "SELECT seal_id, global_position, event_count, cumulative_hash, sealed_at
+           FROM audit_seals ORDER BY seal_id DESC LIMIT $1 OFFSET $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let seals = rows
+        .iter()
+        .map(|row| {
+            Ok(Seal {
+                seal_id: row.try_get("seal_id")?,
+                global_position: row.try_get("global_position")?,
+                event_count: row.try_get("event_count")?,
+                cumulative_hash: hex(&row.try_get::<Vec<u8>, _>("cumulative_hash")?),
+                sealed_at: row.try_get("sealed_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok((seals, total))
+}
+
 /// Seals every `every` until `stop` turns true.
 pub async fn run(pool: PgPool, every: Duration, mut stop: watch::Receiver<bool>) {
     loop {

@@ -19,9 +19,11 @@ use super::context::parse_id;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
 use super::orders::OrderView;
+use super::paging::{Page, Paging, PagingQuery};
 use crate::app::AppState;
 use crate::audit::export::{self, ExportRange};
 use crate::audit::history::{HistoryEntry, StateError, order_as_of, order_history};
+use crate::audit::sealer::{self, Seal};
 use crate::audit::verify::{Report, VerifyError, verify};
 use crate::auth::AdminUser;
 
@@ -32,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stock_as_of))
         .routes(routes!(export_log))
         .routes(routes!(verify_log))
+        .routes(routes!(list_seals))
 }
 
 /// Every event of the order and of the stock moves it caused, in commit order.
@@ -280,4 +283,23 @@ async fn verify_log(
             }
         })?;
     Ok(Success::ok(report))
+}
+
+/// The seals over the log, newest first: keep their hashes outside the database, and an
+/// edit made behind ordo's back shows even if the attacker rewrites every later hash.
+#[utoipa::path(get, path = "/api/v1/admin/audit/seals", tag = "audit",
+    params(PagingQuery),
+    responses(
+        (status = 200, description = "one page of seals", body = Envelope<Page<Seal>>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn list_seals(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Success<Page<Seal>>, ApiError> {
+    let paging = Paging::from_query(&query)?;
+    let (seals, total) = sealer::list(&state.pool, paging.size, paging.offset()).await?;
+    Ok(Success::ok(Page::new(seals, total, paging)))
 }

@@ -252,6 +252,18 @@ async fn an_untouched_log_verifies_with_its_seals_and_read_models() {
 
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["seals"], 2);
+    let (status, seals) = app
+        .get_json_as("/api/v1/admin/audit/seals", &app.admin_token())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{seals}");
+    assert_eq!(seals["data"]["pagination"]["total"], 2);
+    assert_eq!(seals["data"]["list"][0]["event_count"], report["events"]);
+    assert_eq!(
+        seals["data"]["list"][0]["cumulative_hash"]
+            .as_str()
+            .map(str::len),
+        Some(64)
+    );
     assert_eq!(report["failure_count"], 0);
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(&app.pool)
