@@ -13,7 +13,6 @@ pub mod user;
 /// A field that failed validation and why, named the way the API names it
 /// (`lines[0].quantity`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -84,6 +84,14 @@ impl From<FeedRow> for RecordedEvent {
     }
 }
 
+/// The feed's condition: after the position bound as `$1` (transaction id as bigint) and
+/// `$2` (global position), and below the oldest running transaction, so that a range read
+/// this way never gains an event later. Order by `events.transaction_id,
+/// events.global_position`.
+pub const AFTER_POSITION_BELOW_HORIZON: &str =
+    "(transaction_id, global_position) > ($1::bigint::text::xid8, $2)
+                AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())";
+
 /// Up to `limit` events after `after`, in feed order, none of which can later be
 /// preceded by an event not yet visible. An empty batch means "caught up for now".
 pub async fn read_feed<'c>(
@@ -91,18 +99,17 @@ pub async fn read_feed<'c>(
     after: FeedPosition,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-    let rows: Vec<FeedRow> = sqlx::query_as(
+    let rows: Vec<FeedRow> = sqlx::query_as(&format!(
         "SELECT transaction_id::text::bigint AS transaction_id, global_position,
                     aggregate_type, aggregate_id, sequence, event_type, event_version,
                     payload, metadata, recorded_at
                FROM events
-              WHERE (transaction_id, global_position) > ($1::bigint::text::xid8, $2)
-                AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+              WHERE {AFTER_POSITION_BELOW_HORIZON}
               -- Qualified: the output column of the same name is a bigint and would
               -- sort without the index.
               ORDER BY events.transaction_id, events.global_position
-              LIMIT $3",
-    )
+              LIMIT $3"
+    ))
     .bind(after.transaction_id)
     .bind(after.global_position)
     .bind(limit)

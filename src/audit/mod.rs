@@ -34,7 +34,5 @@ pub const COLUMNS: &str = "global_position, transaction_id::text::bigint AS tran
     aggregate_type, aggregate_id, sequence, event_type, event_version,
     payload::text AS payload, metadata::text AS metadata, recorded_at, hash";
 
-/// Feed order below the horizon (see `projections::feed`): a range read this way never
-/// gains an event later.
-pub const FEED_FILTER: &str = "(transaction_id, global_position) > ($1::bigint::text::xid8, $2)
-    AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())";
+/// Feed order below the horizon: the same condition the projector reads by.
+pub use projections::feed::AFTER_POSITION_BELOW_HORIZON as FEED_FILTER;

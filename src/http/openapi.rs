@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, Object, OpenApi as Document, Ref, Required, ResponseBuilder, Type,
 };
-use utoipa::{Modify, OpenApi};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::envelope::ErrorBody;
 
@@ -43,6 +43,33 @@ pub fn base() -> Document {
 pub fn complete(mut document: Document) -> Document {
     SharedParts.modify(&mut document);
     document
+}
+
+/// The schema of `aggregates::order::OrderLine` (the domain crate stays free of HTTP
+/// concerns; a test checks these fields against the real type's JSON).
+#[derive(ToSchema)]
+#[schema(as = OrderLine)]
+#[allow(dead_code)]
+pub struct OrderLineSchema {
+    product_id: uuid::Uuid,
+    /// The product's name when the order was placed.
+    name: String,
+    /// The unit price when the order was placed.
+    unit_price_cents: i64,
+    quantity: i64,
+}
+
+/// The schema of `aggregates::order::Address`.
+#[derive(ToSchema)]
+#[schema(as = Address)]
+#[allow(dead_code)]
+pub struct AddressSchema {
+    name: String,
+    phone: String,
+    province: String,
+    city: String,
+    district: String,
+    detail: String,
 }
 
 struct SharedParts;

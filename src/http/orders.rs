@@ -18,6 +18,7 @@ use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::idempotency::TakenOver;
 use super::json::JsonBody;
+use super::openapi::{AddressSchema, OrderLineSchema};
 use super::paging::{Page, Paging, PagingQuery, one_of};
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -37,8 +38,10 @@ pub struct OrderView {
     pub id: Uuid,
     /// `awaiting_payment`, `paid`, `shipped`, `completed` or `cancelled`.
     pub status: String,
+    #[schema(value_type = Vec<OrderLineSchema>)]
     pub lines: Vec<OrderLine>,
     pub total_cents: i64,
+    #[schema(value_type = AddressSchema)]
     pub address: Address,
     pub remark: String,
     pub created_at: Option<DateTime<Utc>>,
@@ -117,6 +120,7 @@ struct LineRequest {
 #[serde(deny_unknown_fields)]
 struct PlaceOrderRequest {
     lines: Vec<LineRequest>,
+    #[schema(value_type = AddressSchema)]
     address: Address,
     #[serde(default)]
     remark: String,

@@ -2,13 +2,13 @@
 //! checked, then the order paid through the write model; every notice recorded in
 //! `payment_notices` with what ordo made of it.
 
-use aggregates::order::{OrderCommand, OrderError};
+use aggregates::order::OrderError;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{SubsecRound, Utc};
+use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -20,7 +20,7 @@ use super::error::ApiError;
 use crate::app::AppState;
 use crate::event_store::EventMetadata;
 use crate::wechat_pay::{self, NoticeError, Transaction};
-use crate::write::{OrderActor, WriteError};
+use crate::write::WriteError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(wechat_notify))
@@ -194,18 +194,15 @@ async fn wechat_notify(State(state): State<AppState>, headers: HeaderMap, body: 
         causation_id: Some(notice.id.clone()),
         ..EventMetadata::default()
     };
-    let command = OrderCommand::PayOrder {
-        payment_id: transaction.transaction_id.clone(),
-        amount_cents: transaction.amount.total,
-        // To the microsecond, as PostgreSQL stores it: events and read models agree.
-        paid_at: transaction
-            .success_time
-            .unwrap_or_else(Utc::now)
-            .trunc_subsecs(6),
-    };
     let written = state
         .write
-        .transition_order(order_id, OrderActor::Operator, command, &metadata)
+        .pay_order(
+            order_id,
+            transaction.transaction_id.clone(),
+            transaction.amount.total,
+            transaction.success_time.unwrap_or_else(Utc::now),
+            &metadata,
+        )
         .await;
     let outcome = match written {
         Ok(written) => {

@@ -319,6 +319,26 @@ impl WriteModel {
             .await
     }
 
+    /// Records a confirmed payment: the order is paid and its reservations sold, or, if it
+    /// can no longer take the payment, the payment is recorded with a refund required.
+    pub async fn pay_order(
+        &self,
+        order_id: Uuid,
+        payment_id: String,
+        amount_cents: i64,
+        paid_at: DateTime<Utc>,
+        metadata: &EventMetadata,
+    ) -> Result<Written<Order>, WriteError> {
+        let command = OrderCommand::PayOrder {
+            payment_id,
+            amount_cents,
+            // Whatever precision the payment provider used: as stored, to the microsecond.
+            paid_at: paid_at.trunc_subsecs(6),
+        };
+        self.transition_order(order_id, OrderActor::Operator, command, metadata)
+            .await
+    }
+
     /// Hands a paid order to a carrier.
     pub async fn ship_order(
         &self,

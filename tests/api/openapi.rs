@@ -135,3 +135,34 @@ async fn the_swagger_ui_is_served_from_ordo_itself() {
         }
     }
 }
+
+/// The domain's value types are described by mirror schemas in the HTTP layer: their
+/// properties must be exactly the fields the API sends.
+#[tokio::test]
+async fn the_domain_value_schemas_match_the_json_sent() {
+    use aggregates::order::{Address, OrderLine};
+    let document = document().await;
+    let line = OrderLine {
+        product_id: uuid::Uuid::nil(),
+        name: String::new(),
+        unit_price_cents: 0,
+        quantity: 1,
+    };
+    for (name, sent) in [
+        (
+            "Address",
+            serde_json::to_value(Address::default()).expect("json"),
+        ),
+        ("OrderLine", serde_json::to_value(line).expect("json")),
+    ] {
+        let mut documented: Vec<&String> = document["components"]["schemas"][name]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name} has a schema"))
+            .keys()
+            .collect();
+        let mut fields: Vec<&String> = sent.as_object().expect("an object").keys().collect();
+        documented.sort();
+        fields.sort();
+        assert_eq!(documented, fields, "{name}");
+    }
+}

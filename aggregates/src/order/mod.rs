@@ -98,7 +98,6 @@ pub struct RefundDue {
 }
 
 /// One product of an order, with the name and unit price captured when it was placed.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
     pub product_id: Uuid,
@@ -108,7 +107,6 @@ pub struct OrderLine {
 }
 
 /// Where the order is delivered.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
     pub name: String,

@@ -156,14 +156,11 @@ impl TestApp {
     pub async fn pay(&self, order_id: Uuid, amount_cents: i64) {
         self.state
             .write
-            .transition_order(
+            .pay_order(
                 order_id,
-                ordo::write::OrderActor::Operator,
-                aggregates::order::OrderCommand::PayOrder {
-                    payment_id: format!("wx-{order_id}"),
-                    amount_cents,
-                    paid_at: chrono::Utc::now(),
-                },
+                format!("wx-{order_id}"),
+                amount_cents,
+                chrono::Utc::now(),
                 &Default::default(),
             )
             .await
