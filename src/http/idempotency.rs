@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Row};
+use tracing::Instrument;
 
 use super::MAX_BODY_BYTES;
 use super::error::{ApiError, ErrorCode};
@@ -241,17 +242,25 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             key: key.clone(),
         });
     }
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-
-    let (parts, body) = response.into_parts();
-    let Ok(answer) = axum::body::to_bytes(body, usize::MAX).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    let stored = serde_json::from_slice::<Value>(&answer).unwrap_or(Value::Null);
-    if let Err(err) = complete(&state.pool, &user, &key, parts.status, &stored).await {
-        tracing::warn!(%err, "could not store the answer of an idempotent request");
-    }
-    Response::from_parts(parts, Body::from(answer))
+    // A task of its own: a client that hangs up does not cut the request between its
+    // write and storing its answer, so its retry gets the answer instead of a stale claim.
+    let request = Request::from_parts(parts, Body::from(bytes));
+    let answered = tokio::spawn(
+        async move {
+            let response = next.run(request).await;
+            let (parts, body) = response.into_parts();
+            let Ok(answer) = axum::body::to_bytes(body, usize::MAX).await else {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            };
+            let stored = serde_json::from_slice::<Value>(&answer).unwrap_or(Value::Null);
+            if let Err(err) = complete(&state.pool, &user, &key, parts.status, &stored).await {
+                tracing::warn!(%err, "could not store the answer of an idempotent request");
+            }
+            Response::from_parts(parts, Body::from(answer))
+        }
+        .instrument(tracing::Span::current()),
+    );
+    answered
+        .await
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }

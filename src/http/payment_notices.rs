@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Serialize;
+use tracing::Instrument;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -109,6 +110,14 @@ async fn record(state: &AppState, headers: &HeaderMap, record: NoticeRecord<'_>)
         (status = 503, description = "cannot record the payment now; WeChat Pay retries (`FAIL`)", body = NoticeAnswer),
     ))]
 async fn wechat_notify(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    // A task of its own: if WeChat Pay hangs up, the payment and its record still finish
+    // together.
+    tokio::spawn(handle_notice(state, headers, body).instrument(tracing::Span::current()))
+        .await
+        .unwrap_or_else(|_| notice_answer(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+}
+
+async fn handle_notice(state: AppState, headers: HeaderMap, body: Bytes) -> Response {
     let Some(config) = state.wechat_pay.config() else {
         return notice_answer(
             StatusCode::SERVICE_UNAVAILABLE,
