@@ -10,7 +10,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{AuditEvent, COLUMNS};
+use super::{AuditEvent, COLUMNS, STOCK_ORDER_ID};
 
 /// One line of a history.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -66,10 +66,7 @@ pub async fn order_history(
     let events: Vec<AuditEvent> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM events
           WHERE (aggregate_type = 'Order' AND aggregate_id = $1)
-             OR (aggregate_type = 'Stock' AND coalesce(
-                    payload -> 'StockReserved' ->> 'order_id',
-                    payload -> 'StockReleased' ->> 'order_id',
-                    payload -> 'StockSold' ->> 'order_id') = $1)
+             OR (aggregate_type = 'Stock' AND {STOCK_ORDER_ID} = $1)
           ORDER BY events.transaction_id, events.global_position"
     ))
     .bind(order_id.to_string())

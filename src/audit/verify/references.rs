@@ -6,7 +6,10 @@
 use sqlx::{PgPool, Row};
 
 use super::{Failure, Findings};
+use crate::audit::STOCK_ORDER_ID;
 
+/// The mismatching (order, product) pairs, first 100 by position; `{stock_order_id}` is
+/// [`STOCK_ORDER_ID`].
 const MISMATCHES: &str = "
 WITH placed AS (
     SELECT e.aggregate_id AS order_id, l ->> 'product_id' AS product_id,
@@ -14,9 +17,7 @@ WITH placed AS (
       FROM events e, json_array_elements(e.payload -> 'OrderPlaced' -> 'lines') l
      WHERE e.aggregate_type = 'Order' AND e.event_type = 'OrderPlaced'
 ), moves AS (
-    SELECT coalesce(payload -> 'StockReserved' ->> 'order_id',
-                    payload -> 'StockReleased' ->> 'order_id',
-                    payload -> 'StockSold' ->> 'order_id') AS order_id,
+    SELECT {stock_order_id} AS order_id,
            aggregate_id AS product_id,
            sum((payload -> 'StockReserved' ->> 'quantity')::bigint)::bigint AS reserved,
            sum((payload -> 'StockReleased' ->> 'quantity')::bigint)::bigint AS released,
@@ -52,7 +53,8 @@ SELECT coalesce(p.order_id, m.order_id) AS order_id,
  LIMIT 100";
 
 pub async fn check(pool: &PgPool, findings: &mut Findings) -> Result<(), sqlx::Error> {
-    for row in sqlx::query(MISMATCHES).fetch_all(pool).await? {
+    let sql = MISMATCHES.replace("{stock_order_id}", STOCK_ORDER_ID);
+    for row in sqlx::query(&sql).fetch_all(pool).await? {
         let order_id: String = row.try_get("order_id")?;
         let product_id: String = row.try_get("product_id")?;
         let placed: Option<i64> = row.try_get("quantity")?;
