@@ -133,6 +133,21 @@ pub enum ProjectionsCommand {
         #[arg(long)]
         all: bool,
     },
+    /// The events projections set aside because they could not apply them: position,
+    /// stream, type and error.
+    Parked {
+        /// Only this projection's.
+        name: Option<String>,
+        /// At most this many (oldest first).
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Re-applies a projection's parked events (after their cause was fixed) and resumes
+    /// it if it had stopped; those that still fail stay parked.
+    RetryParked {
+        /// The projection (see `status`).
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -63,8 +63,10 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
     for status in projections::status::all(&state.projector).await? {
         metrics::gauge!("projection_lag_events", "projection" => status.name.clone())
             .set(status.lag_events as f64);
-        metrics::gauge!("projection_lag_seconds", "projection" => status.name)
+        metrics::gauge!("projection_lag_seconds", "projection" => status.name.clone())
             .set(status.lag_seconds);
+        metrics::gauge!("projection_parked_events", "projection" => status.name)
+            .set(status.parked as f64);
     }
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::RecordedEvent;
-use crate::projection::{Projection, ProjectionError, Target};
+use crate::projection::{Projection, ProjectionError, Target, decode};
 
 pub struct ProductCatalog;
 
@@ -98,16 +98,10 @@ impl Projection for ProductCatalog {
                 .map_err(|err| ProjectionError::unreadable(event, err))?;
             let change = changes.entry(id).or_default();
             if is_product {
-                change.fold_product(
-                    serde_json::from_value(event.payload.clone())
-                        .map_err(|err| ProjectionError::unreadable(event, err))?,
-                );
+                change.fold_product(decode(event)?);
                 change.product_version = event.sequence;
             } else {
-                change.fold_stock(
-                    serde_json::from_value(event.payload.clone())
-                        .map_err(|err| ProjectionError::unreadable(event, err))?,
-                );
+                change.fold_stock(decode(event)?);
                 change.stock_version = event.sequence;
             }
         }

@@ -6,10 +6,10 @@
 use serde::Serialize;
 use sqlx::{Acquire, PgConnection};
 
-use crate::checkpoint;
 use crate::projection::{Projection, Target};
 use crate::projector::{BATCH_SIZE, Projector, Step, apply_next_batch};
 use crate::rebuild::{RebuildError, prepare_copy};
+use crate::{checkpoint, parking};
 
 /// How far the live tables are from a replay.
 #[derive(Debug, Clone, Serialize)]
@@ -162,9 +162,11 @@ async fn drop_copy(
         .execute(&mut *conn)
         .await?;
     }
+    let replay = Target::Replay.checkpoint(projection.name());
     sqlx::query("DELETE FROM projection_checkpoints WHERE projection = $1")
-        .bind(Target::Replay.checkpoint(projection.name()))
+        .bind(&replay)
         .execute(&mut *conn)
         .await?;
+    parking::discard(conn, &replay).await?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use cqrs_es::Aggregate;
 use sqlx::PgConnection;
 
 use crate::RecordedEvent;
-use crate::projection::{Projection, ProjectionError, Target};
+use crate::projection::{Projection, ProjectionError, Target, UnknownFailure, decode};
 
 pub struct DailySales;
 
@@ -32,6 +32,12 @@ impl Projection for DailySales {
         &["daily_sales"]
     }
 
+    /// Revenue figures must be complete or visibly stopped: an event that fails for a
+    /// reason other than its own data stops the projection rather than being set aside.
+    fn on_unknown_failure(&self) -> UnknownFailure {
+        UnknownFailure::Stop
+    }
+
     async fn apply(
         &self,
         conn: &mut PgConnection,
@@ -40,8 +46,7 @@ impl Projection for DailySales {
     ) -> Result<(), ProjectionError> {
         let mut days: BTreeMap<NaiveDate, Day> = BTreeMap::new();
         for event in events.iter().filter(|e| e.aggregate_type == Order::TYPE) {
-            let payload: OrderEvent = serde_json::from_value(event.payload.clone())
-                .map_err(|err| ProjectionError::unreadable(event, err))?;
+            let payload: OrderEvent = decode(event)?;
             match payload {
                 OrderEvent::OrderPlaced { placed_at, .. } => {
                     days.entry(placed_at.date_naive()).or_default().orders += 1;

@@ -92,6 +92,26 @@ pub const AFTER_POSITION_BELOW_HORIZON: &str =
     "(transaction_id, global_position) > ($1::bigint::text::xid8, $2)
                 AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())";
 
+/// The columns a [`FeedRow`] is read from.
+const FEED_COLUMNS: &str = "transaction_id::text::bigint AS transaction_id, global_position,
+    aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata,
+    recorded_at";
+
+/// The events at these global positions, in feed order.
+pub async fn read_positions<'c>(
+    executor: impl PgExecutor<'c>,
+    positions: &[i64],
+) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+    let rows: Vec<FeedRow> = sqlx::query_as(&format!(
+        "SELECT {FEED_COLUMNS} FROM events WHERE global_position = ANY($1)
+          ORDER BY events.transaction_id, events.global_position"
+    ))
+    .bind(positions)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows.into_iter().map(RecordedEvent::from).collect())
+}
+
 /// Up to `limit` events after `after`, in feed order, none of which can later be
 /// preceded by an event not yet visible. An empty batch means "caught up for now".
 pub async fn read_feed<'c>(
@@ -100,9 +120,7 @@ pub async fn read_feed<'c>(
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
     let rows: Vec<FeedRow> = sqlx::query_as(&format!(
-        "SELECT transaction_id::text::bigint AS transaction_id, global_position,
-                    aggregate_type, aggregate_id, sequence, event_type, event_version,
-                    payload, metadata, recorded_at
+        "SELECT {FEED_COLUMNS}
                FROM events
               WHERE {AFTER_POSITION_BELOW_HORIZON}
               -- Qualified: the output column of the same name is a bigint and would

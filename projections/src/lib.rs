@@ -8,18 +8,22 @@ pub mod catalog;
 pub mod checkpoint;
 pub mod compare;
 pub mod daily_sales;
+pub mod failure;
 pub mod feed;
 pub mod metadata;
 pub mod orders;
+pub mod parking;
 pub mod projection;
 pub mod projector;
 pub mod rebuild;
 pub mod status;
+pub mod stored_text;
+pub mod upcasting;
 
 pub use feed::{FeedPosition, RecordedEvent, read_feed};
 pub use metadata::EventMetadata;
 pub use projection::{Projection, ProjectionError, Target};
-pub use projector::{Projector, Step};
+pub use projector::{Projector, Retried, Step};
 
 use std::sync::Arc;
 

@@ -15,7 +15,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::RecordedEvent;
-use crate::projection::{Projection, ProjectionError, Target};
+use crate::projection::{Projection, ProjectionError, Target, decode};
 
 pub struct OrderViews;
 
@@ -216,8 +216,7 @@ impl Projection for OrderViews {
         for event in events.iter().filter(|e| e.aggregate_type == Order::TYPE) {
             let order_id = Uuid::parse_str(&event.aggregate_id)
                 .map_err(|err| ProjectionError::unreadable(event, err))?;
-            let payload: OrderEvent = serde_json::from_value(event.payload.clone())
-                .map_err(|err| ProjectionError::unreadable(event, err))?;
+            let payload: OrderEvent = decode(event)?;
             let change = changes.entry(order_id).or_default();
             change.fold(payload);
             change.version = event.sequence;

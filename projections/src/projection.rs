@@ -1,8 +1,9 @@
 //! What a read model is to the projector.
 
+use serde::de::DeserializeOwned;
 use sqlx::PgConnection;
 
-use crate::RecordedEvent;
+use crate::{RecordedEvent, failure, stored_text, upcasting};
 
 /// A read model fed from the global feed.
 #[async_trait::async_trait]
@@ -24,6 +25,45 @@ pub trait Projection: Send + Sync {
         target: Target,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError>;
+
+    /// What to do with an event that fails for a reason that is neither the event's own
+    /// data nor a passing database problem (see [`FailureKind`]).
+    fn on_unknown_failure(&self) -> UnknownFailure {
+        UnknownFailure::Park
+    }
+}
+
+/// A projection's policy for an event it cannot apply for an unknown reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownFailure {
+    /// Park the event (and its stream's later events) and go on.
+    Park,
+    /// Stop at the event: the projection shows `failed` until an operator retries it.
+    Stop,
+}
+
+/// Why an event could not be applied, which decides what the projector does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The database is away or busy for a while: retried with backoff, never `failed`.
+    Transient,
+    /// The event's own data: unreadable, or refused by the read model's table. Parked.
+    Event,
+    /// Anything else: the projection's [`UnknownFailure`] policy decides.
+    Unknown,
+}
+
+/// The payload of `event` as today's `E` (upcast from the version it was written in),
+/// with every string escaped for PostgreSQL (see [`stored_text`]): what projections
+/// write into their tables.
+pub fn decode<E: DeserializeOwned>(event: &RecordedEvent) -> Result<E, ProjectionError> {
+    let mut payload = upcasting::upcast(
+        &event.event_type,
+        &event.event_version,
+        event.payload.clone(),
+    );
+    stored_text::escape_json(&mut payload);
+    serde_json::from_value(payload).map_err(|err| ProjectionError::unreadable(event, err))
 }
 
 /// Which copy of a projection's tables is written: the live one the API reads, or the
@@ -72,6 +112,15 @@ pub enum ProjectionError {
 }
 
 impl ProjectionError {
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            Self::Unreadable { .. } => FailureKind::Event,
+            Self::Database(err) if failure::is_transient(err) => FailureKind::Transient,
+            Self::Database(err) if failure::is_about_the_data(err) => FailureKind::Event,
+            Self::Database(_) => FailureKind::Unknown,
+        }
+    }
+
     /// The error for an event whose payload or id does not parse.
     pub fn unreadable(event: &RecordedEvent, message: impl ToString) -> Self {
         Self::Unreadable {

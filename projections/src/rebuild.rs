@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use sqlx::{Acquire, PgConnection};
 
-use crate::checkpoint;
 use crate::projection::{Projection, ProjectionError, Target};
 use crate::projector::{BATCH_SIZE, Projector, Step, apply_next_batch};
+use crate::{checkpoint, parking};
 
 /// Where a rebuild stands, for progress bars and the status endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +110,7 @@ pub async fn prepare_copy(
         .bind(&shadow)
         .execute(&mut *tx)
         .await?;
+    parking::discard(&mut tx, &shadow).await?;
     checkpoint::ensure(&mut *tx, &shadow).await?;
     tx.commit().await?;
     Ok(())
@@ -160,6 +161,8 @@ async fn swap(conn: &mut PgConnection, projection: &dyn Projection) -> Result<u6
         .bind(&shadow)
         .execute(&mut *tx)
         .await?;
+    // What the rebuilt copy parked replaces what the old one had.
+    parking::hand_over(&mut tx, &shadow, live).await?;
     tx.commit().await?;
     Ok(applied)
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::checkpoint::{self, Checkpoint};
+use crate::parking;
 use crate::projection::Target;
 use crate::projector::Projector;
 
@@ -22,6 +23,8 @@ pub struct ProjectionStatus {
     /// Age of the oldest event not yet applied, in seconds (0 when caught up).
     pub lag_seconds: f64,
     pub error: Option<String>,
+    /// Events set aside because they could not be applied (`ordo projections parked`).
+    pub parked: i64,
     /// The shadow copy's position while a rebuild runs.
     pub rebuild_position: Option<i64>,
     /// The feed's highest position, for progress.
@@ -35,13 +38,16 @@ pub async fn all(projector: &Projector) -> Result<Vec<ProjectionStatus>, sqlx::E
     let head: Option<i64> = sqlx::query_scalar("SELECT max(global_position) FROM events")
         .fetch_one(pool)
         .await?;
+    let parked = parking::counts(pool).await?;
     let mut statuses = Vec::new();
     for projection in projector.projections() {
         let name = projection.name();
         let find = |wanted: &str| checkpoints.iter().find(|c| c.projection == wanted).cloned();
         let live = find(name);
         let shadow = find(&Target::Shadow.checkpoint(name));
-        statuses.push(status_of(pool, name, live, shadow, head.unwrap_or(0)).await?);
+        let mut status = status_of(pool, name, live, shadow, head.unwrap_or(0)).await?;
+        status.parked = parked.get(name).copied().unwrap_or(0);
+        statuses.push(status);
     }
     Ok(statuses)
 }
@@ -75,7 +81,10 @@ async fn status_of(
         position: position.global_position,
         lag_events,
         lag_seconds: lag_seconds.unwrap_or(0.0).max(0.0),
-        error: live.and_then(|c| c.error),
+        error: live
+            .and_then(|c| c.error)
+            .map(crate::stored_text::unescaped),
+        parked: 0,
         rebuild_position: shadow.map(|c| c.global_position),
         head,
     })

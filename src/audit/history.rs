@@ -11,6 +11,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{AuditEvent, COLUMNS, STOCK_ORDER_ID};
+use projections::upcasting;
 
 /// One line of a history.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -89,8 +90,10 @@ pub async fn state_as_of<A: Aggregate + Default>(
     id: &str,
     as_of: DateTime<Utc>,
 ) -> Result<AsOf<A>, StateError> {
-    let payloads: Vec<(i64, Value)> = sqlx::query_as(
-        "SELECT sequence, payload::jsonb FROM events
+    // The payload as stored (`json`, verbatim): `jsonb` cannot hold every text an old
+    // event may carry (U+0000).
+    let payloads: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT sequence, event_type, event_version, payload::text FROM events
           WHERE aggregate_type = $1 AND aggregate_id = $2 AND recorded_at <= $3
           ORDER BY sequence",
     )
@@ -101,8 +104,8 @@ pub async fn state_as_of<A: Aggregate + Default>(
     .await?;
     let mut state = A::default();
     let mut version = 0;
-    for (sequence, payload) in payloads {
-        let event: A::Event = serde_json::from_value(payload)
+    for (sequence, event_type, event_version, payload) in payloads {
+        let event: A::Event = upcasting::decode(&event_type, &event_version, &payload)
             .map_err(|err| StateError::Unreadable(sequence, err.to_string()))?;
         state.apply(event);
         version = sequence;

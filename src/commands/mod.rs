@@ -1,18 +1,17 @@
 //! What each CLI command does.
 
 mod audit;
+mod projections;
 
 pub use audit::audit;
+pub use projections::projections;
 
 use anyhow::Context;
 
 use crate::app::{AppSettings, AppState, Application};
 use crate::auth::{JwtKeys, Role};
-use indicatif::{ProgressBar, ProgressStyle};
-use projections::Projector;
-use projections::rebuild::rebuild;
 
-use crate::cli::{GlobalArgs, ProjectionsCommand, ServeArgs, TokenArgs};
+use crate::cli::{GlobalArgs, ServeArgs, TokenArgs};
 use crate::config::Config;
 use crate::database::Database;
 use crate::write::WriteSettings;
@@ -59,82 +58,6 @@ pub async fn migrate(global: &GlobalArgs) -> anyhow::Result<()> {
     let database = Database::open_beside_server(&config).await?;
     println!("migrations applied");
     database.close().await
-}
-
-/// `ordo projections status|rebuild`.
-pub async fn projections(global: &GlobalArgs, command: &ProjectionsCommand) -> anyhow::Result<()> {
-    let config = Config::resolve(global)?;
-    let database = Database::open_beside_server(&config).await?;
-    let projector = Projector::new(database.pool.clone(), projections::all());
-    projector.register().await?;
-    let result = match command {
-        ProjectionsCommand::Status => print_status(&projector).await,
-        ProjectionsCommand::Rebuild { name, all } => {
-            let names: Vec<String> = if *all {
-                projector
-                    .projections()
-                    .iter()
-                    .map(|p| p.name().to_owned())
-                    .collect()
-            } else {
-                name.iter().cloned().collect()
-            };
-            rebuild_with_progress(&projector, &names).await
-        }
-    };
-    database.close().await?;
-    result
-}
-
-async fn print_status(projector: &Projector) -> anyhow::Result<()> {
-    println!(
-        "{:<14} {:>7} {:<11} {:>10} {:>10} {:>9}",
-        "PROJECTION", "VERSION", "STATE", "POSITION", "LAG", "LAG (s)"
-    );
-    for status in projections::status::all(projector).await? {
-        println!(
-            "{:<14} {:>7} {:<11} {:>10} {:>10} {:>9.1}",
-            status.name,
-            status.version,
-            status.state,
-            status.position,
-            status.lag_events,
-            status.lag_seconds
-        );
-        if let Some(error) = status.error {
-            println!("  error: {error}");
-        }
-        if let Some(position) = status.rebuild_position {
-            println!("  rebuild at {position} of {}", status.head);
-        }
-    }
-    Ok(())
-}
-
-async fn rebuild_with_progress(projector: &Projector, names: &[String]) -> anyhow::Result<()> {
-    for name in names {
-        let bar = ProgressBar::new(0).with_style(
-            ProgressStyle::with_template(
-                "{prefix:>12} [{bar:40}] {pos}/{len} positions  {per_sec}  ETA {eta}",
-            )?
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(name.clone());
-        let started = std::time::Instant::now();
-        let applied = rebuild(projector, name, |progress| {
-            bar.set_length(u64::try_from(progress.head).unwrap_or_default());
-            bar.set_position(u64::try_from(progress.position).unwrap_or_default());
-        })
-        .await
-        .with_context(|| format!("rebuilding {name}"))?;
-        bar.finish_and_clear();
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "{name}: rebuilt from {applied} events in {seconds:.1} s ({:.0} events/s) and swapped in",
-            applied as f64 / seconds.max(f64::EPSILON)
-        );
-    }
-    Ok(())
 }
 
 /// `ordo token`: print a token signed with the secret the server uses.

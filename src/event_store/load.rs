@@ -4,6 +4,7 @@
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateError, EventStore as _};
 use postgres_es::PostgresEventRepository;
+use projections::upcasting;
 
 use super::EventStore;
 
@@ -30,20 +31,31 @@ impl EventStore {
     /// The aggregate with id `aggregate_id` as its events make it (the default state when
     /// it has none).
     pub async fn load<A: Aggregate>(&self, aggregate_id: &str) -> Result<Loaded<A>, LoadError> {
-        let repository = PostgresEventRepository::new(self.pool.clone());
-        let store = PersistedEventStore::<_, A>::new_snapshot_store(
-            repository,
+        let snapshots = PersistedEventStore::<_, A>::new_snapshot_store(
+            PostgresEventRepository::new(self.pool.clone()),
             usize::try_from(SNAPSHOT_EVERY).unwrap_or(1),
-        );
-        let context =
-            store
+        )
+        .with_upcasters(upcasting::upcasters());
+        let context = match snapshots.load_aggregate(aggregate_id).await {
+            // A snapshot is a cache of state whose shape may have changed since it was
+            // written: one that no longer reads is ignored, and the events replayed.
+            Err(AggregateError::DeserializationError(err)) => {
+                tracing::warn!(aggregate_type = A::TYPE, aggregate_id, %err,
+                    "snapshot or event does not read; loading from the events alone");
+                PersistedEventStore::<_, A>::new_event_store(PostgresEventRepository::new(
+                    self.pool.clone(),
+                ))
+                .with_upcasters(upcasting::upcasters())
                 .load_aggregate(aggregate_id)
                 .await
-                .map_err(|err: AggregateError<A::Error>| LoadError {
-                    aggregate_type: A::TYPE,
-                    aggregate_id: aggregate_id.to_owned(),
-                    message: err.to_string(),
-                })?;
+            }
+            loaded => loaded,
+        }
+        .map_err(|err: AggregateError<A::Error>| LoadError {
+            aggregate_type: A::TYPE,
+            aggregate_id: aggregate_id.to_owned(),
+            message: err.to_string(),
+        })?;
         Ok(Loaded {
             aggregate: context.aggregate,
             sequence: i64::try_from(context.current_sequence).unwrap_or(i64::MAX),

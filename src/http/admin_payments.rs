@@ -16,6 +16,7 @@ use super::error::ApiError;
 use super::paging::{Page, Paging, PagingQuery, one_of};
 use crate::app::AppState;
 use crate::auth::AdminUser;
+use projections::stored_text::unescaped;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_notices))
@@ -37,6 +38,20 @@ struct PaymentNotice {
     order_id: Option<Uuid>,
     amount_cents: Option<i64>,
     request_id: Option<String>,
+}
+
+impl PaymentNotice {
+    /// The notice's text as it arrived (stored escaped: `projections::stored_text`).
+    fn unescaped(self) -> Self {
+        let text = |value: Option<String>| value.map(unescaped);
+        Self {
+            reason: text(self.reason),
+            notice_id: text(self.notice_id),
+            transaction_id: text(self.transaction_id),
+            request_id: text(self.request_id),
+            ..self
+        }
+    }
 }
 
 /// `?outcome=` of the notice list (documentation; the handler reads the query).
@@ -80,5 +95,6 @@ async fn list_notices(
     .bind(paging.offset())
     .fetch_all(&state.pool)
     .await?;
+    let list = list.into_iter().map(PaymentNotice::unescaped).collect();
     Ok(Success::ok(Page::new(list, total, paging)))
 }

@@ -1,6 +1,9 @@
-//! Operators' view of the read side: each projection's status, and blue/green rebuilds.
+//! Operators' view of the read side: each projection's status, blue/green rebuilds, and
+//! the events projections parked.
 
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -9,8 +12,11 @@ use utoipa_axum::routes;
 
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
+use super::paging::{Page, Paging, PagingQuery};
 use crate::app::AppState;
 use crate::auth::AdminUser;
+use projections::Retried;
+use projections::parking::{self, ParkedEvent};
 use projections::rebuild::rebuild;
 use projections::status::{self, ProjectionStatus};
 
@@ -18,6 +24,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(start_rebuild))
+        .routes(routes!(list_parked))
+        .routes(routes!(retry_parked))
 }
 
 /// Each projection: version, state, position and lag, and a rebuild's progress.
@@ -73,4 +81,63 @@ async fn start_rebuild(
             state: "rebuilding",
         },
     ))
+}
+
+/// The events a projection parked (could not apply), oldest first: position, stream,
+/// type, the error, attempts.
+#[utoipa::path(get, path = "/api/v1/admin/projections/{name}/parked", tag = "admin",
+    params(("name" = String, Path, description = "catalog, daily_sales or orders"), PagingQuery),
+    responses(
+        (status = 200, description = "one page of parked events", body = Envelope<Page<ParkedEvent>>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+        (status = 404, description = "no such projection (40400)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn list_parked(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Success<Page<ParkedEvent>>, ApiError> {
+    if state.projector.projection(&name).is_none() {
+        return Err(ApiError::not_found("projection"));
+    }
+    let paging = Paging::from_query(&query)?;
+    let total = parking::counts(&state.pool)
+        .await?
+        .get(&name)
+        .copied()
+        .unwrap_or(0);
+    let list = parking::list(&state.pool, Some(&name), paging.size, paging.offset()).await?;
+    Ok(Success::ok(Page::new(list, total, paging)))
+}
+
+/// Re-applies the projection's parked events after their cause was fixed, in feed order;
+/// those that still fail stay parked. A projection that had stopped (`failed`) resumes.
+#[utoipa::path(post, path = "/api/v1/admin/projections/{name}/retry-parked", tag = "admin",
+    params(("name" = String, Path, description = "catalog, daily_sales or orders")),
+    responses(
+        (status = 200, description = "what the retry did", body = Envelope<Retried>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+        (status = 404, description = "no such projection (40400)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn retry_parked(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(name): Path<String>,
+) -> Result<Success<Retried>, ApiError> {
+    if state.projector.projection(&name).is_none() {
+        return Err(ApiError::not_found("projection"));
+    }
+    let projector = state.projector.clone();
+    // A task of its own: a client hanging up does not cut the retry's transaction short.
+    let retried = tokio::spawn(async move { projector.retry_parked(&name).await })
+        .await
+        .map_err(|err| ApiError::internal(&err))?
+        .map_err(|err| match err {
+            projections::ProjectionError::Database(err) => ApiError::from(err),
+            other => ApiError::internal(&other),
+        })?;
+    Ok(Success::ok(retried))
 }

@@ -15,6 +15,7 @@ use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::paging::{Page, Paging, PagingQuery};
 use crate::app::AppState;
+use projections::stored_text::unescaped;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -32,6 +33,18 @@ pub struct CatalogItem {
     pub price_cents: i64,
     pub available: i64,
     pub on_sale: bool,
+}
+
+impl CatalogItem {
+    /// The item's text as the events held it (see `projections::stored_text`).
+    fn unescaped(self) -> Self {
+        Self {
+            name: unescaped(self.name),
+            description: unescaped(self.description),
+            category: unescaped(self.category),
+            ..self
+        }
+    }
 }
 
 const COLUMNS: &str =
@@ -86,6 +99,7 @@ async fn list_products(
     .bind(paging.offset())
     .fetch_all(&state.pool)
     .await?;
+    let list = list.into_iter().map(CatalogItem::unescaped).collect();
     Ok(Success::ok(Page::new(list, total, paging)))
 }
 
@@ -107,6 +121,6 @@ async fn get_product(
     .bind(id)
     .fetch_optional(&state.pool)
     .await?;
-    item.map(Success::ok)
+    item.map(|item| Success::ok(item.unescaped()))
         .ok_or_else(|| ApiError::not_found("product"))
 }

@@ -171,26 +171,13 @@ impl From<WriteError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        // SQLSTATE classes 08 (connection), 53 (resources) and 57 (operator intervention,
-        // e.g. the server shutting down) mean the database is unavailable, not broken.
-        let unavailable_state = err.as_database_error().is_some_and(|db| {
-            db.code().is_some_and(|code| {
-                ["08", "53", "57"]
-                    .iter()
-                    .any(|class| code.starts_with(class))
-            })
-        });
-        match &err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                tracing::warn!(%err, "database unavailable");
-                Self::unavailable("the database is unavailable; retry shortly")
-            }
-            _ if unavailable_state => {
-                tracing::warn!(%err, "database unavailable");
-                Self::unavailable("the database is unavailable; retry shortly")
-            }
-            _ => Self::internal(&err),
+        // The database being away (connection, resources, shutting down) is a 503 the
+        // client may retry, not a broken server.
+        if projections::failure::is_unavailable(&err) {
+            tracing::warn!(%err, "database unavailable");
+            return Self::unavailable("the database is unavailable; retry shortly");
         }
+        Self::internal(&err)
     }
 }
 

@@ -23,6 +23,7 @@ use super::paging::{Page, Paging, PagingQuery, one_of};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::write::{OrderActor, PlaceOrder, WriteError, Written};
+use projections::stored_text::unescaped as text;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -353,25 +354,50 @@ const ORDER_COLUMNS: &str = "order_id, status, lines, total_cents, address, rema
     completed_at, payment_id, refunds_due";
 
 impl From<OrderRow> for OrderView {
+    /// The row's text as the events held it (see `projections::stored_text`).
     fn from(row: OrderRow) -> Self {
+        let address = row.address.0;
         Self {
             id: row.order_id,
             status: row.status,
-            lines: row.lines.0,
+            lines: row
+                .lines
+                .0
+                .into_iter()
+                .map(|line| OrderLine {
+                    name: text(line.name),
+                    ..line
+                })
+                .collect(),
             total_cents: row.total_cents,
-            address: row.address.0,
-            remark: row.remark,
+            address: Address {
+                name: text(address.name),
+                phone: text(address.phone),
+                province: text(address.province),
+                city: text(address.city),
+                district: text(address.district),
+                detail: text(address.detail),
+            },
+            remark: text(row.remark),
             created_at: Some(row.created_at),
             expires_at: Some(row.expires_at),
             paid_at: row.paid_at,
             cancelled_at: row.cancelled_at,
             cancel_reason: row.cancel_reason,
-            carrier: row.carrier,
-            tracking_no: row.tracking_no,
+            carrier: row.carrier.map(text),
+            tracking_no: row.tracking_no.map(text),
             shipped_at: row.shipped_at,
             completed_at: row.completed_at,
-            payment_id: row.payment_id,
-            refunds_due: row.refunds_due.0,
+            payment_id: row.payment_id.map(text),
+            refunds_due: row
+                .refunds_due
+                .0
+                .into_iter()
+                .map(|due| RefundView {
+                    payment_id: text(due.payment_id),
+                    ..due
+                })
+                .collect(),
         }
     }
 }

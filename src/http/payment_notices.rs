@@ -22,6 +22,7 @@ use crate::app::AppState;
 use crate::event_store::EventMetadata;
 use crate::wechat_pay::{self, NoticeError, Transaction};
 use crate::write::WriteError;
+use projections::stored_text::escape;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(wechat_notify))
@@ -82,12 +83,12 @@ async fn record(state: &AppState, headers: &HeaderMap, record: NoticeRecord<'_>)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(record.outcome)
-    .bind(&record.reason)
-    .bind(record.notice_id)
-    .bind(record.transaction.map(|t| t.transaction_id.as_str()))
+    .bind(record.reason.as_deref().map(escape))
+    .bind(record.notice_id.map(escape))
+    .bind(record.transaction.map(|t| escape(&t.transaction_id)))
     .bind(record.order_id)
     .bind(record.transaction.map(|t| t.amount.total))
-    .bind(request_id)
+    .bind(request_id.map(escape))
     .execute(&state.pool)
     .await;
     if let Err(err) = written {

@@ -3,6 +3,7 @@
 //! stream is replayed through a checker of its invariants. One stream's state is held at
 //! a time.
 
+use projections::upcasting::decode;
 use std::collections::HashMap;
 
 use aggregates::order::{OrderEvent, OrderStatus};
@@ -190,16 +191,20 @@ pub async fn check(
                 );
             }
             let replayed = match &mut replay {
-                Replay::Stock(ledger) => serde_json::from_str::<StockEvent>(&event.payload)
-                    .map_err(|err| (true, err.to_string()))
-                    .and_then(|e| ledger.apply(e).map_err(|message| (false, message))),
-                Replay::Order(status) => serde_json::from_str::<OrderEvent>(&event.payload)
-                    .map_err(|err| (true, err.to_string()))
-                    .and_then(|e| {
-                        order_move(*status, &e)
-                            .map(|next| *status = next)
-                            .map_err(|message| (false, message))
-                    }),
+                Replay::Stock(ledger) => {
+                    decode::<StockEvent>(&event.event_type, &event.event_version, &event.payload)
+                        .map_err(|err| (true, err.to_string()))
+                        .and_then(|e| ledger.apply(e).map_err(|message| (false, message)))
+                }
+                Replay::Order(status) => {
+                    decode::<OrderEvent>(&event.event_type, &event.event_version, &event.payload)
+                        .map_err(|err| (true, err.to_string()))
+                        .and_then(|e| {
+                            order_move(*status, &e)
+                                .map(|next| *status = next)
+                                .map_err(|message| (false, message))
+                        })
+                }
                 Replay::Other => Ok(()),
             };
             match replayed {

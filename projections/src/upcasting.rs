@@ -1,0 +1,149 @@
+//! Every event ever written still loads: each event type has an explicit version
+//! (`event_version`, written beside the payload), and an event stored in an older version
+//! is brought up to today's shape by upcasters before anything reads it — the write
+//! side's loads (postgres-es, through [`upcasters`]), the projections and the audit
+//! (through [`upcast`]).
+//!
+//! Changing an event's shape: give the event type a new `event_version` in its
+//! `DomainEvent` impl, add an [`Upcast`] from the old version to [`UPCASTS`] (in version
+//! order), and add the new version's JSON to the golden corpus under `tests/golden/`
+//! (keeping the old one). The corpus test loads and projects every entry, so a change
+//! that would break old logs fails CI.
+
+use cqrs_es::persist::{EventUpcaster, SerializedEvent};
+use serde_json::Value;
+
+/// Turns one version of one event type into the next.
+#[derive(Debug, Clone, Copy)]
+pub struct Upcast {
+    pub event_type: &'static str,
+    pub from_version: &'static str,
+    pub to_version: &'static str,
+    /// The payload as it was (the externally tagged enum: `{"EventType": {...}}`) to the
+    /// payload as the next version writes it.
+    pub change: fn(Value) -> Value,
+}
+
+/// Every upcast ordo knows, oldest first, so that chains apply in order (1→2, then 2→3).
+/// Every event type is still at version 1: the list is empty until a shape changes.
+pub const UPCASTS: &[Upcast] = &[];
+
+impl EventUpcaster for Upcast {
+    fn can_upcast(&self, event_type: &str, event_version: &str) -> bool {
+        event_type == self.event_type && event_version == self.from_version
+    }
+
+    fn upcast(&self, mut event: SerializedEvent) -> SerializedEvent {
+        event.payload = (self.change)(event.payload);
+        event.event_version = self.to_version.to_owned();
+        event
+    }
+}
+
+/// The upcasters for postgres-es's event store (it takes them by value per store).
+pub fn upcasters() -> Vec<Box<dyn EventUpcaster>> {
+    UPCASTS
+        .iter()
+        .map(|upcast| Box::new(*upcast) as Box<dyn EventUpcaster>)
+        .collect()
+}
+
+/// `payload`, stored as `event_version` of `event_type`, in today's shape.
+pub fn upcast(event_type: &str, event_version: &str, payload: Value) -> Value {
+    upcast_with(UPCASTS, event_type, event_version, payload)
+}
+
+/// The stored JSON text `payload` of an `event_version` `event_type` event as today's `E`.
+pub fn decode<E: serde::de::DeserializeOwned>(
+    event_type: &str,
+    event_version: &str,
+    payload: &str,
+) -> Result<E, serde_json::Error> {
+    let stored: Value = serde_json::from_str(payload)?;
+    serde_json::from_value(upcast(event_type, event_version, stored))
+}
+
+fn upcast_with(upcasts: &[Upcast], event_type: &str, event_version: &str, payload: Value) -> Value {
+    let mut version = event_version;
+    let mut payload = payload;
+    for step in upcasts {
+        if step.can_upcast(event_type, version) {
+            payload = (step.change)(payload);
+            version = step.to_version;
+        }
+    }
+    payload
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn add_currency(mut payload: Value) -> Value {
+        if let Some(fields) = payload.get_mut("PriceSet").and_then(Value::as_object_mut) {
+            fields.insert("currency".into(), json!("CNY"));
+        }
+        payload
+    }
+
+    fn rename_amount(mut payload: Value) -> Value {
+        if let Some(fields) = payload.get_mut("PriceSet").and_then(Value::as_object_mut)
+            && let Some(amount) = fields.remove("amount")
+        {
+            fields.insert("amount_cents".into(), amount);
+        }
+        payload
+    }
+
+    const CHAIN: &[Upcast] = &[
+        Upcast {
+            event_type: "PriceSet",
+            from_version: "1",
+            to_version: "2",
+            change: add_currency,
+        },
+        Upcast {
+            event_type: "PriceSet",
+            from_version: "2",
+            to_version: "3",
+            change: rename_amount,
+        },
+    ];
+
+    #[test]
+    fn an_old_event_goes_through_every_later_upcast_in_order() {
+        let v1 = json!({"PriceSet": {"amount": 100}});
+        let today = json!({"PriceSet": {"amount_cents": 100, "currency": "CNY"}});
+        assert_eq!(upcast_with(CHAIN, "PriceSet", "1", v1), today);
+        let v2 = json!({"PriceSet": {"amount": 100, "currency": "USD"}});
+        assert_eq!(
+            upcast_with(CHAIN, "PriceSet", "2", v2),
+            json!({"PriceSet": {"amount_cents": 100, "currency": "USD"}})
+        );
+    }
+
+    #[test]
+    fn an_event_in_todays_version_or_of_another_type_is_left_alone() {
+        let v3 = json!({"PriceSet": {"amount_cents": 1, "currency": "CNY"}});
+        assert_eq!(upcast_with(CHAIN, "PriceSet", "3", v3.clone()), v3);
+        let other = json!({"Other": {"amount": 1}});
+        assert_eq!(upcast_with(CHAIN, "Other", "1", other.clone()), other);
+    }
+
+    #[test]
+    fn the_postgres_es_upcaster_sets_the_new_version() {
+        let event = SerializedEvent::new(
+            "id".into(),
+            1,
+            "Product".into(),
+            "PriceSet".into(),
+            "1".into(),
+            json!({"PriceSet": {"amount": 5}}),
+            json!({}),
+        );
+        let upcasted = CHAIN[0].upcast(event);
+        assert_eq!(upcasted.event_version, "2");
+        assert_eq!(upcasted.payload["PriceSet"]["currency"], "CNY");
+    }
+}
