@@ -1,13 +1,23 @@
 //! Compares a projection's live tables with a replay of the whole feed into fresh copies:
-//! what `ordo audit verify` reports as "read model vs replay". The live tables keep
-//! serving; the final comparison runs in one transaction holding the live checkpoint,
-//! with both copies brought to the same feed position.
+//! what `ordo audit verify` reports as "read model vs replay".
+//!
+//! Without slowing the shop: the live tables are read in a read-only REPEATABLE READ
+//! transaction, which sees them and their checkpoint as of one instant, takes no lock and
+//! holds no transaction id (so the feed's horizon, and with it the live projectors, move
+//! on); the replay is brought to exactly that checkpoint batch by batch in transactions
+//! of its own; then both are read in one order and compared row by row, in Rust, memory
+//! flat.
 
+use std::cmp::Ordering;
+
+use futures::TryStreamExt;
 use serde::Serialize;
-use sqlx::{Acquire, PgConnection};
+use sqlx::pool::PoolConnection;
+use sqlx::{Acquire, PgConnection, Postgres};
 
+use crate::cancellation::Cancellation;
 use crate::projection::{Projection, Target};
-use crate::projector::{BATCH_SIZE, Projector, Step, apply_next_batch};
+use crate::projector::{Projector, Step};
 use crate::rebuild::{RebuildError, prepare_copy};
 use crate::{checkpoint, parking};
 
@@ -30,124 +40,172 @@ impl Comparison {
     }
 }
 
+/// The advisory lock held while a comparison runs ("ordocmp"): the replay tables have one
+/// name per projection, so one comparison at a time.
+const COMPARE_LOCK: i64 = 0x006f_7264_6f63_6d70;
+
 /// Replays `name` from the start of the feed and compares it with the live tables.
-pub async fn compare(projector: &Projector, name: &str) -> Result<Comparison, RebuildError> {
+/// Stops with [`RebuildError::Cancelled`] soon after `cancellation` fires.
+pub async fn compare(
+    projector: &Projector,
+    name: &str,
+    cancellation: &Cancellation,
+) -> Result<Comparison, RebuildError> {
     let projection = projector
         .projection(name)
         .ok_or_else(|| RebuildError::Unknown(name.to_owned()))?
         .clone();
     let pool = projector.pool();
     checkpoint::ensure(pool, name).await?;
-    let mut conn = pool.acquire().await?;
-    // The replay tables have one name per projection: one comparison at a time.
+    let mut lock = pool.acquire().await?;
+    // Dropped unfinished (its caller gone), the connection closes, and the session's
+    // lock goes with it: it never returns to the pool still holding the lock.
+    lock.close_on_drop();
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(COMPARE_LOCK)
-        .fetch_one(&mut *conn)
+        .fetch_one(&mut *lock)
         .await?;
     if !locked {
         return Err(RebuildError::Busy(
             "another verification is comparing the read models; try again when it ends",
         ));
     }
-    let result = replay_and_compare(projector, &mut conn, projection.as_ref()).await;
-    sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(COMPARE_LOCK)
-        .execute(&mut *conn)
-        .await?;
+    let result = replay_and_compare(projector, &mut lock, projection.as_ref(), cancellation).await;
+    release(lock).await;
     result
 }
 
-/// The advisory lock held while a comparison runs ("ordocmp").
-const COMPARE_LOCK: i64 = 0x006f_7264_6f63_6d70;
+async fn release(mut lock: PoolConnection<Postgres>) {
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(COMPARE_LOCK)
+        .execute(&mut *lock)
+        .await;
+    if let Err(err) = unlocked {
+        // The connection closes on drop, which releases the lock all the same.
+        tracing::warn!(%err, "could not release the comparison lock");
+    }
+}
 
 async fn replay_and_compare(
     projector: &Projector,
     conn: &mut PgConnection,
     projection: &dyn Projection,
+    cancellation: &Cancellation,
 ) -> Result<Comparison, RebuildError> {
     prepare_copy(conn, projection, Target::Replay, false).await?;
-    // Most of the replay runs outside the final transaction, batch by batch.
-    while let Step::Applied(_) = projector.step_into(projection, Target::Replay).await? {}
-    let result = finish(conn, projection).await;
+    let result = compare_at_a_snapshot(projector, projection, cancellation).await;
     drop_copy(conn, projection).await?;
     result
 }
 
-/// Brings live and replay to one position and counts the differing rows.
-async fn finish(
-    conn: &mut PgConnection,
+/// Reads the live tables as of one instant, replays the feed to the position they had
+/// then, and counts the rows that differ.
+async fn compare_at_a_snapshot(
+    projector: &Projector,
     projection: &dyn Projection,
+    cancellation: &Cancellation,
 ) -> Result<Comparison, RebuildError> {
+    let pool = projector.pool();
     let live = projection.name();
-    let replay = Target::Replay.checkpoint(live);
-    let mut tx = conn.begin().await?;
-    let Some(mut live_at) = checkpoint::lock(&mut tx, live, false).await? else {
-        return Err(RebuildError::Unknown(live.to_owned()));
-    };
-    let Some(mut replay_at) = checkpoint::lock(&mut tx, &replay, false).await? else {
-        return Err(RebuildError::Unknown(replay));
-    };
-    // New events may commit meanwhile: repeat until both stop at the same position.
-    loop {
-        while let Some((_, last)) = apply_next_batch(
-            &mut tx,
-            projection,
-            Target::Replay,
-            replay_at.position(),
-            BATCH_SIZE,
-        )
+    let mut snapshot_conn = pool.acquire().await?;
+    let mut snapshot = snapshot_conn.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *snapshot)
+        .await?;
+    // The first read fixes the snapshot: the checkpoint and the tables it describes.
+    let position = checkpoint::read(&mut *snapshot, live)
         .await?
-        {
-            replay_at.transaction_id = last.transaction_id;
-            replay_at.global_position = last.global_position;
+        .ok_or_else(|| RebuildError::Unknown(live.to_owned()))?
+        .position();
+    loop {
+        if cancellation.is_cancelled() {
+            return Err(RebuildError::Cancelled);
         }
-        if live_at.failed() || live_at.position() >= replay_at.position() {
-            break;
-        }
-        while live_at.position() < replay_at.position() {
-            let Some((_, last)) = apply_next_batch(
-                &mut tx,
-                projection,
-                Target::Live,
-                live_at.position(),
-                BATCH_SIZE,
-            )
+        match projector
+            .step_into_until(projection, Target::Replay, position)
             .await?
-            else {
-                break;
-            };
-            live_at.transaction_id = last.transaction_id;
-            live_at.global_position = last.global_position;
-        }
-        if live_at.position() == replay_at.position() {
-            break;
+        {
+            Step::Applied(_) => {}
+            Step::CaughtUp => break,
+            Step::Standby | Step::Failed => {
+                return Err(RebuildError::Busy(
+                    "the verification's replay is held elsewhere; try again",
+                ));
+            }
         }
     }
+    let mut replay = pool.acquire().await?;
     let (mut missing_rows, mut extra_rows) = (0, 0);
     for table in projection.tables() {
-        let copy = Target::Replay.table(table);
-        let count = |from: &str, minus: &str| {
-            format!(
-                "SELECT count(*) FROM (SELECT to_jsonb(a) FROM {from} a
-                                       EXCEPT ALL SELECT to_jsonb(b) FROM {minus} b) d"
-            )
-        };
-        let missing: i64 = sqlx::query_scalar(&count(&copy, table))
-            .fetch_one(&mut *tx)
-            .await?;
-        let extra: i64 = sqlx::query_scalar(&count(table, &copy))
-            .fetch_one(&mut *tx)
-            .await?;
+        let (missing, extra) = differing_rows(
+            &mut snapshot,
+            table,
+            &mut replay,
+            &Target::Replay.table(table),
+            cancellation,
+        )
+        .await?;
         missing_rows += missing;
         extra_rows += extra;
     }
-    tx.commit().await?;
+    snapshot.rollback().await?;
     Ok(Comparison {
         projection: live.to_owned(),
-        position: replay_at.global_position,
+        position: position.global_position,
         missing_rows,
         extra_rows,
     })
+}
+
+/// Rows checked between two looks at the cancellation.
+const ROWS_PER_CHECK: u64 = 10_000;
+
+/// Compares `live` (read through `live_conn`) with `replay` as multisets of whole rows:
+/// (rows only the replay has, rows only the live table has). Both are read as JSON text
+/// sorted by bytes, which is also how Rust orders strings, and merged as they stream.
+async fn differing_rows(
+    live_conn: &mut PgConnection,
+    live: &str,
+    replay_conn: &mut PgConnection,
+    replay: &str,
+    cancellation: &Cancellation,
+) -> Result<(i64, i64), RebuildError> {
+    // Table names are ordo's own constants, never input.
+    let rows = |table: &str| {
+        format!("SELECT to_jsonb(t)::text FROM {table} t ORDER BY to_jsonb(t)::text COLLATE \"C\"")
+    };
+    let (live_sql, replay_sql) = (rows(live), rows(replay));
+    let mut live_rows = sqlx::query_scalar::<_, String>(&live_sql).fetch(live_conn);
+    let mut replay_rows = sqlx::query_scalar::<_, String>(&replay_sql).fetch(replay_conn);
+    let (mut missing, mut extra, mut seen) = (0i64, 0i64, 0u64);
+    let (mut left, mut right) = (live_rows.try_next().await?, replay_rows.try_next().await?);
+    loop {
+        seen += 1;
+        if seen % ROWS_PER_CHECK == 0 && cancellation.is_cancelled() {
+            return Err(RebuildError::Cancelled);
+        }
+        let order = match (&left, &right) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(l), Some(r)) => l.as_bytes().cmp(r.as_bytes()),
+        };
+        match order {
+            Ordering::Equal => {
+                left = live_rows.try_next().await?;
+                right = replay_rows.try_next().await?;
+            }
+            Ordering::Less => {
+                extra += 1;
+                left = live_rows.try_next().await?;
+            }
+            Ordering::Greater => {
+                missing += 1;
+                right = replay_rows.try_next().await?;
+            }
+        }
+    }
+    Ok((missing, extra))
 }
 
 async fn drop_copy(

@@ -33,6 +33,11 @@ impl FeedPosition {
         transaction_id: 0,
         global_position: 0,
     };
+    /// After every event.
+    pub const END: Self = Self {
+        transaction_id: i64::MAX,
+        global_position: i64::MAX,
+    };
 }
 
 /// An event as read from the feed.
@@ -119,10 +124,21 @@ pub async fn read_feed<'c>(
     after: FeedPosition,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+    read_feed_until(executor, after, FeedPosition::END, limit).await
+}
+
+/// Like [`read_feed`], but no event after `until`.
+pub async fn read_feed_until<'c>(
+    executor: impl PgExecutor<'c>,
+    after: FeedPosition,
+    until: FeedPosition,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, sqlx::Error> {
     let rows: Vec<FeedRow> = sqlx::query_as(&format!(
         "SELECT {FEED_COLUMNS}
                FROM events
               WHERE {AFTER_POSITION_BELOW_HORIZON}
+                AND (transaction_id, global_position) <= ($4::bigint::text::xid8, $5)
               -- Qualified: the output column of the same name is a bigint and would
               -- sort without the index.
               ORDER BY events.transaction_id, events.global_position
@@ -131,6 +147,8 @@ pub async fn read_feed<'c>(
     .bind(after.transaction_id)
     .bind(after.global_position)
     .bind(limit)
+    .bind(until.transaction_id)
+    .bind(until.global_position)
     .fetch_all(executor)
     .await?;
     Ok(rows.into_iter().map(RecordedEvent::from).collect())

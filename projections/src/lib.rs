@@ -4,6 +4,7 @@
 //! The feed is read here (not in the server's event store adapter) because it is what
 //! projections consume; the server re-exports its types.
 
+pub mod cancellation;
 pub mod catalog;
 pub mod checkpoint;
 pub mod compare;

@@ -21,8 +21,9 @@ use sqlx::{Acquire, PgConnection, PgPool};
 use tokio::sync::watch;
 
 use crate::failure::Backoff;
+use crate::feed::read_feed_until;
 use crate::projection::{FailureKind, Projection, ProjectionError, Target, UnknownFailure};
-use crate::{FeedPosition, RecordedEvent, checkpoint, parking, read_feed};
+use crate::{FeedPosition, RecordedEvent, checkpoint, parking};
 
 /// The channel the events table's trigger notifies on commit.
 const FEED_CHANNEL: &str = "ordo_events";
@@ -74,17 +75,17 @@ impl std::fmt::Debug for Projector {
     }
 }
 
-/// Reads the batch after `after`, applies it to `target`'s tables and advances the
+/// Reads the batch after `after` (up to `until` at most), applies it to `target`'s tables and advances the
 /// target's checkpoint, all in the caller's transaction. Events of a stream that has an
 /// event parked are parked behind it. `None` when caught up.
 pub async fn apply_next_batch(
     conn: &mut PgConnection,
     projection: &dyn Projection,
     target: Target,
-    after: FeedPosition,
+    (after, until): (FeedPosition, FeedPosition),
     limit: i64,
 ) -> Result<Option<(usize, FeedPosition)>, ProjectionError> {
-    let events = read_feed(&mut *conn, after, limit).await?;
+    let events = read_feed_until(&mut *conn, after, until, limit).await?;
     let Some(last) = events.last().map(|event| event.position) else {
         return Ok(None);
     };
@@ -203,6 +204,18 @@ impl Projector {
         projection: &dyn Projection,
         target: Target,
     ) -> Result<Step, ProjectionError> {
+        self.step_into_until(projection, target, FeedPosition::END)
+            .await
+    }
+
+    /// Like [`Projector::step_into`], applying no event after `until`: a verification
+    /// brings its replay to exactly the position the live tables were read at.
+    pub async fn step_into_until(
+        &self,
+        projection: &dyn Projection,
+        target: Target,
+        until: FeedPosition,
+    ) -> Result<Step, ProjectionError> {
         let name = target.checkpoint(projection.name());
         let mut tx = self.pool.begin().await?;
         // The row lock makes this process the projection's only writer for the batch;
@@ -222,7 +235,8 @@ impl Projector {
         if target == Target::Live {
             self.publish(projection.name(), current.position());
         }
-        match apply_next_batch(&mut tx, projection, target, current.position(), BATCH_SIZE).await {
+        let range = (current.position(), until);
+        match apply_next_batch(&mut tx, projection, target, range, BATCH_SIZE).await {
             Ok(None) => Ok(Step::CaughtUp),
             Ok(Some((applied, last))) => {
                 tx.commit().await?;
@@ -237,7 +251,7 @@ impl Projector {
                 if err.kind() == FailureKind::Transient {
                     return Err(err);
                 }
-                self.step_one_by_one(projection, target).await
+                self.step_one_by_one(projection, target, until).await
             }
         }
     }
@@ -247,6 +261,7 @@ impl Projector {
         &self,
         projection: &dyn Projection,
         target: Target,
+        until: FeedPosition,
     ) -> Result<Step, ProjectionError> {
         let name = target.checkpoint(projection.name());
         let mut tx = self.pool.begin().await?;
@@ -256,7 +271,7 @@ impl Projector {
         if current.failed() {
             return Ok(Step::Failed);
         }
-        let events = read_feed(&mut *tx, current.position(), BATCH_SIZE).await?;
+        let events = read_feed_until(&mut *tx, current.position(), until, BATCH_SIZE).await?;
         let Some(last) = events.last().map(|event| event.position) else {
             return Ok(Step::CaughtUp);
         };

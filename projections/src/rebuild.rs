@@ -8,7 +8,7 @@ use sqlx::{Acquire, PgConnection};
 
 use crate::projection::{Projection, ProjectionError, Target};
 use crate::projector::{BATCH_SIZE, Projector, Step, apply_next_batch};
-use crate::{checkpoint, parking};
+use crate::{FeedPosition, checkpoint, parking};
 
 /// Where a rebuild stands, for progress bars and the status endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub enum RebuildError {
     Unknown(String),
     #[error("{0}")]
     Busy(&'static str),
+    #[error("cancelled")]
+    Cancelled,
     #[error(transparent)]
     Projection(#[from] ProjectionError),
     #[error(transparent)]
@@ -130,8 +132,14 @@ async fn swap(conn: &mut PgConnection, projection: &dyn Projection) -> Result<u6
         return Ok(0);
     };
     let mut applied = 0u64;
-    while let Some((n, last)) =
-        apply_next_batch(&mut tx, projection, Target::Shadow, position, BATCH_SIZE).await?
+    while let Some((n, last)) = apply_next_batch(
+        &mut tx,
+        projection,
+        Target::Shadow,
+        (position, FeedPosition::END),
+        BATCH_SIZE,
+    )
+    .await?
     {
         applied += n as u64;
         position = last;

@@ -1,12 +1,13 @@
 //! Re-imports an NDJSON export into a store: the events as they were (streams, sequences,
-//! payloads, metadata, recorded_at), in export order, in batches. The database recomputes
-//! each hash on insert; an import whose hash differs from the exported one is refused,
-//! so an altered export cannot be imported.
+//! payloads, metadata, recorded_at), in export order, in batches of one transaction. The
+//! database recomputes each hash on insert; an import whose hash differs from the
+//! exported one is refused, so an altered export cannot be imported — and, all or
+//! nothing, a refused import leaves the store exactly as it was.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use super::hash::hex;
@@ -64,7 +65,7 @@ impl Batch {
         self.sequence.len()
     }
 
-    async fn insert(self, pool: &PgPool) -> Result<(), ImportError> {
+    async fn insert(self, conn: &mut PgConnection) -> Result<(), ImportError> {
         // WITH ORDINALITY keeps the file's order, so a stream's events chain in sequence.
         let hashes: Vec<Vec<u8>> = sqlx::query_scalar(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
@@ -84,7 +85,7 @@ impl Batch {
         .bind(&self.payload)
         .bind(&self.metadata)
         .bind(&self.recorded_at)
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await?;
         for (n, (recomputed, exported)) in hashes.iter().zip(&self.hash).enumerate() {
             if hex(recomputed) != *exported {
@@ -99,9 +100,12 @@ impl Batch {
     }
 }
 
-/// Imports every line of `reader`; the number of events imported. Each batch commits on
-/// its own: on an error, the events before the failing batch stay imported.
+/// Imports every line of `reader` in one transaction; the number of events imported. On
+/// any error (a malformed line, a hash that differs, a sequence taken) nothing is imported.
+/// The transaction holds the feed's horizon while it runs: import into a store no live
+/// projector depends on (a new one, as for an audit).
 pub async fn import(pool: &PgPool, reader: impl AsyncBufRead + Unpin) -> Result<u64, ImportError> {
+    let mut tx = pool.begin().await?;
     let mut lines = reader.lines();
     let mut batch = Batch::default();
     let (mut number, mut imported) = (0u64, 0u64);
@@ -126,12 +130,13 @@ pub async fn import(pool: &PgPool, reader: impl AsyncBufRead + Unpin) -> Result<
         batch.hash.push(line.hash);
         if batch.len() == BATCH {
             imported += BATCH as u64;
-            std::mem::take(&mut batch).insert(pool).await?;
+            std::mem::take(&mut batch).insert(&mut tx).await?;
         }
     }
     if batch.len() > 0 {
         imported += batch.len() as u64;
-        batch.insert(pool).await?;
+        batch.insert(&mut tx).await?;
     }
+    tx.commit().await?;
     Ok(imported)
 }

@@ -1,5 +1,6 @@
 //! `ordo audit ...`: what auditors run.
 
+use projections::cancellation::Cancellation;
 use std::io::Write;
 
 use aggregates::order::Order;
@@ -104,6 +105,7 @@ async fn run(pool: &PgPool, command: &AuditCommand) -> anyhow::Result<bool> {
             let report = verify(
                 pool,
                 (!no_read_models).then_some(&projector),
+                &Cancellation::default(),
                 |done, total| {
                     bar.set_length(total);
                     bar.set_position(done);

@@ -26,6 +26,7 @@ use crate::audit::history::{HistoryEntry, StateError, order_as_of, order_history
 use crate::audit::sealer::{self, Seal};
 use crate::audit::verify::{Report, VerifyError, verify};
 use crate::auth::AdminUser;
+use projections::cancellation::Cancellation;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -260,28 +261,38 @@ async fn verify_log(
     let read_models = query
         .get("read_models")
         .is_none_or(|value| value != "false");
-    let projector = read_models.then_some(state.projector.as_ref());
-    let report = verify(&state.pool, projector, |_, _| {})
-        .await
-        .map_err(|err| match err {
-            VerifyError::Database(db @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))) => {
-                ApiError::from(db)
-            }
-            VerifyError::Replay(projections::rebuild::RebuildError::Busy(message)) => {
-                let mut busy = ApiError::new(StatusCode::CONFLICT, ErrorCode::Busy, message);
-                busy.retry_after = Some("60");
-                busy
-            }
-            // Operators see why the verification could not finish.
-            other => {
-                tracing::error!(%other, "verification could not finish");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    ErrorCode::Internal,
-                    format!("the verification could not finish: {other}"),
-                )
-            }
-        })?;
+    // A task of its own, called off when the client hangs up (this handler's future is
+    // dropped, and the guard with it): it stops at its next batch and releases its lock
+    // and copies, instead of being cut off mid-statement.
+    let cancellation = Cancellation::default();
+    let guard = cancellation.on_drop();
+    let (pool, projector) = (state.pool.clone(), state.projector.clone());
+    let report = tokio::spawn(async move {
+        let projector = read_models.then_some(projector.as_ref());
+        verify(&pool, projector, &cancellation, |_, _| {}).await
+    })
+    .await
+    .map_err(|err| ApiError::internal(&err))?;
+    guard.disarm();
+    let report = report.map_err(|err| match err {
+        VerifyError::Database(db @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))) => {
+            ApiError::from(db)
+        }
+        VerifyError::Replay(projections::rebuild::RebuildError::Busy(message)) => {
+            let mut busy = ApiError::new(StatusCode::CONFLICT, ErrorCode::Busy, message);
+            busy.retry_after = Some("60");
+            busy
+        }
+        // Operators see why the verification could not finish.
+        other => {
+            tracing::error!(%other, "verification could not finish");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                format!("the verification could not finish: {other}"),
+            )
+        }
+    })?;
     Ok(Success::ok(report))
 }
 

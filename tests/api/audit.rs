@@ -533,3 +533,162 @@ async fn an_exported_range_reimported_into_an_empty_store_replays_to_the_same_re
         "{refused:?}"
     );
 }
+
+/// 1,100 restocks of one product, appended in one go: more than one import batch.
+async fn many_events(app: &TestApp) -> Uuid {
+    let product = app.create_product("Bulk", 100, 1).await;
+    let events = (0..1_100)
+        .map(|n| ordo::event_store::EventData {
+            event_type: "StockAdded".into(),
+            event_version: "1".into(),
+            payload: serde_json::json!({"StockAdded": {"quantity": 1, "reason": format!("lot {n}")}}),
+            metadata: None,
+        })
+        .collect();
+    app.events
+        .append(
+            &[ordo::event_store::StreamAppend {
+                stream: ordo::event_store::StreamId::new("Stock", product.to_string()),
+                expected_sequence: 1,
+                events,
+            }],
+            &ordo::event_store::EventMetadata::default(),
+        )
+        .await
+        .expect("append");
+    product
+}
+
+#[tokio::test]
+async fn an_import_refused_late_in_the_file_leaves_the_store_exactly_as_it_was() {
+    let app = spawn_app().await;
+    many_events(&app).await;
+    let ndjson = app
+        .client
+        .get(format!("{}/api/v1/admin/audit/export", app.address))
+        .bearer_auth(app.admin_token())
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("body");
+    let lines = ndjson.lines().count();
+    assert!(lines > 1_100, "{lines} lines");
+    // The last line tampered with: far past the first batch.
+    let altered = {
+        let (head, last) = ndjson.trim_end().rsplit_once('\n').expect("lines");
+        format!("{head}\n{}\n", last.replacen("lot 1099", "lot 9999", 1))
+    };
+    assert_ne!(altered, ndjson);
+
+    let (target, _) = fresh_database().await;
+    let refused = ordo::audit::import::import(&target, altered.as_bytes()).await;
+    assert!(
+        matches!(refused, Err(ordo::audit::import::ImportError::HashMismatch { line, .. }) if line as usize == lines),
+        "{refused:?}"
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&target)
+        .await
+        .expect("count");
+    assert_eq!(count, 0, "nothing of the refused import stays");
+    let imported = ordo::audit::import::import(&target, ndjson.as_bytes())
+        .await
+        .expect("the untouched export imports afterwards");
+    assert_eq!(imported as usize, lines);
+}
+
+#[tokio::test]
+async fn a_client_hanging_up_on_verify_leaves_no_lock_behind() {
+    let app = spawn_app().await;
+    many_events(&app).await;
+    workload(&app).await;
+    crate::support::settle(&app.pool).await;
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(30))
+        .build()
+        .expect("client");
+    for _ in 0..3 {
+        let hung_up = impatient
+            .get(format!("{}/api/v1/admin/audit/verify", app.address))
+            .bearer_auth(app.admin_token())
+            .send()
+            .await;
+        assert!(hung_up.is_err(), "the client gave up before the answer");
+    }
+
+    // Once the abandoned runs stop, a verification gets the lock and finishes.
+    let report = crate::support::eventually("a verification runs", || async {
+        let (status, body) = app
+            .get_json_as("/api/v1/admin/audit/verify", &app.admin_token())
+            .await;
+        (status == StatusCode::OK).then_some(body)
+    })
+    .await;
+    assert_eq!(report["data"]["ok"], true, "{report}");
+    let leftovers: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE tablename LIKE '%\\_\\_verify'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("tables");
+    assert_eq!(leftovers, 0, "the replay copies are dropped");
+}
+
+#[tokio::test]
+async fn a_read_model_row_edited_or_removed_is_found_by_the_comparison() {
+    let app = spawn_app().await;
+    workload(&app).await;
+    crate::support::settle(&app.pool).await;
+    sqlx::query(
+        "UPDATE order_views SET total_cents = total_cents + 1
+          WHERE order_id = (SELECT order_id FROM order_views ORDER BY order_id LIMIT 1)",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("edit a row");
+    sqlx::query(
+        "DELETE FROM product_catalog WHERE product_id = (SELECT product_id FROM product_catalog ORDER BY product_id LIMIT 1)",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("remove a row");
+
+    let report = verify(&app).await;
+
+    assert_eq!(report["ok"], false, "{report}");
+    let model = |name: &str| {
+        report["read_models"]
+            .as_array()
+            .and_then(|models| models.iter().find(|m| m["projection"] == name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(
+        (
+            model("orders")["missing_rows"].as_i64(),
+            model("orders")["extra_rows"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (
+            model("catalog")["missing_rows"].as_i64(),
+            model("catalog")["extra_rows"].as_i64()
+        ),
+        (Some(1), Some(0))
+    );
+    assert_eq!(
+        (
+            model("daily_sales")["missing_rows"].as_i64(),
+            model("daily_sales")["extra_rows"].as_i64()
+        ),
+        (Some(0), Some(0))
+    );
+    assert!(
+        report["failures"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["kind"] == "read_model_differs")),
+        "{report}"
+    );
+}

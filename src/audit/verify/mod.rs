@@ -18,7 +18,9 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use projections::Projector;
+use projections::cancellation::Cancellation;
 use projections::compare::{Comparison, compare};
+use projections::rebuild::RebuildError;
 
 /// Failures listed in a report at most (the count covers them all).
 const MAX_LISTED: usize = 100;
@@ -74,17 +76,22 @@ impl Findings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
+    /// Called off (its client hung up) before it finished.
+    #[error("the verification was cancelled")]
+    Cancelled,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error("replaying a read model failed: {0}")]
-    Replay(#[from] projections::rebuild::RebuildError),
+    Replay(RebuildError),
 }
 
 /// Runs every pass; `progress(done, total)` is called as events are checked (pass 1).
-/// Without a projector, read models are not compared.
+/// Without a projector, read models are not compared. Stops with
+/// [`VerifyError::Cancelled`] at the next batch once `cancellation` fires.
 pub async fn verify(
     pool: &PgPool,
     projector: Option<&Projector>,
+    cancellation: &Cancellation,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Report, VerifyError> {
     let started = Instant::now();
@@ -93,13 +100,21 @@ pub async fn verify(
         .await?;
     let total = u64::try_from(total).unwrap_or_default();
     let mut findings = Findings::default();
-    let counted = streams::check(pool, &mut findings, |done| progress(done, total)).await?;
-    let seals = seals::check(pool, &mut findings).await?;
+    let counted = streams::check(pool, &mut findings, cancellation, |done| {
+        progress(done, total)
+    })
+    .await?;
+    let seals = seals::check(pool, &mut findings, cancellation).await?;
     references::check(pool, &mut findings).await?;
     let mut read_models = Vec::new();
     if let Some(projector) = projector {
         for projection in projector.projections() {
-            let comparison = compare(projector, projection.name()).await?;
+            let comparison = compare(projector, projection.name(), cancellation)
+                .await
+                .map_err(|err| match err {
+                    RebuildError::Cancelled => VerifyError::Cancelled,
+                    other => VerifyError::Replay(other),
+                })?;
             if !comparison.matches() {
                 findings.add(Failure {
                     kind: "read_model_differs",

@@ -4,9 +4,10 @@
 
 use sqlx::{PgPool, Row};
 
-use super::{Failure, Findings};
+use super::{Failure, Findings, VerifyError};
 use crate::audit::hash::{ZERO, hex};
 use crate::audit::sealer::link;
+use projections::cancellation::Cancellation;
 
 /// Events read per query.
 const BATCH: i64 = 20_000;
@@ -20,7 +21,11 @@ struct SealRow {
 }
 
 /// Checks every seal; the number of seals.
-pub async fn check(pool: &PgPool, findings: &mut Findings) -> Result<u64, sqlx::Error> {
+pub async fn check(
+    pool: &PgPool,
+    findings: &mut Findings,
+    cancellation: &Cancellation,
+) -> Result<u64, VerifyError> {
     let seals: Vec<SealRow> = sqlx::query(
         "SELECT seal_id, transaction_id::text::bigint AS transaction_id, global_position,
                 event_count, cumulative_hash
@@ -50,6 +55,9 @@ pub async fn check(pool: &PgPool, findings: &mut Findings) -> Result<u64, sqlx::
     // The position just after the last seal that matched: where trouble may start.
     let mut trusted_up_to: Option<i64> = None;
     'feed: loop {
+        if cancellation.is_cancelled() {
+            return Err(VerifyError::Cancelled);
+        }
         let rows = sqlx::query(
             "SELECT transaction_id::text::bigint AS transaction_id, global_position, hash
                FROM events

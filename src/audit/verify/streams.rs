@@ -11,9 +11,10 @@ use aggregates::stock::StockEvent;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Failure, Findings};
+use super::{Failure, Findings, VerifyError};
 use crate::audit::hash::{ZERO, event_hash, hex};
 use crate::audit::{AuditEvent, COLUMNS};
+use projections::cancellation::Cancellation;
 
 /// Events read per query.
 const BATCH: i64 = 10_000;
@@ -116,8 +117,9 @@ fn event_name(event: &OrderEvent) -> String {
 pub async fn check(
     pool: &PgPool,
     findings: &mut Findings,
+    cancellation: &Cancellation,
     mut progress: impl FnMut(u64),
-) -> Result<Counted, sqlx::Error> {
+) -> Result<Counted, VerifyError> {
     let mut counted = Counted {
         events: 0,
         streams: 0,
@@ -127,6 +129,9 @@ pub async fn check(
     let mut prev_sequence = 0;
     let mut replay = Replay::Other;
     loop {
+        if cancellation.is_cancelled() {
+            return Err(VerifyError::Cancelled);
+        }
         let events: Vec<AuditEvent> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM events
               WHERE (aggregate_type, aggregate_id, sequence) > ($1, $2, $3)
