@@ -1,10 +1,12 @@
 //! `ordo bench`: measures the write path (orders/s, latency, conflicts), the read side's
-//! lag behind it, and rebuild throughput, against a PostgreSQL with durable settings.
+//! lag behind it, rebuild and audit throughput, and the read side's lag while an audit
+//! verification runs, against a PostgreSQL with durable settings.
 //! It prints figures; it asserts nothing.
 
 mod audit;
 mod orders;
 mod rebuild;
+mod verify_lag;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +64,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         let pool = fresh_database(&admin, "ordo_bench_rebuild").await?;
         rebuild::run(&pool, args.rebuild_events).await?;
         audit::run(&pool).await?;
+        verify_lag::run(&pool).await?;
         pool.close().await;
     }
     println!("peak RSS of this process: {} MiB", peak_rss_kib() / 1024);

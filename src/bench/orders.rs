@@ -206,7 +206,7 @@ fn report(scenario: &Scenario, figures: &Figures) {
     );
 }
 
-fn bench_address() -> Address {
+pub fn bench_address() -> Address {
     Address {
         name: "Bench".into(),
         phone: "13800000000".into(),
