@@ -8,6 +8,7 @@
 pub mod order;
 pub mod product;
 pub mod stock;
+pub mod text;
 pub mod user;
 
 /// A field that failed validation and why, named the way the API names it

@@ -1,5 +1,6 @@
 //! Logging in with WeChat (or a dev code), refreshing and logging out.
 
+use aggregates::text::TextRule;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,10 @@ use crate::wechat::WeChatError;
 const DEFAULT_NICKNAME: &str = "WeChat user";
 /// Longest name after `dev:`.
 const MAX_DEV_NAME_CHARS: usize = 64;
+/// Longest login code, in characters: WeChat's are 32; a dev code is `dev:` and a name.
+const MAX_CODE_CHARS: usize = 128;
+/// A login code: one line, required.
+const LOGIN_CODE: TextRule = TextRule::single_line(MAX_CODE_CHARS).required();
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -56,6 +61,7 @@ struct LoginAnswer {
         (status = 200, description = "logged in", body = Envelope<LoginAnswer>),
         (status = 401, description = "WeChat refused the code (40100)", body = ErrorBody),
         (status = 403, description = "a dev code outside dev mode, or WeChat refused the user (40300)", body = ErrorBody),
+        (status = 422, description = "the code is empty, longer than 128 characters or not one clean line (42200)", body = ErrorBody),
         (status = 502, description = "WeChat failed or timed out (50200)", body = ErrorBody),
     ))]
 async fn wechat_login(
@@ -64,15 +70,10 @@ async fn wechat_login(
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Success<LoginAnswer>, ApiError> {
     let code = body.code.trim();
-    if code.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::Validation,
-            "code: must not be empty",
-        )
-        .with_data(
-            serde_json::json!({"errors": [{"field": "code", "message": "must not be empty"}]}),
-        ));
+    // The code goes to WeChat and, in dev mode, into the log as an openid: refused here
+    // if it is not one clean line.
+    if let Some(error) = LOGIN_CODE.check("code", code) {
+        return Err(ApiError::invalid(vec![error]));
     }
     let (openid, nickname) = match code.strip_prefix("dev:") {
         Some(name) => (code.to_owned(), dev_name(&state, name)?),

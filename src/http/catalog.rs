@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use aggregates::text::TextRule;
 use axum::extract::{Path, Query, State};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
@@ -50,26 +51,44 @@ impl CatalogItem {
 const COLUMNS: &str =
     "product_id AS id, name, description, category, price_cents, available, on_sale";
 
+/// Longest `keyword` or `category` filter, in characters.
+const MAX_FILTER_CHARS: usize = 100;
+/// A filter is one clean line: a NUL could not even be sent to PostgreSQL.
+const FILTER_TEXT: TextRule = TextRule::single_line(MAX_FILTER_CHARS);
+
 /// `?keyword&category` of the product list (documentation; the handler reads the query).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 struct ProductFilter {
-    /// Matches the name or description, case-insensitively.
+    /// Matches the name or description, case-insensitively; at most 100 characters, one
+    /// line.
     keyword: Option<String>,
-    /// Only this category.
+    /// Only this category; at most 100 characters, one line.
     category: Option<String>,
 }
 
 /// Products by category and name; no token needed.
 #[utoipa::path(get, path = "/api/v1/products", tag = "products",
     params(PagingQuery, ProductFilter),
-    responses((status = 200, description = "one page of products", body = Envelope<Page<CatalogItem>>)))]
+    responses(
+        (status = 200, description = "one page of products", body = Envelope<Page<CatalogItem>>),
+        (status = 422, description = "`keyword` or `category` too long or not one clean line (42200)", body = ErrorBody),
+    ))]
 async fn list_products(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Success<Page<CatalogItem>>, ApiError> {
     let paging = Paging::from_query(&query)?;
+    let mut errors = Vec::new();
+    for field in ["keyword", "category"] {
+        if let Some(value) = query.get(field) {
+            FILTER_TEXT.check_into(field, value, &mut errors);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
     // LIKE wildcards in the keyword are matched literally.
     let keyword = query.get("keyword").filter(|k| !k.is_empty()).map(|k| {
         format!(

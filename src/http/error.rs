@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use aggregates::FieldError;
 use aggregates::stock::StockError;
 
 use crate::event_store::AppendError;
@@ -98,6 +99,17 @@ impl ApiError {
         error
     }
 
+    /// A 422 naming every invalid field, `data.errors = [{field, message}]`: the one way a
+    /// field is refused, whether a command or the door found it wrong.
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Validation,
+            format!("invalid request: {}", aggregates::describe(&errors)),
+        )
+        .with_data(json!({ "errors": errors }))
+    }
+
     /// A 400 naming the field that could not be read.
     pub fn malformed_field(field: &str, message: &str) -> Self {
         Self::new(
@@ -129,10 +141,7 @@ impl From<WriteError> for ApiError {
         use StatusCode as S;
         let message = err.to_string();
         match err {
-            WriteError::Invalid(errors) => {
-                Self::new(S::UNPROCESSABLE_ENTITY, ErrorCode::Validation, message)
-                    .with_data(json!({ "errors": errors }))
-            }
+            WriteError::Invalid(errors) => Self::invalid(errors),
             WriteError::ProductNotFound => Self::not_found("product"),
             WriteError::OrderNotFound => Self::not_found("order"),
             WriteError::UserNotFound => Self::not_found("user"),

@@ -2,7 +2,7 @@
 
 use aggregates::FieldError;
 use aggregates::product::{NewProduct, Product, ProductChanges, ProductCommand};
-use aggregates::stock::{Stock, StockCommand};
+use aggregates::stock::{self, Stock, StockCommand};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -168,10 +168,13 @@ impl WriteModel {
     ) -> Result<Written<ProductSnapshot>, WriteError> {
         let command = match adjustment.quantity {
             0 => {
-                return Err(WriteError::Invalid(vec![FieldError::new(
+                let mut errors = vec![FieldError::new(
                     "quantity",
                     "must not be 0: positive restocks, negative writes off",
-                )]));
+                )];
+                // Every field at once: the reason by the rule the stock itself applies.
+                stock::REASON.check_into("reason", &adjustment.reason, &mut errors);
+                return Err(WriteError::Invalid(errors));
             }
             n if n > 0 => StockCommand::AddStock {
                 quantity: n,

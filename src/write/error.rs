@@ -80,7 +80,10 @@ impl From<UserError> for WriteError {
 
 impl From<StockError> for WriteError {
     fn from(err: StockError) -> Self {
-        Self::Stock(err)
+        match err {
+            StockError::Invalid(fields) => Self::Invalid(fields),
+            other => Self::Stock(other),
+        }
     }
 }
 

@@ -39,9 +39,8 @@ impl WriteModel {
                 nickname: nickname.to_owned(),
                 registered_at: Utc::now(),
             };
-            let (user, events) = decide(&current.aggregate, register)
-                .await
-                .map_err(|err| WriteError::Unavailable(err.to_string()))?;
+            // An openid or name the log cannot hold is the caller's to fix (422).
+            let (user, events) = decide(&current.aggregate, register).await?;
             let appends: Vec<_> = append_for::<User>(&key, 0, &events)?.into_iter().collect();
             let mut metadata = metadata.clone();
             metadata.actor_id = Some(key.clone());

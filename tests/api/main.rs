@@ -20,3 +20,4 @@ mod read_side;
 mod rebuild;
 mod serve;
 mod support;
+mod text_hygiene;

@@ -197,6 +197,81 @@ fn every_missing_address_field_is_named() {
         ]));
 }
 
+/// Where a text field of a new order is.
+type TextOf = fn(&mut NewOrder) -> &mut String;
+
+#[test]
+fn a_control_character_in_any_address_field_or_the_remark_is_named() {
+    let fields: [(&str, TextOf); 7] = [
+        ("address.name", |o| &mut o.address.name),
+        ("address.phone", |o| &mut o.address.phone),
+        ("address.province", |o| &mut o.address.province),
+        ("address.city", |o| &mut o.address.city),
+        ("address.district", |o| &mut o.address.district),
+        ("address.detail", |o| &mut o.address.detail),
+        ("remark", |o| &mut o.remark),
+    ];
+    for (field, text) in fields {
+        for (bad, code) in [('\u{0}', "0000"), ('\u{1B}', "001B"), ('\u{85}', "0085")] {
+            let mut order = new_order(vec![line(1, 1, 1)]);
+            *text(&mut order) = format!("hi{bad}there");
+            OrderTest::with(())
+                .given_no_previous_events()
+                .when(OrderCommand::PlaceOrder(order))
+                .then_expect_error(OrderError::Invalid(vec![FieldError::new(
+                    field,
+                    format!("must not contain control characters (U+{code} at character 3)"),
+                )]));
+        }
+    }
+}
+
+#[test]
+fn an_address_is_one_line_but_a_remark_may_span_several() {
+    let mut order = new_order(vec![line(1, 1, 1)]);
+    order.address.detail = "1 Lake Road\nFloor 2".into();
+    order.remark = "leave it at the door\r\nthanks 🙏\tbye".into();
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(OrderCommand::PlaceOrder(order))
+        .then_expect_error(OrderError::Invalid(vec![FieldError::new(
+            "address.detail",
+            "must not contain line breaks or tabs (U+000A at character 12)",
+        )]));
+}
+
+#[test]
+fn a_remark_with_line_breaks_and_emoji_is_kept_as_typed() {
+    let remark = "leave it at the door\r\nthanks 🙏\tbye";
+    let mut order = new_order(vec![line(1, 250, 2), line(2, 1_000, 1)]);
+    order.remark = remark.into();
+    let mut expected = placed();
+    if let OrderEvent::OrderPlaced { remark: kept, .. } = &mut expected {
+        *kept = remark.into();
+    }
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(OrderCommand::PlaceOrder(order))
+        .then_expect_events(vec![expected]);
+}
+
+#[test]
+fn a_remark_too_long_and_a_nul_elsewhere_are_reported_together() {
+    let mut order = new_order(vec![line(1, 1, 1)]);
+    order.remark = "x".repeat(10_000);
+    order.address.city = "\u{0}".into();
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(OrderCommand::PlaceOrder(order))
+        .then_expect_error(OrderError::Invalid(vec![
+            FieldError::new(
+                "address.city",
+                "must not contain control characters (U+0000 at character 1)",
+            ),
+            FieldError::new("remark", "must be at most 200 characters"),
+        ]));
+}
+
 #[test]
 fn an_order_awaiting_payment_can_be_paid_the_exact_total() {
     OrderTest::with(())
@@ -383,7 +458,28 @@ fn a_shipment_needs_a_carrier_and_a_tracking_number() {
             shipped_at: at(30),
         })
         .then_expect_error(OrderError::Invalid(vec![
-            FieldError::new("carrier", "must be 1 to 64 characters"),
-            FieldError::new("tracking_no", "must be 1 to 64 characters"),
+            FieldError::new("carrier", "must not be empty"),
+            FieldError::new("tracking_no", "must be at most 64 characters"),
+        ]));
+}
+
+#[test]
+fn a_carrier_or_tracking_number_with_a_control_character_is_refused() {
+    OrderTest::with(())
+        .given(vec![placed(), paid()])
+        .when(OrderCommand::ShipOrder {
+            carrier: "SF\u{0}".into(),
+            tracking_no: "SF123\n456".into(),
+            shipped_at: at(30),
+        })
+        .then_expect_error(OrderError::Invalid(vec![
+            FieldError::new(
+                "carrier",
+                "must not contain control characters (U+0000 at character 3)",
+            ),
+            FieldError::new(
+                "tracking_no",
+                "must not contain line breaks or tabs (U+000A at character 6)",
+            ),
         ]));
 }

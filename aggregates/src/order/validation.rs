@@ -5,12 +5,18 @@ use std::collections::HashSet;
 
 use super::{NewOrder, OrderError};
 use crate::FieldError;
+use crate::text::TextRule;
 
 pub const MAX_LINES: usize = 50;
 pub const MAX_QUANTITY: i64 = 999;
 pub const MAX_REMARK_CHARS: usize = 200;
 /// Longest address field, in characters.
 const MAX_ADDRESS_FIELD_CHARS: usize = 200;
+
+/// Every address field: one line, required.
+const ADDRESS_FIELD: TextRule = TextRule::single_line(MAX_ADDRESS_FIELD_CHARS).required();
+/// The shopper's note to the shop: prose, may be empty.
+const REMARK: TextRule = TextRule::multi_line(MAX_REMARK_CHARS);
 
 /// The order's total in cents, or every field that is wrong.
 pub fn validate(order: &NewOrder) -> Result<i64, OrderError> {
@@ -48,24 +54,9 @@ pub fn validate(order: &NewOrder) -> Result<i64, OrderError> {
         ("district", &address.district),
         ("detail", &address.detail),
     ] {
-        if value.trim().is_empty() {
-            errors.push(FieldError::new(
-                format!("address.{field}"),
-                "must not be empty",
-            ));
-        } else if value.chars().count() > MAX_ADDRESS_FIELD_CHARS {
-            errors.push(FieldError::new(
-                format!("address.{field}"),
-                format!("must be at most {MAX_ADDRESS_FIELD_CHARS} characters"),
-            ));
-        }
+        ADDRESS_FIELD.check_into(&format!("address.{field}"), value, &mut errors);
     }
-    if order.remark.chars().count() > MAX_REMARK_CHARS {
-        errors.push(FieldError::new(
-            "remark",
-            format!("must be at most {MAX_REMARK_CHARS} characters"),
-        ));
-    }
+    REMARK.check_into("remark", &order.remark, &mut errors);
     match total {
         None => errors.push(FieldError::new("lines", "the total is too large")),
         Some(_) if !errors.is_empty() => {}
@@ -77,20 +68,14 @@ pub fn validate(order: &NewOrder) -> Result<i64, OrderError> {
 /// Longest carrier name or tracking number, in characters.
 pub const MAX_SHIPMENT_FIELD_CHARS: usize = 64;
 
-/// A shipment names its carrier and tracking number, each 1 to 64 characters.
+/// The carrier and the tracking number: one line each, required.
+const SHIPMENT_FIELD: TextRule = TextRule::single_line(MAX_SHIPMENT_FIELD_CHARS).required();
+
+/// A shipment names its carrier and tracking number, each 1 to 64 characters of one line.
 pub fn validate_shipment(carrier: &str, tracking_no: &str) -> Result<(), OrderError> {
-    let errors: Vec<FieldError> = [("carrier", carrier), ("tracking_no", tracking_no)]
-        .into_iter()
-        .filter(|(_, value)| {
-            value.trim().is_empty() || value.chars().count() > MAX_SHIPMENT_FIELD_CHARS
-        })
-        .map(|(field, _)| {
-            FieldError::new(
-                field,
-                format!("must be 1 to {MAX_SHIPMENT_FIELD_CHARS} characters"),
-            )
-        })
-        .collect();
+    let mut errors = Vec::new();
+    SHIPMENT_FIELD.check_into("carrier", carrier, &mut errors);
+    SHIPMENT_FIELD.check_into("tracking_no", tracking_no, &mut errors);
     if errors.is_empty() {
         Ok(())
     } else {

@@ -11,6 +11,7 @@ use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
 
 use crate::FieldError;
+use crate::text::TextRule;
 pub use commands::{NewProduct, ProductChanges, ProductCommand};
 pub use errors::ProductError;
 pub use events::ProductEvent;
@@ -21,6 +22,13 @@ pub const MAX_NAME_CHARS: usize = 100;
 pub const MAX_DESCRIPTION_CHARS: usize = 2000;
 /// Longest category, in characters.
 pub const MAX_CATEGORY_CHARS: usize = 50;
+
+/// A product's name: one line, required.
+const NAME: TextRule = TextRule::single_line(MAX_NAME_CHARS).required();
+/// A description is prose: it may span lines, and may be empty.
+const DESCRIPTION: TextRule = TextRule::multi_line(MAX_DESCRIPTION_CHARS);
+/// A category is a label shoppers filter by: one line, may be empty.
+const CATEGORY: TextRule = TextRule::single_line(MAX_CATEGORY_CHARS);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {
@@ -130,27 +138,9 @@ fn validate(
     price_cents: i64,
 ) -> Result<(), ProductError> {
     let mut errors = Vec::new();
-    if name.trim().is_empty() {
-        errors.push(FieldError::new("name", "must not be empty"));
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        errors.push(FieldError::new(
-            "name",
-            format!("must be at most {MAX_NAME_CHARS} characters"),
-        ));
-    }
-    if description.chars().count() > MAX_DESCRIPTION_CHARS {
-        errors.push(FieldError::new(
-            "description",
-            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
-        ));
-    }
-    if category.chars().count() > MAX_CATEGORY_CHARS {
-        errors.push(FieldError::new(
-            "category",
-            format!("must be at most {MAX_CATEGORY_CHARS} characters"),
-        ));
-    }
+    NAME.check_into("name", name, &mut errors);
+    DESCRIPTION.check_into("description", description, &mut errors);
+    CATEGORY.check_into("category", category, &mut errors);
     if price_cents < 0 {
         errors.push(FieldError::new("price_cents", "must be ≥ 0"));
     }

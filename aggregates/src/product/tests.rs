@@ -80,3 +80,68 @@ fn updating_a_product_that_does_not_exist_is_refused() {
         .when(ProductCommand::UpdateProduct(ProductChanges::default()))
         .then_expect_error(ProductError::NotFound);
 }
+
+#[test]
+fn a_control_character_in_any_text_field_is_named_on_create_and_on_update() {
+    for (field, c, code) in [
+        ("name", '\u{0}', "0000"),
+        ("description", '\u{0}', "0000"),
+        ("category", '\u{7}', "0007"),
+    ] {
+        let text = format!("tea{c}");
+        let mut new = tea();
+        let mut changes = ProductChanges::default();
+        match field {
+            "name" => (new.name, changes.name) = (text.clone(), Some(text)),
+            "description" => (new.description, changes.description) = (text.clone(), Some(text)),
+            _ => (new.category, changes.category) = (text.clone(), Some(text)),
+        }
+        let refused = ProductError::Invalid(vec![FieldError::new(
+            field,
+            format!("must not contain control characters (U+{code} at character 4)"),
+        )]);
+        ProductTest::with(())
+            .given_no_previous_events()
+            .when(ProductCommand::CreateProduct(new))
+            .then_expect_error(refused.clone());
+        ProductTest::with(())
+            .given(vec![created()])
+            .when(ProductCommand::UpdateProduct(changes))
+            .then_expect_error(refused);
+    }
+}
+
+#[test]
+fn a_description_may_span_lines_but_a_name_or_category_may_not() {
+    ProductTest::with(())
+        .given_no_previous_events()
+        .when(ProductCommand::CreateProduct(NewProduct {
+            name: "Oolong\ttea".into(),
+            description: "250 g\n\tloose leaf".into(),
+            category: "tea\r\n".into(),
+            price_cents: 4_800,
+        }))
+        .then_expect_error(ProductError::Invalid(vec![
+            FieldError::new(
+                "name",
+                "must not contain line breaks or tabs (U+0009 at character 7)",
+            ),
+            FieldError::new(
+                "category",
+                "must not contain line breaks or tabs (U+000D at character 4)",
+            ),
+        ]));
+    ProductTest::with(())
+        .given(vec![created()])
+        .when(ProductCommand::UpdateProduct(ProductChanges {
+            description: Some("250 g\r\n\tloose leaf 🍃".into()),
+            ..Default::default()
+        }))
+        .then_expect_events(vec![ProductEvent::ProductUpdated {
+            name: "Oolong tea".into(),
+            description: "250 g\r\n\tloose leaf 🍃".into(),
+            category: "tea".into(),
+            price_cents: 4_800,
+            on_sale: true,
+        }]);
+}

@@ -1,5 +1,7 @@
 use uuid::Uuid;
 
+use crate::FieldError;
+
 /// Why a stock command was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StockError {
@@ -13,4 +15,6 @@ pub enum StockError {
     NonPositiveQuantity,
     #[error("stock would exceed the largest countable quantity")]
     TooMuchStock,
+    #[error("invalid stock change: {}", crate::describe(.0))]
+    Invalid(Vec<FieldError>),
 }

@@ -18,9 +18,15 @@ use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::text::TextRule;
 pub use commands::StockCommand;
 pub use errors::StockError;
 pub use events::StockEvent;
+
+/// Longest reason for a restock or write-off, in characters.
+pub const MAX_REASON_CHARS: usize = 200;
+/// Why units arrived or left: a note on one line, may be empty.
+pub const REASON: TextRule = TextRule::single_line(MAX_REASON_CHARS);
 
 /// The stock of one product; its id is the product's id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +70,7 @@ impl Aggregate for Stock {
     ) -> Result<(), StockError> {
         let event = match command {
             StockCommand::AddStock { quantity, reason } => {
+                check_reason(&reason)?;
                 if quantity <= 0 {
                     return Err(StockError::NonPositiveQuantity);
                 }
@@ -73,6 +80,7 @@ impl Aggregate for Stock {
                 StockEvent::StockAdded { quantity, reason }
             }
             StockCommand::WriteOffStock { quantity, reason } => {
+                check_reason(&reason)?;
                 if quantity <= 0 {
                     return Err(StockError::NonPositiveQuantity);
                 }
@@ -132,5 +140,14 @@ impl Aggregate for Stock {
                 self.on_hand -= quantity;
             }
         }
+    }
+}
+
+/// The reason of a restock or write-off, refused before anything else is decided so that
+/// no stock moves with text the log cannot hold.
+fn check_reason(reason: &str) -> Result<(), StockError> {
+    match REASON.check("reason", reason) {
+        Some(error) => Err(StockError::Invalid(vec![error])),
+        None => Ok(()),
     }
 }

@@ -2,6 +2,7 @@ use cqrs_es::test::TestFramework;
 use uuid::Uuid;
 
 use super::*;
+use crate::FieldError;
 
 type StockTest = TestFramework<Stock>;
 
@@ -228,6 +229,57 @@ fn available_never_goes_below_zero_whatever_the_command_sequence() {
             }
             assert!(stock.available() >= 0, "{stock:?}");
             assert!(stock.reserved() >= 0 && stock.on_hand() >= stock.reserved());
+        }
+    }
+}
+
+#[test]
+fn a_reason_with_a_control_character_moves_no_stock() {
+    for command in [
+        StockCommand::AddStock {
+            quantity: 3,
+            reason: "delivery\u{0}".into(),
+        },
+        StockCommand::WriteOffStock {
+            quantity: 1,
+            reason: "delivery\u{0}".into(),
+        },
+    ] {
+        StockTest::with(())
+            .given(vec![added(5)])
+            .when(command)
+            .then_expect_error(StockError::Invalid(vec![FieldError::new(
+                "reason",
+                "must not contain control characters (U+0000 at character 9)",
+            )]));
+    }
+}
+
+#[test]
+fn a_reason_is_one_line_of_at_most_200_characters_and_may_be_empty() {
+    for (reason, problem) in [
+        (
+            "broken\nbox".to_owned(),
+            Some("must not contain line breaks or tabs (U+000A at character 7)"),
+        ),
+        ("x".repeat(201), Some("must be at most 200 characters")),
+        ("x".repeat(200), None),
+        (String::new(), None),
+    ] {
+        let test = StockTest::with(())
+            .given(vec![added(5)])
+            .when(StockCommand::WriteOffStock {
+                quantity: 1,
+                reason: reason.clone(),
+            });
+        match problem {
+            Some(message) => test.then_expect_error(StockError::Invalid(vec![FieldError::new(
+                "reason", message,
+            )])),
+            None => test.then_expect_events(vec![StockEvent::StockWrittenOff {
+                quantity: 1,
+                reason,
+            }]),
         }
     }
 }

@@ -10,11 +10,26 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::FieldError;
+use crate::text::TextRule;
 
 /// Longest nickname, in characters.
 pub const MAX_NICKNAME_CHARS: usize = 64;
 /// Longest avatar URL, in characters.
 pub const MAX_AVATAR_URL_CHARS: usize = 1024;
+/// Longest openid, in characters: WeChat's are 28; dev logins use the whole
+/// `dev:<name>` code.
+pub const MAX_OPENID_CHARS: usize = 128;
+/// Longest phone number, in characters: `+` and 20 digits.
+const MAX_PHONE_CHARS: usize = 21;
+
+/// The shopper's openid: one line, required.
+const OPENID: TextRule = TextRule::single_line(MAX_OPENID_CHARS).required();
+/// The name a shopper shows: one line, required.
+const NICKNAME: TextRule = TextRule::single_line(MAX_NICKNAME_CHARS).required();
+/// An avatar URL: one line, may be empty (its shape is checked apart).
+const AVATAR_URL: TextRule = TextRule::single_line(MAX_AVATAR_URL_CHARS);
+/// A phone number: one line, may be empty (its shape is checked apart).
+const PHONE: TextRule = TextRule::single_line(MAX_PHONE_CHARS);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
@@ -106,9 +121,18 @@ impl Aggregate for User {
                 if self.registered {
                     return Err(UserError::AlreadyRegistered);
                 }
+                // A first login must not fail on a long name, so it is cut to fit; what
+                // is left must still be clean text.
+                let nickname = truncate(&nickname, MAX_NICKNAME_CHARS);
+                let mut errors = Vec::new();
+                OPENID.check_into("openid", &openid, &mut errors);
+                NICKNAME.check_into("nickname", &nickname, &mut errors);
+                if !errors.is_empty() {
+                    return Err(UserError::Invalid(errors));
+                }
                 UserEvent::UserRegistered {
                     openid,
-                    nickname: truncate(&nickname, MAX_NICKNAME_CHARS),
+                    nickname,
                     registered_at,
                 }
             }
@@ -172,22 +196,19 @@ fn truncate(text: &str, max: usize) -> String {
 
 fn validate(nickname: &str, avatar_url: &str, phone: &str) -> Result<(), UserError> {
     let mut errors = Vec::new();
-    if nickname.trim().is_empty() || nickname.chars().count() > MAX_NICKNAME_CHARS {
-        errors.push(FieldError::new(
-            "nickname",
-            format!("must be 1 to {MAX_NICKNAME_CHARS} characters"),
-        ));
-    }
-    if avatar_url.chars().count() > MAX_AVATAR_URL_CHARS
-        || !(avatar_url.is_empty() || avatar_url.starts_with("https://"))
-    {
+    NICKNAME.check_into("nickname", nickname, &mut errors);
+    if let Some(error) = AVATAR_URL.check("avatar_url", avatar_url) {
+        errors.push(error);
+    } else if !(avatar_url.is_empty() || avatar_url.starts_with("https://")) {
         errors.push(FieldError::new(
             "avatar_url",
             "must be an https:// URL of at most 1024 characters, or empty",
         ));
     }
     let digits = phone.strip_prefix('+').unwrap_or(phone);
-    if !(phone.is_empty()
+    if let Some(error) = PHONE.check("phone", phone) {
+        errors.push(error);
+    } else if !(phone.is_empty()
         || (5..=20).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()))
     {
         errors.push(FieldError::new(

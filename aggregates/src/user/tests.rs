@@ -68,7 +68,7 @@ fn an_invalid_profile_names_every_wrong_field() {
             phone: Some("12ab".into()),
         }))
         .then_expect_error(UserError::Invalid(vec![
-            FieldError::new("nickname", "must be 1 to 64 characters"),
+            FieldError::new("nickname", "must not be empty"),
             FieldError::new(
                 "avatar_url",
                 "must be an https:// URL of at most 1024 characters, or empty",
@@ -78,4 +78,84 @@ fn an_invalid_profile_names_every_wrong_field() {
                 "must be 5 to 20 digits, optionally after +, or empty",
             ),
         ]));
+}
+
+#[test]
+fn a_first_login_keeps_64_characters_of_a_long_name() {
+    let at = Utc
+        .with_ymd_and_hms(2026, 11, 24, 12, 0, 0)
+        .single()
+        .expect("time");
+    UserTest::with(())
+        .given_no_previous_events()
+        .when(UserCommand::RegisterUser {
+            openid: "o-1".into(),
+            nickname: "茶".repeat(70),
+            registered_at: at,
+        })
+        .then_expect_events(vec![UserEvent::UserRegistered {
+            openid: "o-1".into(),
+            nickname: "茶".repeat(64),
+            registered_at: at,
+        }]);
+}
+
+#[test]
+fn a_first_login_with_control_characters_in_the_openid_or_name_is_refused() {
+    UserTest::with(())
+        .given_no_previous_events()
+        .when(UserCommand::RegisterUser {
+            openid: "dev:a\u{0}".into(),
+            nickname: "a\u{1B}[31m".into(),
+            registered_at: Utc::now(),
+        })
+        .then_expect_error(UserError::Invalid(vec![
+            FieldError::new(
+                "openid",
+                "must not contain control characters (U+0000 at character 6)",
+            ),
+            FieldError::new(
+                "nickname",
+                "must not contain control characters (U+001B at character 2)",
+            ),
+        ]));
+}
+
+#[test]
+fn a_profile_with_control_characters_names_every_such_field() {
+    UserTest::with(())
+        .given(vec![registered()])
+        .when(UserCommand::UpdateProfile(ProfileChanges {
+            nickname: Some("Mei\u{0}".into()),
+            avatar_url: Some("https://img.example/a\u{7F}.png".into()),
+            phone: Some("+86\t138".into()),
+        }))
+        .then_expect_error(UserError::Invalid(vec![
+            FieldError::new(
+                "nickname",
+                "must not contain control characters (U+0000 at character 4)",
+            ),
+            FieldError::new(
+                "avatar_url",
+                "must not contain control characters (U+007F at character 22)",
+            ),
+            FieldError::new(
+                "phone",
+                "must not contain line breaks or tabs (U+0009 at character 4)",
+            ),
+        ]));
+}
+
+#[test]
+fn a_nickname_may_not_be_a_second_line() {
+    UserTest::with(())
+        .given(vec![registered()])
+        .when(UserCommand::UpdateProfile(ProfileChanges {
+            nickname: Some("Mei\nadmin".into()),
+            ..Default::default()
+        }))
+        .then_expect_error(UserError::Invalid(vec![FieldError::new(
+            "nickname",
+            "must not contain line breaks or tabs (U+000A at character 4)",
+        )]));
 }

@@ -116,6 +116,20 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// PUT `body` as JSON with a bearer token: the status and the JSON body.
+    pub async fn put_json(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .put(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request reaches the app");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Creates a product through the admin API; its id.
     pub async fn create_product(&self, name: &str, price_cents: i64, initial_stock: i64) -> Uuid {
         let (status, body) = self
