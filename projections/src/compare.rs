@@ -112,6 +112,12 @@ async fn compare_at_a_snapshot(
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *snapshot)
         .await?;
+    // It waits, idle, while the replay catches up (minutes on a big log). Idle
+    // transactions are cut short because they hold the feed's horizon back; this one
+    // holds no transaction id, so it holds nothing back.
+    sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0")
+        .execute(&mut *snapshot)
+        .await?;
     // The first read fixes the snapshot: the checkpoint and the tables it describes.
     let position = checkpoint::read(&mut *snapshot, live)
         .await?

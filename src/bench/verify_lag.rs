@@ -32,11 +32,10 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<()> {
         EventStore::new(pool.clone()),
         WriteSettings::default(),
     ));
-    let products: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT product_id FROM product_catalog ORDER BY product_id LIMIT 100",
-    )
-    .fetch_all(pool)
-    .await?;
+    let products: Vec<Uuid> =
+        sqlx::query_scalar("SELECT product_id FROM product_catalog ORDER BY product_id LIMIT 100")
+            .fetch_all(pool)
+            .await?;
     anyhow::ensure!(!products.is_empty(), "the generated log has no products");
 
     let quiet = trickle(&write, &projector, &products, async {
@@ -47,9 +46,8 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<()> {
     report("without verify", &quiet.0, QUIET);
 
     let started = Instant::now();
-    let verifying = async {
-        Ok(verify(pool, Some(&projector), &Cancellation::default(), |_, _| {}).await?)
-    };
+    let verifying =
+        async { Ok(verify(pool, Some(&projector), &Cancellation::default(), |_, _| {}).await?) };
     let (lags, report_of_verify) = trickle(&write, &projector, &products, verifying).await?;
     let seconds = started.elapsed();
     report("while audit verify runs", &lags, seconds);
