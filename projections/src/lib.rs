@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod checkpoint;
 pub mod compare;
 pub mod daily_sales;
+pub mod failed_batch;
 pub mod failure;
 pub mod feed;
 pub mod metadata;
@@ -17,6 +18,7 @@ pub mod parking;
 pub mod projection;
 pub mod projector;
 pub mod rebuild;
+pub mod retry;
 pub mod status;
 pub mod stored_text;
 pub mod upcasting;
@@ -24,7 +26,8 @@ pub mod upcasting;
 pub use feed::{FeedPosition, RecordedEvent, read_feed};
 pub use metadata::EventMetadata;
 pub use projection::{Projection, ProjectionError, Target};
-pub use projector::{Projector, Retried, Step};
+pub use projector::{Projector, Step};
+pub use retry::Retried;
 
 use std::sync::Arc;
 

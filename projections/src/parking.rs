@@ -12,6 +12,9 @@ use sqlx::{FromRow, PgConnection, PgExecutor};
 
 use crate::{FeedPosition, RecordedEvent, stored_text};
 
+/// Why an event is parked behind another of its stream.
+pub const WAITING: &str = "waits for an earlier parked event of its stream";
+
 /// One parked event, as operators list it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -2,27 +2,22 @@
 //! **and** advances that projection's checkpoint in one transaction, so a crash between
 //! batches, or in the middle of one, neither skips nor repeats an event.
 //!
-//! Nothing in the log can stop it for good. A batch that fails is retried:
-//! - after a transient failure (the database away, a cancelled statement, a deadlock)
-//!   with capped exponential backoff, the projection staying `running`;
-//! - otherwise event by event, each in a savepoint, to find the events that fail: those
-//!   are parked with their stream's later events (see [`crate::parking`]) and the rest
-//!   applied — or, for a failure of unknown cause in a projection whose policy is
-//!   [`UnknownFailure::Stop`], the projection stops at the event, `failed`, until an
-//!   operator retries it.
+//! Nothing in the log can stop it for good. A batch that fails is retried: after a
+//! transient failure (the database away, a cancelled statement, a deadlock) with capped
+//! exponential backoff, the projection staying `running`; otherwise event by event (see
+//! [`crate::failed_batch`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use sqlx::postgres::PgListener;
-use sqlx::{Acquire, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 
 use crate::failure::Backoff;
 use crate::feed::read_feed_until;
-use crate::projection::{FailureKind, Projection, ProjectionError, Target, UnknownFailure};
+use crate::projection::{FailureKind, Projection, ProjectionError, Target};
 use crate::{FeedPosition, RecordedEvent, checkpoint, parking};
 
 /// The channel the events table's trigger notifies on commit.
@@ -42,18 +37,6 @@ pub enum Step {
     Standby,
     /// The projection stopped on an event it could not apply (see its checkpoint row).
     Failed,
-}
-
-/// What [`Projector::retry_parked`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Retried {
-    /// Parked events applied now.
-    pub applied: u64,
-    /// Parked events that still fail (or wait for one of their stream that does).
-    pub still_parked: u64,
-    /// Whether the projection had stopped (`failed`) and runs again.
-    pub resumed: bool,
 }
 
 /// Feeds a set of projections.
@@ -100,65 +83,11 @@ pub async fn apply_next_batch(
             .partition(|event| waiting.contains(&event.aggregate_id));
         projection.apply(&mut *conn, target, &ready).await?;
         for event in &behind {
-            parking::park(&mut *conn, &name, event, WAITS).await?;
+            parking::park(&mut *conn, &name, event, parking::WAITING).await?;
         }
     }
     checkpoint::advance(conn, &name, last).await?;
     Ok(Some((events.len(), last)))
-}
-
-/// Why an event is parked behind another of its stream.
-const WAITS: &str = "waits for an earlier parked event of its stream";
-
-/// Applies `events` one at a time, each in a savepoint, parking those that fail (and
-/// their streams' later events). Stops at the first event whose failure the projection's
-/// policy says to stop at: `Err` with the events before it applied in `conn`'s
-/// transaction, and the position of the last one (if any) to advance the checkpoint to.
-async fn apply_one_by_one(
-    conn: &mut PgConnection,
-    projection: &dyn Projection,
-    target: Target,
-    events: &[RecordedEvent],
-) -> Result<(), (Option<FeedPosition>, ProjectionError)> {
-    let name = target.checkpoint(projection.name());
-    let fail = |done: Option<FeedPosition>| move |err: sqlx::Error| (done, err.into());
-    let mut done = None;
-    let mut waiting = parking::waiting_streams(&mut *conn, &name, events)
-        .await
-        .map_err(fail(done))?;
-    for event in events {
-        if waiting.contains(&event.aggregate_id) {
-            parking::park(&mut *conn, &name, event, WAITS)
-                .await
-                .map_err(fail(done))?;
-            done = Some(event.position);
-            continue;
-        }
-        let mut savepoint = conn.begin().await.map_err(fail(done))?;
-        match projection
-            .apply(&mut savepoint, target, std::slice::from_ref(event))
-            .await
-        {
-            Ok(()) => savepoint.commit().await.map_err(fail(done))?,
-            Err(err) => {
-                savepoint.rollback().await.map_err(fail(done))?;
-                let park = match err.kind() {
-                    FailureKind::Transient => return Err((done, err)),
-                    FailureKind::Event => true,
-                    FailureKind::Unknown => projection.on_unknown_failure() == UnknownFailure::Park,
-                };
-                if !park {
-                    return Err((done, err));
-                }
-                parking::park(&mut *conn, &name, event, &err.to_string())
-                    .await
-                    .map_err(fail(done))?;
-                waiting.insert(event.aggregate_id.clone());
-            }
-        }
-        done = Some(event.position);
-    }
-    Ok(())
 }
 
 impl Projector {
@@ -232,17 +161,13 @@ impl Projector {
         if current.failed() {
             return Ok(Step::Failed);
         }
-        if target == Target::Live {
-            self.publish(projection.name(), current.position());
-        }
+        self.publish_if_live(projection, target, current.position());
         let range = (current.position(), until);
         match apply_next_batch(&mut tx, projection, target, range, BATCH_SIZE).await {
             Ok(None) => Ok(Step::CaughtUp),
             Ok(Some((applied, last))) => {
                 tx.commit().await?;
-                if target == Target::Live {
-                    self.publish(projection.name(), last);
-                }
+                self.publish_if_live(projection, target, last);
                 Ok(Step::Applied(applied))
             }
             Err(err) => {
@@ -252,52 +177,6 @@ impl Projector {
                     return Err(err);
                 }
                 self.step_one_by_one(projection, target, until).await
-            }
-        }
-    }
-
-    /// The batch that just failed, again, event by event (see [`apply_one_by_one`]).
-    async fn step_one_by_one(
-        &self,
-        projection: &dyn Projection,
-        target: Target,
-        until: FeedPosition,
-    ) -> Result<Step, ProjectionError> {
-        let name = target.checkpoint(projection.name());
-        let mut tx = self.pool.begin().await?;
-        let Some(current) = checkpoint::lock(&mut tx, &name, true).await? else {
-            return Ok(Step::Standby);
-        };
-        if current.failed() {
-            return Ok(Step::Failed);
-        }
-        let events = read_feed_until(&mut *tx, current.position(), until, BATCH_SIZE).await?;
-        let Some(last) = events.last().map(|event| event.position) else {
-            return Ok(Step::CaughtUp);
-        };
-        match apply_one_by_one(&mut tx, projection, target, &events).await {
-            Ok(()) => {
-                checkpoint::advance(&mut tx, &name, last).await?;
-                tx.commit().await?;
-                if target == Target::Live {
-                    self.publish(projection.name(), last);
-                }
-                Ok(Step::Applied(events.len()))
-            }
-            Err((_, err)) if err.kind() == FailureKind::Transient => Err(err),
-            Err((done, err)) => {
-                // Keep what applied before the event, and stop at it.
-                if let Some(done) = done {
-                    checkpoint::advance(&mut tx, &name, done).await?;
-                }
-                tx.commit().await?;
-                let at = events
-                    .iter()
-                    .find(|event| done.is_none_or(|done| event.position > done))
-                    .map_or(0, |event| event.position.global_position);
-                self.record_failure(&name, &format!("event at position {at}: {err}"))
-                    .await?;
-                Err(err)
             }
         }
     }
@@ -425,6 +304,19 @@ impl Projector {
             .is_ok_and(|result| result.is_ok())
     }
 
+    /// Publishes `target`'s progress when it is the live projection (what read-your-writes
+    /// waits on).
+    pub(crate) fn publish_if_live(
+        &self,
+        projection: &dyn Projection,
+        target: Target,
+        position: FeedPosition,
+    ) {
+        if target == Target::Live {
+            self.publish(projection.name(), position);
+        }
+    }
+
     fn publish(&self, projection: &str, position: FeedPosition) {
         if let Some(sender) = self.positions.get(projection) {
             sender.send_if_modified(|seen| {
@@ -435,87 +327,5 @@ impl Projector {
                 newer
             });
         }
-    }
-
-    async fn record_failure(&self, name: &str, error: &str) -> Result<(), sqlx::Error> {
-        tracing::error!(
-            projection = name,
-            error,
-            "projection stopped; it waits here until an operator retries it"
-        );
-        sqlx::query(
-            "UPDATE projection_checkpoints SET state = 'failed', error = $2, updated_at = now()
-              WHERE projection = $1",
-        )
-        .bind(name)
-        .bind(crate::stored_text::escape(error).as_ref())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Re-applies the events `name` parked, in feed order, after their cause was fixed;
-    /// those that still fail stay parked (with their streams' later events). A projection
-    /// that had stopped (`failed`) runs again. The live projector waits meanwhile.
-    pub async fn retry_parked(&self, name: &str) -> Result<Retried, ProjectionError> {
-        let Some(projection) = self.projection(name).cloned() else {
-            return Ok(Retried::default());
-        };
-        let mut tx = self.pool.begin().await?;
-        let Some(current) = checkpoint::lock(&mut tx, name, false).await? else {
-            return Ok(Retried::default());
-        };
-        let mut retried = Retried {
-            resumed: current.failed(),
-            ..Retried::default()
-        };
-        let mut still_failing: HashSet<String> = HashSet::new();
-        let mut after = FeedPosition::START;
-        loop {
-            let positions = parking::positions(&mut tx, name, after, BATCH_SIZE).await?;
-            let Some(last) = positions.last().copied() else {
-                break;
-            };
-            after = last;
-            let wanted: Vec<i64> = positions.iter().map(|p| p.global_position).collect();
-            for event in crate::feed::read_positions(&mut *tx, &wanted).await? {
-                let position = event.position.global_position;
-                if still_failing.contains(&event.aggregate_id) {
-                    parking::park(&mut tx, name, &event, WAITS).await?;
-                    retried.still_parked += 1;
-                    continue;
-                }
-                let mut savepoint = tx.begin().await?;
-                let applied = projection
-                    .apply(&mut savepoint, Target::Live, std::slice::from_ref(&event))
-                    .await;
-                match applied {
-                    Ok(()) => {
-                        savepoint.commit().await?;
-                        parking::release(&mut tx, name, position).await?;
-                        retried.applied += 1;
-                    }
-                    Err(err) if err.kind() == FailureKind::Transient => return Err(err),
-                    Err(err) => {
-                        savepoint.rollback().await?;
-                        parking::park(&mut tx, name, &event, &err.to_string()).await?;
-                        still_failing.insert(event.aggregate_id.clone());
-                        retried.still_parked += 1;
-                    }
-                }
-            }
-        }
-        if retried.resumed {
-            sqlx::query(
-                "UPDATE projection_checkpoints SET state = 'running', error = NULL, updated_at = now()
-                  WHERE projection = $1",
-            )
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        tracing::info!(projection = name, ?retried, "parked events retried");
-        Ok(retried)
     }
 }
