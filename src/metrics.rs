@@ -68,6 +68,10 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
         metrics::gauge!("projection_parked_events", "projection" => status.name)
             .set(status.parked as f64);
     }
+    for (aggregate, slots) in state.write.stream_slots() {
+        metrics::gauge!("write_stream_slots", "aggregate" => aggregate).set(slots as f64);
+    }
+    metrics::gauge!("rate_limit_keys").set(state.limiters.keys() as f64);
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
         handle().render(),

@@ -20,6 +20,7 @@ mod payment_notices;
 mod payments;
 pub mod products;
 pub mod rate_limit;
+mod request_id;
 
 use std::time::Duration;
 
@@ -138,6 +139,8 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Before the request-id layer: an unfit client id is replaced by a new one.
+        .layer(axum::middleware::from_fn(request_id::accept))
         .layer(cors)
         .with_state(state)
 }

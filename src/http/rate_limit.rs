@@ -4,7 +4,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -51,7 +52,13 @@ impl Default for RateLimits {
 pub struct Limiters {
     per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     per_user: Option<DefaultKeyedRateLimiter<String>>,
+    /// When idle keys were last forgotten.
+    forgotten_at: Mutex<Instant>,
 }
+
+/// How often keys whose allowance is whole again are forgotten: each key costs memory
+/// for as long as it is kept, and a client can invent addresses and users endlessly.
+const FORGET_IDLE_EVERY: Duration = Duration::from_secs(30);
 
 impl std::fmt::Debug for Limiters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -71,7 +78,38 @@ impl Limiters {
         Arc::new(Self {
             per_ip: limits.per_ip.and_then(quota).map(RateLimiter::keyed),
             per_user: limits.per_user.and_then(quota).map(RateLimiter::keyed),
+            forgotten_at: Mutex::new(Instant::now()),
         })
+    }
+
+    /// Keys held now (addresses and users), for metrics and tests.
+    pub fn keys(&self) -> usize {
+        self.per_ip.as_ref().map_or(0, |l| l.len()) + self.per_user.as_ref().map_or(0, |l| l.len())
+    }
+
+    /// Forgets the keys whose allowance is whole again (nothing to remember about them),
+    /// at most every [`FORGET_IDLE_EVERY`]; one request does it while the others go on.
+    fn forget_idle_keys(&self) {
+        let Ok(mut forgotten_at) = self.forgotten_at.try_lock() else {
+            return;
+        };
+        if forgotten_at.elapsed() < FORGET_IDLE_EVERY {
+            return;
+        }
+        *forgotten_at = Instant::now();
+        self.forget_idle_keys_now();
+    }
+
+    /// Forgets the keys whose allowance is whole again, now.
+    pub fn forget_idle_keys_now(&self) {
+        if let Some(limiter) = &self.per_ip {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        if let Some(limiter) = &self.per_user {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
     }
 }
 
@@ -79,6 +117,7 @@ impl Limiters {
 /// access token (an unverified one could spend someone else's allowance).
 pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let limiters = &state.limiters;
+    limiters.forget_idle_keys();
     if let (Some(limiter), Some(ConnectInfo(address))) = (
         &limiters.per_ip,
         request.extensions().get::<ConnectInfo<SocketAddr>>(),
@@ -112,4 +151,38 @@ fn too_many(wait: std::time::Duration) -> Response {
         response.headers_mut().insert("retry-after", value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_whose_allowance_is_whole_again_are_forgotten() {
+        let limiters = Limiters::new(RateLimits {
+            per_ip: Some(Rate {
+                per_second: 1_000,
+                burst: 1,
+            }),
+            per_user: Some(Rate {
+                per_second: 1_000,
+                burst: 1,
+            }),
+        });
+        let (per_ip, per_user) = (
+            limiters.per_ip.as_ref().expect("per ip"),
+            limiters.per_user.as_ref().expect("per user"),
+        );
+        for n in 0..1_000u32 {
+            let _ = per_ip.check_key(&IpAddr::from(n.to_be_bytes()));
+            let _ = per_user.check_key(&format!("user-{n}"));
+        }
+        assert_eq!(limiters.keys(), 2_000);
+
+        // Each allowance refills within a millisecond.
+        std::thread::sleep(Duration::from_millis(20));
+        limiters.forget_idle_keys_now();
+
+        assert_eq!(limiters.keys(), 0);
+    }
 }

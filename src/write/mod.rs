@@ -105,4 +105,15 @@ impl WriteModel {
     pub fn settings(&self) -> &WriteSettings {
         &self.settings
     }
+
+    /// How many stream slots each aggregate type holds now (bounded; for metrics and
+    /// tests).
+    pub fn stream_slots(&self) -> [(&'static str, usize); 4] {
+        [
+            ("Product", self.products.len()),
+            ("Stock", self.stocks.len()),
+            ("Order", self.orders.len()),
+            ("User", self.users.len()),
+        ]
+    }
 }

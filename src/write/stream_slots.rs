@@ -17,8 +17,10 @@ use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use crate::event_store::{EventStore, LoadError, Loaded, SNAPSHOT_EVERY};
 
-/// Above this many slots, idle ones without state are dropped.
-const PRUNE_ABOVE: usize = 10_000;
+/// The most slots of one aggregate type kept at once. Above it, the least recently used
+/// idle ones are dropped (down to three quarters of it, so that the scan this takes runs
+/// once per many commands, not at each).
+const MAX_SLOTS: usize = 10_000;
 
 /// A stream's cached state and when it was last confirmed against the database.
 #[derive(Debug)]
@@ -29,10 +31,21 @@ pub struct Cached<A> {
 
 type Slot<A> = Arc<AsyncMutex<Option<Cached<A>>>>;
 
-/// The slots of one aggregate type.
+#[derive(Debug)]
+struct Entry<A> {
+    slot: Slot<A>,
+    used_at: Instant,
+}
+
+type SlotMap<A> = Mutex<HashMap<String, Entry<A>>>;
+
+/// The slots of one aggregate type. Bounded: a slot is dropped as soon as it holds
+/// nothing worth keeping and nobody waits for it (so ids that do not exist, or streams
+/// touched once, leave nothing behind), and the least recently used idle ones go when
+/// there are more than [`MAX_SLOTS`].
 #[derive(Debug)]
 pub struct StreamSlots<A> {
-    slots: Mutex<HashMap<String, Slot<A>>>,
+    slots: Arc<SlotMap<A>>,
     /// Keep state after a command (stocks, products) or drop it (orders: each is
     /// touched a few times in its life, keeping them all would only grow memory).
     keep_state: bool,
@@ -41,36 +54,66 @@ pub struct StreamSlots<A> {
 impl<A: Aggregate + Clone> StreamSlots<A> {
     pub fn new(keep_state: bool) -> Self {
         Self {
-            slots: Mutex::new(HashMap::new()),
+            slots: Arc::new(Mutex::new(HashMap::new())),
             keep_state,
         }
+    }
+
+    /// How many slots are held now.
+    pub fn len(&self) -> usize {
+        lock(&self.slots).len()
     }
 
     /// Waits for this stream's turn. Callers locking several streams lock them in one
     /// global order (sorted by type, then id) so that two commands never wait on each other.
     pub async fn lock(&self, aggregate_id: &str) -> SlotGuard<A> {
         let slot = {
-            let mut slots = self
-                .slots
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if slots.len() > PRUNE_ABOVE {
-                // Only this map holds an idle slot; one without state costs nothing to recreate.
-                slots.retain(|_, slot| {
-                    Arc::strong_count(slot) > 1
-                        || slot.try_lock().map(|state| state.is_some()).unwrap_or(true)
-                });
+            let mut slots = lock(&self.slots);
+            if slots.len() >= MAX_SLOTS && !slots.contains_key(aggregate_id) {
+                evict_idle(&mut slots, MAX_SLOTS * 3 / 4);
             }
-            slots.entry(aggregate_id.to_owned()).or_default().clone()
+            let entry = slots
+                .entry(aggregate_id.to_owned())
+                .or_insert_with(|| Entry {
+                    slot: Slot::default(),
+                    used_at: Instant::now(),
+                });
+            entry.used_at = Instant::now();
+            entry.slot.clone()
         };
-        let mut guard = slot.lock_owned().await;
+        let mut guard = slot.clone().lock_owned().await;
         if !self.keep_state {
             *guard = None;
         }
         SlotGuard {
             aggregate_id: aggregate_id.to_owned(),
-            guard,
+            guard: Some(guard),
+            slot,
+            slots: self.slots.clone(),
+            keep_state: self.keep_state,
         }
+    }
+}
+
+fn lock<A>(slots: &SlotMap<A>) -> std::sync::MutexGuard<'_, HashMap<String, Entry<A>>> {
+    slots
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Drops the least recently used slots nobody holds or waits for, until at most `keep`
+/// remain (or none of the rest is idle).
+fn evict_idle<A>(slots: &mut HashMap<String, Entry<A>>, keep: usize) {
+    // Only the map holds an idle slot.
+    let mut idle: Vec<(Instant, String)> = slots
+        .iter()
+        .filter(|(_, entry)| Arc::strong_count(&entry.slot) == 1)
+        .map(|(id, entry)| (entry.used_at, id.clone()))
+        .collect();
+    idle.sort_unstable();
+    let excess = slots.len().saturating_sub(keep);
+    for (_, id) in idle.into_iter().take(excess) {
+        slots.remove(&id);
     }
 }
 
@@ -78,7 +121,39 @@ impl<A: Aggregate + Clone> StreamSlots<A> {
 #[derive(Debug)]
 pub struct SlotGuard<A> {
     aggregate_id: String,
-    guard: OwnedMutexGuard<Option<Cached<A>>>,
+    /// `Some` until dropped.
+    guard: Option<OwnedMutexGuard<Option<Cached<A>>>>,
+    slot: Slot<A>,
+    slots: Arc<SlotMap<A>>,
+    keep_state: bool,
+}
+
+impl<A> Drop for SlotGuard<A> {
+    /// Drops the slot from the map when it holds nothing worth keeping (no state, or a
+    /// stream without events: an id that does not exist) and nobody waits for it.
+    fn drop(&mut self) {
+        let worth_keeping = self.keep_state
+            && self
+                .guard
+                .as_ref()
+                .and_then(|guard| guard.as_ref())
+                .is_some_and(|cached| cached.loaded.sequence > 0);
+        // Release the stream first, so that the counts below are the waiters'.
+        self.guard = None;
+        if worth_keeping {
+            return;
+        }
+        let mut slots = lock(&self.slots);
+        // Ours and the map's: nobody else holds or waits for it. New waiters clone it
+        // under the map's lock, which is held here.
+        if Arc::strong_count(&self.slot) == 2
+            && slots
+                .get(&self.aggregate_id)
+                .is_some_and(|entry| Arc::ptr_eq(&entry.slot, &self.slot))
+        {
+            slots.remove(&self.aggregate_id);
+        }
+    }
 }
 
 impl<A: Aggregate + Clone> SlotGuard<A> {
@@ -88,10 +163,10 @@ impl<A: Aggregate + Clone> SlotGuard<A> {
 
     /// The stream's state: the cached one, or loaded from the event store.
     pub async fn current(&mut self, store: &EventStore) -> Result<&Cached<A>, LoadError> {
-        if self.guard.is_none() {
+        if self.state().is_none() {
             self.reload(store).await?;
         }
-        Ok(self.guard.as_ref().expect("loaded above"))
+        Ok(self.state().as_ref().expect("loaded above"))
     }
 
     /// The stream's state, reloaded unless it was confirmed within `fresh_for`: for
@@ -102,18 +177,18 @@ impl<A: Aggregate + Clone> SlotGuard<A> {
         fresh_for: Duration,
     ) -> Result<&Cached<A>, LoadError> {
         let stale = self
-            .guard
+            .state()
             .as_ref()
             .is_none_or(|cached| cached.confirmed_at.elapsed() > fresh_for);
         if stale {
             self.reload(store).await?;
         }
-        Ok(self.guard.as_ref().expect("loaded above"))
+        Ok(self.state().as_ref().expect("loaded above"))
     }
 
     pub async fn reload(&mut self, store: &EventStore) -> Result<(), LoadError> {
         let loaded = store.load::<A>(&self.aggregate_id).await?;
-        *self.guard = Some(Cached {
+        *self.state() = Some(Cached {
             loaded,
             confirmed_at: Instant::now(),
         });
@@ -125,7 +200,7 @@ impl<A: Aggregate + Clone> SlotGuard<A> {
     /// restart or a conflict) replays at most that many.
     pub async fn store(&mut self, store: &EventStore, aggregate: A, sequence: i64) {
         let before = self
-            .guard
+            .state()
             .as_ref()
             .map_or(0, |cached| cached.loaded.sequence);
         if sequence / SNAPSHOT_EVERY > before / SNAPSHOT_EVERY
@@ -135,7 +210,7 @@ impl<A: Aggregate + Clone> SlotGuard<A> {
         {
             tracing::warn!(%err, stream = %self.aggregate_id, "could not save a snapshot");
         }
-        *self.guard = Some(Cached {
+        *self.state() = Some(Cached {
             loaded: Loaded {
                 aggregate,
                 sequence,
@@ -146,6 +221,43 @@ impl<A: Aggregate + Clone> SlotGuard<A> {
 
     /// Forgets the state: someone else wrote the stream.
     pub fn invalidate(&mut self) {
-        *self.guard = None;
+        *self.state() = None;
+    }
+
+    /// The stream's cached state (held until the guard drops).
+    fn state(&mut self) -> &mut Option<Cached<A>> {
+        self.guard.as_mut().expect("held until dropped")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aggregates::stock::Stock;
+
+    #[test]
+    fn eviction_drops_the_least_recently_used_idle_slots_and_never_a_held_one() {
+        let start = Instant::now();
+        let mut slots: HashMap<String, Entry<Stock>> = (0..10u64)
+            .map(|n| {
+                let entry = Entry {
+                    slot: Slot::default(),
+                    used_at: start + Duration::from_secs(n),
+                };
+                (format!("s{n}"), entry)
+            })
+            .collect();
+        // The two oldest are in use (a command holds or waits for them).
+        let held: Vec<Slot<Stock>> = ["s0", "s1"]
+            .iter()
+            .map(|id| slots[*id].slot.clone())
+            .collect();
+
+        evict_idle(&mut slots, 5);
+
+        let mut left: Vec<&str> = slots.keys().map(String::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["s0", "s1", "s7", "s8", "s9"]);
+        drop(held);
     }
 }

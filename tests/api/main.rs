@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod bounded_memory;
 mod catalog;
 mod event_store;
 mod fulfilment;
