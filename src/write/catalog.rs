@@ -92,7 +92,7 @@ impl WriteModel {
         let stock_sequence = i64::try_from(stock_events.len()).unwrap_or_default();
         product_slot.store(&self.store, product.clone(), 1).await;
         stock_slot
-            .store(&self.store, stock.clone(), stock_sequence)
+            .store(&self.store, stock, stock_sequence)
             .await;
         Ok(Written {
             value: ProductSnapshot::of(id, &product, &stock),
@@ -233,7 +233,7 @@ impl WriteModel {
         let appended = self.store.append(&appends, metadata).await?;
         slot.store(
             &self.store,
-            stock.clone(),
+            stock,
             sequence + i64::try_from(events.len()).unwrap_or_default(),
         )
         .await;

@@ -171,7 +171,7 @@ impl WriteModel {
             .await
             .map_err(BatchError::failed)?
             .loaded;
-        let (mut state, base_sequence) = (cached.aggregate.clone(), cached.sequence);
+        let (mut state, base_sequence) = (cached.aggregate, cached.sequence);
         let stock_id = stock_slot.aggregate_id().to_owned();
 
         let mut decided: Vec<Result<(Uuid, Order), WriteError>> = Vec::with_capacity(batch.len());

@@ -100,16 +100,36 @@ fn invalidate_moved(stocks: &mut [SlotGuard<Stock>], moved: &[StreamId]) {
     }
 }
 
-/// The stock move an order transition causes on each of its lines.
 /// The stock move the order's new events call for on every line: a payment taken sells
 /// the reservation, a cancellation releases it; a payment the order could not take
 /// (recorded for refund) moves no stock.
-fn stock_move(events: &[OrderEvent], order_id: Uuid) -> Option<StockCommand> {
-    events.iter().find_map(|event| match event {
-        OrderEvent::OrderCancelled { .. } => Some(StockCommand::ReleaseStock { order_id }),
-        OrderEvent::OrderPaid { .. } => Some(StockCommand::SellStock { order_id }),
-        _ => None,
-    })
+#[derive(Debug, Clone, Copy)]
+enum StockMove {
+    Release,
+    Sell,
+}
+
+impl StockMove {
+    fn of(events: &[OrderEvent]) -> Option<Self> {
+        events.iter().find_map(|event| match event {
+            OrderEvent::OrderCancelled { .. } => Some(Self::Release),
+            OrderEvent::OrderPaid { .. } => Some(Self::Sell),
+            _ => None,
+        })
+    }
+
+    /// The command for the line of `order` on the stock `product_id`: its quantity.
+    fn command(self, order_id: Uuid, order: &Order, product_id: &str) -> StockCommand {
+        let quantity = order
+            .lines
+            .iter()
+            .find(|line| line.product_id.to_string() == product_id)
+            .map_or(0, |line| line.quantity);
+        match self {
+            Self::Release => StockCommand::ReleaseStock { order_id, quantity },
+            Self::Sell => StockCommand::SellStock { order_id, quantity },
+        }
+    }
 }
 
 impl WriteModel {
@@ -404,7 +424,7 @@ impl WriteModel {
             // Stocks are locked after the order: "Order" < "Stock" in the global order.
             let mut stocks = Vec::new();
             let mut decided = Vec::new();
-            if let Some(stock_command) = stock_move(&order_events, order_id) {
+            if let Some(stock_move) = StockMove::of(&order_events) {
                 let mut ids: Vec<String> = order
                     .lines
                     .iter()
@@ -415,13 +435,18 @@ impl WriteModel {
                     stocks.push(self.stocks.lock(id).await);
                 }
                 decided = match self
-                    .decide_stocks(&mut stocks, &|_| stock_command.clone(), &order)
+                    .decide_stocks(
+                        &mut stocks,
+                        &|slot| stock_move.command(order_id, &order, slot.aggregate_id()),
+                        &order,
+                    )
                     .await
                 {
                     Ok(decided) => decided,
-                    // The stock no longer holds this order's reservation: another server
-                    // moved the order on after we read it. Decide again on fresh state.
-                    Err(WriteError::Stock(StockError::ReservationNotFound { .. }))
+                    // The cached stock does not hold this order's units: another server
+                    // placed the order after our cache was read, or moved it on after we
+                    // read it. Decide again on fresh state.
+                    Err(WriteError::Stock(StockError::BeyondReserved { .. }))
                         if !reread_for_stock =>
                     {
                         reread_for_stock = true;

@@ -237,3 +237,41 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
     .expect("daily sales");
     assert_eq!(sales, (2, 1, 10_000));
 }
+
+#[tokio::test]
+async fn a_snapshot_in_an_older_shape_is_ignored_and_the_stream_loads_from_its_events() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 100, 10).await;
+    for shopper in ["a", "b"] {
+        let (status, body) = app.place_order(shopper, &[(tea, 1)]).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // A snapshot as ordo 0.1.0 wrote it (each reservation by order), at the stream's head.
+    sqlx::query(
+        "INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
+         VALUES ('Stock', $1, 3, 1, $2::text::json)",
+    )
+    .bind(tea.to_string())
+    .bind(
+        serde_json::json!({"on_hand": 10, "reservations": {
+            "0191b4a0-0000-7000-8000-000000000001": 1,
+            "0191b4a0-0000-7000-8000-000000000002": 1}})
+        .to_string(),
+    )
+    .execute(&app.pool)
+    .await
+    .expect("old snapshot");
+
+    let stock = app.stock(tea).await;
+    assert_eq!((stock.on_hand(), stock.reserved()), (10, 2));
+    // A server starting afresh decides on the right state.
+    let other = crate::support::spawn_app_on(app.pool.clone()).await;
+    let (status, body) = other.place_order("c", &[(tea, 8)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _) = other.place_order("d", &[(tea, 1)]).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "sold out: 2 + 8 of 10 reserved"
+    );
+}

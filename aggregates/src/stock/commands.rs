@@ -8,10 +8,10 @@ pub enum StockCommand {
     AddStock { quantity: i64, reason: String },
     /// Units leave without a sale (damage, loss); never below what is reserved.
     WriteOffStock { quantity: i64, reason: String },
-    /// Hold units for an unpaid order. Asking again for the same order does nothing.
+    /// Hold units for an unpaid order.
     ReserveStock { order_id: Uuid, quantity: i64 },
-    /// Give an order's held units back (the order was cancelled).
-    ReleaseStock { order_id: Uuid },
-    /// An order's held units are sold (the order was paid).
-    SellStock { order_id: Uuid },
+    /// Give an order's held units back (the order was cancelled): its line's quantity.
+    ReleaseStock { order_id: Uuid, quantity: i64 },
+    /// An order's held units are sold (the order was paid): its line's quantity.
+    SellStock { order_id: Uuid, quantity: i64 },
 }

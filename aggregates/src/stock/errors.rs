@@ -1,5 +1,3 @@
-use uuid::Uuid;
-
 use crate::FieldError;
 
 /// Why a stock command was refused.
@@ -9,8 +7,8 @@ pub enum StockError {
     InsufficientStock { requested: i64, available: i64 },
     #[error("cannot write off {requested}: only {available} are not reserved")]
     WriteOffBelowReserved { requested: i64, available: i64 },
-    #[error("order {order_id} holds no reservation of this stock")]
-    ReservationNotFound { order_id: Uuid },
+    #[error("cannot take {requested} out of the reservations: only {reserved} are reserved")]
+    BeyondReserved { requested: i64, reserved: i64 },
     #[error("quantity must be at least 1")]
     NonPositiveQuantity,
     #[error("stock would exceed the largest countable quantity")]

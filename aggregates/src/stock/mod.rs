@@ -1,9 +1,16 @@
-//! Stock: how many units of one product are on hand and which orders hold some of them.
+//! Stock: how many units of one product are on hand and how many are held for orders.
 //!
 //! Invariant: available = on hand − reserved ≥ 0, always. Every command that could
 //! break it is refused here, which is what keeps ordo from overselling: the decision is
 //! taken on the stream's current state and the event store's optimistic concurrency
 //! makes it stick.
+//!
+//! The state is two running totals, so a decision, a snapshot and the memory a hot
+//! product takes cost the same for its millionth order as for its first. Which order
+//! holds how many units is in the events (`StockReserved { order_id, quantity }`); the
+//! Order aggregate, appended atomically with its stock moves, is what makes each
+//! reservation released or sold exactly once, and the commands carry the quantity from
+//! the order's line.
 
 mod commands;
 mod errors;
@@ -11,12 +18,9 @@ mod events;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-
 use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::text::TextRule;
 pub use commands::StockCommand;
@@ -29,11 +33,11 @@ pub const MAX_REASON_CHARS: usize = 200;
 pub const REASON: TextRule = TextRule::single_line(MAX_REASON_CHARS);
 
 /// The stock of one product; its id is the product's id.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stock {
     on_hand: i64,
-    /// Units held for unpaid orders, by order id.
-    reservations: BTreeMap<Uuid, i64>,
+    /// Units held for orders awaiting payment, all orders together.
+    reserved: i64,
 }
 
 impl Stock {
@@ -42,16 +46,27 @@ impl Stock {
     }
 
     pub fn reserved(&self) -> i64 {
-        self.reservations.values().sum()
+        self.reserved
     }
 
     /// Units that can still be reserved.
     pub fn available(&self) -> i64 {
-        self.on_hand - self.reserved()
+        self.on_hand - self.reserved
     }
 
-    pub fn reservation(&self, order_id: Uuid) -> Option<i64> {
-        self.reservations.get(&order_id).copied()
+    /// An order's units leaving the reservations (released or sold): never more than
+    /// are reserved.
+    fn check_held(&self, quantity: i64) -> Result<(), StockError> {
+        if quantity <= 0 {
+            return Err(StockError::NonPositiveQuantity);
+        }
+        if quantity > self.reserved {
+            return Err(StockError::BeyondReserved {
+                requested: quantity,
+                reserved: self.reserved,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -96,10 +111,6 @@ impl Aggregate for Stock {
                 if quantity <= 0 {
                     return Err(StockError::NonPositiveQuantity);
                 }
-                if self.reservations.contains_key(&order_id) {
-                    // The same order asking again (a retried request) changes nothing.
-                    return Ok(());
-                }
                 if quantity > self.available() {
                     return Err(StockError::InsufficientStock {
                         requested: quantity,
@@ -108,16 +119,12 @@ impl Aggregate for Stock {
                 }
                 StockEvent::StockReserved { order_id, quantity }
             }
-            StockCommand::ReleaseStock { order_id } => {
-                let quantity = self
-                    .reservation(order_id)
-                    .ok_or(StockError::ReservationNotFound { order_id })?;
+            StockCommand::ReleaseStock { order_id, quantity } => {
+                self.check_held(quantity)?;
                 StockEvent::StockReleased { order_id, quantity }
             }
-            StockCommand::SellStock { order_id } => {
-                let quantity = self
-                    .reservation(order_id)
-                    .ok_or(StockError::ReservationNotFound { order_id })?;
+            StockCommand::SellStock { order_id, quantity } => {
+                self.check_held(quantity)?;
                 StockEvent::StockSold { order_id, quantity }
             }
         };
@@ -129,14 +136,10 @@ impl Aggregate for Stock {
         match event {
             StockEvent::StockAdded { quantity, .. } => self.on_hand += quantity,
             StockEvent::StockWrittenOff { quantity, .. } => self.on_hand -= quantity,
-            StockEvent::StockReserved { order_id, quantity } => {
-                self.reservations.insert(order_id, quantity);
-            }
-            StockEvent::StockReleased { order_id, .. } => {
-                self.reservations.remove(&order_id);
-            }
-            StockEvent::StockSold { order_id, quantity } => {
-                self.reservations.remove(&order_id);
+            StockEvent::StockReserved { quantity, .. } => self.reserved += quantity,
+            StockEvent::StockReleased { quantity, .. } => self.reserved -= quantity,
+            StockEvent::StockSold { quantity, .. } => {
+                self.reserved -= quantity;
                 self.on_hand -= quantity;
             }
         }
