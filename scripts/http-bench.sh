@@ -2,11 +2,15 @@
 # HTTP benchmark of the API as the mini program uses it: POST /orders spread over 1,000
 # products, then GET /orders/{id}, 64 connections from 127.0.0.1 with wrk, authenticated
 # with real session tokens. Prints wrk's figures and the server's RSS. Asserts nothing.
+# With `hot`: instead, one product with 10,000,000 units bought by everyone, in
+# consecutive rounds (does a hot product slow down as its history grows?).
 # Needs wrk (apt-get install -y wrk) and a release build (cargo build --release).
-# Usage: scripts/http-bench.sh [seconds per run, default 15]
+# Usage: scripts/http-bench.sh [seconds per run, default 15] [hot [rounds, default 10]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-15}
+MODE=${2:-spread}
+ROUNDS=${3:-10}
 BIN=target/release/ordo
 PORT=18181
 BASE=http://127.0.0.1:$PORT
@@ -21,11 +25,12 @@ trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' 
 for _ in $(seq 1 120); do curl -sf "$BASE/healthz" > /dev/null && break; sleep 0.5; done
 
 ADMIN=$("$BIN" token --admin --sub bench --data-dir "$WORK/data" 2> /dev/null)
-echo "creating 1,000 products and 64 shoppers..."
+if [ "$MODE" = hot ]; then PRODUCTS=1 STOCK=10000000; else PRODUCTS=1000 STOCK=1000000; fi
+echo "creating $PRODUCTS products and 64 shoppers..."
 : > "$WORK/products"
-for i in $(seq 1 1000); do
+for i in $(seq 1 $PRODUCTS); do
   curl -sf -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' \
-    -d "{\"name\":\"product $i\",\"category\":\"bench\",\"price_cents\":$((100 + i)),\"initial_stock\":1000000}" \
+    -d "{\"name\":\"product $i\",\"category\":\"bench\",\"price_cents\":$((100 + i)),\"initial_stock\":$STOCK}" \
     "$BASE/api/v1/admin/products" | sed -E 's/.*"id":"([^"]+)".*/\1\n/' >> "$WORK/products"
 done
 ADDRESS='{"name":"Bench","phone":"13800000000","province":"Zhejiang","city":"Hangzhou","district":"Xihu","detail":"1 Lake Road"}'
@@ -33,7 +38,7 @@ ADDRESS='{"name":"Bench","phone":"13800000000","province":"Zhejiang","city":"Han
 for i in $(seq 1 64); do
   token=$(curl -sf -H 'content-type: application/json' -d "{\"code\":\"dev:shopper$i\"}" \
     "$BASE/api/v1/auth/wechat-login" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-  product=$(sed -n "${i}p" "$WORK/products")
+  product=$(sed -n "$(( (i - 1) % PRODUCTS + 1 ))p" "$WORK/products")
   order=$(curl -sf -H "authorization: Bearer $token" -H 'content-type: application/json' \
     -d "{\"lines\":[{\"product_id\":\"$product\",\"quantity\":1}],\"address\":$ADDRESS}" \
     "$BASE/api/v1/orders" | sed -E 's/.*"data":\{"id":"([^"]+)".*/\1/')
@@ -69,6 +74,20 @@ LUA
 } > "$WORK/get.lua"
 
 rss() { echo "server RSS: $(( $(ps -o rss= -p $SERVER) / 1024 )) MiB"; }
+if [ "$MODE" = hot ]; then
+  echo; echo "== one hot product: $ROUNDS rounds of POST /api/v1/orders, 64 connections, ${SECONDS_PER_RUN}s each"
+  printf '%-6s %12s %10s %10s %10s\n' round orders/s p50 p99 RSS
+  for round in $(seq 1 "$ROUNDS"); do
+    out=$(wrk -t2 -c64 -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/post.lua" "$BASE")
+    printf '%-6s %12s %10s %10s %7s MiB\n' "$round" \
+      "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
+      "$(echo "$out" | awk '$1 == "50%" {print $2}')" \
+      "$(echo "$out" | awk '$1 == "99%" {print $2}')" \
+      "$(( $(ps -o rss= -p $SERVER) / 1024 ))"
+    if echo "$out" | grep -q 'Non-2xx'; then echo "$out" | grep 'Non-2xx'; fi
+  done
+  exit 0
+fi
 echo; echo "== POST /api/v1/orders, 64 connections, ${SECONDS_PER_RUN}s"
 wrk -t2 -c64 -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/post.lua" "$BASE"
 rss
