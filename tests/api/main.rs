@@ -15,6 +15,7 @@ mod orders;
 mod payment_timeout;
 mod payments;
 mod permanent_log;
+mod profile;
 mod queries;
 mod read_side;
 mod rebuild;
