@@ -19,6 +19,7 @@ mod profile;
 mod queries;
 mod read_side;
 mod rebuild;
+mod retention;
 mod serve;
 mod support;
 mod text_hygiene;
