@@ -14,6 +14,7 @@ use crate::event_store::EventStore;
 use crate::http;
 use crate::http::rate_limit::{Limiters, RateLimits};
 use crate::payment_timeout::PaymentTimeout;
+use crate::retention::{self, RetentionSettings};
 use crate::wechat::{WeChatClient, WeChatConfig};
 use crate::wechat_pay::{WeChatPay, WeChatPayConfig};
 use crate::write::{WriteModel, WriteSettings};
@@ -34,6 +35,8 @@ pub struct AppSettings {
     /// Browser origins allowed to call the API (an operator's web console); `*` for any.
     /// Mini programs need none.
     pub cors_origins: Vec<String>,
+    /// How long sessions and payment notices are kept, and how often they are purged.
+    pub retention: RetentionSettings,
 }
 
 /// What every request handler can reach.
@@ -55,6 +58,8 @@ pub struct AppState {
     pub dev_login: bool,
     /// The address the server listens on, once bound (the payment simulator posts there).
     pub local_addr: Arc<OnceLock<SocketAddr>>,
+    /// For the retention purge the server runs.
+    pub retention: RetentionSettings,
 }
 
 impl AppState {
@@ -75,6 +80,7 @@ impl AppState {
             dev_mode: settings.dev_mode,
             dev_login: settings.dev_mode || settings.dev_login,
             local_addr: Arc::new(OnceLock::new()),
+            retention: settings.retention,
         }
     }
 }
@@ -102,8 +108,9 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves (and runs the projector) until `shutdown` completes, then finishes the
-    /// requests in flight and stops the projector between batches.
+    /// Serves (and runs the projector, the payment timeout, the sealer and the retention
+    /// purge) until `shutdown` completes, then finishes the requests in flight and stops
+    /// the projector between batches.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -116,6 +123,11 @@ impl Application {
             self.state.write.settings().payment_timeout,
         );
         let timeouts = tokio::spawn(timeout.run(stopped.clone()));
+        let purges = tokio::spawn(retention::run(
+            self.state.pool.clone(),
+            self.state.retention,
+            stopped.clone(),
+        ));
         let sealer = tokio::spawn(crate::audit::sealer::run(
             self.state.pool.clone(),
             SEAL_EVERY,
@@ -130,6 +142,7 @@ impl Application {
         let _ = stop_projector.send(true);
         let _ = projector.await;
         let _ = timeouts.await;
+        let _ = purges.await;
         let _ = sealer.await;
         served
     }

@@ -1,4 +1,4 @@
-//! The command line: `ordo [serve]`, `ordo migrate`, `ordo token`.
+//! The command line: `ordo [serve]`, `ordo migrate`, `ordo token`, `ordo purge`, ...
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -71,6 +71,9 @@ pub enum Command {
     /// Order histories, state as of a time, export/import, seals and verification.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Delete now the rows past their retention (idempotency keys, ended sessions,
+    /// payment notices), as the server does on a schedule; never events.
+    Purge(RetentionArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +179,27 @@ pub struct ServeArgs {
     /// How long an order may wait for payment before it is cancelled, e.g. `15m`, `2s`.
     #[arg(long, env = "ORDER_PAYMENT_TIMEOUT", default_value = "15m", value_parser = humantime::parse_duration)]
     pub payment_timeout: Duration,
+
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+
+    /// How often the server deletes the rows past their retention, e.g. `10m`.
+    #[arg(long, env = "ORDO_RETENTION_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub retention_interval: Duration,
+}
+
+/// How long the tables beside the event log keep their rows (the log keeps everything).
+#[derive(Debug, Clone, Args)]
+pub struct RetentionArgs {
+    /// How long a login session is kept after it expired or was revoked, so operators
+    /// still see recent revocations, e.g. `7d`.
+    #[arg(long, env = "ORDO_SESSION_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub session_retention: Duration,
+
+    /// How long a payment notice (accepted, duplicate, refund required or refused) is
+    /// kept after it arrived, e.g. `90d`.
+    #[arg(long, env = "ORDO_PAYMENT_NOTICE_RETENTION", default_value = "90d", value_parser = humantime::parse_duration)]
+    pub payment_notice_retention: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -189,4 +213,29 @@ pub struct TokenArgs {
     /// How long the token stays valid, e.g. `30m`, `2h`, `7d`.
     #[arg(long, default_value = "2h", value_parser = humantime::parse_duration)]
     pub ttl: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retention::RetentionSettings;
+
+    #[test]
+    fn the_retention_defaults_on_the_command_line_are_the_servers_defaults() {
+        let cli = Cli::try_parse_from(["ordo"]).expect("no flags parse");
+
+        let defaults = RetentionSettings::default();
+        assert_eq!(
+            (
+                cli.serve.retention.session_retention,
+                cli.serve.retention.payment_notice_retention,
+                cli.serve.retention_interval,
+            ),
+            (
+                defaults.session_retention,
+                defaults.payment_notice_retention,
+                defaults.interval,
+            )
+        );
+    }
 }

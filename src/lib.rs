@@ -17,6 +17,7 @@ pub mod event_store;
 pub mod http;
 pub mod metrics;
 pub mod payment_timeout;
+pub mod retention;
 pub mod secret;
 pub mod wechat;
 pub mod wechat_pay;

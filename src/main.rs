@@ -48,6 +48,7 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
                 commands::projections(&cli.global, command).await
             }
             Some(Command::Audit(command)) => commands::audit(&cli.global, command).await,
+            Some(Command::Purge(args)) => commands::purge(&cli.global, args).await,
             None => commands::serve(&cli.global, &cli.serve).await,
         }
     })

@@ -11,9 +11,10 @@ use anyhow::Context;
 use crate::app::{AppSettings, AppState, Application};
 use crate::auth::{JwtKeys, Role};
 
-use crate::cli::{GlobalArgs, ServeArgs, TokenArgs};
+use crate::cli::{GlobalArgs, RetentionArgs, ServeArgs, TokenArgs};
 use crate::config::Config;
 use crate::database::Database;
+use crate::retention::{self, RetentionSettings};
 use crate::write::WriteSettings;
 
 /// `ordo serve`: run the server until Ctrl-C or SIGTERM, then stop cleanly.
@@ -34,6 +35,10 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
             wechat_pay: config.wechat_pay()?,
             rate_limits: config.rate_limits,
             cors_origins: config.cors_origins.clone(),
+            retention: RetentionSettings {
+                interval: args.retention_interval,
+                ..retention_settings(&args.retention)
+            },
         },
     );
     let served = match Application::build(state, args.listen).await {
@@ -58,6 +63,34 @@ pub async fn migrate(global: &GlobalArgs) -> anyhow::Result<()> {
     let database = Database::open_beside_server(&config).await?;
     println!("migrations applied");
     database.close().await
+}
+
+/// `ordo purge`: delete the rows past their retention once, and say how many.
+pub async fn purge(global: &GlobalArgs, args: &RetentionArgs) -> anyhow::Result<()> {
+    let config = Config::resolve(global)?;
+    let database = Database::open_beside_server(&config).await?;
+    let purged = retention::purge(&database.pool, &retention_settings(args)).await;
+    let closed = database.close().await;
+    let report = purged.context("purging")?;
+    closed?;
+    if report.busy {
+        println!("another server is purging right now; nothing done");
+    } else {
+        println!(
+            "purged {} idempotency keys, {} sessions, {} payment notices",
+            report.idempotency_keys, report.sessions, report.payment_notices
+        );
+    }
+    Ok(())
+}
+
+/// The retention periods given on the command line (the interval is the server's).
+fn retention_settings(args: &RetentionArgs) -> RetentionSettings {
+    RetentionSettings {
+        session_retention: args.session_retention,
+        payment_notice_retention: args.payment_notice_retention,
+        ..RetentionSettings::default()
+    }
 }
 
 /// `ordo token`: print a token signed with the secret the server uses.

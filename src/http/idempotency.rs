@@ -1,6 +1,6 @@
 //! `Idempotency-Key` on every POST: a retried request with the same key from the same
-//! user within 24 h gets the first answer again and creates nothing new; the same key
-//! with a different request (path or body) is a 422.
+//! user within 24 h ([`IDEMPOTENCY_REPLAY_WINDOW`]) gets the first answer again and
+//! creates nothing new; the same key with a different request (path or body) is a 422.
 //!
 //! The key is claimed in `idempotency_keys` before the handler runs (so concurrent
 //! retries in any process wait for the first), and the answer stored after it. If the
@@ -23,6 +23,7 @@ use super::MAX_BODY_BYTES;
 use super::error::{ApiError, ErrorCode};
 use crate::app::AppState;
 use crate::auth::AuthUser;
+use crate::retention::IDEMPOTENCY_REPLAY_WINDOW;
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_CHARS: usize = 255;
@@ -54,13 +55,15 @@ fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 /// Claims `key` for `user` and this request body.
 async fn claim(pool: &PgPool, user: &str, key: String, hash: &[u8]) -> Result<Claim, ApiError> {
-    // An expired claim frees its key.
+    // An expired claim frees its key (the retention purge deletes the others, by the
+    // same window).
     sqlx::query(
         "DELETE FROM idempotency_keys
-          WHERE user_id = $1 AND key = $2 AND created_at < now() - interval '24 hours'",
+          WHERE user_id = $1 AND key = $2 AND created_at < now() - make_interval(secs => $3)",
     )
     .bind(user)
     .bind(&key)
+    .bind(IDEMPOTENCY_REPLAY_WINDOW.as_secs_f64())
     .execute(pool)
     .await?;
     let inserted = sqlx::query(

@@ -45,7 +45,11 @@ impl WriteModel {
             let mut metadata = metadata.clone();
             metadata.actor_id = Some(key.clone());
             match self.store.append(&appends, &metadata).await {
-                Ok(_) => return Ok((id, user)),
+                Ok(_) => {
+                    let next = i64::try_from(events.len()).unwrap_or_default();
+                    slot.store(&self.store, user.clone(), next).await;
+                    return Ok((id, user));
+                }
                 // Another device registered the same user first: reload and use it.
                 Err(AppendError::Conflict { .. }) => {
                     slot.invalidate();
@@ -80,11 +84,21 @@ impl WriteModel {
                 UserCommand::UpdateProfile(changes.clone()),
             )
             .await?;
+            // The profile as it was: nothing to write (the User decided it).
+            if events.is_empty() {
+                return Ok(user);
+            }
             let appends: Vec<_> = append_for::<User>(&key, sequence, &events)?
                 .into_iter()
                 .collect();
             match self.store.append(&appends, metadata).await {
-                Ok(_) => return Ok(user),
+                Ok(_) => {
+                    // Snapshots every SNAPSHOT_EVERY events, like every other stream, so
+                    // a user who edits their profile often still loads in a few events.
+                    let next = sequence + i64::try_from(events.len()).unwrap_or_default();
+                    slot.store(&self.store, user.clone(), next).await;
+                    return Ok(user);
+                }
                 Err(AppendError::Conflict { .. }) => {
                     slot.invalidate();
                     attempts.retry_after_conflict().await?;

@@ -57,6 +57,7 @@ pub enum UserCommand {
         nickname: String,
         registered_at: DateTime<Utc>,
     },
+    /// Changes the profile; one that leaves every field as it is records nothing.
     UpdateProfile(ProfileChanges),
 }
 
@@ -140,22 +141,25 @@ impl Aggregate for User {
                 if !self.registered {
                     return Err(UserError::NotFound);
                 }
-                let event = UserEvent::ProfileUpdated {
-                    nickname: changes.nickname.unwrap_or_else(|| self.nickname.clone()),
-                    avatar_url: changes
-                        .avatar_url
-                        .unwrap_or_else(|| self.avatar_url.clone()),
-                    phone: changes.phone.unwrap_or_else(|| self.phone.clone()),
-                };
-                if let UserEvent::ProfileUpdated {
+                let nickname = changes.nickname.unwrap_or_else(|| self.nickname.clone());
+                let avatar_url = changes
+                    .avatar_url
+                    .unwrap_or_else(|| self.avatar_url.clone());
+                let phone = changes.phone.unwrap_or_else(|| self.phone.clone());
+                // A form saved as it was (or an empty body) is not news: an event for it
+                // would only lengthen the stream that every load replays. Asked before
+                // validating, so a profile recorded under older rules is not re-judged.
+                if (&nickname, &avatar_url, &phone)
+                    == (&self.nickname, &self.avatar_url, &self.phone)
+                {
+                    return Ok(());
+                }
+                validate(&nickname, &avatar_url, &phone)?;
+                UserEvent::ProfileUpdated {
                     nickname,
                     avatar_url,
                     phone,
-                } = &event
-                {
-                    validate(nickname, avatar_url, phone)?;
                 }
-                event
             }
         };
         sink.write(event, self).await;

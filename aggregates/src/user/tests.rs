@@ -159,3 +159,38 @@ fn a_nickname_may_not_be_a_second_line() {
             "must not contain line breaks or tabs (U+000A at character 4)",
         )]));
 }
+
+#[test]
+fn a_profile_change_that_changes_nothing_records_nothing() {
+    UserTest::with(())
+        .given(vec![
+            registered(),
+            UserEvent::ProfileUpdated {
+                nickname: "Mei".into(),
+                avatar_url: "https://img.example/mei.png".into(),
+                phone: "+8613800000000".into(),
+            },
+        ])
+        .when(UserCommand::UpdateProfile(ProfileChanges {
+            nickname: Some("Mei".into()),
+            avatar_url: Some("https://img.example/mei.png".into()),
+            phone: None,
+        }))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn an_empty_profile_change_records_nothing() {
+    UserTest::with(())
+        .given(vec![registered()])
+        .when(UserCommand::UpdateProfile(ProfileChanges::default()))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_profile_change_of_a_user_who_does_not_exist_is_refused_even_when_empty() {
+    UserTest::with(())
+        .given_no_previous_events()
+        .when(UserCommand::UpdateProfile(ProfileChanges::default()))
+        .then_expect_error(UserError::NotFound);
+}
