@@ -3,7 +3,9 @@
 //! still awaiting payment — the payment timeout's query.
 //!
 //! A batch is folded in memory first (an order placed and paid in the same batch becomes
-//! one row), then written with one INSERT for new orders and one UPDATE for the rest.
+//! one row), then written with one INSERT for new orders and one UPDATE for the rest,
+//! each of which also moves the shopper's `order_counts` (orders per status: the list's
+//! total, without counting the shopper's whole history at every page).
 
 use std::collections::BTreeMap;
 
@@ -188,6 +190,9 @@ impl Columns {
     }
 }
 
+/// Opens the CTE of a batch's moves between counts: `(user_id, status, delta)` rows.
+const COUNT_MOVES: &str = ", count_moves (user_id, status, delta) AS (";
+
 const UNNEST: &str = "unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[],
         $6::jsonb[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[],
         $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::timestamptz[],
@@ -203,7 +208,7 @@ impl Projection for OrderViews {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["order_views"]
+        &["order_views", "order_counts"]
     }
 
     async fn apply(
@@ -230,21 +235,42 @@ impl Projection for OrderViews {
             }
         }
         let table = target.table("order_views");
+        let counts = target.table("order_counts");
+        // The end of both statements: the batch's moves between statuses, summed per
+        // shopper and status, added to the counts. A count that reaches zero goes, so the
+        // table is the same however the feed was cut into batches (a replay folds an
+        // order's intermediate statuses away).
+        let add_counts = format!(
+            "MERGE INTO {counts} AS n
+             USING (SELECT user_id, status, sum(delta) AS delta FROM count_moves
+                     GROUP BY user_id, status) AS m
+                ON n.user_id = m.user_id AND n.status = m.status
+              WHEN MATCHED AND n.orders + m.delta = 0 THEN DELETE
+              WHEN MATCHED THEN UPDATE SET orders = n.orders + m.delta
+              WHEN NOT MATCHED AND m.delta <> 0 THEN
+                   INSERT (user_id, status, orders) VALUES (m.user_id, m.status, m.delta)"
+        );
         if !placed.order_id.is_empty() {
             let sql = format!(
-                "INSERT INTO {table} (order_id, user_id, status, lines, total_cents, address,
-                        remark, created_at, expires_at, paid_at, cancelled_at, cancel_reason,
-                        carrier, tracking_no, shipped_at, completed_at, payment_id,
-                        refunds_due, version)
-                 SELECT * FROM {UNNEST}
-                 ON CONFLICT (order_id) DO NOTHING"
+                "WITH inserted AS (
+                    INSERT INTO {table} (order_id, user_id, status, lines, total_cents, address,
+                            remark, created_at, expires_at, paid_at, cancelled_at, cancel_reason,
+                            carrier, tracking_no, shipped_at, completed_at, payment_id,
+                            refunds_due, version)
+                     SELECT * FROM {UNNEST}
+                     ON CONFLICT (order_id) DO NOTHING
+                     RETURNING user_id, status)
+                 {COUNT_MOVES} SELECT user_id, status, 1 FROM inserted) {add_counts}"
             );
             placed.execute(conn, &sql).await?;
         }
         if !changed.order_id.is_empty() {
             // The version guard makes a change that was already applied a no-op.
+            // `was` (the table joined to itself) is the row before this statement's
+            // update: a status that changed moves one order between two counts.
             let sql = format!(
-                "UPDATE {table} AS v SET
+                "WITH moved AS (
+                 UPDATE {table} AS v SET
                         status = coalesce(c.status, v.status),
                         paid_at = coalesce(c.paid_at, v.paid_at),
                         cancelled_at = coalesce(c.cancelled_at, v.cancelled_at),
@@ -256,8 +282,13 @@ impl Projection for OrderViews {
                         payment_id = coalesce(c.payment_id, v.payment_id),
                         refunds_due = v.refunds_due || c.refunds_due,
                         version = c.version
-                   FROM {UNNEST}
-                  WHERE v.order_id = c.order_id AND v.version < c.version"
+                   FROM {UNNEST}, {table} AS was
+                  WHERE v.order_id = c.order_id AND v.version < c.version
+                    AND was.order_id = v.order_id
+                  RETURNING v.user_id, was.status AS was, v.status AS now)
+                 {COUNT_MOVES}
+                    SELECT user_id, was, -1 FROM moved WHERE was <> now
+                    UNION ALL SELECT user_id, now, 1 FROM moved WHERE was <> now) {add_counts}"
             );
             changed.execute(conn, &sql).await?;
         }

@@ -310,12 +310,14 @@ async fn list_orders(
     let paging = Paging::from_query(&query)?;
     let status = one_of(&query, "status", &STATUSES)?;
     let filter = "user_id = $1 AND ($2::text IS NULL OR status = $2)";
-    let total: i64 =
-        sqlx::query_scalar(&format!("SELECT count(*) FROM order_views WHERE {filter}"))
-            .bind(user.id())
-            .bind(status)
-            .fetch_one(&state.pool)
-            .await?;
+    // From the counts the orders projection keeps: the same cost for any history.
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT coalesce(sum(orders), 0)::bigint FROM order_counts WHERE {filter}"
+    ))
+    .bind(user.id())
+    .bind(status)
+    .fetch_one(&state.pool)
+    .await?;
     let rows: Vec<OrderRow> = sqlx::query_as(&format!(
         "SELECT {ORDER_COLUMNS} FROM order_views WHERE {filter}
           ORDER BY created_at DESC, order_id DESC LIMIT $3 OFFSET $4"

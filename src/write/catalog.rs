@@ -91,9 +91,7 @@ impl WriteModel {
         let appended = self.store.append(&appends, metadata).await?;
         let stock_sequence = i64::try_from(stock_events.len()).unwrap_or_default();
         product_slot.store(&self.store, product.clone(), 1).await;
-        stock_slot
-            .store(&self.store, stock, stock_sequence)
-            .await;
+        stock_slot.store(&self.store, stock, stock_sequence).await;
         Ok(Written {
             value: ProductSnapshot::of(id, &product, &stock),
             position: appended.last,

@@ -458,6 +458,7 @@ async fn read_models(pool: &PgPool) -> Vec<Value> {
     for (table, key) in [
         ("product_catalog", "product_id"),
         ("order_views", "order_id"),
+        ("order_counts", "user_id, status"),
         ("daily_sales", "day"),
     ] {
         let table_rows: Vec<Value> =

@@ -206,3 +206,77 @@ async fn operators_see_each_projections_status_and_can_start_a_rebuild() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_order_list_totals_follow_every_status_change_and_match_a_rebuild() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 100, 100).await;
+    let mut orders = Vec::new();
+    for _ in 0..6 {
+        let (status, body) = app.place_order("counted", &[(tea, 1)]).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        orders.push(body["data"]["id"].as_str().expect("id").to_owned());
+    }
+    let token = app.user_token("counted");
+    for order in &orders[..2] {
+        let (status, _) = app
+            .post_json(
+                &format!("/api/v1/orders/{order}/cancel"),
+                Some(&token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    for order in &orders[2..5] {
+        app.pay(order.parse().expect("uuid"), 100).await;
+    }
+    crate::support::settle(&app.pool).await;
+
+    let total = |query: &'static str| {
+        let (app, token) = (&app, &token);
+        async move {
+            let (status, body) = app
+                .get_json_as(&format!("/api/v1/orders{query}"), token)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["data"]["pagination"]["total"].as_i64().expect("total")
+        }
+    };
+    assert_eq!(total("").await, 6);
+    assert_eq!(total("?status=cancelled").await, 2);
+    assert_eq!(total("?status=paid").await, 3);
+    assert_eq!(total("?status=awaiting_payment").await, 1);
+    assert_eq!(total("?status=shipped").await, 0);
+    let (_, body) = app
+        .get_json_as("/api/v1/orders?size=4&page=2", &token)
+        .await;
+    assert_eq!(
+        body["data"]["pagination"],
+        json!({"total": 6, "page": 2, "size": 4, "total_pages": 2})
+    );
+    assert_eq!(body["data"]["list"].as_array().map(Vec::len), Some(2));
+
+    // The counts a rebuild makes (folding each order's statuses) are the live ones.
+    let counts = || async {
+        sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT user_id, status, orders FROM order_counts ORDER BY user_id, status",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .expect("counts")
+    };
+    let live = counts().await;
+    assert_eq!(
+        live,
+        [
+            ("counted".to_owned(), "awaiting_payment".to_owned(), 1),
+            ("counted".to_owned(), "cancelled".to_owned(), 2),
+            ("counted".to_owned(), "paid".to_owned(), 3),
+        ]
+    );
+    projections::rebuild::rebuild(&app.state.projector, "orders", |_| {})
+        .await
+        .expect("rebuild");
+    assert_eq!(counts().await, live);
+}

@@ -24,6 +24,7 @@ async fn read_models(pool: &PgPool) -> Vec<Vec<Value>> {
         ("product_catalog", "product_id"),
         ("daily_sales", "day"),
         ("order_views", "order_id"),
+        ("order_counts", "user_id, status"),
     ] {
         let rows: Vec<Value> =
             sqlx::query_scalar(&format!("SELECT to_jsonb(t) FROM {table} t ORDER BY {key}"))
