@@ -65,6 +65,9 @@ pub enum Command {
     Token(TokenArgs),
     /// Measure the write path: orders/s, latency, conflicts (prints figures).
     Bench(BenchArgs),
+    /// Run shoppers' journeys over HTTP against a running server for a while, printing a
+    /// line a minute (throughput, latency, wrong answers, server memory).
+    Soak(SoakArgs),
     /// Inspect and rebuild the read models.
     #[command(subcommand)]
     Projections(ProjectionsCommand),
@@ -168,6 +171,28 @@ pub struct BenchArgs {
     /// Events in the generated log whose rebuild is timed (0 skips it).
     #[arg(long, default_value_t = 1_000_000)]
     pub rebuild_events: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SoakArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// An operator token for that server (creates the catalog): `ordo token --admin`.
+    #[arg(long, env = "ORDO_SOAK_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: String,
+    /// How long, in minutes.
+    #[arg(long, default_value_t = 30)]
+    pub minutes: u64,
+    /// Concurrent shoppers (dev logins: the server must be in dev mode).
+    #[arg(long, default_value_t = 24)]
+    pub shoppers: usize,
+    /// Products in the catalog the shoppers buy from.
+    #[arg(long, default_value_t = 200)]
+    pub products: usize,
+    /// The server's process id, to report its resident memory each minute.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Args)]

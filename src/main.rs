@@ -44,6 +44,7 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
             Some(Command::Serve(args)) => commands::serve(&cli.global, args).await,
             Some(Command::Token(args)) => commands::token(&cli.global, args),
             Some(Command::Bench(args)) => ordo::bench::run(args).await,
+            Some(Command::Soak(args)) => ordo::bench::soak::run(args).await,
             Some(Command::Projections(command)) => {
                 commands::projections(&cli.global, command).await
             }

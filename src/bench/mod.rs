@@ -6,6 +6,7 @@
 mod audit;
 mod orders;
 mod rebuild;
+pub mod soak;
 mod verify_lag;
 
 use std::sync::Arc;
