@@ -275,6 +275,10 @@ impl Projector {
                             // rather than spin.
                             std::future::pending::<()>().await;
                         }
+                        // Every commit notifies, and the listener keeps what arrives in an
+                        // unbounded buffer: one catch-up answers them all, so drop the rest
+                        // (taking one per round, the buffer grew with the traffic).
+                        while listener.next_buffered().is_some() {}
                     }
                     None => std::future::pending::<()>().await,
                 }

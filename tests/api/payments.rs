@@ -23,22 +23,6 @@ async fn app_with(fake: &FakeWeChatPay) -> TestApp {
     .await
 }
 
-/// A logged-in shopper's token.
-async fn login(app: &TestApp, name: &str) -> String {
-    let (status, body) = app
-        .post_json(
-            "/api/v1/auth/wechat-login",
-            None,
-            &json!({"code": format!("dev:{name}")}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["data"]["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned()
-}
-
 /// Places an order of 2 × the product for the shopper: its id and total.
 async fn order(app: &TestApp, token: &str, product: Uuid) -> (Uuid, i64) {
     let (status, body) = app
@@ -84,7 +68,7 @@ async fn notices(app: &TestApp) -> Vec<(String, Option<String>)> {
 async fn paying_signs_a_prepay_and_answers_the_request_payment_parameters() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let token = login(&app, "mei").await;
+    let token = app.dev_login("mei").await.0;
     let tea = app.create_product("Oolong", 4_800, 5).await;
     let (id, total) = order(&app, &token, tea).await;
 
@@ -146,11 +130,11 @@ async fn paying_signs_a_prepay_and_answers_the_request_payment_parameters() {
 async fn only_the_owner_pays_and_only_while_awaiting_payment() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let token = login(&app, "mei").await;
+    let token = app.dev_login("mei").await.0;
     let tea = app.create_product("Oolong", 4_800, 5).await;
     let (id, _) = order(&app, &token, tea).await;
 
-    let (status, _) = pay(&app, &login(&app, "lei").await, id).await;
+    let (status, _) = pay(&app, &app.dev_login("lei").await.0, id).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     app.post_json(
@@ -175,7 +159,7 @@ async fn only_the_owner_pays_and_only_while_awaiting_payment() {
 async fn wechat_pay_failures_are_a_502_naming_them() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let token = login(&app, "mei").await;
+    let token = app.dev_login("mei").await.0;
     let tea = app.create_product("Oolong", 4_800, 5).await;
     let (id, _) = order(&app, &token, tea).await;
 
@@ -208,7 +192,7 @@ async fn wechat_pay_failures_are_a_502_naming_them() {
 async fn a_notice_pays_the_order_once_and_sells_its_stock() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let token = login(&app, "mei").await;
+    let token = app.dev_login("mei").await.0;
     let tea = app.create_product("Oolong", 4_800, 5).await;
     let (id, total) = order(&app, &token, tea).await;
     let notice = NoticeOptions::paying(total);
@@ -248,7 +232,7 @@ async fn a_notice_pays_the_order_once_and_sells_its_stock() {
 async fn forged_tampered_stale_and_mismatched_notices_are_refused_and_recorded() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let token = login(&app, "mei").await;
+    let token = app.dev_login("mei").await.0;
     let tea = app.create_product("Oolong", 4_800, 10).await;
     let (id, total) = order(&app, &token, tea).await;
     let right = NoticeOptions::paying(total);
@@ -335,7 +319,7 @@ async fn forged_tampered_stale_and_mismatched_notices_are_refused_and_recorded()
 async fn a_payment_after_cancel_is_recorded_as_refund_required_and_sells_nothing() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let token = login(&app, "mei").await;
+    let token = app.dev_login("mei").await.0;
     let tea = app.create_product("Oolong", 4_800, 5).await;
     let (id, total) = order(&app, &token, tea).await;
     app.post_json(
@@ -401,7 +385,7 @@ async fn dev_mode_pays_with_its_own_keys_and_a_signed_simulated_notice() {
         },
     )
     .await;
-    let token = login(&app, "mei").await;
+    let token = app.dev_login("mei").await.0;
     let tea = app.create_product("Oolong", 4_800, 5).await;
     let (id, _) = order(&app, &token, tea).await;
 
@@ -427,7 +411,7 @@ async fn dev_mode_pays_with_its_own_keys_and_a_signed_simulated_notice() {
 async fn simulated_payments_are_refused_outside_dev_mode() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let token = login(&app, "mei").await;
+    let token = app.dev_login("mei").await.0;
     let tea = app.create_product("Oolong", 4_800, 5).await;
     let (id, _) = order(&app, &token, tea).await;
 

@@ -8,21 +8,6 @@ use serde_json::{Value, json};
 
 use crate::support::{TestApp, spawn_app, spawn_app_on, spawn_app_with};
 
-/// Logs in as `dev:<name>`: the access token and the user id.
-async fn dev_login(app: &TestApp, name: &str) -> (String, String) {
-    let (status, body) = app
-        .post_json(
-            "/api/v1/auth/wechat-login",
-            None,
-            &json!({"code": format!("dev:{name}")}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let token = body["data"]["access_token"].as_str().expect("token");
-    let id = body["data"]["user"]["id"].as_str().expect("user id");
-    (token.to_owned(), id.to_owned())
-}
-
 async fn user_events(app: &TestApp, id: &str) -> i64 {
     sqlx::query_scalar(
         "SELECT count(*) FROM events WHERE aggregate_type = 'User' AND aggregate_id = $1",
@@ -36,7 +21,7 @@ async fn user_events(app: &TestApp, id: &str) -> i64 {
 #[tokio::test]
 async fn a_profile_saved_unchanged_writes_nothing_and_answers_the_profile() {
     let app = spawn_app().await;
-    let (token, id) = dev_login(&app, "mei").await;
+    let (token, id) = app.dev_login("mei").await;
     let profile = json!({"nickname": "Mei", "avatar_url": "https://img.example/mei.png",
                          "phone": "+8613800000000"});
     let (status, changed) = app.put_json("/api/v1/me", &token, &profile).await;
@@ -73,7 +58,7 @@ async fn a_user_who_changed_their_profile_250_times_loads_from_a_snapshot() {
         ..AppSettings::default()
     })
     .await;
-    let (token, id) = dev_login(&app, "mei").await;
+    let (token, id) = app.dev_login("mei").await;
 
     for change in 1..=250 {
         let (status, answer) = app

@@ -52,22 +52,6 @@ async fn paid_order(app: &TestApp) -> Uuid {
     id
 }
 
-/// Logs in with a dev code: the access token.
-async fn dev_login(app: &TestApp, name: &str) -> String {
-    let (status, body) = app
-        .post_json(
-            "/api/v1/auth/wechat-login",
-            None,
-            &json!({"code": format!("dev:{name}")}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["data"]["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned()
-}
-
 #[tokio::test]
 async fn a_control_character_in_any_address_field_or_the_remark_is_refused_naming_the_field() {
     let app = spawn_app().await;
@@ -282,7 +266,7 @@ async fn a_control_character_in_a_stock_reason_is_refused_and_no_stock_moves() {
 #[tokio::test]
 async fn a_control_character_in_the_profile_is_refused_and_the_profile_stays_as_it_was() {
     let app = spawn_app().await;
-    let token = dev_login(&app, "mei").await;
+    let (token, _) = app.dev_login("mei").await;
     for field in ["nickname", "avatar_url", "phone"] {
         for bad in FORBIDDEN {
             let text = match field {

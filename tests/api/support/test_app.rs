@@ -97,6 +97,22 @@ impl TestApp {
             .expect("sign")
     }
 
+    /// Logs in with the dev code `dev:<name>` (the app is in dev mode): the access token
+    /// and the user's id.
+    pub async fn dev_login(&self, name: &str) -> (String, String) {
+        let (status, body) = self
+            .post_json(
+                "/api/v1/auth/wechat-login",
+                None,
+                &json!({"code": format!("dev:{name}")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let token = body["data"]["access_token"].as_str().expect("token");
+        let id = body["data"]["user"]["id"].as_str().expect("user id");
+        (token.to_owned(), id.to_owned())
+    }
+
     /// POST `body` as JSON with a bearer token (if any): the status and the JSON body.
     pub async fn post_json(
         &self,
