@@ -1,7 +1,6 @@
 //! Audit: history and state as of what the API showed, a log that verifies, tampering of
 //! every kind detected and named, and an export that re-imports to the same read models.
 
-use std::process::Command;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -433,15 +432,7 @@ async fn the_cli_exits_non_zero_and_names_the_position() {
     )
     .await;
 
-    let output = Command::new(env!("CARGO_BIN_EXE_ordo"))
-        .args(["audit", "verify", "--no-read-models"])
-        .arg("--database-url")
-        .arg(crate::support::database_url(
-            options.get_database().expect("a database name"),
-        ))
-        .env("ORDO_JWT_SECRET", TestApp::secret())
-        .output()
-        .expect("run ordo audit verify");
+    let output = TestApp::cli(&options, &["audit", "verify", "--no-read-models"]);
     let printed = String::from_utf8_lossy(&output.stdout);
     let complaints = String::from_utf8_lossy(&output.stderr);
 

@@ -122,15 +122,7 @@ async fn metrics_show_request_latency_orders_and_projection_lag() {
     app.place_order("u1", &[(tea, 1)]).await;
     app.place_order("u2", &[(tea, 1)]).await;
 
-    let response = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("metrics");
-
-    assert_eq!(response.status(), StatusCode::OK);
-    let text = response.text().await.expect("text");
+    let text = app.metrics().await;
     for expected in [
         "http_request_duration_seconds_bucket",
         "route=\"/api/v1/orders\"",

@@ -3,15 +3,14 @@
 //! counted, retried after a fix), a projection whose policy is to stop shows it and
 //! resumes when retried, and transient database failures never mark a projection failed.
 
-use std::process::Command;
-
-use ordo::app::AppSettings;
 use ordo::event_store::{EventData, EventMetadata, StreamAppend, StreamId};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{TestApp, address, eventually, fresh_database, settle, spawn_app, start};
+use crate::support::{
+    TestApp, address, eventually, fresh_database, settle, spawn_app, spawn_app_on,
+};
 
 /// Appends one event to a new stream, as an older ordo (or another writer) could have.
 async fn append_raw(
@@ -169,14 +168,7 @@ fn urlencode(text: &str) -> String {
 #[tokio::test]
 async fn an_event_a_read_model_refuses_is_parked_listed_counted_and_reapplied_after_the_fix() {
     let (pool, options) = fresh_database().await;
-    let app = start(
-        pool.clone(),
-        AppSettings {
-            dev_mode: true,
-            ..AppSettings::default()
-        },
-    )
-    .await;
+    let app = spawn_app_on(pool.clone()).await;
     let tea = app.create_product("Tea", 100, 10).await;
     // A read model's table refuses a value (as a schema mistake would).
     sqlx::query("ALTER TABLE order_views ADD CONSTRAINT no_poison CHECK (remark <> 'poison')")
@@ -231,25 +223,12 @@ async fn an_event_a_read_model_refuses_is_parked_listed_counted_and_reapplied_af
             .contains("waits for"),
         "{body}"
     );
-    let response = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("metrics");
-    let metrics = response.text().await.expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("projection_parked_events{projection=\"orders\"} 2"),
         "{metrics}"
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_ordo"))
-        .args(["projections", "parked", "orders", "--database-url"])
-        .arg(crate::support::database_url(
-            options.get_database().expect("name"),
-        ))
-        .env("ORDO_JWT_SECRET", TestApp::secret())
-        .output()
-        .expect("run ordo projections parked");
+    let output = TestApp::cli(&options, &["projections", "parked", "orders"]);
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{printed}");
     assert!(
@@ -452,7 +431,7 @@ async fn a_postgresql_restart_does_not_fail_a_projection() {
         .await
         .expect("pool");
     ordo::database::migrate(&pool).await.expect("migrate");
-    let app = crate::support::spawn_app_on(pool.clone()).await;
+    let app = spawn_app_on(pool.clone()).await;
     let tea = app.create_product("Tea", 100, 10).await;
     place(&app, "before", tea, "").await;
 

@@ -286,13 +286,7 @@ async fn a_purge_leaves_every_event_as_it_was_and_counts_what_it_deleted() {
     assert!(keys(&app.pool).await.is_empty());
     assert!(sessions(&app.pool).await.is_empty());
     assert!(notices(&app.pool).await.is_empty());
-    let response = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("metrics");
-    let metrics = response.text().await.expect("text");
+    let metrics = app.metrics().await;
     for table in ["idempotency_keys", "sessions", "payment_notices"] {
         assert!(
             metrics.contains(&format!("retention_purged_rows_total{{table=\"{table}\"}}")),

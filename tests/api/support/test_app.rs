@@ -228,6 +228,32 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// The `/metrics` page (which must answer 200), as text.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("metrics");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.expect("metrics text")
+    }
+
+    /// Runs the `ordo` binary with `args` against the test database `options` names,
+    /// with this app's secret.
+    pub fn cli(options: &sqlx::postgres::PgConnectOptions, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ordo"))
+            .args(args)
+            .arg("--database-url")
+            .arg(super::database_url(
+                options.get_database().expect("a database name"),
+            ))
+            .env("ORDO_JWT_SECRET", SECRET)
+            .output()
+            .expect("run ordo")
+    }
+
     /// GET `path`, answering the status and the JSON body (Null when not JSON).
     pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
         let response = self
