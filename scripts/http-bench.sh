@@ -4,8 +4,11 @@
 # with real session tokens. Prints wrk's figures and the server's RSS. Asserts nothing.
 # With `hot`: instead, one product with 10,000,000 units bought by everyone, in
 # consecutive rounds (does a hot product slow down as its history grows?).
+# With `two-line`: orders of two lines over the 1,000 products, then pgbench (64 clients,
+# same database server) running the bare-SQL transaction that writes the same events,
+# and the ratio between the two: how much of what PostgreSQL can commit ordo uses.
 # Needs wrk (apt-get install -y wrk) and a release build (cargo build --release).
-# Usage: scripts/http-bench.sh [seconds per run, default 15] [hot [rounds, default 10]]
+# Usage: scripts/http-bench.sh [seconds per run, default 15] [hot [rounds, default 10] | two-line]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-15}
@@ -50,12 +53,19 @@ lua_list() { printf '%s = {' "$1"; sed 's/.*/"&",/' "$2" | tr -d '\n'; echo '}';
   lua_list tokens "$WORK/tokens"; lua_list products "$WORK/products"
   cat <<LUA
 address = '$ADDRESS'
+two_lines = $([ "$MODE" = two-line ] && echo true || echo false)
 counter = 0
 request = function()
   counter = counter + 1
   local token = tokens[(counter % #tokens) + 1]
   local product = products[math.random(#products)]
-  local body = '{"lines":[{"product_id":"' .. product .. '","quantity":1}],"address":' .. address .. '}'
+  local line = '{"product_id":"' .. product .. '","quantity":1}'
+  if two_lines then
+    local other = products[math.random(#products)]
+    while other == product do other = products[math.random(#products)] end
+    line = line .. ',{"product_id":"' .. other .. '","quantity":1}'
+  end
+  local body = '{"lines":[' .. line .. '],"address":' .. address .. '}'
   return wrk.format("POST", "/api/v1/orders",
     {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
 end
@@ -86,6 +96,17 @@ if [ "$MODE" = hot ]; then
       "$(( $(ps -o rss= -p $SERVER) / 1024 ))"
     if echo "$out" | grep -q 'Non-2xx'; then echo "$out" | grep 'Non-2xx'; fi
   done
+  exit 0
+fi
+if [ "$MODE" = two-line ]; then
+  echo; echo "== POST /api/v1/orders with 2 lines over $PRODUCTS products, 64 connections, ${SECONDS_PER_RUN}s"
+  out=$(wrk -t2 -c64 -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/post.lua" "$BASE")
+  echo "$out"; rss
+  ordo_rate=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  scripts/pgbench-equivalent.sh "$WORK/data" "$SECONDS_PER_RUN" && NO_NOTIFY=1 scripts/pgbench-equivalent.sh "$WORK/data" "$SECONDS_PER_RUN" | tee "$WORK/pgbench.out"
+  sql_rate=$(awk '/^tps/ {print $3}' "$WORK/pgbench.out")
+  echo; echo "ordo: $ordo_rate orders/s; bare SQL: $sql_rate transactions/s;" \
+    "ordo reaches $(awk -v a="$ordo_rate" -v b="$sql_rate" 'BEGIN {printf "%.0f", 100 * a / b}') %"
   exit 0
 fi
 echo; echo "== POST /api/v1/orders, 64 connections, ${SECONDS_PER_RUN}s"

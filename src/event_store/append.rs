@@ -6,6 +6,9 @@
 //! is rolled back, and the caller gets [`AppendError::Conflict`] naming the streams that
 //! moved, to reload and retry.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use cqrs_es::{Aggregate, DomainEvent};
 use serde_json::Value;
 use sqlx::{PgConnection, Row};
@@ -68,7 +71,8 @@ pub struct Appended {
     pub last: FeedPosition,
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Cloneable, so that one failed group commit can answer every append it carried.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AppendError {
     /// Another writer appended to these streams since they were loaded. Nothing was
     /// written; reload and retry.
@@ -80,9 +84,21 @@ pub enum AppendError {
     #[error("the connection was left inside an unfinished transaction")]
     ForeignTransaction,
     #[error("could not serialize metadata: {0}")]
-    Metadata(#[from] serde_json::Error),
+    Metadata(Arc<serde_json::Error>),
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(Arc<sqlx::Error>),
+}
+
+impl From<serde_json::Error> for AppendError {
+    fn from(err: serde_json::Error) -> Self {
+        Self::Metadata(Arc::new(err))
+    }
+}
+
+impl From<sqlx::Error> for AppendError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Database(Arc::new(err))
+    }
 }
 
 fn list(streams: &[StreamId]) -> String {
@@ -93,30 +109,80 @@ fn list(streams: &[StreamId]) -> String {
         .join(", ")
 }
 
-/// Flattened columns for one multi-row INSERT.
-#[derive(Default)]
-struct Rows {
-    aggregate_types: Vec<String>,
-    aggregate_ids: Vec<String>,
-    sequences: Vec<i64>,
-    event_types: Vec<String>,
-    event_versions: Vec<String>,
-    payloads: Vec<String>,
-    metadata: Vec<String>,
+/// One event, serialized as the INSERT takes it.
+#[derive(Debug)]
+pub(super) struct EventRow {
+    pub stream: StreamId,
+    pub sequence: i64,
+    event_type: String,
+    event_version: String,
+    payload: String,
+    metadata: String,
+}
+
+/// The rows of one append (one unit of work), and the streams it expects at which
+/// sequence.
+#[derive(Debug)]
+pub(super) struct Rows {
+    pub rows: Vec<EventRow>,
+    /// Every stream written, with the sequence its writer loaded.
+    pub expected: Vec<(StreamId, i64)>,
+}
+
+impl Rows {
+    /// Serializes the streams' events (their own metadata, or `metadata`).
+    pub fn of(streams: &[StreamAppend], metadata: &EventMetadata) -> Result<Self, AppendError> {
+        let metadata = serde_json::to_string(metadata)?;
+        let mut rows = Vec::new();
+        let mut expected = Vec::new();
+        for append in streams.iter().filter(|s| !s.events.is_empty()) {
+            expected.push((append.stream.clone(), append.expected_sequence));
+            for (event, sequence) in append.events.iter().zip(append.expected_sequence + 1..) {
+                rows.push(EventRow {
+                    stream: append.stream.clone(),
+                    sequence,
+                    event_type: event.event_type.clone(),
+                    event_version: event.event_version.clone(),
+                    payload: event.payload.to_string(),
+                    metadata: match &event.metadata {
+                        Some(own) => serde_json::to_string(own)?,
+                        None => metadata.clone(),
+                    },
+                });
+            }
+        }
+        if rows.is_empty() {
+            return Err(AppendError::Empty);
+        }
+        Ok(Self { rows, expected })
+    }
 }
 
 impl EventStore {
     /// Appends every stream's events in one transaction: all of them, or none.
+    ///
+    /// The append joins the process's group commit (see [`super::group_commit`]): it may
+    /// share its transaction with other appends, never with one touching the same
+    /// streams, and fails or succeeds on its own.
     pub async fn append(
         &self,
         streams: &[StreamAppend],
         metadata: &EventMetadata,
     ) -> Result<Appended, AppendError> {
-        // All events go in one INSERT statement, which is atomic on its own: running it
-        // outside BEGIN/COMMIT saves two round trips and commits (or fails) as a whole.
-        let mut conn = self.pool.acquire().await?;
-        let mut result = insert(&mut conn, streams, metadata, Transaction::Own).await;
-        if matches!(result, Err(AppendError::ForeignTransaction)) {
+        let rows = Rows::of(streams, metadata)?;
+        self.committer.commit(&self.pool, rows).await
+    }
+}
+
+/// Inserts the rows of one or more units of work in one statement on `conn`, in its own
+/// implicit transaction: the rows and, for each, its global position and the
+/// transaction id.
+pub(super) async fn insert_own(
+    conn: &mut PgConnection,
+    rows: &[&EventRow],
+) -> Result<Vec<(i64, i64)>, AppendError> {
+    let inserted = match insert(conn, rows, Transaction::Own).await {
+        Err(AppendError::ForeignTransaction) => {
             // sqlx can hand out a pooled connection still inside the transaction of a
             // future that was dropped mid-way (seen with aborted projector tasks);
             // writing there would be lost when that transaction ends. End it, then write
@@ -126,43 +192,44 @@ impl EventStore {
                 "pooled connection was inside an unfinished transaction; rolled it back"
             );
             sqlx::query("ROLLBACK").execute(&mut *conn).await?;
-            result = insert(&mut conn, streams, metadata, Transaction::Own).await;
+            insert(conn, rows, Transaction::Own).await?
         }
-        match result {
-            // Asked on the same connection: waiting for a second one while holding this
-            // could exhaust the pool when many writers conflict at once.
-            Err(AppendError::Conflict { .. }) => Err(AppendError::Conflict {
-                streams: moved_streams(&mut conn, streams).await?,
-            }),
-            result => result,
-        }
-    }
+        result => result?,
+    };
+    Ok(inserted)
 }
 
-/// Which of these streams now hold events past the sequence the writer expected.
-async fn moved_streams(
+/// Which of these streams now hold events past the sequence their writer expected
+/// (one query, asked on the connection that saw the conflict: waiting for a second one
+/// while holding this could exhaust the pool when many writers conflict at once).
+pub(super) async fn moved_streams(
     conn: &mut PgConnection,
-    streams: &[StreamAppend],
+    expected: &[&(StreamId, i64)],
 ) -> Result<Vec<StreamId>, sqlx::Error> {
-    let mut moved = Vec::new();
-    for append in streams {
-        let head: Option<i64> = sqlx::query_scalar(
-            "SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
-        )
-        .bind(&append.stream.aggregate_type)
-        .bind(&append.stream.aggregate_id)
-        .fetch_one(&mut *conn)
-        .await?;
-        if head.unwrap_or(0) > append.expected_sequence {
-            moved.push(append.stream.clone());
-        }
-    }
-    if moved.is_empty() {
-        // The winner is committed before we see the violation, so this is unexpected;
-        // naming every stream still tells the caller to reload them all.
-        moved = streams.iter().map(|append| append.stream.clone()).collect();
-    }
-    Ok(moved)
+    let types: Vec<&str> = expected
+        .iter()
+        .map(|(s, _)| s.aggregate_type.as_str())
+        .collect();
+    let ids: Vec<&str> = expected
+        .iter()
+        .map(|(s, _)| s.aggregate_id.as_str())
+        .collect();
+    let next: Vec<i64> = expected.iter().map(|(_, sequence)| sequence + 1).collect();
+    let moved: Vec<(String, String)> = sqlx::query_as(
+        "SELECT s.t, s.i FROM unnest($1::text[], $2::text[], $3::bigint[]) AS s(t, i, next)
+          WHERE EXISTS (SELECT 1 FROM events e
+                         WHERE e.aggregate_type = s.t AND e.aggregate_id = s.i
+                           AND e.sequence = s.next)",
+    )
+    .bind(&types)
+    .bind(&ids)
+    .bind(&next)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(moved
+        .into_iter()
+        .map(|(aggregate_type, aggregate_id)| StreamId::new(aggregate_type, aggregate_id))
+        .collect())
 }
 
 /// Appends inside the caller's transaction, so that other writes (read models updated
@@ -174,7 +241,30 @@ pub async fn append_in(
     streams: &[StreamAppend],
     metadata: &EventMetadata,
 ) -> Result<Appended, AppendError> {
-    insert(conn, streams, metadata, Transaction::Caller).await
+    let rows = Rows::of(streams, metadata)?;
+    let rows: Vec<&EventRow> = rows.rows.iter().collect();
+    let inserted = insert(conn, &rows, Transaction::Caller)
+        .await
+        .map_err(|err| match err {
+            AppendError::Conflict { .. } => AppendError::Conflict {
+                streams: streams.iter().map(|append| append.stream.clone()).collect(),
+            },
+            other => other,
+        })?;
+    Ok(Appended::of(&inserted))
+}
+
+impl Appended {
+    /// From the (global position, transaction id) of each inserted row.
+    pub(super) fn of(inserted: &[(i64, i64)]) -> Self {
+        let mut positions: Vec<i64> = inserted.iter().map(|(position, _)| *position).collect();
+        positions.sort_unstable();
+        let last = FeedPosition {
+            transaction_id: inserted.first().map_or(0, |(_, transaction)| *transaction),
+            global_position: positions.last().copied().unwrap_or_default(),
+        };
+        Self { positions, last }
+    }
 }
 
 /// Whose transaction the INSERT runs in.
@@ -186,34 +276,22 @@ enum Transaction {
     Own,
 }
 
+/// One multi-row INSERT. Rows go in the global (type, id, sequence) order, so two
+/// writers touching the same streams wait for each other instead of deadlocking on each
+/// other's uncommitted keys. Answers each row's (global position, transaction id), in
+/// the order of `rows`.
 async fn insert(
     conn: &mut PgConnection,
-    streams: &[StreamAppend],
-    metadata: &EventMetadata,
+    rows: &[&EventRow],
     transaction: Transaction,
-) -> Result<Appended, AppendError> {
-    // A fixed order of streams means two writers touching the same streams wait for each
-    // other instead of deadlocking on each other's uncommitted keys.
-    let mut ordered: Vec<&StreamAppend> = streams.iter().filter(|s| !s.events.is_empty()).collect();
-    ordered.sort_by(|a, b| a.stream.cmp(&b.stream));
-    if ordered.is_empty() {
-        return Err(AppendError::Empty);
-    }
-    let mut rows = Rows::default();
-    for append in ordered {
-        for (event, sequence) in append.events.iter().zip(append.expected_sequence + 1..) {
-            rows.aggregate_types
-                .push(append.stream.aggregate_type.clone());
-            rows.aggregate_ids.push(append.stream.aggregate_id.clone());
-            rows.sequences.push(sequence);
-            rows.event_types.push(event.event_type.clone());
-            rows.event_versions.push(event.event_version.clone());
-            rows.payloads.push(event.payload.to_string());
-            rows.metadata.push(serde_json::to_string(
-                event.metadata.as_ref().unwrap_or(metadata),
-            )?);
-        }
-    }
+) -> Result<Vec<(i64, i64)>, AppendError> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| {
+        (&rows[a].stream, rows[a].sequence).cmp(&(&rows[b].stream, rows[b].sequence))
+    });
+    let column = |field: fn(&EventRow) -> &str| -> Vec<&str> {
+        order.iter().map(|&i| field(rows[i])).collect()
+    };
     let inserted = sqlx::query(
         "INSERT INTO events
              (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
@@ -226,40 +304,64 @@ async fn insert(
           -- unfinished transaction that wrote or locked rows, and nothing is written.
           -- (Evaluated once, before the first row: an uncorrelated sub-select.)
           WHERE NOT $8 OR (SELECT pg_current_xact_id_if_assigned() IS NULL)
-         RETURNING global_position, transaction_id::text::bigint AS transaction_id",
+         RETURNING aggregate_type, aggregate_id, sequence, global_position,
+                   transaction_id::text::bigint AS transaction_id",
     )
-    .bind(&rows.aggregate_types)
-    .bind(&rows.aggregate_ids)
-    .bind(&rows.sequences)
-    .bind(&rows.event_types)
-    .bind(&rows.event_versions)
-    .bind(&rows.payloads)
-    .bind(&rows.metadata)
+    .bind(column(|row| &row.stream.aggregate_type))
+    .bind(column(|row| &row.stream.aggregate_id))
+    .bind(
+        order
+            .iter()
+            .map(|&i| rows[i].sequence)
+            .collect::<Vec<i64>>(),
+    )
+    .bind(column(|row| &row.event_type))
+    .bind(column(|row| &row.event_version))
+    .bind(column(|row| &row.payload))
+    .bind(column(|row| &row.metadata))
     .bind(transaction == Transaction::Own)
     .fetch_all(&mut *conn)
     .await
-    .map_err(|err| classify(err, streams))?;
+    .map_err(classify)?;
     if inserted.is_empty() {
         return Err(AppendError::ForeignTransaction);
     }
 
-    let mut positions = Vec::with_capacity(inserted.len());
-    let mut transaction_id = 0;
+    // RETURNING promises no order: match the rows back by their keys.
+    let mut landed = HashMap::with_capacity(inserted.len());
     for row in &inserted {
-        positions.push(row.try_get::<i64, _>("global_position")?);
-        transaction_id = row.try_get("transaction_id")?;
+        let key: (String, String, i64) = (
+            row.try_get("aggregate_type")?,
+            row.try_get("aggregate_id")?,
+            row.try_get("sequence")?,
+        );
+        let at: (i64, i64) = (
+            row.try_get("global_position")?,
+            row.try_get("transaction_id")?,
+        );
+        landed.insert(key, at);
     }
-    positions.sort_unstable();
-    let last = FeedPosition {
-        transaction_id,
-        global_position: positions.last().copied().unwrap_or_default(),
-    };
-    Ok(Appended { positions, last })
+    rows.iter()
+        .map(|row| {
+            let key = (
+                row.stream.aggregate_type.clone(),
+                row.stream.aggregate_id.clone(),
+                row.sequence,
+            );
+            landed.get(&key).copied().ok_or_else(|| {
+                AppendError::from(sqlx::Error::Protocol(format!(
+                    "the INSERT did not return {}#{}",
+                    row.stream, row.sequence
+                )))
+            })
+        })
+        .collect()
 }
 
 /// A taken sequence (unique violation on the primary key), or a deadlock or
-/// serialization failure between writers, is a conflict; anything else is an error.
-fn classify(err: sqlx::Error, streams: &[StreamAppend]) -> AppendError {
+/// serialization failure between writers, is a conflict (the caller finds which streams
+/// moved); anything else is an error.
+fn classify(err: sqlx::Error) -> AppendError {
     // 25P02: the connection is inside a failed transaction it did not open.
     if err
         .as_database_error()
@@ -273,9 +375,9 @@ fn classify(err: sqlx::Error, streams: &[StreamAppend]) -> AppendError {
     });
     if is_conflict {
         AppendError::Conflict {
-            streams: streams.iter().map(|append| append.stream.clone()).collect(),
+            streams: Vec::new(),
         }
     } else {
-        AppendError::Database(err)
+        AppendError::from(err)
     }
 }

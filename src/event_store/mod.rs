@@ -6,7 +6,10 @@
 //! postgres-es loads what we append and we read what it writes.
 
 mod append;
+mod group_commit;
 mod load;
+
+use std::sync::Arc;
 
 use sqlx::PgPool;
 
@@ -36,15 +39,19 @@ impl std::fmt::Display for StreamId {
     }
 }
 
-/// The event store over one connection pool.
+/// The event store over one connection pool. Clones share one group commit.
 #[derive(Debug, Clone)]
 pub struct EventStore {
     pool: PgPool,
+    committer: Arc<group_commit::Committer>,
 }
 
 impl EventStore {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            committer: Arc::default(),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -166,7 +166,7 @@ impl From<WriteError> for ApiError {
                 busy.retry_after = Some(RETRY_AFTER_BUSY_SECS);
                 busy
             }
-            WriteError::Append(AppendError::Database(db)) => db.into(),
+            WriteError::Append(AppendError::Database(db)) => db.as_ref().into(),
             WriteError::Unavailable(cause) => {
                 tracing::warn!(%cause, "write failed");
                 Self::unavailable("the order could not be written; retry shortly")
@@ -180,13 +180,19 @@ impl From<WriteError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
+        Self::from(&err)
+    }
+}
+
+impl From<&sqlx::Error> for ApiError {
+    fn from(err: &sqlx::Error) -> Self {
         // The database being away (connection, resources, shutting down) is a 503 the
         // client may retry, not a broken server.
-        if projections::failure::is_unavailable(&err) {
+        if projections::failure::is_unavailable(err) {
             tracing::warn!(%err, "database unavailable");
             return Self::unavailable("the database is unavailable; retry shortly");
         }
-        Self::internal(&err)
+        Self::internal(err)
     }
 }
 

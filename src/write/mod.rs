@@ -6,8 +6,8 @@
 mod attempt;
 mod catalog;
 mod error;
-mod group_commit;
 mod orders;
+mod product_batches;
 mod stream_slots;
 mod users;
 
@@ -80,7 +80,7 @@ pub struct WriteModel {
     stocks: StreamSlots<Stock>,
     orders: StreamSlots<Order>,
     users: StreamSlots<User>,
-    queues: group_commit::Queues,
+    queues: product_batches::Queues,
     pub stats: WriteStats,
 }
 
@@ -93,7 +93,7 @@ impl WriteModel {
             stocks: StreamSlots::new(true),
             orders: StreamSlots::new(false),
             users: StreamSlots::new(false),
-            queues: group_commit::Queues::default(),
+            queues: product_batches::Queues::default(),
             stats: WriteStats::default(),
         }
     }

@@ -1,8 +1,10 @@
-//! Group commit for hot products: single-line orders for one product join its queue; one
-//! drainer per product takes everything queued, decides the orders one after another on
-//! the cached stock, and appends all accepted ones in one INSERT — one commit (one fsync)
-//! for many orders instead of one each. While a batch commits the next one gathers, so
-//! batches grow with the load.
+//! Batches per product for hot products: single-line orders for one product join its
+//! queue; one drainer per product takes everything queued, decides the orders one after
+//! another on the cached stock, and appends all accepted ones as one append — one
+//! decision pass and one stock write for many orders instead of a lock hand-over and a
+//! commit each. While a batch commits the next one gathers, so batches grow with the
+//! load. (The event store's group commit then lets batches of different products, and
+//! multi-line orders, share transactions.)
 //!
 //! The drainer is a task of its own: it carries other clients' orders, so it must finish
 //! even when the client whose request started it hangs up. It takes the product's and
