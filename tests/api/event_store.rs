@@ -178,6 +178,62 @@ async fn a_multi_stream_append_whose_second_stream_conflicts_writes_nothing() {
 }
 
 #[tokio::test]
+async fn concurrent_appends_share_commits_and_a_stale_one_fails_alone() {
+    let (pool, _) = fresh_database().await;
+    let store = EventStore::new(pool);
+    store
+        .append(&[add("taken", 0, 1)], &EventMetadata::default())
+        .await
+        .expect("the first event of taken");
+    let barrier = Arc::new(Barrier::new(51));
+
+    // Fifty appends to streams of their own, and one written as if "taken" were empty.
+    let tasks: Vec<_> = (0..51)
+        .map(|task| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            tokio::spawn(async move {
+                let appends = if task == 50 {
+                    vec![add("stale-partner", 0, 10), add("taken", 0, 20)]
+                } else {
+                    vec![add(&format!("own-{task}"), 0, task)]
+                };
+                barrier.wait().await;
+                store.append(&appends, &EventMetadata::default()).await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.expect("task"));
+    }
+
+    match &results[50] {
+        Err(AppendError::Conflict { streams }) => {
+            assert_eq!(streams, &vec![StreamId::new("Counter", "taken")]);
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(stream_sequences(&store, "stale-partner").await, vec![]);
+    assert_eq!(stream_sequences(&store, "taken").await, vec![(1, 1)]);
+    let mut transactions = std::collections::HashSet::new();
+    for (task, result) in results[..50].iter().enumerate() {
+        let appended = result
+            .as_ref()
+            .expect("an append of its own stream commits");
+        assert_eq!(
+            stream_sequences(&store, &format!("own-{task}")).await,
+            vec![(1, i64::try_from(task).expect("small"))]
+        );
+        transactions.insert(appended.last.transaction_id);
+    }
+    assert!(
+        transactions.len() < 50,
+        "appends waiting together share a commit: {} commits",
+        transactions.len()
+    );
+}
+
+#[tokio::test]
 async fn the_feed_waits_for_a_transaction_that_commits_after_a_later_position() {
     let (pool, _) = fresh_database().await;
     let store = EventStore::new(pool.clone());

@@ -379,3 +379,98 @@ async fn clients_that_hang_up_mid_order_leave_nothing_half_written() {
     assert_eq!(stock.reserved(), placed, "and every reservation its order");
     assert_eq!(stock.available(), 1_000 - placed);
 }
+
+#[tokio::test]
+async fn two_line_orders_on_two_app_instances_share_commits_and_never_oversell() {
+    let first = spawn_app().await;
+    let second = spawn_app_on(first.pool.clone()).await;
+    let mut products = Vec::new();
+    for name in ["Tea", "Cup", "Pot", "Tray"] {
+        products.push(first.create_product(name, 500, 40).await);
+    }
+    // Both instances have the products cached before the rush: only the event store
+    // keeps them honest with each other.
+    for app in [&first, &second] {
+        let (status, body) = app.place_order("warm-up", &[(products[0], 1)]).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    // 200 buyers, each of two neighbouring products: 100 units asked of each, 40 there.
+    let mut tasks = Vec::new();
+    for buyer in 0..200 {
+        let app = if buyer % 2 == 0 { &first } else { &second };
+        let (client, base, token) = (
+            app.client.clone(),
+            app.address.clone(),
+            app.user_token(&format!("buyer-{buyer}")),
+        );
+        let lines = [products[buyer % 4], products[(buyer + 1) % 4]];
+        tasks.push(tokio::spawn(async move {
+            let response = client
+                .post(format!("{base}/api/v1/orders"))
+                .bearer_auth(token)
+                .json(&json!({"lines": [{"product_id": lines[0], "quantity": 1},
+                                        {"product_id": lines[1], "quantity": 1}],
+                              "address": address()}))
+                .send()
+                .await
+                .expect("request");
+            let status = response.status();
+            (lines, status, response.json::<Value>().await.expect("json"))
+        }));
+    }
+    let mut ordered = std::collections::HashMap::<Uuid, i64>::new();
+    let mut placed = 0;
+    for task in tasks {
+        let (lines, status, body) = task.await.expect("buyer");
+        match status {
+            StatusCode::CREATED => {
+                placed += 1;
+                for product in lines {
+                    *ordered.entry(product).or_default() += 1;
+                }
+            }
+            StatusCode::CONFLICT => assert_eq!(body["code"], 40901, "{body}"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+
+    *ordered.entry(products[0]).or_default() += 2; // the warm-up orders
+    for product in &products {
+        let stock = first.stock(*product).await;
+        let sold_to_orders = ordered.get(product).copied().unwrap_or_default();
+        assert_eq!(
+            (stock.on_hand(), stock.reserved()),
+            (40, sold_to_orders),
+            "every accepted line holds exactly one reserved unit of {product}"
+        );
+        assert!(stock.reserved() <= 40, "oversold {product}: {stock:?}");
+    }
+    assert!(placed > 0);
+    assert_eq!(first.count_events("OrderPlaced").await, placed + 2);
+    assert_eq!(first.count_events("StockReserved").await, 2 * placed + 2);
+    // Each order's events all landed in one transaction, and orders shared transactions.
+    let split_orders: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events o JOIN events s
+             ON s.payload->'StockReserved'->>'order_id' = o.aggregate_id
+          WHERE o.event_type = 'OrderPlaced' AND s.transaction_id <> o.transaction_id",
+    )
+    .fetch_one(&first.pool)
+    .await
+    .expect("split orders");
+    assert_eq!(
+        split_orders, 0,
+        "an order and its reservations commit together"
+    );
+    let most_orders_in_one_commit: i64 = sqlx::query_scalar(
+        "SELECT max(n) FROM (SELECT count(*) AS n FROM events
+                              WHERE event_type = 'OrderPlaced' GROUP BY transaction_id) t",
+    )
+    .fetch_one(&first.pool)
+    .await
+    .expect("orders per commit");
+    assert!(
+        most_orders_in_one_commit > 1,
+        "concurrent orders of different products were committed together"
+    );
+}
