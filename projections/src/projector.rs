@@ -23,6 +23,9 @@ use crate::{FeedPosition, RecordedEvent, checkpoint, parking};
 /// The channel the events table's trigger notifies on commit.
 const FEED_CHANNEL: &str = "ordo_events";
 
+/// How long the listener waits before reconnecting after a failed attempt.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
+
 /// Events per batch.
 pub const BATCH_SIZE: i64 = 2_000;
 
@@ -192,28 +195,34 @@ impl Projector {
     pub async fn catch_up(&self) -> Result<(), ProjectionError> {
         let mut first_error = None;
         for projection in &self.projections {
-            let name = projection.name();
-            if self.backing_off(name) {
-                continue;
-            }
-            loop {
-                match self.step(projection.as_ref()).await {
-                    Ok(Step::Applied(_)) => {}
-                    Ok(_) => break,
-                    Err(err) => {
-                        if err.kind() == FailureKind::Transient {
-                            self.back_off(name, &err);
-                        }
-                        first_error.get_or_insert(err);
-                        break;
-                    }
-                }
-            }
-            if first_error.is_none() {
-                self.recovered(name);
+            if let Err(err) = self.catch_up_one(projection.as_ref()).await {
+                first_error.get_or_insert(err);
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Runs `projection` until it is caught up, standing by or failed, unless it waits
+    /// out a transient failure.
+    async fn catch_up_one(&self, projection: &dyn Projection) -> Result<(), ProjectionError> {
+        let name = projection.name();
+        if self.backing_off(name) {
+            return Ok(());
+        }
+        loop {
+            match self.step(projection).await {
+                Ok(Step::Applied(_)) => {}
+                Ok(_) => break,
+                Err(err) => {
+                    if err.kind() == FailureKind::Transient {
+                        self.back_off(name, &err);
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        self.recovered(name);
+        Ok(())
     }
 
     fn backing_off(&self, name: &str) -> bool {
@@ -241,46 +250,54 @@ impl Projector {
         }
     }
 
-    /// Tails the feed until `shutdown` changes: woken by NOTIFY, polling as a fallback
-    /// (a lost notification, or events that were not yet below the horizon).
+    /// Tails the feed until `shutdown` changes: each projection in a task of its own (a
+    /// read-your-writes wait on one projection does not wait for the others' batches,
+    /// and a slow one holds no other back), woken by NOTIFY, polling as a fallback (a
+    /// lost notification, or events that were not yet below the horizon).
     ///
-    /// Stop it with `shutdown`, which it checks between batches; never abort its task:
+    /// Stop it with `shutdown`, which the tasks check between batches; never abort them:
     /// sqlx 0.8 can return a connection whose future was dropped mid-transaction to the
     /// pool still inside that transaction, where other statements would then run.
-    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let mut listener = match PgListener::connect_with(&self.pool).await {
-            Ok(mut listener) => match listener.listen(FEED_CHANNEL).await {
-                Ok(()) => Some(listener),
-                Err(err) => {
-                    tracing::warn!(%err, "cannot LISTEN for new events; polling only");
-                    None
-                }
-            },
-            Err(err) => {
-                tracing::warn!(%err, "cannot LISTEN for new events; polling only");
-                None
+    pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+        let (wake, woken) = watch::channel(());
+        let mut tasks = vec![tokio::spawn(listen(
+            self.pool.clone(),
+            wake,
+            shutdown.clone(),
+        ))];
+        for projection in &self.projections {
+            tasks.push(tokio::spawn(Arc::clone(&self).follow(
+                Arc::clone(projection),
+                woken.clone(),
+                shutdown.clone(),
+            )));
+        }
+        for task in tasks {
+            if let Err(err) = task.await {
+                tracing::error!(%err, "a projector task ended abnormally");
             }
-        };
-        loop {
-            if let Err(err) = self.catch_up().await
+        }
+    }
+
+    /// Keeps one projection caught up until `shutdown` changes.
+    async fn follow(
+        self: Arc<Self>,
+        projection: Arc<dyn Projection>,
+        mut woken: watch::Receiver<()>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        while !*shutdown.borrow() {
+            // Whatever was notified before this catch-up, the catch-up covers.
+            woken.mark_unchanged();
+            if let Err(err) = self.catch_up_one(projection.as_ref()).await
                 && err.kind() != FailureKind::Transient
             {
-                tracing::error!(%err, "a projection stopped");
+                tracing::error!(projection = projection.name(), %err, "a projection stopped");
             }
             let notified = async {
-                match listener.as_mut() {
-                    Some(listener) => {
-                        if listener.try_recv().await.is_err() {
-                            // The server is away (reconnecting failed): wait for the poll
-                            // rather than spin.
-                            std::future::pending::<()>().await;
-                        }
-                        // Every commit notifies, and the listener keeps what arrives in an
-                        // unbounded buffer: one catch-up answers them all, so drop the rest
-                        // (taking one per round, the buffer grew with the traffic).
-                        while listener.next_buffered().is_some() {}
-                    }
-                    None => std::future::pending::<()>().await,
+                if woken.changed().await.is_err() {
+                    // Nobody listens any more: only the poll wakes us.
+                    std::future::pending::<()>().await;
                 }
             };
             tokio::select! {
@@ -331,5 +348,43 @@ impl Projector {
                 newer
             });
         }
+    }
+}
+
+/// Wakes the projections' tasks whenever the events table notifies a commit, until
+/// `shutdown` changes. Without a listener, the tasks poll.
+async fn listen(pool: PgPool, wake: watch::Sender<()>, mut shutdown: watch::Receiver<bool>) {
+    let mut listener = match PgListener::connect_with(&pool).await {
+        Ok(mut listener) => match listener.listen(FEED_CHANNEL).await {
+            Ok(()) => listener,
+            Err(err) => {
+                tracing::warn!(%err, "cannot LISTEN for new events; polling only");
+                return;
+            }
+        },
+        Err(err) => {
+            tracing::warn!(%err, "cannot LISTEN for new events; polling only");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            received = listener.try_recv() => {
+                if received.is_err() {
+                    // The server is away and reconnecting failed: the tasks poll
+                    // meanwhile; try again in a while rather than spin.
+                    tokio::select! {
+                        () = tokio::time::sleep(LISTEN_RETRY) => continue,
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+        // Every commit notifies, and the listener keeps what arrives in an unbounded
+        // buffer: one wake answers them all, so drop the rest (taking one per round, the
+        // buffer grew with the traffic).
+        while listener.next_buffered().is_some() {}
+        wake.send_replace(());
     }
 }
