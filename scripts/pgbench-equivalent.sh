@@ -5,7 +5,9 @@
 # the newest ones in the store, so sizes match — into an `events` table made by ordo's
 # own event-store migration (same indexes and triggers) in a scratch database.
 # No decisions, no HTTP, no projections: the ceiling ordo's write path is measured against.
-# Usage: scripts/pgbench-equivalent.sh <ordo data dir, server running> [seconds, default 15]
+# With NO_NOTIFY=1 the feed's NOTIFY trigger is dropped from the scratch table: PostgreSQL
+# commits NOTIFYing transactions one at a time, which is why ordo commits in groups.
+# Usage: [NO_NOTIFY=1] scripts/pgbench-equivalent.sh <ordo data dir, server running> [seconds, default 15]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=$1
@@ -41,6 +43,6 @@ SELECT aggregate_type,
        nextval('sample_sequence'), event_type, event_version, payload, metadata
   FROM sample;
 SQL
-echo; echo "== pgbench: the same events in bare SQL, 64 clients, ${SECONDS_PER_RUN}s"
+echo; echo "== pgbench: the same events in bare SQL${NO_NOTIFY:+, no NOTIFY trigger}, 64 clients, ${SECONDS_PER_RUN}s"
 "$PG_BIN/pgbench" -n -c 64 -j 2 -T "$SECONDS_PER_RUN" -f "$WORK/order.sql" -r $SCRATCH \
   | grep -E '^(tps|latency|number of (transactions|failed))'

@@ -4,6 +4,7 @@
 //! It prints figures; it asserts nothing.
 
 mod audit;
+mod histogram;
 mod orders;
 mod rebuild;
 pub mod soak;
@@ -103,12 +104,22 @@ fn percentile_ms(samples: &[Duration], p: f64) -> f64 {
 
 /// The process's peak resident memory (VmHWM), in KiB.
 pub fn peak_rss_kib() -> u64 {
+    status_kib("VmHWM:")
+}
+
+/// The process's resident memory now (VmRSS), in KiB.
+pub fn current_rss_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+/// A memory figure of /proc/self/status, in KiB (0 where there is none).
+fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             status
                 .lines()
-                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .find_map(|line| line.strip_prefix(field))
                 .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)

@@ -12,7 +12,8 @@ use std::sync::Mutex;
 use projections::Projector;
 use tokio::task::JoinSet;
 
-use super::percentile_ms;
+use super::histogram::Histogram;
+use super::{peak_rss_kib, reset_peak_rss};
 use crate::event_store::{EventMetadata, EventStore};
 use crate::write::{PlaceOrder, WriteError, WriteModel, WriteSettings};
 
@@ -66,10 +67,15 @@ struct Figures {
     placed: u64,
     refused: u64,
     elapsed: Duration,
-    latencies: Vec<Duration>,
+    /// Latencies of the attempts in each tenth of the run (by the order they started).
+    tenths: Vec<Histogram>,
+    /// The process's resident memory after each tenth of the attempts, in MiB.
+    rss_by_tenth: Vec<u64>,
+    /// The process's peak resident memory during the scenario, in MiB.
+    peak_rss: u64,
     conflicts: u64,
     /// From an order's commit to the order views showing it, sampled.
-    lags: Vec<Duration>,
+    lags: Histogram,
 }
 
 /// Every this many orders, one is followed until the order views show it.
@@ -81,7 +87,8 @@ async fn run_scenario(
     scenario: &Scenario,
     concurrency: usize,
 ) -> anyhow::Result<Figures> {
-    let lags = Arc::new(Mutex::new(Vec::new()));
+    let lags = Arc::new(Mutex::new(Histogram::default()));
+    let rss_by_tenth = Arc::new(Mutex::new(Vec::new()));
     let admin = EventMetadata::default();
     let mut products = Vec::with_capacity(scenario.products);
     for i in 0..scenario.products {
@@ -102,14 +109,16 @@ async fn run_scenario(
     let products = Arc::new(products);
     let next = Arc::new(AtomicU64::new(0));
     let conflicts_before = write.stats.conflicts();
+    reset_peak_rss();
     let started = Instant::now();
     let mut placers = JoinSet::new();
     for _ in 0..concurrency {
         let (write, products, next) = (write.clone(), products.clone(), next.clone());
         let (projector, lags) = (projector.clone(), lags.clone());
+        let rss_by_tenth = rss_by_tenth.clone();
         let attempts = scenario.attempts as u64;
         placers.spawn(async move {
-            let mut latencies = Vec::new();
+            let mut tenths = vec![Histogram::default(); 10];
             let (mut placed, mut refused) = (0u64, 0u64);
             loop {
                 let n = next.fetch_add(1, Ordering::Relaxed);
@@ -138,7 +147,7 @@ async fn run_scenario(
                                     .await
                                 {
                                     let lag = committed.elapsed();
-                                    lags.lock().unwrap_or_else(|p| p.into_inner()).push(lag);
+                                    lags.lock().unwrap_or_else(|p| p.into_inner()).record(lag);
                                 }
                             });
                         }
@@ -146,41 +155,58 @@ async fn run_scenario(
                     Err(WriteError::InsufficientStock(_)) => refused += 1,
                     Err(err) => return Err(anyhow::anyhow!("order failed: {err}")),
                 }
-                latencies.push(begun.elapsed());
+                tenths[usize::try_from(n * 10 / attempts).unwrap_or(9)].record(begun.elapsed());
+                if attempts >= 10 && (n + 1) % (attempts / 10) == 0 {
+                    rss_by_tenth
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(super::current_rss_kib() / 1024);
+                }
             }
-            Ok::<_, anyhow::Error>((placed, refused, latencies))
+            Ok::<_, anyhow::Error>((placed, refused, tenths))
         });
     }
     let mut figures = Figures {
         placed: 0,
         refused: 0,
         elapsed: Duration::ZERO,
-        latencies: Vec::new(),
+        tenths: vec![Histogram::default(); 10],
+        rss_by_tenth: Vec::new(),
+        peak_rss: 0,
         conflicts: 0,
-        lags: Vec::new(),
+        lags: Histogram::default(),
     };
     while let Some(result) = placers.join_next().await {
-        let (placed, refused, latencies) = result??;
+        let (placed, refused, tenths) = result??;
         figures.placed += placed;
         figures.refused += refused;
-        figures.latencies.extend(latencies);
+        for (all, placer) in figures.tenths.iter_mut().zip(&tenths) {
+            all.merge(placer);
+        }
     }
     figures.elapsed = started.elapsed();
+    figures.peak_rss = peak_rss_kib() / 1024;
     figures.conflicts = write.stats.conflicts() - conflicts_before;
     // Let the sampled lags land (the projector catches up within seconds).
     let deadline = Instant::now() + Duration::from_secs(30);
-    let expected = usize::try_from(figures.placed / LAG_SAMPLE_EVERY).unwrap_or_default() / 2;
+    let expected = figures.placed / LAG_SAMPLE_EVERY / 2;
     while lags.lock().unwrap_or_else(|p| p.into_inner()).len() < expected
         && Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     figures.lags = std::mem::take(&mut *lags.lock().unwrap_or_else(|p| p.into_inner()));
+    figures.rss_by_tenth =
+        std::mem::take(&mut *rss_by_tenth.lock().unwrap_or_else(|p| p.into_inner()));
     Ok(figures)
 }
 
 fn report(scenario: &Scenario, figures: &Figures) {
     let seconds = figures.elapsed.as_secs_f64();
+    let mut all = Histogram::default();
+    for tenth in &figures.tenths {
+        all.merge(tenth);
+    }
     let decisions = figures.placed + figures.refused;
     println!("{}", scenario.name);
     println!(
@@ -193,16 +219,33 @@ fn report(scenario: &Scenario, figures: &Figures) {
     );
     println!(
         "  latency p50 {:.2} ms, p99 {:.2} ms; conflicts {} ({:.4} per order)",
-        percentile_ms(&figures.latencies, 0.50),
-        percentile_ms(&figures.latencies, 0.99),
+        all.percentile_ms(0.50),
+        all.percentile_ms(0.99),
         figures.conflicts,
         figures.conflicts as f64 / decisions.max(1) as f64
     );
     println!(
         "  order views lag (commit → visible, {} samples): p50 {:.2} ms, p99 {:.2} ms",
         figures.lags.len(),
-        percentile_ms(&figures.lags, 0.50),
-        percentile_ms(&figures.lags, 0.99)
+        figures.lags.percentile_ms(0.50),
+        figures.lags.percentile_ms(0.99)
+    );
+    // Does a decision cost more as history grows? The same figures for each tenth.
+    let line = |p: f64| {
+        figures
+            .tenths
+            .iter()
+            .map(|tenth| format!("{:.1}", tenth.percentile_ms(p)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!("  by tenth of the attempts, p50 ms: {}", line(0.50));
+    println!("  by tenth of the attempts, p99 ms: {}", line(0.99));
+    let rss: Vec<String> = figures.rss_by_tenth.iter().map(u64::to_string).collect();
+    println!(
+        "  RSS MiB after each tenth: {}; peak during the scenario {}",
+        rss.join(" "),
+        figures.peak_rss
     );
 }
 
