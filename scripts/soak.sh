@@ -23,7 +23,7 @@ SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 120); do curl -sf "$BASE/healthz" > /dev/null && break; sleep 0.5; done
 
-ADMIN=$("$BIN" token --admin --sub soak --data-dir "$WORK/data" 2> /dev/null)
+ADMIN=$("$BIN" token --admin --sub soak --ttl 24h --data-dir "$WORK/data" 2> /dev/null)
 "$BIN" soak --url "$BASE" --admin-token "$ADMIN" --minutes "$MINUTES" --server-pid "$SERVER"
 echo; echo "== ordo audit verify"
 "$BIN" audit verify --data-dir "$WORK/data" 2>&1 | tail -8

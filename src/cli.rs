@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::auth::revocations::MAX_OPERATOR_TTL;
+
 const ENVIRONMENT_HELP: &str = "\
 Environment (besides the flags' own variables):
   ORDO_JWT_SECRET   secret that signs access tokens (at least 32 bytes; required outside
@@ -228,16 +230,44 @@ pub struct RetentionArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct TokenArgs {
+    #[command(subcommand)]
+    pub action: Option<TokenAction>,
     /// An operator token (role `admin`) instead of a shopper's.
     #[arg(long)]
     pub admin: bool,
     /// The token's subject: the operator's name, or a user id.
-    #[arg(long)]
-    pub sub: String,
-    /// How long the token stays valid, e.g. `30m`, `2h`, `7d`.
-    #[arg(long, default_value = "2h", value_parser = humantime::parse_duration)]
+    #[arg(long, required = true)]
+    pub sub: Option<String>,
+    /// How long the token stays valid, e.g. `30m`, `2h`; at most `24h`. The token's id
+    /// (for `ordo token revoke`) is printed on stderr.
+    #[arg(long, default_value = "1h", value_parser = operator_ttl)]
     pub ttl: Duration,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenAction {
+    /// Make a token from `ordo token` unusable before it expires.
+    Revoke {
+        /// The token's id (printed when it was made; its `jti` claim).
+        id: String,
+        /// Why, kept with the revocation.
+        #[arg(long, default_value = "revoked by an operator")]
+        reason: String,
+    },
+}
+
+/// A token lifetime: a duration up to [`MAX_OPERATOR_TTL`].
+fn operator_ttl(value: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(value).map_err(|err| err.to_string())?;
+    if ttl > MAX_OPERATOR_TTL {
+        return Err(format!(
+            "at most {} (mint a new token when it runs out)",
+            humantime::format_duration(MAX_OPERATOR_TTL)
+        ));
+    }
+    Ok(ttl)
 }
 
 #[cfg(test)]

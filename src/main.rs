@@ -23,7 +23,7 @@ fn main() -> std::process::ExitCode {
         logs.init();
     }
     let result = match &cli.command {
-        Some(Command::Token(args)) => commands::token(&cli.global, args),
+        Some(Command::Token(args)) if args.action.is_none() => commands::token(&cli.global, args),
         _ => run_async(&cli),
     };
     match result {
@@ -42,7 +42,7 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
         match &cli.command {
             Some(Command::Migrate) => commands::migrate(&cli.global).await,
             Some(Command::Serve(args)) => commands::serve(&cli.global, args).await,
-            Some(Command::Token(args)) => commands::token(&cli.global, args),
+            Some(Command::Token(args)) => commands::token_action(&cli.global, args).await,
             Some(Command::Bench(args)) => ordo::bench::run(args).await,
             Some(Command::Soak(args)) => ordo::bench::soak::run(args).await,
             Some(Command::Projections(command)) => {

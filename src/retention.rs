@@ -67,12 +67,13 @@ pub struct PurgeReport {
     pub idempotency_keys: u64,
     pub sessions: u64,
     pub payment_notices: u64,
+    pub revoked_tokens: u64,
 }
 
 impl PurgeReport {
     /// Rows deleted, every table together.
     pub fn total(&self) -> u64 {
-        self.idempotency_keys + self.sessions + self.payment_notices
+        self.idempotency_keys + self.sessions + self.payment_notices + self.revoked_tokens
     }
 }
 
@@ -97,6 +98,13 @@ const PAYMENT_NOTICES: &str = "
         SELECT ctid FROM payment_notices
          WHERE received_at < now() - make_interval(secs => $1)
          ORDER BY received_at LIMIT $2))";
+
+/// A revoked token's id is kept until every token carrying it has expired.
+const REVOKED_TOKENS: &str = "
+    DELETE FROM revoked_tokens WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM revoked_tokens
+         WHERE expires_at < now() - make_interval(secs => $1)
+         ORDER BY expires_at LIMIT $2))";
 
 /// Deletes every row past its retention, unless another process is purging (then the
 /// report says `busy`). Safe to stop at any point: each batch commits on its own.
@@ -138,6 +146,7 @@ pub async fn purge(
             settings.payment_notice_retention,
         )
         .await?,
+        revoked_tokens: purge_table(conn, "revoked_tokens", REVOKED_TOKENS, Duration::ZERO).await?,
     };
     if let Err(err) = sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(RETENTION_LOCK)
@@ -184,6 +193,7 @@ pub async fn run(pool: PgPool, settings: RetentionSettings, mut stop: watch::Rec
                     idempotency_keys = report.idempotency_keys,
                     sessions = report.sessions,
                     payment_notices = report.payment_notices,
+                    revoked_tokens = report.revoked_tokens,
                     "purged rows past their retention"
                 ),
                 Ok(_) => {}

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
+use super::revocations::{self, MAX_OPERATOR_TTL};
 use super::{AccessClaims, JwtError, Role};
 use crate::app::AppState;
 use crate::http::error::{ApiError, ErrorCode};
@@ -50,10 +51,25 @@ impl FromRequestParts<AppState> for AuthUser {
             Err(_) => return Err(unauthorized("the access token is invalid")),
         };
         tracing::Span::current().record("user_id", claims.sub.as_str());
-        if let Some(session) = claims.sid
-            && !state.sessions.is_active(session).await?
-        {
-            return Err(unauthorized("the session has ended; log in again"));
+        match claims.sid {
+            Some(session) => {
+                if !state.sessions.is_active(session).await? {
+                    return Err(unauthorized("the session has ended; log in again"));
+                }
+            }
+            // An operator token: no session to end, so a lifetime cap and a revocation
+            // list instead.
+            None => {
+                let lifetime = claims.exp.saturating_sub(claims.iat);
+                if lifetime > i64::try_from(MAX_OPERATOR_TTL.as_secs()).unwrap_or(i64::MAX) {
+                    return Err(unauthorized(
+                        "the token outlives the longest an operator token may (24 h); mint a new one",
+                    ));
+                }
+                if revocations::is_revoked(&state.pool, &claims.jti).await? {
+                    return Err(unauthorized("the token has been revoked"));
+                }
+            }
         }
         Ok(Self(claims))
     }

@@ -2,6 +2,7 @@
 
 mod extractor;
 pub mod jwt;
+pub mod revocations;
 pub mod sessions;
 
 pub use extractor::{AdminUser, AuthUser};

@@ -97,7 +97,7 @@ impl Sessions {
         let (session_id, generation, secret) = parse(refresh_token).ok_or(SessionError::Invalid)?;
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "SELECT user_id, role, generation, refresh_hash,
+            "SELECT user_id, role, generation, refresh_hash, previous_refresh_hash,
                     revoked_at IS NOT NULL OR expires_at < now() AS ended
                FROM sessions WHERE session_id = $1 FOR UPDATE",
         )
@@ -109,7 +109,10 @@ impl Sessions {
             return Err(SessionError::Ended);
         }
         let current: i32 = row.try_get("generation")?;
-        if generation < current {
+        let previous: Option<Vec<u8>> = row.try_get("previous_refresh_hash")?;
+        // Only the token the last rotation replaced proves reuse: a session id and a
+        // generation are no secret, so anything else is merely invalid.
+        if generation == current - 1 && previous.is_some_and(|previous| previous == hash(&secret)) {
             sqlx::query(
                 "UPDATE sessions SET revoked_at = now(), revoked_reason = 'refresh token reused'
                   WHERE session_id = $1",
@@ -134,7 +137,7 @@ impl Sessions {
         let next = Secret::generate();
         sqlx::query(
             "UPDATE sessions SET generation = $2, refresh_hash = $3, refreshed_at = now(),
-                    expires_at = $4
+                    expires_at = $4, previous_refresh_hash = refresh_hash
               WHERE session_id = $1",
         )
         .bind(session_id)

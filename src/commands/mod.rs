@@ -9,9 +9,8 @@ pub use projections::projections;
 use anyhow::Context;
 
 use crate::app::{AppSettings, AppState, Application};
-use crate::auth::{JwtKeys, Role};
-
-use crate::cli::{GlobalArgs, RetentionArgs, ServeArgs, TokenArgs};
+use crate::auth::{JwtKeys, Role, revocations};
+use crate::cli::{GlobalArgs, RetentionArgs, ServeArgs, TokenAction, TokenArgs};
 use crate::config::Config;
 use crate::database::Database;
 use crate::retention::{self, RetentionSettings};
@@ -77,8 +76,8 @@ pub async fn purge(global: &GlobalArgs, args: &RetentionArgs) -> anyhow::Result<
         println!("another server is purging right now; nothing done");
     } else {
         println!(
-            "purged {} idempotency keys, {} sessions, {} payment notices",
-            report.idempotency_keys, report.sessions, report.payment_notices
+            "purged {} idempotency keys, {} sessions, {} payment notices, {} revoked token ids",
+            report.idempotency_keys, report.sessions, report.payment_notices, report.revoked_tokens
         );
     }
     Ok(())
@@ -93,13 +92,36 @@ fn retention_settings(args: &RetentionArgs) -> RetentionSettings {
     }
 }
 
-/// `ordo token`: print a token signed with the secret the server uses.
+/// `ordo token`: print a token signed with the secret the server uses (its id on
+/// stderr, so that scripts taking the token from stdout get the token alone).
 pub fn token(global: &GlobalArgs, args: &TokenArgs) -> anyhow::Result<()> {
     let config = Config::resolve(global)?;
     let role = if args.admin { Role::Admin } else { Role::User };
-    let token = JwtKeys::new(&config.jwt_secret).issue(&args.sub, role, args.ttl)?;
+    let sub = args.sub.as_deref().context("--sub is required")?;
+    let keys = JwtKeys::new(&config.jwt_secret);
+    let token = keys.issue(sub, role, args.ttl)?;
+    let id = keys.verify(&token)?.jti;
+    eprintln!(
+        "token id {id}, valid for {}; `ordo token revoke {id}` makes it unusable sooner",
+        humantime::format_duration(args.ttl)
+    );
     println!("{token}");
     Ok(())
+}
+
+/// `ordo token revoke <id>`.
+pub async fn token_action(global: &GlobalArgs, args: &TokenArgs) -> anyhow::Result<()> {
+    let Some(TokenAction::Revoke { id, reason }) = &args.action else {
+        return token(global, args);
+    };
+    let config = Config::resolve(global)?;
+    let database = Database::open_beside_server(&config).await?;
+    if revocations::revoke(&database.pool, id, reason).await? {
+        println!("token {id} revoked: every server refuses it from its next request");
+    } else {
+        println!("token {id} was already revoked");
+    }
+    database.close().await
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -21,6 +21,7 @@ mod payments;
 pub mod products;
 pub mod rate_limit;
 mod request_id;
+mod sampled_log;
 
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! WeChat Pay's payment notices (`POST /payments/wechat/notify`): verified, decrypted,
-//! checked, then the order paid through the write model; every notice recorded in
-//! `payment_notices` with what ordo made of it.
+//! checked, then the order paid through the write model; every notice WeChat Pay's key
+//! vouches for recorded in `payment_notices` with what ordo made of it. The others
+//! (no valid signature, a stale replay) anybody can send at will: they are counted
+//! (`payment_notices_unverified_total{reason}`) and sampled into the log, not stored.
 
 use aggregates::order::OrderError;
 use axum::Json;
@@ -18,11 +20,15 @@ use uuid::Uuid;
 
 use super::context::{REQUEST_ID_HEADER, await_projection};
 use super::error::ApiError;
+use super::sampled_log::SampledLog;
 use crate::app::AppState;
 use crate::event_store::EventMetadata;
 use crate::wechat_pay::{self, NoticeError, Transaction};
 use crate::write::WriteError;
 use projections::stored_text::escape;
+
+/// A line every 10 s at most for notices nobody vouches for.
+static UNVERIFIED: SampledLog = SampledLog::new(std::time::Duration::from_secs(10));
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(wechat_notify))
@@ -133,6 +139,15 @@ async fn handle_notice(state: AppState, headers: HeaderMap, body: Bytes) -> Resp
                 _ => StatusCode::UNAUTHORIZED,
             };
             let message = err.to_string();
+            if !err.is_vouched_for() {
+                metrics::counter!("payment_notices_unverified_total", "reason" => err.kind())
+                    .increment(1);
+                if let Some(left_out) = UNVERIFIED.admit() {
+                    tracing::warn!(reason = %message, left_out,
+                        "payment notice refused: not signed by WeChat Pay (sampled)");
+                }
+                return notice_answer(status, message);
+            }
             record(
                 &state,
                 &headers,

@@ -37,6 +37,25 @@ impl NoticeError {
             Self::Undecryptable => "undecryptable",
         }
     }
+
+    /// Whether WeChat Pay's platform key vouches for the notice (its signature verified
+    /// on a fresh timestamp). Anybody can send the others, as often as they like, so
+    /// they are counted and sampled into the log, never stored one row each.
+    pub fn is_vouched_for(&self) -> bool {
+        matches!(self, Self::Malformed(_) | Self::Undecryptable)
+    }
+}
+
+/// At most this many characters of what a sender chose (a header value, a parse error
+/// quoting the body) go into an answer or the log.
+const QUOTED_CHARS: usize = 64;
+
+/// `value`, cut to [`QUOTED_CHARS`] characters (marked with `…` when cut).
+fn quoted(value: &str) -> String {
+    match value.char_indices().nth(QUOTED_CHARS) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_owned(),
+    }
 }
 
 /// The notice's envelope.
@@ -121,7 +140,7 @@ pub fn open_notice(
     if let Some(expected) = &config.platform_serial
         && serial != expected
     {
-        return Err(NoticeError::UnknownSerial(serial.to_owned()));
+        return Err(NoticeError::UnknownSerial(quoted(serial)));
     }
     let mut message = Vec::with_capacity(body.len() + 64);
     message.extend_from_slice(format!("{timestamp}\n{nonce}\n").as_bytes());
@@ -130,12 +149,12 @@ pub fn open_notice(
     if !config.platform_key.verifies(&message, signature) {
         return Err(NoticeError::BadSignature);
     }
-    let notice: Notice =
-        serde_json::from_slice(body).map_err(|err| NoticeError::Malformed(err.to_string()))?;
+    let notice: Notice = serde_json::from_slice(body)
+        .map_err(|err| NoticeError::Malformed(quoted(&err.to_string())))?;
     if notice.resource.algorithm != "AEAD_AES_256_GCM" {
         return Err(NoticeError::Malformed(format!(
             "unknown algorithm {}",
-            notice.resource.algorithm
+            quoted(&notice.resource.algorithm)
         )));
     }
     let plain = config
@@ -147,6 +166,6 @@ pub fn open_notice(
         )
         .ok_or(NoticeError::Undecryptable)?;
     let transaction: Transaction = serde_json::from_slice(&plain)
-        .map_err(|err| NoticeError::Malformed(format!("resource: {err}")))?;
+        .map_err(|err| NoticeError::Malformed(format!("resource: {}", quoted(&err.to_string()))))?;
     Ok((notice, transaction))
 }

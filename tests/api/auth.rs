@@ -182,6 +182,60 @@ async fn a_dev_login_and_the_profile() {
 }
 
 #[tokio::test]
+async fn a_session_id_alone_cannot_end_a_session() {
+    let app = spawn_app().await;
+    let (_, body) = login(&app, "dev:victim").await;
+    let refresh_token = body["data"]["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": refresh_token}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let current = body["data"]["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let access = body["data"]["access_token"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+    let session_id = current.split('.').next().expect("session id");
+
+    // An attacker who learned the session id makes up tokens of earlier generations.
+    for generation in [0, 1] {
+        let forged = format!("{session_id}.{generation}.made-up-secret");
+        let (status, _) = app
+            .post_json(
+                "/api/v1/auth/refresh",
+                None,
+                &json!({"refresh_token": forged}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+
+    assert_eq!(
+        get_with(&app, "/api/v1/me", &access).await,
+        StatusCode::OK,
+        "the victim's session lives on"
+    );
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": current}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
 async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_session() {
     let app = spawn_app().await;
     let (_, body) = login(&app, "dev:rotating").await;

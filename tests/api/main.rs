@@ -12,6 +12,7 @@ mod health;
 mod idempotency;
 mod journey;
 mod openapi;
+mod operator_tokens;
 mod orders;
 mod payment_timeout;
 mod payments;

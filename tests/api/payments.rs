@@ -229,7 +229,7 @@ async fn a_notice_pays_the_order_once_and_sells_its_stock() {
 }
 
 #[tokio::test]
-async fn forged_tampered_stale_and_mismatched_notices_are_refused_and_recorded() {
+async fn forged_tampered_stale_and_mismatched_notices_are_refused_and_the_vouched_for_recorded() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
     let token = app.dev_login("mei").await.0;
@@ -293,17 +293,18 @@ async fn forged_tampered_stale_and_mismatched_notices_are_refused_and_recorded()
         2,
         "still reserved, not sold"
     );
+    // Those WeChat Pay's key vouches for are recorded; the forged and the stale are
+    // only counted.
     let recorded = notices(&app).await;
-    assert_eq!(recorded.len(), cases.len());
+    assert_eq!(recorded.len(), cases.len() - 2);
     assert!(recorded.iter().all(|(outcome, _)| outcome == "refused"));
+    let metrics = app.metrics().await;
+    for reason in ["bad_signature", "stale"] {
+        // The recorder is the process's, shared with the other tests: at least ours.
+        assert!(unverified(&metrics, reason) >= 1, "{reason} counted");
+    }
     let reasons: Vec<String> = recorded.into_iter().filter_map(|n| n.1).collect();
-    for expected in [
-        "bad_signature",
-        "undecryptable",
-        "stale",
-        "mismatch",
-        "unknown order",
-    ] {
+    for expected in ["undecryptable", "mismatch", "unknown order"] {
         assert!(
             reasons.iter().any(|reason| reason.contains(expected)),
             "{expected} in {reasons:?}"
@@ -313,6 +314,64 @@ async fn forged_tampered_stale_and_mismatched_notices_are_refused_and_recorded()
     let (status, _) = fake.send_notice(&app.address, id, &right).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(order_view(&app, &token, id).await["status"], "paid");
+}
+
+/// `payment_notices_unverified_total{reason}` in a /metrics text.
+fn unverified(metrics: &str, reason: &str) -> u64 {
+    let series = format!("payment_notices_unverified_total{{reason=\"{reason}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .map_or(0, |value| value.trim().parse().expect("a count"))
+}
+
+#[tokio::test]
+async fn a_thousand_forged_notices_add_no_rows_and_quote_no_more_than_a_few_characters() {
+    let fake = FakeWeChatPay::start().await;
+    let app = app_with(&fake).await;
+    let token = app.dev_login("mei").await.0;
+    let tea = app.create_product("Oolong", 4_800, 10).await;
+    let (id, total) = order(&app, &token, tea).await;
+    let forged = NoticeOptions {
+        wrong_signer: true,
+        ..NoticeOptions::paying(total)
+    };
+
+    let counted_before = unverified(&app.metrics().await, "bad_signature");
+    for _ in 0..1_000 {
+        let (status, answer) = fake.send_notice(&app.address, id, &forged).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    }
+    // An attacker-sized serial is quoted, not copied.
+    let huge_serial = "S".repeat(10_000);
+    let response = app
+        .client
+        .post(format!("{}/api/v1/payments/wechat/notify", app.address))
+        .header(
+            "wechatpay-timestamp",
+            chrono::Utc::now().timestamp().to_string(),
+        )
+        .header("wechatpay-nonce", "n")
+        .header("wechatpay-signature", "c2ln")
+        .header("wechatpay-serial", &huge_serial)
+        .body("{}")
+        .send()
+        .await
+        .expect("notice");
+    let status = response.status();
+    let answer: Value = response.json().await.expect("json");
+
+    assert_eq!(notices(&app).await.len(), 0, "no rows for forged notices");
+    assert!(unverified(&app.metrics().await, "bad_signature") >= counted_before + 1_000);
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert!(
+        answer["message"].as_str().expect("message").len() < 200,
+        "{answer}"
+    );
+    assert_eq!(
+        order_view(&app, &token, id).await["status"],
+        "awaiting_payment"
+    );
 }
 
 #[tokio::test]

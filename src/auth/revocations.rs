@@ -1,0 +1,37 @@
+//! Operator tokens revoked before they expire (`ordo token revoke <id>`). They belong to
+//! no session, so a list of their ids is what makes one unusable; it stays short, since
+//! an id leaves it once any token carrying it has expired (see [`MAX_OPERATOR_TTL`]).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sqlx::PgPool;
+
+/// The longest an operator token may live: `ordo token --ttl` is capped to it, and a
+/// session-less token claiming longer is refused.
+pub const MAX_OPERATOR_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Lists `token_id` as revoked. True when it was not listed yet.
+pub async fn revoke(pool: &PgPool, token_id: &str, reason: &str) -> Result<bool, sqlx::Error> {
+    let expires_at =
+        Utc::now() + chrono::Duration::from_std(MAX_OPERATOR_TTL).unwrap_or(chrono::Duration::MAX);
+    let inserted = sqlx::query(
+        "INSERT INTO revoked_tokens (token_id, reason, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT (token_id) DO NOTHING",
+    )
+    .bind(token_id)
+    .bind(reason)
+    .bind(expires_at)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Whether `token_id` is on the list.
+pub async fn is_revoked(pool: &PgPool, token_id: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE token_id = $1)")
+        .bind(token_id)
+        .fetch_one(pool)
+        .await
+}
