@@ -8,6 +8,12 @@
 //! retry takes it over and the handler is told so ([`TakenOver`]): it finds what was
 //! written through the events' metadata, which records the key in the same statement as
 //! the write, and answers from that instead of writing again.
+//!
+//! Exactly once: an answer a retry could change (409 busy, 429, any 5xx) is never
+//! replayed. If the request wrote nothing, its key is freed and a retry runs anew; if it
+//! did write (a 5xx after the commit), the claim is handed straight to the next retry as
+//! taken over, which answers what was written. Answers holding secrets are never stored:
+//! the auth endpoints (login, refresh, logout) ignore the header.
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
@@ -137,7 +143,16 @@ async fn claim(pool: &PgPool, user: &str, key: String, hash: &[u8]) -> Result<Cl
     Err(busy)
 }
 
-/// Stores the answer to replay. A server error frees the key instead, so a retry runs.
+/// Whether a retry of the same request may get another answer: busy (the write lost
+/// to others, 40903), rate-limited, or a server error.
+fn is_retryable(status: StatusCode, answer: &Value) -> bool {
+    status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::CONFLICT && answer["code"] == ErrorCode::Busy as u32)
+}
+
+/// Stores the answer to replay. A retryable answer is not stored: the key is freed when
+/// the request wrote nothing, or handed over to the next retry when it did.
 async fn complete(
     pool: &PgPool,
     user: &str,
@@ -145,12 +160,28 @@ async fn complete(
     status: StatusCode,
     answer: &Value,
 ) -> Result<(), sqlx::Error> {
-    if status.is_server_error() {
-        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+    if is_retryable(status, answer) {
+        let taken_over = TakenOver {
+            user: user.to_owned(),
+            key: key.to_owned(),
+        };
+        if taken_over.wrote_anything(pool).await? {
+            // Abandoned as of now: the next retry takes it over and answers the write.
+            sqlx::query(
+                "UPDATE idempotency_keys SET updated_at = '-infinity'
+                  WHERE user_id = $1 AND key = $2",
+            )
             .bind(user)
             .bind(key)
             .execute(pool)
             .await?;
+        } else {
+            sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+                .bind(user)
+                .bind(key)
+                .execute(pool)
+                .await?;
+        }
         return Ok(());
     }
     sqlx::query(
@@ -175,6 +206,19 @@ pub struct TakenOver {
 }
 
 impl TakenOver {
+    /// Whether the earlier run wrote any event.
+    async fn wrote_anything(&self, pool: &PgPool) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM events
+                             WHERE metadata ->> 'idempotency_key' = $1
+                               AND metadata ->> 'actor_id' = $2)",
+        )
+        .bind(&self.key)
+        .bind(&self.user)
+        .fetch_one(pool)
+        .await
+    }
+
     /// The stream the earlier run wrote an event of `event_type` to, if it did.
     pub async fn written(
         &self,
@@ -198,10 +242,16 @@ impl TakenOver {
 /// Marks a replayed answer, so a client can tell it from a fresh one.
 const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
+/// Paths whose answers hold secrets (tokens): never stored, so the header is ignored.
+const UNSTORED_PREFIX: &str = "/api/v1/auth/";
+
 /// Middleware: answers a POST carrying an `Idempotency-Key` at most once per user and key.
 /// Requests without a valid token pass through to be refused by their handler.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.method() != Method::POST || !request.headers().contains_key(HEADER) {
+    if request.method() != Method::POST
+        || !request.headers().contains_key(HEADER)
+        || request.uri().path().starts_with(UNSTORED_PREFIX)
+    {
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();

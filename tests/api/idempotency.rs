@@ -257,3 +257,97 @@ async fn a_restock_left_unanswered_by_a_stopped_server_is_not_applied_twice() {
     assert_eq!(again["data"]["available"], 15);
     assert_eq!(app.stock(tea).await.available(), 15, "restocked once");
 }
+
+#[tokio::test]
+async fn a_busy_answer_is_not_replayed_and_the_retry_places_the_order() {
+    let first = crate::support::spawn_app().await;
+    // The second instance gives up at the first conflict, so a stale cache answers busy.
+    let second = crate::support::start(
+        first.pool.clone(),
+        ordo::app::AppSettings {
+            dev_mode: true,
+            write: ordo::write::WriteSettings {
+                max_attempts: 1,
+                ..ordo::write::WriteSettings::default()
+            },
+            ..ordo::app::AppSettings::default()
+        },
+    )
+    .await;
+    let tea = first.create_product("Tea", 500, 10).await;
+    let cup = first.create_product("Cup", 300, 10).await;
+    let (status, _) = second.place_order("warm-up", &[(tea, 1), (cup, 1)]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = first.place_order("other", &[(tea, 1)]).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the second instance's cache is stale now"
+    );
+    let body = json!({"lines": [{"product_id": tea, "quantity": 1},
+                                {"product_id": cup, "quantity": 1}],
+                      "address": address()});
+
+    let (status, busy) = order_with_key(&second, "mei", "k-busy", &body).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{busy}");
+    assert_eq!(busy["code"], 40903);
+    let (status, placed) = order_with_key(&second, "mei", "k-busy", &body).await;
+
+    assert_eq!(status, StatusCode::CREATED, "the retry ran anew: {placed}");
+    let (status, again) = order_with_key(&second, "mei", "k-busy", &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        again["data"]["id"], placed["data"]["id"],
+        "now it is replayed"
+    );
+    let orders: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events
+          WHERE event_type = 'OrderPlaced' AND payload->'OrderPlaced'->>'user_id' = 'mei'",
+    )
+    .fetch_one(&first.pool)
+    .await
+    .expect("count");
+    assert_eq!(orders, 1);
+}
+
+#[tokio::test]
+async fn login_and_refresh_answers_are_never_stored() {
+    let app = crate::support::spawn_app().await;
+    let bearer = app.user_token("someone");
+    let post = |path: &'static str, body: Value| {
+        let (app, bearer) = (&app, bearer.clone());
+        async move {
+            let response = app
+                .client
+                .post(format!("{}{path}", app.address))
+                .bearer_auth(bearer)
+                .header("Idempotency-Key", "k-auth")
+                .json(&body)
+                .send()
+                .await
+                .expect("request");
+            let status = response.status();
+            (status, response.json::<Value>().await.expect("json"))
+        }
+    };
+
+    let (status, login) = post("/api/v1/auth/wechat-login", json!({"code": "dev:mei"})).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let refresh_token = login["data"]["refresh_token"].as_str().expect("refresh");
+    let (status, refreshed) = post(
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": refresh_token}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM idempotency_keys")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, 0, "no tokens at rest");
+    // Logging in again with the same key is a new login, not a replay of the tokens.
+    let (status, again) = post("/api/v1/auth/wechat-login", json!({"code": "dev:mei"})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(again["data"]["access_token"], login["data"]["access_token"]);
+}
