@@ -37,6 +37,8 @@ pub struct AppSettings {
     pub cors_origins: Vec<String>,
     /// How long sessions and payment notices are kept, and how often they are purged.
     pub retention: RetentionSettings,
+    /// How long a request may run before its client is answered 503; `None`: 30 s.
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 /// What every request handler can reach.
@@ -60,6 +62,8 @@ pub struct AppState {
     pub local_addr: Arc<OnceLock<SocketAddr>>,
     /// For the retention purge the server runs.
     pub retention: RetentionSettings,
+    /// How long a request may run before its client is answered 503.
+    pub request_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -81,6 +85,9 @@ impl AppState {
             dev_login: settings.dev_mode || settings.dev_login,
             local_addr: Arc::new(OnceLock::new()),
             retention: settings.retention,
+            request_timeout: settings
+                .request_timeout
+                .unwrap_or(crate::http::REQUEST_TIMEOUT),
         }
     }
 }

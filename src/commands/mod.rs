@@ -38,6 +38,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
                 interval: args.retention_interval,
                 ..retention_settings(&args.retention)
             },
+            request_timeout: None,
         },
     );
     let served = match Application::build(state, args.listen).await {

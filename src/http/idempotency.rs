@@ -26,6 +26,7 @@ use sqlx::{PgPool, Row};
 use tracing::Instrument;
 
 use super::MAX_BODY_BYTES;
+use super::deadline::{self, RunsToCompletion};
 use super::error::{ApiError, ErrorCode};
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -295,10 +296,13 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             key: key.clone(),
         });
     }
-    // A task of its own: a client that hangs up does not cut the request between its
-    // write and storing its answer, so its retry gets the answer instead of a stale claim.
+    // A task of its own: a client that hangs up, or a deadline that passes, does not cut
+    // the request between its write and storing its answer, so its retry gets the answer
+    // instead of a stale claim or a second write.
+    let deadline = deadline::for_path(&state, parts.uri.path());
+    parts.extensions.insert(RunsToCompletion);
     let request = Request::from_parts(parts, Body::from(bytes));
-    let answered = tokio::spawn(
+    let mut answered = tokio::spawn(
         async move {
             let response = next.run(request).await;
             let (parts, body) = response.into_parts();
@@ -313,7 +317,9 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         }
         .instrument(tracing::Span::current()),
     );
-    answered
-        .await
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    match tokio::time::timeout(deadline, &mut answered).await {
+        Ok(answer) => answer.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+        // The handler goes on; the key stays claimed until it has answered.
+        Err(_) => deadline::timed_out(),
+    }
 }

@@ -7,6 +7,8 @@ mod admin_projections;
 mod auth;
 mod catalog;
 pub mod context;
+mod deadline;
+pub use deadline::REQUEST_TIMEOUT;
 pub mod envelope;
 pub mod error;
 mod health;
@@ -23,8 +25,6 @@ pub mod rate_limit;
 mod request_id;
 mod sampled_log;
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
@@ -32,7 +32,6 @@ use axum::routing::get;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -44,17 +43,6 @@ const REQUEST_ID: HeaderName = HeaderName::from_static(context::REQUEST_ID_HEADE
 
 /// The largest request body accepted (a 50-line order is a few KiB); larger is a 413.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-
-/// A request still running after this is answered 503 (its write, if any, is one
-/// statement or runs in a task of its own, so nothing is left half done).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Auditors' requests read the whole log (verification replays it): minutes, not seconds.
-const AUDIT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-
-fn timeout(after: Duration) -> TimeoutLayer {
-    TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, after)
-}
 
 /// CORS for the configured browser origins; none configured, no CORS headers.
 fn cors(origins: &[String]) -> CorsLayer {
@@ -91,8 +79,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(admin_orders::router())
         .merge(admin_payments::router())
         .merge(admin_projections::router())
-        .route_layer(timeout(REQUEST_TIMEOUT))
-        .merge(admin_audit::router().route_layer(timeout(AUDIT_TIMEOUT)))
+        .merge(admin_audit::router())
         .split_for_parts();
     (routes, openapi::complete(document))
 }
@@ -101,10 +88,16 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 pub fn router(state: AppState) -> Router {
     let cors = cors(&state.cors_origins);
     let (api, document) = api();
-    let api = api.route_layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        idempotency::guard,
-    ));
+    // The guard outside the deadline: it may let a handler outlive it (see deadline.rs).
+    let api = api
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            deadline::limit,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::guard,
+        ));
     Router::new()
         .merge(api)
         // Serves the document at /openapi.json and the Swagger UI (vendored) at /docs.

@@ -351,3 +351,43 @@ async fn login_and_refresh_answers_are_never_stored() {
     assert_eq!(status, StatusCode::OK);
     assert_ne!(again["data"]["access_token"], login["data"]["access_token"]);
 }
+
+#[tokio::test]
+async fn an_order_that_outlives_its_deadline_after_committing_is_answered_to_the_retry() {
+    let app = crate::support::spawn_app_with(ordo::app::AppSettings {
+        dev_mode: true,
+        request_timeout: Some(std::time::Duration::from_millis(300)),
+        ..ordo::app::AppSettings::default()
+    })
+    .await;
+    let tea = app.create_product("Tea", 500, 10).await;
+    // Holding the orders projection's checkpoint keeps its read model behind: a placed
+    // order then waits (2 s) to read its own write, long past the 300 ms deadline.
+    let mut hold = app.pool.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM projection_checkpoints WHERE projection = 'orders' FOR UPDATE")
+        .execute(&mut *hold)
+        .await
+        .expect("hold the orders checkpoint");
+    let body = json!({"lines": [{"product_id": tea, "quantity": 1}], "address": address()});
+
+    let (status, first) = order_with_key(&app, "mei", "k-slow", &body).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{first}");
+    // The retry waits while the first run is still going, then gets its order.
+    let placed = crate::support::eventually("the first run's answer", || async {
+        let (status, answer) = order_with_key(&app, "mei", "k-slow", &body).await;
+        match status {
+            StatusCode::CONFLICT if answer["code"] == 40903 => None,
+            other => Some((other, answer)),
+        }
+    })
+    .await;
+    hold.rollback().await.expect("release");
+
+    assert_eq!(placed.0, StatusCode::CREATED, "{}", placed.1);
+    assert_eq!(
+        app.count_events("OrderPlaced").await,
+        1,
+        "nothing written twice"
+    );
+    assert_eq!(app.stock(tea).await.reserved(), 1);
+}

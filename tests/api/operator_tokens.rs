@@ -105,16 +105,16 @@ async fn a_revocation_is_purged_only_once_its_tokens_have_expired() {
     .await
     .expect("an old revocation");
 
-    // The app purges at its start too: wait for that run to let go of the lock.
-    let report = crate::support::eventually("the purge lock free", || async {
+    // The app purges at its start too (and may be the one to delete the old row): wait
+    // for a run of ours that is not turned away by that one's lock.
+    crate::support::eventually("a purge of ours", || async {
         let report = retention::purge(&app.pool, &RetentionSettings::default())
             .await
             .expect("purge");
-        (!report.busy).then_some(report)
+        (!report.busy).then_some(())
     })
     .await;
 
-    assert_eq!(report.revoked_tokens, 1);
     let left: Vec<String> = sqlx::query_scalar("SELECT token_id FROM revoked_tokens")
         .fetch_all(&app.pool)
         .await
