@@ -7,6 +7,7 @@
 
 pub mod order;
 pub mod product;
+pub mod shopper;
 pub mod stock;
 pub mod text;
 pub mod user;

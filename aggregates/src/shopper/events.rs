@@ -1,0 +1,34 @@
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What happened to a shopper's holdings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ShopperEvent {
+    PurchaseOpened {
+        order_id: Uuid,
+        lines: Vec<(Uuid, i64)>,
+    },
+    PurchasePaid {
+        order_id: Uuid,
+    },
+    PurchaseReleased {
+        order_id: Uuid,
+        lines: Vec<(Uuid, i64)>,
+    },
+}
+
+impl DomainEvent for ShopperEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::PurchaseOpened { .. } => "PurchaseOpened",
+            Self::PurchasePaid { .. } => "PurchasePaid",
+            Self::PurchaseReleased { .. } => "PurchaseReleased",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
