@@ -18,9 +18,18 @@ use crate::app::AppState;
 /// A request's default deadline.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Auditors' requests read the whole log (verification replays it): minutes, not seconds.
+/// Auditors' requests read the whole log (verification replays it) or a stream's whole
+/// history (an order's, a product's stock as of a time): minutes, not seconds.
 const AUDIT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-const AUDIT_PATHS: &str = "/api/v1/admin/audit";
+
+/// Whether `path` is an auditor's (`http/admin_audit.rs`).
+fn is_audit(path: &str) -> bool {
+    path.starts_with("/api/v1/admin/audit/")
+        || (path.starts_with("/api/v1/admin/")
+            && ["/history", "/state", "/stock"]
+                .iter()
+                .any(|end| path.ends_with(end)))
+}
 
 /// Marks a request whose handler runs to completion whatever the deadline.
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +37,7 @@ pub struct RunsToCompletion;
 
 /// The deadline of a request to `path`.
 pub fn for_path(state: &AppState, path: &str) -> Duration {
-    if path.starts_with(AUDIT_PATHS) {
+    if is_audit(path) {
         AUDIT_TIMEOUT
     } else {
         state.request_timeout
@@ -52,4 +61,29 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
     tokio::time::timeout(after, next.run(request))
         .await
         .unwrap_or_else(|_| timed_out())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_audit;
+
+    #[test]
+    fn every_auditors_route_gets_the_long_deadline() {
+        for path in [
+            "/api/v1/admin/audit/verify",
+            "/api/v1/admin/audit/export",
+            "/api/v1/admin/orders/0190/history",
+            "/api/v1/admin/orders/0190/state",
+            "/api/v1/admin/products/0190/stock",
+        ] {
+            assert!(is_audit(path), "{path}");
+        }
+        for path in [
+            "/api/v1/orders",
+            "/api/v1/orders/0190/cancel",
+            "/api/v1/admin/products",
+        ] {
+            assert!(!is_audit(path), "{path}");
+        }
+    }
 }
