@@ -361,13 +361,15 @@ async fn an_order_that_outlives_its_deadline_after_committing_is_answered_to_the
     })
     .await;
     let tea = app.create_product("Tea", 500, 10).await;
-    // Holding the orders projection's checkpoint keeps its read model behind: a placed
-    // order then waits (2 s) to read its own write, long past the 300 ms deadline.
+    // Locking the checkpoints table keeps the read models behind: a placed order then
+    // waits (2 s) to read its own write, long past the 300 ms deadline. A table lock, not
+    // a row lock: it takes no transaction id, so it holds back no other test's feed
+    // horizon (the cluster is shared).
     let mut hold = app.pool.begin().await.expect("begin");
-    sqlx::query("SELECT 1 FROM projection_checkpoints WHERE projection = 'orders' FOR UPDATE")
+    sqlx::query("LOCK TABLE projection_checkpoints IN EXCLUSIVE MODE")
         .execute(&mut *hold)
         .await
-        .expect("hold the orders checkpoint");
+        .expect("hold the projections");
     let body = json!({"lines": [{"product_id": tea, "quantity": 1}], "address": address()});
 
     let (status, first) = order_with_key(&app, "mei", "k-slow", &body).await;
