@@ -207,17 +207,32 @@ pub struct TakenOver {
 }
 
 impl TakenOver {
-    /// Whether the earlier run wrote any event.
-    async fn wrote_anything(&self, pool: &PgPool) -> Result<bool, sqlx::Error> {
+    /// The stream of an event the earlier run wrote (of `event_type`, or of any type).
+    /// Only events since the key was claimed count: a key used again after its 24 hours
+    /// must not find the writes of its earlier use.
+    async fn find(
+        &self,
+        pool: &PgPool,
+        event_type: Option<&str>,
+    ) -> Result<Option<String>, sqlx::Error> {
         sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM events
-                             WHERE metadata ->> 'idempotency_key' = $1
-                               AND metadata ->> 'actor_id' = $2)",
+            "SELECT e.aggregate_id FROM events e
+               JOIN idempotency_keys k ON k.user_id = $2 AND k.key = $1
+              WHERE e.metadata ->> 'idempotency_key' = $1 AND e.metadata ->> 'actor_id' = $2
+                AND e.recorded_at >= k.created_at
+                AND ($3::text IS NULL OR e.event_type = $3)
+              LIMIT 1",
         )
         .bind(&self.key)
         .bind(&self.user)
-        .fetch_one(pool)
+        .bind(event_type)
+        .fetch_optional(pool)
         .await
+    }
+
+    /// Whether the earlier run wrote any event.
+    async fn wrote_anything(&self, pool: &PgPool) -> Result<bool, sqlx::Error> {
+        Ok(self.find(pool, None).await?.is_some())
     }
 
     /// The stream the earlier run wrote an event of `event_type` to, if it did.
@@ -226,17 +241,7 @@ impl TakenOver {
         pool: &PgPool,
         event_type: &str,
     ) -> Result<Option<String>, ApiError> {
-        Ok(sqlx::query_scalar(
-            "SELECT aggregate_id FROM events
-              WHERE metadata ->> 'idempotency_key' = $1 AND metadata ->> 'actor_id' = $2
-                AND event_type = $3
-              LIMIT 1",
-        )
-        .bind(&self.key)
-        .bind(&self.user)
-        .bind(event_type)
-        .fetch_optional(pool)
-        .await?)
+        Ok(self.find(pool, Some(event_type)).await?)
     }
 }
 

@@ -124,6 +124,32 @@ async fn a_claim_left_by_a_stopped_server_finds_the_order_it_wrote() {
 }
 
 #[tokio::test]
+async fn a_key_claimed_anew_after_its_window_does_not_find_its_earlier_use() {
+    let app = crate::support::spawn_app().await;
+    let tea = app.create_product("Tea", 500, 10).await;
+    let (status, old) = order_with_key(&app, "u1", "key-4", &body(tea, 1)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Days later the key is claimed again (the old claim long purged), and that server
+    // stops before writing anything: the claim is stale, the old order carries the key.
+    sqlx::query(
+        "UPDATE idempotency_keys SET status = NULL, answer = NULL, created_at = now(),
+                updated_at = now() - interval '5 minutes'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("a new, stale claim");
+
+    let (status, new) = order_with_key(&app, "u1", "key-4", &body(tea, 1)).await;
+
+    assert_eq!(status, StatusCode::CREATED, "{new}");
+    assert_ne!(
+        new["data"]["id"], old["data"]["id"],
+        "a new order, not the old one"
+    );
+    assert_eq!(app.count_events("OrderPlaced").await, 2);
+}
+
+#[tokio::test]
 async fn a_retried_cancel_answers_the_same_and_releases_once() {
     let app = crate::support::spawn_app().await;
     let tea = app.create_product("Tea", 500, 10).await;
