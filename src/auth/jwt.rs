@@ -68,7 +68,18 @@ impl JwtKeys {
     /// A signed token for `sub` with `role`, valid for `ttl` from now, outside any
     /// session (operator tokens from the CLI).
     pub fn issue(&self, sub: &str, role: Role, ttl: Duration) -> Result<String, JwtError> {
-        self.sign(sub, role, ttl, None)
+        Ok(self.issue_with_id(sub, role, ttl)?.0)
+    }
+
+    /// Like [`JwtKeys::issue`], with the token's id (its `jti`, what revokes it).
+    pub fn issue_with_id(
+        &self,
+        sub: &str,
+        role: Role,
+        ttl: Duration,
+    ) -> Result<(String, String), JwtError> {
+        let id = Uuid::new_v4().to_string();
+        Ok((self.sign(sub, role, ttl, None, id.clone())?, id))
     }
 
     /// A signed token of the login session `session_id`: it stops working when the
@@ -80,7 +91,7 @@ impl JwtKeys {
         ttl: Duration,
         session_id: Uuid,
     ) -> Result<String, JwtError> {
-        self.sign(sub, role, ttl, Some(session_id))
+        self.sign(sub, role, ttl, Some(session_id), Uuid::new_v4().to_string())
     }
 
     fn sign(
@@ -89,12 +100,13 @@ impl JwtKeys {
         role: Role,
         ttl: Duration,
         sid: Option<Uuid>,
+        jti: String,
     ) -> Result<String, JwtError> {
         let now = Utc::now().timestamp();
         let claims = AccessClaims {
             sub: sub.to_owned(),
             role,
-            jti: Uuid::new_v4().to_string(),
+            jti,
             iat: now,
             exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
             sid,

@@ -99,9 +99,7 @@ pub fn token(global: &GlobalArgs, args: &TokenArgs) -> anyhow::Result<()> {
     let config = Config::resolve(global)?;
     let role = if args.admin { Role::Admin } else { Role::User };
     let sub = args.sub.as_deref().context("--sub is required")?;
-    let keys = JwtKeys::new(&config.jwt_secret);
-    let token = keys.issue(sub, role, args.ttl)?;
-    let id = keys.verify(&token)?.jti;
+    let (token, id) = JwtKeys::new(&config.jwt_secret).issue_with_id(sub, role, args.ttl)?;
     eprintln!(
         "token id {id}, valid for {}; `ordo token revoke {id}` makes it unusable sooner",
         humantime::format_duration(args.ttl)
