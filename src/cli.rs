@@ -207,6 +207,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ORDER_PAYMENT_TIMEOUT", default_value = "15m", value_parser = humantime::parse_duration)]
     pub payment_timeout: Duration,
 
+    /// Most orders one shopper may have awaiting payment at a time; the next is refused
+    /// (409, code 40905) until one is paid, cancelled or expires.
+    #[arg(long, env = "ORDO_MAX_UNPAID_ORDERS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_unpaid_orders: u32,
+
     #[command(flatten)]
     pub retention: RetentionArgs,
 

@@ -26,6 +26,8 @@ struct ProductChange {
     category: Option<String>,
     price_cents: Option<i64>,
     on_sale: Option<bool>,
+    /// Meaningful with a product event in the batch (events carry every field).
+    limit_per_user: Option<i64>,
     on_hand_delta: i64,
     reserved_delta: i64,
     product_version: i64,
@@ -40,8 +42,10 @@ impl ProductChange {
                 description,
                 category,
                 price_cents,
+                limit_per_user,
             } => {
                 self.created = true;
+                self.limit_per_user = limit_per_user;
                 (name, description, category, price_cents, true)
             }
             ProductEvent::ProductUpdated {
@@ -50,7 +54,11 @@ impl ProductChange {
                 category,
                 price_cents,
                 on_sale,
-            } => (name, description, category, price_cents, on_sale),
+                limit_per_user,
+            } => {
+                self.limit_per_user = limit_per_user;
+                (name, description, category, price_cents, on_sale)
+            }
         };
         self.name = Some(name);
         self.description = Some(description);
@@ -115,6 +123,7 @@ impl Projection for ProductCatalog {
         let mut categories = Vec::new();
         let mut prices = Vec::new();
         let mut on_sales = Vec::new();
+        let mut limits = Vec::new();
         let mut on_hand = Vec::new();
         let mut reserved = Vec::new();
         let mut product_versions = Vec::new();
@@ -127,6 +136,7 @@ impl Projection for ProductCatalog {
             categories.push(change.category);
             prices.push(change.price_cents);
             on_sales.push(change.on_sale);
+            limits.push(change.limit_per_user);
             on_hand.push(change.on_hand_delta);
             reserved.push(change.reserved_delta);
             product_versions.push(change.product_version);
@@ -139,14 +149,15 @@ impl Projection for ProductCatalog {
             "WITH c AS (
                 SELECT * FROM unnest($1::uuid[], $2::bool[], $3::text[], $4::text[], $5::text[],
                                      $6::bigint[], $7::bool[], $8::bigint[], $9::bigint[],
-                                     $10::bigint[], $11::bigint[])
+                                     $10::bigint[], $11::bigint[], $12::bigint[])
                     AS c(product_id, created, name, description, category, price_cents, on_sale,
-                         on_hand, reserved, product_version, stock_version)
+                         on_hand, reserved, product_version, stock_version, limit_per_user)
              ), inserted AS (
                 INSERT INTO {table} (product_id, name, description, category, price_cents,
-                                     on_sale, on_hand, reserved, product_version, stock_version)
+                                     on_sale, on_hand, reserved, product_version, stock_version,
+                                     limit_per_user)
                 SELECT product_id, name, description, category, price_cents, on_sale, on_hand,
-                       reserved, product_version, stock_version
+                       reserved, product_version, stock_version, limit_per_user
                   FROM c WHERE created
                 ON CONFLICT (product_id) DO NOTHING
              )
@@ -160,6 +171,8 @@ impl Projection for ProductCatalog {
                                    THEN c.price_cents ELSE p.price_cents END,
                 on_sale = CASE WHEN c.product_version > p.product_version
                                THEN c.on_sale ELSE p.on_sale END,
+                limit_per_user = CASE WHEN c.product_version > p.product_version
+                                      THEN c.limit_per_user ELSE p.limit_per_user END,
                 on_hand = CASE WHEN c.stock_version > p.stock_version
                                THEN p.on_hand + c.on_hand ELSE p.on_hand END,
                 reserved = CASE WHEN c.stock_version > p.stock_version
@@ -181,6 +194,7 @@ impl Projection for ProductCatalog {
             .bind(&reserved)
             .bind(&product_versions)
             .bind(&stock_versions)
+            .bind(&limits)
             .execute(conn)
             .await?;
         Ok(())

@@ -22,6 +22,7 @@ use crate::database;
 use crate::embedded_postgres::{Durability, EmbeddedPostgres};
 use crate::event_store::EventStore;
 use crate::secret::Secret;
+use crate::write::WriteSettings;
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let mut server = None;
@@ -129,4 +130,13 @@ fn status_kib(field: &str) -> u64 {
 /// to the current RSS), so that one phase's peak can be measured on its own.
 pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The write model's settings for the benches: their shoppers never pay, so the
+/// open-order cap is lifted (the cap is still decided, with each order).
+fn write_settings() -> WriteSettings {
+    WriteSettings {
+        max_unpaid_orders: u32::MAX,
+        ..WriteSettings::default()
+    }
 }

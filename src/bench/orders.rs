@@ -15,13 +15,16 @@ use tokio::task::JoinSet;
 use super::histogram::Histogram;
 use super::{peak_rss_kib, reset_peak_rss};
 use crate::event_store::{EventMetadata, EventStore};
-use crate::write::{PlaceOrder, WriteError, WriteModel, WriteSettings};
+use crate::write::{PlaceOrder, WriteError, WriteModel};
 
 /// One scenario: how the placers pick products, how much stock there is.
 pub struct Scenario {
     pub name: &'static str,
     pub products: usize,
     pub stock_per_product: i64,
+    /// Each product's purchase limit: the limits are decided on every order either way
+    /// (the shopper's stream is written with each), a limit makes them refuse.
+    pub limit_per_user: Option<i64>,
     pub attempts: usize,
 }
 
@@ -32,18 +35,21 @@ pub fn scenarios(orders: usize) -> [Scenario; 3] {
             name: "(a) spread over 1,000 products",
             products: 1_000,
             stock_per_product: 1_000_000,
+            limit_per_user: Some(1_000_000),
             attempts: orders,
         },
         Scenario {
             name: "(b) one product, enough stock",
             products: 1,
             stock_per_product: 1_000_000_000,
+            limit_per_user: None,
             attempts: orders,
         },
         Scenario {
-            name: "(c) flash sale: 1,000 units, 10,000 attempts",
+            name: "(c) flash sale: 1,000 units, 10,000 attempts by 1,000 shoppers, limit 2 each",
             products: 1,
             stock_per_product: 1_000,
+            limit_per_user: Some(2),
             attempts: 10_000,
         },
     ]
@@ -56,7 +62,7 @@ pub async fn run(
     scenario: &Scenario,
     concurrency: usize,
 ) -> anyhow::Result<()> {
-    let write = Arc::new(WriteModel::new(store.clone(), WriteSettings::default()));
+    let write = Arc::new(WriteModel::new(store.clone(), super::write_settings()));
     let figures = run_scenario(&write, projector, scenario, concurrency).await?;
     report(scenario, &figures);
     Ok(())
@@ -97,6 +103,7 @@ async fn run_scenario(
             description: String::new(),
             category: "bench".into(),
             price_cents: 100 + i64::try_from(i).unwrap_or_default(),
+            limit_per_user: scenario.limit_per_user,
         };
         products.push(
             write
@@ -152,7 +159,9 @@ async fn run_scenario(
                             });
                         }
                     }
-                    Err(WriteError::InsufficientStock(_)) => refused += 1,
+                    Err(WriteError::InsufficientStock(_) | WriteError::LimitExceeded(_)) => {
+                        refused += 1;
+                    }
                     Err(err) => return Err(anyhow::anyhow!("order failed: {err}")),
                 }
                 tenths[usize::try_from(n * 10 / attempts).unwrap_or(9)].record(begun.elapsed());

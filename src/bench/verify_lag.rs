@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::percentile_ms;
 use crate::audit::verify::verify;
 use crate::event_store::{EventMetadata, EventStore};
-use crate::write::{PlaceOrder, WriteModel, WriteSettings};
+use crate::write::{PlaceOrder, WriteModel};
 
 /// Orders placed per second during both phases.
 const ORDERS_PER_SECOND: u64 = 100;
@@ -30,7 +30,7 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<()> {
     let projecting = tokio::spawn(projector.clone().run(stopped));
     let write = Arc::new(WriteModel::new(
         EventStore::new(pool.clone()),
-        WriteSettings::default(),
+        super::write_settings(),
     ));
     let products: Vec<Uuid> =
         sqlx::query_scalar("SELECT product_id FROM product_catalog ORDER BY product_id LIMIT 100")

@@ -28,6 +28,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
             dev_login: config.dev_login,
             write: WriteSettings {
                 payment_timeout: args.payment_timeout,
+                max_unpaid_orders: args.max_unpaid_orders,
                 ..WriteSettings::default()
             },
             wechat: config.wechat.clone(),

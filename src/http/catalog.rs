@@ -34,6 +34,8 @@ pub struct CatalogItem {
     pub price_cents: i64,
     pub available: i64,
     pub on_sale: bool,
+    /// Most units one shopper may hold in orders not cancelled; null: no limit.
+    pub limit_per_user: Option<i64>,
 }
 
 impl CatalogItem {
@@ -48,8 +50,7 @@ impl CatalogItem {
     }
 }
 
-const COLUMNS: &str =
-    "product_id AS id, name, description, category, price_cents, available, on_sale";
+const COLUMNS: &str = "product_id AS id, name, description, category, price_cents, available, on_sale, limit_per_user";
 
 /// Longest `keyword` or `category` filter, in characters.
 const MAX_FILTER_CHARS: usize = 100;

@@ -40,6 +40,10 @@ pub enum ErrorCode {
     InvalidState = 40902,
     /// 409: too many concurrent changes to the same items; retry.
     Busy = 40903,
+    /// 409: past a product's purchase limit; `data.limits` names each product.
+    PurchaseLimit = 40904,
+    /// 409: the shopper already has the most unpaid orders allowed.
+    TooManyUnpaid = 40905,
     /// 413: the body is too large.
     PayloadTooLarge = 41300,
     /// 422: the request was read but a field is invalid.
@@ -148,6 +152,14 @@ impl From<WriteError> for ApiError {
             WriteError::InsufficientStock(shortages) => {
                 Self::new(S::CONFLICT, ErrorCode::InsufficientStock, message)
                     .with_data(json!({ "shortages": shortages }))
+            }
+            WriteError::LimitExceeded(breaches) => {
+                Self::new(S::CONFLICT, ErrorCode::PurchaseLimit, message)
+                    .with_data(json!({ "limits": breaches }))
+            }
+            WriteError::TooManyUnpaid { max } => {
+                Self::new(S::CONFLICT, ErrorCode::TooManyUnpaid, message)
+                    .with_data(json!({ "max_unpaid_orders": max }))
             }
             WriteError::Product(_) => Self::new(S::CONFLICT, ErrorCode::Conflict, message),
             WriteError::Stock(StockError::NonPositiveQuantity | StockError::TooMuchStock) => {

@@ -133,7 +133,7 @@ struct PlaceOrderRequest {
     responses(
         (status = 201, description = "placed; stock reserved until it is paid or expires", body = Envelope<OrderView>),
         (status = 404, description = "a product does not exist (40400)", body = ErrorBody),
-        (status = 409, description = "insufficient stock (40901, `data.shortages` names each product) or busy (40903)", body = ErrorBody),
+        (status = 409, description = "insufficient stock (40901, `data.shortages` names each product), past a purchase limit (40904, `data.limits` names each product), too many unpaid orders (40905) or busy (40903)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn place_order(
@@ -172,6 +172,8 @@ async fn place_order(
         Err(err) => {
             let reason = match &err {
                 WriteError::InsufficientStock(_) => "insufficient_stock",
+                WriteError::LimitExceeded(_) => "purchase_limit",
+                WriteError::TooManyUnpaid { .. } => "too_many_unpaid",
                 WriteError::Invalid(_) => "invalid",
                 _ => "other",
             };

@@ -38,6 +38,8 @@ pub struct ProductView {
     pub on_hand: i64,
     pub reserved: i64,
     pub on_sale: bool,
+    /// Most units one shopper may hold in orders not cancelled; null: no limit.
+    pub limit_per_user: Option<i64>,
 }
 
 impl From<ProductSnapshot> for ProductView {
@@ -52,6 +54,7 @@ impl From<ProductSnapshot> for ProductView {
             on_hand: p.on_hand,
             reserved: p.reserved,
             on_sale: p.on_sale,
+            limit_per_user: p.limit_per_user,
         }
     }
 }
@@ -67,6 +70,11 @@ struct CreateProductRequest {
     price_cents: i64,
     #[serde(default)]
     initial_stock: i64,
+    /// Most units one shopper may hold in orders not cancelled (≥ 1); null or absent: no
+    /// limit.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    limit_per_user: Option<i64>,
 }
 
 /// Creates a product with its initial stock.
@@ -97,6 +105,7 @@ async fn create_product(
         description: body.description,
         category: body.category,
         price_cents: body.price_cents,
+        limit_per_user: body.limit_per_user,
     };
     let written = state
         .write
@@ -115,9 +124,23 @@ struct UpdateProductRequest {
     category: Option<String>,
     price_cents: Option<i64>,
     on_sale: Option<bool>,
+    /// A new limit (≥ 1), or null to remove it; absent keeps it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    limit_per_user: Option<Option<i64>>,
 }
 
-/// Changes a product's name, description, category, price or whether it is on sale.
+/// A field that may be absent (`None`), null (`Some(None)`) or set (`Some(Some(_))`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Changes a product's name, description, category, price, whether it is on sale, or its
+/// purchase limit.
 #[utoipa::path(put, path = "/api/v1/admin/products/{id}", tag = "admin",
     params(("id" = Uuid, Path, description = "the product")),
     request_body = UpdateProductRequest,
@@ -141,6 +164,7 @@ async fn update_product(
         category: body.category,
         price_cents: body.price_cents,
         on_sale: body.on_sale,
+        limit_per_user: body.limit_per_user,
     };
     let written = state
         .write

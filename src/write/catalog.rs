@@ -23,6 +23,7 @@ pub struct ProductSnapshot {
     pub reserved: i64,
     pub available: i64,
     pub on_sale: bool,
+    pub limit_per_user: Option<i64>,
 }
 
 impl ProductSnapshot {
@@ -37,6 +38,7 @@ impl ProductSnapshot {
             reserved: stock.reserved(),
             available: stock.available(),
             on_sale: product.on_sale,
+            limit_per_user: product.limit_per_user,
         }
     }
 }

@@ -3,6 +3,7 @@
 use aggregates::FieldError;
 use aggregates::order::OrderError;
 use aggregates::product::ProductError;
+use aggregates::shopper::LimitBreach;
 use aggregates::stock::StockError;
 use aggregates::user::UserError;
 use serde::Serialize;
@@ -32,6 +33,11 @@ pub enum WriteError {
     UserNotFound,
     #[error("insufficient stock for {}", .0.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "))]
     InsufficientStock(Vec<Shortage>),
+    /// The order would take the shopper past products' purchase limits (each named).
+    #[error("purchase limit reached for {} product(s)", .0.len())]
+    LimitExceeded(Vec<LimitBreach>),
+    #[error("at most {max} unpaid orders at a time: pay or cancel one first")]
+    TooManyUnpaid { max: u32 },
     #[error(transparent)]
     Product(ProductError),
     #[error(transparent)]

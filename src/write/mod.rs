@@ -8,6 +8,7 @@ mod catalog;
 mod error;
 mod orders;
 mod product_batches;
+mod shoppers;
 mod stream_slots;
 mod users;
 
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use aggregates::order::Order;
 use aggregates::product::Product;
+use aggregates::shopper::Shopper;
 use aggregates::stock::Stock;
 use aggregates::user::User;
 
@@ -38,6 +40,8 @@ pub struct WriteSettings {
     pub cache_fresh_for: Duration,
     /// Attempts of one command before giving up on conflicts.
     pub max_attempts: u32,
+    /// Orders one shopper may have awaiting payment at a time.
+    pub max_unpaid_orders: u32,
 }
 
 impl Default for WriteSettings {
@@ -46,6 +50,7 @@ impl Default for WriteSettings {
             payment_timeout: Duration::from_secs(15 * 60),
             cache_fresh_for: Duration::from_secs(1),
             max_attempts: 10,
+            max_unpaid_orders: 5,
         }
     }
 }
@@ -79,6 +84,7 @@ pub struct WriteModel {
     products: StreamSlots<Product>,
     stocks: StreamSlots<Stock>,
     orders: StreamSlots<Order>,
+    shoppers: StreamSlots<Shopper>,
     users: StreamSlots<User>,
     queues: product_batches::Queues,
     pub stats: WriteStats,
@@ -92,6 +98,7 @@ impl WriteModel {
             products: StreamSlots::new(true),
             stocks: StreamSlots::new(true),
             orders: StreamSlots::new(false),
+            shoppers: StreamSlots::new(true),
             users: StreamSlots::new(false),
             queues: product_batches::Queues::default(),
             stats: WriteStats::default(),
@@ -108,11 +115,12 @@ impl WriteModel {
 
     /// How many stream slots each aggregate type holds now (bounded; for metrics and
     /// tests).
-    pub fn stream_slots(&self) -> [(&'static str, usize); 4] {
+    pub fn stream_slots(&self) -> [(&'static str, usize); 5] {
         [
             ("Product", self.products.len()),
             ("Stock", self.stocks.len()),
             ("Order", self.orders.len()),
+            ("Shopper", self.shoppers.len()),
             ("User", self.users.len()),
         ]
     }

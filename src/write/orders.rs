@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use aggregates::FieldError;
 use aggregates::order::{
@@ -11,10 +12,10 @@ use aggregates::order::{
 use aggregates::product::Product;
 use aggregates::stock::{Stock, StockCommand, StockError, StockEvent};
 use chrono::{DateTime, SubsecRound, Utc};
-use cqrs_es::Aggregate;
 use uuid::Uuid;
 
 use super::attempt::{Attempts, append_for, decide};
+use super::shoppers::{follow_up, opening};
 use super::stream_slots::SlotGuard;
 use super::{Shortage, WriteError, WriteModel, Written};
 use crate::event_store::{
@@ -92,11 +93,7 @@ async fn store_stocks(
 /// Forgets the cached state of the stocks another writer moved.
 fn invalidate_moved(stocks: &mut [SlotGuard<Stock>], moved: &[StreamId]) {
     for slot in stocks {
-        if moved.iter().any(|stream| {
-            stream.aggregate_type == Stock::TYPE && stream.aggregate_id == slot.aggregate_id()
-        }) {
-            slot.invalidate();
-        }
+        slot.invalidate_if_moved(moved);
     }
 }
 
@@ -168,7 +165,9 @@ impl WriteModel {
             return self.place_single_line(unpriced, metadata).await;
         }
 
-        // Lock every product, then every stock: the global (type, id) order.
+        // The global lock order: the shopper, every product, then every stock.
+        let asked_at = Instant::now();
+        let mut shopper = self.shoppers.lock(&request.user_id).await;
         let ids: Vec<String> = {
             let mut ids: Vec<Uuid> = request.lines.iter().map(|(id, _)| *id).collect();
             ids.sort_unstable();
@@ -184,7 +183,7 @@ impl WriteModel {
         }
 
         let order_id = Uuid::now_v7();
-        let priced = self.price_lines(unpriced, &ids, &mut products).await?;
+        let (priced, limits) = self.price_lines(unpriced, &ids, &mut products).await?;
         let (order, order_events) =
             decide(&Order::default(), OrderCommand::PlaceOrder(priced)).await?;
         let reserve = |stock: &SlotGuard<Stock>| {
@@ -203,10 +202,19 @@ impl WriteModel {
                 0,
                 &order_events,
             )?];
+            let opening = opening(
+                order_id,
+                &order,
+                |product_id| limits.get(&product_id).copied().flatten(),
+                self.settings.max_unpaid_orders,
+            );
+            let purchase = self.decide_opening(&mut shopper, opening, asked_at).await?;
+            appends.extend(purchase.append(&shopper)?);
             let decided = self.decide_stocks(&mut stocks, &reserve, &order).await?;
             appends.extend(stock_appends(&stocks, &decided)?);
             match self.store.append(&appends, metadata).await {
                 Ok(appended) => {
+                    purchase.store(&self.store, &mut shopper).await;
                     store_stocks(&self.store, &mut stocks, decided).await;
                     return Ok(Written {
                         value: (order_id, order),
@@ -214,6 +222,7 @@ impl WriteModel {
                     });
                 }
                 Err(AppendError::Conflict { streams }) => {
+                    shopper.invalidate_if_moved(&streams);
                     invalidate_moved(&mut stocks, &streams);
                     attempts.retry_after_conflict().await?;
                 }
@@ -223,13 +232,13 @@ impl WriteModel {
     }
 
     /// Fills in each line's name and unit price from the catalog, refusing unknown
-    /// and off-sale products by line.
+    /// and off-sale products by line; with each product's purchase limit.
     async fn price_lines(
         &self,
         mut order: NewOrder,
         ids: &[String],
         products: &mut [SlotGuard<Product>],
-    ) -> Result<NewOrder, WriteError> {
+    ) -> Result<(NewOrder, BTreeMap<Uuid, Option<i64>>), WriteError> {
         let mut catalog = BTreeMap::new();
         for (id, slot) in ids.iter().zip(products.iter_mut()) {
             let product = &slot
@@ -257,7 +266,15 @@ impl WriteModel {
             }
         }
         if errors.is_empty() {
-            Ok(order)
+            let limits = order
+                .lines
+                .iter()
+                .map(|line| {
+                    let product = catalog.get(&line.product_id.to_string());
+                    (line.product_id, product.and_then(|p| p.limit_per_user))
+                })
+                .collect();
+            Ok((order, limits))
         } else {
             Err(WriteError::Invalid(errors))
         }
@@ -421,7 +438,16 @@ impl WriteModel {
                     .into_iter()
                     .collect();
 
-            // Stocks are locked after the order: "Order" < "Stock" in the global order.
+            // The global lock order: the order, its shopper, then its stocks.
+            let mut shopper = None;
+            let mut purchase = None;
+            if let Some(command) = follow_up(order_id, &order_events) {
+                let mut slot = self.shoppers.lock(&order.user_id).await;
+                let decision = self.decide_follow_up(&mut slot, command).await?;
+                appends.extend(decision.append(&slot)?);
+                purchase = Some(decision);
+                shopper = Some(slot);
+            }
             let mut stocks = Vec::new();
             let mut decided = Vec::new();
             if let Some(stock_move) = StockMove::of(&order_events) {
@@ -460,6 +486,9 @@ impl WriteModel {
             }
             match self.store.append(&appends, metadata).await {
                 Ok(appended) => {
+                    if let (Some(slot), Some(decision)) = (shopper.as_mut(), purchase) {
+                        decision.store(&self.store, slot).await;
+                    }
                     store_stocks(&self.store, &mut stocks, decided).await;
                     return Ok(Written {
                         value: order,
@@ -468,6 +497,9 @@ impl WriteModel {
                 }
                 Err(AppendError::Conflict { streams }) => {
                     order_slot.invalidate();
+                    if let Some(slot) = shopper.as_mut() {
+                        slot.invalidate_if_moved(&streams);
+                    }
                     invalidate_moved(&mut stocks, &streams);
                     attempts.retry_after_conflict().await?;
                 }

@@ -9,19 +9,28 @@
 //! The drainer is a task of its own: it carries other clients' orders, so it must finish
 //! even when the client whose request started it hangs up. It takes the product's and
 //! stock's slots per batch, so cancellations and restocks of the product get their turn.
+//!
+//! Each order comes with its shopper's slot, taken and loaded in the request's own task
+//! (loads run in parallel there, not one after another in the batch), and handed back
+//! with the answer. A limit refusal resting on a cached shopper state that may be stale
+//! goes back to the request, which reloads its shopper and queues the order once more:
+//! the drainer reads nothing for shoppers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use aggregates::FieldError;
-use aggregates::order::{NewOrder, Order, OrderCommand};
+use aggregates::order::{NewOrder, Order, OrderCommand, OrderEvent};
 use aggregates::product::Product;
-use aggregates::stock::{Stock, StockCommand, StockError};
+use aggregates::shopper::Shopper;
+use aggregates::stock::{Stock, StockCommand, StockError, StockEvent};
 use cqrs_es::Aggregate;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::attempt::{Attempts, decide};
+use super::shoppers::{Refusal, ShopperDecision, opening};
 use super::stream_slots::SlotGuard;
 use super::{Shortage, WriteError, WriteModel, Written};
 use crate::event_store::{
@@ -29,6 +38,17 @@ use crate::event_store::{
 };
 
 type Outcome = Result<Written<(Uuid, Order)>, WriteError>;
+
+/// What a batch decided for one order.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "mostly the large variant; moved once, to its request"
+)]
+enum Decided {
+    Final(Outcome),
+    /// Refused by the shopper on a cached state confirmed before the order was asked for.
+    StaleRefusal(WriteError),
+}
 
 /// Orders committed together at most: bounds one INSERT and one batch's latency.
 const MAX_BATCH: usize = 256;
@@ -38,7 +58,12 @@ pub(super) struct Pending {
     /// Validated, not yet priced.
     order: NewOrder,
     metadata: EventMetadata,
-    respond: oneshot::Sender<Outcome>,
+    /// The order's shopper, locked and loaded.
+    shopper: SlotGuard<Shopper>,
+    /// When the request asked: a shopper's refusal is believed only on a state
+    /// confirmed since.
+    asked_at: Instant,
+    respond: oneshot::Sender<(Decided, SlotGuard<Shopper>)>,
 }
 
 /// The orders waiting, by product; a product has an entry while its drainer runs.
@@ -89,21 +114,50 @@ impl WriteModel {
         order: NewOrder,
         metadata: &EventMetadata,
     ) -> Outcome {
+        // The global lock order: the shopper before the product and stock the batch takes.
+        let asked_at = Instant::now();
+        let mut shopper = self.shoppers.lock(&order.user_id).await;
+        shopper.current(&self.store).await?;
+        let mut reloaded = false;
+        loop {
+            let (decided, returned) = self
+                .through_batch(order.clone(), metadata, shopper, asked_at)
+                .await?;
+            shopper = returned;
+            match decided {
+                Decided::Final(outcome) => return outcome,
+                Decided::StaleRefusal(_) if !reloaded => {
+                    shopper.reload(&self.store).await?;
+                    reloaded = true;
+                }
+                Decided::StaleRefusal(refusal) => return Err(refusal),
+            }
+        }
+    }
+
+    /// Queues the order for its product's batch and waits for the batch's decision.
+    async fn through_batch(
+        self: &Arc<Self>,
+        order: NewOrder,
+        metadata: &EventMetadata,
+        shopper: SlotGuard<Shopper>,
+        asked_at: Instant,
+    ) -> Result<(Decided, SlotGuard<Shopper>), WriteError> {
         let product_id = order.lines[0].product_id;
         let (respond, answer) = oneshot::channel();
         let pending = Pending {
             order,
             metadata: metadata.clone(),
+            shopper,
+            asked_at,
             respond,
         };
         if self.queues.push(product_id, pending) {
             let this = Arc::clone(self);
             tokio::spawn(async move { this.drain(product_id).await });
         }
-        answer.await.unwrap_or_else(|_| {
-            Err(WriteError::Unavailable(
-                "the order's batch ended without an answer".to_owned(),
-            ))
+        answer.await.map_err(|_| {
+            WriteError::Unavailable("the order's batch ended without an answer".to_owned())
         })
     }
 
@@ -126,29 +180,35 @@ impl WriteModel {
         &self,
         product: &mut SlotGuard<Product>,
         stock: &mut SlotGuard<Stock>,
-        batch: Vec<Pending>,
+        mut batch: Vec<Pending>,
     ) {
         let mut attempts = Attempts::new(self.settings.max_attempts, &self.stats);
-        let outcomes = loop {
-            match self.try_batch(product, stock, &batch).await {
-                Err(BatchError::Conflict) => {
+        let size = batch.len();
+        let every = |outcome: &dyn Fn() -> WriteError| {
+            (0..size)
+                .map(|_| Decided::Final(Err(outcome())))
+                .collect::<Vec<_>>()
+        };
+        let decided = loop {
+            match self.try_batch(product, stock, &mut batch).await {
+                Err(BatchError::Conflict(moved)) => {
                     stock.invalidate();
+                    for pending in &mut batch {
+                        pending.shopper.invalidate_if_moved(&moved);
+                    }
                     if attempts.retry_after_conflict().await.is_err() {
-                        break batch.iter().map(|_| Err(WriteError::Busy)).collect();
+                        break every(&|| WriteError::Busy);
                     }
                 }
                 Err(BatchError::Failed(message)) => {
-                    break batch
-                        .iter()
-                        .map(|_| Err(WriteError::Unavailable(message.clone())))
-                        .collect();
+                    break every(&|| WriteError::Unavailable(message.clone()));
                 }
-                Ok(outcomes) => break outcomes,
+                Ok(decided) => break decided,
             }
         };
-        for (pending, outcome) in batch.into_iter().zip(outcomes) {
+        for (pending, decided) in batch.into_iter().zip(decided) {
             // A client that hung up no longer listens; its order stands all the same.
-            let _ = pending.respond.send(outcome);
+            let _ = pending.respond.send((decided, pending.shopper));
         }
     }
 
@@ -157,8 +217,8 @@ impl WriteModel {
         &self,
         product_slot: &mut SlotGuard<Product>,
         stock_slot: &mut SlotGuard<Stock>,
-        batch: &[Pending],
-    ) -> Result<Vec<Outcome>, BatchError> {
+        batch: &mut [Pending],
+    ) -> Result<Vec<Decided>, BatchError> {
         let fresh_for = self.settings.cache_fresh_for;
         let product = product_slot
             .fresh(&self.store, fresh_for)
@@ -173,92 +233,158 @@ impl WriteModel {
             .await
             .map_err(BatchError::failed)?
             .loaded;
-        let (mut state, base_sequence) = (cached.aggregate, cached.sequence);
+        let (mut stock, base_sequence) = (cached.aggregate, cached.sequence);
         let stock_id = stock_slot.aggregate_id().to_owned();
 
-        let mut decided: Vec<Result<(Uuid, Order), WriteError>> = Vec::with_capacity(batch.len());
+        let mut decided = Vec::with_capacity(batch.len());
+        let mut purchases = Vec::with_capacity(batch.len());
         let mut appends = Vec::new();
         let mut stock_events = Vec::new();
-        for pending in batch {
-            let outcome = match priced(&pending.order, &product) {
-                Err(err) => Err(err),
-                Ok(order) => match decide(&Order::default(), OrderCommand::PlaceOrder(order)).await
-                {
-                    Err(err) => Err(err.into()),
-                    Ok((order, order_events)) => {
-                        let order_id = Uuid::now_v7();
-                        let reserve = StockCommand::ReserveStock {
-                            order_id,
-                            quantity: order.lines[0].quantity,
-                        };
-                        match decide(&state, reserve).await {
-                            Ok((next, events)) => {
-                                state = next;
-                                let mut append = StreamAppend::for_aggregate::<Order>(
-                                    order_id.to_string(),
-                                    0,
-                                    &order_events,
-                                )
-                                .map_err(BatchError::failed)?;
-                                with_metadata(&mut append.events, &pending.metadata);
-                                appends.push(append);
-                                let mut events = StreamAppend::for_aggregate::<Stock>(
-                                    stock_id.clone(),
-                                    0,
-                                    &events,
-                                )
-                                .map_err(BatchError::failed)?
-                                .events;
-                                with_metadata(&mut events, &pending.metadata);
-                                stock_events.extend(events);
-                                Ok((order_id, order))
-                            }
-                            Err(StockError::InsufficientStock {
-                                requested,
-                                available,
-                            }) => Err(WriteError::InsufficientStock(vec![Shortage {
-                                product_id: order.lines[0].product_id,
-                                name: order.lines[0].name.clone(),
-                                requested,
-                                available,
-                            }])),
-                            Err(other) => Err(other.into()),
-                        }
-                    }
-                },
+        for pending in batch.iter_mut() {
+            let accepted = match self.decide_one(pending, &product, &stock).await {
+                Err(refusal) => {
+                    decided.push(refusal);
+                    purchases.push(None);
+                    continue;
+                }
+                Ok(accepted) => accepted,
             };
-            decided.push(outcome);
+            stock = accepted.stock;
+            let mut order_append = StreamAppend::for_aggregate::<Order>(
+                accepted.order_id.to_string(),
+                0,
+                &[accepted.placed],
+            )
+            .map_err(BatchError::failed)?;
+            with_metadata(&mut order_append.events, &pending.metadata);
+            appends.push(order_append);
+            if let Some(mut shopper_append) = accepted
+                .purchase
+                .append(&pending.shopper)
+                .map_err(BatchError::failed)?
+            {
+                with_metadata(&mut shopper_append.events, &pending.metadata);
+                appends.push(shopper_append);
+            }
+            let mut events =
+                StreamAppend::for_aggregate::<Stock>(stock_id.clone(), 0, &[accepted.reserved])
+                    .map_err(BatchError::failed)?
+                    .events;
+            with_metadata(&mut events, &pending.metadata);
+            stock_events.extend(events);
+            decided.push(Decided::Final(Ok(Written {
+                value: (accepted.order_id, accepted.order),
+                position: FeedPosition::default(),
+            })));
+            purchases.push(Some(accepted.purchase));
         }
         // Every accepted order reserved stock, so no stock events means nothing to write.
-        let position = if stock_events.is_empty() {
-            FeedPosition::default()
-        } else {
-            let added = i64::try_from(stock_events.len()).unwrap_or_default();
-            appends.push(StreamAppend {
-                stream: StreamId::new(Stock::TYPE, stock_id),
-                expected_sequence: base_sequence,
-                events: stock_events,
-            });
-            match self.store.append(&appends, &EventMetadata::default()).await {
-                Ok(appended) => {
-                    stock_slot
-                        .store(&self.store, state, base_sequence + added)
-                        .await;
-                    appended.last
-                }
-                Err(AppendError::Conflict { .. }) => return Err(BatchError::Conflict),
-                Err(err) => return Err(BatchError::failed(err)),
-            }
+        if stock_events.is_empty() {
+            return Ok(decided);
+        }
+        let added = i64::try_from(stock_events.len()).unwrap_or_default();
+        appends.push(StreamAppend {
+            stream: StreamId::new(Stock::TYPE, stock_id),
+            expected_sequence: base_sequence,
+            events: stock_events,
+        });
+        let position = match self.store.append(&appends, &EventMetadata::default()).await {
+            Ok(appended) => appended.last,
+            Err(AppendError::Conflict { streams }) => return Err(BatchError::Conflict(streams)),
+            Err(err) => return Err(BatchError::failed(err)),
         };
-        Ok(decided
-            .into_iter()
-            .map(|outcome| outcome.map(|value| Written { value, position }))
-            .collect())
+        stock_slot
+            .store(&self.store, stock, base_sequence + added)
+            .await;
+        for (pending, purchase) in batch.iter_mut().zip(purchases) {
+            if let Some(purchase) = purchase {
+                purchase.store(&self.store, &mut pending.shopper).await;
+            }
+        }
+        for outcome in &mut decided {
+            if let Decided::Final(Ok(written)) = outcome {
+                written.position = position;
+            }
+        }
+        Ok(decided)
+    }
+
+    /// One order of the batch, decided on the product, its shopper and the stock as the
+    /// orders before it in the batch left it; or why not.
+    async fn decide_one(
+        &self,
+        pending: &mut Pending,
+        product: &Product,
+        stock: &Stock,
+    ) -> Result<Accepted, Decided> {
+        let refused = |err: WriteError| Decided::Final(Err(err));
+        let priced = priced(&pending.order, product).map_err(refused)?;
+        let (order, mut placed) = decide(&Order::default(), OrderCommand::PlaceOrder(priced))
+            .await
+            .map_err(|err| refused(err.into()))?;
+        let order_id = Uuid::now_v7();
+        let opening = opening(
+            order_id,
+            &order,
+            |_| product.limit_per_user,
+            self.settings.max_unpaid_orders,
+        );
+        let purchase = match self
+            .decide_shopper(&mut pending.shopper, opening, pending.asked_at)
+            .await
+        {
+            Err(err) => return Err(refused(err)),
+            Ok(Err(Refusal { error, stale: true })) => {
+                return Err(Decided::StaleRefusal(error));
+            }
+            Ok(Err(Refusal { error, .. })) => return Err(refused(error)),
+            Ok(Ok(purchase)) => purchase,
+        };
+        let line = &order.lines[0];
+        let reserve = StockCommand::ReserveStock {
+            order_id,
+            quantity: line.quantity,
+        };
+        let (stock, mut reserved) = match decide(stock, reserve).await {
+            Ok(decided) => decided,
+            Err(StockError::InsufficientStock {
+                requested,
+                available,
+            }) => {
+                return Err(refused(WriteError::InsufficientStock(vec![Shortage {
+                    product_id: line.product_id,
+                    name: line.name.clone(),
+                    requested,
+                    available,
+                }])));
+            }
+            Err(other) => return Err(refused(other.into())),
+        };
+        Ok(Accepted {
+            order_id,
+            placed: placed.remove(0),
+            reserved: reserved.remove(0),
+            order,
+            purchase,
+            stock,
+        })
     }
 }
 
+/// An order the batch accepted, with what it writes.
+struct Accepted {
+    order_id: Uuid,
+    order: Order,
+    placed: OrderEvent,
+    purchase: ShopperDecision,
+    reserved: StockEvent,
+    /// The stock after the reservation.
+    stock: Stock,
+}
+
 enum BatchError {
-    Conflict,
+    /// Another writer moved these streams.
+    Conflict(Vec<StreamId>),
     Failed(String),
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use cqrs_es::Aggregate;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use crate::event_store::{EventStore, LoadError, Loaded, SNAPSHOT_EVERY};
+use crate::event_store::{EventStore, LoadError, Loaded, SNAPSHOT_EVERY, StreamId};
 
 /// The most slots of one aggregate type kept at once. Above it, the least recently used
 /// idle ones are dropped (down to three quarters of it, so that the scan this takes runs
@@ -65,7 +65,10 @@ impl<A: Aggregate + Clone> StreamSlots<A> {
     }
 
     /// Waits for this stream's turn. Callers locking several streams lock them in one
-    /// global order (sorted by type, then id) so that two commands never wait on each other.
+    /// global order so that two commands never wait on each other: by type — Order,
+    /// Shopper, Product, Stock — then by id. (A shopper comes before products because a
+    /// single-line order takes its shopper in the request's own task and hands it to the
+    /// product's batch, which then takes the product and its stock.)
     pub async fn lock(&self, aggregate_id: &str) -> SlotGuard<A> {
         let slot = {
             let mut slots = lock(&self.slots);
@@ -222,6 +225,15 @@ impl<A: Aggregate + Clone> SlotGuard<A> {
     /// Forgets the state: someone else wrote the stream.
     pub fn invalidate(&mut self) {
         *self.state() = None;
+    }
+
+    /// Forgets the state if the stream is among those another writer moved.
+    pub fn invalidate_if_moved(&mut self, moved: &[StreamId]) {
+        if moved.iter().any(|stream| {
+            stream.aggregate_type == A::TYPE && stream.aggregate_id == self.aggregate_id
+        }) {
+            self.invalidate();
+        }
     }
 
     /// The stream's cached state (held until the guard drops).

@@ -18,6 +18,7 @@ mod payment_timeout;
 mod payments;
 mod permanent_log;
 mod profile;
+mod purchase_limits;
 mod queries;
 mod read_side;
 mod rebuild;

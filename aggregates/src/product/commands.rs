@@ -13,6 +13,8 @@ pub struct NewProduct {
     pub description: String,
     pub category: String,
     pub price_cents: i64,
+    /// Most units one shopper may hold in orders not cancelled; `None`: no limit.
+    pub limit_per_user: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,4 +24,6 @@ pub struct ProductChanges {
     pub category: Option<String>,
     pub price_cents: Option<i64>,
     pub on_sale: Option<bool>,
+    /// `Some(None)` removes the limit.
+    pub limit_per_user: Option<Option<i64>>,
 }

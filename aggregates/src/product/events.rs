@@ -9,6 +9,10 @@ pub enum ProductEvent {
         description: String,
         category: String,
         price_cents: i64,
+        /// Most units one shopper may hold; absent: no limit (and in events written
+        /// before limits existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit_per_user: Option<i64>,
     },
     /// The product's fields after a change (all of them, so readers need no history).
     ProductUpdated {
@@ -17,6 +21,8 @@ pub enum ProductEvent {
         category: String,
         price_cents: i64,
         on_sale: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit_per_user: Option<i64>,
     },
 }
 

@@ -38,6 +38,9 @@ pub struct Product {
     pub category: String,
     pub price_cents: i64,
     pub on_sale: bool,
+    /// Most units one shopper may hold in orders not cancelled; `None`: no limit.
+    #[serde(default)]
+    pub limit_per_user: Option<i64>,
 }
 
 impl Aggregate for Product {
@@ -58,12 +61,19 @@ impl Aggregate for Product {
                 if self.created {
                     return Err(ProductError::AlreadyExists);
                 }
-                validate(&new.name, &new.description, &new.category, new.price_cents)?;
+                validate(
+                    &new.name,
+                    &new.description,
+                    &new.category,
+                    new.price_cents,
+                    new.limit_per_user,
+                )?;
                 ProductEvent::ProductCreated {
                     name: new.name,
                     description: new.description,
                     category: new.category,
                     price_cents: new.price_cents,
+                    limit_per_user: new.limit_per_user,
                 }
             }
             ProductCommand::UpdateProduct(changes) => {
@@ -78,16 +88,18 @@ impl Aggregate for Product {
                     category: changes.category.unwrap_or_else(|| self.category.clone()),
                     price_cents: changes.price_cents.unwrap_or(self.price_cents),
                     on_sale: changes.on_sale.unwrap_or(self.on_sale),
+                    limit_per_user: changes.limit_per_user.unwrap_or(self.limit_per_user),
                 };
                 if let ProductEvent::ProductUpdated {
                     name,
                     description,
                     category,
                     price_cents,
+                    limit_per_user,
                     ..
                 } = &updated
                 {
-                    validate(name, description, category, *price_cents)?;
+                    validate(name, description, category, *price_cents, *limit_per_user)?;
                 }
                 updated
             }
@@ -103,6 +115,7 @@ impl Aggregate for Product {
                 description,
                 category,
                 price_cents,
+                limit_per_user,
             } => {
                 *self = Self {
                     created: true,
@@ -111,6 +124,7 @@ impl Aggregate for Product {
                     category,
                     price_cents,
                     on_sale: true,
+                    limit_per_user,
                 };
             }
             ProductEvent::ProductUpdated {
@@ -119,12 +133,14 @@ impl Aggregate for Product {
                 category,
                 price_cents,
                 on_sale,
+                limit_per_user,
             } => {
                 self.name = name;
                 self.description = description;
                 self.category = category;
                 self.price_cents = price_cents;
                 self.on_sale = on_sale;
+                self.limit_per_user = limit_per_user;
             }
         }
     }
@@ -136,6 +152,7 @@ fn validate(
     description: &str,
     category: &str,
     price_cents: i64,
+    limit_per_user: Option<i64>,
 ) -> Result<(), ProductError> {
     let mut errors = Vec::new();
     NAME.check_into("name", name, &mut errors);
@@ -143,6 +160,12 @@ fn validate(
     CATEGORY.check_into("category", category, &mut errors);
     if price_cents < 0 {
         errors.push(FieldError::new("price_cents", "must be ≥ 0"));
+    }
+    if limit_per_user.is_some_and(|limit| limit < 1) {
+        errors.push(FieldError::new(
+            "limit_per_user",
+            "must be ≥ 1, or null for no limit",
+        ));
     }
     if errors.is_empty() {
         Ok(())

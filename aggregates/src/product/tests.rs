@@ -10,6 +10,7 @@ fn tea() -> NewProduct {
         description: "250 g".into(),
         category: "tea".into(),
         price_cents: 4_800,
+        limit_per_user: None,
     }
 }
 
@@ -19,6 +20,7 @@ fn created() -> ProductEvent {
         description: "250 g".into(),
         category: "tea".into(),
         price_cents: 4_800,
+        limit_per_user: None,
     }
 }
 
@@ -47,11 +49,13 @@ fn every_invalid_field_is_named() {
             description: String::new(),
             category: "x".repeat(51),
             price_cents: -1,
+            limit_per_user: Some(0),
         }))
         .then_expect_error(ProductError::Invalid(vec![
             FieldError::new("name", "must not be empty"),
             FieldError::new("category", "must be at most 50 characters"),
             FieldError::new("price_cents", "must be ≥ 0"),
+            FieldError::new("limit_per_user", "must be ≥ 1, or null for no limit"),
         ]));
 }
 
@@ -70,6 +74,7 @@ fn an_update_keeps_the_fields_it_does_not_change() {
             category: "tea".into(),
             price_cents: 5_200,
             on_sale: false,
+            limit_per_user: None,
         }]);
 }
 
@@ -120,6 +125,7 @@ fn a_description_may_span_lines_but_a_name_or_category_may_not() {
             description: "250 g\n\tloose leaf".into(),
             category: "tea\r\n".into(),
             price_cents: 4_800,
+            limit_per_user: None,
         }))
         .then_expect_error(ProductError::Invalid(vec![
             FieldError::new(
@@ -143,5 +149,62 @@ fn a_description_may_span_lines_but_a_name_or_category_may_not() {
             category: "tea".into(),
             price_cents: 4_800,
             on_sale: true,
+            limit_per_user: None,
         }]);
+}
+
+#[test]
+fn a_purchase_limit_is_set_kept_and_removed_by_updates() {
+    let limited = |limit| ProductEvent::ProductUpdated {
+        name: "Oolong tea".into(),
+        description: "250 g".into(),
+        category: "tea".into(),
+        price_cents: 4_800,
+        on_sale: true,
+        limit_per_user: limit,
+    };
+    ProductTest::with(())
+        .given(vec![created()])
+        .when(ProductCommand::UpdateProduct(ProductChanges {
+            limit_per_user: Some(Some(2)),
+            ..Default::default()
+        }))
+        .then_expect_events(vec![limited(Some(2))]);
+    ProductTest::with(())
+        .given(vec![created(), limited(Some(2))])
+        .when(ProductCommand::UpdateProduct(ProductChanges {
+            price_cents: Some(4_800),
+            ..Default::default()
+        }))
+        .then_expect_events(vec![limited(Some(2))]);
+    ProductTest::with(())
+        .given(vec![created(), limited(Some(2))])
+        .when(ProductCommand::UpdateProduct(ProductChanges {
+            limit_per_user: Some(None),
+            ..Default::default()
+        }))
+        .then_expect_events(vec![limited(None)]);
+    ProductTest::with(())
+        .given(vec![created()])
+        .when(ProductCommand::UpdateProduct(ProductChanges {
+            limit_per_user: Some(Some(-5)),
+            ..Default::default()
+        }))
+        .then_expect_error(ProductError::Invalid(vec![FieldError::new(
+            "limit_per_user",
+            "must be ≥ 1, or null for no limit",
+        )]));
+}
+
+#[test]
+fn events_without_a_limit_are_written_and_read_as_before_limits_existed() {
+    let json = serde_json::to_value(created()).expect("serialize");
+    assert_eq!(
+        json,
+        serde_json::json!({"ProductCreated": {
+            "name": "Oolong tea", "description": "250 g", "category": "tea", "price_cents": 4800
+        }})
+    );
+    let read: ProductEvent = serde_json::from_value(json).expect("deserialize");
+    assert_eq!(read, created());
 }

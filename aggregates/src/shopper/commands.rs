@@ -20,11 +20,11 @@ pub enum ShopperCommand {
         max_unpaid_orders: u32,
     },
     /// The order was paid: it no longer counts as unpaid; its units stay held.
+    /// Nothing happens for an order the shopper does not hold unpaid (one placed before
+    /// limits existed).
     PayPurchase { order_id: Uuid },
     /// The order was cancelled (by the shopper or the payment timeout): its units come
-    /// back, and it no longer counts as unpaid.
-    ReleasePurchase {
-        order_id: Uuid,
-        lines: Vec<(Uuid, i64)>,
-    },
+    /// back, and it no longer counts as unpaid. Nothing happens for an order the shopper
+    /// does not hold unpaid.
+    ReleasePurchase { order_id: Uuid },
 }

@@ -18,6 +18,4 @@ pub enum ShopperError {
     LimitExceeded(Vec<LimitBreach>),
     #[error("at most {max} unpaid orders at a time: pay or cancel one first")]
     TooManyUnpaid { max: u32 },
-    #[error("no unpaid order to settle or release")]
-    NothingUnpaid,
 }

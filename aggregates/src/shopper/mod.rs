@@ -8,8 +8,8 @@
 //! the event store's optimistic concurrency keeps the limits across server processes,
 //! like the stock's.
 //!
-//! The state is the number of unpaid orders and the units held per product: it grows
-//! with the products a shopper has bought, never with their orders.
+//! The state is the unpaid orders (at most the cap) and the units held per product: it
+//! grows with the products a shopper has bought, never with their orders.
 
 mod commands;
 mod errors;
@@ -31,14 +31,16 @@ pub use events::ShopperEvent;
 /// One shopper's holdings; its id is the user's id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shopper {
-    unpaid_orders: u32,
+    /// Orders awaiting payment and their lines, so that paying or releasing one is
+    /// exact: an order placed before limits existed, or paid twice, changes nothing.
+    unpaid: BTreeMap<Uuid, Vec<(Uuid, i64)>>,
     /// Units held per product in orders not cancelled (no entry: none).
     held: BTreeMap<Uuid, i64>,
 }
 
 impl Shopper {
-    pub fn unpaid_orders(&self) -> u32 {
-        self.unpaid_orders
+    pub fn unpaid_orders(&self) -> usize {
+        self.unpaid.len()
     }
 
     /// Units of `product_id` held in orders not cancelled.
@@ -95,7 +97,7 @@ impl Aggregate for Shopper {
                 if !breaches.is_empty() {
                     return Err(ShopperError::LimitExceeded(breaches));
                 }
-                if self.unpaid_orders >= max_unpaid_orders {
+                if self.unpaid.len() >= max_unpaid_orders as usize {
                     return Err(ShopperError::TooManyUnpaid {
                         max: max_unpaid_orders,
                     });
@@ -109,16 +111,19 @@ impl Aggregate for Shopper {
                 }
             }
             ShopperCommand::PayPurchase { order_id } => {
-                if self.unpaid_orders == 0 {
-                    return Err(ShopperError::NothingUnpaid);
+                if !self.unpaid.contains_key(&order_id) {
+                    return Ok(());
                 }
                 ShopperEvent::PurchasePaid { order_id }
             }
-            ShopperCommand::ReleasePurchase { order_id, lines } => {
-                if self.unpaid_orders == 0 {
-                    return Err(ShopperError::NothingUnpaid);
+            ShopperCommand::ReleasePurchase { order_id } => {
+                let Some(lines) = self.unpaid.get(&order_id) else {
+                    return Ok(());
+                };
+                ShopperEvent::PurchaseReleased {
+                    order_id,
+                    lines: lines.clone(),
                 }
-                ShopperEvent::PurchaseReleased { order_id, lines }
             }
         };
         sink.write(event, self).await;
@@ -127,20 +132,21 @@ impl Aggregate for Shopper {
 
     fn apply(&mut self, event: ShopperEvent) {
         match event {
-            ShopperEvent::PurchaseOpened { lines, .. } => {
-                self.unpaid_orders += 1;
-                for (product_id, quantity) in lines {
-                    *self.held.entry(product_id).or_default() += quantity;
+            ShopperEvent::PurchaseOpened { order_id, lines } => {
+                for &(product_id, quantity) in &lines {
+                    let held = self.held.entry(product_id).or_default();
+                    *held = held.saturating_add(quantity);
                 }
+                self.unpaid.insert(order_id, lines);
             }
-            ShopperEvent::PurchasePaid { .. } => {
-                self.unpaid_orders = self.unpaid_orders.saturating_sub(1);
+            ShopperEvent::PurchasePaid { order_id } => {
+                self.unpaid.remove(&order_id);
             }
-            ShopperEvent::PurchaseReleased { lines, .. } => {
-                self.unpaid_orders = self.unpaid_orders.saturating_sub(1);
+            ShopperEvent::PurchaseReleased { order_id, lines } => {
+                self.unpaid.remove(&order_id);
                 for (product_id, quantity) in lines {
                     let held = self.held.entry(product_id).or_default();
-                    *held -= quantity;
+                    *held = held.saturating_sub(quantity);
                     if *held <= 0 {
                         self.held.remove(&product_id);
                     }

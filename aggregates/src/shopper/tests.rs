@@ -138,3 +138,34 @@ fn the_state_forgets_products_no_longer_held() {
     });
     assert_eq!(shopper, Shopper::default());
 }
+
+#[test]
+fn a_release_gives_back_the_lines_the_order_opened_with() {
+    ShopperTest::with(())
+        .given(vec![opened(1, &[(10, 2), (11, 1)])])
+        .when(ShopperCommand::ReleasePurchase { order_id: id(1) })
+        .then_expect_events(vec![ShopperEvent::PurchaseReleased {
+            order_id: id(1),
+            lines: vec![(id(10), 2), (id(11), 1)],
+        }]);
+}
+
+#[test]
+fn orders_it_does_not_hold_unpaid_change_nothing() {
+    // An order placed before limits existed, or one already paid or released.
+    let history = vec![
+        opened(1, &[(10, 1)]),
+        ShopperEvent::PurchasePaid { order_id: id(1) },
+    ];
+    for command in [
+        ShopperCommand::PayPurchase { order_id: id(1) },
+        ShopperCommand::ReleasePurchase { order_id: id(1) },
+        ShopperCommand::PayPurchase { order_id: id(2) },
+        ShopperCommand::ReleasePurchase { order_id: id(2) },
+    ] {
+        ShopperTest::with(())
+            .given(history.clone())
+            .when(command)
+            .then_expect_events(vec![]);
+    }
+}

@@ -1,0 +1,165 @@
+//! The shopper's side of an order: purchase limits and the open-order cap, decided by
+//! the Shopper aggregate and appended with the order and its stock moves, so two
+//! requests (in one process or two) can never both pass a limit only one fits in.
+
+use std::time::Instant;
+
+use aggregates::order::{Order, OrderEvent};
+use aggregates::shopper::{PurchaseLine, Shopper, ShopperCommand, ShopperError};
+use uuid::Uuid;
+
+use super::attempt::{append_for, decide};
+use super::stream_slots::SlotGuard;
+use super::{WriteError, WriteModel};
+use crate::event_store::{EventStore, StreamAppend};
+
+/// What the shopper decided within a unit of work.
+pub(super) struct ShopperDecision {
+    state: Shopper,
+    /// The stream's sequence the decision was taken on.
+    sequence: i64,
+    events: Vec<aggregates::shopper::ShopperEvent>,
+}
+
+impl ShopperDecision {
+    /// The append for the decision (none when it changed nothing).
+    pub(super) fn append(
+        &self,
+        slot: &SlotGuard<Shopper>,
+    ) -> Result<Option<StreamAppend>, WriteError> {
+        append_for::<Shopper>(slot.aggregate_id(), self.sequence, &self.events)
+    }
+
+    /// Records the shopper's new state once its events are appended.
+    pub(super) async fn store(self, store: &EventStore, slot: &mut SlotGuard<Shopper>) {
+        if self.events.is_empty() {
+            return;
+        }
+        let sequence = self.sequence + i64::try_from(self.events.len()).unwrap_or_default();
+        slot.store(store, self.state, sequence).await;
+    }
+}
+
+/// A shopper's refusal, and whether it rests on a cached state confirmed before the
+/// order was asked for: another process may have released units or paid an order since,
+/// so the database is asked before such a refusal is believed. (Refusals are rare, an
+/// acceptance is checked by the append; a shopper is never refused on stale state.)
+pub(super) struct Refusal {
+    pub error: WriteError,
+    pub stale: bool,
+}
+
+/// The command opening `order` as `order_id` for its shopper, each line limited by
+/// `limit_of` its product.
+pub(super) fn opening(
+    order_id: Uuid,
+    order: &Order,
+    limit_of: impl Fn(Uuid) -> Option<i64>,
+    max_unpaid_orders: u32,
+) -> ShopperCommand {
+    ShopperCommand::OpenPurchase {
+        order_id,
+        lines: order
+            .lines
+            .iter()
+            .map(|line| PurchaseLine {
+                product_id: line.product_id,
+                quantity: line.quantity,
+                limit_per_user: limit_of(line.product_id),
+            })
+            .collect(),
+        max_unpaid_orders,
+    }
+}
+
+impl WriteModel {
+    /// The shopper's decision on `command`, on its cached state; a refusal is stale
+    /// unless that state was confirmed since `asked_at`.
+    pub(super) async fn decide_shopper(
+        &self,
+        slot: &mut SlotGuard<Shopper>,
+        command: ShopperCommand,
+        asked_at: Instant,
+    ) -> Result<Result<ShopperDecision, Refusal>, WriteError> {
+        let cached = slot.current(&self.store).await?;
+        let stale = cached.confirmed_at < asked_at;
+        let sequence = cached.loaded.sequence;
+        Ok(match decide(&cached.loaded.aggregate, command).await {
+            Ok((state, events)) => Ok(ShopperDecision {
+                state,
+                sequence,
+                events,
+            }),
+            Err(refusal) => Err(Refusal {
+                error: refusal.into(),
+                stale,
+            }),
+        })
+    }
+
+    /// The shopper's decision on opening an order asked for at `asked_at`; a stale
+    /// refusal is checked against the database before it is believed.
+    pub(super) async fn decide_opening(
+        &self,
+        slot: &mut SlotGuard<Shopper>,
+        command: ShopperCommand,
+        asked_at: Instant,
+    ) -> Result<ShopperDecision, WriteError> {
+        match self.decide_shopper(slot, command.clone(), asked_at).await? {
+            Ok(decision) => Ok(decision),
+            Err(Refusal { stale: true, .. }) => {
+                slot.reload(&self.store).await?;
+                self.decide_shopper(slot, command, asked_at)
+                    .await?
+                    .map_err(|refusal| refusal.error)
+            }
+            Err(refusal) => Err(refusal.error),
+        }
+    }
+
+    /// The shopper's decision on what an order's payment or cancellation means for it:
+    /// a payment frees an unpaid slot, a cancellation gives the units back too. When
+    /// the cached state does not hold the order unpaid, the database is asked before
+    /// believing it (another process may have placed the order): "nothing to do" is
+    /// the one decision no append would check.
+    pub(super) async fn decide_follow_up(
+        &self,
+        slot: &mut SlotGuard<Shopper>,
+        command: ShopperCommand,
+    ) -> Result<ShopperDecision, WriteError> {
+        let mut reloaded = false;
+        loop {
+            let cached = &slot.current(&self.store).await?.loaded;
+            let sequence = cached.sequence;
+            let (state, events) = decide(&cached.aggregate, command.clone()).await?;
+            if events.is_empty() && !reloaded {
+                slot.reload(&self.store).await?;
+                reloaded = true;
+                continue;
+            }
+            return Ok(ShopperDecision {
+                state,
+                sequence,
+                events,
+            });
+        }
+    }
+}
+
+/// The shopper command the order's new events call for, if any.
+pub(super) fn follow_up(order_id: Uuid, events: &[OrderEvent]) -> Option<ShopperCommand> {
+    events.iter().find_map(|event| match event {
+        OrderEvent::OrderPaid { .. } => Some(ShopperCommand::PayPurchase { order_id }),
+        OrderEvent::OrderCancelled { .. } => Some(ShopperCommand::ReleasePurchase { order_id }),
+        _ => None,
+    })
+}
+
+impl From<ShopperError> for WriteError {
+    fn from(err: ShopperError) -> Self {
+        match err {
+            ShopperError::LimitExceeded(breaches) => Self::LimitExceeded(breaches),
+            ShopperError::TooManyUnpaid { max } => Self::TooManyUnpaid { max },
+        }
+    }
+}
