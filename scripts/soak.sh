@@ -16,8 +16,9 @@ BASE=http://127.0.0.1:$PORT
 WORK=$(mktemp -d /tmp/ordo-soak.XXXXXX)
 chmod 755 "$WORK"
 
-# Rate limits off: one address plays 24 shoppers.
-ORDO_RATE_LIMIT_IP=off ORDO_RATE_LIMIT_USER=off RUST_LOG=warn ORDER_PAYMENT_TIMEOUT=20s \
+# Rate limits off: one address plays 24 shoppers. Each leaves a third of its orders to
+# the payment timeout, many more than the default open-order cap: the cap is lifted.
+ORDO_RATE_LIMIT_IP=off ORDO_RATE_LIMIT_USER=off ORDO_MAX_UNPAID_ORDERS=1000000 RUST_LOG=warn ORDER_PAYMENT_TIMEOUT=20s \
   "$BIN" serve --data-dir "$WORK/data" --listen 127.0.0.1:$PORT > "$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
