@@ -86,6 +86,10 @@ impl Projection for ProductCatalog {
         "catalog"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&[Product::TYPE, Stock::TYPE])
+    }
+
     fn tables(&self) -> &'static [&'static str] {
         &["product_catalog"]
     }

@@ -28,6 +28,10 @@ impl Projection for DailySales {
         "daily_sales"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&[Order::TYPE])
+    }
+
     fn tables(&self) -> &'static [&'static str] {
         &["daily_sales"]
     }

@@ -153,3 +153,67 @@ pub async fn read_feed_until<'c>(
     .await?;
     Ok(rows.into_iter().map(RecordedEvent::from).collect())
 }
+
+/// A batch of the events one reader cares about, and how far the feed was looked at.
+#[derive(Debug)]
+pub struct FilteredBatch {
+    pub events: Vec<RecordedEvent>,
+    /// Where the reader may move its checkpoint: past the last event returned and, when
+    /// the batch was not cut by its limit, past every event of other aggregate types
+    /// up to the horizon (so a read-your-writes wait for any position is answered).
+    pub reached: FeedPosition,
+}
+
+/// Like [`read_feed_until`], but only events of `aggregate_types`: a reader skips the
+/// others without fetching (or decoding) them.
+pub async fn read_feed_of_types(
+    conn: &mut sqlx::PgConnection,
+    aggregate_types: &[&str],
+    after: FeedPosition,
+    until: FeedPosition,
+    limit: i64,
+) -> Result<FilteredBatch, sqlx::Error> {
+    // The last visible event first: the events read next, with a horizon at least as
+    // far, then hold every event of these types up to it (nothing can appear below a
+    // horizon later).
+    let scanned: Option<(i64, i64)> = sqlx::query_as(&format!(
+        "SELECT transaction_id::text::bigint, global_position
+           FROM events
+          WHERE {AFTER_POSITION_BELOW_HORIZON}
+            AND (transaction_id, global_position) <= ($3::bigint::text::xid8, $4)
+          ORDER BY events.transaction_id DESC, events.global_position DESC
+          LIMIT 1"
+    ))
+    .bind(after.transaction_id)
+    .bind(after.global_position)
+    .bind(until.transaction_id)
+    .bind(until.global_position)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let rows: Vec<FeedRow> = sqlx::query_as(&format!(
+        "SELECT {FEED_COLUMNS}
+               FROM events
+              WHERE {AFTER_POSITION_BELOW_HORIZON}
+                AND (transaction_id, global_position) <= ($4::bigint::text::xid8, $5)
+                AND aggregate_type = ANY($6)
+              ORDER BY events.transaction_id, events.global_position
+              LIMIT $3"
+    ))
+    .bind(after.transaction_id)
+    .bind(after.global_position)
+    .bind(limit)
+    .bind(until.transaction_id)
+    .bind(until.global_position)
+    .bind(aggregate_types)
+    .fetch_all(&mut *conn)
+    .await?;
+    let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= limit;
+    let events: Vec<RecordedEvent> = rows.into_iter().map(RecordedEvent::from).collect();
+    let last = events.last().map_or(after, |event| event.position);
+    let scanned = scanned.map_or(after, |(transaction_id, global_position)| FeedPosition {
+        transaction_id,
+        global_position,
+    });
+    let reached = if full { last } else { last.max(scanned) };
+    Ok(FilteredBatch { events, reached })
+}

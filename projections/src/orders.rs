@@ -207,6 +207,10 @@ impl Projection for OrderViews {
         "orders"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&[Order::TYPE])
+    }
+
     fn tables(&self) -> &'static [&'static str] {
         &["order_views", "order_counts"]
     }

@@ -15,6 +15,12 @@ pub trait Projection: Send + Sync {
     /// them and swaps them in together.
     fn tables(&self) -> &'static [&'static str];
 
+    /// The aggregate types whose events it reads; `None`: all. The projector fetches
+    /// only these (a shop's busiest streams need not cost every read model).
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// Applies a batch of events to `target`'s tables inside the projector's transaction,
     /// which also advances the checkpoint. Events it does not care about are ignored.
     /// Batches are applied set-based (a few statements per batch, not per event), which

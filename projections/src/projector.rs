@@ -16,7 +16,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 
 use crate::failure::Backoff;
-use crate::feed::read_feed_until;
+use crate::feed::{read_feed_of_types, read_feed_until};
 use crate::projection::{FailureKind, Projection, ProjectionError, Target};
 use crate::{FeedPosition, RecordedEvent, checkpoint, parking};
 
@@ -71,12 +71,28 @@ pub async fn apply_next_batch(
     (after, until): (FeedPosition, FeedPosition),
     limit: i64,
 ) -> Result<Option<(usize, FeedPosition)>, ProjectionError> {
-    let events = read_feed_until(&mut *conn, after, until, limit).await?;
-    let Some(last) = events.last().map(|event| event.position) else {
-        return Ok(None);
+    let (events, last) = match projection.aggregate_types() {
+        None => {
+            let events = read_feed_until(&mut *conn, after, until, limit).await?;
+            let last = events.last().map_or(after, |event| event.position);
+            (events, last)
+        }
+        Some(types) => {
+            let batch = read_feed_of_types(&mut *conn, types, after, until, limit).await?;
+            (batch.events, batch.reached)
+        }
     };
+    if last <= after {
+        return Ok(None);
+    }
     let name = target.checkpoint(projection.name());
-    let waiting = parking::waiting_streams(&mut *conn, &name, &events).await?;
+    let waiting = if events.is_empty() {
+        // Only events of other types: the checkpoint moves past them.
+        checkpoint::advance(conn, &name, last).await?;
+        return Ok(Some((0, last)));
+    } else {
+        parking::waiting_streams(&mut *conn, &name, &events).await?
+    };
     if waiting.is_empty() {
         projection.apply(&mut *conn, target, &events).await?;
     } else {

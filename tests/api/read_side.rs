@@ -205,3 +205,44 @@ async fn an_order_committed_late_is_not_skipped() {
     assert!(ids.contains(&late_id.to_string()), "A is applied");
     assert!(ids.contains(&early_id), "B is applied");
 }
+
+#[tokio::test]
+async fn read_models_move_past_events_they_do_not_read_without_fetching_them() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 100, 10).await;
+    // A login writes only a User stream: no read model reads it, yet each one's
+    // checkpoint must pass it, or a read-your-writes wait on it would never end.
+    app.dev_login("only-a-user").await;
+    let last: (i64, i64) = sqlx::query_as(
+        "SELECT transaction_id::text::bigint, global_position FROM events
+          ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("last event");
+    let kind: String =
+        sqlx::query_scalar("SELECT aggregate_type FROM events WHERE global_position = $1")
+            .bind(last.1)
+            .fetch_one(&app.pool)
+            .await
+            .expect("its type");
+    assert_eq!(kind, "User");
+    let position = ordo::event_store::FeedPosition {
+        transaction_id: last.0,
+        global_position: last.1,
+    };
+    for projection in ["orders", "catalog", "daily_sales"] {
+        assert!(
+            app.state
+                .projector
+                .wait_for(projection, position, std::time::Duration::from_secs(20))
+                .await,
+            "{projection} never passed the User event"
+        );
+    }
+    // And they still apply what they read, after it.
+    let (status, _) = app.place_order("only-a-user", &[(tea, 2)]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, product) = app.get_json(&format!("/api/v1/products/{tea}")).await;
+    assert_eq!(product["data"]["available"], 8);
+}
