@@ -202,6 +202,9 @@ impl WriteModel {
                 0,
                 &order_events,
             )?];
+            // The stocks first: a sold-out line refuses without asking the shopper,
+            // whose refusals may cost a read.
+            let decided = self.decide_stocks(&mut stocks, &reserve, &order).await?;
             let opening = opening(
                 order_id,
                 &order,
@@ -210,7 +213,6 @@ impl WriteModel {
             );
             let purchase = self.decide_opening(&mut shopper, opening, asked_at).await?;
             appends.extend(purchase.append(&shopper)?);
-            let decided = self.decide_stocks(&mut stocks, &reserve, &order).await?;
             appends.extend(stock_appends(&stocks, &decided)?);
             match self.store.append(&appends, metadata).await {
                 Ok(appended) => {

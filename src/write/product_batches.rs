@@ -309,8 +309,8 @@ impl WriteModel {
         Ok(decided)
     }
 
-    /// One order of the batch, decided on the product, its shopper and the stock as the
-    /// orders before it in the batch left it; or why not.
+    /// One order of the batch, decided on the product, the stock as the orders before it
+    /// in the batch left it, and its shopper; or why not.
     async fn decide_one(
         &self,
         pending: &mut Pending,
@@ -323,23 +323,8 @@ impl WriteModel {
             .await
             .map_err(|err| refused(err.into()))?;
         let order_id = Uuid::now_v7();
-        let opening = opening(
-            order_id,
-            &order,
-            |_| product.limit_per_user,
-            self.settings.max_unpaid_orders,
-        );
-        let purchase = match self
-            .decide_shopper(&mut pending.shopper, opening, pending.asked_at)
-            .await
-        {
-            Err(err) => return Err(refused(err)),
-            Ok(Err(Refusal { error, stale: true })) => {
-                return Err(Decided::StaleRefusal(error));
-            }
-            Ok(Err(Refusal { error, .. })) => return Err(refused(error)),
-            Ok(Ok(purchase)) => purchase,
-        };
+        // The stock first: a sold-out product refuses without asking the shopper, whose
+        // refusals may cost a read (see `Decided::StaleRefusal`).
         let line = &order.lines[0];
         let reserve = StockCommand::ReserveStock {
             order_id,
@@ -359,6 +344,23 @@ impl WriteModel {
                 }])));
             }
             Err(other) => return Err(refused(other.into())),
+        };
+        let opening = opening(
+            order_id,
+            &order,
+            |_| product.limit_per_user,
+            self.settings.max_unpaid_orders,
+        );
+        let purchase = match self
+            .decide_shopper(&mut pending.shopper, opening, pending.asked_at)
+            .await
+        {
+            Err(err) => return Err(refused(err)),
+            Ok(Err(Refusal { error, stale: true })) => {
+                return Err(Decided::StaleRefusal(error));
+            }
+            Ok(Err(Refusal { error, .. })) => return Err(refused(error)),
+            Ok(Ok(purchase)) => purchase,
         };
         Ok(Accepted {
             order_id,
