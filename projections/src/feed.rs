@@ -134,23 +134,43 @@ pub async fn read_feed_until<'c>(
     until: FeedPosition,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-    let rows: Vec<FeedRow> = sqlx::query_as(&format!(
+    feed_rows(executor, None, after, until, limit).await
+}
+
+/// The feed between `after` and `until`, of `aggregate_types` only when given.
+async fn feed_rows<'c>(
+    executor: impl PgExecutor<'c>,
+    aggregate_types: Option<&[&str]>,
+    after: FeedPosition,
+    until: FeedPosition,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+    let of_types = if aggregate_types.is_some() {
+        "AND aggregate_type = ANY($6)"
+    } else {
+        ""
+    };
+    let sql = format!(
         "SELECT {FEED_COLUMNS}
                FROM events
               WHERE {AFTER_POSITION_BELOW_HORIZON}
                 AND (transaction_id, global_position) <= ($4::bigint::text::xid8, $5)
+                {of_types}
               -- Qualified: the output column of the same name is a bigint and would
               -- sort without the index.
               ORDER BY events.transaction_id, events.global_position
               LIMIT $3"
-    ))
-    .bind(after.transaction_id)
-    .bind(after.global_position)
-    .bind(limit)
-    .bind(until.transaction_id)
-    .bind(until.global_position)
-    .fetch_all(executor)
-    .await?;
+    );
+    let mut query = sqlx::query_as::<_, FeedRow>(&sql)
+        .bind(after.transaction_id)
+        .bind(after.global_position)
+        .bind(limit)
+        .bind(until.transaction_id)
+        .bind(until.global_position);
+    if let Some(types) = aggregate_types {
+        query = query.bind(types);
+    }
+    let rows = query.fetch_all(executor).await?;
     Ok(rows.into_iter().map(RecordedEvent::from).collect())
 }
 
@@ -190,25 +210,8 @@ pub async fn read_feed_of_types(
     .bind(until.global_position)
     .fetch_optional(&mut *conn)
     .await?;
-    let rows: Vec<FeedRow> = sqlx::query_as(&format!(
-        "SELECT {FEED_COLUMNS}
-               FROM events
-              WHERE {AFTER_POSITION_BELOW_HORIZON}
-                AND (transaction_id, global_position) <= ($4::bigint::text::xid8, $5)
-                AND aggregate_type = ANY($6)
-              ORDER BY events.transaction_id, events.global_position
-              LIMIT $3"
-    ))
-    .bind(after.transaction_id)
-    .bind(after.global_position)
-    .bind(limit)
-    .bind(until.transaction_id)
-    .bind(until.global_position)
-    .bind(aggregate_types)
-    .fetch_all(&mut *conn)
-    .await?;
-    let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= limit;
-    let events: Vec<RecordedEvent> = rows.into_iter().map(RecordedEvent::from).collect();
+    let events = feed_rows(&mut *conn, Some(aggregate_types), after, until, limit).await?;
+    let full = i64::try_from(events.len()).unwrap_or(i64::MAX) >= limit;
     let last = events.last().map_or(after, |event| event.position);
     let scanned = scanned.map_or(after, |(transaction_id, global_position)| FeedPosition {
         transaction_id,

@@ -168,6 +168,9 @@ impl WriteModel {
         // The global lock order: the shopper, every product, then every stock.
         let asked_at = Instant::now();
         let mut shopper = self.shoppers.lock(&request.user_id).await;
+        // Read now, before the products and stocks are held: a read between deciding the
+        // stocks and appending would widen the window another process can move them in.
+        shopper.current(&self.store).await?;
         let ids: Vec<String> = {
             let mut ids: Vec<Uuid> = request.lines.iter().map(|(id, _)| *id).collect();
             ids.sort_unstable();

@@ -5,6 +5,7 @@
 
 use aggregates::order::{Order, OrderEvent, OrderStatus};
 use aggregates::product::{Product, ProductEvent};
+use aggregates::shopper::{Shopper, ShopperEvent};
 use aggregates::stock::{Stock, StockEvent};
 use aggregates::user::{User, UserEvent};
 use cqrs_es::DomainEvent;
@@ -75,7 +76,14 @@ fn every_event_type() -> Vec<&'static str> {
             UserEvent::ProfileUpdated { .. } => "ProfileUpdated",
         }
     }
-    let _ = (order, stock, product, user);
+    fn shopper(event: &ShopperEvent) -> &'static str {
+        match event {
+            ShopperEvent::PurchaseOpened { .. } => "PurchaseOpened",
+            ShopperEvent::PurchasePaid { .. } => "PurchasePaid",
+            ShopperEvent::PurchaseReleased { .. } => "PurchaseReleased",
+        }
+    }
+    let _ = (order, stock, product, user, shopper);
     vec![
         "OrderPlaced",
         "OrderPaid",
@@ -93,6 +101,9 @@ fn every_event_type() -> Vec<&'static str> {
         "ProductUpdated",
         "UserRegistered",
         "ProfileUpdated",
+        "PurchaseOpened",
+        "PurchasePaid",
+        "PurchaseReleased",
     ]
 }
 
@@ -112,6 +123,7 @@ fn the_corpus_holds_every_event_type_and_today_writes_its_current_version_as_sho
                 Some("Stock") => today::<StockEvent>(entry),
                 Some("Product") => today::<ProductEvent>(entry),
                 Some("User") => today::<UserEvent>(entry),
+                Some("Shopper") => today::<ShopperEvent>(entry),
                 other => panic!("unknown aggregate type {other:?}"),
             };
             assert_eq!(event_type, wanted);
@@ -183,6 +195,22 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         .expect("user")
         .aggregate;
     assert_eq!(user.nickname, "Mei");
+    // The shopper holds the paid order's 2 units; the cancelled one gave its unit back.
+    let shopper = app
+        .events
+        .load::<Shopper>(user_id)
+        .await
+        .expect("shopper")
+        .aggregate;
+    let oolong = product_id.parse().expect("uuid");
+    assert_eq!((shopper.unpaid_orders(), shopper.held(oolong)), (0, 2));
+    let limited = app
+        .events
+        .load::<Product>("0191b4a0-0000-7000-8000-000000000002")
+        .await
+        .expect("limited product")
+        .aggregate;
+    assert_eq!(limited.limit_per_user, Some(1));
     let order = app
         .events
         .load::<Order>(completed)
@@ -229,6 +257,11 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         .await;
     assert_eq!(body["data"]["name"], "Oolong 2026");
     assert_eq!(body["data"]["available"], 5);
+    assert_eq!(body["data"]["limit_per_user"], serde_json::Value::Null);
+    let (_, body) = app
+        .get_json("/api/v1/products/0191b4a0-0000-7000-8000-000000000002")
+        .await;
+    assert_eq!(body["data"]["limit_per_user"], 1);
     let sales: (i64, i64, i64) = sqlx::query_as(
         "SELECT orders, paid_orders, revenue_cents FROM daily_sales WHERE day = '2026-11-24'",
     )
