@@ -8,18 +8,14 @@ use aggregates::order::{Order, OrderEvent};
 use aggregates::shopper::{PurchaseLine, Shopper, ShopperCommand, ShopperError};
 use uuid::Uuid;
 
-use super::attempt::{append_for, decide};
-use super::stream_slots::SlotGuard;
+use super::attempt::append_for;
+use super::stream_slots::{DecidedInPlace, SlotGuard};
 use super::{WriteError, WriteModel};
 use crate::event_store::{EventStore, StreamAppend};
 
-/// What the shopper decided within a unit of work.
-pub(super) struct ShopperDecision {
-    state: Shopper,
-    /// The stream's sequence the decision was taken on.
-    sequence: i64,
-    events: Vec<aggregates::shopper::ShopperEvent>,
-}
+/// What the shopper decided within a unit of work, decided in place on its slot's state
+/// (which stays ahead of the stream until [`ShopperDecision::store`]).
+pub(super) struct ShopperDecision(DecidedInPlace<aggregates::shopper::ShopperEvent>);
 
 impl ShopperDecision {
     /// The append for the decision (none when it changed nothing).
@@ -27,16 +23,13 @@ impl ShopperDecision {
         &self,
         slot: &SlotGuard<Shopper>,
     ) -> Result<Option<StreamAppend>, WriteError> {
-        append_for::<Shopper>(slot.aggregate_id(), self.sequence, &self.events)
+        append_for::<Shopper>(slot.aggregate_id(), self.0.sequence, &self.0.events)
     }
 
-    /// Records the shopper's new state once its events are appended.
+    /// Records that the shopper's events were appended.
     pub(super) async fn store(self, store: &EventStore, slot: &mut SlotGuard<Shopper>) {
-        if self.events.is_empty() {
-            return;
-        }
-        let sequence = self.sequence + i64::try_from(self.events.len()).unwrap_or_default();
-        slot.store(store, self.state, sequence).await;
+        let added = i64::try_from(self.0.events.len()).unwrap_or_default();
+        slot.appended(store, self.0.sequence + added).await;
     }
 }
 
@@ -81,20 +74,11 @@ impl WriteModel {
         command: ShopperCommand,
         asked_at: Instant,
     ) -> Result<Result<ShopperDecision, Refusal>, WriteError> {
-        let cached = slot.current(&self.store).await?;
-        let stale = cached.confirmed_at < asked_at;
-        let sequence = cached.loaded.sequence;
-        Ok(match decide(&cached.loaded.aggregate, command).await {
-            Ok((state, events)) => Ok(ShopperDecision {
-                state,
-                sequence,
-                events,
-            }),
-            Err(refusal) => Err(Refusal {
-                error: refusal.into(),
-                stale,
-            }),
-        })
+        let (confirmed_at, decided) = slot.decide_in_place(&self.store, command).await?;
+        Ok(decided.map(ShopperDecision).map_err(|refusal| Refusal {
+            error: refusal.into(),
+            stale: confirmed_at < asked_at,
+        }))
     }
 
     /// The shopper's decision on opening an order asked for at `asked_at`; a stale
@@ -129,19 +113,14 @@ impl WriteModel {
     ) -> Result<ShopperDecision, WriteError> {
         let mut reloaded = false;
         loop {
-            let cached = &slot.current(&self.store).await?.loaded;
-            let sequence = cached.sequence;
-            let (state, events) = decide(&cached.aggregate, command.clone()).await?;
-            if events.is_empty() && !reloaded {
+            let (_, decided) = slot.decide_in_place(&self.store, command.clone()).await?;
+            let decided = decided?;
+            if decided.events.is_empty() && !reloaded {
                 slot.reload(&self.store).await?;
                 reloaded = true;
                 continue;
             }
-            return Ok(ShopperDecision {
-                state,
-                sequence,
-                events,
-            });
+            return Ok(ShopperDecision(decided));
         }
     }
 }

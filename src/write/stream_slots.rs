@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use crate::event_store::{EventStore, LoadError, Loaded, SNAPSHOT_EVERY, StreamId};
@@ -94,6 +95,7 @@ impl<A: Aggregate + Clone> StreamSlots<A> {
             slot,
             slots: self.slots.clone(),
             keep_state: self.keep_state,
+            ahead: false,
         }
     }
 }
@@ -129,12 +131,29 @@ pub struct SlotGuard<A> {
     slot: Slot<A>,
     slots: Arc<SlotMap<A>>,
     keep_state: bool,
+    /// The cached state holds events decided in place (see [`SlotGuard::decide_in_place`])
+    /// whose append has not been recorded: it is ahead of the stream, so it is reloaded
+    /// before any other use and forgotten if the guard drops first.
+    ahead: bool,
+}
+
+/// Events decided in place on a stream's cached state, to be appended after `sequence`.
+#[derive(Debug)]
+pub struct DecidedInPlace<E> {
+    pub sequence: i64,
+    pub events: Vec<E>,
 }
 
 impl<A> Drop for SlotGuard<A> {
     /// Drops the slot from the map when it holds nothing worth keeping (no state, or a
     /// stream without events: an id that does not exist) and nobody waits for it.
     fn drop(&mut self) {
+        if self.ahead
+            && let Some(guard) = self.guard.as_mut()
+        {
+            // Its events were never appended.
+            **guard = None;
+        }
         let worth_keeping = self.keep_state
             && self
                 .guard
@@ -166,7 +185,7 @@ impl<A: Aggregate + Clone> SlotGuard<A> {
 
     /// The stream's state: the cached one, or loaded from the event store.
     pub async fn current(&mut self, store: &EventStore) -> Result<&Cached<A>, LoadError> {
-        if self.state().is_none() {
+        if self.state().is_none() || self.ahead {
             self.reload(store).await?;
         }
         Ok(self.state().as_ref().expect("loaded above"))
@@ -179,10 +198,11 @@ impl<A: Aggregate + Clone> SlotGuard<A> {
         store: &EventStore,
         fresh_for: Duration,
     ) -> Result<&Cached<A>, LoadError> {
-        let stale = self
-            .state()
-            .as_ref()
-            .is_none_or(|cached| cached.confirmed_at.elapsed() > fresh_for);
+        let stale = self.ahead
+            || self
+                .state()
+                .as_ref()
+                .is_none_or(|cached| cached.confirmed_at.elapsed() > fresh_for);
         if stale {
             self.reload(store).await?;
         }
@@ -195,7 +215,59 @@ impl<A: Aggregate + Clone> SlotGuard<A> {
             loaded,
             confirmed_at: Instant::now(),
         });
+        self.ahead = false;
         Ok(())
+    }
+
+    /// Runs `command` on the cached state itself rather than on a copy (a shopper's state
+    /// is maps, copied on every order otherwise); with when that state was last confirmed.
+    /// Until [`SlotGuard::appended`] records the events' append, the state is ahead of
+    /// the stream: any other use reloads it, and dropping the guard forgets it.
+    pub async fn decide_in_place(
+        &mut self,
+        store: &EventStore,
+        command: A::Command,
+    ) -> Result<(Instant, Result<DecidedInPlace<A::Event>, A::Error>), LoadError>
+    where
+        A: Aggregate<Services = ()>,
+    {
+        self.current(store).await?;
+        let cached = self.state().as_mut().expect("loaded above");
+        let (sequence, confirmed_at) = (cached.loaded.sequence, cached.confirmed_at);
+        let sink = EventSink::default();
+        let handled = cached.loaded.aggregate.handle(command, &(), &sink).await;
+        let events = sink.collect().await;
+        // A handler that wrote events and then refused still changed the state.
+        self.ahead = !events.is_empty();
+        Ok((
+            confirmed_at,
+            handled.map(|()| DecidedInPlace { sequence, events }),
+        ))
+    }
+
+    /// Records that the events decided in place were appended, the stream now at
+    /// `sequence`; snapshots as [`SlotGuard::store`] does.
+    pub async fn appended(&mut self, store: &EventStore, sequence: i64) {
+        if !self.ahead {
+            return;
+        }
+        self.ahead = false;
+        let Some(cached) = self.state().as_mut() else {
+            return;
+        };
+        let before = cached.loaded.sequence;
+        cached.loaded.sequence = sequence;
+        cached.confirmed_at = Instant::now();
+        if sequence / SNAPSHOT_EVERY > before / SNAPSHOT_EVERY
+            && let Some(Some(cached)) = self.guard.as_deref()
+        {
+            if let Err(err) = store
+                .save_snapshot(&self.aggregate_id, &cached.loaded.aggregate, sequence)
+                .await
+            {
+                tracing::warn!(%err, stream = %self.aggregate_id, "could not save a snapshot");
+            }
+        }
     }
 
     /// Records the state after our append succeeded, and snapshots it each time the
@@ -220,11 +292,13 @@ impl<A: Aggregate + Clone> SlotGuard<A> {
             },
             confirmed_at: Instant::now(),
         });
+        self.ahead = false;
     }
 
     /// Forgets the state: someone else wrote the stream.
     pub fn invalidate(&mut self) {
         *self.state() = None;
+        self.ahead = false;
     }
 
     /// Forgets the state if the stream is among those another writer moved.
