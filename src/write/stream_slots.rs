@@ -260,13 +260,11 @@ impl<A: Aggregate + Clone> SlotGuard<A> {
         cached.confirmed_at = Instant::now();
         if sequence / SNAPSHOT_EVERY > before / SNAPSHOT_EVERY
             && let Some(Some(cached)) = self.guard.as_deref()
-        {
-            if let Err(err) = store
+            && let Err(err) = store
                 .save_snapshot(&self.aggregate_id, &cached.loaded.aggregate, sequence)
                 .await
-            {
-                tracing::warn!(%err, stream = %self.aggregate_id, "could not save a snapshot");
-            }
+        {
+            tracing::warn!(%err, stream = %self.aggregate_id, "could not save a snapshot");
         }
     }
 
