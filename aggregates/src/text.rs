@@ -93,6 +93,29 @@ impl TextRule {
         errors.extend(self.check(field, value));
     }
 
+    /// The rule's characters and blankness as a regular expression, for API documents
+    /// (JSON Schema `pattern`; the length goes in `maxLength`). Written so that ECMA-262
+    /// and Python, which validators and fuzzers use, read it alike: no `\s` (they differ),
+    /// and `$` guarded against Python's match before a final line feed.
+    pub fn pattern(&self) -> String {
+        // What `allows` refuses, lone surrogates (never text in JSON) included.
+        let forbidden = match self.lines {
+            Lines::Single => r"\x00-\x1F\x7F-\x9F\uD800-\uDFFF\uFFFE\uFFFF",
+            Lines::Multi => r"\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\uD800-\uDFFF\uFFFE\uFFFF",
+        };
+        // `char::is_whitespace` beyond the forbidden characters: blank is only these.
+        let white = r"\t\n\r \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+        let end = match self.lines {
+            Lines::Single => r"(?!\n)$",
+            Lines::Multi => "$",
+        };
+        if self.required {
+            format!("^[^{forbidden}]*[^{forbidden}{white}][^{forbidden}]*{end}")
+        } else {
+            format!("^[^{forbidden}]*{end}")
+        }
+    }
+
     /// Whether `c` may appear in a field of this rule.
     pub fn allows(&self, c: char) -> bool {
         if is_noncharacter(c) {

@@ -84,6 +84,7 @@ struct OrderAsOf {
 #[allow(dead_code)]
 struct AsOfQuery {
     /// The instant, RFC 3339 (e.g. 2026-11-24T12:00:00Z).
+    #[param(format = DateTime)]
     as_of: String,
 }
 
@@ -172,11 +173,10 @@ fn state_error(err: StateError) -> ApiError {
     }
 }
 
-/// `name` as an RFC 3339 instant, if given.
+/// `name` as an RFC 3339 instant, if given (given empty is malformed, as documented).
 fn instant(query: &HashMap<String, String>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
     query
         .get(name)
-        .filter(|value| !value.is_empty())
         .map(|value| {
             DateTime::parse_from_rfc3339(value)
                 .map(|at| at.with_timezone(&Utc))
@@ -190,8 +190,10 @@ fn instant(query: &HashMap<String, String>, name: &str) -> Result<Option<DateTim
 #[allow(dead_code)]
 struct ExportQuery {
     /// Events recorded at or after this instant (RFC 3339).
+    #[param(format = DateTime)]
     from: Option<String>,
     /// Events recorded before this instant (RFC 3339).
+    #[param(format = DateTime)]
     to: Option<String>,
     /// Events after this global position.
     after_position: Option<i64>,
@@ -258,9 +260,16 @@ async fn verify_log(
     _admin: AdminUser,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Success<Report>, ApiError> {
-    let read_models = query
-        .get("read_models")
-        .is_none_or(|value| value != "false");
+    let read_models = match query.get("read_models").map(String::as_str) {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(_) => {
+            return Err(ApiError::malformed_field(
+                "read_models",
+                "must be true or false",
+            ));
+        }
+    };
     // A task of its own, called off when the client hangs up (this handler's future is
     // dropped, and the guard with it): it stops at its next batch and releases its lock
     // and copies, instead of being cut off mid-statement.

@@ -59,7 +59,8 @@ impl PaymentNotice {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 struct OutcomeQuery {
-    /// Only notices with this outcome: accepted, duplicate, refund_required, refused.
+    /// Only notices with this outcome (empty: all).
+    #[param(pattern = "^(|accepted|duplicate|refund_required|refused)$")]
     outcome: Option<String>,
 }
 

@@ -51,7 +51,7 @@ struct RebuildStarted {
 /// Starts a blue/green rebuild in the background and answers at once; progress shows in
 /// the list. The live table keeps serving until the rebuilt one replaces it.
 #[utoipa::path(post, path = "/api/v1/admin/projections/{name}/rebuild", tag = "admin",
-    params(("name" = String, Path, description = "catalog, daily_sales or orders")),
+    params(("name" = String, Path, description = "catalog, daily_sales or orders", pattern = "^(catalog|daily_sales|orders)$")),
     responses(
         (status = 202, description = "the rebuild started", body = Envelope<RebuildStarted>),
         (status = 403, description = "not an operator token (40300)", body = ErrorBody),
@@ -86,7 +86,7 @@ async fn start_rebuild(
 /// The events a projection parked (could not apply), oldest first: position, stream,
 /// type, the error, attempts.
 #[utoipa::path(get, path = "/api/v1/admin/projections/{name}/parked", tag = "admin",
-    params(("name" = String, Path, description = "catalog, daily_sales or orders"), PagingQuery),
+    params(("name" = String, Path, description = "catalog, daily_sales or orders", pattern = "^(catalog|daily_sales|orders)$"), PagingQuery),
     responses(
         (status = 200, description = "one page of parked events", body = Envelope<Page<ParkedEvent>>),
         (status = 403, description = "not an operator token (40300)", body = ErrorBody),
@@ -115,7 +115,7 @@ async fn list_parked(
 /// Re-applies the projection's parked events after their cause was fixed, in feed order;
 /// those that still fail stay parked. A projection that had stopped (`failed`) resumes.
 #[utoipa::path(post, path = "/api/v1/admin/projections/{name}/retry-parked", tag = "admin",
-    params(("name" = String, Path, description = "catalog, daily_sales or orders")),
+    params(("name" = String, Path, description = "catalog, daily_sales or orders", pattern = "^(catalog|daily_sales|orders)$")),
     responses(
         (status = 200, description = "what the retry did", body = Envelope<Retried>),
         (status = 403, description = "not an operator token (40300)", body = ErrorBody),

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::context::parse_id;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
+use super::openapi::text_schema;
 use super::paging::{Page, Paging, PagingQuery};
 use crate::app::AppState;
 use projections::stored_text::unescaped;
@@ -57,6 +58,10 @@ const MAX_FILTER_CHARS: usize = 100;
 /// A filter is one clean line: a NUL could not even be sent to PostgreSQL.
 const FILTER_TEXT: TextRule = TextRule::single_line(MAX_FILTER_CHARS);
 
+fn filter_schema() -> utoipa::openapi::Object {
+    text_schema(FILTER_TEXT)
+}
+
 /// `?keyword&category` of the product list (documentation; the handler reads the query).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -64,8 +69,10 @@ const FILTER_TEXT: TextRule = TextRule::single_line(MAX_FILTER_CHARS);
 struct ProductFilter {
     /// Matches the name or description, case-insensitively; at most 100 characters, one
     /// line.
+    #[param(schema_with = filter_schema)]
     keyword: Option<String>,
     /// Only this category; at most 100 characters, one line.
+    #[param(schema_with = filter_schema)]
     category: Option<String>,
 }
 

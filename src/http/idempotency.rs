@@ -261,13 +261,15 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
+    // Who asks first: a request without a valid token is its handler's 401, whatever
+    // else is wrong with it.
+    let Ok(AuthUser(claims)) = AuthUser::from_request_parts(&mut parts, &state).await else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
     let key = match key_of(&parts.headers) {
         Ok(Some(key)) => key,
         Ok(None) => return next.run(Request::from_parts(parts, body)).await,
         Err(error) => return error.into_response(),
-    };
-    let Ok(AuthUser(claims)) = AuthUser::from_request_parts(&mut parts, &state).await else {
-        return next.run(Request::from_parts(parts, body)).await;
     };
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
         return ApiError::new(

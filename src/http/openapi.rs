@@ -2,11 +2,13 @@
 //! routes are registered, plus what every operation shares: bearer auth, the
 //! `Idempotency-Key` header on POSTs, and the error answers any request can get.
 
+use aggregates::text::TextRule;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{
-    ContentBuilder, Object, OpenApi as Document, Ref, Required, ResponseBuilder, Type,
+    ContentBuilder, Object, ObjectBuilder, OpenApi as Document, Ref, RefOr, Required,
+    ResponseBuilder, Type,
 };
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -72,6 +74,16 @@ pub struct AddressSchema {
     detail: String,
 }
 
+/// The schema of a free-text field checked by `rule`: its characters, blankness and
+/// length, from the rule itself, so the document states exactly what is refused.
+pub fn text_schema(rule: TextRule) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(rule.max_chars))
+        .pattern(Some(rule.pattern()))
+        .build()
+}
+
 struct SharedParts;
 
 impl Modify for SharedParts {
@@ -112,7 +124,14 @@ fn add_idempotency_key(operation: &mut Operation) {
              first answer again (with `Idempotent-Replayed: true`) and changes nothing; \
              the same key with another request is a 422.",
         ))
-        .schema(Some(Object::with_type(Type::String)))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                // Visible ASCII; spaces only inside (HTTP trims them at the ends).
+                .pattern(Some("^[!-~]([ -~]*[!-~])?$")),
+        ))
         .build();
     operation
         .parameters
@@ -141,6 +160,19 @@ fn add_shared_errors(operation: &mut Operation) {
         shared.push((
             "401",
             "missing, invalid or expired access token (40100)",
+            false,
+        ));
+    }
+    if operation.parameters.as_ref().is_some_and(|parameters| {
+        parameters
+            .iter()
+            .any(|parameter| {
+                matches!(parameter, RefOr::T(parameter) if parameter.name == "Idempotency-Key")
+            })
+    }) {
+        shared.push((
+            "422",
+            "the Idempotency-Key was used with another request (42200), or a field is invalid",
             false,
         ));
     }

@@ -274,7 +274,8 @@ async fn confirm_receipt(
     transition(&state, id, taken_over, "OrderCompleted", write).await
 }
 
-/// One of the caller's orders, from the order views.
+/// One of the caller's orders, from the order views; from its events when the views do
+/// not show it yet.
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
     params(("id" = Uuid, Path, description = "the order")),
     responses(
@@ -295,8 +296,17 @@ async fn get_order(
     .bind(user.id())
     .fetch_optional(&state.pool)
     .await?;
-    row.map(|row| Success::ok(row.into()))
-        .ok_or_else(|| ApiError::not_found("order"))
+    if let Some(row) = row {
+        return Ok(Success::ok(row.into()));
+    }
+    // A write waits only so long for the read models (see `await_projection`): an order
+    // placed while they lag (a long transaction elsewhere in the cluster holds the feed's
+    // horizon) is still the shopper's to read at once.
+    let order = load_order(&state, id).await?;
+    if order.status.is_none() || order.user_id != user.id() {
+        return Err(ApiError::not_found("order"));
+    }
+    Ok(Success::ok(OrderView::of(id, order)))
 }
 
 /// The caller's orders, newest first.
@@ -340,7 +350,8 @@ async fn list_orders(
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 struct StatusQuery {
-    /// Only orders in this status: awaiting_payment, paid, shipped, completed, cancelled.
+    /// Only orders in this status (empty: all).
+    #[param(pattern = "^(|awaiting_payment|paid|shipped|completed|cancelled)$")]
     status: Option<String>,
 }
 

@@ -70,8 +70,10 @@ impl Paging {
 #[allow(dead_code)]
 pub struct PagingQuery {
     /// The page, from 1 (default 1).
+    #[param(minimum = 1, maximum = 2_147_483_647)]
     page: Option<i64>,
     /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     size: Option<i64>,
 }
 
