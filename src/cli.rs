@@ -255,8 +255,8 @@ pub struct TokenArgs {
 pub enum TokenAction {
     /// Make a token from `ordo token` unusable before it expires.
     Revoke {
-        /// The token's id (printed when it was made; its `jti` claim).
-        id: String,
+        /// The token's id (printed when it was made; its `jti` claim): a UUID.
+        id: uuid::Uuid,
         /// Why, kept with the revocation.
         #[arg(long, default_value = "revoked by an operator")]
         reason: String,

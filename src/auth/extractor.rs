@@ -32,6 +32,11 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // Authenticated once per request: a middleware that needed the caller (the
+        // idempotency guard) left it here, and the session check is a query.
+        if let Some(known) = parts.extensions.get::<Self>() {
+            return Ok(known.clone());
+        }
         let header = parts
             .headers
             .get(AUTHORIZATION)
@@ -71,7 +76,9 @@ impl FromRequestParts<AppState> for AuthUser {
                 }
             }
         }
-        Ok(Self(claims))
+        let caller = Self(claims);
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
     }
 }
 

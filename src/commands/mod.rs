@@ -116,7 +116,7 @@ pub async fn token_action(global: &GlobalArgs, args: &TokenArgs) -> anyhow::Resu
     };
     let config = Config::resolve(global)?;
     let database = Database::open_beside_server(&config).await?;
-    if revocations::revoke(&database.pool, id, reason).await? {
+    if revocations::revoke(&database.pool, &id.to_string(), reason).await? {
         println!("token {id} revoked: every server refuses it from its next request");
     } else {
         println!("token {id} was already revoked");

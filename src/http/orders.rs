@@ -301,12 +301,35 @@ async fn get_order(
     }
     // A write waits only so long for the read models (see `await_projection`): an order
     // placed while they lag (a long transaction elsewhere in the cluster holds the feed's
-    // horizon) is still the shopper's to read at once.
+    // horizon) is still the shopper's to read at once. Only a recent id is looked up in
+    // the events (its UUIDv7 says when it was made): random or old ids cost no more than
+    // the one read above.
+    if !minted_recently(id) {
+        return Err(ApiError::not_found("order"));
+    }
     let order = load_order(&state, id).await?;
     if order.status.is_none() || order.user_id != user.id() {
         return Err(ApiError::not_found("order"));
     }
     Ok(Success::ok(OrderView::of(id, order)))
+}
+
+/// How long after placing an order its id is looked up in the events when the order
+/// views do not show it yet: far beyond any lag the read models recover from.
+const RECENT_ORDER: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Whether `id` is a UUIDv7 (as order ids are) made within [`RECENT_ORDER`].
+fn minted_recently(id: Uuid) -> bool {
+    let Some((seconds, nanos)) = id.get_timestamp().map(|at| at.to_unix()) else {
+        return false;
+    };
+    let minted = std::time::UNIX_EPOCH + std::time::Duration::new(seconds, nanos);
+    // Either way: another server's clock may run a little ahead of ours.
+    let apart = match std::time::SystemTime::now().duration_since(minted) {
+        Ok(age) => age,
+        Err(ahead) => ahead.duration(),
+    };
+    apart <= RECENT_ORDER
 }
 
 /// The caller's orders, newest first.
@@ -437,4 +460,29 @@ struct OrderRow {
     completed_at: Option<DateTime<Utc>>,
     payment_id: Option<String>,
     refunds_due: sqlx::types::Json<Vec<RefundView>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::{NoContext, Timestamp};
+
+    fn v7_at(unix_seconds: u64) -> Uuid {
+        Uuid::new_v7(Timestamp::from_unix(NoContext, unix_seconds, 0))
+    }
+
+    #[test]
+    fn only_a_recent_v7_id_is_looked_up_in_the_events() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        assert!(minted_recently(Uuid::now_v7()));
+        assert!(minted_recently(v7_at(now - 60)));
+        assert!(minted_recently(v7_at(now + 5)), "a clock a little ahead");
+        assert!(!minted_recently(v7_at(now - 3600)), "an hour old");
+        assert!(!minted_recently(v7_at(now + 3600)), "an hour ahead");
+        assert!(!minted_recently(Uuid::new_v4()), "not a v7");
+        assert!(!minted_recently(Uuid::nil()));
+    }
 }
