@@ -14,6 +14,7 @@ use super::error::ApiError;
 use super::idempotency::TakenOver;
 use super::json::JsonBody;
 use super::orders::{OrderView, transition};
+use super::schemas;
 use crate::app::AppState;
 use crate::auth::AdminUser;
 
@@ -25,8 +26,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 struct ShipRequest {
     /// 1 to 64 characters, e.g. "SF Express".
+    #[schema(schema_with = schemas::shipment_field)]
     carrier: String,
     /// 1 to 64 characters.
+    #[schema(schema_with = schemas::shipment_field)]
     tracking_no: String,
 }
 

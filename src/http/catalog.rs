@@ -14,8 +14,8 @@ use uuid::Uuid;
 use super::context::parse_id;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
-use super::openapi::text_schema;
 use super::paging::{Page, Paging, PagingQuery};
+use super::schemas::text_schema;
 use crate::app::AppState;
 use projections::stored_text::unescaped;
 

@@ -162,14 +162,14 @@ impl From<WriteError> for ApiError {
                     .with_data(json!({ "max_unpaid_orders": max }))
             }
             WriteError::Product(_) => Self::new(S::CONFLICT, ErrorCode::Conflict, message),
-            WriteError::Stock(StockError::NonPositiveQuantity | StockError::TooMuchStock) => {
-                Self::new(
-                    S::UNPROCESSABLE_ENTITY,
-                    ErrorCode::Validation,
-                    message.clone(),
-                )
-                .with_data(json!({"errors": [{"field": "quantity", "message": message}]}))
-            }
+            WriteError::Stock(
+                StockError::NonPositiveQuantity | StockError::AdjustmentTooLarge { .. },
+            ) => Self::new(
+                S::UNPROCESSABLE_ENTITY,
+                ErrorCode::Validation,
+                message.clone(),
+            )
+            .with_data(json!({"errors": [{"field": "quantity", "message": message}]})),
             WriteError::Stock(_) | WriteError::Order(_) => {
                 Self::new(S::CONFLICT, ErrorCode::InvalidState, message)
             }

@@ -13,6 +13,7 @@ use super::context::metadata;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::json::JsonBody;
+use super::schemas;
 use crate::app::AppState;
 use crate::auth::AuthUser;
 
@@ -66,8 +67,11 @@ async fn get_me(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfileRequest {
+    #[schema(schema_with = schemas::or_null::nickname)]
     nickname: Option<String>,
+    #[schema(schema_with = schemas::or_null::avatar_url)]
     avatar_url: Option<String>,
+    #[schema(schema_with = schemas::or_null::phone)]
     phone: Option<String>,
 }
 

@@ -24,6 +24,8 @@ pub mod products;
 pub mod rate_limit;
 mod request_id;
 mod sampled_log;
+mod schemas;
+mod whole_number;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};

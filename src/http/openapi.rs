@@ -2,7 +2,6 @@
 //! routes are registered, plus what every operation shares: bearer auth, the
 //! `Idempotency-Key` header on POSTs, and the error answers any request can get.
 
-use aggregates::text::TextRule;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -10,7 +9,7 @@ use utoipa::openapi::{
     ContentBuilder, Object, ObjectBuilder, OpenApi as Document, Ref, RefOr, Required,
     ResponseBuilder, Type,
 };
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use super::envelope::ErrorBody;
 
@@ -45,43 +44,6 @@ pub fn base() -> Document {
 pub fn complete(mut document: Document) -> Document {
     SharedParts.modify(&mut document);
     document
-}
-
-/// The schema of `aggregates::order::OrderLine` (the domain crate stays free of HTTP
-/// concerns; a test checks these fields against the real type's JSON).
-#[derive(ToSchema)]
-#[schema(as = OrderLine)]
-#[allow(dead_code)]
-pub struct OrderLineSchema {
-    product_id: uuid::Uuid,
-    /// The product's name when the order was placed.
-    name: String,
-    /// The unit price when the order was placed.
-    unit_price_cents: i64,
-    quantity: i64,
-}
-
-/// The schema of `aggregates::order::Address`.
-#[derive(ToSchema)]
-#[schema(as = Address)]
-#[allow(dead_code)]
-pub struct AddressSchema {
-    name: String,
-    phone: String,
-    province: String,
-    city: String,
-    district: String,
-    detail: String,
-}
-
-/// The schema of a free-text field checked by `rule`: its characters, blankness and
-/// length, from the rule itself, so the document states exactly what is refused.
-pub fn text_schema(rule: TextRule) -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .max_length(Some(rule.max_chars))
-        .pattern(Some(rule.pattern()))
-        .build()
 }
 
 struct SharedParts;

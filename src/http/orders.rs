@@ -18,8 +18,9 @@ use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::idempotency::TakenOver;
 use super::json::JsonBody;
-use super::openapi::{AddressSchema, OrderLineSchema};
 use super::paging::{Page, Paging, PagingQuery, one_of};
+use super::schemas::{AddressSchema, OrderLineSchema};
+use super::{schemas, whole_number};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::write::{OrderActor, PlaceOrder, WriteError, Written};
@@ -114,16 +115,21 @@ impl OrderView {
 #[serde(deny_unknown_fields)]
 struct LineRequest {
     product_id: Uuid,
+    #[serde(deserialize_with = "whole_number::exact")]
+    #[schema(schema_with = schemas::line_quantity)]
     quantity: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PlaceOrderRequest {
+    /// 1 to 50 lines, each product at most once.
+    #[schema(min_items = 1, max_items = 50)]
     lines: Vec<LineRequest>,
     #[schema(value_type = AddressSchema)]
     address: Address,
     #[serde(default)]
+    #[schema(schema_with = schemas::order_remark)]
     remark: String,
 }
 

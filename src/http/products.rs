@@ -15,6 +15,7 @@ use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::idempotency::TakenOver;
 use super::json::JsonBody;
+use super::{schemas, whole_number};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::write::{ProductSnapshot, StockAdjustment};
@@ -62,17 +63,24 @@ impl From<ProductSnapshot> for ProductView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateProductRequest {
+    #[schema(schema_with = schemas::product_name)]
     name: String,
     #[serde(default)]
+    #[schema(schema_with = schemas::product_description)]
     description: String,
     #[serde(default)]
+    #[schema(schema_with = schemas::product_category)]
     category: String,
+    #[serde(deserialize_with = "whole_number::exact")]
+    #[schema(minimum = 0)]
     price_cents: i64,
-    #[serde(default)]
+    /// Units on hand from the start.
+    #[serde(default, deserialize_with = "whole_number::exact")]
+    #[schema(schema_with = schemas::initial_stock)]
     initial_stock: i64,
     /// Most units one shopper may hold in orders not cancelled (≥ 1); null or absent: no
     /// limit.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number::optional")]
     #[schema(minimum = 1)]
     limit_per_user: Option<i64>,
 }
@@ -119,24 +127,20 @@ async fn create_product(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateProductRequest {
+    #[schema(schema_with = schemas::or_null::product_name)]
     name: Option<String>,
+    #[schema(schema_with = schemas::or_null::product_description)]
     description: Option<String>,
+    #[schema(schema_with = schemas::or_null::product_category)]
     category: Option<String>,
+    #[serde(default, deserialize_with = "whole_number::optional")]
+    #[schema(minimum = 0)]
     price_cents: Option<i64>,
     on_sale: Option<bool>,
     /// A new limit (≥ 1), or null to remove it; absent keeps it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "whole_number::present")]
     #[schema(value_type = Option<i64>, minimum = 1)]
     limit_per_user: Option<Option<i64>>,
-}
-
-/// A field that may be absent (`None`), null (`Some(None)`) or set (`Some(Some(_))`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// Changes a product's name, description, category, price, whether it is on sale, or its
@@ -177,9 +181,13 @@ async fn update_product(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AdjustStockRequest {
-    /// > 0 restocks; < 0 writes off, never below what is reserved.
+    /// Positive restocks; negative writes off, never below what is reserved; never 0;
+    /// at most a billion units either way.
+    #[serde(deserialize_with = "whole_number::exact")]
+    #[schema(schema_with = schemas::stock_quantity)]
     quantity: i64,
     #[serde(default)]
+    #[schema(schema_with = schemas::stock_reason)]
     reason: String,
 }
 

@@ -58,10 +58,10 @@ impl WriteModel {
         initial_stock: i64,
         metadata: &EventMetadata,
     ) -> Result<Written<ProductSnapshot>, WriteError> {
-        if initial_stock < 0 {
+        if !(0..=stock::MAX_ADJUSTMENT).contains(&initial_stock) {
             return Err(WriteError::Invalid(vec![FieldError::new(
                 "initial_stock",
-                "must be ≥ 0",
+                format!("must be 0 to {}", stock::MAX_ADJUSTMENT),
             )]));
         }
         let id = Uuid::now_v7();

@@ -18,7 +18,9 @@ use uuid::Uuid;
 pub use commands::{NewOrder, OrderCommand};
 pub use errors::OrderError;
 pub use events::OrderEvent;
-pub use validation::{MAX_LINES, MAX_QUANTITY, MAX_REMARK_CHARS};
+pub use validation::{
+    ADDRESS_FIELD, MAX_LINES, MAX_QUANTITY, MAX_REMARK_CHARS, REMARK, SHIPMENT_FIELD,
+};
 
 /// Where an order is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -14,9 +14,9 @@ pub const MAX_REMARK_CHARS: usize = 200;
 const MAX_ADDRESS_FIELD_CHARS: usize = 200;
 
 /// Every address field: one line, required.
-const ADDRESS_FIELD: TextRule = TextRule::single_line(MAX_ADDRESS_FIELD_CHARS).required();
+pub const ADDRESS_FIELD: TextRule = TextRule::single_line(MAX_ADDRESS_FIELD_CHARS).required();
 /// The shopper's note to the shop: prose, may be empty.
-const REMARK: TextRule = TextRule::multi_line(MAX_REMARK_CHARS);
+pub const REMARK: TextRule = TextRule::multi_line(MAX_REMARK_CHARS);
 
 /// The order's total in cents, or every field that is wrong.
 pub fn validate(order: &NewOrder) -> Result<i64, OrderError> {
@@ -69,7 +69,7 @@ pub fn validate(order: &NewOrder) -> Result<i64, OrderError> {
 pub const MAX_SHIPMENT_FIELD_CHARS: usize = 64;
 
 /// The carrier and the tracking number: one line each, required.
-const SHIPMENT_FIELD: TextRule = TextRule::single_line(MAX_SHIPMENT_FIELD_CHARS).required();
+pub const SHIPMENT_FIELD: TextRule = TextRule::single_line(MAX_SHIPMENT_FIELD_CHARS).required();
 
 /// A shipment names its carrier and tracking number, each 1 to 64 characters of one line.
 pub fn validate_shipment(carrier: &str, tracking_no: &str) -> Result<(), OrderError> {

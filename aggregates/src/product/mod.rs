@@ -24,11 +24,11 @@ pub const MAX_DESCRIPTION_CHARS: usize = 2000;
 pub const MAX_CATEGORY_CHARS: usize = 50;
 
 /// A product's name: one line, required.
-const NAME: TextRule = TextRule::single_line(MAX_NAME_CHARS).required();
+pub const NAME: TextRule = TextRule::single_line(MAX_NAME_CHARS).required();
 /// A description is prose: it may span lines, and may be empty.
-const DESCRIPTION: TextRule = TextRule::multi_line(MAX_DESCRIPTION_CHARS);
+pub const DESCRIPTION: TextRule = TextRule::multi_line(MAX_DESCRIPTION_CHARS);
 /// A category is a label shoppers filter by: one line, may be empty.
-const CATEGORY: TextRule = TextRule::single_line(MAX_CATEGORY_CHARS);
+pub const CATEGORY: TextRule = TextRule::single_line(MAX_CATEGORY_CHARS);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {

@@ -11,6 +11,8 @@ pub enum StockError {
     BeyondReserved { requested: i64, reserved: i64 },
     #[error("quantity must be at least 1")]
     NonPositiveQuantity,
+    #[error("at most {max} units may move in one restock or write-off")]
+    AdjustmentTooLarge { max: i64 },
     #[error("stock would exceed the largest countable quantity")]
     TooMuchStock,
     #[error("invalid stock change: {}", crate::describe(.0))]

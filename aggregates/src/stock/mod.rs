@@ -32,6 +32,10 @@ pub const MAX_REASON_CHARS: usize = 200;
 /// Why units arrived or left: a note on one line, may be empty.
 pub const REASON: TextRule = TextRule::single_line(MAX_REASON_CHARS);
 
+/// Most units one restock or write-off may move: a billion is past any real delivery and
+/// keeps a mistyped quantity from filling the count.
+pub const MAX_ADJUSTMENT: i64 = 1_000_000_000;
+
 /// The stock of one product; its id is the product's id.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stock {
@@ -86,9 +90,7 @@ impl Aggregate for Stock {
         let event = match command {
             StockCommand::AddStock { quantity, reason } => {
                 check_reason(&reason)?;
-                if quantity <= 0 {
-                    return Err(StockError::NonPositiveQuantity);
-                }
+                check_adjustment(quantity)?;
                 self.on_hand
                     .checked_add(quantity)
                     .ok_or(StockError::TooMuchStock)?;
@@ -96,9 +98,7 @@ impl Aggregate for Stock {
             }
             StockCommand::WriteOffStock { quantity, reason } => {
                 check_reason(&reason)?;
-                if quantity <= 0 {
-                    return Err(StockError::NonPositiveQuantity);
-                }
+                check_adjustment(quantity)?;
                 if quantity > self.available() {
                     return Err(StockError::WriteOffBelowReserved {
                         requested: quantity,
@@ -148,6 +148,19 @@ impl Aggregate for Stock {
 
 /// The reason of a restock or write-off, refused before anything else is decided so that
 /// no stock moves with text the log cannot hold.
+/// A restock or write-off moves 1 to [`MAX_ADJUSTMENT`] units.
+fn check_adjustment(quantity: i64) -> Result<(), StockError> {
+    if quantity <= 0 {
+        return Err(StockError::NonPositiveQuantity);
+    }
+    if quantity > MAX_ADJUSTMENT {
+        return Err(StockError::AdjustmentTooLarge {
+            max: MAX_ADJUSTMENT,
+        });
+    }
+    Ok(())
+}
+
 fn check_reason(reason: &str) -> Result<(), StockError> {
     match REASON.check("reason", reason) {
         Some(error) => Err(StockError::Invalid(vec![error])),

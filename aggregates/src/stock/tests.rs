@@ -47,6 +47,37 @@ fn restocking_needs_a_positive_quantity() {
 }
 
 #[test]
+fn one_adjustment_moves_at_most_a_billion_units() {
+    for command in [
+        StockCommand::AddStock {
+            quantity: MAX_ADJUSTMENT + 1,
+            reason: "a typo".into(),
+        },
+        StockCommand::WriteOffStock {
+            quantity: MAX_ADJUSTMENT + 1,
+            reason: "a typo".into(),
+        },
+    ] {
+        StockTest::with(())
+            .given(vec![added(MAX_ADJUSTMENT), added(MAX_ADJUSTMENT)])
+            .when(command)
+            .then_expect_error(StockError::AdjustmentTooLarge {
+                max: MAX_ADJUSTMENT,
+            });
+    }
+    StockTest::with(())
+        .given_no_previous_events()
+        .when(StockCommand::AddStock {
+            quantity: MAX_ADJUSTMENT,
+            reason: "a big delivery".into(),
+        })
+        .then_expect_events(vec![StockEvent::StockAdded {
+            quantity: MAX_ADJUSTMENT,
+            reason: "a big delivery".into(),
+        }]);
+}
+
+#[test]
 fn restocking_past_the_largest_count_is_refused() {
     StockTest::with(())
         .given(vec![added(i64::MAX)])

@@ -25,11 +25,11 @@ const MAX_PHONE_CHARS: usize = 21;
 /// The shopper's openid: one line, required.
 const OPENID: TextRule = TextRule::single_line(MAX_OPENID_CHARS).required();
 /// The name a shopper shows: one line, required.
-const NICKNAME: TextRule = TextRule::single_line(MAX_NICKNAME_CHARS).required();
+pub const NICKNAME: TextRule = TextRule::single_line(MAX_NICKNAME_CHARS).required();
 /// An avatar URL: one line, may be empty (its shape is checked apart).
-const AVATAR_URL: TextRule = TextRule::single_line(MAX_AVATAR_URL_CHARS);
+pub const AVATAR_URL: TextRule = TextRule::single_line(MAX_AVATAR_URL_CHARS);
 /// A phone number: one line, may be empty (its shape is checked apart).
-const PHONE: TextRule = TextRule::single_line(MAX_PHONE_CHARS);
+pub const PHONE: TextRule = TextRule::single_line(MAX_PHONE_CHARS);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
