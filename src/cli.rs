@@ -1,21 +1,17 @@
 //! The command line: `ordo [serve]`, `ordo migrate`, `ordo token`, `ordo purge`, ...
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::auth::revocations::MAX_OPERATOR_TTL;
+pub use crate::config::args::{GlobalArgs, RetentionArgs, ServeArgs};
 
 const ENVIRONMENT_HELP: &str = "\
-Environment (besides the flags' own variables):
-  ORDO_JWT_SECRET   secret that signs access tokens (at least 32 bytes; required outside
-                    dev mode). In dev mode, without it, one is generated once into the
-                    data directory.
-  ORDO_PG_BIN_DIR   directory holding PostgreSQL's initdb and pg_ctl, for the embedded
-                    database (default: the newest /usr/lib/postgresql/<major>/bin, then PATH)
-  RUST_LOG          log filter, e.g. `info` or `ordo=debug` (default: info)";
+Every setting is a flag and an environment variable (shown as [env: ...]); the flag wins.
+Logging: RUST_LOG, e.g. `info` or `ordo=debug` (default: info for serve, warn for the
+other commands unless -v).";
 
 /// ordo: an event-sourced order system for mini-program shops.
 ///
@@ -39,28 +35,10 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Settings every command shares.
-#[derive(Debug, Clone, Args)]
-pub struct GlobalArgs {
-    /// Where ordo keeps its embedded PostgreSQL and its generated secrets.
-    #[arg(long, env = "ORDO_DATA_DIR", default_value = "./.ordo", global = true)]
-    pub data_dir: PathBuf,
-
-    /// Use this PostgreSQL database instead of the embedded one
-    /// (postgres://user:password@host:port/database).
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
-    pub database_url: Option<String>,
-
-    /// Dev mode: dev logins and simulated payments. Default: on with the embedded
-    /// database, off with DATABASE_URL.
-    #[arg(long, env = "ORDO_DEV", value_name = "BOOL", global = true)]
-    pub dev: Option<bool>,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (applies pending migrations first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print an access token signed with the server's secret.
@@ -198,43 +176,6 @@ pub struct SoakArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
-    /// Address the HTTP server listens on.
-    #[arg(long, env = "ORDO_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-
-    /// How long an order may wait for payment before it is cancelled, e.g. `15m`, `2s`.
-    #[arg(long, env = "ORDER_PAYMENT_TIMEOUT", default_value = "15m", value_parser = humantime::parse_duration)]
-    pub payment_timeout: Duration,
-
-    /// Most orders one shopper may have awaiting payment at a time; the next is refused
-    /// (409, code 40905) until one is paid, cancelled or expires.
-    #[arg(long, env = "ORDO_MAX_UNPAID_ORDERS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_unpaid_orders: u32,
-
-    #[command(flatten)]
-    pub retention: RetentionArgs,
-
-    /// How often the server deletes the rows past their retention, e.g. `10m`.
-    #[arg(long, env = "ORDO_RETENTION_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
-    pub retention_interval: Duration,
-}
-
-/// How long the tables beside the event log keep their rows (the log keeps everything).
-#[derive(Debug, Clone, Args)]
-pub struct RetentionArgs {
-    /// How long a login session is kept after it expired or was revoked, so operators
-    /// still see recent revocations, e.g. `7d`.
-    #[arg(long, env = "ORDO_SESSION_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
-    pub session_retention: Duration,
-
-    /// How long a payment notice (accepted, duplicate, refund required or refused) is
-    /// kept after it arrived, e.g. `90d`.
-    #[arg(long, env = "ORDO_PAYMENT_NOTICE_RETENTION", default_value = "90d", value_parser = humantime::parse_duration)]
-    pub payment_notice_retention: Duration,
-}
-
-#[derive(Debug, Clone, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct TokenArgs {
     #[command(subcommand)]
@@ -277,8 +218,66 @@ fn operator_ttl(value: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
     use crate::retention::RetentionSettings;
+
+    /// Every `ORDO_*` name in the source, so a setting read anywhere is one the help shows.
+    fn variables_in_source() -> Vec<String> {
+        let mut names = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src"
+        ))];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read src").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("read a source file");
+                for (start, _) in text.match_indices("\"ORDO_") {
+                    let name: String = text[start + 1..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                        .collect();
+                    names.push(name);
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    #[test]
+    fn serve_help_lists_every_setting_with_its_variable() {
+        let mut cli = Cli::command();
+        // Global flags reach the subcommands when the command is built.
+        cli.build();
+        let help = cli
+            .find_subcommand_mut("serve")
+            .expect("serve")
+            .render_long_help()
+            .to_string();
+        let variables = variables_in_source();
+        assert!(variables.len() > 20, "found only {variables:?}");
+        for name in variables {
+            // The soak test's client setting is `ordo soak`'s, not the server's.
+            if name == "ORDO_SOAK_ADMIN_TOKEN" {
+                continue;
+            }
+            assert!(
+                help.contains(&format!("[env: {name}")),
+                "`ordo serve --help` does not list {name}"
+            );
+        }
+        for shared in ["DATABASE_URL", "ORDER_PAYMENT_TIMEOUT"] {
+            assert!(help.contains(shared), "{shared} missing");
+        }
+    }
 
     #[test]
     fn the_retention_defaults_on_the_command_line_are_the_servers_defaults() {

@@ -53,10 +53,16 @@ impl Database {
                 let password = secret::load_or_create(&config.postgres_password_file())
                     .context("reading the embedded PostgreSQL's password")?;
                 let dir = config.postgres_dir();
-                tracing::info!(dir = %dir.display(), "starting the embedded PostgreSQL");
-                let server = tokio::task::spawn_blocking(move || match ownership {
-                    Ownership::Own => EmbeddedPostgres::start(&dir, password, Durability::Durable),
-                    Ownership::Share => EmbeddedPostgres::attach_or_start(&dir, password),
+                let bin_dir = config.pg_bin_dir.clone();
+                let server = tokio::task::spawn_blocking(move || {
+                    let bin_dir = bin_dir.as_deref();
+                    match ownership {
+                        Ownership::Own => {
+                            tracing::info!(dir = %dir.display(), "starting the embedded PostgreSQL");
+                            EmbeddedPostgres::start(&dir, password, Durability::Durable, bin_dir)
+                        }
+                        Ownership::Share => EmbeddedPostgres::attach_or_start(&dir, password, bin_dir),
+                    }
                 })
                 .await??;
                 ensure_database(&server.connect_options("postgres"), EMBEDDED_DATABASE)

@@ -4,7 +4,6 @@
 //! this crate is the server around them: configuration, the event store adapter, the
 //! embedded PostgreSQL, HTTP and the CLI.
 
-pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod bench;
@@ -17,8 +16,14 @@ pub mod event_store;
 pub mod http;
 pub mod metrics;
 pub mod payment_timeout;
+pub mod rate_limit;
 pub mod retention;
 pub mod secret;
+pub mod server;
+pub mod state;
 pub mod wechat;
 pub mod wechat_pay;
 pub mod write;
+
+#[cfg(test)]
+mod layering;

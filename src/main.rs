@@ -1,8 +1,11 @@
 //! The `ordo` binary: parse the command line, set up logging, run the command.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use ordo::cli::{Cli, Command};
 use ordo::commands;
+use ordo::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 // glibc's malloc showed up first in the request path's profile; mimalloc cut it down.
@@ -11,17 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // ORDO_LOG_FORMAT=json: one JSON object per line (with the request's span: method,
-    // path, request id), for log collectors.
-    if std::env::var("ORDO_LOG_FORMAT").is_ok_and(|format| format == "json") {
-        logs.json().with_current_span(true).init();
-    } else {
-        logs.init();
-    }
+    init_logs(&cli);
     let result = match &cli.command {
         Some(Command::Token(args)) if args.action.is_none() => commands::token(&cli.global, args),
         _ => run_async(&cli),
@@ -35,6 +28,28 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Logs go to stderr: info for the server, warnings only for the other commands (their
+/// output is for people and scripts) unless `-v`; RUST_LOG overrides. Colour only on a
+/// terminal.
+fn init_logs(cli: &Cli) {
+    let serving = matches!(cli.command, None | Some(Command::Serve(_)));
+    let level = match (serving, cli.global.verbose) {
+        (_, 2..) => "debug",
+        (true, _) | (false, 1) => "info",
+        (false, 0) => "warn",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match cli.global.log_format {
+        // One JSON object per line, with the request's span (method, path, request id).
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+        LogFormat::Text => logs.init(),
+    }
+}
+
 /// The commands that need the database run on a Tokio runtime.
 fn run_async(cli: &Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
@@ -43,7 +58,9 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
             Some(Command::Migrate) => commands::migrate(&cli.global).await,
             Some(Command::Serve(args)) => commands::serve(&cli.global, args).await,
             Some(Command::Token(args)) => commands::token_action(&cli.global, args).await,
-            Some(Command::Bench(args)) => ordo::bench::run(args).await,
+            Some(Command::Bench(args)) => {
+                ordo::bench::run(args, cli.global.pg_bin_dir.as_deref()).await
+            }
             Some(Command::Soak(args)) => ordo::bench::soak::run(args).await,
             Some(Command::Projections(command)) => {
                 commands::projections(&cli.global, command).await

@@ -1,4 +1,5 @@
-//! Prometheus metrics: the recorder, the HTTP latency middleware, and `/metrics`.
+//! Prometheus metrics: the recorder and the HTTP latency middleware (`/metrics` itself
+//! is `http::metrics`).
 //!
 //! Counters and histograms are recorded where things happen (`metrics::counter!`); the
 //! projection lag gauges are measured when `/metrics` is scraped.
@@ -6,14 +7,10 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::app::AppState;
-use crate::http::error::ApiError;
 
 /// Latency buckets, in seconds: 1 ms to 5 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -56,25 +53,4 @@ pub async fn track(request: Request, next: Next) -> Response {
     )
     .record(started.elapsed().as_secs_f64());
     response
-}
-
-/// `GET /metrics`: Prometheus text format.
-pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError> {
-    for status in projections::status::all(&state.projector).await? {
-        metrics::gauge!("projection_lag_events", "projection" => status.name.clone())
-            .set(status.lag_events as f64);
-        metrics::gauge!("projection_lag_seconds", "projection" => status.name.clone())
-            .set(status.lag_seconds);
-        metrics::gauge!("projection_parked_events", "projection" => status.name)
-            .set(status.parked as f64);
-    }
-    for (aggregate, slots) in state.write.stream_slots() {
-        metrics::gauge!("write_stream_slots", "aggregate" => aggregate).set(slots as f64);
-    }
-    metrics::gauge!("rate_limit_keys").set(state.limiters.keys() as f64);
-    Ok((
-        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        handle().render(),
-    )
-        .into_response())
 }

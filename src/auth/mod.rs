@@ -1,10 +1,8 @@
 //! Authentication: the JWTs that carry who is calling, and the extractors that read them.
 
-mod extractor;
 pub mod jwt;
 pub mod revocations;
 pub mod sessions;
 
-pub use extractor::{AdminUser, AuthUser};
 pub use jwt::{AccessClaims, JwtError, JwtKeys, Role};
 pub use sessions::{SessionError, Sessions, Tokens};

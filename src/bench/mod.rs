@@ -24,15 +24,23 @@ use crate::event_store::EventStore;
 use crate::secret::Secret;
 use crate::write::WriteSettings;
 
-pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
+/// `pg_bin_dir`: where PostgreSQL's binaries are, for the fresh cluster (see
+/// `ServerBinaries::locate`).
+pub async fn run(args: &BenchArgs, pg_bin_dir: Option<&std::path::Path>) -> anyhow::Result<()> {
     let mut server = None;
     let admin = match &args.database_url {
         Some(url) => url.parse().context("--bench-database-url")?,
         None => {
             let dir = std::env::temp_dir().join(format!("ordo-bench-{}", std::process::id()));
             let cluster_dir = dir.clone();
+            let bin_dir = pg_bin_dir.map(std::path::Path::to_path_buf);
             let started = tokio::task::spawn_blocking(move || {
-                EmbeddedPostgres::start(&cluster_dir, Secret::generate(), Durability::Durable)
+                EmbeddedPostgres::start(
+                    &cluster_dir,
+                    Secret::generate(),
+                    Durability::Durable,
+                    bin_dir.as_deref(),
+                )
             })
             .await??;
             let options = started.connect_options("postgres");

@@ -8,12 +8,13 @@ pub use projections::projections;
 
 use anyhow::Context;
 
-use crate::app::{AppSettings, AppState, Application};
 use crate::auth::{JwtKeys, Role, revocations};
 use crate::cli::{GlobalArgs, RetentionArgs, ServeArgs, TokenAction, TokenArgs};
 use crate::config::Config;
 use crate::database::Database;
 use crate::retention::{self, RetentionSettings};
+use crate::server::Application;
+use crate::state::{AppSettings, AppState};
 use crate::write::WriteSettings;
 
 /// `ordo serve`: run the server until Ctrl-C or SIGTERM, then stop cleanly.
@@ -25,16 +26,16 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
         JwtKeys::new(&config.jwt_secret),
         AppSettings {
             dev_mode: config.dev_mode,
-            dev_login: config.dev_login,
+            dev_login: args.dev_login,
             write: WriteSettings {
                 payment_timeout: args.payment_timeout,
                 max_unpaid_orders: args.max_unpaid_orders,
                 ..WriteSettings::default()
             },
-            wechat: config.wechat.clone(),
-            wechat_pay: config.wechat_pay()?,
-            rate_limits: config.rate_limits,
-            cors_origins: config.cors_origins.clone(),
+            wechat: Config::wechat(args),
+            wechat_pay: config.wechat_pay(args)?,
+            rate_limits: args.rate_limits(),
+            cors_origins: args.cors_origins(),
             retention: RetentionSettings {
                 interval: args.retention_interval,
                 ..retention_settings(&args.retention)

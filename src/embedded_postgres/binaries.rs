@@ -3,9 +3,6 @@
 use std::env;
 use std::path::{Path, PathBuf};
 
-/// Environment variable naming the directory that holds `initdb` and `pg_ctl`.
-pub const BIN_DIR_ENV: &str = "ORDO_PG_BIN_DIR";
-
 /// Where Debian and Ubuntu install the server binaries: one directory per major version.
 const DEBIAN_ROOT: &str = "/usr/lib/postgresql";
 
@@ -17,10 +14,11 @@ pub struct ServerBinaries {
 }
 
 impl ServerBinaries {
-    /// Looks in `$ORDO_PG_BIN_DIR`, then the newest `/usr/lib/postgresql/<major>/bin`,
-    /// then `$PATH`. On failure returns the places it searched, for the error message.
-    pub fn locate() -> Result<Self, Vec<PathBuf>> {
-        let candidates = candidate_dirs();
+    /// Looks in `explicit` if given (only there), else in the newest
+    /// `/usr/lib/postgresql/<major>/bin`, then `$PATH`. On failure returns the places it
+    /// searched, for the error message.
+    pub fn locate(explicit: Option<&Path>) -> Result<Self, Vec<PathBuf>> {
+        let candidates = candidate_dirs(explicit);
         candidates
             .iter()
             .find_map(|dir| Self::in_dir(dir))
@@ -34,10 +32,10 @@ impl ServerBinaries {
     }
 }
 
-fn candidate_dirs() -> Vec<PathBuf> {
-    if let Some(dir) = env::var_os(BIN_DIR_ENV) {
+fn candidate_dirs(explicit: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(dir) = explicit {
         // An explicit choice is the only one: silently falling back would hide a typo.
-        return vec![PathBuf::from(dir)];
+        return vec![dir.to_path_buf()];
     }
     let mut dirs = debian_version_dirs();
     if let Some(path) = env::var_os("PATH") {

@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 
 use sqlx::postgres::PgConnectOptions;
 
-pub use binaries::{BIN_DIR_ENV, ServerBinaries};
+pub use binaries::ServerBinaries;
 pub use system_user::ServerAccount;
 
 use crate::secret::Secret;
@@ -45,7 +45,7 @@ pub enum EmbeddedPostgresError {
     #[error(
         "the PostgreSQL server binaries (initdb, pg_ctl) were not found; looked in: {searched}. \
          Install them with `apt-get install -y postgresql` (Debian/Ubuntu; elsewhere the \
-         PostgreSQL server package), or set {BIN_DIR_ENV} to the directory holding them, or set \
+         PostgreSQL server package), or set ORDO_PG_BIN_DIR (--pg-bin-dir) to the directory holding them, or set \
          DATABASE_URL to use a database you run yourself"
     )]
     BinariesMissing { searched: String },
@@ -86,8 +86,14 @@ pub struct EmbeddedPostgres {
 impl EmbeddedPostgres {
     /// Starts the cluster in `dir`, creating it on first use with `password` for the
     /// superuser. A server left running by a killed ordo is stopped first.
-    pub fn start(dir: &Path, password: Secret, durability: Durability) -> Result<Self> {
-        let mut server = Self::prepare(dir, password, durability)?;
+    /// The binaries are looked for in `bin_dir` if given, else by [`ServerBinaries::locate`].
+    pub fn start(
+        dir: &Path,
+        password: Secret,
+        durability: Durability,
+        bin_dir: Option<&Path>,
+    ) -> Result<Self> {
+        let mut server = Self::prepare(dir, password, durability, bin_dir)?;
         server.stop_leftover()?;
         server.run(durability)?;
         Ok(server)
@@ -96,8 +102,8 @@ impl EmbeddedPostgres {
     /// Uses the cluster in `dir` if a server (an `ordo serve`) is running on it, without
     /// stopping it afterwards; otherwise starts it like [`EmbeddedPostgres::start`]. For
     /// CLI commands that must not take the database away from a running server.
-    pub fn attach_or_start(dir: &Path, password: Secret) -> Result<Self> {
-        let mut server = Self::prepare(dir, password, Durability::Durable)?;
+    pub fn attach_or_start(dir: &Path, password: Secret, bin_dir: Option<&Path>) -> Result<Self> {
+        let mut server = Self::prepare(dir, password, Durability::Durable, bin_dir)?;
         match server.running_port() {
             Some(port) => server.port = port,
             None => server.run(Durability::Durable)?,
@@ -106,8 +112,13 @@ impl EmbeddedPostgres {
     }
 
     /// Locates the binaries, creates the directory and, on first use, the cluster.
-    fn prepare(dir: &Path, password: Secret, durability: Durability) -> Result<Self> {
-        let binaries = ServerBinaries::locate().map_err(|searched| {
+    fn prepare(
+        dir: &Path,
+        password: Secret,
+        durability: Durability,
+        bin_dir: Option<&Path>,
+    ) -> Result<Self> {
+        let binaries = ServerBinaries::locate(bin_dir).map_err(|searched| {
             EmbeddedPostgresError::BinariesMissing {
                 searched: searched
                     .iter()
@@ -150,7 +161,7 @@ impl EmbeddedPostgres {
             std::process::id(),
             rand::random::<u32>()
         ));
-        let server = Self::start(&dir, Secret::generate(), Durability::Throwaway)?;
+        let server = Self::start(&dir, Secret::generate(), Durability::Throwaway, None)?;
         server.remove_when_process_exits()?;
         Ok(server)
     }

@@ -15,17 +15,17 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::caller::AdminUser;
 use super::context::parse_id;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
 use super::orders::OrderView;
 use super::paging::{Page, Paging, PagingQuery};
-use crate::app::AppState;
 use crate::audit::export::{self, ExportRange};
 use crate::audit::history::{HistoryEntry, StateError, order_as_of, order_history};
 use crate::audit::sealer::{self, Seal};
 use crate::audit::verify::{Report, VerifyError, verify};
-use crate::auth::AdminUser;
+use crate::state::AppState;
 use projections::cancellation::Cancellation;
 
 pub fn router() -> OpenApiRouter<AppState> {

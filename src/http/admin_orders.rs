@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::caller::AdminUser;
 use super::context::{metadata, parse_id};
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
@@ -15,8 +16,7 @@ use super::idempotency::TakenOver;
 use super::json::JsonBody;
 use super::orders::{OrderView, transition};
 use super::schemas;
-use crate::app::AppState;
-use crate::auth::AdminUser;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(ship_order))

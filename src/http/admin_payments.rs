@@ -11,11 +11,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::caller::AdminUser;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::paging::{Page, Paging, PagingQuery, one_of};
-use crate::app::AppState;
-use crate::auth::AdminUser;
+use crate::state::AppState;
 use projections::stored_text::unescaped;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -10,11 +10,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::caller::AdminUser;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::paging::{Page, Paging, PagingQuery};
-use crate::app::AppState;
-use crate::auth::AdminUser;
+use crate::state::AppState;
 use projections::Retried;
 use projections::parking::{self, ParkedEvent};
 use projections::rebuild::rebuild;

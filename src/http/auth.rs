@@ -9,12 +9,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::caller::AuthUser;
 use super::context::metadata_of_request;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
 use super::json::JsonBody;
-use crate::app::AppState;
-use crate::auth::{AuthUser, Role, SessionError, Tokens};
+use crate::auth::{Role, SessionError, Tokens};
+use crate::state::AppState;
 use crate::wechat::WeChatError;
 
 /// The nickname of a user who has not set one; WeChat no longer shares real names.

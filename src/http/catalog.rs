@@ -16,7 +16,7 @@ use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::paging::{Page, Paging, PagingQuery};
 use super::schemas::text_schema;
-use crate::app::AppState;
+use crate::state::AppState;
 use projections::stored_text::unescaped;
 
 pub fn router() -> OpenApiRouter<AppState> {

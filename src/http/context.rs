@@ -5,8 +5,8 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::event_store::FeedPosition;
+use crate::state::AppState;
 
 use super::error::ApiError;
 use crate::auth::{AccessClaims, Role};

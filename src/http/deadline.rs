@@ -13,10 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use crate::app::AppState;
-
-/// A request's default deadline.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::state::AppState;
 
 /// Auditors' requests read the whole log (verification replays it) or a stream's whole
 /// history (an order's, a product's stock as of a time): minutes, not seconds.

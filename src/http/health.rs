@@ -9,8 +9,8 @@ use utoipa_axum::routes;
 
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::database;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

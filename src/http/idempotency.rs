@@ -26,11 +26,12 @@ use sqlx::{PgPool, Row};
 use tracing::Instrument;
 
 use super::MAX_BODY_BYTES;
+use super::caller::AuthUser;
 use super::deadline::{self, RunsToCompletion};
 use super::error::{ApiError, ErrorCode};
-use crate::app::AppState;
-use crate::auth::{AuthUser, Role};
+use crate::auth::Role;
 use crate::retention::IDEMPOTENCY_REPLAY_WINDOW;
+use crate::state::AppState;
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_CHARS: usize = 255;

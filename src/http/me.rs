@@ -9,13 +9,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::caller::AuthUser;
 use super::context::metadata;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::json::JsonBody;
 use super::schemas;
-use crate::app::AppState;
-use crate::auth::AuthUser;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_me, put_me))

@@ -5,16 +5,17 @@ mod admin_orders;
 mod admin_payments;
 mod admin_projections;
 mod auth;
+pub mod caller;
 mod catalog;
 pub mod context;
 mod deadline;
-pub use deadline::REQUEST_TIMEOUT;
 pub mod envelope;
 pub mod error;
 mod health;
 mod idempotency;
 pub mod json;
 mod me;
+mod metrics;
 pub mod openapi;
 pub mod orders;
 pub mod paging;
@@ -38,7 +39,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use error::{ApiError, ErrorCode};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static(context::REQUEST_ID_HEADER);
@@ -104,7 +105,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         // Serves the document at /openapi.json and the Swagger UI (vendored) at /docs.
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
-        .route("/metrics", get(crate::metrics::render))
+        .route("/metrics", get(metrics::render))
         .fallback(no_route)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

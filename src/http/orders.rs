@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::caller::AuthUser;
 use super::context::{await_projection, metadata, parse_id};
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
@@ -21,8 +22,7 @@ use super::json::JsonBody;
 use super::paging::{Page, Paging, PagingQuery, one_of};
 use super::schemas::{AddressSchema, OrderLineSchema};
 use super::{schemas, whole_number};
-use crate::app::AppState;
-use crate::auth::AuthUser;
+use crate::state::AppState;
 use crate::write::{OrderActor, PlaceOrder, WriteError, Written};
 use projections::stored_text::unescaped as text;
 

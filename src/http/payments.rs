@@ -12,12 +12,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::caller::AuthUser;
 use super::context::parse_id;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
 use super::orders::{OrderView, current_order, load_order};
-use crate::app::AppState;
-use crate::auth::AuthUser;
+use crate::state::AppState;
 use crate::wechat_pay::{self, PayError, PaymentRequest, RequestPaymentParams, Transaction};
 
 pub fn router() -> OpenApiRouter<AppState> {

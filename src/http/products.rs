@@ -10,14 +10,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::caller::AdminUser;
 use super::context::{await_projection, metadata, parse_id};
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::idempotency::TakenOver;
 use super::json::JsonBody;
 use super::{schemas, whole_number};
-use crate::app::AppState;
-use crate::auth::AdminUser;
+use crate::state::AppState;
 use crate::write::{ProductSnapshot, StockAdjustment};
 
 pub fn router() -> OpenApiRouter<AppState> {

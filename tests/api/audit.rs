@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ordo::app::AppSettings;
+use ordo::state::AppSettings;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use jsonwebtoken::{EncodingKey, Header};
-use ordo::app::AppSettings;
 use ordo::secret::Secret;
+use ordo::state::AppSettings;
 use ordo::wechat::WeChatConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use ordo::app::AppSettings;
-use ordo::http::rate_limit::RateLimits;
+use ordo::rate_limit::RateLimits;
+use ordo::state::AppSettings;
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio::task::JoinSet;

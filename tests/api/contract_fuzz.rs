@@ -11,9 +11,9 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use ordo::app::AppSettings;
-use ordo::http::rate_limit::RateLimits;
+use ordo::rate_limit::RateLimits;
 use ordo::secret::Secret;
+use ordo::state::AppSettings;
 use ordo::wechat::WeChatConfig;
 use reqwest::StatusCode;
 use serde_json::json;

@@ -136,8 +136,8 @@ async fn metrics_show_request_latency_orders_and_projection_lag() {
 
 #[tokio::test]
 async fn a_user_or_an_address_over_its_rate_gets_429_with_retry_after() {
-    use ordo::http::rate_limit::{Rate, RateLimits};
-    let app = crate::support::spawn_app_with(ordo::app::AppSettings {
+    use ordo::rate_limit::{Rate, RateLimits};
+    let app = crate::support::spawn_app_with(ordo::state::AppSettings {
         dev_mode: true,
         rate_limits: RateLimits {
             per_ip: Some(Rate {
@@ -180,7 +180,7 @@ async fn a_user_or_an_address_over_its_rate_gets_429_with_retry_after() {
 
 #[tokio::test]
 async fn a_configured_browser_origin_passes_cors_and_another_does_not() {
-    let app = crate::support::spawn_app_with(ordo::app::AppSettings {
+    let app = crate::support::spawn_app_with(ordo::state::AppSettings {
         cors_origins: vec!["https://console.example".into()],
         ..Default::default()
     })

@@ -290,13 +290,13 @@ async fn a_busy_answer_is_not_replayed_and_the_retry_places_the_order() {
     // The second instance gives up at the first conflict, so a stale cache answers busy.
     let second = crate::support::start(
         first.pool.clone(),
-        ordo::app::AppSettings {
+        ordo::state::AppSettings {
             dev_mode: true,
             write: ordo::write::WriteSettings {
                 max_attempts: 1,
                 ..ordo::write::WriteSettings::default()
             },
-            ..ordo::app::AppSettings::default()
+            ..ordo::state::AppSettings::default()
         },
     )
     .await;
@@ -380,10 +380,10 @@ async fn login_and_refresh_answers_are_never_stored() {
 
 #[tokio::test]
 async fn an_order_that_outlives_its_deadline_after_committing_is_answered_to_the_retry() {
-    let app = crate::support::spawn_app_with(ordo::app::AppSettings {
+    let app = crate::support::spawn_app_with(ordo::state::AppSettings {
         dev_mode: true,
         request_timeout: Some(std::time::Duration::from_millis(300)),
-        ..ordo::app::AppSettings::default()
+        ..ordo::state::AppSettings::default()
     })
     .await;
     // Created through the write model: over HTTP, a busy machine could take the

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use aggregates::order::{Order, OrderStatus};
-use ordo::app::AppSettings;
+use ordo::state::AppSettings;
 use ordo::write::WriteSettings;
 use reqwest::StatusCode;
 use sqlx::PgPool;

@@ -1,7 +1,7 @@
 //! WeChat Pay: prepay with signed requests, notices verified and decrypted, idempotent,
 //! refunds required for payments an order cannot take, dev mode's simulator.
 
-use ordo::app::AppSettings;
+use ordo::state::AppSettings;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;

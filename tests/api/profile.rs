@@ -1,8 +1,8 @@
 //! `PUT /me`: a change is an event, no change is none; a busy user's stream is
 //! snapshotted like every other.
 
-use ordo::app::AppSettings;
-use ordo::http::rate_limit::RateLimits;
+use ordo::rate_limit::RateLimits;
+use ordo::state::AppSettings;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

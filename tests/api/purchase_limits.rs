@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use ordo::app::AppSettings;
-use ordo::http::rate_limit::RateLimits;
+use ordo::rate_limit::RateLimits;
+use ordo::state::AppSettings;
 use ordo::write::WriteSettings;
 use reqwest::StatusCode;
 use serde_json::{Value, json};

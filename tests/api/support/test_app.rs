@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use aggregates::stock::Stock;
-use ordo::app::{AppSettings, AppState, Application};
 use ordo::auth::{JwtKeys, Role};
 use ordo::event_store::EventStore;
 use ordo::secret::Secret;
+use ordo::server::Application;
+use ordo::state::{AppSettings, AppState};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;

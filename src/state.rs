@@ -1,24 +1,22 @@
-//! The application: shared state and the HTTP server bound to its listener.
+//! What every request handler and background task shares: the database, the write
+//! model, the projector, keys and clients, built once from the server's settings.
 
-use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use sqlx::PgPool;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use crate::auth::{JwtKeys, Sessions};
 use crate::event_store::EventStore;
-use crate::http;
-use crate::http::rate_limit::{Limiters, RateLimits};
-use crate::payment_timeout::PaymentTimeout;
-use crate::retention::{self, RetentionSettings};
+use crate::rate_limit::{Limiters, RateLimits};
+use crate::retention::RetentionSettings;
 use crate::wechat::{WeChatClient, WeChatConfig};
 use crate::wechat_pay::{WeChatPay, WeChatPayConfig};
 use crate::write::{WriteModel, WriteSettings};
 use projections::Projector;
+
+/// A request's deadline unless the settings give another.
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The server's settings beyond the database and the JWT keys.
 #[derive(Debug, Clone, Default)]
@@ -85,72 +83,7 @@ impl AppState {
             dev_login: settings.dev_mode || settings.dev_login,
             local_addr: Arc::new(OnceLock::new()),
             retention: settings.retention,
-            request_timeout: settings
-                .request_timeout
-                .unwrap_or(crate::http::REQUEST_TIMEOUT),
+            request_timeout: settings.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
         }
-    }
-}
-
-/// How often the log is sealed (see `audit::sealer`).
-const SEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// The HTTP server, bound but not yet serving: tests bind port 0 and read the port.
-pub struct Application {
-    listener: TcpListener,
-    state: AppState,
-}
-
-impl Application {
-    /// Registers the projections (their checkpoints exist before anyone can ask) and
-    /// binds the listener.
-    pub async fn build(state: AppState, listen: SocketAddr) -> io::Result<Self> {
-        state.projector.register().await.map_err(io::Error::other)?;
-        let listener = TcpListener::bind(listen).await?;
-        let _ = state.local_addr.set(listener.local_addr()?);
-        Ok(Self { listener, state })
-    }
-
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
-    /// Serves (and runs the projector, the payment timeout, the sealer and the retention
-    /// purge) until `shutdown` completes, then finishes the requests in flight and stops
-    /// the projector between batches.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> io::Result<()> {
-        let (stop_projector, stopped) = watch::channel(false);
-        let projector = tokio::spawn(self.state.projector.clone().run(stopped.clone()));
-        let timeout = PaymentTimeout::new(
-            self.state.pool.clone(),
-            self.state.write.clone(),
-            self.state.write.settings().payment_timeout,
-        );
-        let timeouts = tokio::spawn(timeout.run(stopped.clone()));
-        let purges = tokio::spawn(retention::run(
-            self.state.pool.clone(),
-            self.state.retention,
-            stopped.clone(),
-        ));
-        let sealer = tokio::spawn(crate::audit::sealer::run(
-            self.state.pool.clone(),
-            SEAL_EVERY,
-            stopped,
-        ));
-        let router = http::router(self.state);
-        // The connection's address reaches handlers and the per-address rate limit.
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
-        let _ = stop_projector.send(true);
-        let _ = projector.await;
-        let _ = timeouts.await;
-        let _ = purges.await;
-        let _ = sealer.await;
-        served
     }
 }

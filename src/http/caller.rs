@@ -5,10 +5,10 @@ use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use super::revocations::{self, MAX_OPERATOR_TTL};
-use super::{AccessClaims, JwtError, Role};
-use crate::app::AppState;
-use crate::http::error::{ApiError, ErrorCode};
+use super::error::{ApiError, ErrorCode};
+use crate::auth::revocations::{self, MAX_OPERATOR_TTL};
+use crate::auth::{AccessClaims, JwtError, Role};
+use crate::state::AppState;
 
 /// An authenticated caller, shopper or operator.
 #[derive(Debug, Clone)]

@@ -1,0 +1,262 @@
+//! Every setting, declared once: a flag and an `ORDO_*` (or `DATABASE_URL`) variable
+//! with its default, so `ordo serve --help` lists them all. Nothing else reads the
+//! environment for settings.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::rate_limit::{Rate, RateLimits};
+use crate::{wechat, wechat_pay};
+
+/// Settings every command shares.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Where ordo keeps its embedded PostgreSQL and its generated secrets.
+    #[arg(long, env = "ORDO_DATA_DIR", default_value = "./.ordo", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Use this PostgreSQL database instead of the embedded one
+    /// (postgres://user:password@host:port/database).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+
+    /// Dev mode: dev logins and simulated payments. Default: on with the embedded
+    /// database, off with DATABASE_URL.
+    #[arg(long, env = "ORDO_DEV", value_name = "BOOL", global = true)]
+    pub dev: Option<bool>,
+
+    /// The secret that signs access tokens, at least 32 bytes (e.g. `openssl rand -hex
+    /// 32`); required outside dev mode. In dev mode, without it, one is generated once
+    /// into the data directory. Prefer the variable: a command line is visible to others.
+    #[arg(long, env = "ORDO_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+
+    /// The directory holding PostgreSQL's initdb and pg_ctl, for the embedded database.
+    /// Default: the newest /usr/lib/postgresql/<major>/bin, then PATH.
+    #[arg(long, env = "ORDO_PG_BIN_DIR", global = true)]
+    pub pg_bin_dir: Option<PathBuf>,
+
+    /// How log lines are written: `text` for people, `json` (one object per line, with
+    /// the request's method, path and id) for log collectors.
+    #[arg(long, env = "ORDO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Log what the command does (info), not only warnings; `-vv` for debug.
+    /// `serve` logs info by default. RUST_LOG overrides both.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The server's settings.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "ORDO_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// How long an order may wait for payment before it is cancelled, e.g. `15m`, `2s`.
+    #[arg(long, env = "ORDER_PAYMENT_TIMEOUT", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub payment_timeout: Duration,
+
+    /// Most orders one shopper may have awaiting payment at a time; the next is refused
+    /// (409, code 40905) until one is paid, cancelled or expires.
+    #[arg(long, env = "ORDO_MAX_UNPAID_ORDERS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_unpaid_orders: u32,
+
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+
+    /// How often the server deletes the rows past their retention, e.g. `10m`.
+    #[arg(long, env = "ORDO_RETENTION_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub retention_interval: Duration,
+
+    /// Accept `dev:<name>` login codes without the rest of dev mode (a staging server
+    /// with real payments).
+    #[arg(long, env = "ORDO_DEV_LOGIN")]
+    pub dev_login: bool,
+
+    /// Requests per second per client address: `N` (burst 2N), `N/B`, or `off`.
+    /// Generous: mobile carriers put many shoppers behind one address.
+    #[arg(long, env = "ORDO_RATE_LIMIT_IP", default_value_t = RateSetting::default_per_ip())]
+    pub rate_limit_ip: RateSetting,
+
+    /// Requests per second per signed-in user: `N` (burst 2N), `N/B`, or `off`.
+    #[arg(long, env = "ORDO_RATE_LIMIT_USER", default_value_t = RateSetting::default_per_user())]
+    pub rate_limit_user: RateSetting,
+
+    /// Browser origins allowed to call the API, comma-separated, or `*` (an operator's
+    /// web console; mini programs need none).
+    #[arg(long, env = "ORDO_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    #[command(flatten)]
+    pub wechat: WeChatArgs,
+
+    #[command(flatten)]
+    pub wechat_pay: WeChatPayArgs,
+}
+
+impl ServeArgs {
+    pub fn rate_limits(&self) -> RateLimits {
+        RateLimits {
+            per_ip: self.rate_limit_ip.0,
+            per_user: self.rate_limit_user.0,
+        }
+    }
+
+    /// The origins given, blanks dropped.
+    pub fn cors_origins(&self) -> Vec<String> {
+        self.cors_origins
+            .iter()
+            .map(|origin| origin.trim().to_owned())
+            .filter(|origin| !origin.is_empty())
+            .collect()
+    }
+}
+
+/// How long the tables beside the event log keep their rows (the log keeps everything).
+#[derive(Debug, Clone, Args)]
+pub struct RetentionArgs {
+    /// How long a login session is kept after it expired or was revoked, so operators
+    /// still see recent revocations, e.g. `7d`.
+    #[arg(long, env = "ORDO_SESSION_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub session_retention: Duration,
+
+    /// How long a payment notice (accepted, duplicate, refund required or refused) is
+    /// kept after it arrived, e.g. `90d`.
+    #[arg(long, env = "ORDO_PAYMENT_NOTICE_RETENTION", default_value = "90d", value_parser = humantime::parse_duration)]
+    pub payment_notice_retention: Duration,
+}
+
+/// The mini program's WeChat account, for logins (`wx.login()` codes).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "WeChat login")]
+pub struct WeChatArgs {
+    /// The mini program's AppID.
+    #[arg(long, env = "ORDO_WECHAT_APP_ID")]
+    pub wechat_app_id: Option<String>,
+
+    /// The mini program's AppSecret.
+    #[arg(long, env = "ORDO_WECHAT_APP_SECRET", hide_env_values = true)]
+    pub wechat_app_secret: Option<String>,
+
+    /// WeChat's API (a test double's in tests).
+    #[arg(long, env = "ORDO_WECHAT_BASE_URL", default_value = wechat::DEFAULT_BASE_URL)]
+    pub wechat_base_url: String,
+}
+
+/// The merchant account for WeChat Pay v3. Setting the merchant id requires the rest;
+/// without it, dev mode simulates payments and production answers payments with 503.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "WeChat Pay")]
+pub struct WeChatPayArgs {
+    /// The merchant id (商户号).
+    #[arg(long, env = "ORDO_WECHATPAY_MCH_ID")]
+    pub wechatpay_mch_id: Option<String>,
+
+    /// The serial number of the merchant's API certificate.
+    #[arg(long, env = "ORDO_WECHATPAY_MCH_SERIAL_NO")]
+    pub wechatpay_mch_serial_no: Option<String>,
+
+    /// The merchant's API private key (PEM file).
+    #[arg(long, env = "ORDO_WECHATPAY_MCH_PRIVATE_KEY_FILE")]
+    pub wechatpay_mch_private_key_file: Option<PathBuf>,
+
+    /// WeChat Pay's public key (PEM file), to verify its answers and notices.
+    #[arg(long, env = "ORDO_WECHATPAY_PUBLIC_KEY_FILE")]
+    pub wechatpay_public_key_file: Option<PathBuf>,
+
+    /// The id of WeChat Pay's public key (`Wechatpay-Serial` of what it signs).
+    #[arg(long, env = "ORDO_WECHATPAY_PUBLIC_KEY_ID")]
+    pub wechatpay_public_key_id: Option<String>,
+
+    /// The APIv3 key (32 bytes) that decrypts notices.
+    #[arg(long, env = "ORDO_WECHATPAY_APIV3_KEY", hide_env_values = true)]
+    pub wechatpay_apiv3_key: Option<String>,
+
+    /// The public HTTPS URL of `/api/v1/payments/wechat/notify` on this shop.
+    #[arg(long, env = "ORDO_WECHATPAY_NOTIFY_URL")]
+    pub wechatpay_notify_url: Option<String>,
+
+    /// WeChat Pay's API (a test double's in tests).
+    #[arg(long, env = "ORDO_WECHATPAY_BASE_URL", default_value = wechat_pay::DEFAULT_BASE_URL)]
+    pub wechatpay_base_url: String,
+}
+
+/// A rate limit setting: `off`, `N` (burst 2N) or `N/B`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateSetting(pub Option<Rate>);
+
+impl RateSetting {
+    fn default_per_ip() -> Self {
+        Self(RateLimits::default().per_ip)
+    }
+
+    fn default_per_user() -> Self {
+        Self(RateLimits::default().per_user)
+    }
+}
+
+impl FromStr for RateSetting {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        let value = value.trim();
+        if value == "off" {
+            return Ok(Self(None));
+        }
+        let (per_second, burst) = match value.split_once('/') {
+            Some((rate, burst)) => (rate.parse(), burst.parse()),
+            None => (
+                value.parse(),
+                value.parse().map(|n: u32| n.saturating_mul(2)),
+            ),
+        };
+        match (per_second, burst) {
+            (Ok(per_second), Ok(burst)) if per_second > 0 && burst > 0 => {
+                Ok(Self(Some(Rate { per_second, burst })))
+            }
+            _ => Err(
+                "`off` or requests per second with an optional burst, e.g. `20` or `20/40`"
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+impl fmt::Display for RateSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("off"),
+            Some(rate) => write!(f, "{}/{}", rate.per_second, rate.burst),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_read_as_documented() {
+        let rate = |per_second, burst| RateSetting(Some(Rate { per_second, burst }));
+        assert_eq!("20".parse(), Ok(rate(20, 40)));
+        assert_eq!(" 20/25 ".parse(), Ok(rate(20, 25)));
+        assert_eq!("off".parse(), Ok(RateSetting(None)));
+        for bad in ["", "0", "-1", "20/0", "fast", "20/x"] {
+            assert!(bad.parse::<RateSetting>().is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(rate(500, 1000).to_string(), "500/1000");
+    }
+}

@@ -1,0 +1,76 @@
+//! The HTTP server bound to its listener, and the background tasks that run beside it.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::http;
+use crate::payment_timeout::PaymentTimeout;
+use crate::retention;
+use crate::state::AppState;
+
+/// How often the log is sealed (see `audit::sealer`).
+const SEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The HTTP server, bound but not yet serving: tests bind port 0 and read the port.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Registers the projections (their checkpoints exist before anyone can ask) and
+    /// binds the listener.
+    pub async fn build(state: AppState, listen: SocketAddr) -> io::Result<Self> {
+        state.projector.register().await.map_err(io::Error::other)?;
+        let listener = TcpListener::bind(listen).await?;
+        let _ = state.local_addr.set(listener.local_addr()?);
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves (and runs the projector, the payment timeout, the sealer and the retention
+    /// purge) until `shutdown` completes, then finishes the requests in flight and stops
+    /// the projector between batches.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let (stop_projector, stopped) = watch::channel(false);
+        let projector = tokio::spawn(self.state.projector.clone().run(stopped.clone()));
+        let timeout = PaymentTimeout::new(
+            self.state.pool.clone(),
+            self.state.write.clone(),
+            self.state.write.settings().payment_timeout,
+        );
+        let timeouts = tokio::spawn(timeout.run(stopped.clone()));
+        let purges = tokio::spawn(retention::run(
+            self.state.pool.clone(),
+            self.state.retention,
+            stopped.clone(),
+        ));
+        let sealer = tokio::spawn(crate::audit::sealer::run(
+            self.state.pool.clone(),
+            SEAL_EVERY,
+            stopped,
+        ));
+        let router = http::router(self.state);
+        // The connection's address reaches handlers and the per-address rate limit.
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = stop_projector.send(true);
+        let _ = projector.await;
+        let _ = timeouts.await;
+        let _ = purges.await;
+        let _ = sealer.await;
+        served
+    }
+}
