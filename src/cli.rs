@@ -65,23 +65,25 @@ pub enum AuditCommand {
     /// order (and its products' stock) as it was then.
     Order {
         id: uuid::Uuid,
-        /// An instant, RFC 3339 (2026-11-24T12:00:00Z).
-        #[arg(long)]
+        /// An instant: RFC 3339 (2026-11-24T12:00:00Z, or with an offset), or
+        /// `2026-11-24 12:00:00` in UTC.
+        #[arg(long, value_parser = instant)]
         as_of: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// A product's stock as it was at an instant.
     Stock {
         product: uuid::Uuid,
-        #[arg(long)]
+        /// An instant, as for `audit order --as-of`.
+        #[arg(long, value_parser = instant)]
         as_of: chrono::DateTime<chrono::Utc>,
     },
     /// The event log as NDJSON, in feed order, to stdout (or --output).
     Export {
-        /// Events recorded at or after this instant.
-        #[arg(long, conflicts_with = "after_position")]
+        /// Events recorded at or after this instant (as for `audit order --as-of`).
+        #[arg(long, conflicts_with = "after_position", value_parser = instant)]
         from: Option<chrono::DateTime<chrono::Utc>>,
         /// Events recorded before this instant.
-        #[arg(long, conflicts_with = "after_position")]
+        #[arg(long, conflicts_with = "after_position", value_parser = instant)]
         to: Option<chrono::DateTime<chrono::Utc>>,
         /// Events after this global position.
         #[arg(long)]
@@ -204,6 +206,29 @@ pub enum TokenAction {
     },
 }
 
+/// An instant as people type one: RFC 3339, or a date and time without a zone, read as
+/// UTC (with a space or a `T` between them, seconds and fractions optional).
+fn instant(value: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let value = value.trim();
+    if let Ok(instant) = chrono::DateTime::parse_from_rfc3339(value) {
+        return Ok(instant.to_utc());
+    }
+    [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|format| chrono::NaiveDateTime::parse_from_str(value, format).ok())
+    .map(|naive| naive.and_utc())
+    .ok_or_else(|| {
+        "not an instant: use RFC 3339 (2026-11-25T01:12:45Z or 2026-11-25T09:12:45+08:00), \
+             or 2026-11-25 01:12:45 for UTC"
+            .to_owned()
+    })
+}
+
 /// A token lifetime: a duration up to [`MAX_OPERATOR_TTL`].
 fn operator_ttl(value: &str) -> Result<Duration, String> {
     let ttl = humantime::parse_duration(value).map_err(|err| err.to_string())?;
@@ -250,6 +275,27 @@ mod tests {
         names.sort();
         names.dedup();
         names
+    }
+
+    #[test]
+    fn instants_are_read_in_the_forms_people_type() {
+        let utc = |text: &str| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .expect("rfc 3339")
+                .to_utc()
+        };
+        for (typed, meant) in [
+            ("2026-11-25T01:12:45Z", "2026-11-25T01:12:45Z"),
+            ("2026-11-25T09:12:45+08:00", "2026-11-25T01:12:45Z"),
+            ("2026-11-25 01:12:45", "2026-11-25T01:12:45Z"),
+            ("2026-11-25T01:12:45.5", "2026-11-25T01:12:45.5Z"),
+            (" 2026-11-25 01:12 ", "2026-11-25T01:12:00Z"),
+        ] {
+            assert_eq!(instant(typed), Ok(utc(meant)), "{typed}");
+        }
+        let refused = instant("2026-11-25 25:00:00").expect_err("no such hour");
+        assert!(refused.contains("RFC 3339"), "{refused}");
+        assert!(instant("yesterday").is_err());
     }
 
     #[test]

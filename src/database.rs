@@ -50,6 +50,8 @@ impl Database {
         let (options, embedded) = match &config.database {
             DatabaseSource::External(options) => (options.as_ref().clone(), None),
             DatabaseSource::Embedded => {
+                // Before anything is created: an unreachable data dir leaves nothing behind.
+                EmbeddedPostgres::check_reachable(&config.postgres_dir())?;
                 let password = secret::load_or_create(&config.postgres_password_file())
                     .context("reading the embedded PostgreSQL's password")?;
                 let dir = config.postgres_dir();

@@ -21,11 +21,21 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // `ordo audit order … | head`: the reader went away; stop as other tools do.
+        Err(err) if is_closed_pipe(&err) => std::process::ExitCode::from(141),
         Err(err) => {
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn is_closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Logs go to stderr: info for the server, warnings only for the other commands (their
@@ -53,7 +63,7 @@ fn init_logs(cli: &Cli) {
 /// The commands that need the database run on a Tokio runtime.
 fn run_async(cli: &Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         match &cli.command {
             Some(Command::Migrate) => commands::migrate(&cli.global).await,
             Some(Command::Serve(args)) => commands::serve(&cli.global, args).await,
@@ -69,5 +79,9 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
             Some(Command::Purge(args)) => commands::purge(&cli.global, args).await,
             None => commands::serve(&cli.global, &cli.serve).await,
         }
-    })
+    });
+    // Everything that matters was awaited (the database closed, the server stopped):
+    // exit now rather than wait for idle tasks and blocking threads to wind down.
+    runtime.shutdown_background();
+    result
 }

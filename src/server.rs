@@ -25,8 +25,14 @@ impl Application {
     /// Registers the projections (their checkpoints exist before anyone can ask) and
     /// binds the listener.
     pub async fn build(state: AppState, listen: SocketAddr) -> io::Result<Self> {
-        state.projector.register().await.map_err(io::Error::other)?;
         let listener = TcpListener::bind(listen).await?;
+        Self::on(state, listener).await
+    }
+
+    /// Like [`Application::build`], on a listener already bound (`ordo serve` binds
+    /// first, so a busy port is reported before the database starts).
+    pub async fn on(state: AppState, listener: TcpListener) -> io::Result<Self> {
+        state.projector.register().await.map_err(io::Error::other)?;
         let _ = state.local_addr.set(listener.local_addr()?);
         Ok(Self { listener, state })
     }

@@ -369,10 +369,30 @@ impl Projector {
 
 /// Wakes the projections' tasks whenever the events table notifies a commit, until
 /// `shutdown` changes. Without a listener, the tasks poll.
+/// The advisory lock every running projector holds, shared, on its listening connection:
+/// how `projections status` tells a running projector from checkpoints left by a server
+/// that stopped (see [`crate::status`]).
+pub(crate) const RUNNING_LOCK: i64 = 0x006f_7264_6f72_756e; // "ordorun"
+
+/// Holds [`RUNNING_LOCK`] on the listener's connection (again after a reconnection: the
+/// lock goes with the old connection). A failure only makes status say `stopped`.
+async fn hold_running_lock(listener: &mut PgListener) {
+    if let Err(err) = sqlx::query("SELECT pg_advisory_lock_shared($1)")
+        .bind(RUNNING_LOCK)
+        .execute(listener)
+        .await
+    {
+        tracing::debug!(%err, "could not mark the projector as running");
+    }
+}
+
 async fn listen(pool: PgPool, wake: watch::Sender<()>, mut shutdown: watch::Receiver<bool>) {
     let mut listener = match PgListener::connect_with(&pool).await {
         Ok(mut listener) => match listener.listen(FEED_CHANNEL).await {
-            Ok(()) => listener,
+            Ok(()) => {
+                hold_running_lock(&mut listener).await;
+                listener
+            }
             Err(err) => {
                 tracing::warn!(%err, "cannot LISTEN for new events; polling only");
                 return;
@@ -386,6 +406,12 @@ async fn listen(pool: PgPool, wake: watch::Sender<()>, mut shutdown: watch::Rece
     loop {
         tokio::select! {
             received = listener.try_recv() => {
+                if matches!(received, Ok(None)) {
+                    // The connection was lost (and its lock with it); using the listener
+                    // reconnects it.
+                    hold_running_lock(&mut listener).await;
+                    continue;
+                }
                 if received.is_err() {
                     // The server is away and reconnecting failed: the tasks poll
                     // meanwhile; try again in a while rather than spin.

@@ -15,7 +15,8 @@ use crate::projector::Projector;
 pub struct ProjectionStatus {
     pub name: String,
     pub version: i32,
-    /// `running`, `failed` or `rebuilding` (a shadow copy is being filled).
+    /// `running`, `failed`, `rebuilding` (a shadow copy is being filled) or `stopped`
+    /// (no server's projector is running on this database).
     pub state: String,
     pub position: i64,
     /// Events in the feed after the position.
@@ -39,6 +40,7 @@ pub async fn all(projector: &Projector) -> Result<Vec<ProjectionStatus>, sqlx::E
         .fetch_one(pool)
         .await?;
     let parked = parking::counts(pool).await?;
+    let running = any_projector_running(pool).await?;
     let mut statuses = Vec::new();
     for projection in projector.projections() {
         let name = projection.name();
@@ -46,10 +48,28 @@ pub async fn all(projector: &Projector) -> Result<Vec<ProjectionStatus>, sqlx::E
         let live = find(name);
         let shadow = find(&Target::Shadow.checkpoint(name));
         let mut status = status_of(pool, name, live, shadow, head.unwrap_or(0)).await?;
+        if !running && status.state != "failed" {
+            status.state = "stopped".to_owned();
+        }
         status.parked = parked.get(name).copied().unwrap_or(0);
         statuses.push(status);
     }
     Ok(statuses)
+}
+
+/// Whether a projector holds its running lock on this database (any server process).
+async fn any_projector_running(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    // Advisory locks of one 64-bit key show as classid (high half) and objid (low half).
+    sqlx::query_scalar(
+        "SELECT EXISTS (
+           SELECT 1 FROM pg_locks
+            WHERE locktype = 'advisory' AND granted
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND classid::bigint = ($1 >> 32) AND objid::bigint = ($1 & 4294967295))",
+    )
+    .bind(crate::projector::RUNNING_LOCK)
+    .fetch_one(pool)
+    .await
 }
 
 async fn status_of(

@@ -69,10 +69,16 @@ async fn run(pool: &PgPool, command: &AuditCommand) -> anyhow::Result<bool> {
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
             let mut chunks = std::pin::pin!(export::stream(pool.clone(), range));
+            let mut events = 0;
             while let Some(chunk) = chunks.next().await {
-                out.write_all(chunk?.as_bytes())?;
+                let chunk = chunk?;
+                events += chunk.matches('\n').count();
+                out.write_all(chunk.as_bytes())?;
             }
             out.flush()?;
+            if let Some(path) = output {
+                println!("exported {events} events to {}", path.display());
+            }
         }
         AuditCommand::Import { file } => {
             let reader = tokio::io::BufReader::new(
@@ -129,18 +135,32 @@ async fn print_history(pool: &PgPool, id: uuid::Uuid) -> anyhow::Result<()> {
     if history.is_empty() {
         anyhow::bail!("no order {id}");
     }
-    println!(
-        "{:>9}  {:<27}  {:<6} {:>3}  {:<16} {:<24} REQUEST",
-        "POSITION", "RECORDED AT", "STREAM", "V", "EVENT", "ACTOR"
-    );
-    for entry in history {
-        let actor = format!(
+    let actor = |entry: &crate::audit::history::HistoryEntry| {
+        format!(
             "{} ({})",
             entry.actor["id"].as_str().unwrap_or("-"),
             entry.actor["role"].as_str().unwrap_or("-")
-        );
-        println!(
-            "{:>9}  {:<27}  {:<6} {:>3}  {:<16} {:<24} {}",
+        )
+    };
+    // As wide as the widest actor (a user id and its role is 43 characters).
+    let width = history
+        .iter()
+        .map(|entry| actor(entry).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("ACTOR".len());
+    // Written, not printed: a reader that goes away (`| head`) is an error to stop on.
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:>9}  {:<27}  {:<6} {:>3}  {:<16} {:<width$}  REQUEST",
+        "POSITION", "RECORDED AT", "STREAM", "V", "EVENT", "ACTOR"
+    )?;
+    for entry in history {
+        let actor = actor(&entry);
+        writeln!(
+            out,
+            "{:>9}  {:<27}  {:<6} {:>3}  {:<16} {:<width$}  {}",
             entry.position,
             entry
                 .recorded_at
@@ -150,8 +170,8 @@ async fn print_history(pool: &PgPool, id: uuid::Uuid) -> anyhow::Result<()> {
             entry.event_type,
             actor,
             entry.request_id.as_deref().unwrap_or("-")
-        );
-        println!("{:>11}{}", "", entry.payload);
+        )?;
+        writeln!(out, "{:>11}{}", "", entry.payload)?;
     }
     Ok(())
 }

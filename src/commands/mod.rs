@@ -20,10 +20,20 @@ use crate::write::WriteSettings;
 /// `ordo serve`: run the server until Ctrl-C or SIGTERM, then stop cleanly.
 pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let config = Config::resolve(global)?;
+    // The port first: a busy one is reported before anything is created or started.
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (--listen or ORDO_LISTEN): is another server there?",
+                args.listen
+            )
+        })?;
+    let jwt_secret = config.jwt_secret()?;
     let database = Database::open(&config).await?;
     let state = AppState::new(
         database.pool.clone(),
-        JwtKeys::new(&config.jwt_secret),
+        JwtKeys::new(&jwt_secret),
         AppSettings {
             dev_mode: config.dev_mode,
             dev_login: args.dev_login,
@@ -43,7 +53,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
             request_timeout: None,
         },
     );
-    let served = match Application::build(state, args.listen).await {
+    let served = match Application::on(state, listener).await {
         Ok(app) => {
             let addr = app.local_addr()?;
             tracing::info!(%addr, dev_mode = config.dev_mode, "ordo is listening on http://{addr}");
@@ -101,7 +111,7 @@ pub fn token(global: &GlobalArgs, args: &TokenArgs) -> anyhow::Result<()> {
     let config = Config::resolve(global)?;
     let role = if args.admin { Role::Admin } else { Role::User };
     let sub = args.sub.as_deref().context("--sub is required")?;
-    let (token, id) = JwtKeys::new(&config.jwt_secret).issue_with_id(sub, role, args.ttl)?;
+    let (token, id) = JwtKeys::new(&config.jwt_secret()?).issue_with_id(sub, role, args.ttl)?;
     eprintln!(
         "token id {id}, valid for {}; `ordo token revoke {id}` makes it unusable sooner",
         humantime::format_duration(args.ttl)

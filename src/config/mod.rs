@@ -37,7 +37,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseSource,
     pub dev_mode: bool,
-    pub jwt_secret: Secret,
+    /// `ORDO_JWT_SECRET` as given; [`Config::jwt_secret`] checks it or makes one.
+    given_jwt_secret: Option<String>,
     /// Where the embedded PostgreSQL's binaries are, if not found by the usual search.
     pub pg_bin_dir: Option<PathBuf>,
 }
@@ -75,14 +76,24 @@ impl Config {
         let dev_mode = args
             .dev
             .unwrap_or(matches!(database, DatabaseSource::Embedded));
-        let jwt_secret = jwt_secret(args.jwt_secret.as_deref(), &args.data_dir, dev_mode)?;
         Ok(Self {
             data_dir: args.data_dir.clone(),
             database,
             dev_mode,
-            jwt_secret,
+            given_jwt_secret: args.jwt_secret.clone(),
             pg_bin_dir: args.pg_bin_dir.clone(),
         })
+    }
+
+    /// The secret that signs access tokens: the one given, checked, or in dev mode the
+    /// data directory's (created on first use). Only what signs or checks tokens asks,
+    /// so other commands create nothing in the data directory.
+    pub fn jwt_secret(&self) -> Result<Secret, ConfigError> {
+        jwt_secret(
+            self.given_jwt_secret.as_deref(),
+            &self.data_dir,
+            self.dev_mode,
+        )
     }
 
     /// WeChat login, from `serve`'s settings.

@@ -60,6 +60,16 @@ pub enum EmbeddedPostgresError {
          enter (for example under /var/lib or /tmp), or run ordo as an ordinary user"
     )]
     DirectoryNotWritable { account: String, dir: PathBuf },
+    #[error(
+        "{account} cannot enter {blocked}, so PostgreSQL could not reach {dir}: choose a \
+         --data-dir it can reach (for example under /var/lib or /tmp), or run ordo as an \
+         ordinary user"
+    )]
+    DirectoryUnreachable {
+        account: String,
+        dir: PathBuf,
+        blocked: PathBuf,
+    },
     #[error("{step} failed ({status}): {output}")]
     CommandFailed {
         step: &'static str,
@@ -84,6 +94,22 @@ pub struct EmbeddedPostgres {
 }
 
 impl EmbeddedPostgres {
+    /// Fails, naming the directory in the way, if the account PostgreSQL runs as could
+    /// not reach `dir`; creates nothing. Call it before putting anything in `dir`.
+    pub fn check_reachable(dir: &Path) -> Result<()> {
+        let account =
+            ServerAccount::for_this_process().ok_or(EmbeddedPostgresError::NoPostgresUser)?;
+        let dir = std::path::absolute(dir).map_err(|source| io_error(dir, source))?;
+        match account.blocked_on_the_way_to(&dir) {
+            Some(blocked) => Err(EmbeddedPostgresError::DirectoryUnreachable {
+                account: account.describe(),
+                dir,
+                blocked,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Starts the cluster in `dir`, creating it on first use with `password` for the
     /// superuser. A server left running by a killed ordo is stopped first.
     /// The binaries are looked for in `bin_dir` if given, else by [`ServerBinaries::locate`].

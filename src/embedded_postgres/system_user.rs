@@ -72,6 +72,27 @@ impl ServerAccount {
         }
     }
 
+    /// The first directory on the way to `dir` (which need not exist yet) that this
+    /// account cannot enter, if any: PostgreSQL could not reach its files through it.
+    pub fn blocked_on_the_way_to(&self, dir: &Path) -> Option<std::path::PathBuf> {
+        if matches!(self, Self::Current) {
+            return None;
+        }
+        let mut existing: Vec<&Path> = dir.ancestors().filter(|path| path.is_dir()).collect();
+        existing.reverse();
+        existing
+            .into_iter()
+            .find(|path| {
+                !self
+                    .command(Path::new("test"))
+                    .arg("-x")
+                    .arg(path)
+                    .status()
+                    .is_ok_and(|status| status.success())
+            })
+            .map(Path::to_path_buf)
+    }
+
     /// A short description for messages: "the `postgres` system user" or "this user".
     pub fn describe(&self) -> String {
         match self {

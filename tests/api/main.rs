@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod bounded_memory;
 mod catalog;
+mod cli;
 mod contract_fuzz;
 mod event_store;
 mod fulfilment;

@@ -159,3 +159,31 @@ async fn ordo_serve_in_an_empty_directory_starts_stops_cleanly_and_keeps_its_dat
     assert_eq!(events[0].payload, serde_json::json!({"kept": true}));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ordo_serve_on_a_busy_port_says_so_at_once_and_creates_nothing() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let data_dir = std::env::temp_dir().join(format!("ordo-busy-{}", uuid::Uuid::new_v4()));
+
+    let output = Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("ORDO_JWT_SECRET")
+        .output()
+        .expect("run ordo");
+
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        said.contains(&format!("cannot listen on 127.0.0.1:{port}"))
+            && said.contains("--listen or ORDO_LISTEN"),
+        "{said}"
+    );
+    assert!(
+        !data_dir.exists(),
+        "the data dir was created before the port was checked"
+    );
+}

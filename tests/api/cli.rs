@@ -1,0 +1,70 @@
+//! The CLI beside the server, as an operator meets it: what it says is true, and it says
+//! it once.
+
+use crate::support::{TestApp, eventually, fresh_database, spawn_app_on};
+
+fn status(options: &sqlx::postgres::PgConnectOptions) -> String {
+    let output = TestApp::cli(options, &["projections", "status"]);
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn projections_status_says_running_only_while_a_server_runs_them() {
+    let (pool, options) = fresh_database().await;
+    let app = spawn_app_on(pool).await;
+    let running = eventually("the projector marks itself running", || async {
+        let printed = status(&options);
+        printed.contains("running").then_some(printed)
+    })
+    .await;
+    assert!(!running.contains("stopped"), "{running}");
+
+    drop(app);
+    let stopped = eventually("the status notices the server stopped", || async {
+        let printed = status(&options);
+        printed.contains("stopped").then_some(printed)
+    })
+    .await;
+    for name in ["catalog", "daily_sales", "orders"] {
+        let line = stopped
+            .lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing: {stopped}"));
+        assert!(line.contains("stopped"), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn commands_print_their_answer_without_log_noise_and_an_export_says_what_it_wrote() {
+    let (pool, options) = fresh_database().await;
+    let app = spawn_app_on(pool).await;
+    let product = app.create_product("tea", 100, 5).await;
+    let (status, _) = app.place_order("mei", &[(product, 1)]).await;
+    assert!(status.is_success());
+    let file = std::env::temp_dir().join(format!("ordo-export-{}.ndjson", uuid::Uuid::new_v4()));
+
+    let output = TestApp::cli(
+        &options,
+        &["audit", "export", "-o", file.to_str().expect("a path")],
+    );
+
+    let printed = String::from_utf8_lossy(&output.stdout);
+    let logged = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{printed}{logged}");
+    let lines = std::fs::read_to_string(&file)
+        .expect("the export")
+        .lines()
+        .count();
+    let _ = std::fs::remove_file(&file);
+    assert!(lines >= 3, "{lines} events exported");
+    assert_eq!(
+        printed.trim(),
+        format!("exported {lines} events to {}", file.display())
+    );
+    assert!(!logged.contains("INFO"), "info logs without -v: {logged}");
+    assert!(
+        !logged.contains('\u{1b}'),
+        "colour codes when not a terminal: {logged}"
+    );
+}
