@@ -1,26 +1,24 @@
 //! Auditors' API: an order's history, its state as of an instant, the log as NDJSON, and
 //! the integrity report.
 
-use std::collections::HashMap;
-
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::caller::AdminUser;
-use super::context::parse_id;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
 use super::orders::OrderView;
-use super::paging::{Page, Paging, PagingQuery};
+use super::paging::{Page, PagingQuery};
+use super::params::{IdPath, QueryRules, ValidQuery, rfc3339};
 use crate::audit::export::{self, ExportRange};
 use crate::audit::history::{HistoryEntry, StateError, order_as_of, order_history};
 use crate::audit::sealer::{self, Seal};
@@ -50,9 +48,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn history(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Success<Vec<HistoryEntry>>, ApiError> {
-    let entries = order_history(&state.pool, parse_id(&id)?).await?;
+    let entries = order_history(&state.pool, id).await?;
     if entries.is_empty() {
         return Err(ApiError::not_found("order"));
     }
@@ -79,13 +77,26 @@ struct OrderAsOf {
     stocks: Vec<StockAsOf>,
 }
 
-#[derive(IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 struct AsOfQuery {
     /// The instant, RFC 3339 (e.g. 2026-11-24T12:00:00Z).
-    #[param(format = DateTime)]
-    as_of: String,
+    #[serde(default, deserialize_with = "rfc3339")]
+    #[param(required, value_type = String, format = DateTime)]
+    as_of: Option<DateTime<Utc>>,
+}
+
+impl QueryRules for AsOfQuery {
+    fn check(&self) -> Result<(), ApiError> {
+        self.instant().map(drop)
+    }
+}
+
+impl AsOfQuery {
+    fn instant(&self) -> Result<DateTime<Utc>, ApiError> {
+        self.as_of
+            .ok_or_else(|| ApiError::malformed_field("as_of", "required: an RFC 3339 instant"))
+    }
 }
 
 /// The order as it was at `as_of`, rebuilt from its events, with its products' stock.
@@ -100,12 +111,10 @@ struct AsOfQuery {
 async fn state_as_of(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    IdPath(id): IdPath,
+    ValidQuery(query): ValidQuery<AsOfQuery>,
 ) -> Result<Success<OrderAsOf>, ApiError> {
-    let id = parse_id(&id)?;
-    let as_of = instant(&query, "as_of")?
-        .ok_or_else(|| ApiError::malformed_field("as_of", "required: an RFC 3339 instant"))?;
+    let as_of = query.instant()?;
     let (order, stocks) = order_as_of(&state.pool, id, as_of)
         .await
         .map_err(state_error)?;
@@ -141,12 +150,11 @@ async fn state_as_of(
 async fn stock_as_of(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    IdPath(id): IdPath,
+    ValidQuery(query): ValidQuery<AsOfQuery>,
 ) -> Result<Success<StockAsOf>, ApiError> {
-    let product_id = parse_id(&id)?;
-    let as_of = instant(&query, "as_of")?
-        .ok_or_else(|| ApiError::malformed_field("as_of", "required: an RFC 3339 instant"))?;
+    let product_id = id;
+    let as_of = query.instant()?;
     let stock = crate::audit::history::state_as_of::<aggregates::stock::Stock>(
         &state.pool,
         &product_id.to_string(),
@@ -173,31 +181,22 @@ fn state_error(err: StateError) -> ApiError {
     }
 }
 
-/// `name` as an RFC 3339 instant, if given (given empty is malformed, as documented).
-fn instant(query: &HashMap<String, String>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
-    query
-        .get(name)
-        .map(|value| {
-            DateTime::parse_from_rfc3339(value)
-                .map(|at| at.with_timezone(&Utc))
-                .map_err(|_| ApiError::malformed_field(name, "must be an RFC 3339 instant"))
-        })
-        .transpose()
-}
-
-#[derive(IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 struct ExportQuery {
     /// Events recorded at or after this instant (RFC 3339).
-    #[param(format = DateTime)]
-    from: Option<String>,
+    #[serde(default, deserialize_with = "rfc3339")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    from: Option<DateTime<Utc>>,
     /// Events recorded before this instant (RFC 3339).
-    #[param(format = DateTime)]
-    to: Option<String>,
+    #[serde(default, deserialize_with = "rfc3339")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    to: Option<DateTime<Utc>>,
     /// Events after this global position.
     after_position: Option<i64>,
 }
+
+impl QueryRules for ExportQuery {}
 
 /// The event log as NDJSON, one event per line in feed order, streamed: `position`,
 /// `transaction_id`, `aggregate_type`, `aggregate_id`, `sequence`, `event_type`,
@@ -212,21 +211,12 @@ struct ExportQuery {
 async fn export_log(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Query(query): Query<HashMap<String, String>>,
+    ValidQuery(query): ValidQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let after_position = query
-        .get("after_position")
-        .filter(|value| !value.is_empty())
-        .map(|value| {
-            value
-                .parse::<i64>()
-                .map_err(|_| ApiError::malformed_field("after_position", "must be a whole number"))
-        })
-        .transpose()?;
     let range = ExportRange {
-        from: instant(&query, "from")?,
-        to: instant(&query, "to")?,
-        after_position,
+        from: query.from,
+        to: query.to,
+        after_position: query.after_position,
     };
     let body =
         export::stream(state.pool.clone(), range).map(|chunk| chunk.map_err(std::io::Error::other));
@@ -238,13 +228,14 @@ async fn export_log(
         .into_response())
 }
 
-#[derive(IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 struct VerifyQuery {
     /// `false` skips comparing the read models with a replay (faster).
     read_models: Option<bool>,
 }
+
+impl QueryRules for VerifyQuery {}
 
 /// The integrity report: hash chains, seals, invariants, read models vs a replay.
 /// `ok: false` names the first offending position.
@@ -258,18 +249,9 @@ struct VerifyQuery {
 async fn verify_log(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Query(query): Query<HashMap<String, String>>,
+    ValidQuery(query): ValidQuery<VerifyQuery>,
 ) -> Result<Success<Report>, ApiError> {
-    let read_models = match query.get("read_models").map(String::as_str) {
-        None | Some("true") => true,
-        Some("false") => false,
-        Some(_) => {
-            return Err(ApiError::malformed_field(
-                "read_models",
-                "must be true or false",
-            ));
-        }
-    };
+    let read_models = query.read_models.unwrap_or(true);
     // A task of its own, called off when the client hangs up (this handler's future is
     // dropped, and the guard with it): it stops at its next batch and releases its lock
     // and copies, instead of being cut off mid-statement.
@@ -317,9 +299,9 @@ async fn verify_log(
 async fn list_seals(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Query(query): Query<HashMap<String, String>>,
+    ValidQuery(paging): ValidQuery<PagingQuery>,
 ) -> Result<Success<Page<Seal>>, ApiError> {
-    let paging = Paging::from_query(&query)?;
+    let paging = paging.paging();
     let (seals, total) = sealer::list(&state.pool, paging.size, paging.offset()).await?;
     Ok(Success::ok(Page::new(seals, total, paging)))
 }

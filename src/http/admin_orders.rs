@@ -1,7 +1,7 @@
 //! Operators' order handling: shipping paid orders.
 
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -9,12 +9,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::AdminUser;
-use super::context::{metadata, parse_id};
+use super::context::metadata;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::idempotency::TakenOver;
 use super::json::JsonBody;
 use super::orders::{OrderView, transition};
+use super::params::IdPath;
 use super::schemas;
 use crate::state::AppState;
 
@@ -47,12 +48,11 @@ struct ShipRequest {
 async fn ship_order(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     headers: HeaderMap,
     taken_over: Option<Extension<TakenOver>>,
     JsonBody(body): JsonBody<ShipRequest>,
 ) -> Result<Success<OrderView>, ApiError> {
-    let id = parse_id(&id)?;
     let metadata = metadata(&admin, &headers);
     let write = state.write.ship_order(
         id,

@@ -1,11 +1,9 @@
 //! Operators' view of payments: every payment notice received and what ordo made of it —
 //! refused ones (forged, tampered, stale, mismatched) and payments owed back.
 
-use std::collections::HashMap;
-
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,7 +12,8 @@ use uuid::Uuid;
 use super::caller::AdminUser;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
-use super::paging::{Page, Paging, PagingQuery, one_of};
+use super::paging::{Page, PagingQuery};
+use super::params::{QueryRules, ValidQuery, one_of};
 use crate::state::AppState;
 use projections::stored_text::unescaped;
 
@@ -54,14 +53,19 @@ impl PaymentNotice {
     }
 }
 
-/// `?outcome=` of the notice list (documentation; the handler reads the query).
-#[derive(IntoParams)]
+/// `?outcome=` of the notice list.
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 struct OutcomeQuery {
     /// Only notices with this outcome (empty: all).
     #[param(pattern = "^(|accepted|duplicate|refund_required|refused)$")]
     outcome: Option<String>,
+}
+
+impl QueryRules for OutcomeQuery {
+    fn check(&self) -> Result<(), ApiError> {
+        one_of("outcome", self.outcome.as_deref(), &OUTCOMES).map(drop)
+    }
 }
 
 /// Payment notices, newest first.
@@ -75,10 +79,14 @@ struct OutcomeQuery {
 async fn list_notices(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Query(query): Query<HashMap<String, String>>,
+    ValidQuery(paging): ValidQuery<PagingQuery>,
+    ValidQuery(filter): ValidQuery<OutcomeQuery>,
 ) -> Result<Success<Page<PaymentNotice>>, ApiError> {
-    let paging = Paging::from_query(&query)?;
-    let outcome = one_of(&query, "outcome", &OUTCOMES)?;
+    let paging = paging.paging();
+    let outcome = filter
+        .outcome
+        .as_deref()
+        .filter(|outcome| !outcome.is_empty());
     let total: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM payment_notices WHERE $1::text IS NULL OR outcome = $1",
     )

@@ -1,9 +1,7 @@
 //! Operators' view of the read side: each projection's status, blue/green rebuilds, and
 //! the events projections parked.
 
-use std::collections::HashMap;
-
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -13,7 +11,8 @@ use utoipa_axum::routes;
 use super::caller::AdminUser;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
-use super::paging::{Page, Paging, PagingQuery};
+use super::paging::{Page, PagingQuery};
+use super::params::ValidQuery;
 use crate::state::AppState;
 use projections::Retried;
 use projections::parking::{self, ParkedEvent};
@@ -97,12 +96,12 @@ async fn list_parked(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    ValidQuery(paging): ValidQuery<PagingQuery>,
 ) -> Result<Success<Page<ParkedEvent>>, ApiError> {
     if state.projector.projection(&name).is_none() {
         return Err(ApiError::not_found("projection"));
     }
-    let paging = Paging::from_query(&query)?;
+    let paging = paging.paging();
     let total = parking::counts(&state.pool)
         .await?
         .get(&name)

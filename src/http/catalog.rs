@@ -1,20 +1,18 @@
 //! The shopper's catalog: products with their price and available stock, from the
 //! product catalog read model. No token needed: browsing comes before login.
 
-use std::collections::HashMap;
-
 use aggregates::text::TextRule;
-use axum::extract::{Path, Query, State};
-use serde::Serialize;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::context::parse_id;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
-use super::paging::{Page, Paging, PagingQuery};
+use super::paging::{Page, PagingQuery};
+use super::params::{IdPath, QueryRules, ValidQuery};
 use super::schemas::text_schema;
 use crate::state::AppState;
 use projections::stored_text::unescaped;
@@ -62,10 +60,9 @@ fn filter_schema() -> utoipa::openapi::Object {
     text_schema(FILTER_TEXT)
 }
 
-/// `?keyword&category` of the product list (documentation; the handler reads the query).
-#[derive(IntoParams)]
+/// `?keyword&category` of the product list.
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 struct ProductFilter {
     /// Matches the name or description, case-insensitively; at most 100 characters, one
     /// line.
@@ -74,6 +71,22 @@ struct ProductFilter {
     /// Only this category; at most 100 characters, one line.
     #[param(schema_with = filter_schema)]
     category: Option<String>,
+}
+
+impl QueryRules for ProductFilter {
+    fn check(&self) -> Result<(), ApiError> {
+        let mut errors = Vec::new();
+        for (field, value) in [("keyword", &self.keyword), ("category", &self.category)] {
+            if let Some(value) = value {
+                FILTER_TEXT.check_into(field, value, &mut errors);
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(errors))
+        }
+    }
 }
 
 /// Products by category and name; no token needed.
@@ -85,28 +98,24 @@ struct ProductFilter {
     ))]
 async fn list_products(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    ValidQuery(paging): ValidQuery<PagingQuery>,
+    ValidQuery(filter): ValidQuery<ProductFilter>,
 ) -> Result<Success<Page<CatalogItem>>, ApiError> {
-    let paging = Paging::from_query(&query)?;
-    let mut errors = Vec::new();
-    for field in ["keyword", "category"] {
-        if let Some(value) = query.get(field) {
-            FILTER_TEXT.check_into(field, value, &mut errors);
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+    let paging = paging.paging();
     // LIKE wildcards in the keyword are matched literally.
-    let keyword = query.get("keyword").filter(|k| !k.is_empty()).map(|k| {
-        format!(
-            "%{}%",
-            k.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    });
-    let category = query.get("category").filter(|c| !c.is_empty());
+    let keyword = filter
+        .keyword
+        .as_deref()
+        .filter(|k| !k.is_empty())
+        .map(|k| {
+            format!(
+                "%{}%",
+                k.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )
+        });
+    let category = filter.category.as_deref().filter(|c| !c.is_empty());
     let filter = "($1::text IS NULL OR name ILIKE $1 OR description ILIKE $1)
                   AND ($2::text IS NULL OR category = $2)";
     let total: i64 = sqlx::query_scalar(&format!(
@@ -139,9 +148,8 @@ async fn list_products(
     ))]
 async fn get_product(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Success<CatalogItem>, ApiError> {
-    let id = parse_id(&id)?;
     let item: Option<CatalogItem> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM product_catalog WHERE product_id = $1"
     ))

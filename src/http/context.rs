@@ -3,12 +3,10 @@
 use std::time::Duration;
 
 use axum::http::HeaderMap;
-use uuid::Uuid;
 
 use crate::event_store::FeedPosition;
 use crate::state::AppState;
 
-use super::error::ApiError;
 use crate::auth::{AccessClaims, Role};
 use crate::event_store::EventMetadata;
 
@@ -49,11 +47,6 @@ pub fn metadata_of_request(headers: &HeaderMap) -> EventMetadata {
             .map(str::to_owned),
         ..EventMetadata::default()
     }
-}
-
-/// A path id: anything but a UUID is a 400 naming the parameter.
-pub fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::malformed_field("id", "must be a UUID"))
 }
 
 /// How long a write waits for the read models to show it before answering.

@@ -19,6 +19,7 @@ mod metrics;
 pub mod openapi;
 pub mod orders;
 pub mod paging;
+mod params;
 mod payment_notices;
 mod payments;
 pub mod products;

@@ -1,10 +1,8 @@
 //! The shopper's orders: placing, reading, cancelling, confirming receipt.
 
-use std::collections::HashMap;
-
 use aggregates::order::{Address, CancelReason, Order, OrderLine};
 use axum::Extension;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,12 +12,13 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::caller::AuthUser;
-use super::context::{await_projection, metadata, parse_id};
+use super::context::{await_projection, metadata};
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::idempotency::TakenOver;
 use super::json::JsonBody;
-use super::paging::{Page, Paging, PagingQuery, one_of};
+use super::paging::{Page, PagingQuery};
+use super::params::{IdPath, QueryRules, ValidQuery, one_of};
 use super::schemas::{AddressSchema, OrderLineSchema};
 use super::{schemas, whole_number};
 use crate::state::AppState;
@@ -241,11 +240,10 @@ pub async fn transition(
 async fn cancel_order(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     headers: HeaderMap,
     taken_over: Option<Extension<TakenOver>>,
 ) -> Result<Success<OrderView>, ApiError> {
-    let id = parse_id(&id)?;
     let metadata = metadata(&user.0, &headers);
     let write = state.write.cancel_order(
         id,
@@ -268,11 +266,10 @@ async fn cancel_order(
 async fn confirm_receipt(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     headers: HeaderMap,
     taken_over: Option<Extension<TakenOver>>,
 ) -> Result<Success<OrderView>, ApiError> {
-    let id = parse_id(&id)?;
     let metadata = metadata(&user.0, &headers);
     let write = state
         .write
@@ -292,9 +289,8 @@ async fn confirm_receipt(
 async fn get_order(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Success<OrderView>, ApiError> {
-    let id = parse_id(&id)?;
     let row: Option<OrderRow> = sqlx::query_as(&format!(
         "SELECT {ORDER_COLUMNS} FROM order_views WHERE order_id = $1 AND user_id = $2"
     ))
@@ -346,10 +342,11 @@ fn minted_recently(id: Uuid) -> bool {
 async fn list_orders(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(query): Query<HashMap<String, String>>,
+    ValidQuery(paging): ValidQuery<PagingQuery>,
+    ValidQuery(filter): ValidQuery<StatusQuery>,
 ) -> Result<Success<Page<OrderView>>, ApiError> {
-    let paging = Paging::from_query(&query)?;
-    let status = one_of(&query, "status", &STATUSES)?;
+    let paging = paging.paging();
+    let status = filter.status();
     let filter = "user_id = $1 AND ($2::text IS NULL OR status = $2)";
     // From the counts the orders projection keeps: the same cost for any history.
     let total: i64 = sqlx::query_scalar(&format!(
@@ -373,15 +370,25 @@ async fn list_orders(
     Ok(Success::ok(Page::new(list, total, paging)))
 }
 
-/// `?status=` of the order list (documentation; the handler reads the query itself to
-/// name a bad value).
-#[derive(IntoParams)]
+/// `?status=` of the order list.
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 struct StatusQuery {
     /// Only orders in this status (empty: all).
     #[param(pattern = "^(|awaiting_payment|paid|shipped|completed|cancelled)$")]
     status: Option<String>,
+}
+
+impl QueryRules for StatusQuery {
+    fn check(&self) -> Result<(), ApiError> {
+        one_of("status", self.status.as_deref(), &STATUSES).map(drop)
+    }
+}
+
+impl StatusQuery {
+    fn status(&self) -> Option<&str> {
+        self.status.as_deref().filter(|status| !status.is_empty())
+    }
 }
 
 /// The statuses an order can have, as the API names them.

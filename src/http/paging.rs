@@ -1,14 +1,15 @@
 //! `?page=1&size=20` in, `{"list": [...], "pagination": {...}}` out.
 
-use std::collections::HashMap;
-
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
+use super::params::QueryRules;
 
 /// The largest page a client may ask for.
 pub const MAX_SIZE: i64 = 100;
+/// The last page a client may ask for (what the document states).
+const MAX_PAGE: i64 = i32::MAX as i64;
 const DEFAULT_SIZE: i64 = 20;
 
 /// A requested page.
@@ -18,56 +19,15 @@ pub struct Paging {
     pub size: i64,
 }
 
-/// The query parameter `field` if given: one of `allowed`, else a 400 naming it.
-pub fn one_of<'q>(
-    query: &'q HashMap<String, String>,
-    field: &str,
-    allowed: &[&str],
-) -> Result<Option<&'q String>, ApiError> {
-    match query.get(field).filter(|value| !value.is_empty()) {
-        None => Ok(None),
-        Some(value) if allowed.contains(&value.as_str()) => Ok(Some(value)),
-        Some(_) => Err(ApiError::malformed_field(
-            field,
-            &format!("must be one of {}", allowed.join(", ")),
-        )),
-    }
-}
-
 impl Paging {
-    /// Reads `page` (≥ 1, default 1) and `size` (1..=100, default 20), naming a bad one.
-    pub fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {
-        let number = |field: &str, default: i64, max: i64| -> Result<i64, ApiError> {
-            match query.get(field) {
-                None => Ok(default),
-                Some(raw) => raw
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| (1..=max).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::malformed_field(
-                            field,
-                            &format!("must be a whole number from 1 to {max}"),
-                        )
-                    }),
-            }
-        };
-        Ok(Self {
-            page: number("page", 1, i64::from(i32::MAX))?,
-            size: number("size", DEFAULT_SIZE, MAX_SIZE)?,
-        })
-    }
-
     pub fn offset(self) -> i64 {
         (self.page - 1).saturating_mul(self.size)
     }
 }
 
-/// `?page&size` of a list (documentation; [`Paging::from_query`] reads them so that a
-/// bad one is named).
-#[derive(IntoParams)]
+/// `?page&size` of a list.
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct PagingQuery {
     /// The page, from 1 (default 1).
     #[param(minimum = 1, maximum = 2_147_483_647)]
@@ -75,6 +35,29 @@ pub struct PagingQuery {
     /// Items per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     size: Option<i64>,
+}
+
+impl QueryRules for PagingQuery {
+    fn check(&self) -> Result<(), ApiError> {
+        for (field, value, max) in [("page", self.page, MAX_PAGE), ("size", self.size, MAX_SIZE)] {
+            if value.is_some_and(|n| !(1..=max).contains(&n)) {
+                return Err(ApiError::malformed_field(
+                    field,
+                    &format!("must be a whole number from 1 to {max}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PagingQuery {
+    pub fn paging(&self) -> Paging {
+        Paging {
+            page: self.page.unwrap_or(1),
+            size: self.size.unwrap_or(DEFAULT_SIZE),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -110,28 +93,22 @@ impl<T> Page<T> {
 mod tests {
     use super::*;
 
-    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+    fn query(page: Option<i64>, size: Option<i64>) -> PagingQuery {
+        PagingQuery { page, size }
     }
 
     #[test]
     fn defaults_are_the_first_page_of_twenty() {
-        assert_eq!(
-            Paging::from_query(&query(&[])).expect("ok"),
-            Paging { page: 1, size: 20 }
-        );
+        assert_eq!(query(None, None).paging(), Paging { page: 1, size: 20 });
     }
 
     #[test]
     fn sizes_above_a_hundred_and_pages_below_one_are_refused_by_name() {
-        let err = Paging::from_query(&query(&[("size", "101")])).expect_err("too big");
+        let err = query(None, Some(101)).check().expect_err("too big");
         assert_eq!(err.data["errors"][0]["field"], "size");
-        let err = Paging::from_query(&query(&[("page", "0")])).expect_err("too small");
+        let err = query(Some(0), None).check().expect_err("too small");
         assert_eq!(err.data["errors"][0]["field"], "page");
-        assert!(Paging::from_query(&query(&[("page", "two")])).is_err());
+        assert!(query(Some(MAX_PAGE), Some(MAX_SIZE)).check().is_ok());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! mode's simulated payment. WeChat Pay's notices are in `payment_notices`.
 
 use aggregates::order::{Order, OrderStatus};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use serde::Serialize;
@@ -13,10 +13,10 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::caller::AuthUser;
-use super::context::parse_id;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
 use super::orders::{OrderView, current_order, load_order};
+use super::params::IdPath;
 use crate::state::AppState;
 use crate::wechat_pay::{self, PayError, PaymentRequest, RequestPaymentParams, Transaction};
 
@@ -44,9 +44,8 @@ const MAX_DESCRIPTION_CHARS: usize = 127;
 async fn pay_order(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Success<RequestPaymentParams>, ApiError> {
-    let id = parse_id(&id)?;
     let order = load_order(&state, id).await?;
     if order.status.is_none() || order.user_id != user.id() {
         return Err(ApiError::not_found("order"));
@@ -143,7 +142,7 @@ struct SimulatedPayment {
 async fn simulate_payment(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Success<SimulatedPayment>, ApiError> {
     let simulating = state.dev_mode
         && state
@@ -157,7 +156,6 @@ async fn simulate_payment(
             "simulated payments exist in dev mode only",
         ));
     }
-    let id = parse_id(&id)?;
     let order = load_order(&state, id).await?;
     let is_admin = user.0.role == crate::auth::Role::Admin;
     if order.status.is_none() || (order.user_id != user.id() && !is_admin) {

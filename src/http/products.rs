@@ -2,7 +2,7 @@
 
 use aggregates::product::{NewProduct, ProductChanges};
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,11 +11,12 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::caller::AdminUser;
-use super::context::{await_projection, metadata, parse_id};
+use super::context::{await_projection, metadata};
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::idempotency::TakenOver;
 use super::json::JsonBody;
+use super::params::IdPath;
 use super::{schemas, whole_number};
 use crate::state::AppState;
 use crate::write::{ProductSnapshot, StockAdjustment};
@@ -157,11 +158,10 @@ struct UpdateProductRequest {
 async fn update_product(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     headers: HeaderMap,
     JsonBody(body): JsonBody<UpdateProductRequest>,
 ) -> Result<Success<ProductView>, ApiError> {
-    let id = parse_id(&id)?;
     let changes = ProductChanges {
         name: body.name,
         description: body.description,
@@ -205,12 +205,11 @@ struct AdjustStockRequest {
 async fn adjust_stock(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     headers: HeaderMap,
     taken_over: Option<Extension<TakenOver>>,
     JsonBody(body): JsonBody<AdjustStockRequest>,
 ) -> Result<Success<ProductView>, ApiError> {
-    let id = parse_id(&id)?;
     // A retry whose first run stopped before answering must not move the stock twice.
     if let Some(Extension(taken_over)) = taken_over
         && taken_over
