@@ -270,15 +270,12 @@ async fn verify_log(
             ApiError::from(db)
         }
         VerifyError::Replay(projections::rebuild::RebuildError::Busy(message)) => {
-            let mut busy = ApiError::new(StatusCode::CONFLICT, ErrorCode::Busy, message);
-            busy.retry_after = Some("60");
-            busy
+            ApiError::busy(message, "60")
         }
         // Operators see why the verification could not finish.
         other => {
             tracing::error!(%other, "verification could not finish");
             ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::Internal,
                 format!("the verification could not finish: {other}"),
             )

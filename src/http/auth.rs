@@ -2,7 +2,7 @@
 
 use aggregates::text::TextRule;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -110,9 +110,7 @@ async fn wechat_login(
 /// The name of a `dev:<name>` code, accepted in dev mode only.
 fn dev_name(state: &AppState, name: &str) -> Result<String, ApiError> {
     if !state.dev_login {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
+        return Err(ApiError::forbidden(
             "dev login codes are accepted in dev mode only",
         ));
     }
@@ -120,9 +118,7 @@ fn dev_name(state: &AppState, name: &str) -> Result<String, ApiError> {
     // code, and a long one shows its first 64 characters (the openid keeps it whole).
     let name = name.trim();
     if name.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::Unauthorized,
+        return Err(ApiError::unauthorized(
             "a dev code is dev:<name>; the name is blank",
         ));
     }
@@ -132,23 +128,17 @@ fn dev_name(state: &AppState, name: &str) -> Result<String, ApiError> {
 fn wechat_error(err: WeChatError) -> ApiError {
     let message = err.to_string();
     match err {
-        WeChatError::InvalidCode => {
-            ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
-        }
-        WeChatError::Refused => ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message),
+        WeChatError::InvalidCode => ApiError::unauthorized(message),
+        WeChatError::Refused => ApiError::forbidden(message),
         WeChatError::RateLimited => {
-            let mut error = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorCode::RateLimited,
-                message,
-            );
+            let mut error = ApiError::new(ErrorCode::RateLimited, message);
             error.retry_after = Some("10");
             error
         }
         WeChatError::NotConfigured => ApiError::unavailable(message),
         WeChatError::Timeout | WeChatError::Upstream(_) => {
             tracing::warn!(%message, "WeChat login failed");
-            ApiError::new(StatusCode::BAD_GATEWAY, ErrorCode::Upstream, message)
+            ApiError::new(ErrorCode::Upstream, message)
         }
     }
 }
@@ -157,11 +147,7 @@ fn session_error(err: SessionError) -> ApiError {
     match err {
         SessionError::Database(db) => db.into(),
         SessionError::Jwt(jwt) => ApiError::internal(&jwt),
-        other => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::Unauthorized,
-            other.to_string(),
-        ),
+        other => ApiError::unauthorized(other.to_string()),
     }
 }
 

@@ -1,11 +1,10 @@
 //! Who is calling: the `Authorization: Bearer <access token>` of a request.
 
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use super::error::{ApiError, ErrorCode};
+use super::error::ApiError;
 use crate::auth::revocations::{self, MAX_OPERATOR_TTL};
 use crate::auth::{AccessClaims, JwtError, Role};
 use crate::state::AppState;
@@ -24,10 +23,6 @@ impl AuthUser {
     }
 }
 
-fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
-}
-
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
@@ -37,10 +32,9 @@ impl FromRequestParts<AppState> for AuthUser {
         if let Some(known) = parts.extensions.get::<Self>() {
             return Ok(known.clone());
         }
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| unauthorized("missing Authorization: Bearer <access token>"))?;
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            ApiError::unauthorized("missing Authorization: Bearer <access token>")
+        })?;
         let token = header
             .to_str()
             .ok()
@@ -48,18 +42,22 @@ impl FromRequestParts<AppState> for AuthUser {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or_else(|| {
-                unauthorized("the Authorization header must be `Bearer <access token>`")
+                ApiError::unauthorized("the Authorization header must be `Bearer <access token>`")
             })?;
         let claims = match state.jwt.verify(token) {
             Ok(claims) => claims,
-            Err(JwtError::Expired) => return Err(unauthorized("the access token has expired")),
-            Err(_) => return Err(unauthorized("the access token is invalid")),
+            Err(JwtError::Expired) => {
+                return Err(ApiError::unauthorized("the access token has expired"));
+            }
+            Err(_) => return Err(ApiError::unauthorized("the access token is invalid")),
         };
         tracing::Span::current().record("user_id", claims.sub.as_str());
         match claims.sid {
             Some(session) => {
                 if !state.sessions.is_active(session).await? {
-                    return Err(unauthorized("the session has ended; log in again"));
+                    return Err(ApiError::unauthorized(
+                        "the session has ended; log in again",
+                    ));
                 }
             }
             // An operator token: no session to end, so a lifetime cap and a revocation
@@ -67,12 +65,12 @@ impl FromRequestParts<AppState> for AuthUser {
             None => {
                 let lifetime = claims.exp.saturating_sub(claims.iat);
                 if lifetime > i64::try_from(MAX_OPERATOR_TTL.as_secs()).unwrap_or(i64::MAX) {
-                    return Err(unauthorized(
+                    return Err(ApiError::unauthorized(
                         "the token outlives the longest an operator token may (24 h); mint a new one",
                     ));
                 }
                 if revocations::is_revoked(&state.pool, &claims.jti).await? {
-                    return Err(unauthorized("the token has been revoked"));
+                    return Err(ApiError::unauthorized("the token has been revoked"));
                 }
             }
         }
@@ -88,11 +86,7 @@ impl FromRequestParts<AppState> for AdminUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let AuthUser(claims) = AuthUser::from_request_parts(parts, state).await?;
         if claims.role != Role::Admin {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                ErrorCode::Forbidden,
-                "this needs an operator (admin) token",
-            ));
+            return Err(ApiError::forbidden("this needs an operator (admin) token"));
         }
         Ok(Self(claims))
     }

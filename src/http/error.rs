@@ -21,47 +21,110 @@ const RETRY_AFTER_UNAVAILABLE_SECS: &str = "5";
 const RETRY_AFTER_BUSY_SECS: &str = "1";
 
 /// Stable error codes (the envelope's `code`), one per kind of failure. Clients match on
-/// them; never renumber one.
+/// them; never renumber one. The code decides the HTTP status (its first three digits),
+/// and [`ErrorCode::ALL`] with [`ErrorCode::meaning`] is the table the OpenAPI
+/// description and the README show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
-    /// 400: the request could not be read (malformed JSON, bad query string).
     Malformed = 40000,
-    /// 401: no valid access token.
     Unauthorized = 40100,
-    /// 403: the token's role may not do this.
     Forbidden = 40300,
-    /// 404: no such resource (or not yours).
     NotFound = 40400,
-    /// 409: the request conflicts with the current state (e.g. the product exists).
     Conflict = 40900,
-    /// 409: not enough stock; `data.shortages` names each short product.
     InsufficientStock = 40901,
-    /// 409: the order (or stock) is not in a state that allows this.
     InvalidState = 40902,
-    /// 409: too many concurrent changes to the same items; retry.
     Busy = 40903,
-    /// 409: past a product's purchase limit; `data.limits` names each product.
     PurchaseLimit = 40904,
-    /// 409: the shopper already has the most unpaid orders allowed.
     TooManyUnpaid = 40905,
-    /// 413: the body is too large.
     PayloadTooLarge = 41300,
-    /// 422: the request was read but a field is invalid.
     Validation = 42200,
-    /// 429: too many requests.
     RateLimited = 42900,
-    /// 500: a fault on our side.
     Internal = 50000,
-    /// 502: WeChat (or another outside party) failed or did not answer in time.
     Upstream = 50200,
-    /// 503: the database (or another dependency) is unavailable; retry later.
     Unavailable = 50300,
 }
 
-/// An error answer.
+impl ErrorCode {
+    /// Every code, in order.
+    pub const ALL: [Self; 16] = [
+        Self::Malformed,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::Conflict,
+        Self::InsufficientStock,
+        Self::InvalidState,
+        Self::Busy,
+        Self::PurchaseLimit,
+        Self::TooManyUnpaid,
+        Self::PayloadTooLarge,
+        Self::Validation,
+        Self::RateLimited,
+        Self::Internal,
+        Self::Upstream,
+        Self::Unavailable,
+    ];
+
+    /// The HTTP status this code is answered with: its first three digits.
+    pub fn status(self) -> StatusCode {
+        StatusCode::from_u16((self as u32 / 100) as u16)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// What the code means, for clients (Markdown).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed request: not JSON, bad path id, bad query parameter",
+            Self::Unauthorized => "missing, invalid or expired token; session ended",
+            Self::Forbidden => {
+                "the token's role may not do this (admin routes); dev login outside dev mode"
+            }
+            Self::NotFound => "no such resource, or not yours",
+            Self::Conflict => "conflicts with the current state",
+            Self::InsufficientStock => {
+                "insufficient stock: `data.shortages` = `[{product_id, name, requested, \
+                 available}]`; nothing reserved"
+            }
+            Self::InvalidState => "the order (or stock) is not in a state that allows this",
+            Self::Busy => {
+                "too many concurrent changes to the same items, or the same Idempotency-Key \
+                 still running; retry after Retry-After"
+            }
+            Self::PurchaseLimit => {
+                "past a product's purchase limit: `data.limits` = `[{product_id, limit, \
+                 already, requested}]`; nothing reserved"
+            }
+            Self::TooManyUnpaid => {
+                "the shopper already has `ORDO_MAX_UNPAID_ORDERS` unpaid orders \
+                 (`data.max_unpaid_orders`): pay or cancel one first"
+            }
+            Self::PayloadTooLarge => "body over 256 KiB",
+            Self::Validation => "a field is invalid: `data.errors` names every one",
+            Self::RateLimited => "rate limited (per IP and per user); retry after Retry-After",
+            Self::Internal => "a fault on our side, logged",
+            Self::Upstream => "WeChat failed or did not answer in time",
+            Self::Unavailable => "the database is unavailable; retry after Retry-After",
+        }
+    }
+
+    /// The codes as a Markdown table: `| code | HTTP | meaning |`.
+    pub fn table() -> String {
+        let mut table = String::from("| code | HTTP | meaning |\n|---|---|---|\n");
+        for code in Self::ALL {
+            table.push_str(&format!(
+                "| {} | {} | {} |\n",
+                code as u32,
+                code.status().as_u16(),
+                code.meaning()
+            ));
+        }
+        table
+    }
+}
+
+/// An error answer; its status is its code's.
 #[derive(Debug)]
 pub struct ApiError {
-    pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
     pub data: Value,
@@ -70,14 +133,37 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
             code,
             message: message.into(),
             data: Value::Null,
             retry_after: None,
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthorized, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    /// 40903: lost to concurrent changes (or the same key still running); retry in
+    /// `retry_after` seconds.
+    pub fn busy(message: impl Into<String>, retry_after: &'static str) -> Self {
+        let mut busy = Self::new(ErrorCode::Busy, message);
+        busy.retry_after = Some(retry_after);
+        busy
+    }
+
+    pub fn payload_too_large() -> Self {
+        Self::new(ErrorCode::PayloadTooLarge, "the request body is too large")
     }
 
     pub fn with_data(mut self, data: impl Serialize) -> Self {
@@ -86,19 +172,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::NotFound,
-            format!("{what} not found"),
-        )
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
-        let mut error = Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::Unavailable,
-            message,
-        );
+        let mut error = Self::new(ErrorCode::Unavailable, message);
         error.retry_after = Some(RETRY_AFTER_UNAVAILABLE_SECS);
         error
     }
@@ -107,7 +185,6 @@ impl ApiError {
     /// field is refused, whether a command or the door found it wrong.
     pub fn invalid(errors: Vec<FieldError>) -> Self {
         Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::Validation,
             format!("invalid request: {}", aggregates::describe(&errors)),
         )
@@ -116,12 +193,8 @@ impl ApiError {
 
     /// A 400 naming the field that could not be read.
     pub fn malformed_field(field: &str, message: &str) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::Malformed,
-            format!("{field}: {message}"),
-        )
-        .with_data(json!({"errors": [{"field": field, "message": message}]}))
+        Self::new(ErrorCode::Malformed, format!("{field}: {message}"))
+            .with_data(json!({"errors": [{"field": field, "message": message}]}))
     }
 
     /// The envelope as JSON, as the client receives it.
@@ -132,17 +205,12 @@ impl ApiError {
     /// A failure the client cannot fix: logged with its cause, answered without it.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::Internal,
-            "internal error; it has been logged",
-        )
+        Self::new(ErrorCode::Internal, "internal error; it has been logged")
     }
 }
 
 impl From<WriteError> for ApiError {
     fn from(err: WriteError) -> Self {
-        use StatusCode as S;
         let message = err.to_string();
         match err {
             WriteError::Invalid(errors) => Self::invalid(errors),
@@ -150,34 +218,22 @@ impl From<WriteError> for ApiError {
             WriteError::OrderNotFound => Self::not_found("order"),
             WriteError::UserNotFound => Self::not_found("user"),
             WriteError::InsufficientStock(shortages) => {
-                Self::new(S::CONFLICT, ErrorCode::InsufficientStock, message)
+                Self::new(ErrorCode::InsufficientStock, message)
                     .with_data(json!({ "shortages": shortages }))
             }
-            WriteError::LimitExceeded(breaches) => {
-                Self::new(S::CONFLICT, ErrorCode::PurchaseLimit, message)
-                    .with_data(json!({ "limits": breaches }))
-            }
-            WriteError::TooManyUnpaid { max } => {
-                Self::new(S::CONFLICT, ErrorCode::TooManyUnpaid, message)
-                    .with_data(json!({ "max_unpaid_orders": max }))
-            }
-            WriteError::Product(_) => Self::new(S::CONFLICT, ErrorCode::Conflict, message),
+            WriteError::LimitExceeded(breaches) => Self::new(ErrorCode::PurchaseLimit, message)
+                .with_data(json!({ "limits": breaches })),
+            WriteError::TooManyUnpaid { max } => Self::new(ErrorCode::TooManyUnpaid, message)
+                .with_data(json!({ "max_unpaid_orders": max })),
+            WriteError::Product(_) => Self::new(ErrorCode::Conflict, message),
             WriteError::Stock(
                 StockError::NonPositiveQuantity | StockError::AdjustmentTooLarge { .. },
-            ) => Self::new(
-                S::UNPROCESSABLE_ENTITY,
-                ErrorCode::Validation,
-                message.clone(),
-            )
-            .with_data(json!({"errors": [{"field": "quantity", "message": message}]})),
+            ) => Self::new(ErrorCode::Validation, message.clone())
+                .with_data(json!({"errors": [{"field": "quantity", "message": message}]})),
             WriteError::Stock(_) | WriteError::Order(_) => {
-                Self::new(S::CONFLICT, ErrorCode::InvalidState, message)
+                Self::new(ErrorCode::InvalidState, message)
             }
-            WriteError::Busy => {
-                let mut busy = Self::new(S::CONFLICT, ErrorCode::Busy, message);
-                busy.retry_after = Some(RETRY_AFTER_BUSY_SECS);
-                busy
-            }
+            WriteError::Busy => ApiError::busy(message, RETRY_AFTER_BUSY_SECS),
             WriteError::Append(AppendError::Database(db)) => db.as_ref().into(),
             WriteError::Unavailable(cause) => {
                 tracing::warn!(%cause, "write failed");
@@ -215,12 +271,40 @@ impl IntoResponse for ApiError {
             message: self.message,
             data: self.data,
         };
-        let mut response = (self.status, Json(body)).into_response();
+        let mut response = (self.code.status(), Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_code_decides_the_status() {
+        assert_eq!(ErrorCode::Busy.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            ErrorCode::Validation.status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        for code in ErrorCode::ALL {
+            assert_eq!(u32::from(code.status().as_u16()), code as u32 / 100);
+        }
+    }
+
+    #[test]
+    fn the_readme_shows_the_error_codes_as_the_code_defines_them() {
+        let readme = include_str!("../../README.md");
+        let table = ErrorCode::table();
+        assert!(
+            readme.contains(&table),
+            "README.md's error codes differ from ErrorCode; put this table under \
+             \"## Error codes\":\n{table}"
+        );
     }
 }

@@ -102,7 +102,6 @@ async fn claim(pool: &PgPool, user: &str, key: String, hash: &[u8]) -> Result<Cl
     .await?;
     if row.try_get::<Vec<u8>, _>("request_hash")? != hash {
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::Validation,
             "Idempotency-Key: already used with a different request",
         )
@@ -136,13 +135,10 @@ async fn claim(pool: &PgPool, user: &str, key: String, hash: &[u8]) -> Result<Cl
             });
         }
     }
-    let mut busy = ApiError::new(
-        StatusCode::CONFLICT,
-        ErrorCode::Busy,
+    Err(ApiError::busy(
         "a request with this Idempotency-Key is still running; retry shortly",
-    );
-    busy.retry_after = Some("1");
-    Err(busy)
+        "1",
+    ))
 }
 
 /// Whether a retry of the same request may get another answer: busy (the write lost
@@ -281,12 +277,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         Err(error) => return error.into_response(),
     };
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::PayloadTooLarge,
-            "the request body is too large",
-        )
-        .into_response();
+        return ApiError::payload_too_large().into_response();
     };
     let mut hash = Sha256::new();
     hash.update(parts.uri.path().as_bytes());

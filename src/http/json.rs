@@ -30,7 +30,6 @@ where
             .is_some_and(|value| value.trim_start().starts_with("application/json"));
         if !is_json {
             return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
                 ErrorCode::Malformed,
                 "expected a JSON body with Content-Type: application/json",
             ));
@@ -46,17 +45,9 @@ async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes,
         .await
         .map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    ErrorCode::PayloadTooLarge,
-                    "the request body is too large",
-                )
+                ApiError::payload_too_large()
             } else {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    ErrorCode::Malformed,
-                    rejection.body_text(),
-                )
+                ApiError::new(ErrorCode::Malformed, rejection.body_text())
             }
         })
 }
@@ -73,27 +64,15 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 } else {
                     field
                 };
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    ErrorCode::Validation,
-                    format!("{field}: {inner}"),
-                )
-                .with_data(json!({"errors": [{"field": field, "message": inner.to_string()}]}))
+                ApiError::new(ErrorCode::Validation, format!("{field}: {inner}"))
+                    .with_data(json!({"errors": [{"field": field, "message": inner.to_string()}]}))
             }
-            _ => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::Malformed,
-                format!("malformed JSON: {inner}"),
-            ),
+            _ => ApiError::new(ErrorCode::Malformed, format!("malformed JSON: {inner}")),
         }
     })?;
-    deserializer.end().map_err(|err| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::Malformed,
-            format!("malformed JSON: {err}"),
-        )
-    })?;
+    deserializer
+        .end()
+        .map_err(|err| ApiError::new(ErrorCode::Malformed, format!("malformed JSON: {err}")))?;
     Ok(value)
 }
 
@@ -117,22 +96,22 @@ mod tests {
     fn a_wrong_type_names_the_field() {
         let err =
             parse::<Body>(br#"{"lines":[{"quantity":1},{"quantity":"two"}]}"#).expect_err("type");
-        assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(err.data["errors"][0]["field"], "lines[1].quantity");
     }
 
     #[test]
     fn a_missing_field_names_where_it_is_missing() {
         let err = parse::<Body>(br#"{"lines":[{}]}"#).expect_err("missing");
-        assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(err.message.contains("quantity"), "{}", err.message);
     }
 
     #[test]
     fn broken_json_is_malformed() {
         let err = parse::<Body>(br#"{"lines": ["#).expect_err("syntax");
-        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
         let err = parse::<Body>(br#"{"lines": []} trailing"#).expect_err("trailing");
-        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
     }
 }

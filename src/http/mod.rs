@@ -31,7 +31,7 @@ mod whole_number;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
 use axum::routing::get;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -144,9 +144,5 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn no_route(uri: Uri) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        ErrorCode::NotFound,
-        format!("no route for {}", uri.path()),
-    )
+    ApiError::new(ErrorCode::NotFound, format!("no route for {}", uri.path()))
 }

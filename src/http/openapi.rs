@@ -12,12 +12,12 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi};
 
 use super::envelope::ErrorBody;
+use super::error::ErrorCode;
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "ordo",
-        description = include_str!("openapi_description.md"),
     ),
     components(schemas(ErrorBody)),
     tags(
@@ -37,7 +37,14 @@ struct Base;
 /// The document's skeleton; [`complete`] adds what every operation shares once the routes
 /// have added their paths.
 pub fn base() -> Document {
-    Base::openapi()
+    let mut document = Base::openapi();
+    document.info.description = Some(description());
+    document
+}
+
+/// The description, with the table of error codes from [`ErrorCode`] itself.
+fn description() -> String {
+    include_str!("openapi_description.md").replace("{error_codes}", &ErrorCode::table())
 }
 
 /// Adds the bearer scheme, the `Idempotency-Key` header and the shared error answers.

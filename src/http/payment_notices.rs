@@ -255,7 +255,7 @@ async fn handle_notice(state: AppState, headers: HeaderMap, body: Bytes) -> Resp
         Err(err) => {
             // WeChat Pay sends the notice again later.
             let error = ApiError::from(err);
-            return notice_answer(error.status, error.message);
+            return notice_answer(error.status(), error.message);
         }
     };
     record(

@@ -3,7 +3,6 @@
 
 use aggregates::order::{Order, OrderStatus};
 use axum::extract::State;
-use axum::http::StatusCode;
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -83,7 +82,7 @@ async fn pay_order(
 }
 
 fn invalid_state(message: &str) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, ErrorCode::InvalidState, message)
+    ApiError::new(ErrorCode::InvalidState, message)
 }
 
 /// What the shopper sees on the payment sheet: the first product, and how many more.
@@ -112,7 +111,7 @@ fn pay_error(err: PayError) -> ApiError {
         | PayError::Upstream(_)
         | PayError::BadSignature => {
             tracing::warn!(%message, "WeChat Pay prepay failed");
-            ApiError::new(StatusCode::BAD_GATEWAY, ErrorCode::Upstream, message)
+            ApiError::new(ErrorCode::Upstream, message)
         }
     }
 }
@@ -150,9 +149,7 @@ async fn simulate_payment(
             .config()
             .is_some_and(|config| config.simulator.is_some());
     if !simulating {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
+        return Err(ApiError::forbidden(
             "simulated payments exist in dev mode only",
         ));
     }
@@ -197,7 +194,6 @@ async fn simulate_payment(
     }
     let response = request.send().await.map_err(|err| {
         ApiError::new(
-            StatusCode::BAD_GATEWAY,
             ErrorCode::Upstream,
             format!("the notice did not reach the server: {err}"),
         )

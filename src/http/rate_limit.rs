@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -39,7 +39,6 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
 fn too_many(wait: std::time::Duration) -> Response {
     let seconds = wait.as_secs().max(1);
     let mut response = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::RateLimited,
         format!("too many requests; retry in {seconds} s"),
     )
