@@ -15,7 +15,6 @@ use std::time::Duration;
 use aggregates::order::{CancelReason, OrderError};
 use sqlx::PgPool;
 use tokio::sync::watch;
-use uuid::Uuid;
 
 use crate::event_store::EventMetadata;
 use crate::write::{OrderActor, WriteError, WriteModel};
@@ -57,14 +56,7 @@ impl PaymentTimeout {
 
     /// Cancels one batch of expired orders.
     pub async fn sweep(&self) -> Result<Sweep, sqlx::Error> {
-        let expired: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT order_id FROM order_views
-              WHERE status = 'awaiting_payment' AND expires_at <= now()
-              ORDER BY expires_at LIMIT $1",
-        )
-        .bind(BATCH)
-        .fetch_all(&self.pool)
-        .await?;
+        let expired = projections::orders::query::expired_unpaid(&self.pool, BATCH).await?;
         let metadata = EventMetadata {
             actor_id: Some("payment-timeout".to_owned()),
             actor_role: Some("system".to_owned()),

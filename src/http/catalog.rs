@@ -15,7 +15,7 @@ use super::paging::{Page, PagingQuery};
 use super::params::{IdPath, QueryRules, ValidQuery};
 use super::schemas::text_schema;
 use crate::state::AppState;
-use projections::stored_text::unescaped;
+use projections::catalog::query::{self, CatalogFilter, CatalogRow};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A product as shoppers see it.
-#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CatalogItem {
     pub id: Uuid,
     pub name: String,
@@ -37,19 +37,20 @@ pub struct CatalogItem {
     pub limit_per_user: Option<i64>,
 }
 
-impl CatalogItem {
-    /// The item's text as the events held it (see `projections::stored_text`).
-    fn unescaped(self) -> Self {
+impl From<CatalogRow> for CatalogItem {
+    fn from(row: CatalogRow) -> Self {
         Self {
-            name: unescaped(self.name),
-            description: unescaped(self.description),
-            category: unescaped(self.category),
-            ..self
+            id: row.product_id,
+            name: row.name,
+            description: row.description,
+            category: row.category,
+            price_cents: row.price_cents,
+            available: row.available,
+            on_sale: row.on_sale,
+            limit_per_user: row.limit_per_user,
         }
     }
 }
-
-const COLUMNS: &str = "product_id AS id, name, description, category, price_cents, available, on_sale, limit_per_user";
 
 /// Longest `keyword` or `category` filter, in characters.
 const MAX_FILTER_CHARS: usize = 100;
@@ -102,40 +103,12 @@ async fn list_products(
     ValidQuery(filter): ValidQuery<ProductFilter>,
 ) -> Result<Success<Page<CatalogItem>>, ApiError> {
     let paging = paging.paging();
-    // LIKE wildcards in the keyword are matched literally.
-    let keyword = filter
-        .keyword
-        .as_deref()
-        .filter(|k| !k.is_empty())
-        .map(|k| {
-            format!(
-                "%{}%",
-                k.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            )
-        });
-    let category = filter.category.as_deref().filter(|c| !c.is_empty());
-    let filter = "($1::text IS NULL OR name ILIKE $1 OR description ILIKE $1)
-                  AND ($2::text IS NULL OR category = $2)";
-    let total: i64 = sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM product_catalog WHERE {filter}"
-    ))
-    .bind(&keyword)
-    .bind(category)
-    .fetch_one(&state.pool)
-    .await?;
-    let list: Vec<CatalogItem> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM product_catalog WHERE {filter}
-          ORDER BY category, name, product_id LIMIT $3 OFFSET $4"
-    ))
-    .bind(&keyword)
-    .bind(category)
-    .bind(paging.size)
-    .bind(paging.offset())
-    .fetch_all(&state.pool)
-    .await?;
-    let list = list.into_iter().map(CatalogItem::unescaped).collect();
+    let filter = CatalogFilter {
+        keyword: filter.keyword.as_deref(),
+        category: filter.category.as_deref(),
+    };
+    let (rows, total) = query::page(&state.pool, filter, paging.size, paging.offset()).await?;
+    let list = rows.into_iter().map(CatalogItem::from).collect();
     Ok(Success::ok(Page::new(list, total, paging)))
 }
 
@@ -150,12 +123,8 @@ async fn get_product(
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> Result<Success<CatalogItem>, ApiError> {
-    let item: Option<CatalogItem> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM product_catalog WHERE product_id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await?;
-    item.map(|item| Success::ok(item.unescaped()))
+    query::product(&state.pool, id)
+        .await?
+        .map(|row| Success::ok(row.into()))
         .ok_or_else(|| ApiError::not_found("product"))
 }

@@ -23,7 +23,7 @@ use super::schemas::{AddressSchema, OrderLineSchema};
 use super::{schemas, whole_number};
 use crate::state::AppState;
 use crate::write::{OrderActor, PlaceOrder, WriteError, Written};
-use projections::stored_text::unescaped as text;
+use projections::orders::query::{self, OrderRow};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -291,14 +291,7 @@ async fn get_order(
     user: AuthUser,
     IdPath(id): IdPath,
 ) -> Result<Success<OrderView>, ApiError> {
-    let row: Option<OrderRow> = sqlx::query_as(&format!(
-        "SELECT {ORDER_COLUMNS} FROM order_views WHERE order_id = $1 AND user_id = $2"
-    ))
-    .bind(id)
-    .bind(user.id())
-    .fetch_optional(&state.pool)
-    .await?;
-    if let Some(row) = row {
+    if let Some(row) = query::order_of(&state.pool, id, user.id()).await? {
         return Ok(Success::ok(row.into()));
     }
     // A write waits only so long for the read models (see `await_projection`): an order
@@ -347,25 +340,8 @@ async fn list_orders(
 ) -> Result<Success<Page<OrderView>>, ApiError> {
     let paging = paging.paging();
     let status = filter.status();
-    let filter = "user_id = $1 AND ($2::text IS NULL OR status = $2)";
-    // From the counts the orders projection keeps: the same cost for any history.
-    let total: i64 = sqlx::query_scalar(&format!(
-        "SELECT coalesce(sum(orders), 0)::bigint FROM order_counts WHERE {filter}"
-    ))
-    .bind(user.id())
-    .bind(status)
-    .fetch_one(&state.pool)
-    .await?;
-    let rows: Vec<OrderRow> = sqlx::query_as(&format!(
-        "SELECT {ORDER_COLUMNS} FROM order_views WHERE {filter}
-          ORDER BY created_at DESC, order_id DESC LIMIT $3 OFFSET $4"
-    ))
-    .bind(user.id())
-    .bind(status)
-    .bind(paging.size)
-    .bind(paging.offset())
-    .fetch_all(&state.pool)
-    .await?;
+    let (rows, total) =
+        query::orders_of(&state.pool, user.id(), status, paging.size, paging.offset()).await?;
     let list = rows.into_iter().map(OrderView::from).collect();
     Ok(Success::ok(Page::new(list, total, paging)))
 }
@@ -400,79 +376,37 @@ const STATUSES: [&str; 5] = [
     "cancelled",
 ];
 
-const ORDER_COLUMNS: &str = "order_id, status, lines, total_cents, address, remark, created_at,
-    expires_at, paid_at, cancelled_at, cancel_reason, carrier, tracking_no, shipped_at,
-    completed_at, payment_id, refunds_due";
-
 impl From<OrderRow> for OrderView {
-    /// The row's text as the events held it (see `projections::stored_text`).
     fn from(row: OrderRow) -> Self {
-        let address = row.address.0;
         Self {
             id: row.order_id,
             status: row.status,
-            lines: row
-                .lines
-                .0
-                .into_iter()
-                .map(|line| OrderLine {
-                    name: text(line.name),
-                    ..line
-                })
-                .collect(),
+            lines: row.lines.0,
             total_cents: row.total_cents,
-            address: Address {
-                name: text(address.name),
-                phone: text(address.phone),
-                province: text(address.province),
-                city: text(address.city),
-                district: text(address.district),
-                detail: text(address.detail),
-            },
-            remark: text(row.remark),
+            address: row.address.0,
+            remark: row.remark,
             created_at: Some(row.created_at),
             expires_at: Some(row.expires_at),
             paid_at: row.paid_at,
             cancelled_at: row.cancelled_at,
             cancel_reason: row.cancel_reason,
-            carrier: row.carrier.map(text),
-            tracking_no: row.tracking_no.map(text),
+            carrier: row.carrier,
+            tracking_no: row.tracking_no,
             shipped_at: row.shipped_at,
             completed_at: row.completed_at,
-            payment_id: row.payment_id.map(text),
+            payment_id: row.payment_id,
             refunds_due: row
                 .refunds_due
                 .0
                 .into_iter()
                 .map(|due| RefundView {
-                    payment_id: text(due.payment_id),
-                    ..due
+                    payment_id: due.payment_id,
+                    amount_cents: due.amount_cents,
+                    reason: due.reason,
                 })
                 .collect(),
         }
     }
-}
-
-/// A row of `order_views`.
-#[derive(sqlx::FromRow)]
-struct OrderRow {
-    order_id: Uuid,
-    status: String,
-    lines: sqlx::types::Json<Vec<OrderLine>>,
-    total_cents: i64,
-    address: sqlx::types::Json<Address>,
-    remark: String,
-    created_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    paid_at: Option<DateTime<Utc>>,
-    cancelled_at: Option<DateTime<Utc>>,
-    cancel_reason: Option<String>,
-    carrier: Option<String>,
-    tracking_no: Option<String>,
-    shipped_at: Option<DateTime<Utc>>,
-    completed_at: Option<DateTime<Utc>>,
-    payment_id: Option<String>,
-    refunds_due: sqlx::types::Json<Vec<RefundView>>,
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //! Product and Stock are two streams; each row keeps the last applied sequence of both,
 //! so either kind of event applied again changes nothing.
 
+pub mod query;
+
 use std::collections::BTreeMap;
 
 use aggregates::product::{Product, ProductEvent};

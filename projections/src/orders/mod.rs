@@ -7,6 +7,8 @@
 //! each of which also moves the shopper's `order_counts` (orders per status: the list's
 //! total, without counting the shopper's whole history at every page).
 
+pub mod query;
+
 use std::collections::BTreeMap;
 
 use aggregates::order::{Order, OrderEvent, OrderStatus};

@@ -1,0 +1,93 @@
+//! Reading the catalog: what shoppers browse. The columns of `product_catalog` are spelled
+//! here and in the projection beside it, nowhere else.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::stored_text::unescaped;
+
+/// A product as the catalog holds it, its text as the events held it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CatalogRow {
+    pub product_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price_cents: i64,
+    pub available: i64,
+    pub on_sale: bool,
+    pub limit_per_user: Option<i64>,
+}
+
+impl CatalogRow {
+    /// The text as the events held it (see [`crate::stored_text`]).
+    fn unescaped(self) -> Self {
+        Self {
+            name: unescaped(self.name),
+            description: unescaped(self.description),
+            category: unescaped(self.category),
+            ..self
+        }
+    }
+}
+
+const COLUMNS: &str =
+    "product_id, name, description, category, price_cents, available, on_sale, limit_per_user";
+
+/// Which products a page of the catalog shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CatalogFilter<'a> {
+    /// In the name or description, case-insensitively; matched literally.
+    pub keyword: Option<&'a str>,
+    pub category: Option<&'a str>,
+}
+
+/// A page of the catalog by category and name, and how many products match in all.
+pub async fn page(
+    pool: &PgPool,
+    filter: CatalogFilter<'_>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<CatalogRow>, i64), sqlx::Error> {
+    // LIKE wildcards in the keyword are matched literally.
+    let keyword = filter.keyword.filter(|k| !k.is_empty()).map(|k| {
+        format!(
+            "%{}%",
+            k.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
+    let category = filter.category.filter(|c| !c.is_empty());
+    let condition = "($1::text IS NULL OR name ILIKE $1 OR description ILIKE $1)
+                     AND ($2::text IS NULL OR category = $2)";
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM product_catalog WHERE {condition}"
+    ))
+    .bind(&keyword)
+    .bind(category)
+    .fetch_one(pool)
+    .await?;
+    let rows: Vec<CatalogRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM product_catalog WHERE {condition}
+          ORDER BY category, name, product_id LIMIT $3 OFFSET $4"
+    ))
+    .bind(&keyword)
+    .bind(category)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    Ok((rows.into_iter().map(CatalogRow::unescaped).collect(), total))
+}
+
+/// One product, if the catalog has it.
+pub async fn product(pool: &PgPool, id: Uuid) -> Result<Option<CatalogRow>, sqlx::Error> {
+    let row: Option<CatalogRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM product_catalog WHERE product_id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(CatalogRow::unescaped))
+}
