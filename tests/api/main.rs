@@ -20,6 +20,7 @@ mod payment_timeout;
 mod payments;
 mod permanent_log;
 mod profile;
+mod projection_rows;
 mod purchase_limits;
 mod queries;
 mod read_side;
