@@ -15,18 +15,15 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::support::{TestApp, spawn_app, spawn_app_on, spawn_app_with};
 
 async fn login(app: &TestApp, code: &str) -> (StatusCode, Value) {
-    app.post_json("/api/v1/auth/wechat-login", None, &json!({"code": code}))
-        .await
+    let answer = app
+        .anon()
+        .post("/api/v1/auth/wechat-login", &json!({"code": code}))
+        .await;
+    (answer.status, answer.body)
 }
 
 async fn get_with(app: &TestApp, path: &str, token: &str) -> StatusCode {
-    app.client
-        .get(format!("{}{path}", app.address))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request")
-        .status()
+    app.with_token(token).get(path).await.status
 }
 
 /// An app whose WeChat is `wechat`, outside dev mode.

@@ -45,16 +45,11 @@ async fn a_paid_order_is_shipped_then_received() {
 
     // The shopper sees it shipped, then confirms receipt.
     let token = app.user_token("u1");
-    let seen: Value = app
-        .client
-        .get(format!("{}/api/v1/orders/{order}", app.address))
-        .bearer_auth(&token)
-        .send()
+    let seen = app
+        .with_token(&token)
+        .get(&format!("/api/v1/orders/{order}"))
         .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+        .body;
     assert_eq!(seen["data"]["status"], "shipped");
     assert_eq!(seen["data"]["tracking_no"], "SF123");
     assert!(seen["data"]["shipped_at"].is_string());

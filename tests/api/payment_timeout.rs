@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::support::{FakeWeChatPay, NoticeOptions, TestApp, fresh_database, start};
+use crate::support::{FakeWeChatPay, NoticeOptions, TestApp, eventually, fresh_database, start};
 
 fn timing_out_after(timeout: Duration) -> AppSettings {
     AppSettings {
@@ -43,23 +43,15 @@ async fn order(app: &TestApp, id: Uuid) -> Order {
 
 /// Waits (at most 20 s) until none of `orders` awaits payment any more.
 async fn until_settled(app: &TestApp, orders: &[Uuid]) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let mut waiting = 0;
+    eventually("every order leaves awaiting payment", || async {
         for &id in orders {
             if order(app, id).await.status == Some(OrderStatus::AwaitingPayment) {
-                waiting += 1;
+                return None;
             }
         }
-        if waiting == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{waiting} orders still awaiting payment"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Some(())
+    })
+    .await
 }
 
 async fn count(pool: &PgPool, event_type: &str) -> i64 {

@@ -42,14 +42,11 @@ async fn order(app: &TestApp, token: &str, product: Uuid) -> (Uuid, i64) {
 }
 
 async fn order_view(app: &TestApp, token: &str, id: Uuid) -> Value {
-    let response = app
-        .client
-        .get(format!("{}/api/v1/orders/{id}", app.address))
-        .bearer_auth(token)
-        .send()
+    app.with_token(token)
+        .get(&format!("/api/v1/orders/{id}"))
         .await
-        .expect("get order");
-    response.json::<Value>().await.expect("json")["data"].clone()
+        .body["data"]
+        .clone()
 }
 
 async fn pay(app: &TestApp, token: &str, id: Uuid) -> (StatusCode, Value) {

@@ -38,24 +38,7 @@ async fn read_models(pool: &PgPool) -> Vec<Vec<Value>> {
 
 /// Waits (bounded) until every projection has applied every event.
 async fn settle(app: &TestApp) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let lagging: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM projection_checkpoints c
-              WHERE c.projection NOT LIKE '%__rebuild'
-                AND EXISTS (SELECT 1 FROM events e
-                             WHERE (e.transaction_id, e.global_position)
-                                 > (c.transaction_id, c.global_position))",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .expect("lag");
-        if lagging == 0 || std::time::Instant::now() > deadline {
-            return;
-        }
-        app.state.projector.catch_up().await.expect("catch up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    crate::support::settle(&app.pool).await;
 }
 
 /// Every read model as a blue/green rebuild from position zero makes it.

@@ -34,8 +34,7 @@ pub async fn read_feed_until(
 /// Waits (at most 20 s) until every live projection has applied the last event written:
 /// the app's own projector does the work; the shared server's horizon may delay it.
 pub async fn settle(pool: &sqlx::PgPool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
+    eventually("the projections catch up with the log", || async {
         let settled: Option<bool> = sqlx::query_scalar(
             "SELECT bool_and((c.transaction_id, c.global_position)
                              >= (e.transaction_id, e.global_position))
@@ -47,15 +46,9 @@ pub async fn settle(pool: &sqlx::PgPool) {
         .fetch_one(pool)
         .await
         .expect("checkpoints");
-        if settled != Some(false) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the projections did not catch up"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        (settled != Some(false)).then_some(())
+    })
+    .await
 }
 
 /// Polls `check` every 50 ms until it gives an answer (at most 20 s), then returns it;

@@ -1,6 +1,7 @@
 //! Test harness: one throwaway PostgreSQL for the whole run, a fresh database per test,
-//! the app on port 0, and a typed client.
+//! the app on port 0, and callers by role (`anon`, `shopper`, `admin`: client.rs).
 
+mod client;
 mod database;
 mod feed;
 mod test_app;

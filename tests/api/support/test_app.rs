@@ -121,30 +121,18 @@ impl TestApp {
         token: Option<&str>,
         body: &Value,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .client
-            .post(format!("{}{path}", self.address))
-            .json(body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("request reaches the app");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        let caller = match token {
+            Some(token) => self.with_token(token),
+            None => self.anon(),
+        };
+        let answer = caller.post(path, body).await;
+        (answer.status, answer.body)
     }
 
     /// PUT `body` as JSON with a bearer token: the status and the JSON body.
     pub async fn put_json(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .put(format!("{}{path}", self.address))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .expect("request reaches the app");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        let answer = self.with_token(token).put(path, body).await;
+        (answer.status, answer.body)
     }
 
     /// Creates a product through the admin API; its id.
@@ -218,15 +206,8 @@ impl TestApp {
 
     /// GET `path` with a bearer token: the status and the JSON body.
     pub async fn get_json_as(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.address))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request reaches the app");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        let answer = self.with_token(token).get(path).await;
+        (answer.status, answer.body)
     }
 
     /// The `/metrics` page (which must answer 200), as text.
@@ -257,15 +238,8 @@ impl TestApp {
 
     /// GET `path`, answering the status and the JSON body (Null when not JSON).
     pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .expect("request reaches the app");
-        let status = response.status();
-        let body = response.json().await.unwrap_or(Value::Null);
-        (status, body)
+        let answer = self.anon().get(path).await;
+        (answer.status, answer.body)
     }
 }
 
