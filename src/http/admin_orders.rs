@@ -1,6 +1,5 @@
 //! Operators' order handling: shipping paid orders.
 
-use axum::Extension;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Deserialize;
@@ -12,12 +11,13 @@ use super::caller::AdminUser;
 use super::context::metadata;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
-use super::idempotency::TakenOver;
+use super::idempotency::Retry;
 use super::json::JsonBody;
 use super::orders::{OrderView, transition};
 use super::params::IdPath;
 use super::schemas;
 use crate::state::AppState;
+use aggregates::order::OrderEvent;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(ship_order))
@@ -50,7 +50,7 @@ async fn ship_order(
     AdminUser(admin): AdminUser,
     IdPath(id): IdPath,
     headers: HeaderMap,
-    taken_over: Option<Extension<TakenOver>>,
+    retry: Retry,
     JsonBody(body): JsonBody<ShipRequest>,
 ) -> Result<Success<OrderView>, ApiError> {
     let metadata = metadata(&admin, &headers);
@@ -60,5 +60,5 @@ async fn ship_order(
         body.tracking_no.trim().to_owned(),
         &metadata,
     );
-    transition(&state, id, taken_over, "OrderShipped", write).await
+    transition(&state, id, retry, OrderEvent::ORDER_SHIPPED, write).await
 }

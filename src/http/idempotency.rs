@@ -198,7 +198,7 @@ async fn complete(
 /// Marks a request whose key's earlier run stopped before answering: it may have
 /// written already.
 #[derive(Debug, Clone)]
-pub struct TakenOver {
+struct TakenOver {
     user: String,
     key: String,
 }
@@ -233,12 +233,52 @@ impl TakenOver {
     }
 
     /// The stream the earlier run wrote an event of `event_type` to, if it did.
-    pub async fn written(
+    async fn written(&self, pool: &PgPool, event_type: &str) -> Result<Option<String>, ApiError> {
+        Ok(self.find(pool, Some(event_type)).await?)
+    }
+}
+
+/// A handler's view of the guard: whether this request retries one whose first run
+/// stopped before answering, and if so what that run wrote. A handler that writes asks
+/// before writing, and answers what was written instead of writing again.
+#[derive(Debug, Clone, Default)]
+pub struct Retry(Option<TakenOver>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Retry {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<TakenOver>().cloned()))
+    }
+}
+
+impl Retry {
+    /// The stream the first run created with an event of `event_type`, if it did.
+    pub async fn created(
         &self,
         pool: &PgPool,
         event_type: &str,
-    ) -> Result<Option<String>, ApiError> {
-        Ok(self.find(pool, Some(event_type)).await?)
+    ) -> Result<Option<uuid::Uuid>, ApiError> {
+        let Some(taken_over) = &self.0 else {
+            return Ok(None);
+        };
+        Ok(taken_over
+            .written(pool, event_type)
+            .await?
+            .and_then(|id| uuid::Uuid::parse_str(&id).ok()))
+    }
+
+    /// Whether the first run wrote an event of `event_type` to `stream`.
+    pub async fn wrote(
+        &self,
+        pool: &PgPool,
+        event_type: &str,
+        stream: uuid::Uuid,
+    ) -> Result<bool, ApiError> {
+        Ok(self.created(pool, event_type).await? == Some(stream))
     }
 }
 

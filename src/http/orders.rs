@@ -1,7 +1,6 @@
 //! The shopper's orders: placing, reading, cancelling, confirming receipt.
 
-use aggregates::order::{Address, CancelReason, Order, OrderLine};
-use axum::Extension;
+use aggregates::order::{Address, CancelReason, Order, OrderEvent, OrderLine};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
@@ -15,7 +14,7 @@ use super::caller::AuthUser;
 use super::context::{await_projection, metadata};
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
-use super::idempotency::TakenOver;
+use super::idempotency::Retry;
 use super::json::JsonBody;
 use super::paging::{Page, PagingQuery};
 use super::params::{IdPath, QueryRules, ValidQuery, one_of};
@@ -145,14 +144,11 @@ async fn place_order(
     State(state): State<AppState>,
     user: AuthUser,
     headers: HeaderMap,
-    taken_over: Option<Extension<TakenOver>>,
+    retry: Retry,
     JsonBody(body): JsonBody<PlaceOrderRequest>,
 ) -> Result<Success<OrderView>, ApiError> {
     // A retry whose first run stopped before answering may find its order written.
-    if let Some(Extension(taken_over)) = taken_over
-        && let Some(id) = taken_over.written(&state.pool, "OrderPlaced").await?
-        && let Ok(id) = Uuid::parse_str(&id)
-    {
+    if let Some(id) = retry.created(&state.pool, OrderEvent::ORDER_PLACED).await? {
         return Ok(Success::created(current_order(&state, id).await?));
     }
     let request = PlaceOrder {
@@ -213,13 +209,11 @@ pub async fn current_order(state: &AppState, id: Uuid) -> Result<OrderView, ApiE
 pub async fn transition(
     state: &AppState,
     id: Uuid,
-    taken_over: Option<Extension<TakenOver>>,
+    retry: Retry,
     event_type: &str,
     write: impl Future<Output = Result<Written<Order>, WriteError>>,
 ) -> Result<Success<OrderView>, ApiError> {
-    if let Some(Extension(taken_over)) = taken_over
-        && taken_over.written(&state.pool, event_type).await? == Some(id.to_string())
-    {
+    if retry.wrote(&state.pool, event_type, id).await? {
         return Ok(Success::ok(current_order(state, id).await?));
     }
     let written = write.await?;
@@ -242,7 +236,7 @@ async fn cancel_order(
     user: AuthUser,
     IdPath(id): IdPath,
     headers: HeaderMap,
-    taken_over: Option<Extension<TakenOver>>,
+    retry: Retry,
 ) -> Result<Success<OrderView>, ApiError> {
     let metadata = metadata(&user.0, &headers);
     let write = state.write.cancel_order(
@@ -251,7 +245,7 @@ async fn cancel_order(
         CancelReason::ByUser,
         &metadata,
     );
-    transition(&state, id, taken_over, "OrderCancelled", write).await
+    transition(&state, id, retry, OrderEvent::ORDER_CANCELLED, write).await
 }
 
 /// The shopper confirms a shipped order arrived: it is completed.
@@ -268,13 +262,13 @@ async fn confirm_receipt(
     user: AuthUser,
     IdPath(id): IdPath,
     headers: HeaderMap,
-    taken_over: Option<Extension<TakenOver>>,
+    retry: Retry,
 ) -> Result<Success<OrderView>, ApiError> {
     let metadata = metadata(&user.0, &headers);
     let write = state
         .write
         .confirm_receipt(id, OrderActor::Owner(user.id()), &metadata);
-    transition(&state, id, taken_over, "OrderCompleted", write).await
+    transition(&state, id, retry, OrderEvent::ORDER_COMPLETED, write).await
 }
 
 /// One of the caller's orders, from the order views; from its events when the views do

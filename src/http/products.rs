@@ -1,7 +1,6 @@
 //! Catalog administration: products and their stock.
 
 use aggregates::product::{NewProduct, ProductChanges};
-use axum::Extension;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
@@ -14,12 +13,14 @@ use super::caller::AdminUser;
 use super::context::{await_projection, metadata};
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
-use super::idempotency::TakenOver;
+use super::idempotency::Retry;
 use super::json::JsonBody;
 use super::params::IdPath;
 use super::{schemas, whole_number};
 use crate::state::AppState;
 use crate::write::{ProductSnapshot, StockAdjustment};
+use aggregates::product::ProductEvent;
+use aggregates::stock::StockEvent;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -98,13 +99,13 @@ async fn create_product(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     headers: HeaderMap,
-    taken_over: Option<Extension<TakenOver>>,
+    retry: Retry,
     JsonBody(body): JsonBody<CreateProductRequest>,
 ) -> Result<Success<ProductView>, ApiError> {
     // A retry whose first run stopped before answering may find its product created.
-    if let Some(Extension(taken_over)) = taken_over
-        && let Some(id) = taken_over.written(&state.pool, "ProductCreated").await?
-        && let Ok(id) = Uuid::parse_str(&id)
+    if let Some(id) = retry
+        .created(&state.pool, ProductEvent::PRODUCT_CREATED)
+        .await?
         && let Some(product) = state.write.product(id).await?
     {
         return Ok(Success::created(product.into()));
@@ -207,15 +208,13 @@ async fn adjust_stock(
     AdminUser(admin): AdminUser,
     IdPath(id): IdPath,
     headers: HeaderMap,
-    taken_over: Option<Extension<TakenOver>>,
+    retry: Retry,
     JsonBody(body): JsonBody<AdjustStockRequest>,
 ) -> Result<Success<ProductView>, ApiError> {
     // A retry whose first run stopped before answering must not move the stock twice.
-    if let Some(Extension(taken_over)) = taken_over
-        && taken_over
-            .written(&state.pool, stock_event(body.quantity))
-            .await?
-            == Some(id.to_string())
+    if retry
+        .wrote(&state.pool, stock_event(body.quantity), id)
+        .await?
         && let Some(product) = state.write.product(id).await?
     {
         return Ok(Success::ok(product.into()));
@@ -235,8 +234,8 @@ async fn adjust_stock(
 /// The event a stock adjustment of `quantity` writes.
 fn stock_event(quantity: i64) -> &'static str {
     if quantity > 0 {
-        "StockAdded"
+        StockEvent::STOCK_ADDED
     } else {
-        "StockWrittenOff"
+        StockEvent::STOCK_WRITTEN_OFF
     }
 }

@@ -47,16 +47,27 @@ pub enum OrderEvent {
     },
 }
 
+/// The stored name of each event type (`event_type` in the log): spelled once, here.
+impl OrderEvent {
+    pub const ORDER_PLACED: &'static str = "OrderPlaced";
+    pub const ORDER_PAID: &'static str = "OrderPaid";
+    pub const ORDER_CANCELLED: &'static str = "OrderCancelled";
+    pub const PAYMENT_RECEIVED: &'static str = "PaymentReceived";
+    pub const REFUND_REQUIRED: &'static str = "RefundRequired";
+    pub const ORDER_SHIPPED: &'static str = "OrderShipped";
+    pub const ORDER_COMPLETED: &'static str = "OrderCompleted";
+}
+
 impl DomainEvent for OrderEvent {
     fn event_type(&self) -> String {
         match self {
-            Self::OrderPlaced { .. } => "OrderPlaced",
-            Self::OrderPaid { .. } => "OrderPaid",
-            Self::OrderCancelled { .. } => "OrderCancelled",
-            Self::PaymentReceived { .. } => "PaymentReceived",
-            Self::RefundRequired { .. } => "RefundRequired",
-            Self::OrderShipped { .. } => "OrderShipped",
-            Self::OrderCompleted { .. } => "OrderCompleted",
+            Self::OrderPlaced { .. } => Self::ORDER_PLACED,
+            Self::OrderPaid { .. } => Self::ORDER_PAID,
+            Self::OrderCancelled { .. } => Self::ORDER_CANCELLED,
+            Self::PaymentReceived { .. } => Self::PAYMENT_RECEIVED,
+            Self::RefundRequired { .. } => Self::REFUND_REQUIRED,
+            Self::OrderShipped { .. } => Self::ORDER_SHIPPED,
+            Self::OrderCompleted { .. } => Self::ORDER_COMPLETED,
         }
         .to_owned()
     }

@@ -26,11 +26,17 @@ pub enum ProductEvent {
     },
 }
 
+/// The stored name of each event type (`event_type` in the log): spelled once, here.
+impl ProductEvent {
+    pub const PRODUCT_CREATED: &'static str = "ProductCreated";
+    pub const PRODUCT_UPDATED: &'static str = "ProductUpdated";
+}
+
 impl DomainEvent for ProductEvent {
     fn event_type(&self) -> String {
         match self {
-            Self::ProductCreated { .. } => "ProductCreated",
-            Self::ProductUpdated { .. } => "ProductUpdated",
+            Self::ProductCreated { .. } => Self::PRODUCT_CREATED,
+            Self::ProductUpdated { .. } => Self::PRODUCT_UPDATED,
         }
         .to_owned()
     }

@@ -12,14 +12,23 @@ pub enum StockEvent {
     StockSold { order_id: Uuid, quantity: i64 },
 }
 
+/// The stored name of each event type (`event_type` in the log): spelled once, here.
+impl StockEvent {
+    pub const STOCK_ADDED: &'static str = "StockAdded";
+    pub const STOCK_WRITTEN_OFF: &'static str = "StockWrittenOff";
+    pub const STOCK_RESERVED: &'static str = "StockReserved";
+    pub const STOCK_RELEASED: &'static str = "StockReleased";
+    pub const STOCK_SOLD: &'static str = "StockSold";
+}
+
 impl DomainEvent for StockEvent {
     fn event_type(&self) -> String {
         match self {
-            Self::StockAdded { .. } => "StockAdded",
-            Self::StockWrittenOff { .. } => "StockWrittenOff",
-            Self::StockReserved { .. } => "StockReserved",
-            Self::StockReleased { .. } => "StockReleased",
-            Self::StockSold { .. } => "StockSold",
+            Self::StockAdded { .. } => Self::STOCK_ADDED,
+            Self::StockWrittenOff { .. } => Self::STOCK_WRITTEN_OFF,
+            Self::StockReserved { .. } => Self::STOCK_RESERVED,
+            Self::StockReleased { .. } => Self::STOCK_RELEASED,
+            Self::StockSold { .. } => Self::STOCK_SOLD,
         }
         .to_owned()
     }
