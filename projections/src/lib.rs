@@ -1,8 +1,8 @@
 //! ordo's read side: the global event feed, the read models built from it, and the
 //! projector that keeps them up to date.
 //!
-//! The feed is read here (not in the server's event store adapter) because it is what
-//! projections consume; the server re-exports its types.
+//! The log itself (its types, how the feed is read, upcasting) is the `event_log`
+//! crate's, below this one and the write side alike.
 
 pub mod cancellation;
 pub mod catalog;
@@ -11,8 +11,6 @@ pub mod compare;
 pub mod daily_sales;
 pub mod failed_batch;
 pub mod failure;
-pub mod feed;
-pub mod metadata;
 pub mod orders;
 pub mod parking;
 pub mod projection;
@@ -21,10 +19,8 @@ pub mod rebuild;
 pub mod retry;
 pub mod status;
 pub mod stored_text;
-pub mod upcasting;
 
-pub use feed::{FeedPosition, RecordedEvent, read_feed};
-pub use metadata::EventMetadata;
+pub use event_log::{EventMetadata, FeedPosition, RecordedEvent, feed, read_feed, upcasting};
 pub use projection::{Projection, ProjectionError, Target};
 pub use projector::{Projector, Step};
 pub use retry::Retried;

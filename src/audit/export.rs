@@ -8,7 +8,7 @@ use sqlx::PgPool;
 
 use super::hash::hex;
 use super::{AuditEvent, COLUMNS, FEED_FILTER};
-use projections::FeedPosition;
+use event_log::FeedPosition;
 
 /// Events per query.
 const BATCH: i64 = 5_000;

@@ -21,7 +21,7 @@ pub fn link(chain: &[u8], (transaction_id, global_position): (i64, i64), hash: &
     linked.extend_from_slice(hash);
     cumulative(chain, &linked)
 }
-use projections::FeedPosition;
+use event_log::FeedPosition;
 
 /// Events read per query while sealing.
 const BATCH: i64 = 10_000;

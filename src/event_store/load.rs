@@ -3,8 +3,8 @@
 
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateError, EventStore as _};
+use event_log::upcasting;
 use postgres_es::PostgresEventRepository;
-use projections::upcasting;
 
 use super::EventStore;
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 pub use append::{AppendError, Appended, EventData, StreamAppend, append_in};
+pub use event_log::{EventMetadata, FeedPosition, RecordedEvent};
 pub use load::{LoadError, Loaded, SNAPSHOT_EVERY};
-pub use projections::{EventMetadata, FeedPosition, RecordedEvent};
 
 /// Identifies one stream of events: one aggregate instance.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -58,12 +58,12 @@ impl EventStore {
         &self.pool
     }
 
-    /// Up to `limit` events of the global feed after `after` (see [`projections::feed`]).
+    /// Up to `limit` events of the global feed after `after` (see [`event_log::feed`]).
     pub async fn read_feed(
         &self,
         after: FeedPosition,
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-        projections::read_feed(&self.pool, after, limit).await
+        event_log::read_feed(&self.pool, after, limit).await
     }
 }
