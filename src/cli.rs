@@ -185,6 +185,10 @@ pub struct TokenArgs {
     /// An operator token (role `admin`) instead of a shopper's.
     #[arg(long)]
     pub admin: bool,
+    /// Sign with the dev-mode secret kept in the data directory (created on first use).
+    /// Default: as the server does, on with the embedded database.
+    #[arg(long, env = "ORDO_DEV", value_name = "BOOL")]
+    pub dev: Option<bool>,
     /// The token's subject: the operator's name, or a user id.
     #[arg(long, required = true)]
     pub sub: Option<String>,

@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::database::Database;
 
 pub async fn audit(global: &GlobalArgs, command: &AuditCommand) -> anyhow::Result<()> {
-    let config = Config::resolve(global)?;
+    let config = Config::resolve(global, None)?;
     let database = Database::open_beside_server(&config).await?;
     let result = run(&database.pool, command).await;
     database.close().await?;

@@ -19,7 +19,7 @@ use crate::write::WriteSettings;
 
 /// `ordo serve`: run the server until Ctrl-C or SIGTERM, then stop cleanly.
 pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
-    let config = Config::resolve(global)?;
+    let config = Config::resolve(global, args.dev)?;
     // The port first: a busy one is reported before anything is created or started.
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -71,7 +71,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
 
 /// `ordo migrate`: apply pending migrations and exit.
 pub async fn migrate(global: &GlobalArgs) -> anyhow::Result<()> {
-    let config = Config::resolve(global)?;
+    let config = Config::resolve(global, None)?;
     let database = Database::open_beside_server(&config).await?;
     println!("migrations applied");
     database.close().await
@@ -79,7 +79,7 @@ pub async fn migrate(global: &GlobalArgs) -> anyhow::Result<()> {
 
 /// `ordo purge`: delete the rows past their retention once, and say how many.
 pub async fn purge(global: &GlobalArgs, args: &RetentionArgs) -> anyhow::Result<()> {
-    let config = Config::resolve(global)?;
+    let config = Config::resolve(global, None)?;
     let database = Database::open_beside_server(&config).await?;
     let purged = retention::purge(&database.pool, &retention_settings(args)).await;
     let closed = database.close().await;
@@ -108,7 +108,7 @@ fn retention_settings(args: &RetentionArgs) -> RetentionSettings {
 /// `ordo token`: print a token signed with the secret the server uses (its id on
 /// stderr, so that scripts taking the token from stdout get the token alone).
 pub fn token(global: &GlobalArgs, args: &TokenArgs) -> anyhow::Result<()> {
-    let config = Config::resolve(global)?;
+    let config = Config::resolve(global, args.dev)?;
     let role = if args.admin { Role::Admin } else { Role::User };
     let sub = args.sub.as_deref().context("--sub is required")?;
     let (token, id) = JwtKeys::new(&config.jwt_secret()?).issue_with_id(sub, role, args.ttl)?;
@@ -125,7 +125,7 @@ pub async fn token_action(global: &GlobalArgs, args: &TokenArgs) -> anyhow::Resu
     let Some(TokenAction::Revoke { id, reason }) = &args.action else {
         return token(global, args);
     };
-    let config = Config::resolve(global)?;
+    let config = Config::resolve(global, None)?;
     let database = Database::open_beside_server(&config).await?;
     if revocations::revoke(&database.pool, &id.to_string(), reason).await? {
         println!("token {id} revoked: every server refuses it from its next request");

@@ -11,7 +11,7 @@ use crate::database::Database;
 
 /// `ordo projections status|rebuild|parked|retry-parked`.
 pub async fn projections(global: &GlobalArgs, command: &ProjectionsCommand) -> anyhow::Result<()> {
-    let config = Config::resolve(global)?;
+    let config = Config::resolve(global, None)?;
     let database = Database::open_beside_server(&config).await?;
     let projector = Projector::new(database.pool.clone(), projections::all());
     projector.register().await?;

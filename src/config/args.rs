@@ -25,11 +25,6 @@ pub struct GlobalArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 
-    /// Dev mode: dev logins and simulated payments. Default: on with the embedded
-    /// database, off with DATABASE_URL.
-    #[arg(long, env = "ORDO_DEV", value_name = "BOOL", global = true)]
-    pub dev: Option<bool>,
-
     /// The secret that signs access tokens, at least 32 bytes (e.g. `openssl rand -hex
     /// 32`); required outside dev mode. In dev mode, without it, one is generated once
     /// into the data directory. Prefer the variable: a command line is visible to others.
@@ -61,6 +56,11 @@ pub enum LogFormat {
 /// The server's settings.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// Dev mode: dev logins and simulated payments. Default: on with the embedded
+    /// database, off with DATABASE_URL.
+    #[arg(long, env = "ORDO_DEV", value_name = "BOOL")]
+    pub dev: Option<bool>,
+
     /// Address the HTTP server listens on.
     #[arg(long, env = "ORDO_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

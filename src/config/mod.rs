@@ -66,16 +66,16 @@ pub enum ConfigError {
 impl Config {
     /// Resolves the settings. `ORDO_JWT_SECRET` wins over the data directory's secret;
     /// the latter is created on first use, but only in dev mode.
-    pub fn resolve(args: &GlobalArgs) -> Result<Self, ConfigError> {
+    /// `dev`: `--dev` where a command has it (`serve`, `token`); otherwise dev mode
+    /// follows the database (on with the embedded one).
+    pub fn resolve(args: &GlobalArgs, dev: Option<bool>) -> Result<Self, ConfigError> {
         let database = match &args.database_url {
             Some(url) => DatabaseSource::External(Box::new(
                 PgConnectOptions::from_str(url).map_err(ConfigError::DatabaseUrl)?,
             )),
             None => DatabaseSource::Embedded,
         };
-        let dev_mode = args
-            .dev
-            .unwrap_or(matches!(database, DatabaseSource::Embedded));
+        let dev_mode = dev.unwrap_or(matches!(database, DatabaseSource::Embedded));
         Ok(Self {
             data_dir: args.data_dir.clone(),
             database,

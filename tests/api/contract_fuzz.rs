@@ -25,7 +25,8 @@ use crate::support::{FakeWeChatPay, TestApp, address, spawn_app_with};
 
 /// The version `.ci/run` installs; the one this test was written against.
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
-/// Examples per operation and phase: about a minute per role on a debug build.
+/// Examples per operation and phase unless `ORDO_FUZZ_EXAMPLES` sets more: about half a
+/// minute per role on a debug build.
 const MAX_EXAMPLES: u32 = 40;
 /// The seed unless `ORDO_FUZZ_SEED` sets another: a CI failure can be replayed exactly.
 const DEFAULT_SEED: u64 = 20261125;
@@ -108,11 +109,13 @@ async fn a_fuzzer_finds_no_disagreement_between_the_document_and_the_server() {
     assert_eq!(status, StatusCode::CREATED, "{order}");
 
     let seed = std::env::var("ORDO_FUZZ_SEED").unwrap_or_else(|_| DEFAULT_SEED.to_string());
+    let examples =
+        std::env::var("ORDO_FUZZ_EXAMPLES").unwrap_or_else(|_| MAX_EXAMPLES.to_string());
     let template = include_str!("../fuzz/schemathesis.toml");
     let config = template
         .replace("{hooks}", "hooks.py")
         .replace("{seed}", &seed)
-        .replace("{max_examples}", &MAX_EXAMPLES.to_string())
+        .replace("{max_examples}", &examples)
         .replace("{product}", &products[0].to_string())
         .replace("{order}", order["data"]["id"].as_str().expect("order id"));
     let config_path = std::env::temp_dir().join(format!("ordo-fuzz-{}.toml", Uuid::new_v4()));
