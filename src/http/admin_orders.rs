@@ -1,14 +1,13 @@
 //! Operators' order handling: shipping paid orders.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::AdminUser;
-use super::context::metadata;
+use super::context::Recorded;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::idempotency::Retry;
@@ -47,13 +46,12 @@ struct ShipRequest {
     security(("bearer" = [])))]
 async fn ship_order(
     State(state): State<AppState>,
-    AdminUser(admin): AdminUser,
+    _admin: AdminUser,
     IdPath(id): IdPath,
-    headers: HeaderMap,
+    Recorded(metadata): Recorded,
     retry: Retry,
     JsonBody(body): JsonBody<ShipRequest>,
 ) -> Result<Success<OrderView>, ApiError> {
-    let metadata = metadata(&admin, &headers);
     let write = state.write.ship_order(
         id,
         body.carrier.trim().to_owned(),

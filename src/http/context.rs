@@ -2,7 +2,12 @@
 
 use std::time::Duration;
 
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
+
+use super::caller::AuthUser;
+use super::error::ApiError;
 
 use crate::event_store::FeedPosition;
 use crate::state::AppState;
@@ -13,8 +18,23 @@ use crate::event_store::EventMetadata;
 /// The header carrying the request id (set by the request-id layer when absent).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// What the events a request writes record about it: who asked (the authenticated
+/// caller), the request id and the `Idempotency-Key`. Extracting it authenticates (a
+/// request without a valid token is a 401), once per request.
+#[derive(Debug, Clone)]
+pub struct Recorded(pub EventMetadata);
+
+impl FromRequestParts<AppState> for Recorded {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthUser(claims) = AuthUser::from_request_parts(parts, state).await?;
+        Ok(Self(metadata(&claims, &parts.headers)))
+    }
+}
+
 /// Event metadata for a write by `claims` in the request with these headers.
-pub fn metadata(claims: &AccessClaims, headers: &HeaderMap) -> EventMetadata {
+fn metadata(claims: &AccessClaims, headers: &HeaderMap) -> EventMetadata {
     let header = |name: &str| {
         headers
             .get(name)

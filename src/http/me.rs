@@ -2,7 +2,6 @@
 
 use aggregates::user::{ProfileChanges, User};
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -10,7 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::caller::AuthUser;
-use super::context::metadata;
+use super::context::Recorded;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::json::JsonBody;
@@ -86,7 +85,7 @@ struct ProfileRequest {
 async fn put_me(
     State(state): State<AppState>,
     user: AuthUser,
-    headers: HeaderMap,
+    Recorded(metadata): Recorded,
     JsonBody(body): JsonBody<ProfileRequest>,
 ) -> Result<Success<Profile>, ApiError> {
     let id = user_id(&user)?;
@@ -95,9 +94,6 @@ async fn put_me(
         avatar_url: body.avatar_url,
         phone: body.phone,
     };
-    let updated = state
-        .write
-        .update_profile(id, changes, &metadata(&user.0, &headers))
-        .await?;
+    let updated = state.write.update_profile(id, changes, &metadata).await?;
     Ok(Success::ok(Profile::of(id, updated)))
 }

@@ -2,7 +2,6 @@
 
 use aggregates::order::{Address, CancelReason, Order, OrderEvent, OrderLine};
 use axum::extract::State;
-use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -11,7 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::caller::AuthUser;
-use super::context::{await_projection, metadata};
+use super::context::{Recorded, await_projection};
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::idempotency::Retry;
@@ -143,7 +142,7 @@ struct PlaceOrderRequest {
 async fn place_order(
     State(state): State<AppState>,
     user: AuthUser,
-    headers: HeaderMap,
+    Recorded(metadata): Recorded,
     retry: Retry,
     JsonBody(body): JsonBody<PlaceOrderRequest>,
 ) -> Result<Success<OrderView>, ApiError> {
@@ -161,11 +160,7 @@ async fn place_order(
         address: body.address,
         remark: body.remark,
     };
-    let written = match state
-        .write
-        .place_order(request, &metadata(&user.0, &headers))
-        .await
-    {
+    let written = match state.write.place_order(request, &metadata).await {
         Ok(written) => {
             metrics::counter!("orders_placed_total").increment(1);
             written
@@ -235,10 +230,9 @@ async fn cancel_order(
     State(state): State<AppState>,
     user: AuthUser,
     IdPath(id): IdPath,
-    headers: HeaderMap,
+    Recorded(metadata): Recorded,
     retry: Retry,
 ) -> Result<Success<OrderView>, ApiError> {
-    let metadata = metadata(&user.0, &headers);
     let write = state.write.cancel_order(
         id,
         OrderActor::Owner(user.id()),
@@ -261,10 +255,9 @@ async fn confirm_receipt(
     State(state): State<AppState>,
     user: AuthUser,
     IdPath(id): IdPath,
-    headers: HeaderMap,
+    Recorded(metadata): Recorded,
     retry: Retry,
 ) -> Result<Success<OrderView>, ApiError> {
-    let metadata = metadata(&user.0, &headers);
     let write = state
         .write
         .confirm_receipt(id, OrderActor::Owner(user.id()), &metadata);

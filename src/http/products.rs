@@ -2,7 +2,6 @@
 
 use aggregates::product::{NewProduct, ProductChanges};
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -10,7 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::caller::AdminUser;
-use super::context::{await_projection, metadata};
+use super::context::{Recorded, await_projection};
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::idempotency::Retry;
@@ -97,8 +96,8 @@ struct CreateProductRequest {
     security(("bearer" = [])))]
 async fn create_product(
     State(state): State<AppState>,
-    AdminUser(admin): AdminUser,
-    headers: HeaderMap,
+    _admin: AdminUser,
+    Recorded(metadata): Recorded,
     retry: Retry,
     JsonBody(body): JsonBody<CreateProductRequest>,
 ) -> Result<Success<ProductView>, ApiError> {
@@ -119,7 +118,7 @@ async fn create_product(
     };
     let written = state
         .write
-        .create_product(new, body.initial_stock, &metadata(&admin, &headers))
+        .create_product(new, body.initial_stock, &metadata)
         .await?;
     await_projection(&state, "catalog", written.position).await;
     Ok(Success::created(written.value.into()))
@@ -158,9 +157,9 @@ struct UpdateProductRequest {
     security(("bearer" = [])))]
 async fn update_product(
     State(state): State<AppState>,
-    AdminUser(admin): AdminUser,
+    _admin: AdminUser,
     IdPath(id): IdPath,
-    headers: HeaderMap,
+    Recorded(metadata): Recorded,
     JsonBody(body): JsonBody<UpdateProductRequest>,
 ) -> Result<Success<ProductView>, ApiError> {
     let changes = ProductChanges {
@@ -171,10 +170,7 @@ async fn update_product(
         on_sale: body.on_sale,
         limit_per_user: body.limit_per_user,
     };
-    let written = state
-        .write
-        .update_product(id, changes, &metadata(&admin, &headers))
-        .await?;
+    let written = state.write.update_product(id, changes, &metadata).await?;
     await_projection(&state, "catalog", written.position).await;
     Ok(Success::ok(written.value.into()))
 }
@@ -205,9 +201,9 @@ struct AdjustStockRequest {
     security(("bearer" = [])))]
 async fn adjust_stock(
     State(state): State<AppState>,
-    AdminUser(admin): AdminUser,
+    _admin: AdminUser,
     IdPath(id): IdPath,
-    headers: HeaderMap,
+    Recorded(metadata): Recorded,
     retry: Retry,
     JsonBody(body): JsonBody<AdjustStockRequest>,
 ) -> Result<Success<ProductView>, ApiError> {
@@ -223,10 +219,7 @@ async fn adjust_stock(
         quantity: body.quantity,
         reason: body.reason,
     };
-    let written = state
-        .write
-        .adjust_stock(id, adjustment, &metadata(&admin, &headers))
-        .await?;
+    let written = state.write.adjust_stock(id, adjustment, &metadata).await?;
     await_projection(&state, "catalog", written.position).await;
     Ok(Success::ok(written.value.into()))
 }

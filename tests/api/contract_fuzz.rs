@@ -109,8 +109,7 @@ async fn a_fuzzer_finds_no_disagreement_between_the_document_and_the_server() {
     assert_eq!(status, StatusCode::CREATED, "{order}");
 
     let seed = std::env::var("ORDO_FUZZ_SEED").unwrap_or_else(|_| DEFAULT_SEED.to_string());
-    let examples =
-        std::env::var("ORDO_FUZZ_EXAMPLES").unwrap_or_else(|_| MAX_EXAMPLES.to_string());
+    let examples = std::env::var("ORDO_FUZZ_EXAMPLES").unwrap_or_else(|_| MAX_EXAMPLES.to_string());
     let template = include_str!("../fuzz/schemathesis.toml");
     let config = template
         .replace("{hooks}", "hooks.py")
