@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::caller::AdminUser;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
-use super::orders::OrderView;
+use super::order_view::OrderView;
 use super::paging::{Page, PagingQuery};
 use super::params::{IdPath, QueryRules, ValidQuery, rfc3339};
 use crate::audit::export::{self, ExportRange};

@@ -17,6 +17,7 @@ pub mod json;
 mod me;
 mod metrics;
 pub mod openapi;
+pub mod order_view;
 pub mod orders;
 pub mod paging;
 mod params;
