@@ -50,8 +50,7 @@ impl Database {
         let (options, embedded) = match &config.database {
             DatabaseSource::External(options) => (options.as_ref().clone(), None),
             DatabaseSource::Embedded => {
-                // Before anything is created: an unreachable data dir leaves nothing behind.
-                EmbeddedPostgres::check_reachable(&config.postgres_dir())?;
+                check_reachable(config)?;
                 let password = secret::load_or_create(&config.postgres_password_file())
                     .context("reading the embedded PostgreSQL's password")?;
                 let dir = config.postgres_dir();
@@ -140,6 +139,16 @@ pub async fn ensure_database(admin: &PgConnectOptions, database: &str) -> Result
             .await?;
     }
     conn.close().await
+}
+
+/// With the embedded database: fails, naming the directory in the way, if PostgreSQL
+/// could not reach the data directory. Call it before anything is put there, so an
+/// unreachable data dir leaves nothing behind.
+pub fn check_reachable(config: &Config) -> anyhow::Result<()> {
+    if matches!(config.database, DatabaseSource::Embedded) {
+        EmbeddedPostgres::check_reachable(&config.postgres_dir())?;
+    }
+    Ok(())
 }
 
 /// Applies every migration not yet applied.

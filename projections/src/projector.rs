@@ -408,9 +408,9 @@ async fn listen(pool: PgPool, wake: watch::Sender<()>, mut shutdown: watch::Rece
             received = listener.try_recv() => {
                 if matches!(received, Ok(None)) {
                     // The connection was lost (and its lock with it); using the listener
-                    // reconnects it.
+                    // reconnects it. Then wake the tasks below: what was notified
+                    // meanwhile was lost too.
                     hold_running_lock(&mut listener).await;
-                    continue;
                 }
                 if received.is_err() {
                     // The server is away and reconnecting failed: the tasks poll

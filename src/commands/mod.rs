@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::auth::{JwtKeys, Role, revocations};
 use crate::cli::{GlobalArgs, RetentionArgs, ServeArgs, TokenAction, TokenArgs};
 use crate::config::Config;
-use crate::database::Database;
+use crate::database::{self, Database};
 use crate::retention::{self, RetentionSettings};
 use crate::server::Application;
 use crate::state::{AppSettings, AppState};
@@ -29,6 +29,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
                 args.listen
             )
         })?;
+    database::check_reachable(&config)?;
     let jwt_secret = config.jwt_secret()?;
     let database = Database::open(&config).await?;
     let state = AppState::new(

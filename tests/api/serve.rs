@@ -187,3 +187,39 @@ fn ordo_serve_on_a_busy_port_says_so_at_once_and_creates_nothing() {
         "the data dir was created before the port was checked"
     );
 }
+
+#[test]
+fn a_data_dir_postgres_cannot_reach_is_named_and_nothing_is_left_behind() {
+    // Only root runs PostgreSQL as another user (`postgres`), who may not enter root's
+    // home; as an ordinary user the server runs as that user and this cannot happen.
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let parent = std::env::temp_dir().join(format!("ordo-closed-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir(&parent).expect("make a closed directory");
+    std::fs::set_permissions(&parent, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("close it");
+    let data_dir = parent.join("data");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("ORDO_JWT_SECRET")
+        .output()
+        .expect("run ordo");
+
+    let said = String::from_utf8_lossy(&output.stderr);
+    let left: Vec<_> = std::fs::read_dir(&parent)
+        .expect("list")
+        .flatten()
+        .collect();
+    let _ = std::fs::remove_dir_all(&parent);
+    assert!(!output.status.success());
+    assert!(
+        said.contains(&format!("cannot enter {}", parent.display())),
+        "{said}"
+    );
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
