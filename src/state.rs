@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
+use ipnet::IpNet;
 use sqlx::PgPool;
 
 use crate::auth::{JwtKeys, Sessions};
@@ -37,6 +38,8 @@ pub struct AppSettings {
     pub retention: RetentionSettings,
     /// How long a request may run before its client is answered 503; `None`: 30 s.
     pub request_timeout: Option<std::time::Duration>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// What every request handler can reach.
@@ -62,6 +65,7 @@ pub struct AppState {
     pub retention: RetentionSettings,
     /// How long a request may run before its client is answered 503.
     pub request_timeout: std::time::Duration,
+    pub trusted_proxies: Arc<[IpNet]>,
 }
 
 impl AppState {
@@ -84,6 +88,7 @@ impl AppState {
             local_addr: Arc::new(OnceLock::new()),
             retention: settings.retention,
             request_timeout: settings.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+            trusted_proxies: settings.trusted_proxies.into(),
         }
     }
 }

@@ -14,6 +14,9 @@ pub struct EventMetadata {
     /// That actor's role: `user`, `admin`, or `system` for ordo's own workers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_role: Option<String>,
+    /// The client's address (behind trusted proxies, the shopper's, not the proxy's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_address: Option<String>,
     /// The HTTP request id, to find the request in the logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,

@@ -52,6 +52,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
                 ..retention_settings(&args.retention)
             },
             request_timeout: None,
+            trusted_proxies: args.trusted_proxies.clone(),
         },
     );
     let served = match Application::on(state, listener).await {

@@ -3,12 +3,13 @@
 //! environment for settings.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use ipnet::IpNet;
 
 use crate::rate_limit::{Rate, RateLimits};
 use crate::{wechat, wechat_pay};
@@ -99,6 +100,12 @@ pub struct ServeArgs {
     /// web console; mini programs need none).
     #[arg(long, env = "ORDO_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+
+    /// Reverse proxies (addresses or CIDR blocks, comma-separated) whose
+    /// `X-Forwarded-For` is believed: behind them, rate limits, logs and events' metadata
+    /// use the shopper's address. Default: none (the TCP peer is the client).
+    #[arg(long, env = "ORDO_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
+    pub trusted_proxies: Vec<IpNet>,
 
     #[command(flatten)]
     pub wechat: WeChatArgs,
@@ -194,6 +201,15 @@ pub struct WeChatPayArgs {
     pub wechatpay_base_url: String,
 }
 
+/// A trusted proxy as the setting names it: an address or a CIDR block.
+pub fn parse_proxy(value: &str) -> Result<IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<IpNet>()
+        .or_else(|_| value.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{value}` is neither an address nor a CIDR block (10.0.0.0/8)"))
+}
+
 /// A rate limit setting: `off`, `N` (burst 2N) or `N/B`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateSetting(pub Option<Rate>);
@@ -247,6 +263,15 @@ impl fmt::Display for RateSetting {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proxies_are_addresses_or_cidr_blocks() {
+        assert!(parse_proxy("127.0.0.1").is_ok());
+        assert!(parse_proxy("::1").is_ok());
+        assert!(parse_proxy("fd00::/8").is_ok());
+        assert!(parse_proxy("10.0.0.0/33").is_err());
+        assert!(parse_proxy("proxy.local").is_err());
+    }
 
     #[test]
     fn rates_read_as_documented() {

@@ -1,6 +1,7 @@
 //! Logging in with WeChat (or a dev code), refreshing and logging out.
 
 use aggregates::text::TextRule;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::caller::AuthUser;
+use super::client_address::ClientAddress;
 use super::context::metadata_of_request;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
@@ -73,6 +75,7 @@ struct LoginAnswer {
 async fn wechat_login(
     State(state): State<AppState>,
     headers: HeaderMap,
+    client: Option<Extension<ClientAddress>>,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Success<LoginAnswer>, ApiError> {
     let code = body.code.trim();
@@ -90,7 +93,11 @@ async fn wechat_login(
     };
     let (user_id, user) = state
         .write
-        .login(&openid, &nickname, &metadata_of_request(&headers))
+        .login(
+            &openid,
+            &nickname,
+            &metadata_of_request(&headers, client.map(|c| c.0)),
+        )
         .await?;
     let tokens = state
         .sessions

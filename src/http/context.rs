@@ -7,6 +7,7 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
 use super::caller::AuthUser;
+use super::client_address::ClientAddress;
 use super::error::ApiError;
 
 use crate::event_store::FeedPosition;
@@ -29,7 +30,10 @@ impl FromRequestParts<AppState> for Recorded {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let AuthUser(claims) = AuthUser::from_request_parts(parts, state).await?;
-        Ok(Self(metadata(&claims, &parts.headers)))
+        Ok(Self(EventMetadata {
+            client_address: client_of(parts),
+            ..metadata(&claims, &parts.headers)
+        }))
     }
 }
 
@@ -52,15 +56,23 @@ fn metadata(claims: &AccessClaims, headers: &HeaderMap) -> EventMetadata {
         ),
         request_id: header(REQUEST_ID_HEADER),
         idempotency_key: header("idempotency-key"),
-        correlation_id: None,
-        causation_id: None,
+        ..EventMetadata::default()
     }
 }
 
+/// The request's client address, as `client_address::resolve` found it.
+pub fn client_of(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ClientAddress>()
+        .map(|client| client.0.to_string())
+}
+
 /// Event metadata for a write before anyone is authenticated (a first login).
-pub fn metadata_of_request(headers: &HeaderMap) -> EventMetadata {
+pub fn metadata_of_request(headers: &HeaderMap, client: Option<ClientAddress>) -> EventMetadata {
     EventMetadata {
         actor_role: Some("user".to_owned()),
+        client_address: client.map(|client| client.0.to_string()),
         request_id: headers
             .get(REQUEST_ID_HEADER)
             .and_then(|value| value.to_str().ok())

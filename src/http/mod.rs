@@ -7,6 +7,7 @@ mod admin_projections;
 mod auth;
 pub mod caller;
 mod catalog;
+pub mod client_address;
 pub mod context;
 mod deadline;
 pub mod envelope;
@@ -124,10 +125,16 @@ pub fn router(state: AppState) -> Router {
                         .get(context::REQUEST_ID_HEADER)
                         .and_then(|value| value.to_str().ok())
                         .unwrap_or_default();
+                    let client = request
+                        .extensions()
+                        .get::<client_address::ClientAddress>()
+                        .map(|client| client.0.to_string())
+                        .unwrap_or_default();
                     tracing::info_span!(
                         "request",
                         method = %request.method(),
                         path = %request.uri().path(),
+                        client,
                         request_id,
                         // Filled in by the auth extractor once the caller is known.
                         user_id = tracing::field::Empty,
@@ -140,6 +147,11 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         // Before the request-id layer: an unfit client id is replaced by a new one.
         .layer(axum::middleware::from_fn(request_id::accept))
+        // Before anything that logs or limits: who the client is, behind trusted proxies.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_address::resolve,
+        ))
         .layer(cors)
         .with_state(state)
 }

@@ -2,23 +2,22 @@
 //! `Retry-After`. Keys are checked in memory (per process); with N processes a client
 //! gets up to N times the rate, which is what a per-node limit means.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::client_address::ClientAddress;
 use super::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
-/// The middleware: the client's address from the connection, the user from a valid
+/// The middleware: the client's address (behind trusted proxies, the shopper's), the user from a valid
 /// access token (an unverified one could spend someone else's allowance).
 pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let limiters = &state.limiters;
-    if let Some(ConnectInfo(address)) = request.extensions().get::<ConnectInfo<SocketAddr>>()
-        && let Err(wait) = limiters.check_address(address.ip())
+    if let Some(ClientAddress(address)) = request.extensions().get::<ClientAddress>()
+        && let Err(wait) = limiters.check_address(*address)
     {
         return too_many(wait);
     }

@@ -300,6 +300,7 @@ async fn the_feed_carries_each_events_metadata_and_time() {
     let metadata = EventMetadata {
         actor_id: Some("user-7".into()),
         actor_role: Some("user".into()),
+        client_address: Some("198.51.100.23".into()),
         request_id: Some("req-1".into()),
         idempotency_key: Some("key-1".into()),
         correlation_id: Some("order-1".into()),

@@ -21,6 +21,7 @@ mod payments;
 mod permanent_log;
 mod profile;
 mod projection_rows;
+mod proxies;
 mod purchase_limits;
 mod queries;
 mod read_side;
