@@ -11,6 +11,7 @@ use crate::auth::{JwtKeys, Sessions};
 use crate::event_store::EventStore;
 use crate::rate_limit::{Limiters, RateLimits};
 use crate::retention::RetentionSettings;
+use crate::secret::Secret;
 use crate::wechat::{WeChatClient, WeChatConfig};
 use crate::wechat_pay::{WeChatPay, WeChatPayConfig};
 use crate::write::{WriteModel, WriteSettings};
@@ -40,6 +41,8 @@ pub struct AppSettings {
     pub request_timeout: Option<std::time::Duration>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// When set, `/metrics` needs it as a bearer token.
+    pub metrics_token: Option<Secret>,
 }
 
 /// What every request handler can reach.
@@ -66,6 +69,7 @@ pub struct AppState {
     /// How long a request may run before its client is answered 503.
     pub request_timeout: std::time::Duration,
     pub trusted_proxies: Arc<[IpNet]>,
+    pub metrics_token: Option<Arc<Secret>>,
 }
 
 impl AppState {
@@ -89,6 +93,7 @@ impl AppState {
             retention: settings.retention,
             request_timeout: settings.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
             trusted_proxies: settings.trusted_proxies.into(),
+            metrics_token: settings.metrics_token.map(Arc::new),
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::cli::{GlobalArgs, RetentionArgs, ServeArgs, TokenAction, TokenArgs};
 use crate::config::Config;
 use crate::database::{self, Database};
 use crate::retention::{self, RetentionSettings};
+use crate::secret::Secret;
 use crate::server::Application;
 use crate::state::{AppSettings, AppState};
 use crate::write::WriteSettings;
@@ -53,6 +54,11 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
             },
             request_timeout: None,
             trusted_proxies: args.trusted_proxies.clone(),
+            metrics_token: args
+                .metrics_token
+                .clone()
+                .filter(|token| !token.is_empty())
+                .map(Secret::new),
         },
     );
     let served = match Application::on(state, listener).await {

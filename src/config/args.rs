@@ -107,6 +107,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ORDO_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
     pub trusted_proxies: Vec<IpNet>,
 
+    /// When set, `/metrics` needs `Authorization: Bearer <this token>`.
+    #[arg(long, env = "ORDO_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     #[command(flatten)]
     pub wechat: WeChatArgs,
 

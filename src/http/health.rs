@@ -1,14 +1,19 @@
 //! `/healthz` (the process is up) and `/readyz` (it can serve: database reachable,
 //! migrations applied).
 
+use axum::Extension;
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::client_address::ClientAddress;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
+use crate::auth::Role;
 use crate::database;
 use crate::state::AppState;
 
@@ -33,33 +38,70 @@ async fn healthz() -> Success<Health> {
 #[derive(Debug, Serialize, ToSchema)]
 struct Readiness {
     status: &'static str,
-    database: &'static str,
-    pending_migrations: usize,
+    /// Shown to loopback clients and operators only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<&'static str>,
+    /// Shown to loopback clients and operators only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_migrations: Option<usize>,
 }
 
-/// It can serve: the database answers and every migration is applied.
+/// Whether the caller may see why the server is not ready (database errors, migrations):
+/// a client on this machine (a health check beside it), or an operator's token. Anyone
+/// else learns only ready or not.
+fn sees_detail(state: &AppState, headers: &HeaderMap, client: Option<ClientAddress>) -> bool {
+    if client.is_some_and(|client| client.0.is_loopback()) {
+        return true;
+    }
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .and_then(|token| state.jwt.verify(token.trim()).ok())
+        .is_some_and(|claims| claims.role == Role::Admin)
+}
+
+/// It can serve: the database answers and every migration is applied. Why not is told
+/// to loopback clients and operators only.
 #[utoipa::path(get, path = "/readyz", tag = "service",
     responses(
         (status = 200, description = "ready", body = Envelope<Readiness>),
         (status = 503, description = "database unreachable or migrations pending (50300)", body = ErrorBody),
     ))]
-async fn readyz(State(state): State<AppState>) -> Result<Success<Readiness>, ApiError> {
-    let pending = database::pending_migrations(&state.pool)
-        .await
-        .map_err(|err| ApiError::unavailable(format!("the database is unreachable: {err}")))?;
+async fn readyz(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    client: Option<Extension<ClientAddress>>,
+) -> Result<Success<Readiness>, ApiError> {
+    let detail = sees_detail(&state, &headers, client.map(|Extension(client)| client));
+    let not_ready = |message: String| {
+        ApiError::unavailable(if detail {
+            message
+        } else {
+            "not ready; retry shortly".to_owned()
+        })
+    };
+    let pending = match database::pending_migrations(&state.pool).await {
+        Ok(pending) => pending,
+        Err(err) => return Err(not_ready(format!("the database is unreachable: {err}"))),
+    };
     if pending > 0 {
-        return Err(ApiError::unavailable(format!(
+        let error = not_ready(format!(
             "{pending} database migration(s) not applied; run `ordo migrate`"
-        ))
-        .with_data(Readiness {
-            status: "not_ready",
-            database: "reachable",
-            pending_migrations: pending,
-        }));
+        ));
+        return Err(if detail {
+            error.with_data(Readiness {
+                status: "not_ready",
+                database: Some("reachable"),
+                pending_migrations: Some(pending),
+            })
+        } else {
+            error
+        });
     }
     Ok(Success::ok(Readiness {
         status: "ready",
-        database: "reachable",
-        pending_migrations: 0,
+        database: detail.then_some("reachable"),
+        pending_migrations: detail.then_some(0),
     }))
 }

@@ -1,15 +1,27 @@
 //! `GET /metrics`: what the recorder holds, plus the gauges measured when scraped.
 
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use crate::metrics::handle;
 use crate::state::AppState;
 
 /// `GET /metrics`: Prometheus text format.
-pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn render(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(token) = &state.metrics_token
+        && !presents(&headers, token.expose())
+    {
+        return Err(ApiError::unauthorized(
+            "/metrics needs Authorization: Bearer <ORDO_METRICS_TOKEN>",
+        ));
+    }
     for status in projections::status::all(&state.projector).await? {
         metrics::gauge!("projection_lag_events", "projection" => status.name.clone())
             .set(status.lag_events as f64);
@@ -27,4 +39,22 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
         handle().render(),
     )
         .into_response())
+}
+
+/// Whether the request's bearer token is `token`, compared in constant time (through
+/// their hashes, so neither length nor prefix leaks through timing).
+fn presents(headers: &HeaderMap, token: &str) -> bool {
+    let Some(given) = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let (given, wanted) = (Sha256::digest(given.trim()), Sha256::digest(token));
+    given
+        .iter()
+        .zip(wanted.iter())
+        .fold(0u8, |differs, (a, b)| differs | (a ^ b))
+        == 0
 }

@@ -19,6 +19,7 @@ mod orders;
 mod payment_timeout;
 mod payments;
 mod permanent_log;
+mod production;
 mod profile;
 mod projection_rows;
 mod proxies;
