@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use crate::auth::{JwtKeys, Role, revocations};
 use crate::cli::{GlobalArgs, RetentionArgs, ServeArgs, TokenAction, TokenArgs};
-use crate::config::Config;
+use crate::config::{Config, production};
 use crate::database::{self, Database};
 use crate::retention::{self, RetentionSettings};
 use crate::secret::Secret;
@@ -20,7 +20,8 @@ use crate::write::WriteSettings;
 
 /// `ordo serve`: run the server until Ctrl-C or SIGTERM, then stop cleanly.
 pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
-    let config = Config::resolve(global, args.dev)?;
+    let config = Config::resolve(global, production::dev_mode_for(args))?;
+    production::check(global, args, config.dev_mode)?;
     // The port first: a busy one is reported before anything is created or started.
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

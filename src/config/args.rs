@@ -58,7 +58,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Dev mode: dev logins and simulated payments. Default: on with the embedded
-    /// database, off with DATABASE_URL.
+    /// database on a loopback address; off with DATABASE_URL or on any other address,
+    /// where production mode refuses to start without its settings.
     #[arg(long, env = "ORDO_DEV", value_name = "BOOL")]
     pub dev: Option<bool>,
 

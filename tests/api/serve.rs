@@ -223,3 +223,33 @@ fn a_data_dir_postgres_cannot_reach_is_named_and_nothing_is_left_behind() {
     );
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn a_public_address_without_production_settings_is_refused_naming_them() {
+    let data_dir = std::env::temp_dir().join(format!("ordo-public-{}", uuid::Uuid::new_v4()));
+
+    let output = Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(["serve", "--listen", &format!("0.0.0.0:{}", free_port())])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("ORDO_DEV")
+        .env_remove("ORDO_JWT_SECRET")
+        .output()
+        .expect("run ordo");
+
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(said.contains("production mode"), "{said}");
+    for name in [
+        "ORDO_JWT_SECRET",
+        "ORDO_WECHAT_APP_ID",
+        "ORDO_WECHATPAY_MCH_ID",
+    ] {
+        assert!(said.contains(name), "{name} not named: {said}");
+    }
+    assert!(
+        !data_dir.exists(),
+        "nothing is made for a server that does not start"
+    );
+}
