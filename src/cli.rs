@@ -35,6 +35,18 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// Reads every secret given as a file (`*_FILE`) into its setting.
+    pub fn read_secret_files(&mut self) -> Result<(), String> {
+        self.global.read_secret_files()?;
+        self.serve.read_secret_files()?;
+        if let Some(Command::Serve(args)) = &mut self.command {
+            args.read_secret_files()?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (applies pending migrations first).

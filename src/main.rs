@@ -13,7 +13,11 @@ use tracing_subscriber::EnvFilter;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Err(err) = cli.read_secret_files() {
+        eprintln!("error: {err}");
+        return std::process::ExitCode::FAILURE;
+    }
     init_logs(&cli);
     let result = match &cli.command {
         Some(Command::Token(args)) if args.action.is_none() => commands::token(&cli.global, args),

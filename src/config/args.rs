@@ -26,11 +26,29 @@ pub struct GlobalArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 
+    /// A file holding DATABASE_URL (as container platforms provide secrets).
+    #[arg(
+        long,
+        env = "DATABASE_URL_FILE",
+        global = true,
+        conflicts_with = "database_url"
+    )]
+    pub database_url_file: Option<PathBuf>,
+
     /// The secret that signs access tokens, at least 32 bytes (e.g. `openssl rand -hex
     /// 32`); required outside dev mode. In dev mode, without it, one is generated once
     /// into the data directory. Prefer the variable: a command line is visible to others.
     #[arg(long, env = "ORDO_JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
+
+    /// A file holding ORDO_JWT_SECRET.
+    #[arg(
+        long,
+        env = "ORDO_JWT_SECRET_FILE",
+        global = true,
+        conflicts_with = "jwt_secret"
+    )]
+    pub jwt_secret_file: Option<PathBuf>,
 
     /// The directory holding PostgreSQL's initdb and pg_ctl, for the embedded database.
     /// Default: the newest /usr/lib/postgresql/<major>/bin, then PATH.
@@ -112,6 +130,14 @@ pub struct ServeArgs {
     #[arg(long, env = "ORDO_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
 
+    /// A file holding ORDO_METRICS_TOKEN.
+    #[arg(
+        long,
+        env = "ORDO_METRICS_TOKEN_FILE",
+        conflicts_with = "metrics_token"
+    )]
+    pub metrics_token_file: Option<PathBuf>,
+
     #[command(flatten)]
     pub wechat: WeChatArgs,
 
@@ -163,6 +189,14 @@ pub struct WeChatArgs {
     #[arg(long, env = "ORDO_WECHAT_APP_SECRET", hide_env_values = true)]
     pub wechat_app_secret: Option<String>,
 
+    /// A file holding ORDO_WECHAT_APP_SECRET.
+    #[arg(
+        long,
+        env = "ORDO_WECHAT_APP_SECRET_FILE",
+        conflicts_with = "wechat_app_secret"
+    )]
+    pub wechat_app_secret_file: Option<PathBuf>,
+
     /// WeChat's API (a test double's in tests).
     #[arg(long, env = "ORDO_WECHAT_BASE_URL", default_value = wechat::DEFAULT_BASE_URL)]
     pub wechat_base_url: String,
@@ -197,6 +231,14 @@ pub struct WeChatPayArgs {
     #[arg(long, env = "ORDO_WECHATPAY_APIV3_KEY", hide_env_values = true)]
     pub wechatpay_apiv3_key: Option<String>,
 
+    /// A file holding ORDO_WECHATPAY_APIV3_KEY.
+    #[arg(
+        long,
+        env = "ORDO_WECHATPAY_APIV3_KEY_FILE",
+        conflicts_with = "wechatpay_apiv3_key"
+    )]
+    pub wechatpay_apiv3_key_file: Option<PathBuf>,
+
     /// The public HTTPS URL of `/api/v1/payments/wechat/notify` on this shop.
     #[arg(long, env = "ORDO_WECHATPAY_NOTIFY_URL")]
     pub wechatpay_notify_url: Option<String>,
@@ -213,6 +255,59 @@ pub fn parse_proxy(value: &str) -> Result<IpNet, String> {
         .parse::<IpNet>()
         .or_else(|_| value.parse::<IpAddr>().map(IpNet::from))
         .map_err(|_| format!("`{value}` is neither an address nor a CIDR block (10.0.0.0/8)"))
+}
+
+/// Secrets may come from files (`*_FILE`), as container platforms provide them: read
+/// once, after parsing, into the setting itself, so the rest of ordo sees one value.
+/// A final line break (as editors and `echo` leave) is not part of the secret.
+fn read_secret_file(
+    value: &mut Option<String>,
+    file: &Option<PathBuf>,
+    name: &str,
+) -> Result<(), String> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| format!("{name}_FILE ({}): {err}", path.display()))?;
+        *value = Some(text.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    Ok(())
+}
+
+impl GlobalArgs {
+    /// Reads the secrets given as files (see [`read_secret_file`]).
+    pub fn read_secret_files(&mut self) -> Result<(), String> {
+        read_secret_file(
+            &mut self.database_url,
+            &self.database_url_file,
+            "DATABASE_URL",
+        )?;
+        read_secret_file(
+            &mut self.jwt_secret,
+            &self.jwt_secret_file,
+            "ORDO_JWT_SECRET",
+        )
+    }
+}
+
+impl ServeArgs {
+    /// Reads the secrets given as files (see [`read_secret_file`]).
+    pub fn read_secret_files(&mut self) -> Result<(), String> {
+        read_secret_file(
+            &mut self.metrics_token,
+            &self.metrics_token_file,
+            "ORDO_METRICS_TOKEN",
+        )?;
+        read_secret_file(
+            &mut self.wechat.wechat_app_secret,
+            &self.wechat.wechat_app_secret_file,
+            "ORDO_WECHAT_APP_SECRET",
+        )?;
+        read_secret_file(
+            &mut self.wechat_pay.wechatpay_apiv3_key,
+            &self.wechat_pay.wechatpay_apiv3_key_file,
+            "ORDO_WECHATPAY_APIV3_KEY",
+        )
+    }
 }
 
 /// A rate limit setting: `off`, `N` (burst 2N) or `N/B`.
@@ -276,6 +371,18 @@ mod tests {
         assert!(parse_proxy("fd00::/8").is_ok());
         assert!(parse_proxy("10.0.0.0/33").is_err());
         assert!(parse_proxy("proxy.local").is_err());
+    }
+
+    #[test]
+    fn a_secret_file_gives_the_setting_without_its_final_line_break() {
+        let path = std::env::temp_dir().join(format!("ordo-secret-{}", std::process::id()));
+        std::fs::write(&path, "s3cret value\n").expect("write");
+        let mut value = None;
+        read_secret_file(&mut value, &Some(path.clone()), "A_SECRET").expect("read");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(value.as_deref(), Some("s3cret value"));
+        let missing = read_secret_file(&mut value, &Some(path), "A_SECRET").expect_err("gone");
+        assert!(missing.starts_with("A_SECRET_FILE"), "{missing}");
     }
 
     #[test]

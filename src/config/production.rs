@@ -54,29 +54,34 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::cli::{Cli, Command};
+
+    /// `ordo serve`'s settings, as its command line reads them.
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        global: GlobalArgs,
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
 
     fn serve(argv: &[&str]) -> (GlobalArgs, ServeArgs) {
-        let cli = Cli::try_parse_from(argv).expect("arguments parse");
-        match cli.command {
-            Some(Command::Serve(args)) => (cli.global, *args),
-            _ => (cli.global, cli.serve),
-        }
+        let parsed = Serve::try_parse_from(argv).expect("arguments parse");
+        (parsed.global, parsed.serve)
     }
 
     #[test]
     fn dev_mode_is_a_default_on_loopback_only() {
-        let (_, local) = serve(&["ordo", "serve", "--listen", "127.0.0.1:8080"]);
+        let (_, local) = serve(&["ordo", "--listen", "127.0.0.1:8080"]);
         assert_eq!(dev_mode_for(&local), None, "left to the database");
-        let (_, public) = serve(&["ordo", "serve", "--listen", "0.0.0.0:8080"]);
+        let (_, public) = serve(&["ordo", "--listen", "0.0.0.0:8080"]);
         assert_eq!(dev_mode_for(&public), Some(false));
-        let (_, asked) = serve(&["ordo", "serve", "--listen", "0.0.0.0:8080", "--dev", "true"]);
+        let (_, asked) = serve(&["ordo", "--listen", "0.0.0.0:8080", "--dev", "true"]);
         assert_eq!(dev_mode_for(&asked), Some(true));
     }
 
     #[test]
     fn a_public_production_server_names_every_missing_setting() {
-        let (global, public) = serve(&["ordo", "serve", "--listen", "[::]:8080"]);
+        let (global, public) = serve(&["ordo", "--listen", "[::]:8080"]);
         let refused = check(&global, &public, false)
             .expect_err("refused")
             .to_string();
@@ -89,7 +94,7 @@ mod tests {
             assert!(refused.contains(name), "{refused}");
         }
         assert!(check(&global, &public, true).is_ok(), "dev mode asked for");
-        let (global, local) = serve(&["ordo", "serve", "--listen", "127.0.0.1:8080"]);
+        let (global, local) = serve(&["ordo", "--listen", "127.0.0.1:8080"]);
         assert!(check(&global, &local, false).is_ok(), "loopback");
     }
 }

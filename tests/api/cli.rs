@@ -68,3 +68,26 @@ async fn commands_print_their_answer_without_log_noise_and_an_export_says_what_i
         "colour codes when not a terminal: {logged}"
     );
 }
+
+#[tokio::test]
+async fn a_secret_can_come_from_a_file_as_container_platforms_provide_it() {
+    let app = spawn_app_on(fresh_database().await.0).await;
+    let file = std::env::temp_dir().join(format!("ordo-jwt-{}", uuid::Uuid::new_v4()));
+    std::fs::write(&file, format!("{}\n", TestApp::secret())).expect("write the secret");
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(["token", "--admin", "--sub", "ops"])
+        .env_remove("ORDO_JWT_SECRET")
+        .env("ORDO_JWT_SECRET_FILE", &file)
+        .output()
+        .expect("run ordo");
+    let _ = std::fs::remove_file(&file);
+    assert!(output.status.success(), "{output:?}");
+    let token = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+
+    let answer = app
+        .with_token(&token)
+        .get("/api/v1/admin/projections")
+        .await;
+    assert_eq!(answer.status, reqwest::StatusCode::OK, "{}", answer.body);
+}
