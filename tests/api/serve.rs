@@ -160,20 +160,27 @@ async fn ordo_serve_in_an_empty_directory_starts_stops_cleanly_and_keeps_its_dat
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `ordo serve` on `listen` with the embedded database in `data_dir`, no dev mode or
+/// secret from the environment, run until it exits (these tests expect a refusal).
+fn serve_until_it_stops(listen: &str, data_dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(["serve", "--listen", listen])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("ORDO_DEV")
+        .env_remove("ORDO_JWT_SECRET")
+        .output()
+        .expect("run ordo")
+}
+
 #[test]
 fn ordo_serve_on_a_busy_port_says_so_at_once_and_creates_nothing() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port();
     let data_dir = std::env::temp_dir().join(format!("ordo-busy-{}", uuid::Uuid::new_v4()));
 
-    let output = Command::new(env!("CARGO_BIN_EXE_ordo"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("ORDO_JWT_SECRET")
-        .output()
-        .expect("run ordo");
+    let output = serve_until_it_stops(&format!("127.0.0.1:{port}"), &data_dir);
 
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
@@ -201,14 +208,7 @@ fn a_data_dir_postgres_cannot_reach_is_named_and_nothing_is_left_behind() {
         .expect("close it");
     let data_dir = parent.join("data");
 
-    let output = Command::new(env!("CARGO_BIN_EXE_ordo"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("ORDO_JWT_SECRET")
-        .output()
-        .expect("run ordo");
+    let output = serve_until_it_stops(&format!("127.0.0.1:{}", free_port()), &data_dir);
 
     let said = String::from_utf8_lossy(&output.stderr);
     let left: Vec<_> = std::fs::read_dir(&parent)
@@ -228,15 +228,7 @@ fn a_data_dir_postgres_cannot_reach_is_named_and_nothing_is_left_behind() {
 fn a_public_address_without_production_settings_is_refused_naming_them() {
     let data_dir = std::env::temp_dir().join(format!("ordo-public-{}", uuid::Uuid::new_v4()));
 
-    let output = Command::new(env!("CARGO_BIN_EXE_ordo"))
-        .args(["serve", "--listen", &format!("0.0.0.0:{}", free_port())])
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("ORDO_DEV")
-        .env_remove("ORDO_JWT_SECRET")
-        .output()
-        .expect("run ordo");
+    let output = serve_until_it_stops(&format!("0.0.0.0:{}", free_port()), &data_dir);
 
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
