@@ -69,6 +69,18 @@ pub enum Command {
     /// Delete now the rows past their retention (idempotency keys, ended sessions,
     /// payment notices), as the server does on a schedule; never events.
     Purge(RetentionArgs),
+    /// Write a consistent backup of the store (events, seals, sessions, revocations,
+    /// payment notices, idempotency keys) into a new directory, while the server runs.
+    Backup {
+        /// A new or empty directory.
+        dir: PathBuf,
+    },
+    /// Restore a backup into an empty database, rebuild the read models and verify the
+    /// log. Stop the servers on that database first. Exit code 1 if verification fails.
+    Restore {
+        /// A directory written by `ordo backup`.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -58,7 +58,7 @@ pub async fn all(projector: &Projector) -> Result<Vec<ProjectionStatus>, sqlx::E
 }
 
 /// Whether a projector holds its running lock on this database (any server process).
-async fn any_projector_running(pool: &PgPool) -> Result<bool, sqlx::Error> {
+pub async fn any_projector_running(pool: &PgPool) -> Result<bool, sqlx::Error> {
     // Advisory locks of one 64-bit key show as classid (high half) and objid (low half).
     sqlx::query_scalar(
         "SELECT EXISTS (

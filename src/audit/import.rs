@@ -11,12 +11,16 @@ use sqlx::{PgConnection, PgPool};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use super::hash::hex;
+use event_log::FeedPosition;
 
 /// Events per INSERT.
 const BATCH: usize = 1_000;
 
 #[derive(Debug, Deserialize)]
 struct Line<'a> {
+    /// Where the event was in the exporting store's feed.
+    position: Option<i64>,
+    transaction_id: Option<i64>,
     aggregate_type: String,
     aggregate_id: String,
     sequence: i64,
@@ -46,9 +50,18 @@ pub enum ImportError {
     Database(#[from] sqlx::Error),
 }
 
+/// One event as imported: where it was in the exported feed, where it is now, its hash.
+#[derive(Debug)]
+pub struct Imported {
+    pub exported: Option<FeedPosition>,
+    pub imported: FeedPosition,
+    pub hash: Vec<u8>,
+}
+
 #[derive(Debug, Default)]
 struct Batch {
     first_line: u64,
+    exported: Vec<Option<FeedPosition>>,
     aggregate_type: Vec<String>,
     aggregate_id: Vec<String>,
     sequence: Vec<i64>,
@@ -65,9 +78,10 @@ impl Batch {
         self.sequence.len()
     }
 
-    async fn insert(self, conn: &mut PgConnection) -> Result<(), ImportError> {
-        // WITH ORDINALITY keeps the file's order, so a stream's events chain in sequence.
-        let hashes: Vec<Vec<u8>> = sqlx::query_scalar(
+    async fn insert(self, conn: &mut PgConnection) -> Result<Vec<Imported>, ImportError> {
+        // WITH ORDINALITY keeps the file's order, so a stream's events chain in sequence
+        // and the feed keeps its order.
+        let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
                                  event_version, payload, metadata, recorded_at)
              SELECT t, i, s, e, v, p::json, m::json, r
@@ -75,7 +89,7 @@ impl Batch {
                            $6::text[], $7::text[], $8::timestamptz[])
                     WITH ORDINALITY AS x(t, i, s, e, v, p, m, r, n)
               ORDER BY n
-             RETURNING hash",
+             RETURNING transaction_id::text::bigint, global_position, hash",
         )
         .bind(&self.aggregate_type)
         .bind(&self.aggregate_id)
@@ -87,16 +101,29 @@ impl Batch {
         .bind(&self.recorded_at)
         .fetch_all(conn)
         .await?;
-        for (n, (recomputed, exported)) in hashes.iter().zip(&self.hash).enumerate() {
-            if hex(recomputed) != *exported {
+        let mut imported = Vec::with_capacity(rows.len());
+        for (n, ((transaction_id, global_position, recomputed), (exported_hash, exported))) in rows
+            .into_iter()
+            .zip(self.hash.iter().zip(self.exported))
+            .enumerate()
+        {
+            if hex(&recomputed) != *exported_hash {
                 return Err(ImportError::HashMismatch {
                     line: self.first_line + n as u64,
-                    exported: exported.clone(),
-                    recomputed: hex(recomputed),
+                    exported: exported_hash.clone(),
+                    recomputed: hex(&recomputed),
                 });
             }
+            imported.push(Imported {
+                exported,
+                imported: FeedPosition {
+                    transaction_id,
+                    global_position,
+                },
+                hash: recomputed,
+            });
         }
-        Ok(())
+        Ok(imported)
     }
 }
 
@@ -107,18 +134,50 @@ impl Batch {
 pub async fn import(pool: &PgPool, reader: impl AsyncBufRead + Unpin) -> Result<u64, ImportError> {
     let mut tx = pool.begin().await?;
     let mut lines = reader.lines();
-    let mut batch = Batch::default();
-    let (mut number, mut imported) = (0u64, 0u64);
+    let mut importer = Importer::default();
+    let mut imported = 0;
     while let Some(text) = lines.next_line().await? {
-        number += 1;
+        imported += importer.line(&mut tx, &text).await?.len() as u64;
+    }
+    imported += importer.finish(&mut tx).await?.len() as u64;
+    tx.commit().await?;
+    Ok(imported)
+}
+
+/// Inserts exported lines on the caller's connection (in its transaction), in their
+/// order, a batch at a time; each call answers the events a full batch inserted.
+#[derive(Debug, Default)]
+pub struct Importer {
+    batch: Batch,
+    /// The line being read, from 1.
+    number: u64,
+}
+
+impl Importer {
+    /// Reads the file's next line; blank lines are skipped.
+    pub async fn line(
+        &mut self,
+        conn: &mut PgConnection,
+        text: &str,
+    ) -> Result<Vec<Imported>, ImportError> {
+        self.number += 1;
         if text.trim().is_empty() {
-            continue;
+            return Ok(Vec::new());
         }
-        let line: Line = serde_json::from_str(&text)
-            .map_err(|err| ImportError::Malformed(number, err.to_string()))?;
+        let line: Line = serde_json::from_str(text)
+            .map_err(|err| ImportError::Malformed(self.number, err.to_string()))?;
+        let batch = &mut self.batch;
         if batch.len() == 0 {
-            batch.first_line = number;
+            batch.first_line = self.number;
         }
+        batch
+            .exported
+            .push(line.transaction_id.zip(line.position).map(
+                |(transaction_id, global_position)| FeedPosition {
+                    transaction_id,
+                    global_position,
+                },
+            ));
         batch.aggregate_type.push(line.aggregate_type);
         batch.aggregate_id.push(line.aggregate_id);
         batch.sequence.push(line.sequence);
@@ -128,15 +187,17 @@ pub async fn import(pool: &PgPool, reader: impl AsyncBufRead + Unpin) -> Result<
         batch.metadata.push(line.metadata.get().to_owned());
         batch.recorded_at.push(line.recorded_at);
         batch.hash.push(line.hash);
-        if batch.len() == BATCH {
-            imported += BATCH as u64;
-            std::mem::take(&mut batch).insert(&mut tx).await?;
+        if batch.len() < BATCH {
+            return Ok(Vec::new());
         }
+        std::mem::take(batch).insert(conn).await
     }
-    if batch.len() > 0 {
-        imported += batch.len() as u64;
-        batch.insert(&mut tx).await?;
+
+    /// Inserts what is left; the events it inserted.
+    pub async fn finish(self, conn: &mut PgConnection) -> Result<Vec<Imported>, ImportError> {
+        if self.batch.len() == 0 {
+            return Ok(Vec::new());
+        }
+        self.batch.insert(conn).await
     }
-    tx.commit().await?;
-    Ok(imported)
 }

@@ -99,35 +99,42 @@ async fn run(pool: &PgPool, command: &AuditCommand) -> anyhow::Result<bool> {
         AuditCommand::Verify {
             no_read_models,
             json,
-        } => {
-            let projector = Projector::new(pool.clone(), projections::all());
-            projector.register().await?;
-            let bar = ProgressBar::new(0).with_style(
-                ProgressStyle::with_template(
-                    "verifying [{bar:40}] {pos}/{len} events  {per_sec}  ETA {eta}",
-                )?
-                .progress_chars("=> "),
-            );
-            let report = verify(
-                pool,
-                (!no_read_models).then_some(&projector),
-                &Cancellation::default(),
-                |done, total| {
-                    bar.set_length(total);
-                    bar.set_position(done);
-                },
-            )
-            .await?;
-            bar.finish_and_clear();
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print_report(&report);
-            }
-            return Ok(!report.ok);
-        }
+        } => return verify_and_report(pool, !no_read_models, *json).await,
     }
     Ok(false)
+}
+
+/// Runs `ordo audit verify` with a progress bar and prints its report; whether it failed.
+pub(super) async fn verify_and_report(
+    pool: &PgPool,
+    read_models: bool,
+    json: bool,
+) -> anyhow::Result<bool> {
+    let projector = Projector::new(pool.clone(), projections::all());
+    projector.register().await?;
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template(
+            "verifying [{bar:40}] {pos}/{len} events  {per_sec}  ETA {eta}",
+        )?
+        .progress_chars("=> "),
+    );
+    let report = verify(
+        pool,
+        read_models.then_some(&projector),
+        &Cancellation::default(),
+        |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    )
+    .await?;
+    bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(!report.ok)
 }
 
 async fn print_history(pool: &PgPool, id: uuid::Uuid) -> anyhow::Result<()> {

@@ -1,9 +1,11 @@
 //! What each CLI command does.
 
 mod audit;
+mod backup;
 mod projections;
 
 pub use audit::audit;
+pub use backup::{backup, restore};
 pub use projections::projections;
 
 use anyhow::Context;

@@ -64,7 +64,10 @@ async fn print_status(projector: &Projector) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn rebuild_with_progress(projector: &Projector, names: &[String]) -> anyhow::Result<()> {
+pub(super) async fn rebuild_with_progress(
+    projector: &Projector,
+    names: &[String],
+) -> anyhow::Result<()> {
     for name in names {
         let bar = ProgressBar::new(0).with_style(
             ProgressStyle::with_template(

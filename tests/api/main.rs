@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod backup;
 mod bounded_memory;
 mod catalog;
 mod cli;
