@@ -32,3 +32,4 @@ mod retention;
 mod serve;
 mod support;
 mod text_hygiene;
+mod topology;

@@ -103,6 +103,47 @@ impl FakeWeChatPay {
         }
     }
 
+    /// The settings an `ordo serve` process needs to use this fake, its keys written as
+    /// files into `dir`.
+    pub fn process_settings(&self, dir: &std::path::Path) -> Vec<(String, String)> {
+        let write = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).expect("write a key file");
+            path.to_str().expect("a UTF-8 path").to_owned()
+        };
+        let merchant_key = write(
+            "wechatpay-merchant-key.pem",
+            &keys().merchant.to_pem().expect("pem"),
+        );
+        let platform_key = write(
+            "wechatpay-public-key.pem",
+            &keys().platform.public_key_pem().expect("pem"),
+        );
+        let api_v3_key = write(
+            "wechatpay-apiv3-key",
+            &String::from_utf8_lossy(self.api_v3_key.as_bytes()),
+        );
+        [
+            ("ORDO_WECHATPAY_BASE_URL", self.server.uri()),
+            ("ORDO_WECHATPAY_MCH_ID", MCH_ID.to_owned()),
+            (
+                "ORDO_WECHATPAY_MCH_SERIAL_NO",
+                "MERCHANT_SERIAL_1".to_owned(),
+            ),
+            ("ORDO_WECHATPAY_MCH_PRIVATE_KEY_FILE", merchant_key),
+            ("ORDO_WECHATPAY_PUBLIC_KEY_FILE", platform_key),
+            ("ORDO_WECHATPAY_PUBLIC_KEY_ID", PLATFORM_SERIAL.to_owned()),
+            ("ORDO_WECHATPAY_APIV3_KEY_FILE", api_v3_key),
+            (
+                "ORDO_WECHATPAY_NOTIFY_URL",
+                "https://shop.example.com/api/v1/payments/wechat/notify".to_owned(),
+            ),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+    }
+
     /// The merchant's public key, to check what ordo signed.
     pub fn merchant_public_key() -> VerifyingKey {
         VerifyingKey::from_pem(&keys().merchant.public_key_pem().expect("pem")).expect("key")
