@@ -1,7 +1,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Address, CancelReason, OrderLine};
+use uuid::Uuid;
+
+use super::{Address, CancelReason, OrderLine, RefundOutcome};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderCommand {
@@ -23,6 +25,19 @@ pub enum OrderCommand {
     },
     ConfirmReceipt {
         completed_at: DateTime<Utc>,
+    },
+    /// An operator refunds the order: its payment if it is paid or shipped, and every
+    /// payment it could not take. `order_id` numbers the refunds.
+    RequestRefund {
+        order_id: Uuid,
+        reason: String,
+        requested_at: DateTime<Utc>,
+    },
+    /// The payment provider's answer on a refund, for `amount_cents`.
+    SettleRefund {
+        refund_no: String,
+        amount_cents: i64,
+        outcome: RefundOutcome,
     },
 }
 

@@ -18,6 +18,12 @@ pub enum OrderError {
     },
     #[error("payment of {paid} does not match the order total of {expected}")]
     AmountMismatch { expected: i64, paid: i64 },
+    #[error("a refund of this order is in progress; its answer has not come yet")]
+    RefundInProgress,
+    #[error("nothing to refund: the order is {status} and holds no payment to give back")]
+    NothingToRefund { status: OrderStatus },
+    #[error("the order has no refund {0}")]
+    UnknownRefund(String),
     #[error("invalid order: {}", crate::describe(.0))]
     Invalid(Vec<FieldError>),
 }

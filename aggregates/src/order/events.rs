@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-use super::{Address, CancelReason, OrderLine, RefundReason};
+use super::{Address, CancelReason, OrderLine, RefundKind, RefundReason};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderEvent {
@@ -45,6 +45,32 @@ pub enum OrderEvent {
     OrderCompleted {
         completed_at: DateTime<Utc>,
     },
+    /// An operator asked for money back (`reason`); the refund goes to the payment
+    /// provider as `refund_no`. A refund of the order's own payment moves the order to
+    /// `refunding`.
+    RefundRequested {
+        refund_no: String,
+        payment_id: String,
+        amount_cents: i64,
+        kind: RefundKind,
+        reason: String,
+        requested_at: DateTime<Utc>,
+    },
+    /// The provider returned the money: an order refund makes the order `refunded`.
+    RefundSucceeded {
+        refund_no: String,
+        kind: RefundKind,
+        amount_cents: i64,
+        provider_refund_id: String,
+        refunded_at: DateTime<Utc>,
+    },
+    /// The provider refused or gave up: an order refund puts the order back where it was.
+    RefundFailed {
+        refund_no: String,
+        kind: RefundKind,
+        reason: String,
+        failed_at: DateTime<Utc>,
+    },
 }
 
 /// The stored name of each event type (`event_type` in the log): spelled once, here.
@@ -56,6 +82,9 @@ impl OrderEvent {
     pub const REFUND_REQUIRED: &'static str = "RefundRequired";
     pub const ORDER_SHIPPED: &'static str = "OrderShipped";
     pub const ORDER_COMPLETED: &'static str = "OrderCompleted";
+    pub const REFUND_REQUESTED: &'static str = "RefundRequested";
+    pub const REFUND_SUCCEEDED: &'static str = "RefundSucceeded";
+    pub const REFUND_FAILED: &'static str = "RefundFailed";
 }
 
 impl DomainEvent for OrderEvent {
@@ -68,6 +97,9 @@ impl DomainEvent for OrderEvent {
             Self::RefundRequired { .. } => Self::REFUND_REQUIRED,
             Self::OrderShipped { .. } => Self::ORDER_SHIPPED,
             Self::OrderCompleted { .. } => Self::ORDER_COMPLETED,
+            Self::RefundRequested { .. } => Self::REFUND_REQUESTED,
+            Self::RefundSucceeded { .. } => Self::REFUND_SUCCEEDED,
+            Self::RefundFailed { .. } => Self::REFUND_FAILED,
         }
         .to_owned()
     }

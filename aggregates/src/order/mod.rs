@@ -1,10 +1,13 @@
 //! Order: what a shopper bought, and where it is in its lifecycle:
 //! `awaiting_payment` → `paid` → `shipped` → `completed`, or `awaiting_payment` →
-//! `cancelled` (by the user or by the payment timeout). Every other move is refused.
+//! `cancelled` (by the user or by the payment timeout); `paid` or `shipped` →
+//! `refunding` → `refunded` (or back, when the payment provider refuses the refund).
+//! Every other move is refused.
 
 mod commands;
 mod errors;
 mod events;
+mod refunds;
 #[cfg(test)]
 mod tests;
 mod validation;
@@ -18,6 +21,9 @@ use uuid::Uuid;
 pub use commands::{NewOrder, OrderCommand};
 pub use errors::OrderError;
 pub use events::OrderEvent;
+pub use refunds::{
+    MAX_REFUND_REASON_CHARS, REFUND_REASON, Refund, RefundKind, RefundOutcome, RefundStatus,
+};
 pub use validation::{
     ADDRESS_FIELD, MAX_LINES, MAX_QUANTITY, MAX_REMARK_CHARS, REMARK, SHIPMENT_FIELD,
 };
@@ -31,6 +37,10 @@ pub enum OrderStatus {
     Shipped,
     Completed,
     Cancelled,
+    /// Its payment is being refunded.
+    Refunding,
+    /// Its payment was refunded.
+    Refunded,
 }
 
 impl OrderStatus {
@@ -42,6 +52,8 @@ impl OrderStatus {
             Self::Shipped => "shipped",
             Self::Completed => "completed",
             Self::Cancelled => "cancelled",
+            Self::Refunding => "refunding",
+            Self::Refunded => "refunded",
         }
     }
 }
@@ -146,6 +158,14 @@ pub struct Order {
     pub completed_at: Option<DateTime<Utc>>,
     /// Payments received that the order could not take.
     pub refunds_due: Vec<RefundDue>,
+    /// Every refund asked for, in order.
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
+    /// The status a refund of the order's payment goes back to if it fails.
+    #[serde(default)]
+    pub refunding_from: Option<OrderStatus>,
+    #[serde(default)]
+    pub refunded_at: Option<DateTime<Utc>>,
 }
 
 impl Order {
@@ -182,9 +202,11 @@ impl Order {
                 }]);
             }
             OrderStatus::Cancelled => RefundReason::PaidAfterCancel,
-            OrderStatus::Paid | OrderStatus::Shipped | OrderStatus::Completed => {
-                RefundReason::PaidTwice
-            }
+            OrderStatus::Paid
+            | OrderStatus::Shipped
+            | OrderStatus::Completed
+            | OrderStatus::Refunding
+            | OrderStatus::Refunded => RefundReason::PaidTwice,
         };
         Ok(vec![
             OrderEvent::PaymentReceived {
@@ -283,6 +305,27 @@ impl Aggregate for Order {
                 self.require(OrderStatus::Shipped, "confirm receipt of")?;
                 OrderEvent::OrderCompleted { completed_at }
             }
+            OrderCommand::RequestRefund {
+                order_id,
+                reason,
+                requested_at,
+            } => {
+                let key = order_id.simple().to_string();
+                for event in self.request_refund(&key, reason, requested_at)? {
+                    sink.write(event, self).await;
+                }
+                return Ok(());
+            }
+            OrderCommand::SettleRefund {
+                refund_no,
+                amount_cents,
+                outcome,
+            } => {
+                for event in self.settle_refund(&refund_no, amount_cents, outcome)? {
+                    sink.write(event, self).await;
+                }
+                return Ok(());
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -365,6 +408,9 @@ impl Aggregate for Order {
                 self.status = Some(OrderStatus::Completed);
                 self.completed_at = Some(completed_at);
             }
+            refund @ (OrderEvent::RefundRequested { .. }
+            | OrderEvent::RefundSucceeded { .. }
+            | OrderEvent::RefundFailed { .. }) => self.apply_refund(refund),
         }
     }
 }

@@ -5,6 +5,8 @@ use uuid::Uuid;
 use super::*;
 use crate::FieldError;
 
+mod refunds;
+
 type OrderTest = TestFramework<Order>;
 
 fn at(minute: u32) -> DateTime<Utc> {

@@ -27,4 +27,10 @@ pub enum ShopperCommand {
     /// back, and it no longer counts as unpaid. Nothing happens for an order the shopper
     /// does not hold unpaid.
     ReleasePurchase { order_id: Uuid },
+    /// A paid order was refunded: its units (`lines`, from the order) no longer count
+    /// against the limits. The Order aggregate makes this happen once per order.
+    ReturnPurchase {
+        order_id: Uuid,
+        lines: Vec<(Uuid, i64)>,
+    },
 }

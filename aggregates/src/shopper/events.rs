@@ -16,6 +16,11 @@ pub enum ShopperEvent {
         order_id: Uuid,
         lines: Vec<(Uuid, i64)>,
     },
+    /// A paid order was refunded: its units are given back.
+    PurchaseReturned {
+        order_id: Uuid,
+        lines: Vec<(Uuid, i64)>,
+    },
 }
 
 impl DomainEvent for ShopperEvent {
@@ -24,6 +29,7 @@ impl DomainEvent for ShopperEvent {
             Self::PurchaseOpened { .. } => "PurchaseOpened",
             Self::PurchasePaid { .. } => "PurchasePaid",
             Self::PurchaseReleased { .. } => "PurchaseReleased",
+            Self::PurchaseReturned { .. } => "PurchaseReturned",
         }
         .to_owned()
     }

@@ -125,6 +125,9 @@ impl Aggregate for Shopper {
                     lines: lines.clone(),
                 }
             }
+            ShopperCommand::ReturnPurchase { order_id, lines } => {
+                ShopperEvent::PurchaseReturned { order_id, lines }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -142,7 +145,8 @@ impl Aggregate for Shopper {
             ShopperEvent::PurchasePaid { order_id } => {
                 self.unpaid.remove(&order_id);
             }
-            ShopperEvent::PurchaseReleased { order_id, lines } => {
+            ShopperEvent::PurchaseReleased { order_id, lines }
+            | ShopperEvent::PurchaseReturned { order_id, lines } => {
                 self.unpaid.remove(&order_id);
                 for (product_id, quantity) in lines {
                     let held = self.held.entry(product_id).or_default();

@@ -14,4 +14,7 @@ pub enum StockCommand {
     ReleaseStock { order_id: Uuid, quantity: i64 },
     /// An order's held units are sold (the order was paid): its line's quantity.
     SellStock { order_id: Uuid, quantity: i64 },
+    /// A sold order's units come back (it was refunded before shipping): its line's
+    /// quantity. The Order aggregate makes this happen once per order.
+    ReturnStock { order_id: Uuid, quantity: i64 },
 }

@@ -10,6 +10,8 @@ pub enum StockEvent {
     StockReserved { order_id: Uuid, quantity: i64 },
     StockReleased { order_id: Uuid, quantity: i64 },
     StockSold { order_id: Uuid, quantity: i64 },
+    /// A sold order was refunded before it shipped: its units are on hand again.
+    StockReturned { order_id: Uuid, quantity: i64 },
 }
 
 /// The stored name of each event type (`event_type` in the log): spelled once, here.
@@ -19,6 +21,7 @@ impl StockEvent {
     pub const STOCK_RESERVED: &'static str = "StockReserved";
     pub const STOCK_RELEASED: &'static str = "StockReleased";
     pub const STOCK_SOLD: &'static str = "StockSold";
+    pub const STOCK_RETURNED: &'static str = "StockReturned";
 }
 
 impl DomainEvent for StockEvent {
@@ -29,6 +32,7 @@ impl DomainEvent for StockEvent {
             Self::StockReserved { .. } => Self::STOCK_RESERVED,
             Self::StockReleased { .. } => Self::STOCK_RELEASED,
             Self::StockSold { .. } => Self::STOCK_SOLD,
+            Self::StockReturned { .. } => Self::STOCK_RETURNED,
         }
         .to_owned()
     }

@@ -127,6 +127,15 @@ impl Aggregate for Stock {
                 self.check_held(quantity)?;
                 StockEvent::StockSold { order_id, quantity }
             }
+            StockCommand::ReturnStock { order_id, quantity } => {
+                if quantity <= 0 {
+                    return Err(StockError::NonPositiveQuantity);
+                }
+                self.on_hand
+                    .checked_add(quantity)
+                    .ok_or(StockError::TooMuchStock)?;
+                StockEvent::StockReturned { order_id, quantity }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -142,6 +151,7 @@ impl Aggregate for Stock {
                 self.reserved -= quantity;
                 self.on_hand -= quantity;
             }
+            StockEvent::StockReturned { quantity, .. } => self.on_hand += quantity,
         }
     }
 }

@@ -1,0 +1,296 @@
+//! Refunds: money going back to the shopper through the payment provider.
+//!
+//! An operator asks for a refund of an order; the order refunds everything it holds:
+//! its own payment when it is `paid` or `shipped` (the order moves to `refunding`, then
+//! `refunded`, or back to where it was when the provider refuses), and each payment it
+//! could not take (`refunds_due`) not yet refunded or being refunded.
+//!
+//! Every refund has a number (`out_refund_no`) derived from the order and its count of
+//! refunds, so two servers asking at once decide the same event and only one append
+//! wins; and a refund is settled once: a repeated or late answer changes nothing.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Order, OrderError, OrderEvent, OrderStatus};
+use crate::text::TextRule;
+
+/// Longest refund reason, in characters: what WeChat Pay accepts (80).
+pub const MAX_REFUND_REASON_CHARS: usize = 80;
+/// Why the shop refunds: one line, required (auditors read it in the history).
+pub const REFUND_REASON: TextRule = TextRule::single_line(MAX_REFUND_REASON_CHARS).required();
+
+/// Which money a refund returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundKind {
+    /// The order's own payment: the order is refunded.
+    Order,
+    /// A payment the order could not take (one of its `refunds_due`).
+    ExtraPayment,
+}
+
+impl RefundKind {
+    /// The name the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Order => "order",
+            Self::ExtraPayment => "extra_payment",
+        }
+    }
+}
+
+/// Where a refund is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    /// Asked of the payment provider; its answer has not come yet.
+    Requested,
+    Succeeded,
+    /// The provider refused or gave up; the money was not returned.
+    Failed,
+}
+
+impl RefundStatus {
+    /// The name the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One refund of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    /// The merchant's refund number (`out_refund_no`).
+    pub refund_no: String,
+    /// The payment (WeChat Pay transaction) whose money goes back.
+    pub payment_id: String,
+    pub amount_cents: i64,
+    pub kind: RefundKind,
+    /// Why the shop refunds.
+    pub reason: String,
+    pub status: RefundStatus,
+    pub requested_at: DateTime<Utc>,
+    /// When it succeeded or failed.
+    pub settled_at: Option<DateTime<Utc>>,
+    /// The provider's id of the refund, once it succeeded.
+    pub provider_refund_id: Option<String>,
+    /// Why it failed.
+    pub failure: Option<String>,
+}
+
+/// What the payment provider says became of a refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RefundOutcome {
+    Succeeded {
+        provider_refund_id: String,
+        refunded_at: DateTime<Utc>,
+    },
+    Failed {
+        reason: String,
+        failed_at: DateTime<Utc>,
+    },
+}
+
+/// Longest failure reason kept, in characters: the provider's text, cut.
+const MAX_FAILURE_CHARS: usize = 200;
+
+impl Order {
+    /// The refund numbered `refund_no`.
+    pub fn refund(&self, refund_no: &str) -> Option<&Refund> {
+        self.refunds.iter().find(|r| r.refund_no == refund_no)
+    }
+
+    /// The refunds asked of the provider and not answered yet.
+    pub fn refunds_in_progress(&self) -> impl Iterator<Item = &Refund> {
+        self.refunds
+            .iter()
+            .filter(|r| r.status == RefundStatus::Requested)
+    }
+
+    /// The number of the order's next refund: its id and the refund's count, at most 64
+    /// characters as WeChat Pay allows.
+    fn next_refund_no(&self, order_key: &str, offset: usize) -> String {
+        format!("{order_key}R{}", self.refunds.len() + offset + 1)
+    }
+
+    /// Whether `payment_id` is being refunded or was refunded.
+    fn refund_covers(&self, payment_id: &str) -> bool {
+        self.refunds.iter().any(|refund| {
+            refund.payment_id == payment_id && refund.status != RefundStatus::Failed
+        })
+    }
+
+    /// Refunds everything the order holds that is not refunded yet; `order_key` names
+    /// the order in refund numbers.
+    pub(super) fn request_refund(
+        &self,
+        order_key: &str,
+        reason: String,
+        requested_at: DateTime<Utc>,
+    ) -> Result<Vec<OrderEvent>, OrderError> {
+        let status = self.status.ok_or(OrderError::NotFound)?;
+        if let Some(error) = REFUND_REASON.check("reason", &reason) {
+            return Err(OrderError::Invalid(vec![error]));
+        }
+        let mut refunds = Vec::new();
+        if matches!(status, OrderStatus::Paid | OrderStatus::Shipped)
+            && let Some(payment_id) = &self.payment_id
+        {
+            refunds.push((payment_id.clone(), self.total_cents, RefundKind::Order));
+        }
+        for due in &self.refunds_due {
+            if due.reason.is_some() && !self.refund_covers(&due.payment_id) {
+                refunds.push((
+                    due.payment_id.clone(),
+                    due.amount_cents,
+                    RefundKind::ExtraPayment,
+                ));
+            }
+        }
+        if refunds.is_empty() {
+            return Err(if self.refunds_in_progress().next().is_some() {
+                OrderError::RefundInProgress
+            } else {
+                OrderError::NothingToRefund { status }
+            });
+        }
+        Ok(refunds
+            .into_iter()
+            .enumerate()
+            .map(
+                |(i, (payment_id, amount_cents, kind))| OrderEvent::RefundRequested {
+                    refund_no: self.next_refund_no(order_key, i),
+                    payment_id,
+                    amount_cents,
+                    kind,
+                    reason: reason.clone(),
+                    requested_at,
+                },
+            )
+            .collect())
+    }
+
+    /// Records the provider's answer on a refund: once; a refund already settled keeps
+    /// its first answer.
+    pub(super) fn settle_refund(
+        &self,
+        refund_no: &str,
+        amount_cents: i64,
+        outcome: RefundOutcome,
+    ) -> Result<Vec<OrderEvent>, OrderError> {
+        let refund = self
+            .refund(refund_no)
+            .ok_or_else(|| OrderError::UnknownRefund(refund_no.to_owned()))?;
+        if refund.status != RefundStatus::Requested {
+            return Ok(Vec::new());
+        }
+        if amount_cents != refund.amount_cents {
+            return Err(OrderError::AmountMismatch {
+                expected: refund.amount_cents,
+                paid: amount_cents,
+            });
+        }
+        let refund_no = refund.refund_no.clone();
+        let kind = refund.kind;
+        Ok(vec![match outcome {
+            RefundOutcome::Succeeded {
+                provider_refund_id,
+                refunded_at,
+            } => OrderEvent::RefundSucceeded {
+                refund_no,
+                kind,
+                amount_cents,
+                provider_refund_id,
+                refunded_at,
+            },
+            RefundOutcome::Failed { reason, failed_at } => OrderEvent::RefundFailed {
+                refund_no,
+                kind,
+                reason: reason.chars().take(MAX_FAILURE_CHARS).collect(),
+                failed_at,
+            },
+        }])
+    }
+
+    /// Applies a refund event.
+    pub(super) fn apply_refund(&mut self, event: OrderEvent) {
+        match event {
+            OrderEvent::RefundRequested {
+                refund_no,
+                payment_id,
+                amount_cents,
+                kind,
+                reason,
+                requested_at,
+            } => {
+                if kind == RefundKind::Order {
+                    self.refunding_from = self.status;
+                    self.status = Some(OrderStatus::Refunding);
+                }
+                self.refunds.push(Refund {
+                    refund_no,
+                    payment_id,
+                    amount_cents,
+                    kind,
+                    reason,
+                    status: RefundStatus::Requested,
+                    requested_at,
+                    settled_at: None,
+                    provider_refund_id: None,
+                    failure: None,
+                });
+            }
+            OrderEvent::RefundSucceeded {
+                refund_no,
+                kind,
+                provider_refund_id,
+                refunded_at,
+                ..
+            } => {
+                if kind == RefundKind::Order {
+                    self.status = Some(OrderStatus::Refunded);
+                    self.refunding_from = None;
+                    self.refunded_at = Some(refunded_at);
+                }
+                if let Some(refund) = self.refunds.iter_mut().find(|r| r.refund_no == refund_no) {
+                    refund.status = RefundStatus::Succeeded;
+                    refund.settled_at = Some(refunded_at);
+                    refund.provider_refund_id = Some(provider_refund_id);
+                }
+            }
+            OrderEvent::RefundFailed {
+                refund_no,
+                kind,
+                reason,
+                failed_at,
+            } => {
+                if kind == RefundKind::Order {
+                    self.status = self.refunding_from.take().or(Some(OrderStatus::Paid));
+                }
+                if let Some(refund) = self.refunds.iter_mut().find(|r| r.refund_no == refund_no) {
+                    refund.status = RefundStatus::Failed;
+                    refund.settled_at = Some(failed_at);
+                    refund.failure = Some(reason);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the order's units go back to stock with `event`: its own payment refunded
+    /// before it was shipped.
+    pub fn returns_stock(&self, event: &OrderEvent) -> bool {
+        matches!(
+            event,
+            OrderEvent::RefundSucceeded {
+                kind: RefundKind::Order,
+                ..
+            }
+        ) && self.shipment.is_none()
+    }
+}
