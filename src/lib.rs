@@ -18,6 +18,7 @@ pub mod http;
 pub mod metrics;
 pub mod payment_timeout;
 pub mod rate_limit;
+pub mod refunds;
 pub mod retention;
 pub mod secret;
 pub mod server;

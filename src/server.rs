@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use crate::http;
 use crate::payment_timeout::PaymentTimeout;
+use crate::refunds::{RefundFollowUp, Refunds};
 use crate::retention;
 use crate::state::AppState;
 
@@ -61,6 +62,16 @@ impl Application {
             self.state.retention,
             stopped.clone(),
         ));
+        let follow_up = RefundFollowUp {
+            pool: self.state.pool.clone(),
+            events: self.state.events.clone(),
+            refunds: Refunds {
+                write: self.state.write.clone(),
+                wechat_pay: self.state.wechat_pay.clone(),
+            },
+            every: self.state.refund_follow_up,
+        };
+        let follow_ups = tokio::spawn(follow_up.run(stopped.clone()));
         let sealer = tokio::spawn(crate::audit::sealer::run(
             self.state.pool.clone(),
             SEAL_EVERY,
@@ -76,6 +87,7 @@ impl Application {
         let _ = projector.await;
         let _ = timeouts.await;
         let _ = purges.await;
+        let _ = follow_ups.await;
         let _ = sealer.await;
         served
     }

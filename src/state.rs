@@ -17,6 +17,10 @@ use crate::wechat_pay::{WeChatPay, WeChatPayConfig};
 use crate::write::{WriteModel, WriteSettings};
 use projections::Projector;
 
+/// How long a refund waits for its notice before WeChat Pay is asked, unless the
+/// settings say otherwise.
+pub const DEFAULT_REFUND_FOLLOW_UP: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A request's deadline unless the settings give another.
 pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -39,6 +43,8 @@ pub struct AppSettings {
     pub retention: RetentionSettings,
     /// How long a request may run before its client is answered 503; `None`: 30 s.
     pub request_timeout: Option<std::time::Duration>,
+    /// How long a refund waits for its notice before WeChat Pay is asked; `None`: 1 min.
+    pub refund_follow_up: Option<std::time::Duration>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     /// When set, `/metrics` needs it as a bearer token.
@@ -68,6 +74,8 @@ pub struct AppState {
     pub retention: RetentionSettings,
     /// How long a request may run before its client is answered 503.
     pub request_timeout: std::time::Duration,
+    /// See [`AppSettings::refund_follow_up`].
+    pub refund_follow_up: std::time::Duration,
     pub trusted_proxies: Arc<[IpNet]>,
     pub metrics_token: Option<Arc<Secret>>,
 }
@@ -92,6 +100,9 @@ impl AppState {
             local_addr: Arc::new(OnceLock::new()),
             retention: settings.retention,
             request_timeout: settings.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+            refund_follow_up: settings
+                .refund_follow_up
+                .unwrap_or(DEFAULT_REFUND_FOLLOW_UP),
             trusted_proxies: settings.trusted_proxies.into(),
             metrics_token: settings.metrics_token.map(Arc::new),
         }

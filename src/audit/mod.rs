@@ -34,10 +34,12 @@ pub const COLUMNS: &str = "global_position, transaction_id::text::bigint AS tran
     aggregate_type, aggregate_id, sequence, event_type, event_version,
     payload::text AS payload, metadata::text AS metadata, recorded_at, hash";
 
-/// The order a stock event (reserved, released, sold) concerns. Exactly the expression of
-/// the index `events_stock_by_order` (migration 7), so that queries by order use it.
+/// The order a stock event (reserved, released, sold, returned) concerns. Exactly the
+/// expression of the index `events_stock_by_order` (migration `refunds`), so that queries
+/// by order use it.
 pub const STOCK_ORDER_ID: &str = "coalesce(payload -> 'StockReserved' ->> 'order_id', \
-    payload -> 'StockReleased' ->> 'order_id', payload -> 'StockSold' ->> 'order_id')";
+    payload -> 'StockReleased' ->> 'order_id', payload -> 'StockSold' ->> 'order_id', \
+    payload -> 'StockReturned' ->> 'order_id')";
 
 /// Feed order below the horizon: the same condition the projector reads by.
 pub use projections::feed::AFTER_POSITION_BELOW_HORIZON as FEED_FILTER;

@@ -94,6 +94,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ORDO_MAX_UNPAID_ORDERS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_unpaid_orders: u32,
 
+    /// How long a refund waits for WeChat Pay's notice before ordo asks WeChat Pay
+    /// about it (and sends it again if WeChat Pay never got it), e.g. `1m`.
+    #[arg(long, env = "ORDO_REFUND_FOLLOW_UP", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub refund_follow_up: Duration,
+
     #[command(flatten)]
     pub retention: RetentionArgs,
 

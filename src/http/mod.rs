@@ -26,6 +26,7 @@ mod payment_notices;
 mod payments;
 pub mod products;
 pub mod rate_limit;
+mod refund_notices;
 mod request_id;
 mod sampled_log;
 mod schemas;
@@ -81,6 +82,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(orders::router())
         .merge(payments::router())
         .merge(payment_notices::router())
+        .merge(refund_notices::router())
         .merge(products::router())
         .merge(admin_orders::router())
         .merge(admin_payments::router())

@@ -1,19 +1,20 @@
 //! An order as the API shows it, from the write side's state or from the order views.
 
-use aggregates::order::{Address, Order, OrderLine};
+use aggregates::order::{Address, Order, OrderLine, Refund};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::schemas::{AddressSchema, OrderLineSchema};
+use super::schemas::{AddressSchema, OrderLineSchema, RefundSchema};
 use projections::orders::query::OrderRow;
 
 /// An order as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderView {
     pub id: Uuid,
-    /// `awaiting_payment`, `paid`, `shipped`, `completed` or `cancelled`.
+    /// `awaiting_payment`, `paid`, `shipped`, `completed`, `cancelled`, `refunding` or
+    /// `refunded`.
     pub status: String,
     #[schema(value_type = Vec<OrderLineSchema>)]
     pub lines: Vec<OrderLine>,
@@ -37,6 +38,11 @@ pub struct OrderView {
     /// Payments the order could not take (it was cancelled, or paid already): their money
     /// goes back to the shopper.
     pub refunds_due: Vec<RefundView>,
+    /// Every refund asked for, oldest first.
+    #[schema(value_type = Vec<RefundSchema>)]
+    pub refunds: Vec<Refund>,
+    /// When the order's payment was refunded.
+    pub refunded_at: Option<DateTime<Utc>>,
 }
 
 /// A payment owed back to the shopper.
@@ -82,12 +88,15 @@ impl OrderView {
                     })
                 })
                 .collect(),
+            refunds: order.refunds,
+            refunded_at: order.refunded_at,
         }
     }
 }
 
 impl From<OrderRow> for OrderView {
     fn from(row: OrderRow) -> Self {
+        let refunds = row.refunds();
         Self {
             id: row.order_id,
             status: row.status,
@@ -115,6 +124,8 @@ impl From<OrderRow> for OrderView {
                     reason: due.reason,
                 })
                 .collect(),
+            refunds,
+            refunded_at: row.refunded_at,
         }
     }
 }

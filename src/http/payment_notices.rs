@@ -41,7 +41,7 @@ struct NoticeAnswer {
     message: String,
 }
 
-fn notice_answer(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn notice_answer(status: StatusCode, message: impl Into<String>) -> Response {
     let code = if status.is_success() {
         "SUCCESS"
     } else {
@@ -55,46 +55,100 @@ fn notice_answer(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// What ordo made of a notice, recorded in `payment_notices`.
-struct NoticeRecord<'a> {
-    outcome: &'static str,
-    reason: Option<String>,
-    notice_id: Option<&'a str>,
-    transaction: Option<&'a Transaction>,
-    order_id: Option<Uuid>,
+#[derive(Default)]
+pub(super) struct NoticeRecord<'a> {
+    /// `payment` or `refund`.
+    pub kind: &'static str,
+    pub outcome: &'static str,
+    pub reason: Option<String>,
+    pub notice_id: Option<&'a str>,
+    pub transaction_id: Option<&'a str>,
+    pub amount_cents: Option<i64>,
+    pub order_id: Option<Uuid>,
+    pub refund_no: Option<&'a str>,
 }
 
-impl NoticeRecord<'_> {
-    fn refused(reason: String) -> Self {
+impl<'a> NoticeRecord<'a> {
+    fn payment(outcome: &'static str, notice: &'a str, transaction: &'a Transaction) -> Self {
         Self {
-            outcome: "refused",
-            reason: Some(reason),
-            notice_id: None,
-            transaction: None,
-            order_id: None,
+            kind: "payment",
+            outcome,
+            notice_id: Some(notice),
+            transaction_id: Some(&transaction.transaction_id),
+            amount_cents: Some(transaction.amount.total),
+            ..Self::default()
         }
     }
 }
 
-async fn record(state: &AppState, headers: &HeaderMap, record: NoticeRecord<'_>) {
-    metrics::counter!("payment_notices_total", "outcome" => record.outcome).increment(1);
+/// Verifies and decrypts a notice, or answers WeChat Pay why not: a refusal WeChat Pay's
+/// key vouches for is recorded (as `kind`), the others counted and sampled.
+pub(super) async fn open_or_refuse<R: serde::de::DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    kind: &'static str,
+) -> Result<(wechat_pay::Notice, R), Response> {
+    let Some(config) = state.wechat_pay.config() else {
+        return Err(notice_answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "WeChat Pay is not configured",
+        ));
+    };
+    let err = match wechat_pay::open_notice(config, headers, body, Utc::now()) {
+        Ok(opened) => return Ok(opened),
+        Err(err) => err,
+    };
+    let status = match err {
+        NoticeError::Malformed(_) | NoticeError::Undecryptable => StatusCode::BAD_REQUEST,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    let message = err.to_string();
+    if !err.is_vouched_for() {
+        metrics::counter!("payment_notices_unverified_total", "reason" => err.kind()).increment(1);
+        if let Some(left_out) = UNVERIFIED.admit() {
+            tracing::warn!(reason = %message, left_out, kind,
+                "notice refused: not signed by WeChat Pay (sampled)");
+        }
+        return Err(notice_answer(status, message));
+    }
+    let refused = NoticeRecord {
+        kind,
+        outcome: "refused",
+        reason: Some(format!("{}: {message}", err.kind())),
+        ..NoticeRecord::default()
+    };
+    record(state, headers, refused).await;
+    Err(notice_answer(status, message))
+}
+
+pub(super) async fn record(state: &AppState, headers: &HeaderMap, record: NoticeRecord<'_>) {
+    metrics::counter!("payment_notices_total", "outcome" => record.outcome, "kind" => record.kind)
+        .increment(1);
     if record.outcome == "refused" {
-        tracing::warn!(reason = record.reason.as_deref(), "payment notice refused");
+        tracing::warn!(
+            reason = record.reason.as_deref(),
+            kind = record.kind,
+            "notice refused"
+        );
     }
     let request_id = headers
         .get(REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok());
     let written = sqlx::query(
-        "INSERT INTO payment_notices
-                (outcome, reason, notice_id, transaction_id, order_id, amount_cents, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO payment_notices (kind, outcome, reason, notice_id, transaction_id,
+                order_id, amount_cents, request_id, refund_no)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
+    .bind(record.kind)
     .bind(record.outcome)
     .bind(record.reason.as_deref().map(escape))
     .bind(record.notice_id.map(escape))
-    .bind(record.transaction.map(|t| escape(&t.transaction_id)))
+    .bind(record.transaction_id.map(escape))
     .bind(record.order_id)
-    .bind(record.transaction.map(|t| t.amount.total))
+    .bind(record.amount_cents)
     .bind(request_id.map(escape))
+    .bind(record.refund_no.map(escape))
     .execute(&state.pool)
     .await;
     if let Err(err) = written {
@@ -125,37 +179,16 @@ async fn wechat_notify(State(state): State<AppState>, headers: HeaderMap, body: 
 }
 
 async fn handle_notice(state: AppState, headers: HeaderMap, body: Bytes) -> Response {
+    let (notice, transaction): (_, Transaction) =
+        match open_or_refuse(&state, &headers, &body, "payment").await {
+            Ok(opened) => opened,
+            Err(answer) => return answer,
+        };
     let Some(config) = state.wechat_pay.config() else {
         return notice_answer(
             StatusCode::SERVICE_UNAVAILABLE,
             "WeChat Pay is not configured",
         );
-    };
-    let (notice, transaction) = match wechat_pay::open_notice(config, &headers, &body, Utc::now()) {
-        Ok(opened) => opened,
-        Err(err) => {
-            let status = match err {
-                NoticeError::Malformed(_) | NoticeError::Undecryptable => StatusCode::BAD_REQUEST,
-                _ => StatusCode::UNAUTHORIZED,
-            };
-            let message = err.to_string();
-            if !err.is_vouched_for() {
-                metrics::counter!("payment_notices_unverified_total", "reason" => err.kind())
-                    .increment(1);
-                if let Some(left_out) = UNVERIFIED.admit() {
-                    tracing::warn!(reason = %message, left_out,
-                        "payment notice refused: not signed by WeChat Pay (sampled)");
-                }
-                return notice_answer(status, message);
-            }
-            record(
-                &state,
-                &headers,
-                NoticeRecord::refused(format!("{}: {message}", err.kind())),
-            )
-            .await;
-            return notice_answer(status, message);
-        }
     };
     let refuse = |status: StatusCode, reason: String, order_id: Option<Uuid>| {
         let state = &state;
@@ -163,18 +196,12 @@ async fn handle_notice(state: AppState, headers: HeaderMap, body: Bytes) -> Resp
         let notice = &notice;
         let transaction = &transaction;
         async move {
-            record(
-                state,
-                headers,
-                NoticeRecord {
-                    outcome: "refused",
-                    reason: Some(reason.clone()),
-                    notice_id: Some(&notice.id),
-                    transaction: Some(transaction),
-                    order_id,
-                },
-            )
-            .await;
+            let refused = NoticeRecord {
+                reason: Some(reason.clone()),
+                order_id,
+                ..NoticeRecord::payment("refused", &notice.id, transaction)
+            };
+            record(state, headers, refused).await;
             notice_answer(status, reason)
         }
     };
@@ -195,14 +222,12 @@ async fn handle_notice(state: AppState, headers: HeaderMap, body: Bytes) -> Resp
             &state,
             &headers,
             NoticeRecord {
-                outcome: "refused",
                 reason: Some(format!(
                     "not a payment: {} / trade_state {}",
                     notice.event_type, transaction.trade_state
                 )),
-                notice_id: Some(&notice.id),
-                transaction: Some(&transaction),
                 order_id: Some(order_id),
+                ..NoticeRecord::payment("refused", &notice.id, &transaction)
             },
         )
         .await;
@@ -262,11 +287,8 @@ async fn handle_notice(state: AppState, headers: HeaderMap, body: Bytes) -> Resp
         &state,
         &headers,
         NoticeRecord {
-            outcome,
-            reason: None,
-            notice_id: Some(&notice.id),
-            transaction: Some(&transaction),
             order_id: Some(order_id),
+            ..NoticeRecord::payment(outcome, &notice.id, &transaction)
         },
     )
     .await;

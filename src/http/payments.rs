@@ -1,5 +1,5 @@
 //! Paying for an order with WeChat Pay: the prepay (`POST /orders/{id}/pay`) and dev
-//! mode's simulated payment. WeChat Pay's notices are in `payment_notices`.
+//! mode's simulated payment and refund. WeChat Pay's notices are in `payment_notices`.
 
 use aggregates::order::{Order, OrderStatus};
 use axum::extract::State;
@@ -18,12 +18,16 @@ use super::order_view::OrderView;
 use super::orders::{current_order, load_order};
 use super::params::IdPath;
 use crate::state::AppState;
-use crate::wechat_pay::{self, PayError, PaymentRequest, RequestPaymentParams, Transaction};
+use crate::wechat_pay::{
+    self, PayError, PaymentRequest, RefundAmount, RefundResult, RequestPaymentParams, SignedNotice,
+    Transaction, WeChatPayConfig,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(pay_order))
         .routes(routes!(simulate_payment))
+        .routes(routes!(simulate_refund))
 }
 
 /// The longest `description` WeChat Pay accepts, in characters.
@@ -144,25 +148,8 @@ async fn simulate_payment(
     user: AuthUser,
     IdPath(id): IdPath,
 ) -> Result<Success<SimulatedPayment>, ApiError> {
-    let simulating = state.dev_mode
-        && state
-            .wechat_pay
-            .config()
-            .is_some_and(|config| config.simulator.is_some());
-    if !simulating {
-        return Err(ApiError::forbidden(
-            "simulated payments exist in dev mode only",
-        ));
-    }
-    let order = load_order(&state, id).await?;
-    let is_admin = user.0.role == crate::auth::Role::Admin;
-    if order.status.is_none() || (order.user_id != user.id() && !is_admin) {
-        return Err(ApiError::not_found("order"));
-    }
-    let config = state
-        .wechat_pay
-        .config()
-        .ok_or_else(|| ApiError::unavailable("WeChat Pay is not configured"))?;
+    let config = simulator(&state, "payments")?;
+    let order = owned_order(&state, &user, id).await?;
     let openid = match Uuid::parse_str(&order.user_id) {
         Ok(user_id) => state.write.user(user_id).await?.map(|user| user.openid),
         Err(_) => None,
@@ -183,12 +170,49 @@ async fn simulate_payment(
     };
     let notice = wechat_pay::signed_notice(config, &transaction, Utc::now())
         .map_err(|err| ApiError::internal(&err))?;
+    let (notify_status, notify_answer) =
+        send_to_self(&state, wechat_pay::NOTIFY_PATH, notice).await?;
+    Ok(Success::ok(SimulatedPayment {
+        transaction_id: transaction.transaction_id,
+        notify_status,
+        notify_answer,
+        order: current_order(&state, id).await?,
+    }))
+}
+
+/// The simulator's config: dev mode with ordo's own WeChat Pay keys, or 403 naming
+/// `what` is simulated.
+fn simulator<'a>(state: &'a AppState, what: &str) -> Result<&'a WeChatPayConfig, ApiError> {
+    match state.wechat_pay.config() {
+        Some(config) if state.dev_mode && config.simulator.is_some() => Ok(config),
+        _ => Err(ApiError::forbidden(format!(
+            "simulated {what} exist in dev mode only"
+        ))),
+    }
+}
+
+/// The order, if `user` owns it or is an admin.
+async fn owned_order(state: &AppState, user: &AuthUser, id: Uuid) -> Result<Order, ApiError> {
+    let order = load_order(state, id).await?;
+    let is_admin = user.0.role == crate::auth::Role::Admin;
+    if order.status.is_none() || (order.user_id != user.id() && !is_admin) {
+        return Err(ApiError::not_found("order"));
+    }
+    Ok(order)
+}
+
+/// Posts a signed notice to this server's `path`: the status and answer it got.
+async fn send_to_self(
+    state: &AppState,
+    path: &str,
+    notice: SignedNotice,
+) -> Result<(u16, Value), ApiError> {
     let addr = state
         .local_addr
         .get()
         .ok_or_else(|| ApiError::unavailable("the server is not listening yet"))?;
     let mut request = reqwest::Client::new()
-        .post(format!("http://{addr}{}", wechat_pay::NOTIFY_PATH))
+        .post(format!("http://{addr}{path}"))
         .body(notice.body);
     for (name, value) in notice.headers {
         request = request.header(name, value);
@@ -199,12 +223,81 @@ async fn simulate_payment(
             format!("the notice did not reach the server: {err}"),
         )
     })?;
-    let notify_status = response.status().as_u16();
-    let notify_answer = response.json().await.unwrap_or(json!(null));
-    Ok(Success::ok(SimulatedPayment {
-        transaction_id: transaction.transaction_id,
-        notify_status,
-        notify_answer,
+    let status = response.status().as_u16();
+    Ok((status, response.json().await.unwrap_or(json!(null))))
+}
+
+/// One simulated refund notice.
+#[derive(Debug, Serialize, ToSchema)]
+struct SimulatedRefundNotice {
+    refund_no: String,
+    /// The HTTP status ordo's refund notice URL answered.
+    notify_status: u16,
+    /// Its answer (WeChat Pay's format).
+    #[schema(value_type = Object)]
+    notify_answer: Value,
+}
+
+/// What a simulated refund did.
+#[derive(Debug, Serialize, ToSchema)]
+struct SimulatedRefund {
+    notices: Vec<SimulatedRefundNotice>,
+    order: OrderView,
+}
+
+/// Dev mode only: ordo sends itself a correctly signed WeChat Pay refund notice
+/// (`REFUND.SUCCESS`) for every refund of the order in progress, as WeChat Pay would once
+/// the money is back with the shopper.
+#[utoipa::path(post, path = "/api/v1/dev/orders/{id}/simulate-refund", tag = "dev",
+    params(("id" = Uuid, Path, description = "the order")),
+    responses(
+        (status = 200, description = "the notices were sent; the order as it is now", body = Envelope<SimulatedRefund>),
+        (status = 403, description = "not in dev mode (40300)", body = ErrorBody),
+        (status = 404, description = "no such order of yours (40400)", body = ErrorBody),
+        (status = 409, description = "no refund in progress (40902)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn simulate_refund(
+    State(state): State<AppState>,
+    user: AuthUser,
+    IdPath(id): IdPath,
+) -> Result<Success<SimulatedRefund>, ApiError> {
+    let config = simulator(&state, "refunds")?;
+    let order = owned_order(&state, &user, id).await?;
+    let refunds: Vec<_> = order.refunds_in_progress().cloned().collect();
+    if refunds.is_empty() {
+        return Err(invalid_state("no refund of this order is in progress"));
+    }
+    let mut notices = Vec::with_capacity(refunds.len());
+    for refund in refunds {
+        let result = RefundResult {
+            mchid: config.mch_id.clone(),
+            out_trade_no: wechat_pay::out_trade_no(id),
+            transaction_id: refund.payment_id.clone(),
+            out_refund_no: refund.refund_no.clone(),
+            refund_id: format!("5030{:024}", rand::random::<u64>()),
+            refund_status: "SUCCESS".to_owned(),
+            success_time: Some(Utc::now()),
+            user_received_account: "支付用户零钱".to_owned(),
+            amount: RefundAmount {
+                total: refund.amount_cents,
+                refund: refund.amount_cents,
+                payer_total: refund.amount_cents,
+                payer_refund: refund.amount_cents,
+            },
+        };
+        let notice = wechat_pay::signed_refund_notice(config, &result, Utc::now())
+            .map_err(|err| ApiError::internal(&err))?;
+        let (notify_status, notify_answer) =
+            send_to_self(&state, wechat_pay::REFUND_NOTIFY_PATH, notice).await?;
+        notices.push(SimulatedRefundNotice {
+            refund_no: refund.refund_no,
+            notify_status,
+            notify_answer,
+        });
+    }
+    Ok(Success::ok(SimulatedRefund {
+        notices,
         order: current_order(&state, id).await?,
     }))
 }

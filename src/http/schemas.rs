@@ -120,6 +120,34 @@ pub struct OrderLineSchema {
     quantity: i64,
 }
 
+/// The schema of `aggregates::order::Refund`: one refund of an order.
+#[derive(ToSchema)]
+#[schema(as = Refund)]
+#[allow(dead_code)]
+pub struct RefundSchema {
+    /// The merchant's refund number (WeChat Pay's `out_refund_no`).
+    refund_no: String,
+    /// The WeChat Pay transaction whose money goes back.
+    payment_id: String,
+    amount_cents: i64,
+    /// `order` (the order's payment: the order is refunded) or `extra_payment` (one of
+    /// its `refunds_due`).
+    #[schema(pattern = "^(order|extra_payment)$")]
+    kind: String,
+    /// The operator's reason.
+    reason: String,
+    /// `requested` (waiting for WeChat Pay), `succeeded` or `failed`.
+    #[schema(pattern = "^(requested|succeeded|failed)$")]
+    status: String,
+    requested_at: chrono::DateTime<chrono::Utc>,
+    /// When it succeeded or failed.
+    settled_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// WeChat Pay's `refund_id`, once it succeeded.
+    provider_refund_id: Option<String>,
+    /// Why it failed.
+    failure: Option<String>,
+}
+
 /// The schema of `aggregates::order::Address`: every field one line of 1 to 200
 /// characters.
 #[derive(ToSchema)]

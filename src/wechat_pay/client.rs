@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
+use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -17,7 +18,7 @@ const JSAPI_PATH: &str = "/v3/pay/transactions/jsapi";
 pub enum PayError {
     #[error("WeChat Pay is not configured on this server (ORDO_WECHATPAY_MCH_ID and the rest)")]
     NotConfigured,
-    #[error("WeChat Pay refused the payment: {code}: {message}")]
+    #[error("WeChat Pay refused: {code}: {message}")]
     Refused { code: String, message: String },
     #[error("WeChat Pay did not answer in time")]
     Timeout,
@@ -94,9 +95,14 @@ impl WeChatPay {
         self.config.as_deref()
     }
 
+    /// The config, or why there is none.
+    pub(super) fn configured(&self) -> Result<&WeChatPayConfig, PayError> {
+        self.config.as_deref().ok_or(PayError::NotConfigured)
+    }
+
     /// A prepay id for `request`, and the parameters the mini program pays with.
     pub async fn prepay(&self, request: &PaymentRequest) -> Result<RequestPaymentParams, PayError> {
-        let config = self.config.as_deref().ok_or(PayError::NotConfigured)?;
+        let config = self.configured()?;
         let prepay_id = match &config.base_url {
             Some(base_url) => self.jsapi(config, base_url, request).await?,
             // Dev mode without a merchant account: the payment comes from the simulator.
@@ -133,24 +139,44 @@ impl WeChatPay {
             "payer": {"openid": request.openid},
         })
         .to_string();
-        let authorization = authorization(config, "POST", JSAPI_PATH, &body)?;
-        let response = self
+        let text = self
+            .call(config, base_url, Method::POST, JSAPI_PATH, Some(body))
+            .await?;
+        let answer: PrepayAnswer =
+            serde_json::from_str(&text).map_err(|err| PayError::Upstream(err.to_string()))?;
+        Ok(answer.prepay_id)
+    }
+
+    /// Sends a signed request to WeChat Pay: the answer's text once its signature checks
+    /// out, or why not (a 4xx is WeChat Pay's refusal, with its code).
+    pub(super) async fn call(
+        &self,
+        config: &WeChatPayConfig,
+        base_url: &str,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<String, PayError> {
+        let signed_body = body.as_deref().unwrap_or_default();
+        let authorization = authorization(config, method.as_str(), path, signed_body)?;
+        let mut request = self
             .http
-            .post(format!("{}{JSAPI_PATH}", base_url.trim_end_matches('/')))
+            .request(method, format!("{}{path}", base_url.trim_end_matches('/')))
             .header("Authorization", authorization)
             .header("Accept", "application/json")
-            .header("Content-Type", "application/json")
-            .header("User-Agent", concat!("ordo/", env!("CARGO_PKG_VERSION")))
-            .body(body)
-            .send()
-            .await
-            .map_err(|err| {
-                if err.is_timeout() {
-                    PayError::Timeout
-                } else {
-                    PayError::Upstream(err.to_string())
-                }
-            })?;
+            .header("User-Agent", concat!("ordo/", env!("CARGO_PKG_VERSION")));
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body);
+        }
+        let response = request.send().await.map_err(|err| {
+            if err.is_timeout() {
+                PayError::Timeout
+            } else {
+                PayError::Upstream(err.to_string())
+            }
+        })?;
         let status = response.status();
         let headers = response.headers().clone();
         let text = response
@@ -188,9 +214,7 @@ impl WeChatPay {
         {
             return Err(PayError::BadSignature);
         }
-        let answer: PrepayAnswer =
-            serde_json::from_str(&text).map_err(|err| PayError::Upstream(err.to_string()))?;
-        Ok(answer.prepay_id)
+        Ok(text)
     }
 }
 

@@ -6,6 +6,7 @@ mod client;
 mod dev_keys;
 mod keys;
 mod notice;
+mod refund;
 mod simulator;
 
 use std::sync::Arc;
@@ -15,7 +16,8 @@ pub use client::{PayError, PaymentRequest, RequestPaymentParams, WeChatPay};
 pub use dev_keys::DevKeys;
 pub use keys::{ApiV3Key, KeyError, SigningKey, VerifyingKey};
 pub use notice::{Amount, Notice, NoticeError, Payer, Transaction, open_notice};
-pub use simulator::{SignedNotice, signed_notice};
+pub use refund::{RefundAmount, RefundRequest, RefundResult, RefundState};
+pub use simulator::{SignedNotice, signed_notice, signed_refund_notice};
 
 /// WeChat Pay's API.
 pub const DEFAULT_BASE_URL: &str = "https://api.mch.weixin.qq.com";
@@ -25,6 +27,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_NOTICE_AGE: Duration = Duration::from_secs(5 * 60);
 /// Where WeChat Pay sends payment notices, below the server's public URL.
 pub const NOTIFY_PATH: &str = "/api/v1/payments/wechat/notify";
+/// Where WeChat Pay sends refund notices: beside [`NOTIFY_PATH`].
+pub const REFUND_NOTIFY_PATH: &str = "/api/v1/payments/wechat/refund-notify";
 
 /// The merchant's account and keys.
 #[derive(Debug, Clone)]
@@ -48,6 +52,17 @@ pub struct WeChatPayConfig {
     pub timeout: Duration,
     /// Dev mode only: the platform key's private half, so ordo can sign notices to itself.
     pub simulator: Option<Arc<SigningKey>>,
+}
+
+impl WeChatPayConfig {
+    /// The public URL of [`REFUND_NOTIFY_PATH`]: the notify URL with its last segment
+    /// `notify` made `refund-notify` (the two paths sit side by side behind any proxy).
+    pub fn refund_notify_url(&self) -> String {
+        match self.notify_url.strip_suffix("/notify") {
+            Some(base) => format!("{base}/refund-notify"),
+            None => format!("{}/refund-notify", self.notify_url.trim_end_matches('/')),
+        }
+    }
 }
 
 /// 32 random characters a-zA-Z0-9: the nonces of requests, notices and payment parameters.

@@ -1,9 +1,10 @@
-//! A payment notice (WeChat Pay's callback): its signature checked against the platform
+//! A payment or refund notice (WeChat Pay's callback): its signature checked against the platform
 //! key over `timestamp\nnonce\nbody\n`, its age bounded, its resource decrypted with the
 //! APIv3 key. Nothing in it is trusted before all of that passes.
 
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{MAX_NOTICE_AGE, WeChatPayConfig};
@@ -19,7 +20,7 @@ pub enum NoticeError {
     UnknownSerial(String),
     #[error("the signature does not verify")]
     BadSignature,
-    #[error("the body is not a payment notice: {0}")]
+    #[error("the body is not a notice of WeChat Pay: {0}")]
     Malformed(String),
     #[error("the resource does not decrypt (wrong APIv3 key, or tampered)")]
     Undecryptable,
@@ -113,14 +114,14 @@ pub struct Payer {
     pub openid: String,
 }
 
-/// The notice's id, event type and transaction, once its signature, age and encryption
-/// check out.
-pub fn open_notice(
+/// The notice's id, event type and resource (a [`Transaction`] for payment notices, a
+/// refund result for refund notices), once its signature, age and encryption check out.
+pub fn open_notice<R: DeserializeOwned>(
     config: &WeChatPayConfig,
     headers: &HeaderMap,
     body: &[u8],
     now: DateTime<Utc>,
-) -> Result<(Notice, Transaction), NoticeError> {
+) -> Result<(Notice, R), NoticeError> {
     let header = |name: &'static str| {
         headers
             .get(name)
@@ -165,7 +166,7 @@ pub fn open_notice(
             &notice.resource.ciphertext,
         )
         .ok_or(NoticeError::Undecryptable)?;
-    let transaction: Transaction = serde_json::from_slice(&plain)
+    let resource: R = serde_json::from_slice(&plain)
         .map_err(|err| NoticeError::Malformed(format!("resource: {}", quoted(&err.to_string()))))?;
-    Ok((notice, transaction))
+    Ok((notice, resource))
 }

@@ -8,6 +8,7 @@ mod catalog;
 mod error;
 mod orders;
 mod product_batches;
+mod refunds;
 mod shoppers;
 mod stream_slots;
 mod users;

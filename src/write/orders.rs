@@ -50,7 +50,7 @@ impl OrderActor<'_> {
 
 /// The time a command happens at, to the microsecond: what PostgreSQL stores, so that
 /// events and read models show the same instant.
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
@@ -98,19 +98,22 @@ fn invalidate_moved(stocks: &mut [SlotGuard<Stock>], moved: &[StreamId]) {
 }
 
 /// The stock move the order's new events call for on every line: a payment taken sells
-/// the reservation, a cancellation releases it; a payment the order could not take
-/// (recorded for refund) moves no stock.
+/// the reservation, a cancellation releases it, a refund before shipping returns the
+/// units; a payment the order could not take (recorded for refund) moves no stock.
 #[derive(Debug, Clone, Copy)]
 enum StockMove {
     Release,
     Sell,
+    Return,
 }
 
 impl StockMove {
-    fn of(events: &[OrderEvent]) -> Option<Self> {
+    /// The move for `events`, which made `order` what it is.
+    fn of(events: &[OrderEvent], order: &Order) -> Option<Self> {
         events.iter().find_map(|event| match event {
             OrderEvent::OrderCancelled { .. } => Some(Self::Release),
             OrderEvent::OrderPaid { .. } => Some(Self::Sell),
+            event if order.returns_stock(event) => Some(Self::Return),
             _ => None,
         })
     }
@@ -125,6 +128,7 @@ impl StockMove {
         match self {
             Self::Release => StockCommand::ReleaseStock { order_id, quantity },
             Self::Sell => StockCommand::SellStock { order_id, quantity },
+            Self::Return => StockCommand::ReturnStock { order_id, quantity },
         }
     }
 }
@@ -446,7 +450,7 @@ impl WriteModel {
             // The global lock order: the order, its shopper, then its stocks.
             let mut shopper = None;
             let mut purchase = None;
-            if let Some(command) = follow_up(order_id, &order_events) {
+            if let Some(command) = follow_up(order_id, &order, &order_events) {
                 let mut slot = self.shoppers.lock(&order.user_id).await;
                 let decision = self.decide_follow_up(&mut slot, command).await?;
                 appends.extend(decision.append(&slot)?);
@@ -455,7 +459,7 @@ impl WriteModel {
             }
             let mut stocks = Vec::new();
             let mut decided = Vec::new();
-            if let Some(stock_move) = StockMove::of(&order_events) {
+            if let Some(stock_move) = StockMove::of(&order_events, &order) {
                 let mut ids: Vec<String> = order
                     .lines
                     .iter()

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use aggregates::order::{Order, OrderEvent};
+use aggregates::order::{Order, OrderEvent, RefundKind};
 use aggregates::shopper::{PurchaseLine, Shopper, ShopperCommand, ShopperError};
 use uuid::Uuid;
 
@@ -125,11 +125,26 @@ impl WriteModel {
     }
 }
 
-/// The shopper command the order's new events call for, if any.
-pub(super) fn follow_up(order_id: Uuid, events: &[OrderEvent]) -> Option<ShopperCommand> {
+/// The shopper command the order's new events (which made it `order`) call for, if any.
+pub(super) fn follow_up(
+    order_id: Uuid,
+    order: &Order,
+    events: &[OrderEvent],
+) -> Option<ShopperCommand> {
     events.iter().find_map(|event| match event {
         OrderEvent::OrderPaid { .. } => Some(ShopperCommand::PayPurchase { order_id }),
         OrderEvent::OrderCancelled { .. } => Some(ShopperCommand::ReleasePurchase { order_id }),
+        OrderEvent::RefundSucceeded {
+            kind: RefundKind::Order,
+            ..
+        } => Some(ShopperCommand::ReturnPurchase {
+            order_id,
+            lines: order
+                .lines
+                .iter()
+                .map(|line| (line.product_id, line.quantity))
+                .collect(),
+        }),
         _ => None,
     })
 }

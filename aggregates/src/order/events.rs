@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-use super::{Address, CancelReason, OrderLine, RefundKind, RefundReason};
+use super::{Address, CancelReason, OrderLine, OrderStatus, RefundKind, RefundReason};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderEvent {
@@ -64,12 +64,14 @@ pub enum OrderEvent {
         provider_refund_id: String,
         refunded_at: DateTime<Utc>,
     },
-    /// The provider refused or gave up: an order refund puts the order back where it was.
+    /// The provider refused or gave up: an order refund puts the order back where it was
+    /// (`back_to`: paid or shipped; `None` for other refunds).
     RefundFailed {
         refund_no: String,
         kind: RefundKind,
         reason: String,
         failed_at: DateTime<Utc>,
+        back_to: Option<OrderStatus>,
     },
 }
 

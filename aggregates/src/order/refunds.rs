@@ -120,9 +120,9 @@ impl Order {
 
     /// Whether `payment_id` is being refunded or was refunded.
     fn refund_covers(&self, payment_id: &str) -> bool {
-        self.refunds.iter().any(|refund| {
-            refund.payment_id == payment_id && refund.status != RefundStatus::Failed
-        })
+        self.refunds
+            .iter()
+            .any(|refund| refund.payment_id == payment_id && refund.status != RefundStatus::Failed)
     }
 
     /// Refunds everything the order holds that is not refunded yet; `order_key` names
@@ -213,6 +213,10 @@ impl Order {
                 kind,
                 reason: reason.chars().take(MAX_FAILURE_CHARS).collect(),
                 failed_at,
+                back_to: match kind {
+                    RefundKind::Order => self.refunding_from.or(Some(OrderStatus::Paid)),
+                    RefundKind::ExtraPayment => None,
+                },
             },
         }])
     }
@@ -265,12 +269,14 @@ impl Order {
             }
             OrderEvent::RefundFailed {
                 refund_no,
-                kind,
                 reason,
                 failed_at,
+                back_to,
+                ..
             } => {
-                if kind == RefundKind::Order {
-                    self.status = self.refunding_from.take().or(Some(OrderStatus::Paid));
+                if back_to.is_some() {
+                    self.status = back_to;
+                    self.refunding_from = None;
                 }
                 if let Some(refund) = self.refunds.iter_mut().find(|r| r.refund_no == refund_no) {
                     refund.status = RefundStatus::Failed;

@@ -5,13 +5,31 @@ use uuid::Uuid;
 /// What happened to a product's stock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StockEvent {
-    StockAdded { quantity: i64, reason: String },
-    StockWrittenOff { quantity: i64, reason: String },
-    StockReserved { order_id: Uuid, quantity: i64 },
-    StockReleased { order_id: Uuid, quantity: i64 },
-    StockSold { order_id: Uuid, quantity: i64 },
+    StockAdded {
+        quantity: i64,
+        reason: String,
+    },
+    StockWrittenOff {
+        quantity: i64,
+        reason: String,
+    },
+    StockReserved {
+        order_id: Uuid,
+        quantity: i64,
+    },
+    StockReleased {
+        order_id: Uuid,
+        quantity: i64,
+    },
+    StockSold {
+        order_id: Uuid,
+        quantity: i64,
+    },
     /// A sold order was refunded before it shipped: its units are on hand again.
-    StockReturned { order_id: Uuid, quantity: i64 },
+    StockReturned {
+        order_id: Uuid,
+        quantity: i64,
+    },
 }
 
 /// The stored name of each event type (`event_type` in the log): spelled once, here.

@@ -76,6 +76,7 @@ impl ProductChange {
             StockEvent::StockReserved { quantity, .. } => (0, quantity),
             StockEvent::StockReleased { quantity, .. } => (0, -quantity),
             StockEvent::StockSold { quantity, .. } => (-quantity, -quantity),
+            StockEvent::StockReturned { quantity, .. } => (quantity, 0),
         };
         self.on_hand_delta += on_hand;
         self.reserved_delta += reserved;

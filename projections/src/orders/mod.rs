@@ -11,7 +11,7 @@ pub mod query;
 
 use std::collections::BTreeMap;
 
-use aggregates::order::{Order, OrderEvent, OrderStatus};
+use aggregates::order::{Order, OrderEvent, OrderStatus, RefundKind, RefundStatus};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use serde_json::{Value, json};
@@ -45,6 +45,9 @@ struct OrderChange {
     payment_id: Option<String>,
     /// Refunds this batch requires: `[{payment_id, amount_cents, reason}]`.
     refunds_due: Vec<Value>,
+    /// What this batch says of each refund, by number: the fields it sets.
+    refunds: serde_json::Map<String, Value>,
+    refunded_at: Option<DateTime<Utc>>,
     version: i64,
 }
 
@@ -112,6 +115,80 @@ impl OrderChange {
                 self.status = Some(OrderStatus::Completed);
                 self.completed_at = Some(completed_at);
             }
+            OrderEvent::RefundRequested {
+                refund_no,
+                payment_id,
+                amount_cents,
+                kind,
+                reason,
+                requested_at,
+            } => {
+                if kind == RefundKind::Order {
+                    self.status = Some(OrderStatus::Refunding);
+                }
+                self.set_refund(
+                    refund_no.clone(),
+                    json!({
+                        "refund_no": refund_no,
+                        "payment_id": payment_id,
+                        "amount_cents": amount_cents,
+                        "kind": kind.as_str(),
+                        "reason": reason,
+                        "status": RefundStatus::Requested.as_str(),
+                        "requested_at": requested_at,
+                    }),
+                );
+            }
+            OrderEvent::RefundSucceeded {
+                refund_no,
+                kind,
+                provider_refund_id,
+                refunded_at,
+                ..
+            } => {
+                if kind == RefundKind::Order {
+                    self.status = Some(OrderStatus::Refunded);
+                    self.refunded_at = Some(refunded_at);
+                }
+                self.set_refund(
+                    refund_no,
+                    json!({
+                        "status": RefundStatus::Succeeded.as_str(),
+                        "settled_at": refunded_at,
+                        "provider_refund_id": provider_refund_id,
+                    }),
+                );
+            }
+            OrderEvent::RefundFailed {
+                refund_no,
+                back_to,
+                reason,
+                failed_at,
+                ..
+            } => {
+                if back_to.is_some() {
+                    self.status = back_to;
+                }
+                self.set_refund(
+                    refund_no,
+                    json!({
+                        "status": RefundStatus::Failed.as_str(),
+                        "settled_at": failed_at,
+                        "failure": reason,
+                    }),
+                );
+            }
+        }
+    }
+
+    /// Merges `fields` into what this batch says of refund `refund_no`.
+    fn set_refund(&mut self, refund_no: String, fields: Value) {
+        let entry = self
+            .refunds
+            .entry(refund_no)
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let (Value::Object(entry), Value::Object(fields)) = (entry, fields) {
+            entry.extend(fields);
         }
     }
 }
@@ -137,6 +214,8 @@ struct Columns {
     completed_at: Vec<Option<DateTime<Utc>>>,
     payment_id: Vec<Option<String>>,
     refunds_due: Vec<Value>,
+    refunds: Vec<Value>,
+    refunded_at: Vec<Option<DateTime<Utc>>>,
     version: Vec<i64>,
 }
 
@@ -161,10 +240,12 @@ impl Columns {
         self.completed_at.push(change.completed_at);
         self.payment_id.push(change.payment_id);
         self.refunds_due.push(Value::Array(change.refunds_due));
+        self.refunds.push(Value::Object(change.refunds));
+        self.refunded_at.push(change.refunded_at);
         self.version.push(change.version);
     }
 
-    /// Binds the columns, in this order, as $1..$19 of `sql`'s `unnest`.
+    /// Binds the columns, in this order, as $1..$21 of `sql`'s `unnest`.
     async fn execute(&self, conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
         sqlx::query(sql)
             .bind(&self.order_id)
@@ -186,6 +267,8 @@ impl Columns {
             .bind(&self.payment_id)
             .bind(&self.refunds_due)
             .bind(&self.version)
+            .bind(&self.refunds)
+            .bind(&self.refunded_at)
             .execute(conn)
             .await?;
         Ok(())
@@ -198,10 +281,11 @@ const COUNT_MOVES: &str = ", count_moves (user_id, status, delta) AS (";
 const UNNEST: &str = "unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[],
         $6::jsonb[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[],
         $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::timestamptz[],
-        $16::timestamptz[], $17::text[], $18::jsonb[], $19::bigint[])
+        $16::timestamptz[], $17::text[], $18::jsonb[], $19::bigint[], $20::jsonb[],
+        $21::timestamptz[])
      AS c(order_id, user_id, status, lines, total_cents, address, remark, created_at,
           expires_at, paid_at, cancelled_at, cancel_reason, carrier, tracking_no, shipped_at,
-          completed_at, payment_id, refunds_due, version)";
+          completed_at, payment_id, refunds_due, version, refunds, refunded_at)";
 
 #[async_trait::async_trait]
 impl Projection for OrderViews {
@@ -262,7 +346,7 @@ impl Projection for OrderViews {
                     INSERT INTO {table} (order_id, user_id, status, lines, total_cents, address,
                             remark, created_at, expires_at, paid_at, cancelled_at, cancel_reason,
                             carrier, tracking_no, shipped_at, completed_at, payment_id,
-                            refunds_due, version)
+                            refunds_due, version, refunds, refunded_at)
                      SELECT * FROM {UNNEST}
                      ON CONFLICT (order_id) DO NOTHING
                      RETURNING user_id, status)
@@ -287,6 +371,11 @@ impl Projection for OrderViews {
                         completed_at = coalesce(c.completed_at, v.completed_at),
                         payment_id = coalesce(c.payment_id, v.payment_id),
                         refunds_due = v.refunds_due || c.refunds_due,
+                        refunds = v.refunds || coalesce(
+                            (SELECT jsonb_object_agg(r.key, coalesce(v.refunds -> r.key, '{{}}')
+                                                            || r.value)
+                               FROM jsonb_each(c.refunds) r), '{{}}'),
+                        refunded_at = coalesce(c.refunded_at, v.refunded_at),
                         version = c.version
                    FROM {UNNEST}, {table} AS was
                   WHERE v.order_id = c.order_id AND v.version < c.version

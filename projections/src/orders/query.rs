@@ -2,7 +2,9 @@
 //! payment time is up. The columns of `order_views` and `order_counts` are spelled here
 //! and in the projection beside it, nowhere else.
 
-use aggregates::order::{Address, OrderLine};
+use std::collections::BTreeMap;
+
+use aggregates::order::{Address, OrderLine, Refund};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -32,6 +34,9 @@ pub struct OrderRow {
     pub completed_at: Option<DateTime<Utc>>,
     pub payment_id: Option<String>,
     pub refunds_due: Json<Vec<RefundRow>>,
+    /// Each refund by its number.
+    pub refunds: Json<BTreeMap<String, Refund>>,
+    pub refunded_at: Option<DateTime<Utc>>,
 }
 
 /// A payment owed back, as the views hold it.
@@ -80,14 +85,43 @@ impl OrderRow {
                     })
                     .collect(),
             ),
+            refunds: Json(
+                self.refunds
+                    .0
+                    .into_iter()
+                    .map(|(number, refund)| {
+                        let refund = Refund {
+                            payment_id: text(refund.payment_id),
+                            reason: text(refund.reason),
+                            provider_refund_id: refund.provider_refund_id.map(text),
+                            failure: refund.failure.map(text),
+                            ..refund
+                        };
+                        (number, refund)
+                    })
+                    .collect(),
+            ),
             ..self
         }
+    }
+
+    /// The refunds, oldest first.
+    pub fn refunds(&self) -> Vec<Refund> {
+        let mut refunds: Vec<Refund> = self.refunds.0.values().cloned().collect();
+        refunds.sort_by(|a, b| {
+            (a.requested_at, a.refund_no.len(), &a.refund_no).cmp(&(
+                b.requested_at,
+                b.refund_no.len(),
+                &b.refund_no,
+            ))
+        });
+        refunds
     }
 }
 
 const COLUMNS: &str = "order_id, status, lines, total_cents, address, remark, created_at,
     expires_at, paid_at, cancelled_at, cancel_reason, carrier, tracking_no, shipped_at,
-    completed_at, payment_id, refunds_due";
+    completed_at, payment_id, refunds_due, refunds, refunded_at";
 
 /// The order if it is `user_id`'s.
 pub async fn order_of(

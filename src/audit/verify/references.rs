@@ -1,7 +1,8 @@
 //! Pass 3, across streams, in SQL (the database sorts and spills; memory here stays flat):
 //! every order line was reserved exactly, and the order's fate moved that reservation —
-//! released if it was cancelled, sold if it was paid, still held otherwise; and no stock
-//! moved for an order line that does not exist.
+//! released if it was cancelled, sold if it was paid, still held otherwise; its units
+//! returned once if its payment was refunded before it shipped, never otherwise; and no
+//! stock moved for an order line that does not exist.
 
 use sqlx::{PgPool, Row};
 
@@ -22,22 +23,27 @@ WITH placed AS (
            sum((payload -> 'StockReserved' ->> 'quantity')::bigint)::bigint AS reserved,
            sum((payload -> 'StockReleased' ->> 'quantity')::bigint)::bigint AS released,
            sum((payload -> 'StockSold' ->> 'quantity')::bigint)::bigint AS sold,
+           sum((payload -> 'StockReturned' ->> 'quantity')::bigint)::bigint AS returned,
            min(global_position) AS position
       FROM events
      WHERE aggregate_type = 'Stock'
-       AND event_type IN ('StockReserved', 'StockReleased', 'StockSold')
+       AND event_type IN ('StockReserved', 'StockReleased', 'StockSold', 'StockReturned')
      GROUP BY 1, 2
 ), fate AS (
     SELECT aggregate_id AS order_id,
            bool_or(event_type = 'OrderPaid') AS paid,
-           bool_or(event_type = 'OrderCancelled') AS cancelled
+           bool_or(event_type = 'OrderCancelled') AS cancelled,
+           bool_or(event_type = 'RefundSucceeded'
+                   AND payload -> 'RefundSucceeded' ->> 'kind' = 'order')
+               AND NOT bool_or(event_type = 'OrderShipped') AS returns
       FROM events WHERE aggregate_type = 'Order'
      GROUP BY 1
 )
 SELECT coalesce(p.order_id, m.order_id) AS order_id,
        coalesce(p.product_id, m.product_id) AS product_id,
        p.quantity, coalesce(m.reserved, 0) AS reserved, coalesce(m.released, 0) AS released,
-       coalesce(m.sold, 0) AS sold, coalesce(f.paid, false) AS paid,
+       coalesce(m.sold, 0) AS sold, coalesce(m.returned, 0) AS returned,
+       coalesce(f.paid, false) AS paid,
        coalesce(f.cancelled, false) AS cancelled,
        coalesce(m.position, p.position) AS position
   FROM placed p
@@ -49,6 +55,8 @@ SELECT coalesce(p.order_id, m.order_id) AS order_id,
     OR (f.paid AND (coalesce(m.sold, 0) <> p.quantity OR coalesce(m.released, 0) <> 0))
     OR (NOT coalesce(f.paid, false) AND NOT coalesce(f.cancelled, false)
         AND coalesce(m.released, 0) + coalesce(m.sold, 0) <> 0)
+    OR coalesce(m.returned, 0)
+       <> CASE WHEN coalesce(f.returns, false) THEN p.quantity ELSE 0 END
  ORDER BY position
  LIMIT 100";
 
@@ -58,10 +66,11 @@ pub async fn check(pool: &PgPool, findings: &mut Findings) -> Result<(), sqlx::E
         let order_id: String = row.try_get("order_id")?;
         let product_id: String = row.try_get("product_id")?;
         let placed: Option<i64> = row.try_get("quantity")?;
-        let (reserved, released, sold): (i64, i64, i64) = (
+        let (reserved, released, sold, returned): (i64, i64, i64, i64) = (
             row.try_get("reserved")?,
             row.try_get("released")?,
             row.try_get("sold")?,
+            row.try_get("returned")?,
         );
         let fate = match (row.try_get("paid")?, row.try_get("cancelled")?) {
             (true, _) => "paid",
@@ -75,7 +84,7 @@ pub async fn check(pool: &PgPool, findings: &mut Findings) -> Result<(), sqlx::E
             stream: Some(format!("Order/{order_id}")),
             message: format!(
                 "product {product_id}: {ordered}, reserved {reserved}, released {released}, \
-                 sold {sold}, order {fate}"
+                 sold {sold}, returned {returned}, order {fate}"
             ),
         });
     }

@@ -6,7 +6,7 @@
 use projections::upcasting::decode;
 use std::collections::HashMap;
 
-use aggregates::order::{OrderEvent, OrderStatus};
+use aggregates::order::{OrderEvent, OrderStatus, RefundKind};
 use aggregates::stock::StockEvent;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -73,6 +73,13 @@ impl StockLedger {
                     self.on_hand -= quantity;
                 }
             }
+            // That the order was sold and refunded unshipped, once, is pass 3's check.
+            StockEvent::StockReturned { order_id, quantity } => {
+                if quantity <= 0 {
+                    return Err(format!("returns {quantity} units of order {order_id}"));
+                }
+                self.on_hand += quantity;
+            }
         }
         let available = self.on_hand - self.reserved_total();
         if self.on_hand < 0 || available < 0 {
@@ -98,8 +105,47 @@ fn order_move(
         (Some(S::Paid), OrderEvent::OrderShipped { .. }) => S::Shipped,
         (Some(S::Shipped), OrderEvent::OrderCompleted { .. }) => S::Completed,
         (
-            Some(S::Cancelled | S::Paid | S::Shipped | S::Completed),
+            Some(S::Cancelled | S::Paid | S::Shipped | S::Completed | S::Refunding | S::Refunded),
             OrderEvent::PaymentReceived { .. } | OrderEvent::RefundRequired { .. },
+        ) => return Ok(status),
+        (
+            Some(S::Paid | S::Shipped),
+            OrderEvent::RefundRequested {
+                kind: RefundKind::Order,
+                ..
+            },
+        ) => S::Refunding,
+        (
+            Some(S::Refunding),
+            OrderEvent::RefundSucceeded {
+                kind: RefundKind::Order,
+                ..
+            },
+        ) => S::Refunded,
+        (
+            Some(S::Refunding),
+            OrderEvent::RefundFailed {
+                kind: RefundKind::Order,
+                back_to: Some(back_to @ (S::Paid | S::Shipped)),
+                ..
+            },
+        ) => *back_to,
+        // Refunds of payments the order could not take leave its status alone.
+        (
+            Some(_),
+            OrderEvent::RefundRequested {
+                kind: RefundKind::ExtraPayment,
+                ..
+            }
+            | OrderEvent::RefundSucceeded {
+                kind: RefundKind::ExtraPayment,
+                ..
+            }
+            | OrderEvent::RefundFailed {
+                kind: RefundKind::ExtraPayment,
+                back_to: None,
+                ..
+            },
         ) => return Ok(status),
         (status, event) => {
             let from = status.map_or("nothing", OrderStatus::as_str);

@@ -130,6 +130,7 @@ fn a_refused_refund_puts_the_order_back_and_may_be_asked_again() {
         kind: RefundKind::Order,
         reason: "NOT_ENOUGH: the merchant's balance is short".into(),
         failed_at: at(45),
+        back_to: Some(OrderStatus::Shipped),
     };
     OrderTest::with(())
         .given(vec![
@@ -251,11 +252,7 @@ fn a_refund_needs_a_reason_on_one_line() {
 
 #[test]
 fn an_answer_for_another_amount_or_an_unknown_refund_is_refused() {
-    let history = vec![
-        placed(),
-        paid(),
-        requested(1, RefundKind::Order, "wx-1"),
-    ];
+    let history = vec![placed(), paid(), requested(1, RefundKind::Order, "wx-1")];
     OrderTest::with(())
         .given(history.clone())
         .when(OrderCommand::SettleRefund {
@@ -275,11 +272,7 @@ fn an_answer_for_another_amount_or_an_unknown_refund_is_refused() {
 
 #[test]
 fn a_refunding_order_neither_ships_nor_takes_a_payment() {
-    let history = vec![
-        placed(),
-        paid(),
-        requested(1, RefundKind::Order, "wx-1"),
-    ];
+    let history = vec![placed(), paid(), requested(1, RefundKind::Order, "wx-1")];
     OrderTest::with(())
         .given(history.clone())
         .when(ship())

@@ -1,0 +1,176 @@
+//! WeChat Pay's refund notices (`POST /payments/wechat/refund-notify`): verified and
+//! decrypted like payment notices, then the refund settled through the write model (the
+//! Order aggregate keeps the first answer on a refund, so a repeated notice, or one that
+//! crosses the refund call's own answer, changes nothing). Every notice WeChat Pay's key
+//! vouches for is recorded in `payment_notices` with kind `refund`.
+
+use aggregates::order::{OrderError, RefundOutcome};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::Utc;
+use tracing::Instrument;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::context::{REQUEST_ID_HEADER, await_projection};
+use super::error::ApiError;
+use super::payment_notices::{NoticeRecord, notice_answer, open_or_refuse, record};
+use crate::event_store::{EventMetadata, FeedPosition};
+use crate::state::AppState;
+use crate::wechat_pay::RefundResult;
+use crate::write::WriteError;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(wechat_refund_notify))
+}
+
+/// WeChat Pay's refund notice (`REFUND.SUCCESS`, `REFUND.ABNORMAL`, `REFUND.CLOSED`).
+/// Verified (signature with the platform key, timestamp within 5 minutes), decrypted
+/// (AEAD_AES_256_GCM, APIv3 key), checked (merchant, order, refund number, amount), then
+/// the refund is settled: `SUCCESS` makes a refunded order `refunded` (and returns its
+/// units to stock if it never shipped); the others record the failure and put the order
+/// back. A repeated notice answers success again and changes nothing.
+#[utoipa::path(post, path = "/api/v1/payments/wechat/refund-notify", tag = "payments",
+    request_body(content = Value, description = "WeChat Pay's notice: `{id, event_type, resource: {algorithm, ciphertext, associated_data, nonce}}`"),
+    responses(
+        (status = 200, description = "accepted (or already known): `{\"code\": \"SUCCESS\"}`", body = Value),
+        (status = 400, description = "malformed, undecryptable, or not matching the refund (`FAIL`)", body = Value),
+        (status = 401, description = "bad signature, unknown key or stale timestamp (`FAIL`)", body = Value),
+        (status = 404, description = "no such order or refund (`FAIL`)", body = Value),
+        (status = 503, description = "cannot record the refund now; WeChat Pay retries (`FAIL`)", body = Value),
+    ))]
+async fn wechat_refund_notify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // A task of its own: if WeChat Pay hangs up, the refund and its record still finish.
+    tokio::spawn(handle_refund_notice(state, headers, body).instrument(tracing::Span::current()))
+        .await
+        .unwrap_or_else(|_| notice_answer(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+}
+
+async fn handle_refund_notice(state: AppState, headers: HeaderMap, body: Bytes) -> Response {
+    let (notice, result): (_, RefundResult) =
+        match open_or_refuse(&state, &headers, &body, "refund").await {
+            Ok(opened) => opened,
+            Err(answer) => return answer,
+        };
+    let entry =
+        |outcome: &'static str, reason: Option<String>, order_id: Option<Uuid>| NoticeRecord {
+            kind: "refund",
+            outcome,
+            reason,
+            notice_id: Some(&notice.id),
+            transaction_id: Some(&result.transaction_id),
+            amount_cents: Some(result.amount.refund),
+            order_id,
+            refund_no: Some(&result.out_refund_no),
+        };
+    let mch_id = state
+        .wechat_pay
+        .config()
+        .map(|config| config.mch_id.as_str());
+    if Some(result.mchid.as_str()) != mch_id {
+        let reason = format!("mismatch: for merchant {}, not this one", result.mchid);
+        record(
+            &state,
+            &headers,
+            entry("refused", Some(reason.clone()), None),
+        )
+        .await;
+        return notice_answer(StatusCode::BAD_REQUEST, reason);
+    }
+    let Ok(order_id) = Uuid::parse_str(&result.out_trade_no) else {
+        let reason = format!("unknown order: out_trade_no {}", result.out_trade_no);
+        record(
+            &state,
+            &headers,
+            entry("refused", Some(reason.clone()), None),
+        )
+        .await;
+        return notice_answer(StatusCode::NOT_FOUND, reason);
+    };
+    let outcome = match result.refund_status.as_str() {
+        "SUCCESS" => RefundOutcome::Succeeded {
+            provider_refund_id: result.refund_id.clone(),
+            refunded_at: result.success_time.unwrap_or_else(Utc::now),
+        },
+        "CLOSED" | "ABNORMAL" => RefundOutcome::Failed {
+            reason: format!("WeChat Pay: refund {}", result.refund_status),
+            failed_at: Utc::now(),
+        },
+        other => {
+            // Not a result (yet): nothing to do, and WeChat Pay need not send it again.
+            let reason = format!("not a refund result: {} / {other}", notice.event_type);
+            record(
+                &state,
+                &headers,
+                entry("refused", Some(reason), Some(order_id)),
+            )
+            .await;
+            return notice_answer(StatusCode::OK, "OK");
+        }
+    };
+    let failure = match &outcome {
+        RefundOutcome::Failed { reason, .. } => Some(reason.clone()),
+        RefundOutcome::Succeeded { .. } => None,
+    };
+    let metadata = EventMetadata {
+        actor_id: Some("wechatpay".to_owned()),
+        actor_role: Some("system".to_owned()),
+        request_id: headers
+            .get(REQUEST_ID_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+        causation_id: Some(notice.id.clone()),
+        ..EventMetadata::default()
+    };
+    let written = state
+        .write
+        .settle_refund(
+            order_id,
+            result.out_refund_no.clone(),
+            result.amount.refund,
+            outcome,
+            &metadata,
+        )
+        .await;
+    let refused = |status: StatusCode, reason: String| {
+        let state = &state;
+        let headers = &headers;
+        let record_it = entry("refused", Some(reason.clone()), Some(order_id));
+        async move {
+            record(state, headers, record_it).await;
+            notice_answer(status, reason)
+        }
+    };
+    let outcome = match written {
+        Ok(written) if written.position == FeedPosition::START => "duplicate",
+        Ok(written) => {
+            await_projection(&state, "orders", written.position).await;
+            await_projection(&state, "catalog", written.position).await;
+            "accepted"
+        }
+        Err(WriteError::OrderNotFound) => {
+            return refused(StatusCode::NOT_FOUND, format!("unknown order {order_id}")).await;
+        }
+        Err(WriteError::Order(err @ OrderError::UnknownRefund(_))) => {
+            return refused(StatusCode::NOT_FOUND, err.to_string()).await;
+        }
+        Err(WriteError::Order(OrderError::AmountMismatch { expected, paid })) => {
+            let reason = format!("mismatch: refunded {paid}, the refund is {expected}");
+            return refused(StatusCode::BAD_REQUEST, reason).await;
+        }
+        Err(err) => {
+            // WeChat Pay sends the notice again later.
+            let error = ApiError::from(err);
+            return notice_answer(error.status(), error.message);
+        }
+    };
+    record(&state, &headers, entry(outcome, failure, Some(order_id))).await;
+    notice_answer(StatusCode::OK, "OK")
+}

@@ -1,0 +1,211 @@
+//! Sending refunds to WeChat Pay and following them up.
+//!
+//! A refund is first decided by the Order aggregate (`RefundRequested`, appended once
+//! however many servers ask), then sent. WeChat Pay's answer usually says `PROCESSING`
+//! and the result comes in a refund notice; an answer that already settles it (success,
+//! a refusal) is recorded at once through the same aggregate, which keeps whichever
+//! answer came first.
+//!
+//! A refund whose request failed in transit, or whose server stopped before sending it,
+//! stays `requested`: the follow-up finds it in the order views (`refund_pending`, a
+//! partial index), asks WeChat Pay where it is, and sends it again when WeChat Pay never
+//! received it. The same refund number makes sending twice harmless.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aggregates::order::{Order, Refund, RefundOutcome};
+use chrono::Utc;
+use sqlx::PgPool;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::event_store::{EventMetadata, EventStore, FeedPosition};
+use crate::wechat_pay::{PayError, RefundRequest, RefundState, WeChatPay};
+use crate::write::{WriteError, WriteModel};
+
+/// Orders looked at per follow-up round.
+const BATCH: i64 = 200;
+
+/// WeChat Pay's codes for a refusal worth asking again about later (not a decision).
+const TRANSIENT_CODES: [&str; 2] = ["FREQUENCY_LIMITED", "SYSTEM_ERROR"];
+
+/// What became of sending a refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// WeChat Pay took it; the result comes in a notice.
+    Processing,
+    /// WeChat Pay's answer settled it (the first answer on it is what the order keeps),
+    /// recorded at this feed position.
+    Settled(FeedPosition),
+    /// WeChat Pay refused it: the refund failed, for this reason.
+    Refused(String, FeedPosition),
+    /// No answer (a timeout, an error in transit): it stays requested and is followed up.
+    Unanswered(String),
+}
+
+/// Sends refunds of orders and records what WeChat Pay answers.
+#[derive(Clone)]
+pub struct Refunds {
+    pub write: Arc<WriteModel>,
+    pub wechat_pay: WeChatPay,
+}
+
+impl Refunds {
+    /// Sends `refund` of order `order_id` to WeChat Pay.
+    pub async fn send(
+        &self,
+        order_id: Uuid,
+        refund: &Refund,
+        metadata: &EventMetadata,
+    ) -> Result<Sent, WriteError> {
+        let request = RefundRequest {
+            out_refund_no: refund.refund_no.clone(),
+            transaction_id: refund.payment_id.clone(),
+            reason: refund.reason.clone(),
+            refund_cents: refund.amount_cents,
+            total_cents: refund.amount_cents,
+        };
+        match self.wechat_pay.refund(&request).await {
+            Ok(state) => self.record(order_id, refund, &state, metadata).await,
+            Err(PayError::Refused { code, message })
+                if !TRANSIENT_CODES.contains(&code.as_str()) =>
+            {
+                let reason = format!("{code}: {message}");
+                let outcome = RefundOutcome::Failed {
+                    reason: reason.clone(),
+                    failed_at: Utc::now(),
+                };
+                let position = self.settle(order_id, refund, outcome, metadata).await?;
+                Ok(Sent::Refused(reason, position))
+            }
+            Err(err) => {
+                tracing::warn!(%order_id, refund_no = refund.refund_no, %err,
+                    "refund not answered; the follow-up asks again");
+                Ok(Sent::Unanswered(err.to_string()))
+            }
+        }
+    }
+
+    /// Records WeChat Pay's `state` of `refund`, if it settles it.
+    async fn record(
+        &self,
+        order_id: Uuid,
+        refund: &Refund,
+        state: &RefundState,
+        metadata: &EventMetadata,
+    ) -> Result<Sent, WriteError> {
+        let outcome = match state.status.as_str() {
+            "SUCCESS" => RefundOutcome::Succeeded {
+                provider_refund_id: state.refund_id.clone(),
+                refunded_at: state.success_time.unwrap_or_else(Utc::now),
+            },
+            "CLOSED" | "ABNORMAL" => RefundOutcome::Failed {
+                reason: format!("WeChat Pay: refund {}", state.status),
+                failed_at: Utc::now(),
+            },
+            _ => return Ok(Sent::Processing),
+        };
+        let position = self.settle(order_id, refund, outcome, metadata).await?;
+        Ok(Sent::Settled(position))
+    }
+
+    async fn settle(
+        &self,
+        order_id: Uuid,
+        refund: &Refund,
+        outcome: RefundOutcome,
+        metadata: &EventMetadata,
+    ) -> Result<FeedPosition, WriteError> {
+        self.write
+            .settle_refund(
+                order_id,
+                refund.refund_no.clone(),
+                refund.amount_cents,
+                outcome,
+                metadata,
+            )
+            .await
+            .map(|written| written.position)
+    }
+
+    /// Asks WeChat Pay where `refund` is, and sends it again if WeChat Pay never got it.
+    async fn follow_up(
+        &self,
+        order_id: Uuid,
+        refund: &Refund,
+        metadata: &EventMetadata,
+    ) -> Result<Sent, WriteError> {
+        match self.wechat_pay.query_refund(&refund.refund_no).await {
+            Ok(Some(state)) => self.record(order_id, refund, &state, metadata).await,
+            Ok(None) => self.send(order_id, refund, metadata).await,
+            Err(err) => Ok(Sent::Unanswered(err.to_string())),
+        }
+    }
+}
+
+/// The background follow-up of refunds left `requested`.
+pub struct RefundFollowUp {
+    pub pool: PgPool,
+    pub events: EventStore,
+    pub refunds: Refunds,
+    /// How long a refund waits for its notice before WeChat Pay is asked about it, and
+    /// how often the follow-up looks.
+    pub every: Duration,
+}
+
+impl RefundFollowUp {
+    /// Follows up until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        if self.refunds.wechat_pay.config().is_none() {
+            return;
+        }
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(self.every) => {}
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+            if let Err(err) = self.round().await {
+                tracing::warn!(%err, "refund follow-up failed; retrying");
+            }
+        }
+    }
+
+    /// One look at the refunds waiting longer than `every`; how many it settled or sent.
+    pub async fn round(&self) -> Result<usize, WriteError> {
+        let pending: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT order_id FROM order_views WHERE refund_pending ORDER BY order_id LIMIT $1",
+        )
+        .bind(BATCH)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|err| WriteError::Unavailable(err.to_string()))?;
+        let metadata = EventMetadata {
+            actor_id: Some("refund-follow-up".to_owned()),
+            actor_role: Some("system".to_owned()),
+            ..EventMetadata::default()
+        };
+        let due_before = Utc::now() - self.every;
+        let mut moved = 0;
+        for order_id in pending {
+            let order: Order = self
+                .events
+                .load::<Order>(&order_id.to_string())
+                .await?
+                .aggregate;
+            let waiting: Vec<Refund> = order
+                .refunds_in_progress()
+                .filter(|refund| refund.requested_at <= due_before)
+                .cloned()
+                .collect();
+            for refund in waiting {
+                match self.refunds.follow_up(order_id, &refund, &metadata).await {
+                    Ok(Sent::Settled(_) | Sent::Refused(..)) => moved += 1,
+                    Ok(Sent::Processing | Sent::Unanswered(_)) => {}
+                    Err(err) => tracing::warn!(%order_id, %err, "refund follow-up: not recorded"),
+                }
+            }
+        }
+        Ok(moved)
+    }
+}
