@@ -53,6 +53,9 @@ fn every_event_type() -> Vec<&'static str> {
             OrderEvent::RefundRequired { .. } => "RefundRequired",
             OrderEvent::OrderShipped { .. } => "OrderShipped",
             OrderEvent::OrderCompleted { .. } => "OrderCompleted",
+            OrderEvent::RefundRequested { .. } => "RefundRequested",
+            OrderEvent::RefundSucceeded { .. } => "RefundSucceeded",
+            OrderEvent::RefundFailed { .. } => "RefundFailed",
         }
     }
     fn stock(event: &StockEvent) -> &'static str {
@@ -62,6 +65,7 @@ fn every_event_type() -> Vec<&'static str> {
             StockEvent::StockReserved { .. } => "StockReserved",
             StockEvent::StockReleased { .. } => "StockReleased",
             StockEvent::StockSold { .. } => "StockSold",
+            StockEvent::StockReturned { .. } => "StockReturned",
         }
     }
     fn product(event: &ProductEvent) -> &'static str {
@@ -81,6 +85,7 @@ fn every_event_type() -> Vec<&'static str> {
             ShopperEvent::PurchaseOpened { .. } => "PurchaseOpened",
             ShopperEvent::PurchasePaid { .. } => "PurchasePaid",
             ShopperEvent::PurchaseReleased { .. } => "PurchaseReleased",
+            ShopperEvent::PurchaseReturned { .. } => "PurchaseReturned",
         }
     }
     let _ = (order, stock, product, user, shopper);
@@ -92,11 +97,15 @@ fn every_event_type() -> Vec<&'static str> {
         "RefundRequired",
         "OrderShipped",
         "OrderCompleted",
+        "RefundRequested",
+        "RefundSucceeded",
+        "RefundFailed",
         "StockAdded",
         "StockWrittenOff",
         "StockReserved",
         "StockReleased",
         "StockSold",
+        "StockReturned",
         "ProductCreated",
         "ProductUpdated",
         "UserRegistered",
@@ -104,6 +113,7 @@ fn every_event_type() -> Vec<&'static str> {
         "PurchaseOpened",
         "PurchasePaid",
         "PurchaseReleased",
+        "PurchaseReturned",
     ]
 }
 
@@ -226,6 +236,15 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         .aggregate;
     assert_eq!(order.status, Some(OrderStatus::Cancelled));
     assert_eq!(order.refunds_due.len(), 1);
+    assert_eq!(order.refunds.len(), 1, "its late payment refunded");
+    let refunded = app
+        .events
+        .load::<Order>("0191b4a0-0000-7000-8000-000000000103")
+        .await
+        .expect("order")
+        .aggregate;
+    assert_eq!(refunded.status, Some(OrderStatus::Refunded));
+    assert_eq!(refunded.refunds.len(), 2, "refused once, then refunded");
 
     // The read side projects every event: nothing parked, nothing stopped.
     settle(&app.pool).await;
@@ -252,6 +271,16 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         body["data"]["refunds_due"][0]["reason"],
         "paid_after_cancel"
     );
+    assert_eq!(body["data"]["refunds"][0]["status"], "succeeded");
+    let (_, body) = app
+        .get_json_as(
+            "/api/v1/orders/0191b4a0-0000-7000-8000-000000000103",
+            &token,
+        )
+        .await;
+    assert_eq!(body["data"]["status"], "refunded", "{body}");
+    assert_eq!(body["data"]["refunds"][0]["status"], "failed");
+    assert_eq!(body["data"]["refunds"][1]["status"], "succeeded");
     let (_, body) = app
         .get_json(&format!("/api/v1/products/{product_id}"))
         .await;
@@ -268,7 +297,8 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
     .fetch_one(&app.pool)
     .await
     .expect("daily sales");
-    assert_eq!(sales, (2, 1, 10_000));
+    // Sales count payments taken; the refund of order …103 is not netted out of them.
+    assert_eq!(sales, (3, 2, 15_000));
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ mod purchase_limits;
 mod queries;
 mod read_side;
 mod rebuild;
+mod refunds;
 mod retention;
 mod serve;
 mod support;

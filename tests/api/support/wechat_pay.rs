@@ -1,7 +1,7 @@
 //! A fake WeChat Pay over real HTTP (wiremock): it answers the JSAPI prepay with a
-//! signed prepay id, and it makes payment notices the way WeChat Pay does — encrypted
-//! with the APIv3 key, signed with the platform key — built here from the primitives,
-//! not with ordo's own simulator.
+//! signed prepay id and refunds with a signed refund, and it makes payment and refund
+//! notices the way WeChat Pay does — encrypted with the APIv3 key, signed with the
+//! platform key — built here from the primitives, not with ordo's own simulator.
 
 use std::sync::{Arc, OnceLock};
 
@@ -67,7 +67,8 @@ pub struct FakeWeChatPay {
 }
 
 impl FakeWeChatPay {
-    /// Starts the fake, answering every JSAPI prepay with a signed prepay id.
+    /// Starts the fake, answering every JSAPI prepay with a signed prepay id and every
+    /// refund with a signed `PROCESSING`.
     pub async fn start() -> Self {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
@@ -77,10 +78,61 @@ impl FakeWeChatPay {
             ))
             .mount(&server)
             .await;
-        Self {
+        let fake = Self {
             server,
             api_v3_key: ApiV3Key::new(b"0123456789abcdefghijABCDEFGHIJ01").expect("key"),
-        }
+        };
+        Mock::given(method("POST"))
+            .and(path("/v3/refund/domestic/refunds"))
+            .respond_with(RefundAnswer::status("PROCESSING"))
+            .with_priority(10)
+            .mount(&fake.server)
+            .await;
+        // A refund never asked for is unknown to WeChat Pay.
+        Mock::given(method("GET"))
+            .and(wiremock::matchers::path_regex(
+                "^/v3/refund/domestic/refunds/",
+            ))
+            .respond_with(
+                ResponseTemplate::new(404).set_body_json(
+                    json!({"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"}),
+                ),
+            )
+            .with_priority(10)
+            .mount(&fake.server)
+            .await;
+        fake
+    }
+
+    /// Answers the next `times` refund requests with `answer` instead of `PROCESSING`.
+    pub async fn answer_refunds_with(&self, answer: impl Respond + 'static, times: u64) {
+        Mock::given(method("POST"))
+            .and(path("/v3/refund/domestic/refunds"))
+            .respond_with(answer)
+            .up_to_n_times(times)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The refund requests WeChat Pay received, their JSON bodies, each checked to be
+    /// signed by the merchant's key over `POST\npath\ntimestamp\nnonce\nbody\n`.
+    pub async fn refund_requests(&self) -> Vec<Value> {
+        let requests = self.server.received_requests().await.unwrap_or_default();
+        requests
+            .iter()
+            .filter(|request| {
+                request.method.as_str() == "POST"
+                    && request.url.path() == "/v3/refund/domestic/refunds"
+            })
+            .map(|request| {
+                assert!(
+                    signed_by_merchant(request),
+                    "a refund request not signed by the merchant key"
+                );
+                serde_json::from_slice(&request.body).expect("a JSON refund request")
+            })
+            .collect()
     }
 
     /// The merchant account ordo is configured with, against this fake.
@@ -161,7 +213,12 @@ impl FakeWeChatPay {
 
     /// Headers and body of a payment notice for `order`.
     pub fn notice(&self, order: Uuid, options: &NoticeOptions) -> (Vec<(String, String)>, String) {
-        let transaction = json!({
+        let resource = self.transaction(order, options);
+        self.encrypted_notice(&resource, ("TRANSACTION.SUCCESS", "transaction"), options)
+    }
+
+    fn transaction(&self, order: Uuid, options: &NoticeOptions) -> Value {
+        json!({
             "appid": APP_ID,
             "mchid": MCH_ID,
             "out_trade_no": order.simple().to_string(),
@@ -175,7 +232,60 @@ impl FakeWeChatPay {
             "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
             "amount": {"total": options.amount_cents, "payer_total": options.amount_cents,
                        "currency": "CNY", "payer_currency": "CNY"},
+        })
+    }
+
+    /// Headers and body of a refund notice (`REFUND.<status>`) for refund `refund_no` of
+    /// `order`, refunding `options.amount_cents` of payment `options.transaction_id`.
+    pub fn refund_notice(
+        &self,
+        order: Uuid,
+        refund_no: &str,
+        status: &str,
+        options: &NoticeOptions,
+    ) -> (Vec<(String, String)>, String) {
+        let resource = json!({
+            "mchid": MCH_ID,
+            "out_trade_no": order.simple().to_string(),
+            "transaction_id": options.transaction_id,
+            "out_refund_no": refund_no,
+            "refund_id": format!("5030{:024}", rand::random::<u64>()),
+            "refund_status": status,
+            "success_time": options.sent_at.to_rfc3339(),
+            "user_received_account": "支付用户零钱",
+            "amount": {"total": options.amount_cents, "refund": options.amount_cents,
+                       "payer_total": options.amount_cents, "payer_refund": options.amount_cents},
         });
+        let event_type = format!("REFUND.{status}");
+        self.encrypted_notice(&resource, (&event_type, "refund"), options)
+    }
+
+    /// Sends a refund notice to the app: the status and WeChat-format answer.
+    pub async fn send_refund_notice(
+        &self,
+        app_address: &str,
+        order: Uuid,
+        refund_no: &str,
+        status: &str,
+        options: &NoticeOptions,
+    ) -> (reqwest::StatusCode, Value) {
+        let (headers, body) = self.refund_notice(order, refund_no, status, options);
+        post_notice(
+            &format!("{app_address}/api/v1/payments/wechat/refund-notify"),
+            headers,
+            body,
+        )
+        .await
+    }
+
+    /// A notice of `(event type, resource type)` carrying `resource`, encrypted and signed
+    /// as `options` say.
+    fn encrypted_notice(
+        &self,
+        resource: &Value,
+        (event_type, original_type): (&str, &str),
+        options: &NoticeOptions,
+    ) -> (Vec<(String, String)>, String) {
         let key = if options.wrong_api_key {
             ApiV3Key::new(b"ZZZZZZZZZZabcdefghijABCDEFGHIJ01").expect("key")
         } else {
@@ -183,7 +293,7 @@ impl FakeWeChatPay {
         };
         let nonce = "fdasflkja484";
         let mut ciphertext = key
-            .encrypt(nonce, "transaction", transaction.to_string().as_bytes())
+            .encrypt(nonce, original_type, resource.to_string().as_bytes())
             .expect("encrypt");
         if options.tampered {
             let mut bytes = BASE64.decode(&ciphertext).expect("base64");
@@ -194,13 +304,13 @@ impl FakeWeChatPay {
             "id": Uuid::new_v4().to_string(),
             "create_time": options.sent_at.to_rfc3339(),
             "resource_type": "encrypt-resource",
-            "event_type": "TRANSACTION.SUCCESS",
+            "event_type": event_type,
             "summary": "支付成功",
             "resource": {
-                "original_type": "transaction",
+                "original_type": original_type,
                 "algorithm": "AEAD_AES_256_GCM",
                 "ciphertext": ciphertext,
-                "associated_data": "transaction",
+                "associated_data": original_type,
                 "nonce": nonce,
             }
         })
@@ -233,15 +343,94 @@ impl FakeWeChatPay {
         options: &NoticeOptions,
     ) -> (reqwest::StatusCode, Value) {
         let (headers, body) = self.notice(order, options);
-        let mut request = reqwest::Client::new()
-            .post(format!("{app_address}/api/v1/payments/wechat/notify"))
-            .body(body);
-        for (name, value) in headers {
-            request = request.header(name, value);
+        post_notice(
+            &format!("{app_address}/api/v1/payments/wechat/notify"),
+            headers,
+            body,
+        )
+        .await
+    }
+}
+
+async fn post_notice(
+    url: &str,
+    headers: Vec<(String, String)>,
+    body: String,
+) -> (reqwest::StatusCode, Value) {
+    let mut request = reqwest::Client::new().post(url).body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("notice sent");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Whether `request` carries a `WECHATPAY2-SHA256-RSA2048` authorization signed with the
+/// merchant's key over its method, path, timestamp, nonce and body.
+pub fn signed_by_merchant(request: &Request) -> bool {
+    let Some(authorization) = request
+        .headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let field = |name: &str| {
+        authorization
+            .split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let message = format!(
+        "{}\n{}\n{}\n{}\n{}\n",
+        request.method.as_str(),
+        request.url.path(),
+        field("timestamp"),
+        field("nonce_str"),
+        String::from_utf8_lossy(&request.body)
+    );
+    authorization.starts_with("WECHATPAY2-SHA256-RSA2048 ")
+        && field("mchid") == MCH_ID
+        && FakeWeChatPay::merchant_public_key().verifies(message.as_bytes(), &field("signature"))
+}
+
+/// WeChat Pay's answer to a refund request: the refund with this status, for the number
+/// and amount asked, signed; after `delay` when set.
+pub struct RefundAnswer {
+    pub status: &'static str,
+    pub delay: std::time::Duration,
+}
+
+impl RefundAnswer {
+    pub fn status(status: &'static str) -> Self {
+        Self {
+            status,
+            delay: std::time::Duration::ZERO,
         }
-        let response = request.send().await.expect("notice sent");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+impl Respond for RefundAnswer {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let asked: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let answer = json!({
+            "refund_id": format!("5030{:024}", rand::random::<u64>()),
+            "out_refund_no": asked["out_refund_no"],
+            "transaction_id": asked["transaction_id"],
+            "out_trade_no": "",
+            "channel": "ORIGINAL",
+            "user_received_account": "支付用户零钱",
+            "success_time": Utc::now().to_rfc3339(),
+            "create_time": Utc::now().to_rfc3339(),
+            "status": self.status,
+            "amount": {"total": asked["amount"]["total"], "refund": asked["amount"]["refund"],
+                       "payer_total": asked["amount"]["total"],
+                       "payer_refund": asked["amount"]["refund"], "currency": "CNY"},
+        });
+        SignedAnswer(answer).respond(request).set_delay(self.delay)
     }
 }
 
