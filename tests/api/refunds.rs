@@ -540,3 +540,133 @@ async fn dev_mode_refunds_end_to_end_and_the_history_says_who_and_why() {
         "{types:?}"
     );
 }
+
+/// Sends the refund notice of every refund of `id` in progress, `times` times.
+async fn notify_refunds(app: &TestApp, fake: &FakeWeChatPay, id: Uuid, status: &str, times: usize) {
+    let view = order_view(app, id).await;
+    for refund in view["refunds"].as_array().expect("refunds") {
+        if refund["status"] != "requested" {
+            continue;
+        }
+        let notice = NoticeOptions {
+            transaction_id: refund["payment_id"].as_str().expect("payment").to_owned(),
+            ..NoticeOptions::paying(refund["amount_cents"].as_i64().expect("amount"))
+        };
+        let number = refund["refund_no"].as_str().expect("number");
+        for _ in 0..times {
+            let (answer, body) = fake
+                .send_refund_notice(&app.address, id, number, status, &notice)
+                .await;
+            assert_eq!(answer, StatusCode::OK, "{body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn after_any_mix_of_pays_cancels_refunds_and_duplicate_notices_stock_and_the_log_reconcile() {
+    let fake = FakeWeChatPay::start().await;
+    let app = &app_with(&fake).await;
+    let initial = 100;
+    let product = app.create_product("Tea", 1_000, initial).await;
+    let (mut sold, mut returned) = (0, 0);
+    for scenario in 0..8 {
+        let quantity = 1 + scenario % 3;
+        let (id, total) = placed(app, product, quantity).await;
+        let payment = NoticeOptions::paying(total);
+        let pay = || fake.send_notice(&app.address, id, &payment);
+        let cancel = || async move {
+            let answer = app
+                .with_token(&app.user_token(SHOPPER))
+                .post(&format!("/api/v1/orders/{id}/cancel"), &json!({}))
+                .await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        };
+        match scenario {
+            // Paid, refunded, the notice twice.
+            0 => {
+                pay().await;
+                refund(app, id).await;
+                notify_refunds(app, &fake, id, "SUCCESS", 2).await;
+                (sold, returned) = (sold + quantity, returned + quantity);
+            }
+            // Shipped, then refunded: sold for good.
+            1 => {
+                pay().await;
+                app.admin()
+                    .post(
+                        &format!("/api/v1/admin/orders/{id}/ship"),
+                        &json!({"carrier": "SF", "tracking_no": "SF1"}),
+                    )
+                    .await;
+                refund(app, id).await;
+                notify_refunds(app, &fake, id, "SUCCESS", 1).await;
+                sold += quantity;
+            }
+            // Cancelled.
+            2 => {
+                cancel().await;
+            }
+            // Cancelled, paid late (twice the same notice), the payment refunded.
+            3 => {
+                cancel().await;
+                pay().await;
+                pay().await;
+                refund(app, id).await;
+                notify_refunds(app, &fake, id, "SUCCESS", 2).await;
+            }
+            // Paid twice by two payments: both refunded at once.
+            4 => {
+                pay().await;
+                fake.send_notice(&app.address, id, &NoticeOptions::paying(total))
+                    .await;
+                let (status, body) = refund(app, id).await;
+                assert_eq!(body["data"]["refunds"].as_array().map(Vec::len), Some(2));
+                assert_eq!(status, StatusCode::ACCEPTED);
+                notify_refunds(app, &fake, id, "SUCCESS", 2).await;
+                (sold, returned) = (sold + quantity, returned + quantity);
+            }
+            // Refused by WeChat Pay: stays paid.
+            5 => {
+                pay().await;
+                fake.answer_refunds_with(
+                    ResponseTemplate::new(403)
+                        .set_body_json(json!({"code": "NOT_ENOUGH", "message": "余额不足"})),
+                    1,
+                )
+                .await;
+                refund(app, id).await;
+                sold += quantity;
+            }
+            // Given up by WeChat Pay, asked again, refunded.
+            6 => {
+                pay().await;
+                refund(app, id).await;
+                notify_refunds(app, &fake, id, "ABNORMAL", 1).await;
+                refund(app, id).await;
+                notify_refunds(app, &fake, id, "SUCCESS", 1).await;
+                (sold, returned) = (sold + quantity, returned + quantity);
+            }
+            // Paid, kept.
+            _ => {
+                pay().await;
+                pay().await;
+                sold += quantity;
+            }
+        }
+    }
+    let stock = app.stock(product).await;
+    assert_eq!(stock.on_hand(), initial - sold + returned);
+    assert_eq!(stock.reserved(), 0);
+    let returned_units: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum((payload -> 'StockReturned' ->> 'quantity')::bigint), 0)::bigint
+           FROM events WHERE event_type = 'StockReturned'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("returned units");
+    assert_eq!(returned_units, returned);
+    crate::support::settle(&app.pool).await;
+    let catalog = app.anon().get(&format!("/api/v1/products/{product}")).await;
+    assert_eq!(catalog.body["data"]["available"], initial - sold + returned);
+    verify_ok(app).await;
+}

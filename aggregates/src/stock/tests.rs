@@ -341,3 +341,38 @@ fn a_reason_is_one_line_of_at_most_200_characters_and_may_be_empty() {
         }
     }
 }
+
+#[test]
+fn a_refunded_order_s_units_come_back_on_hand() {
+    let order_id = Uuid::from_u128(7);
+    StockTest::with(())
+        .given(vec![
+            StockEvent::StockAdded {
+                quantity: 5,
+                reason: String::new(),
+            },
+            StockEvent::StockReserved {
+                order_id,
+                quantity: 2,
+            },
+            StockEvent::StockSold {
+                order_id,
+                quantity: 2,
+            },
+        ])
+        .when(StockCommand::ReturnStock {
+            order_id,
+            quantity: 2,
+        })
+        .then_expect_events(vec![StockEvent::StockReturned {
+            order_id,
+            quantity: 2,
+        }]);
+    StockTest::with(())
+        .given_no_previous_events()
+        .when(StockCommand::ReturnStock {
+            order_id,
+            quantity: 0,
+        })
+        .then_expect_error(StockError::NonPositiveQuantity);
+}
