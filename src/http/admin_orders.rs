@@ -75,7 +75,7 @@ async fn ship_order(
 struct RefundBody {
     /// Why the shop gives the money back: 1 to 80 characters on one line (WeChat Pay
     /// shows it to the shopper; auditors read it in the order's history).
-    #[schema(min_length = 1, max_length = 80)]
+    #[schema(schema_with = schemas::refund_reason)]
     reason: String,
 }
 

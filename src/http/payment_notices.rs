@@ -36,7 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The answer WeChat Pay expects from a notice URL: `{"code": "SUCCESS" | "FAIL", "message"}`.
 #[derive(Debug, Serialize, ToSchema)]
-struct NoticeAnswer {
+pub(super) struct NoticeAnswer {
     code: &'static str,
     message: String,
 }

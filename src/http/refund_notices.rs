@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::context::{REQUEST_ID_HEADER, await_projection};
 use super::error::ApiError;
-use super::payment_notices::{NoticeRecord, notice_answer, open_or_refuse, record};
+use super::payment_notices::{NoticeAnswer, NoticeRecord, notice_answer, open_or_refuse, record};
 use crate::event_store::{EventMetadata, FeedPosition};
 use crate::state::AppState;
 use crate::wechat_pay::RefundResult;
@@ -36,11 +36,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/api/v1/payments/wechat/refund-notify", tag = "payments",
     request_body(content = Value, description = "WeChat Pay's notice: `{id, event_type, resource: {algorithm, ciphertext, associated_data, nonce}}`"),
     responses(
-        (status = 200, description = "accepted (or already known): `{\"code\": \"SUCCESS\"}`", body = Value),
-        (status = 400, description = "malformed, undecryptable, or not matching the refund (`FAIL`)", body = Value),
-        (status = 401, description = "bad signature, unknown key or stale timestamp (`FAIL`)", body = Value),
-        (status = 404, description = "no such order or refund (`FAIL`)", body = Value),
-        (status = 503, description = "cannot record the refund now; WeChat Pay retries (`FAIL`)", body = Value),
+        (status = 200, description = "accepted (or already known): `{\"code\": \"SUCCESS\"}`", body = NoticeAnswer),
+        (status = 400, description = "malformed, undecryptable, or not matching the refund (`FAIL`)", body = NoticeAnswer),
+        (status = 401, description = "bad signature, unknown key or stale timestamp (`FAIL`)", body = NoticeAnswer),
+        (status = 404, description = "no such order or refund (`FAIL`)", body = NoticeAnswer),
+        (status = 503, description = "cannot record the refund now; WeChat Pay retries (`FAIL`)", body = NoticeAnswer),
     ))]
 async fn wechat_refund_notify(
     State(state): State<AppState>,

@@ -2,7 +2,7 @@
 //! generated from the rule the aggregate checks, so the document states exactly what is
 //! refused and cannot drift from it.
 
-use aggregates::order::{ADDRESS_FIELD, MAX_QUANTITY, REMARK, SHIPMENT_FIELD};
+use aggregates::order::{ADDRESS_FIELD, MAX_QUANTITY, REFUND_REASON, REMARK, SHIPMENT_FIELD};
 use aggregates::stock::MAX_ADJUSTMENT;
 use aggregates::text::TextRule;
 use aggregates::{product, stock, user};
@@ -76,6 +76,8 @@ text_fields! {
     shipment_field = SHIPMENT_FIELD;
     /// A shopper's nickname: one line, 1 to 64 characters, not blank.
     nickname = user::NICKNAME;
+    /// Why an order is refunded: one line, 1 to 80 characters, not blank.
+    refund_reason = REFUND_REASON;
 }
 
 /// An avatar: an `https://` URL of one line, at most 1,024 characters, or empty.
