@@ -24,8 +24,10 @@ use crate::event_store::{EventMetadata, EventStore, FeedPosition};
 use crate::wechat_pay::{PayError, RefundRequest, RefundState, WeChatPay};
 use crate::write::{WriteError, WriteModel};
 
-/// Orders looked at per follow-up round.
+/// Orders read per query of a follow-up round.
 const BATCH: i64 = 200;
+/// The shortest pause between follow-up rounds.
+const MIN_PAUSE: Duration = Duration::from_secs(1);
 
 /// WeChat Pay's codes for a refusal worth asking again about later (not a decision).
 const TRANSIENT_CODES: [&str; 2] = ["FREQUENCY_LIMITED", "SYSTEM_ERROR"];
@@ -160,9 +162,11 @@ impl RefundFollowUp {
         if self.refunds.wechat_pay.config().is_none() {
             return;
         }
+        // A zero setting would spin; once a second is as often as is useful.
+        let pause = self.every.max(MIN_PAUSE);
         loop {
             tokio::select! {
-                () = tokio::time::sleep(self.every) => {}
+                () = tokio::time::sleep(pause) => {}
                 _ = stop.wait_for(|stopped| *stopped) => return,
             }
             if let Err(err) = self.round().await {
@@ -171,39 +175,55 @@ impl RefundFollowUp {
         }
     }
 
-    /// One look at the refunds waiting longer than `every`; how many it settled or sent.
+    /// One look at every refund waiting longer than `every`; how many it settled.
     pub async fn round(&self) -> Result<usize, WriteError> {
-        let pending: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT order_id FROM order_views WHERE refund_pending ORDER BY order_id LIMIT $1",
-        )
-        .bind(BATCH)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|err| WriteError::Unavailable(err.to_string()))?;
         let metadata = EventMetadata {
             actor_id: Some("refund-follow-up".to_owned()),
             actor_role: Some("system".to_owned()),
             ..EventMetadata::default()
         };
         let due_before = Utc::now() - self.every;
+        let (mut moved, mut after) = (0, Uuid::nil());
+        loop {
+            let pending = projections::orders::query::refund_pending(&self.pool, after, BATCH)
+                .await
+                .map_err(|err| WriteError::Unavailable(err.to_string()))?;
+            for &order_id in &pending {
+                moved += self
+                    .follow_up_order(order_id, due_before, &metadata)
+                    .await?;
+            }
+            match pending.last() {
+                Some(&last) if pending.len() as i64 == BATCH => after = last,
+                _ => break,
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Follows up the refunds of `order_id` asked for before `due_before`.
+    async fn follow_up_order(
+        &self,
+        order_id: Uuid,
+        due_before: chrono::DateTime<Utc>,
+        metadata: &EventMetadata,
+    ) -> Result<usize, WriteError> {
+        let order: Order = self
+            .events
+            .load::<Order>(&order_id.to_string())
+            .await?
+            .aggregate;
+        let waiting: Vec<Refund> = order
+            .refunds_in_progress()
+            .filter(|refund| refund.requested_at <= due_before)
+            .cloned()
+            .collect();
         let mut moved = 0;
-        for order_id in pending {
-            let order: Order = self
-                .events
-                .load::<Order>(&order_id.to_string())
-                .await?
-                .aggregate;
-            let waiting: Vec<Refund> = order
-                .refunds_in_progress()
-                .filter(|refund| refund.requested_at <= due_before)
-                .cloned()
-                .collect();
-            for refund in waiting {
-                match self.refunds.follow_up(order_id, &refund, &metadata).await {
-                    Ok(Sent::Settled(_) | Sent::Refused(..)) => moved += 1,
-                    Ok(Sent::Processing | Sent::Unanswered(_)) => {}
-                    Err(err) => tracing::warn!(%order_id, %err, "refund follow-up: not recorded"),
-                }
+        for refund in waiting {
+            match self.refunds.follow_up(order_id, &refund, metadata).await {
+                Ok(Sent::Settled(_) | Sent::Refused(..)) => moved += 1,
+                Ok(Sent::Processing | Sent::Unanswered(_)) => {}
+                Err(err) => tracing::warn!(%order_id, %err, "refund follow-up: not recorded"),
             }
         }
         Ok(moved)

@@ -94,6 +94,7 @@ struct RefundBody {
         (status = 409, description = "nothing to refund, or a refund in progress (40902); busy (40903)", body = ErrorBody),
         (status = 422, description = "the reason is empty, too long or not one line (42200)", body = ErrorBody),
         (status = 502, description = "WeChat Pay refused the refund; recorded, the order is back where it was (50200)", body = ErrorBody),
+        (status = 503, description = "WeChat Pay is not configured on this server (50300)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn refund_order(
@@ -112,6 +113,11 @@ async fn refund_order(
             StatusCode::ACCEPTED,
             current_order(&state, id).await?,
         ));
+    }
+    // Refused before anything is written: a refund nobody can send would leave the order
+    // `refunding` for good.
+    if state.wechat_pay.config().is_none() {
+        return Err(ApiError::unavailable("WeChat Pay is not configured"));
     }
     let written = state
         .write

@@ -122,6 +122,20 @@ pub(super) async fn open_or_refuse<R: serde::de::DeserializeOwned>(
     Err(notice_answer(status, message))
 }
 
+/// Who writes what a notice causes: WeChat Pay, with the request and the notice's id.
+pub(super) fn notice_metadata(headers: &HeaderMap, notice: &wechat_pay::Notice) -> EventMetadata {
+    EventMetadata {
+        actor_id: Some("wechatpay".to_owned()),
+        actor_role: Some("system".to_owned()),
+        request_id: headers
+            .get(REQUEST_ID_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+        causation_id: Some(notice.id.clone()),
+        ..EventMetadata::default()
+    }
+}
+
 pub(super) async fn record(state: &AppState, headers: &HeaderMap, record: NoticeRecord<'_>) {
     metrics::counter!("payment_notices_total", "outcome" => record.outcome, "kind" => record.kind)
         .increment(1);
@@ -234,16 +248,7 @@ async fn handle_notice(state: AppState, headers: HeaderMap, body: Bytes) -> Resp
         return notice_answer(StatusCode::OK, "OK");
     }
 
-    let metadata = EventMetadata {
-        actor_id: Some("wechatpay".to_owned()),
-        actor_role: Some("system".to_owned()),
-        request_id: headers
-            .get(REQUEST_ID_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned),
-        causation_id: Some(notice.id.clone()),
-        ..EventMetadata::default()
-    };
+    let metadata = notice_metadata(&headers, &notice);
     let written = state
         .write
         .pay_order(

@@ -15,10 +15,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::context::{REQUEST_ID_HEADER, await_projection};
+use super::context::await_projection;
 use super::error::ApiError;
-use super::payment_notices::{NoticeAnswer, NoticeRecord, notice_answer, open_or_refuse, record};
-use crate::event_store::{EventMetadata, FeedPosition};
+use super::payment_notices::{
+    NoticeAnswer, NoticeRecord, notice_answer, notice_metadata, open_or_refuse, record,
+};
+use crate::event_store::FeedPosition;
 use crate::state::AppState;
 use crate::wechat_pay::RefundResult;
 use crate::write::WriteError;
@@ -119,16 +121,7 @@ async fn handle_refund_notice(state: AppState, headers: HeaderMap, body: Bytes) 
         RefundOutcome::Failed { reason, .. } => Some(reason.clone()),
         RefundOutcome::Succeeded { .. } => None,
     };
-    let metadata = EventMetadata {
-        actor_id: Some("wechatpay".to_owned()),
-        actor_role: Some("system".to_owned()),
-        request_id: headers
-            .get(REQUEST_ID_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned),
-        causation_id: Some(notice.id.clone()),
-        ..EventMetadata::default()
-    };
+    let metadata = notice_metadata(&headers, &notice);
     let written = state
         .write
         .settle_refund(

@@ -670,3 +670,62 @@ async fn after_any_mix_of_pays_cancels_refunds_and_duplicate_notices_stock_and_t
     assert_eq!(catalog.body["data"]["available"], initial - sold + returned);
     verify_ok(app).await;
 }
+
+#[tokio::test]
+async fn hostile_reasons_and_ids_are_refused_naming_the_problem_and_write_nothing() {
+    let fake = FakeWeChatPay::start().await;
+    let app = app_with(&fake).await;
+    let product = app.create_product("Tea", 1_000, 5).await;
+    let (id, _) = paid_order(&app, &fake, product, 1).await;
+    let long = "退".repeat(10_000);
+    for reason in ["", "nul\u{0}byte", "bell\u{7}", "two\nlines", long.as_str()] {
+        let answer = app
+            .admin()
+            .post(
+                &format!("/api/v1/admin/orders/{id}/refund"),
+                &json!({"reason": reason}),
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            answer.body
+        );
+        assert_eq!(answer.body["data"]["errors"][0]["field"], "reason");
+    }
+    let answer = app
+        .admin()
+        .post(
+            &format!("/api/v1/admin/orders/{}/refund", Uuid::new_v4()),
+            &json!({"reason": REASON}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+    assert_eq!(app.count_events("RefundRequested").await, 0);
+    assert!(fake.refund_requests().await.is_empty());
+    // An emoji is one character of a reason like any other.
+    let answer = app
+        .admin()
+        .post(
+            &format!("/api/v1/admin/orders/{id}/refund"),
+            &json!({"reason": "破损 📦 退款"}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    assert_eq!(answer.body["data"]["refunds"][0]["reason"], "破损 📦 退款");
+}
+
+#[tokio::test]
+async fn without_wechat_pay_a_refund_is_refused_before_anything_is_written() {
+    let (pool, _) = fresh_database().await;
+    let app = start(pool, AppSettings::default()).await;
+    let product = app.create_product("Tea", 1_000, 5).await;
+    let (id, total) = placed(&app, product, 1).await;
+    app.pay(id, total).await;
+    let (status, body) = refund(&app, id).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(app.count_events("RefundRequested").await, 0);
+    crate::support::settle(&app.pool).await;
+    assert_eq!(order_view(&app, id).await["status"], "paid");
+}

@@ -180,3 +180,21 @@ pub async fn expired_unpaid(pool: &PgPool, limit: i64) -> Result<Vec<Uuid>, sqlx
     .fetch_all(pool)
     .await
 }
+
+/// Up to `limit` orders with a refund waiting for the payment provider's answer, after
+/// `after` in id order (keyset paging: every waiting refund is reached, however many).
+pub async fn refund_pending(
+    pool: &PgPool,
+    after: Uuid,
+    limit: i64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT order_id FROM order_views
+          WHERE refund_pending AND order_id > $1
+          ORDER BY order_id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
