@@ -15,6 +15,7 @@ pub mod database;
 pub mod embedded_postgres;
 pub mod event_store;
 pub mod http;
+pub mod media;
 pub mod metrics;
 pub mod payment_timeout;
 pub mod rate_limit;

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 
 use crate::auth::{JwtKeys, Sessions};
 use crate::event_store::EventStore;
+use crate::media::{MediaStore, MediaUrls};
 use crate::rate_limit::{Limiters, RateLimits};
 use crate::retention::RetentionSettings;
 use crate::secret::Secret;
@@ -49,6 +50,10 @@ pub struct AppSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// When set, `/metrics` needs it as a bearer token.
     pub metrics_token: Option<Secret>,
+    /// Where product images are stored; `None`: uploads answer 503.
+    pub media: Option<MediaStore>,
+    /// The base of image URLs (a CDN's); `None`: ordo's own `/media`.
+    pub media_base_url: Option<String>,
 }
 
 /// What every request handler can reach.
@@ -78,6 +83,8 @@ pub struct AppState {
     pub refund_follow_up: std::time::Duration,
     pub trusted_proxies: Arc<[IpNet]>,
     pub metrics_token: Option<Arc<Secret>>,
+    pub media: Option<MediaStore>,
+    pub media_urls: MediaUrls,
 }
 
 impl AppState {
@@ -105,6 +112,11 @@ impl AppState {
                 .unwrap_or(DEFAULT_REFUND_FOLLOW_UP),
             trusted_proxies: settings.trusted_proxies.into(),
             metrics_token: settings.metrics_token.map(Arc::new),
+            media: settings.media,
+            media_urls: settings
+                .media_base_url
+                .as_deref()
+                .map_or_else(MediaUrls::default, MediaUrls::new),
         }
     }
 }

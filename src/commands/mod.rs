@@ -14,6 +14,7 @@ use crate::auth::{JwtKeys, Role, revocations};
 use crate::cli::{GlobalArgs, RetentionArgs, ServeArgs, TokenAction, TokenArgs};
 use crate::config::{Config, production};
 use crate::database::{self, Database};
+use crate::media::{MediaStore, MediaStoreSetting};
 use crate::retention::{self, RetentionSettings};
 use crate::secret::Secret;
 use crate::server::Application;
@@ -34,6 +35,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
             )
         })?;
     database::check_reachable(&config)?;
+    let media = media_store(&config, args)?;
     let jwt_secret = config.jwt_secret()?;
     let database = Database::open(&config).await?;
     let state = AppState::new(
@@ -63,6 +65,12 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
                 .clone()
                 .filter(|token| !token.is_empty())
                 .map(Secret::new),
+            media: Some(media),
+            media_base_url: args
+                .media
+                .media_base_url
+                .clone()
+                .filter(|url| !url.trim().is_empty()),
         },
     );
     let served = match Application::on(state, listener).await {
@@ -79,6 +87,14 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
     closed?;
     tracing::info!("ordo stopped");
     Ok(())
+}
+
+/// The image store `ORDO_MEDIA_STORE` names, opened (a local directory is created).
+fn media_store(config: &Config, args: &ServeArgs) -> anyhow::Result<MediaStore> {
+    let setting = MediaStoreSetting::parse(&args.media.media_store, &config.data_dir)?;
+    let store = MediaStore::open(&setting, &[])?;
+    tracing::info!(store = store.description(), "product images");
+    Ok(store)
 }
 
 /// `ordo migrate`: apply pending migrations and exit.

@@ -148,6 +148,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub wechat_pay: WeChatPayArgs,
+
+    #[command(flatten)]
+    pub media: MediaArgs,
 }
 
 impl ServeArgs {
@@ -166,6 +169,23 @@ impl ServeArgs {
             .filter(|origin| !origin.is_empty())
             .collect()
     }
+}
+
+/// Where product images are kept and served from.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Product images")]
+pub struct MediaArgs {
+    /// Where images are stored: a directory, or `s3://bucket/prefix` (credentials,
+    /// region and endpoint from the usual AWS_* variables, e.g. AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP). Blank:
+    /// `<data dir>/media`.
+    #[arg(long, env = "ORDO_MEDIA_STORE", default_value = "")]
+    pub media_store: String,
+
+    /// The public base URL of images when a CDN serves them (`https://cdn.example.com/shop`,
+    /// mapping to the store's prefix). Blank: ordo's own `/media`.
+    #[arg(long, env = "ORDO_MEDIA_BASE_URL")]
+    pub media_base_url: Option<String>,
 }
 
 /// How long the tables beside the event log keep their rows (the log keeps everything).

@@ -124,7 +124,7 @@ async fn state_as_of(
     Ok(Success::ok(OrderAsOf {
         as_of,
         version: order.version,
-        order: OrderView::of(id, order.state),
+        order: OrderView::of(id, order.state, &state.media_urls),
         stocks: stocks
             .into_iter()
             .map(|(product_id, stock)| StockAsOf {

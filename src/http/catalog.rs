@@ -14,6 +14,7 @@ use super::error::ApiError;
 use super::paging::{Page, PagingQuery};
 use super::params::{IdPath, QueryRules, ValidQuery};
 use super::schemas::text_schema;
+use crate::media::MediaUrls;
 use crate::state::AppState;
 use projections::catalog::query::{self, CatalogFilter, CatalogRow};
 
@@ -35,11 +36,14 @@ pub struct CatalogItem {
     pub on_sale: bool,
     /// Most units one shopper may hold in orders not cancelled; null: no limit.
     pub limit_per_user: Option<i64>,
+    /// Image URLs, the cover first.
+    pub images: Vec<String>,
 }
 
-impl From<CatalogRow> for CatalogItem {
-    fn from(row: CatalogRow) -> Self {
+impl CatalogItem {
+    fn new(row: CatalogRow, urls: &MediaUrls) -> Self {
         Self {
+            images: urls.urls(&row.images.0),
             id: row.product_id,
             name: row.name,
             description: row.description,
@@ -108,7 +112,10 @@ async fn list_products(
         category: filter.category.as_deref(),
     };
     let (rows, total) = query::page(&state.pool, filter, paging.size, paging.offset()).await?;
-    let list = rows.into_iter().map(CatalogItem::from).collect();
+    let list = rows
+        .into_iter()
+        .map(|row| CatalogItem::new(row, &state.media_urls))
+        .collect();
     Ok(Success::ok(Page::new(list, total, paging)))
 }
 
@@ -125,6 +132,6 @@ async fn get_product(
 ) -> Result<Success<CatalogItem>, ApiError> {
     query::product(&state.pool, id)
         .await?
-        .map(|row| Success::ok(row.into()))
+        .map(|row| Success::ok(CatalogItem::new(row, &state.media_urls)))
         .ok_or_else(|| ApiError::not_found("product"))
 }

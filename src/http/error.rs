@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use aggregates::FieldError;
+use aggregates::product::ProductError;
 use aggregates::stock::StockError;
 
 use crate::event_store::AppendError;
@@ -37,6 +38,7 @@ pub enum ErrorCode {
     PurchaseLimit = 40904,
     TooManyUnpaid = 40905,
     PayloadTooLarge = 41300,
+    UnsupportedMediaType = 41500,
     Validation = 42200,
     RateLimited = 42900,
     Internal = 50000,
@@ -46,7 +48,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in order.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::Malformed,
         Self::Unauthorized,
         Self::Forbidden,
@@ -58,6 +60,7 @@ impl ErrorCode {
         Self::PurchaseLimit,
         Self::TooManyUnpaid,
         Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
         Self::Validation,
         Self::RateLimited,
         Self::Internal,
@@ -98,7 +101,10 @@ impl ErrorCode {
                 "the shopper already has `ORDO_MAX_UNPAID_ORDERS` unpaid orders \
                  (`data.max_unpaid_orders`): pay or cancel one first"
             }
-            Self::PayloadTooLarge => "body over 256 KiB",
+            Self::PayloadTooLarge => "body over 256 KiB (an image upload: a file over 5 MiB)",
+            Self::UnsupportedMediaType => {
+                "an upload that is not a JPEG, PNG or WebP image (judged by its content)"
+            }
             Self::Validation => "a field is invalid: `data.errors` names every one",
             Self::RateLimited => "rate limited (per IP and per user); retry after Retry-After",
             Self::Internal => "a fault on our side, logged",
@@ -225,6 +231,7 @@ impl From<WriteError> for ApiError {
                 .with_data(json!({ "limits": breaches })),
             WriteError::TooManyUnpaid { max } => Self::new(ErrorCode::TooManyUnpaid, message)
                 .with_data(json!({ "max_unpaid_orders": max })),
+            WriteError::Product(ProductError::ImageNotFound) => Self::not_found("image"),
             WriteError::Product(_) => Self::new(ErrorCode::Conflict, message),
             WriteError::Stock(
                 StockError::NonPositiveQuantity | StockError::AdjustmentTooLarge { .. },

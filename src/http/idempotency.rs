@@ -290,13 +290,21 @@ const ADMIN_PREFIX: &str = "/api/v1/admin/";
 
 /// Paths whose answers hold secrets (tokens): never stored, so the header is ignored.
 const UNSTORED_PREFIX: &str = "/api/v1/auth/";
+/// Image uploads are idempotent by content (stored and listed once) and too large to
+/// keep: the header is ignored.
+const UNSTORED_SUFFIX: &str = "/images";
+
+/// Whether a POST to `path` ignores `Idempotency-Key` (its answer is never stored).
+pub fn ignores_key(path: &str) -> bool {
+    path.starts_with(UNSTORED_PREFIX) || path.ends_with(UNSTORED_SUFFIX)
+}
 
 /// Middleware: answers a POST carrying an `Idempotency-Key` at most once per user and key.
 /// Requests without a valid token pass through to be refused by their handler.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if request.method() != Method::POST
         || !request.headers().contains_key(HEADER)
-        || request.uri().path().starts_with(UNSTORED_PREFIX)
+        || ignores_key(request.uri().path())
     {
         return next.run(request).await;
     }

@@ -16,6 +16,7 @@ mod health;
 mod idempotency;
 pub mod json;
 mod me;
+mod media;
 mod metrics;
 pub mod openapi;
 pub mod order_view;
@@ -24,6 +25,7 @@ pub mod paging;
 mod params;
 mod payment_notices;
 mod payments;
+mod product_images;
 pub mod products;
 pub mod rate_limit;
 mod refund_notices;
@@ -84,6 +86,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(payment_notices::router())
         .merge(refund_notices::router())
         .merge(products::router())
+        .merge(product_images::router())
+        .merge(media::router())
         .merge(admin_orders::router())
         .merge(admin_payments::router())
         .merge(admin_projections::router())

@@ -67,12 +67,17 @@ impl Modify for SharedParts {
                     .build(),
             ),
         );
-        for item in document.paths.paths.values_mut() {
+        for (path, item) in &mut document.paths.paths {
             if let Some(post) = item.post.as_mut() {
-                add_idempotency_key(post);
+                if !super::idempotency::ignores_key(path) {
+                    add_idempotency_key(post);
+                }
                 add_shared_errors(post);
             }
-            for operation in [&mut item.get, &mut item.put].into_iter().flatten() {
+            for operation in [&mut item.get, &mut item.put, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
                 add_shared_errors(operation);
             }
         }

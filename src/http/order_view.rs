@@ -6,7 +6,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::schemas::{AddressSchema, OrderLineSchema, RefundSchema};
+use super::schemas::{AddressSchema, RefundSchema};
+use crate::media::MediaUrls;
 use projections::orders::query::OrderRow;
 
 /// An order as the API shows it.
@@ -16,8 +17,7 @@ pub struct OrderView {
     /// `awaiting_payment`, `paid`, `shipped`, `completed`, `cancelled`, `refunding` or
     /// `refunded`.
     pub status: String,
-    #[schema(value_type = Vec<OrderLineSchema>)]
-    pub lines: Vec<OrderLine>,
+    pub lines: Vec<LineView>,
     pub total_cents: i64,
     #[schema(value_type = AddressSchema)]
     pub address: Address,
@@ -45,6 +45,36 @@ pub struct OrderView {
     pub refunded_at: Option<DateTime<Utc>>,
 }
 
+/// One product of an order, as it was when the order was placed.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OrderLine)]
+pub struct LineView {
+    pub product_id: Uuid,
+    /// The product's name when the order was placed.
+    pub name: String,
+    /// The unit price when the order was placed.
+    pub unit_price_cents: i64,
+    pub quantity: i64,
+    /// The URL of the product's cover image when the order was placed; null when it had
+    /// none.
+    pub image: Option<String>,
+}
+
+impl LineView {
+    fn all(lines: Vec<OrderLine>, urls: &MediaUrls) -> Vec<Self> {
+        lines
+            .into_iter()
+            .map(|line| Self {
+                image: line.image.as_deref().map(|key| urls.url(key)),
+                product_id: line.product_id,
+                name: line.name,
+                unit_price_cents: line.unit_price_cents,
+                quantity: line.quantity,
+            })
+            .collect()
+    }
+}
+
 /// A payment owed back to the shopper.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RefundView {
@@ -55,7 +85,7 @@ pub struct RefundView {
 }
 
 impl OrderView {
-    pub fn of(id: Uuid, order: Order) -> Self {
+    pub fn of(id: Uuid, order: Order, urls: &MediaUrls) -> Self {
         let shipment = order.shipment;
         Self {
             id,
@@ -63,7 +93,7 @@ impl OrderView {
                 .status
                 .map_or("unknown", |status| status.as_str())
                 .to_owned(),
-            lines: order.lines,
+            lines: LineView::all(order.lines, urls),
             total_cents: order.total_cents,
             address: order.address,
             remark: order.remark,
@@ -94,13 +124,13 @@ impl OrderView {
     }
 }
 
-impl From<OrderRow> for OrderView {
-    fn from(row: OrderRow) -> Self {
+impl OrderView {
+    pub fn from_row(row: OrderRow, urls: &MediaUrls) -> Self {
         let refunds = row.refunds();
         Self {
             id: row.order_id,
             status: row.status,
-            lines: row.lines.0,
+            lines: LineView::all(row.lines.0, urls),
             total_cents: row.total_cents,
             address: row.address.0,
             remark: row.remark,

@@ -103,7 +103,11 @@ async fn place_order(
     await_projection(&state, "orders", written.position).await;
     await_projection(&state, "catalog", written.position).await;
     let (id, order) = written.value;
-    Ok(Success::created(OrderView::of(id, order)))
+    Ok(Success::created(OrderView::of(
+        id,
+        order,
+        &state.media_urls,
+    )))
 }
 
 /// The order as its events make it (the write side: always current); a default order
@@ -119,7 +123,11 @@ pub async fn load_order(state: &AppState, id: Uuid) -> Result<Order, ApiError> {
 
 /// The order as the API shows it, from the write side.
 pub async fn current_order(state: &AppState, id: Uuid) -> Result<OrderView, ApiError> {
-    Ok(OrderView::of(id, load_order(state, id).await?))
+    Ok(OrderView::of(
+        id,
+        load_order(state, id).await?,
+        &state.media_urls,
+    ))
 }
 
 /// Moves one order on and answers with it once the read models show the move. A retry
@@ -137,7 +145,11 @@ pub async fn transition(
     let written = write.await?;
     await_projection(state, "orders", written.position).await;
     await_projection(state, "catalog", written.position).await;
-    Ok(Success::ok(OrderView::of(id, written.value)))
+    Ok(Success::ok(OrderView::of(
+        id,
+        written.value,
+        &state.media_urls,
+    )))
 }
 
 /// Cancels an order still awaiting payment; its stock is released.
@@ -202,7 +214,7 @@ async fn get_order(
     IdPath(id): IdPath,
 ) -> Result<Success<OrderView>, ApiError> {
     if let Some(row) = query::order_of(&state.pool, id, user.id()).await? {
-        return Ok(Success::ok(row.into()));
+        return Ok(Success::ok(OrderView::from_row(row, &state.media_urls)));
     }
     // A write waits only so long for the read models (see `await_projection`): an order
     // placed while they lag (a long transaction elsewhere in the cluster holds the feed's
@@ -216,7 +228,7 @@ async fn get_order(
     if order.status.is_none() || order.user_id != user.id() {
         return Err(ApiError::not_found("order"));
     }
-    Ok(Success::ok(OrderView::of(id, order)))
+    Ok(Success::ok(OrderView::of(id, order, &state.media_urls)))
 }
 
 /// How long after placing an order its id is looked up in the events when the order
@@ -252,7 +264,10 @@ async fn list_orders(
     let status = filter.status();
     let (rows, total) =
         query::orders_of(&state.pool, user.id(), status, paging.size, paging.offset()).await?;
-    let list = rows.into_iter().map(OrderView::from).collect();
+    let list = rows
+        .into_iter()
+        .map(|row| OrderView::from_row(row, &state.media_urls))
+        .collect();
     Ok(Success::ok(Page::new(list, total, paging)))
 }
 

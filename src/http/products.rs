@@ -16,6 +16,7 @@ use super::idempotency::Retry;
 use super::json::JsonBody;
 use super::params::IdPath;
 use super::{schemas, whole_number};
+use crate::media::MediaUrls;
 use crate::state::AppState;
 use crate::write::{ProductSnapshot, StockAdjustment};
 use aggregates::product::ProductEvent;
@@ -42,11 +43,14 @@ pub struct ProductView {
     pub on_sale: bool,
     /// Most units one shopper may hold in orders not cancelled; null: no limit.
     pub limit_per_user: Option<i64>,
+    /// Image URLs, the cover first.
+    pub images: Vec<String>,
 }
 
-impl From<ProductSnapshot> for ProductView {
-    fn from(p: ProductSnapshot) -> Self {
+impl ProductView {
+    pub fn new(p: ProductSnapshot, urls: &MediaUrls) -> Self {
         Self {
+            images: urls.urls(&p.images),
             id: p.id,
             name: p.name,
             description: p.description,
@@ -107,7 +111,10 @@ async fn create_product(
         .await?
         && let Some(product) = state.write.product(id).await?
     {
-        return Ok(Success::created(product.into()));
+        return Ok(Success::created(ProductView::new(
+            product,
+            &state.media_urls,
+        )));
     }
     let new = NewProduct {
         name: body.name,
@@ -121,7 +128,10 @@ async fn create_product(
         .create_product(new, body.initial_stock, &metadata)
         .await?;
     await_projection(&state, "catalog", written.position).await;
-    Ok(Success::created(written.value.into()))
+    Ok(Success::created(ProductView::new(
+        written.value,
+        &state.media_urls,
+    )))
 }
 
 /// The fields to change; absent ones stay as they are.
@@ -172,7 +182,10 @@ async fn update_product(
     };
     let written = state.write.update_product(id, changes, &metadata).await?;
     await_projection(&state, "catalog", written.position).await;
-    Ok(Success::ok(written.value.into()))
+    Ok(Success::ok(ProductView::new(
+        written.value,
+        &state.media_urls,
+    )))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -213,7 +226,7 @@ async fn adjust_stock(
         .await?
         && let Some(product) = state.write.product(id).await?
     {
-        return Ok(Success::ok(product.into()));
+        return Ok(Success::ok(ProductView::new(product, &state.media_urls)));
     }
     let adjustment = StockAdjustment {
         quantity: body.quantity,
@@ -221,7 +234,10 @@ async fn adjust_stock(
     };
     let written = state.write.adjust_stock(id, adjustment, &metadata).await?;
     await_projection(&state, "catalog", written.position).await;
-    Ok(Success::ok(written.value.into()))
+    Ok(Success::ok(ProductView::new(
+        written.value,
+        &state.media_urls,
+    )))
 }
 
 /// The event a stock adjustment of `quantity` writes.

@@ -108,20 +108,6 @@ pub fn line_quantity() -> Object {
         .build()
 }
 
-/// The schema of `aggregates::order::OrderLine` (the domain crate stays free of HTTP
-/// concerns; a test checks these fields against the real type's JSON).
-#[derive(ToSchema)]
-#[schema(as = OrderLine)]
-#[allow(dead_code)]
-pub struct OrderLineSchema {
-    product_id: uuid::Uuid,
-    /// The product's name when the order was placed.
-    name: String,
-    /// The unit price when the order was placed.
-    unit_price_cents: i64,
-    quantity: i64,
-}
-
 /// The schema of `aggregates::order::Refund`: one refund of an order.
 #[derive(ToSchema)]
 #[schema(as = Refund)]

@@ -1,4 +1,5 @@
-//! Catalog use cases: creating and changing products, restocking and writing off.
+//! Catalog use cases: creating and changing products and their images, restocking and
+//! writing off.
 
 use aggregates::FieldError;
 use aggregates::product::{NewProduct, Product, ProductChanges, ProductCommand};
@@ -9,7 +10,7 @@ use uuid::Uuid;
 use super::attempt::{Attempts, append_for, decide};
 use super::stream_slots::SlotGuard;
 use super::{WriteError, WriteModel, Written};
-use crate::event_store::{AppendError, EventMetadata, StreamAppend};
+use crate::event_store::{AppendError, EventMetadata, FeedPosition, StreamAppend};
 
 /// A product and its stock as they are right after a write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,6 +25,8 @@ pub struct ProductSnapshot {
     pub available: i64,
     pub on_sale: bool,
     pub limit_per_user: Option<i64>,
+    /// Media keys, cover first.
+    pub images: Vec<String>,
 }
 
 impl ProductSnapshot {
@@ -39,6 +42,7 @@ impl ProductSnapshot {
             available: stock.available(),
             on_sale: product.on_sale,
             limit_per_user: product.limit_per_user,
+            images: product.images.clone(),
         }
     }
 }
@@ -125,18 +129,56 @@ impl WriteModel {
         changes: ProductChanges,
         metadata: &EventMetadata,
     ) -> Result<Written<ProductSnapshot>, WriteError> {
+        self.product_command(id, ProductCommand::UpdateProduct(changes), metadata)
+            .await
+    }
+
+    /// Adds a stored image (by media key) to a product's images.
+    pub async fn add_product_image(
+        &self,
+        id: Uuid,
+        key: String,
+        metadata: &EventMetadata,
+    ) -> Result<Written<ProductSnapshot>, WriteError> {
+        self.product_command(id, ProductCommand::AddImage { key }, metadata)
+            .await
+    }
+
+    /// Removes one of a product's images. The stored bytes stay: orders placed while it
+    /// was the cover still show it.
+    pub async fn remove_product_image(
+        &self,
+        id: Uuid,
+        key: String,
+        metadata: &EventMetadata,
+    ) -> Result<Written<ProductSnapshot>, WriteError> {
+        self.product_command(id, ProductCommand::RemoveImage { key }, metadata)
+            .await
+    }
+
+    /// One command on a product, retried on conflicts. A command that changes nothing
+    /// writes nothing and is at the feed's start (no read model has to catch up).
+    async fn product_command(
+        &self,
+        id: Uuid,
+        command: ProductCommand,
+        metadata: &EventMetadata,
+    ) -> Result<Written<ProductSnapshot>, WriteError> {
         let key = id.to_string();
         let mut product_slot = self.products.lock(&key).await;
         let mut stock_slot = self.stocks.lock(&key).await;
         let mut attempts = Attempts::new(self.settings.max_attempts, &self.stats);
         loop {
             let current = &product_slot.current(&self.store).await?.loaded;
-            let (product, events) = decide(
-                &current.aggregate,
-                ProductCommand::UpdateProduct(changes.clone()),
-            )
-            .await?;
+            let (product, events) = decide(&current.aggregate, command.clone()).await?;
             let sequence = current.sequence;
+            if events.is_empty() {
+                let stock = &stock_slot.current(&self.store).await?.loaded.aggregate;
+                return Ok(Written {
+                    value: ProductSnapshot::of(id, &product, stock),
+                    position: FeedPosition::START,
+                });
+            }
             let appends: Vec<_> = append_for::<Product>(&key, sequence, &events)?
                 .into_iter()
                 .collect();

@@ -153,6 +153,7 @@ impl WriteModel {
                     name: String::new(),
                     unit_price_cents: 0,
                     quantity,
+                    image: None,
                 })
                 .collect(),
             address: request.address.clone(),
@@ -261,8 +262,7 @@ impl WriteModel {
         for (i, line) in order.lines.iter_mut().enumerate() {
             match catalog.get(&line.product_id.to_string()) {
                 Some(product) if product.created && product.on_sale => {
-                    line.name.clone_from(&product.name);
-                    line.unit_price_cents = product.price_cents;
+                    capture(line, product);
                 }
                 Some(product) if product.created => errors.push(FieldError::new(
                     format!("lines[{i}].product_id"),
@@ -516,4 +516,12 @@ impl WriteModel {
             }
         }
     }
+}
+
+/// What a line keeps of its product as it is when the order is placed: its name, unit
+/// price and cover image.
+pub(super) fn capture(line: &mut OrderLine, product: &Product) {
+    line.name.clone_from(&product.name);
+    line.unit_price_cents = product.price_cents;
+    line.image = product.cover().map(str::to_owned);
 }

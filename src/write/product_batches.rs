@@ -412,8 +412,7 @@ fn priced(order: &NewOrder, product: &Product) -> Result<NewOrder, WriteError> {
         )]));
     }
     let mut order = order.clone();
-    order.lines[0].name.clone_from(&product.name);
-    order.lines[0].unit_price_cents = product.price_cents;
+    super::orders::capture(&mut order.lines[0], product);
     Ok(order)
 }
 

@@ -72,6 +72,8 @@ fn every_event_type() -> Vec<&'static str> {
         match event {
             ProductEvent::ProductCreated { .. } => "ProductCreated",
             ProductEvent::ProductUpdated { .. } => "ProductUpdated",
+            ProductEvent::ProductImageAdded { .. } => "ProductImageAdded",
+            ProductEvent::ProductImageRemoved { .. } => "ProductImageRemoved",
         }
     }
     fn user(event: &UserEvent) -> &'static str {
@@ -108,6 +110,8 @@ fn every_event_type() -> Vec<&'static str> {
         "StockReturned",
         "ProductCreated",
         "ProductUpdated",
+        "ProductImageAdded",
+        "ProductImageRemoved",
         "UserRegistered",
         "ProfileUpdated",
         "PurchaseOpened",
@@ -291,6 +295,17 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         .get_json("/api/v1/products/0191b4a0-0000-7000-8000-000000000002")
         .await;
     assert_eq!(body["data"]["limit_per_user"], 1);
+    // Its cover was removed after an order captured it: the order still shows it.
+    let cup = "/media/6ecf40d2017914d60c107e8320d152044b369801156a36623aca588ba9daa9e5.jpg";
+    let tea = "/media/b8aab0e04bd9123dd51f76b72d5979aa65d333f559436a468131c4572121b2fb.png";
+    assert_eq!(body["data"]["images"], serde_json::json!([cup]));
+    let (_, body) = app
+        .get_json_as(
+            "/api/v1/orders/0191b4a0-0000-7000-8000-000000000104",
+            &token,
+        )
+        .await;
+    assert_eq!(body["data"]["lines"][0]["image"], tea, "{body}");
     let sales: (i64, i64, i64) = sqlx::query_as(
         "SELECT orders, paid_orders, revenue_cents FROM daily_sales WHERE day = '2026-11-24'",
     )

@@ -13,6 +13,7 @@ mod fulfilment;
 mod golden_corpus;
 mod health;
 mod idempotency;
+mod images;
 mod journey;
 mod openapi;
 mod operator_tokens;

@@ -32,6 +32,9 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/v1/admin/audit/verify"),
     ("get", "/api/v1/admin/projections"),
     ("post", "/api/v1/admin/projections/{name}/rebuild"),
+    ("post", "/api/v1/admin/products/{id}/images"),
+    ("delete", "/api/v1/admin/products/{id}/images"),
+    ("get", "/media/{key}"),
 ];
 
 async fn document() -> Value {
@@ -65,7 +68,9 @@ async fn every_operation_documents_its_errors_in_the_envelope() {
             for status in ["429", "500", "503"] {
                 assert!(responses.contains_key(status), "{method} {path}: {status}");
             }
-            for (status, response) in responses.iter().filter(|(s, _)| !s.starts_with('2')) {
+            // Errors (4xx, 5xx): a 304 has no body.
+            let errors = responses.iter().filter(|(s, _)| !s.starts_with(['2', '3']));
+            for (status, response) in errors {
                 let schema = &response["content"]["application/json"]["schema"];
                 // WeChat Pay's notices are answered in WeChat Pay's own format.
                 let notice_answer = path.ends_with("notify")
@@ -85,11 +90,13 @@ async fn every_operation_documents_its_errors_in_the_envelope() {
                 }
             }
             if method == "post" && authenticated {
-                let parameters = operation["parameters"].as_array().expect("parameters");
-                assert!(
-                    parameters.iter().any(|p| p["name"] == "Idempotency-Key"),
-                    "{method} {path}: Idempotency-Key"
-                );
+                // Ignored where answers hold tokens, and by image uploads (idempotent by
+                // content): documented exactly where it works.
+                let ignored = path.starts_with("/api/v1/auth/") || path.ends_with("/images");
+                let documented = operation["parameters"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p["name"] == "Idempotency-Key"));
+                assert_eq!(documented, !ignored, "{method} {path}: Idempotency-Key");
             }
         }
     }
@@ -140,21 +147,12 @@ async fn the_swagger_ui_is_served_from_ordo_itself() {
 /// properties must be exactly the fields the API sends.
 #[tokio::test]
 async fn the_domain_value_schemas_match_the_json_sent() {
-    use aggregates::order::{Address, OrderLine};
+    use aggregates::order::Address;
     let document = document().await;
-    let line = OrderLine {
-        product_id: uuid::Uuid::nil(),
-        name: String::new(),
-        unit_price_cents: 0,
-        quantity: 1,
-    };
-    for (name, sent) in [
-        (
-            "Address",
-            serde_json::to_value(Address::default()).expect("json"),
-        ),
-        ("OrderLine", serde_json::to_value(line).expect("json")),
-    ] {
+    for (name, sent) in [(
+        "Address",
+        serde_json::to_value(Address::default()).expect("json"),
+    )] {
         let mut documented: Vec<&String> = document["components"]["schemas"][name]["properties"]
             .as_object()
             .unwrap_or_else(|| panic!("{name} has a schema"))

@@ -177,6 +177,7 @@ fn placed(user: &str, product: Uuid, quantity: i64, minutes: i64) -> OrderEvent 
             name: "Oolong".to_owned(),
             unit_price_cents: 4800,
             quantity,
+            image: None,
         }],
         total_cents: 4800 * quantity,
         address: Address {

@@ -111,13 +111,18 @@ pub struct RefundDue {
     pub reason: Option<RefundReason>,
 }
 
-/// One product of an order, with the name and unit price captured when it was placed.
+/// One product of an order, with the name, unit price and cover image captured when it
+/// was placed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
     pub product_id: Uuid,
     pub name: String,
     pub unit_price_cents: i64,
     pub quantity: i64,
+    /// The media key of the product's cover then; absent when it had no image (and in
+    /// orders placed before images existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// Where the order is delivered.

@@ -21,6 +21,7 @@ fn line(n: u128, unit_price_cents: i64, quantity: i64) -> OrderLine {
         name: format!("product {n}"),
         unit_price_cents,
         quantity,
+        image: None,
     }
 }
 

@@ -5,6 +5,15 @@ pub enum ProductCommand {
     CreateProduct(NewProduct),
     /// Change some fields; `None` keeps the current value.
     UpdateProduct(ProductChanges),
+    /// Adds a stored image (by its media key) at the end of the product's images; adding
+    /// one it already shows changes nothing.
+    AddImage {
+        key: String,
+    },
+    /// Removes one of the product's images.
+    RemoveImage {
+        key: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

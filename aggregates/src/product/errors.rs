@@ -6,6 +6,10 @@ pub enum ProductError {
     AlreadyExists,
     #[error("the product does not exist")]
     NotFound,
+    #[error("a product shows at most {max} images: remove one first")]
+    TooManyImages { max: usize },
+    #[error("the product has no such image")]
+    ImageNotFound,
     #[error("invalid product: {}", crate::describe(.0))]
     Invalid(Vec<FieldError>),
 }

@@ -24,12 +24,19 @@ pub enum ProductEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit_per_user: Option<i64>,
     },
+    /// An image was added; `images` is the whole list after it (first = cover), so
+    /// readers need no history.
+    ProductImageAdded { key: String, images: Vec<String> },
+    /// An image was removed; `images` is the whole list after it.
+    ProductImageRemoved { key: String, images: Vec<String> },
 }
 
 /// The stored name of each event type (`event_type` in the log): spelled once, here.
 impl ProductEvent {
     pub const PRODUCT_CREATED: &'static str = "ProductCreated";
     pub const PRODUCT_UPDATED: &'static str = "ProductUpdated";
+    pub const PRODUCT_IMAGE_ADDED: &'static str = "ProductImageAdded";
+    pub const PRODUCT_IMAGE_REMOVED: &'static str = "ProductImageRemoved";
 }
 
 impl DomainEvent for ProductEvent {
@@ -37,6 +44,8 @@ impl DomainEvent for ProductEvent {
         match self {
             Self::ProductCreated { .. } => Self::PRODUCT_CREATED,
             Self::ProductUpdated { .. } => Self::PRODUCT_UPDATED,
+            Self::ProductImageAdded { .. } => Self::PRODUCT_IMAGE_ADDED,
+            Self::ProductImageRemoved { .. } => Self::PRODUCT_IMAGE_REMOVED,
         }
         .to_owned()
     }

@@ -23,6 +23,13 @@ pub const MAX_DESCRIPTION_CHARS: usize = 2000;
 /// Longest category, in characters.
 pub const MAX_CATEGORY_CHARS: usize = 50;
 
+/// Most images one product shows: a mini program's gallery, not an album.
+pub const MAX_IMAGES: usize = 9;
+/// Longest media key (the server makes them: a content hash and an extension).
+pub const MAX_IMAGE_KEY_CHARS: usize = 100;
+/// A media key: one short line, required.
+pub const IMAGE_KEY: TextRule = TextRule::single_line(MAX_IMAGE_KEY_CHARS).required();
+
 /// A product's name: one line, required.
 pub const NAME: TextRule = TextRule::single_line(MAX_NAME_CHARS).required();
 /// A description is prose: it may span lines, and may be empty.
@@ -41,6 +48,9 @@ pub struct Product {
     /// Most units one shopper may hold in orders not cancelled; `None`: no limit.
     #[serde(default)]
     pub limit_per_user: Option<i64>,
+    /// Media keys of its images, cover first.
+    #[serde(default)]
+    pub images: Vec<String>,
 }
 
 impl Aggregate for Product {
@@ -103,6 +113,35 @@ impl Aggregate for Product {
                 }
                 updated
             }
+            ProductCommand::AddImage { key } => {
+                if !self.created {
+                    return Err(ProductError::NotFound);
+                }
+                let mut errors = Vec::new();
+                IMAGE_KEY.check_into("key", &key, &mut errors);
+                if !errors.is_empty() {
+                    return Err(ProductError::Invalid(errors));
+                }
+                if self.images.contains(&key) {
+                    return Ok(());
+                }
+                if self.images.len() >= MAX_IMAGES {
+                    return Err(ProductError::TooManyImages { max: MAX_IMAGES });
+                }
+                let mut images = self.images.clone();
+                images.push(key.clone());
+                ProductEvent::ProductImageAdded { key, images }
+            }
+            ProductCommand::RemoveImage { key } => {
+                if !self.created {
+                    return Err(ProductError::NotFound);
+                }
+                if !self.images.contains(&key) {
+                    return Err(ProductError::ImageNotFound);
+                }
+                let images = self.images.iter().filter(|k| **k != key).cloned().collect();
+                ProductEvent::ProductImageRemoved { key, images }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -125,6 +164,7 @@ impl Aggregate for Product {
                     price_cents,
                     on_sale: true,
                     limit_per_user,
+                    images: Vec::new(),
                 };
             }
             ProductEvent::ProductUpdated {
@@ -142,7 +182,16 @@ impl Aggregate for Product {
                 self.on_sale = on_sale;
                 self.limit_per_user = limit_per_user;
             }
+            ProductEvent::ProductImageAdded { images, .. }
+            | ProductEvent::ProductImageRemoved { images, .. } => self.images = images,
         }
+    }
+}
+
+impl Product {
+    /// The image shown first, if it has any.
+    pub fn cover(&self) -> Option<&str> {
+        self.images.first().map(String::as_str)
     }
 }
 

@@ -208,3 +208,99 @@ fn events_without_a_limit_are_written_and_read_as_before_limits_existed() {
     let read: ProductEvent = serde_json::from_value(json).expect("deserialize");
     assert_eq!(read, created());
 }
+
+fn added(key: &str, images: &[&str]) -> ProductEvent {
+    ProductEvent::ProductImageAdded {
+        key: key.into(),
+        images: images.iter().map(|&k| k.to_owned()).collect(),
+    }
+}
+
+fn add(key: &str) -> ProductCommand {
+    ProductCommand::AddImage { key: key.into() }
+}
+
+#[test]
+fn images_are_added_in_order_and_each_event_carries_the_whole_list() {
+    ProductTest::with(())
+        .given(vec![created(), added("a.jpg", &["a.jpg"])])
+        .when(add("b.png"))
+        .then_expect_events(vec![added("b.png", &["a.jpg", "b.png"])]);
+}
+
+#[test]
+fn adding_an_image_the_product_shows_already_changes_nothing() {
+    ProductTest::with(())
+        .given(vec![created(), added("a.jpg", &["a.jpg"])])
+        .when(add("a.jpg"))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_product_shows_at_most_nine_images() {
+    let keys: Vec<String> = (0..MAX_IMAGES).map(|i| format!("{i}.jpg")).collect();
+    let mut history = vec![created()];
+    for i in 0..MAX_IMAGES {
+        let so_far: Vec<&str> = keys[..=i].iter().map(String::as_str).collect();
+        history.push(added(&keys[i], &so_far));
+    }
+    ProductTest::with(())
+        .given(history)
+        .when(add("one-more.jpg"))
+        .then_expect_error(ProductError::TooManyImages { max: MAX_IMAGES });
+}
+
+#[test]
+fn removing_an_image_keeps_the_order_of_the_rest_and_the_next_becomes_the_cover() {
+    let mut product = Product::default();
+    for event in [
+        created(),
+        added("a.jpg", &["a.jpg"]),
+        added("b.png", &["a.jpg", "b.png"]),
+        ProductEvent::ProductImageRemoved {
+            key: "a.jpg".into(),
+            images: vec!["b.png".into()],
+        },
+    ] {
+        product.apply(event);
+    }
+    assert_eq!(product.cover(), Some("b.png"));
+    ProductTest::with(())
+        .given(vec![created(), added("a.jpg", &["a.jpg"])])
+        .when(ProductCommand::RemoveImage {
+            key: "a.jpg".into(),
+        })
+        .then_expect_events(vec![ProductEvent::ProductImageRemoved {
+            key: "a.jpg".into(),
+            images: vec![],
+        }]);
+}
+
+#[test]
+fn removing_an_image_the_product_does_not_show_is_refused() {
+    ProductTest::with(())
+        .given(vec![created(), added("a.jpg", &["a.jpg"])])
+        .when(ProductCommand::RemoveImage {
+            key: "b.png".into(),
+        })
+        .then_expect_error(ProductError::ImageNotFound);
+}
+
+#[test]
+fn images_of_a_product_that_does_not_exist_are_refused() {
+    ProductTest::with(())
+        .given_no_previous_events()
+        .when(add("a.jpg"))
+        .then_expect_error(ProductError::NotFound);
+}
+
+#[test]
+fn a_key_with_a_control_character_is_refused() {
+    ProductTest::with(())
+        .given(vec![created()])
+        .when(add("a\u{0}.jpg"))
+        .then_expect_error(ProductError::Invalid(vec![FieldError::new(
+            "key",
+            "must not contain control characters (U+0000 at character 2)",
+        )]));
+}

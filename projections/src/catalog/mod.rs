@@ -23,6 +23,8 @@ pub struct ProductCatalog;
 #[derive(Default)]
 struct ProductChange {
     created: bool,
+    /// Whether a created or updated event (carrying every field) is in the batch.
+    fields: bool,
     name: Option<String>,
     description: Option<String>,
     category: Option<String>,
@@ -30,6 +32,8 @@ struct ProductChange {
     on_sale: Option<bool>,
     /// Meaningful with a product event in the batch (events carry every field).
     limit_per_user: Option<i64>,
+    /// The images after the batch's last image event, if it has one.
+    images: Option<Vec<String>>,
     on_hand_delta: i64,
     reserved_delta: i64,
     product_version: i64,
@@ -61,7 +65,13 @@ impl ProductChange {
                 self.limit_per_user = limit_per_user;
                 (name, description, category, price_cents, on_sale)
             }
+            ProductEvent::ProductImageAdded { images, .. }
+            | ProductEvent::ProductImageRemoved { images, .. } => {
+                self.images = Some(images);
+                return;
+            }
         };
+        self.fields = true;
         self.name = Some(name);
         self.description = Some(description);
         self.category = Some(category);
@@ -125,6 +135,8 @@ impl Projection for ProductCatalog {
         }
         let mut ids = Vec::new();
         let mut created = Vec::new();
+        let mut fields = Vec::new();
+        let mut images = Vec::new();
         let mut names = Vec::new();
         let mut descriptions = Vec::new();
         let mut categories = Vec::new();
@@ -138,6 +150,8 @@ impl Projection for ProductCatalog {
         for (id, change) in changes {
             ids.push(id);
             created.push(change.created);
+            fields.push(change.fields);
+            images.push(change.images.map(sqlx::types::Json));
             names.push(change.name);
             descriptions.push(change.description);
             categories.push(change.category);
@@ -156,30 +170,33 @@ impl Projection for ProductCatalog {
             "WITH c AS (
                 SELECT * FROM unnest($1::uuid[], $2::bool[], $3::text[], $4::text[], $5::text[],
                                      $6::bigint[], $7::bool[], $8::bigint[], $9::bigint[],
-                                     $10::bigint[], $11::bigint[], $12::bigint[])
+                                     $10::bigint[], $11::bigint[], $12::bigint[], $13::bool[],
+                                     $14::jsonb[])
                     AS c(product_id, created, name, description, category, price_cents, on_sale,
-                         on_hand, reserved, product_version, stock_version, limit_per_user)
+                         on_hand, reserved, product_version, stock_version, limit_per_user,
+                         fields, images)
              ), inserted AS (
                 INSERT INTO {table} (product_id, name, description, category, price_cents,
                                      on_sale, on_hand, reserved, product_version, stock_version,
-                                     limit_per_user)
+                                     limit_per_user, images)
                 SELECT product_id, name, description, category, price_cents, on_sale, on_hand,
-                       reserved, product_version, stock_version, limit_per_user
+                       reserved, product_version, stock_version, limit_per_user,
+                       coalesce(images, '[]')
                   FROM c WHERE created
                 ON CONFLICT (product_id) DO NOTHING
              )
              UPDATE {table} AS p SET
-                name = CASE WHEN c.product_version > p.product_version THEN c.name ELSE p.name END,
-                description = CASE WHEN c.product_version > p.product_version
+                name = CASE WHEN c.product_version > p.product_version AND c.fields THEN c.name ELSE p.name END,
+                description = CASE WHEN c.product_version > p.product_version AND c.fields
                                    THEN c.description ELSE p.description END,
-                category = CASE WHEN c.product_version > p.product_version
-                                THEN c.category ELSE p.category END,
-                price_cents = CASE WHEN c.product_version > p.product_version
+                category = CASE WHEN c.product_version > p.product_version AND c.fields THEN c.category ELSE p.category END,
+                price_cents = CASE WHEN c.product_version > p.product_version AND c.fields
                                    THEN c.price_cents ELSE p.price_cents END,
-                on_sale = CASE WHEN c.product_version > p.product_version
-                               THEN c.on_sale ELSE p.on_sale END,
-                limit_per_user = CASE WHEN c.product_version > p.product_version
+                on_sale = CASE WHEN c.product_version > p.product_version AND c.fields THEN c.on_sale ELSE p.on_sale END,
+                limit_per_user = CASE WHEN c.product_version > p.product_version AND c.fields
                                       THEN c.limit_per_user ELSE p.limit_per_user END,
+                images = CASE WHEN c.product_version > p.product_version AND c.images IS NOT NULL
+                              THEN c.images ELSE p.images END,
                 on_hand = CASE WHEN c.stock_version > p.stock_version
                                THEN p.on_hand + c.on_hand ELSE p.on_hand END,
                 reserved = CASE WHEN c.stock_version > p.stock_version
@@ -202,6 +219,8 @@ impl Projection for ProductCatalog {
             .bind(&product_versions)
             .bind(&stock_versions)
             .bind(&limits)
+            .bind(&fields)
+            .bind(&images)
             .execute(conn)
             .await?;
         Ok(())

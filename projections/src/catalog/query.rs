@@ -2,6 +2,7 @@
 //! here and in the projection beside it, nowhere else.
 
 use sqlx::PgPool;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::stored_text::unescaped;
@@ -17,6 +18,8 @@ pub struct CatalogRow {
     pub available: i64,
     pub on_sale: bool,
     pub limit_per_user: Option<i64>,
+    /// Media keys, cover first.
+    pub images: Json<Vec<String>>,
 }
 
 impl CatalogRow {
@@ -26,13 +29,15 @@ impl CatalogRow {
             name: unescaped(self.name),
             description: unescaped(self.description),
             category: unescaped(self.category),
+            images: Json(self.images.0.into_iter().map(unescaped).collect()),
             ..self
         }
     }
 }
 
 const COLUMNS: &str =
-    "product_id, name, description, category, price_cents, available, on_sale, limit_per_user";
+    "product_id, name, description, category, price_cents, available, on_sale, limit_per_user,
+     images";
 
 /// Which products a page of the catalog shows.
 #[derive(Debug, Clone, Copy, Default)]

@@ -4,6 +4,7 @@
 mod client;
 mod database;
 mod feed;
+pub mod s3;
 mod test_app;
 pub mod wechat_pay;
 

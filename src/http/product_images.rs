@@ -1,0 +1,215 @@
+//! A product's images: an operator uploads one (checked by content, stored once by its
+//! hash) or removes one; shoppers see them in every product answer.
+
+use aggregates::text::TextRule;
+use axum::extract::multipart::{Field, MultipartError};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use bytes::{Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::caller::AdminUser;
+use super::context::{Recorded, await_projection};
+use super::envelope::{Envelope, ErrorBody, Success};
+use super::error::{ApiError, ErrorCode};
+use super::params::{IdPath, QueryRules, ValidQuery};
+use super::products::ProductView;
+use super::schemas::text_schema;
+use crate::media::{ImageKind, MAX_IMAGE_BYTES, MediaKey, MediaStore, MediaUrls};
+use crate::state::AppState;
+
+/// The form around the file: its boundaries and part headers.
+const FORM_OVERHEAD_BYTES: usize = 64 * 1024;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload_image, remove_image))
+        .layer(DefaultBodyLimit::max(MAX_IMAGE_BYTES + FORM_OVERHEAD_BYTES))
+}
+
+/// The upload form (`multipart/form-data`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ImageUpload {
+    /// A JPEG, PNG or WebP image of at most 5 MiB, judged by its content (the part's
+    /// name and `Content-Type` are not believed).
+    #[schema(content_media_type = "application/octet-stream")]
+    file: Vec<u8>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct ImageAdded {
+    /// Where the image is served.
+    url: String,
+    /// The product's images now, cover first.
+    product: ProductView,
+}
+
+/// Adds an image to a product (at the end; the first is the cover). The same image
+/// uploaded again is stored once and listed once.
+#[utoipa::path(post, path = "/api/v1/admin/products/{id}/images", tag = "admin",
+    params(("id" = Uuid, Path, description = "the product")),
+    request_body(content = inline(ImageUpload), content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "stored and listed", body = Envelope<ImageAdded>),
+        (status = 400, description = "not a form with one `file` (40000)", body = ErrorBody),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+        (status = 404, description = "no such product (40400)", body = ErrorBody),
+        (status = 409, description = "the product shows 9 images already (40900)", body = ErrorBody),
+        (status = 413, description = "the file is over 5 MiB (41300)", body = ErrorBody),
+        (status = 415, description = "not a JPEG, PNG or WebP image (41500)", body = ErrorBody),
+        (status = 503, description = "no media store, or it failed (50300)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn upload_image(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    IdPath(id): IdPath,
+    Recorded(metadata): Recorded,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Success<ImageAdded>, ApiError> {
+    let store = store(&state)?;
+    let mut form = form.map_err(|err| ApiError::malformed_field("body", &err.body_text()))?;
+    let bytes = the_file(&mut form).await?;
+    let kind = ImageKind::sniff(&bytes).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "file: not a JPEG, PNG or WebP image (judged by its content)",
+        )
+    })?;
+    // Refuse an unknown product before storing anything for it.
+    if state.write.product(id).await?.is_none() {
+        return Err(ApiError::not_found("product"));
+    }
+    let key = MediaKey::of(&bytes, kind);
+    let stored_new = store.put(&key, bytes).await.map_err(|err| {
+        tracing::warn!(%err, store = store.description(), "could not store an image");
+        ApiError::unavailable("the media store could not take the image; retry shortly")
+    })?;
+    tracing::info!(%key, stored_new, "image uploaded");
+    let written = state
+        .write
+        .add_product_image(id, key.to_string(), &metadata)
+        .await?;
+    await_projection(&state, "catalog", written.position).await;
+    Ok(Success::created(ImageAdded {
+        url: state.media_urls.url(&key.to_string()),
+        product: ProductView::new(written.value, &state.media_urls),
+    }))
+}
+
+fn store(state: &AppState) -> Result<&MediaStore, ApiError> {
+    state
+        .media
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("no media store is configured"))
+}
+
+/// The one `file` part, read whole but never past the limit.
+async fn the_file(form: &mut Multipart) -> Result<Bytes, ApiError> {
+    let mut file = None;
+    while let Some(field) = form.next_field().await.map_err(form_error)? {
+        match field.name() {
+            Some("file") if file.is_none() => file = Some(read_capped(field).await?),
+            Some("file") => {
+                return Err(ApiError::malformed_field("file", "one file per upload"));
+            }
+            other => {
+                let name = other
+                    .unwrap_or_default()
+                    .chars()
+                    .take(40)
+                    .collect::<String>();
+                return Err(ApiError::malformed_field(
+                    "body",
+                    &format!("unexpected form field {name:?}: send one `file`"),
+                ));
+            }
+        }
+    }
+    file.ok_or_else(|| ApiError::malformed_field("file", "missing: send the image as `file`"))
+}
+
+async fn read_capped(mut field: Field<'_>) -> Result<Bytes, ApiError> {
+    let mut bytes = BytesMut::new();
+    while let Some(chunk) = field.chunk().await.map_err(form_error)? {
+        if bytes.len() + chunk.len() > MAX_IMAGE_BYTES {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.freeze())
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(ErrorCode::PayloadTooLarge, "file: larger than 5 MiB")
+}
+
+fn form_error(err: MultipartError) -> ApiError {
+    if err.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        too_large()
+    } else {
+        ApiError::malformed_field("body", &format!("not a readable form: {}", err.body_text()))
+    }
+}
+
+/// Longest `url` accepted.
+const MAX_URL_CHARS: usize = 2048;
+/// A URL is one clean line.
+const URL_TEXT: TextRule = TextRule::single_line(MAX_URL_CHARS).required();
+
+fn url_schema() -> utoipa::openapi::Object {
+    text_schema(URL_TEXT)
+}
+
+/// `?url=` of the image to remove.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ImageQuery {
+    /// The image's URL as the product lists it (one served under an earlier base URL
+    /// names the same image).
+    #[param(schema_with = url_schema)]
+    url: String,
+}
+
+impl QueryRules for ImageQuery {
+    fn check(&self) -> Result<(), ApiError> {
+        let mut errors = Vec::new();
+        URL_TEXT.check_into("url", &self.url, &mut errors);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(errors))
+        }
+    }
+}
+
+/// Removes one of a product's images. Orders placed while it was the cover still show
+/// it, so its bytes stay stored.
+#[utoipa::path(delete, path = "/api/v1/admin/products/{id}/images", tag = "admin",
+    params(("id" = Uuid, Path, description = "the product"), ImageQuery),
+    responses(
+        (status = 200, description = "removed", body = Envelope<ProductView>),
+        (status = 400, description = "no `url` (40000)", body = ErrorBody),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+        (status = 404, description = "no such product, or it has no such image (40400)", body = ErrorBody),
+        (status = 422, description = "`url` empty, too long or not one clean line (42200)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn remove_image(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    IdPath(id): IdPath,
+    Recorded(metadata): Recorded,
+    ValidQuery(query): ValidQuery<ImageQuery>,
+) -> Result<Success<ProductView>, ApiError> {
+    let key = MediaUrls::key_in(&query.url).to_owned();
+    let written = state.write.remove_product_image(id, key, &metadata).await?;
+    await_projection(&state, "catalog", written.position).await;
+    Ok(Success::ok(ProductView::new(
+        written.value,
+        &state.media_urls,
+    )))
+}
