@@ -6,6 +6,8 @@ use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::Required;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -29,13 +31,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(MAX_IMAGE_BYTES + FORM_OVERHEAD_BYTES))
 }
 
-/// The upload form (`multipart/form-data`).
-#[derive(ToSchema)]
+/// The upload form (`multipart/form-data`): one `file`, nothing else. Read part by part
+/// (see [`the_file`]); the derives state the form's shape for the document.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct ImageUpload {
     /// A JPEG, PNG or WebP image of at most 5 MiB, judged by its content (the part's
     /// name and `Content-Type` are not believed).
-    #[schema(content_media_type = "application/octet-stream")]
+    #[schema(value_type = String, format = Binary, content_media_type = "application/octet-stream")]
     file: Vec<u8>,
 }
 
@@ -160,18 +164,28 @@ const MAX_URL_CHARS: usize = 2048;
 /// A URL is one clean line.
 const URL_TEXT: TextRule = TextRule::single_line(MAX_URL_CHARS).required();
 
-fn url_schema() -> utoipa::openapi::Object {
-    text_schema(URL_TEXT)
+/// `?url=` of the image to remove.
+#[derive(Debug, Deserialize)]
+struct ImageQuery {
+    url: String,
 }
 
-/// `?url=` of the image to remove.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-struct ImageQuery {
-    /// The image's URL as the product lists it (one served under an earlier base URL
-    /// names the same image).
-    #[param(schema_with = url_schema)]
-    url: String,
+/// Written out because `#[param(schema_with)]` drops `required` (utoipa 6).
+impl IntoParams for ImageQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            ParameterBuilder::new()
+                .name("url")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::True)
+                .description(Some(
+                    "The image's URL as the product lists it (one served under an earlier \
+                     base URL names the same image).",
+                ))
+                .schema(Some(text_schema(URL_TEXT)))
+                .build(),
+        ]
+    }
 }
 
 impl QueryRules for ImageQuery {

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
+use ordo::media::MediaStore;
 use ordo::rate_limit::RateLimits;
 use ordo::secret::Secret;
 use ordo::state::AppSettings;
@@ -35,8 +36,12 @@ const PRODUCTS: usize = aggregates::order::MAX_LINES;
 
 /// A dev-mode app whose WeChat (wiremock) refuses every code, as WeChat refuses codes it
 /// never issued, and whose WeChat Pay is the fake the payment tests use, with rate limits
-/// off: the fuzzer sends thousands of requests.
-async fn app_under_fuzz(wechat: &MockServer, pay: &FakeWeChatPay) -> TestApp {
+/// off: the fuzzer sends thousands of requests. Images go to files in `media`.
+async fn app_under_fuzz(
+    wechat: &MockServer,
+    pay: &FakeWeChatPay,
+    media: &std::path::Path,
+) -> TestApp {
     Mock::given(any())
         .respond_with(
             ResponseTemplate::new(200)
@@ -53,6 +58,7 @@ async fn app_under_fuzz(wechat: &MockServer, pay: &FakeWeChatPay) -> TestApp {
             timeout: Duration::from_secs(2),
         },
         wechat_pay: Some(pay.config()),
+        media: Some(MediaStore::local(media).expect("a media directory")),
         rate_limits: RateLimits {
             per_ip: None,
             per_user: None,
@@ -89,7 +95,8 @@ async fn schemathesis(app: &TestApp, config: &Path, token: &str, products: &str)
 async fn a_fuzzer_finds_no_disagreement_between_the_document_and_the_server() {
     let wechat = MockServer::start().await;
     let pay = FakeWeChatPay::start().await;
-    let app = app_under_fuzz(&wechat, &pay).await;
+    let media = tempfile::tempdir().expect("a media directory");
+    let app = app_under_fuzz(&wechat, &pay, media.path()).await;
     let mut products = Vec::with_capacity(PRODUCTS);
     for i in 0..PRODUCTS {
         products.push(
