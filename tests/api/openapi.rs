@@ -149,18 +149,14 @@ async fn the_swagger_ui_is_served_from_ordo_itself() {
 async fn the_domain_value_schemas_match_the_json_sent() {
     use aggregates::order::Address;
     let document = document().await;
-    for (name, sent) in [(
-        "Address",
-        serde_json::to_value(Address::default()).expect("json"),
-    )] {
-        let mut documented: Vec<&String> = document["components"]["schemas"][name]["properties"]
-            .as_object()
-            .unwrap_or_else(|| panic!("{name} has a schema"))
-            .keys()
-            .collect();
-        let mut fields: Vec<&String> = sent.as_object().expect("an object").keys().collect();
-        documented.sort();
-        fields.sort();
-        assert_eq!(documented, fields, "{name}");
-    }
+    let sent = serde_json::to_value(Address::default()).expect("json");
+    let mut documented: Vec<&String> = document["components"]["schemas"]["Address"]["properties"]
+        .as_object()
+        .expect("Address has a schema")
+        .keys()
+        .collect();
+    let mut fields: Vec<&String> = sent.as_object().expect("an object").keys().collect();
+    documented.sort();
+    fields.sort();
+    assert_eq!(documented, fields);
 }
