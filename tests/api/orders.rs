@@ -141,7 +141,8 @@ async fn a_placed_order_shows_its_lines_prices_and_total() {
     assert_eq!(order["total_cents"], 2 * 1_250 + 300);
     assert_eq!(
         order["lines"][0],
-        json!({"product_id": tea, "name": "Tea", "unit_price_cents": 1_250, "quantity": 2})
+        json!({"product_id": tea, "name": "Tea", "unit_price_cents": 1_250, "quantity": 2,
+               "image": null})
     );
     assert_eq!(order["address"], address());
     assert!(order["expires_at"].as_str() > order["created_at"].as_str());
