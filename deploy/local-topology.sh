@@ -12,6 +12,8 @@
 #   PG_PORT, ORDO_1_PORT, ORDO_2_PORT, HTTPS_PORT, HTTP_PORT
 #                             default 55432, 58081, 58082, 58443, 58080
 #   ORDO_PG_BIN_DIR           PostgreSQL's server binaries (default: Debian's 15)
+#   ORDO_MEDIA_STORE          product images (default: <dir>/media, shared by both
+#                             processes as a bucket would be)
 #   every other ORDO_* setting is passed to both ordo processes (WeChat, WeChat Pay,
 #   rate limits, ...). They run in production mode: set ORDO_WECHAT_APP_ID and the rest,
 #   or ORDO_DEV=true for a dev topology.
@@ -118,6 +120,7 @@ start_ordo() {
         ORDO_TRUSTED_PROXIES=127.0.0.1 \
         ORDO_LISTEN="127.0.0.1:$port" \
         ORDO_DATA_DIR="$dir/ordo-$n" \
+        ORDO_MEDIA_STORE="${ORDO_MEDIA_STORE:-$dir/media}" \
         nohup "$ordo_bin" serve >"$dir/logs/ordo-$n.log" 2>&1 &
     echo $! >"$dir/ordo-$n.pid"
 }

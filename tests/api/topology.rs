@@ -188,6 +188,34 @@ async fn behind_nginx_over_https_shoppers_pay_are_limited_one_by_one_and_survive
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let product = body["data"]["id"].as_str().expect("product id").to_owned();
 
+    // A 1 MiB image through nginx (past its 256 KiB for other bodies), served by both
+    // processes from their shared store.
+    let mut image = include_bytes!("../fixtures/tea.png").to_vec();
+    image.resize(1024 * 1024, 0);
+    let (content_type, form) = crate::support::form(&[("file", "tea.png", &image)]);
+    let (status, body) = send(
+        operator
+            .post(topology.url(&format!("/api/v1/admin/products/{product}/images")))
+            .bearer_auth(&admin)
+            .header("content-type", content_type)
+            .body(form),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let image_url = body["data"]["url"].as_str().expect("its url").to_owned();
+    for _ in 0..4 {
+        let response = operator
+            .get(topology.url(&image_url))
+            .send()
+            .await
+            .expect("the image through nginx");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.bytes().await.expect("bytes").as_ref(),
+            image.as_slice()
+        );
+    }
+
     let mei = topology.client_from(2);
     let (status, body) = send(
         mei.post(topology.url("/api/v1/auth/wechat-login"))

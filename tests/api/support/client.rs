@@ -101,29 +101,12 @@ impl Client<'_> {
         self.send(self.request(reqwest::Method::DELETE, path)).await
     }
 
-    /// A `multipart/form-data` POST of `parts` (field name, file name, bytes), encoded
-    /// by hand so a test can send any form, a hostile one included.
+    /// A `multipart/form-data` POST of `parts` (field name, file name, bytes).
     pub async fn upload(&self, path: &str, parts: &[(&str, &str, &[u8])]) -> Answer {
-        const BOUNDARY: &str = "ordo-test-boundary-7d1f3a";
-        let mut body = Vec::new();
-        for (name, file_name, bytes) in parts {
-            body.extend_from_slice(
-                format!(
-                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; \
-                     filename=\"{file_name}\"\r\nContent-Type: image/png\r\n\r\n"
-                )
-                .as_bytes(),
-            );
-            body.extend_from_slice(bytes);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+        let (content_type, body) = form(parts);
         self.send(
             self.request(reqwest::Method::POST, path)
-                .header(
-                    "content-type",
-                    format!("multipart/form-data; boundary={BOUNDARY}"),
-                )
+                .header("content-type", content_type)
                 .body(body),
         )
         .await
@@ -168,4 +151,24 @@ impl Client<'_> {
             headers,
         }
     }
+}
+
+/// A `multipart/form-data` body of `parts` (field name, file name, bytes) and its
+/// `Content-Type`, encoded by hand so a test can send any form, a hostile one included.
+pub fn form(parts: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    const BOUNDARY: &str = "ordo-test-boundary-7d1f3a";
+    let mut body = Vec::new();
+    for (name, file_name, bytes) in parts {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; \
+                 filename=\"{file_name}\"\r\nContent-Type: image/png\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
 }
