@@ -63,7 +63,7 @@ impl MediaStoreSetting {
 pub enum MediaError {
     #[error("ORDO_MEDIA_STORE: {0}")]
     Setting(String),
-    #[error("could not create the media directory {path}: {source}")]
+    #[error("could not create the media directory {path} (ORDO_MEDIA_STORE): {source}")]
     Directory {
         path: PathBuf,
         source: std::io::Error,
