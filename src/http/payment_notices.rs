@@ -23,7 +23,7 @@ use super::error::ApiError;
 use super::sampled_log::SampledLog;
 use crate::event_store::EventMetadata;
 use crate::state::AppState;
-use crate::wechat_pay::{self, NoticeError, Transaction};
+use crate::wechat_pay::{self, NoticeError, Transaction, quoted};
 use crate::write::WriteError;
 use projections::stored_text::escape;
 
@@ -222,12 +222,16 @@ async fn handle_notice(state: AppState, headers: HeaderMap, body: Bytes) -> Resp
     if transaction.mchid != config.mch_id || transaction.appid != config.app_id {
         let reason = format!(
             "mismatch: for merchant {} / app {}, not this one",
-            transaction.mchid, transaction.appid
+            quoted(&transaction.mchid),
+            quoted(&transaction.appid)
         );
         return refuse(StatusCode::BAD_REQUEST, reason, None).await;
     }
     let Ok(order_id) = Uuid::parse_str(&transaction.out_trade_no) else {
-        let reason = format!("unknown order: out_trade_no {}", transaction.out_trade_no);
+        let reason = format!(
+            "unknown order: out_trade_no {}",
+            quoted(&transaction.out_trade_no)
+        );
         return refuse(StatusCode::NOT_FOUND, reason, None).await;
     };
     if notice.event_type != "TRANSACTION.SUCCESS" || transaction.trade_state != "SUCCESS" {

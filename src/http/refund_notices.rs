@@ -22,7 +22,7 @@ use super::payment_notices::{
 };
 use crate::event_store::FeedPosition;
 use crate::state::AppState;
-use crate::wechat_pay::RefundResult;
+use crate::wechat_pay::{RefundResult, quoted};
 use crate::write::WriteError;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -77,7 +77,10 @@ async fn handle_refund_notice(state: AppState, headers: HeaderMap, body: Bytes) 
         .config()
         .map(|config| config.mch_id.as_str());
     if Some(result.mchid.as_str()) != mch_id {
-        let reason = format!("mismatch: for merchant {}, not this one", result.mchid);
+        let reason = format!(
+            "mismatch: for merchant {}, not this one",
+            quoted(&result.mchid)
+        );
         record(
             &state,
             &headers,
@@ -87,7 +90,10 @@ async fn handle_refund_notice(state: AppState, headers: HeaderMap, body: Bytes) 
         return notice_answer(StatusCode::BAD_REQUEST, reason);
     }
     let Ok(order_id) = Uuid::parse_str(&result.out_trade_no) else {
-        let reason = format!("unknown order: out_trade_no {}", result.out_trade_no);
+        let reason = format!(
+            "unknown order: out_trade_no {}",
+            quoted(&result.out_trade_no)
+        );
         record(
             &state,
             &headers,
@@ -107,7 +113,11 @@ async fn handle_refund_notice(state: AppState, headers: HeaderMap, body: Bytes) 
         },
         other => {
             // Not a result (yet): nothing to do, and WeChat Pay need not send it again.
-            let reason = format!("not a refund result: {} / {other}", notice.event_type);
+            let reason = format!(
+                "not a refund result: {} / {}",
+                quoted(&notice.event_type),
+                quoted(other)
+            );
             record(
                 &state,
                 &headers,
@@ -151,8 +161,9 @@ async fn handle_refund_notice(state: AppState, headers: HeaderMap, body: Bytes) 
         Err(WriteError::OrderNotFound) => {
             return refused(StatusCode::NOT_FOUND, format!("unknown order {order_id}")).await;
         }
-        Err(WriteError::Order(err @ OrderError::UnknownRefund(_))) => {
-            return refused(StatusCode::NOT_FOUND, err.to_string()).await;
+        Err(WriteError::Order(OrderError::UnknownRefund(refund_no))) => {
+            let reason = format!("the order has no refund {}", quoted(&refund_no));
+            return refused(StatusCode::NOT_FOUND, reason).await;
         }
         Err(WriteError::Order(OrderError::AmountMismatch { expected, paid })) => {
             let reason = format!("mismatch: refunded {paid}, the refund is {expected}");

@@ -15,7 +15,7 @@ use std::time::Duration;
 pub use client::{PayError, PaymentRequest, RequestPaymentParams, WeChatPay};
 pub use dev_keys::DevKeys;
 pub use keys::{ApiV3Key, KeyError, SigningKey, VerifyingKey};
-pub use notice::{Amount, Notice, NoticeError, Payer, Transaction, open_notice};
+pub use notice::{Amount, Notice, NoticeError, Payer, Transaction, open_notice, quoted};
 pub use refund::{RefundAmount, RefundRequest, RefundResult, RefundState};
 pub use simulator::{SignedNotice, signed_notice, signed_refund_notice};
 

@@ -52,7 +52,7 @@ impl NoticeError {
 const QUOTED_CHARS: usize = 64;
 
 /// `value`, cut to [`QUOTED_CHARS`] characters (marked with `…` when cut).
-fn quoted(value: &str) -> String {
+pub fn quoted(value: &str) -> String {
     match value.char_indices().nth(QUOTED_CHARS) {
         Some((cut, _)) => format!("{}…", &value[..cut]),
         None => value.to_owned(),
