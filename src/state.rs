@@ -52,8 +52,8 @@ pub struct AppSettings {
     pub metrics_token: Option<Secret>,
     /// Where product images are stored; `None`: uploads answer 503.
     pub media: Option<MediaStore>,
-    /// The base of image URLs (a CDN's); `None`: ordo's own `/media`.
-    pub media_base_url: Option<String>,
+    /// The base of image URLs: ordo's own `/media` unless a CDN's is set.
+    pub media_urls: MediaUrls,
 }
 
 /// What every request handler can reach.
@@ -113,10 +113,7 @@ impl AppState {
             trusted_proxies: settings.trusted_proxies.into(),
             metrics_token: settings.metrics_token.map(Arc::new),
             media: settings.media,
-            media_urls: settings
-                .media_base_url
-                .as_deref()
-                .map_or_else(MediaUrls::default, MediaUrls::new),
+            media_urls: settings.media_urls,
         }
     }
 }

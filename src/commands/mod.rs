@@ -14,7 +14,7 @@ use crate::auth::{JwtKeys, Role, revocations};
 use crate::cli::{GlobalArgs, RetentionArgs, ServeArgs, TokenAction, TokenArgs};
 use crate::config::{Config, production};
 use crate::database::{self, Database};
-use crate::media::{MediaStore, MediaStoreSetting};
+use crate::media::{MediaStore, MediaStoreSetting, MediaUrls};
 use crate::retention::{self, RetentionSettings};
 use crate::secret::Secret;
 use crate::server::Application;
@@ -36,6 +36,8 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
         })?;
     database::check_reachable(&config)?;
     let media = media_store(&config, args)?;
+    let media_urls = MediaUrls::from_setting(args.media.media_base_url.as_deref())
+        .map_err(|err| anyhow::anyhow!("ORDO_MEDIA_BASE_URL: {err}"))?;
     let jwt_secret = config.jwt_secret()?;
     let database = Database::open(&config).await?;
     let state = AppState::new(
@@ -66,11 +68,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
                 .filter(|token| !token.is_empty())
                 .map(Secret::new),
             media: Some(media),
-            media_base_url: args
-                .media
-                .media_base_url
-                .clone()
-                .filter(|url| !url.trim().is_empty()),
+            media_urls,
         },
     );
     let served = match Application::on(state, listener).await {

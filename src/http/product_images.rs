@@ -21,6 +21,8 @@ use super::products::ProductView;
 use super::schemas::text_schema;
 use crate::media::{ImageKind, MAX_IMAGE_BYTES, MediaKey, MediaStore, MediaUrls};
 use crate::state::AppState;
+use crate::write::WriteError;
+use aggregates::product::{MAX_IMAGES, ProductError};
 
 /// The form around the file: its boundaries and part headers.
 const FORM_OVERHEAD_BYTES: usize = 64 * 1024;
@@ -83,11 +85,21 @@ async fn upload_image(
             "file: not a JPEG, PNG or WebP image (judged by its content)",
         )
     })?;
-    // Refuse an unknown product before storing anything for it.
-    if state.write.product(id).await?.is_none() {
-        return Err(ApiError::not_found("product"));
+    // Hashing 5 MiB takes milliseconds: off the threads that serve requests.
+    let (key, bytes) = tokio::task::spawn_blocking(move || (MediaKey::of(&bytes, kind), bytes))
+        .await
+        .map_err(|err| ApiError::internal(&err))?;
+    // Refuse what the product will refuse before storing anything for it (the product
+    // decides again when the image is added).
+    let product = state
+        .write
+        .product(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("product"))?;
+    let key_text = key.to_string();
+    if product.images.len() >= MAX_IMAGES && !product.images.contains(&key_text) {
+        return Err(WriteError::Product(ProductError::TooManyImages { max: MAX_IMAGES }).into());
     }
-    let key = MediaKey::of(&bytes, kind);
     let stored_new = store.put(&key, bytes).await.map_err(|err| {
         tracing::warn!(%err, store = store.description(), "could not store an image");
         ApiError::unavailable("the media store could not take the image; retry shortly")
@@ -95,11 +107,11 @@ async fn upload_image(
     tracing::info!(%key, stored_new, "image uploaded");
     let written = state
         .write
-        .add_product_image(id, key.to_string(), &metadata)
+        .add_product_image(id, key_text.clone(), &metadata)
         .await?;
     await_projection(&state, "catalog", written.position).await;
     Ok(Success::created(ImageAdded {
-        url: state.media_urls.url(&key.to_string()),
+        url: state.media_urls.url(&key_text),
         product: ProductView::new(written.value, &state.media_urls),
     }))
 }

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -10,7 +11,8 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::prefix::PrefixStore;
 use object_store::{
-    Attribute, Attributes, ObjectStore, ObjectStoreExt, PutOptions, path::Path as StorePath,
+    Attribute, Attributes, ClientConfigKey, ObjectStore, ObjectStoreExt, PutOptions, RetryConfig,
+    path::Path as StorePath,
 };
 
 use super::key::MediaKey;
@@ -120,7 +122,20 @@ impl MediaStore {
         prefix: &str,
         aws_options: &[(String, String)],
     ) -> Result<Self, MediaError> {
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        // An outage answers within a request's deadline rather than retrying for minutes
+        // (object_store's default) while the shopper and a connection wait.
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_retry(RetryConfig {
+                max_retries: 2,
+                retry_timeout: Duration::from_secs(5),
+                ..RetryConfig::default()
+            })
+            .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::Timeout), "10s")
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                "3s",
+            );
         for (name, value) in aws_options {
             let key: AmazonS3ConfigKey = name.to_ascii_lowercase().parse()?;
             builder = builder.with_config(key, value);
@@ -143,11 +158,13 @@ impl MediaStore {
     }
 
     /// Stores an image under its content key; `false` when those bytes were stored
-    /// already (the same image uploaded twice is kept once).
+    /// already (the same image uploaded twice is kept once). An object of another size
+    /// under the key (a write cut short by a crash) is written again.
     pub async fn put(&self, key: &MediaKey, bytes: Bytes) -> Result<bool, MediaError> {
         let location = StorePath::from(key.to_string());
         match self.store.head(&location).await {
-            Ok(_) => return Ok(false),
+            Ok(meta) if meta.size == bytes.len() as u64 => return Ok(false),
+            Ok(_) => {}
             Err(object_store::Error::NotFound { .. }) => {}
             Err(err) => return Err(err.into()),
         }

@@ -168,10 +168,24 @@ impl WriteModel {
         let mut product_slot = self.products.lock(&key).await;
         let mut stock_slot = self.stocks.lock(&key).await;
         let mut attempts = Attempts::new(self.settings.max_attempts, &self.stats);
+        // A refusal, or a command that changes nothing, writes nothing for the event store
+        // to check the cache against: another process may have changed the product (an
+        // image re-added here after it removed it). Such an answer is given only on the
+        // stream as it is now.
+        let mut confirmed = false;
         loop {
             let current = &product_slot.current(&self.store).await?.loaded;
-            let (product, events) = decide(&current.aggregate, command.clone()).await?;
+            let decided = decide(&current.aggregate, command.clone()).await;
             let sequence = current.sequence;
+            let unwritten = decided
+                .as_ref()
+                .map_or(true, |(_, events)| events.is_empty());
+            if unwritten && !confirmed {
+                product_slot.reload(&self.store).await?;
+                confirmed = true;
+                continue;
+            }
+            let (product, events) = decided?;
             if events.is_empty() {
                 let stock = &stock_slot.current(&self.store).await?.loaded.aggregate;
                 return Ok(Written {

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use aggregates::product::ProductEvent;
-use ordo::media::{MediaStore, MediaStoreSetting};
+use ordo::media::{MediaStore, MediaStoreSetting, MediaUrls};
 use ordo::state::AppSettings;
 use projections::Projector;
 use projections::rebuild::rebuild;
@@ -15,7 +15,7 @@ use tempfile::TempDir;
 use uuid::Uuid;
 
 use crate::support::s3::{FakeS3, files_under};
-use crate::support::{TestApp, settle, spawn_app_with};
+use crate::support::{TestApp, fresh_database, settle, spawn_app_with, start};
 
 const TEA: &[u8] = include_bytes!("../fixtures/tea.png");
 const CUP: &[u8] = include_bytes!("../fixtures/cup.jpg");
@@ -32,7 +32,7 @@ async fn app_with(store: MediaStore, base_url: Option<&str>) -> TestApp {
     spawn_app_with(AppSettings {
         dev_mode: true,
         media: Some(store),
-        media_base_url: base_url.map(str::to_owned),
+        media_urls: MediaUrls::from_setting(base_url).expect("a base URL"),
         ..AppSettings::default()
     })
     .await
@@ -104,6 +104,12 @@ async fn an_image_is_uploaded_listed_served_with_a_304_and_removed() {
         headers["cache-control"],
         "public, max-age=31536000, immutable"
     );
+    // Bytes that start like an image are never taken for a page on the API's origin.
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(
+        headers["content-security-policy"],
+        "default-src 'none'; sandbox"
+    );
     let etag = headers["etag"].to_str().expect("an etag").to_owned();
     assert!(etag.starts_with('"') && etag.len() == 66, "{etag}");
     let (status, _, bytes) = app.anon().fetch(&pot, &[]).await;
@@ -114,11 +120,22 @@ async fn an_image_is_uploaded_listed_served_with_a_304_and_removed() {
     assert_eq!(status, StatusCode::NOT_MODIFIED);
     assert_eq!(headers["etag"], etag.as_str());
     assert!(bytes.is_empty());
+    // Weak or in a list, the tag is recognised; `*` or another tag is not.
+    let listed = format!("\"another\", W/{etag}");
+    let (status, _, _) = app.anon().fetch(&cup, &[("if-none-match", &listed)]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    for other in ["\"another\"", "*"] {
+        let (status, _, _) = app.anon().fetch(&cup, &[("if-none-match", other)]).await;
+        assert_eq!(status, StatusCode::OK, "{other}");
+    }
     let (status, _, _) = app
         .anon()
-        .fetch(&cup, &[("if-none-match", "\"another\"")])
+        .fetch(
+            &format!("/media/{}.png", "0".repeat(64)),
+            &[("if-none-match", "*")],
+        )
         .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::NOT_FOUND, "never stored: no 304 for *");
 
     // Removing the cover makes the next image the cover.
     let removed = app
@@ -313,6 +330,12 @@ async fn media_keys_are_checked_before_any_store_is_read() {
     }
     let answer = app.admin().delete(&images_path(product)).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    let answer = app
+        .admin()
+        .delete(&format!("{}?url={url}", images_path(Uuid::new_v4())))
+        .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+    assert_eq!(answer.body["message"], "product not found");
     assert_eq!(shown_images(&app, product).await, [url.as_str()]);
 }
 
@@ -465,4 +488,54 @@ fn the_media_store_setting_is_read_as_documented() {
         let err = MediaStoreSetting::parse(wrong, data).expect_err(wrong);
         assert!(err.to_string().starts_with("ORDO_MEDIA_STORE: "), "{err}");
     }
+}
+
+#[tokio::test]
+async fn an_image_re_added_on_one_server_after_another_removed_it_is_listed_again() {
+    let dir = tempfile::tempdir().expect("a media directory");
+    let (pool, _) = fresh_database().await;
+    let settings = || AppSettings {
+        dev_mode: true,
+        media: Some(MediaStore::local(dir.path()).expect("the shared store")),
+        ..AppSettings::default()
+    };
+    let (one, two) = (
+        start(pool.clone(), settings()).await,
+        start(pool, settings()).await,
+    );
+    let product = one.create_product("Oolong", 4_800, 10).await;
+
+    let url = upload(&one, product, "tea.png", TEA).await;
+    let removed = two
+        .admin()
+        .delete(&format!("{}?url={url}", images_path(product)))
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+    // The first server still holds the product as it was: it must not take the image
+    // for listed.
+    assert_eq!(upload(&one, product, "tea.png", TEA).await, url);
+    assert_eq!(shown_images(&two, product).await, [url.as_str()]);
+    assert_eq!(one.count_events(ProductEvent::PRODUCT_IMAGE_ADDED).await, 2);
+    // ... and a removal on the first of what the second added is found, not a 404.
+    let cup = upload(&two, product, "cup.jpg", CUP).await;
+    let removed = one
+        .admin()
+        .delete(&format!("{}?url={cup}", images_path(product)))
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+}
+
+#[tokio::test]
+async fn a_stored_file_cut_short_is_written_again_by_the_next_upload() {
+    let (app, dir) = app_with_local_images().await;
+    let product = app.create_product("Oolong", 4_800, 10).await;
+    let url = upload(&app, product, "tea.png", TEA).await;
+    let key = url.trim_start_matches("/media/");
+    // A crash left the file empty (written, not yet on disk).
+    std::fs::write(dir.path().join(key), b"").expect("cut the file short");
+
+    assert_eq!(upload(&app, product, "tea.png", TEA).await, url);
+    assert_eq!(std::fs::read(dir.path().join(key)).expect("the file"), TEA);
+    let (status, _, bytes) = app.anon().fetch(&url, &[]).await;
+    assert_eq!((status, bytes.as_slice()), (StatusCode::OK, TEA));
 }

@@ -147,16 +147,33 @@ async fn the_swagger_ui_is_served_from_ordo_itself() {
 /// properties must be exactly the fields the API sends.
 #[tokio::test]
 async fn the_domain_value_schemas_match_the_json_sent() {
-    use aggregates::order::Address;
+    use aggregates::order::{Address, Refund, RefundKind, RefundStatus};
     let document = document().await;
-    let sent = serde_json::to_value(Address::default()).expect("json");
-    let mut documented: Vec<&String> = document["components"]["schemas"]["Address"]["properties"]
-        .as_object()
-        .expect("Address has a schema")
-        .keys()
-        .collect();
-    let mut fields: Vec<&String> = sent.as_object().expect("an object").keys().collect();
-    documented.sort();
-    fields.sort();
-    assert_eq!(documented, fields);
+    let refund = Refund {
+        refund_no: String::new(),
+        payment_id: String::new(),
+        amount_cents: 1,
+        kind: RefundKind::Order,
+        reason: String::new(),
+        status: RefundStatus::Requested,
+        requested_at: chrono::Utc::now(),
+        settled_at: None,
+        provider_refund_id: None,
+        failure: None,
+    };
+    for (name, sent) in [
+        ("Address", serde_json::to_value(Address::default())),
+        ("Refund", serde_json::to_value(refund)),
+    ] {
+        let sent = sent.expect("json");
+        let mut documented: Vec<&String> = document["components"]["schemas"][name]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name} has a schema"))
+            .keys()
+            .collect();
+        let mut fields: Vec<&String> = sent.as_object().expect("an object").keys().collect();
+        documented.sort();
+        fields.sort();
+        assert_eq!(documented, fields, "{name}");
+    }
 }

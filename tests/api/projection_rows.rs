@@ -169,6 +169,102 @@ async fn the_catalog_shows_each_product_with_its_latest_fields_and_available_sto
     );
 }
 
+fn images(key: &str, list: &[&str], added: bool) -> ProductEvent {
+    let (key, images) = (key.to_owned(), list.iter().map(|&k| k.to_owned()).collect());
+    if added {
+        ProductEvent::ProductImageAdded { key, images }
+    } else {
+        ProductEvent::ProductImageRemoved { key, images }
+    }
+}
+
+#[tokio::test]
+async fn the_catalog_keeps_each_products_images_whatever_else_its_batches_hold() {
+    let (pool, _) = fresh_database().await;
+    let (tea, cup, pot) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let updated = ProductEvent::ProductUpdated {
+        name: "Oolong 2026".to_owned(),
+        description: "from the hills".to_owned(),
+        category: "tea".to_owned(),
+        price_cents: 5200,
+        on_sale: true,
+        limit_per_user: Some(3),
+    };
+    let first = Given::default()
+        // Created with an image in one batch; the others created bare.
+        .event("Product", tea, 1, created("Oolong", 4800))
+        .event(
+            "Product",
+            tea,
+            2,
+            images("a\u{0}.png", &["a\u{0}.png"], true),
+        )
+        .event("Product", cup, 1, created("Cup", 900))
+        .event("Product", pot, 1, created("Pot", 9900));
+    let second = Given::default()
+        // Only image events: the fields stay.
+        .event("Product", cup, 2, images("b.jpg", &["b.jpg"], true))
+        .event(
+            "Product",
+            cup,
+            3,
+            images("c.webp", &["b.jpg", "c.webp"], true),
+        )
+        // An image, then an update: both kept.
+        .event(
+            "Product",
+            tea,
+            3,
+            images("d.png", &["a\u{0}.png", "d.png"], true),
+        )
+        .event("Product", tea, 4, updated.clone())
+        // An update, then a removal: both kept.
+        .event("Product", pot, 2, updated)
+        .event("Product", pot, 3, images("e.png", &["e.png"], true))
+        .event("Product", pot, 4, images("e.png", &[], false));
+
+    apply(
+        &pool,
+        &projections::catalog::ProductCatalog,
+        &[&first.events, &second.events],
+        2,
+    )
+    .await;
+
+    let row = |id| {
+        let pool = pool.clone();
+        async move {
+            catalog::product(&pool, id)
+                .await
+                .expect("read")
+                .expect("the product")
+        }
+    };
+    let tea_row = row(tea).await;
+    assert_eq!(
+        tea_row.images.0,
+        ["a\u{0}.png", "d.png"],
+        "a NUL comes back"
+    );
+    assert_eq!(
+        (
+            tea_row.name.as_str(),
+            tea_row.price_cents,
+            tea_row.limit_per_user
+        ),
+        ("Oolong 2026", 5200, Some(3))
+    );
+    let cup_row = row(cup).await;
+    assert_eq!(cup_row.images.0, ["b.jpg", "c.webp"]);
+    assert_eq!((cup_row.name.as_str(), cup_row.price_cents), ("Cup", 900));
+    let pot_row = row(pot).await;
+    assert!(pot_row.images.0.is_empty());
+    assert_eq!(
+        (pot_row.name.as_str(), pot_row.limit_per_user),
+        ("Oolong 2026", Some(3))
+    );
+}
+
 fn placed(user: &str, product: Uuid, quantity: i64, minutes: i64) -> OrderEvent {
     OrderEvent::OrderPlaced {
         user_id: user.to_owned(),

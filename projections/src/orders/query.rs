@@ -59,6 +59,7 @@ impl OrderRow {
                     .into_iter()
                     .map(|line| OrderLine {
                         name: text(line.name),
+                        image: line.image.map(text),
                         ..line
                     })
                     .collect(),
