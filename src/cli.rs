@@ -55,6 +55,9 @@ pub enum Command {
     Migrate,
     /// Print an access token signed with the server's secret.
     Token(TokenArgs),
+    /// Print the web console's address with a short-lived operator token in its fragment:
+    /// opening it signs the browser tab in.
+    ConsoleUrl(ConsoleUrlArgs),
     /// Measure the write path: orders/s, latency, conflicts (prints figures).
     Bench(BenchArgs),
     /// Run shoppers' journeys over HTTP against a running server for a while, printing a
@@ -220,6 +223,25 @@ pub struct TokenArgs {
     /// (for `ordo token revoke`) is printed on stderr.
     #[arg(long, default_value = "1h", value_parser = operator_ttl)]
     pub ttl: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConsoleUrlArgs {
+    /// The operator's name, the token's subject (it is in every event the console causes).
+    #[arg(long, default_value = "operator")]
+    pub sub: String,
+    /// How long the sign-in lasts, e.g. `30m`; at most `24h`. The token's id (for
+    /// `ordo token revoke`) is printed on stderr.
+    #[arg(long, default_value = "1h", value_parser = operator_ttl)]
+    pub ttl: Duration,
+    /// The server's address, as `serve` listens on it (an unspecified address is reached
+    /// on loopback).
+    #[arg(long, env = "ORDO_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Sign with the dev-mode secret kept in the data directory. Default: as the server
+    /// does, on with the embedded database.
+    #[arg(long, env = "ORDO_DEV", value_name = "BOOL")]
+    pub dev: Option<bool>,
 }
 
 #[derive(Debug, Clone, Subcommand)]

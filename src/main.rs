@@ -21,6 +21,7 @@ fn main() -> std::process::ExitCode {
     init_logs(&cli);
     let result = match &cli.command {
         Some(Command::Token(args)) if args.action.is_none() => commands::token(&cli.global, args),
+        Some(Command::ConsoleUrl(args)) => commands::console_url(&cli.global, args),
         _ => run_async(&cli),
     };
     match result {
@@ -72,6 +73,7 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
             Some(Command::Migrate) => commands::migrate(&cli.global).await,
             Some(Command::Serve(args)) => commands::serve(&cli.global, args).await,
             Some(Command::Token(args)) => commands::token_action(&cli.global, args).await,
+            Some(Command::ConsoleUrl(args)) => commands::console_url(&cli.global, args),
             Some(Command::Bench(args)) => {
                 ordo::bench::run(args, cli.global.pg_bin_dir.as_deref()).await
             }

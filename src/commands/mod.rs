@@ -11,7 +11,7 @@ pub use projections::projections;
 use anyhow::Context;
 
 use crate::auth::{JwtKeys, Role, revocations};
-use crate::cli::{GlobalArgs, RetentionArgs, ServeArgs, TokenAction, TokenArgs};
+use crate::cli::{ConsoleUrlArgs, GlobalArgs, RetentionArgs, ServeArgs, TokenAction, TokenArgs};
 use crate::config::{Config, production};
 use crate::database::{self, Database};
 use crate::media::{MediaStore, MediaStoreSetting, MediaUrls};
@@ -143,6 +143,28 @@ pub fn token(global: &GlobalArgs, args: &TokenArgs) -> anyhow::Result<()> {
         humantime::format_duration(args.ttl)
     );
     println!("{token}");
+    Ok(())
+}
+
+/// `ordo console-url`: the console's address, signed in by the fragment (which browsers
+/// never send to a server, so no log holds the token).
+pub fn console_url(global: &GlobalArgs, args: &ConsoleUrlArgs) -> anyhow::Result<()> {
+    let config = Config::resolve(global, args.dev)?;
+    let (token, id) =
+        JwtKeys::new(&config.jwt_secret()?).issue_with_id(&args.sub, Role::Admin, args.ttl)?;
+    eprintln!(
+        "signs in as {} for {}; `ordo token revoke {id}` ends it sooner",
+        args.sub,
+        humantime::format_duration(args.ttl)
+    );
+    let mut address = args.listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    println!("http://{address}{}#token={token}", crate::console::PATH);
     Ok(())
 }
 

@@ -23,11 +23,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const OUTCOMES: [&str; 4] = ["accepted", "duplicate", "refund_required", "refused"];
 
-/// One payment notice.
+/// One payment or refund notice.
 #[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 struct PaymentNotice {
     id: i64,
     received_at: DateTime<Utc>,
+    /// `payment` or `refund`.
+    kind: String,
+    /// The refund's number (`out_refund_no`), for a refund notice.
+    refund_no: Option<String>,
     /// accepted, duplicate, refund_required or refused.
     outcome: String,
     /// Why it was refused.
@@ -48,6 +52,7 @@ impl PaymentNotice {
             notice_id: text(self.notice_id),
             transaction_id: text(self.transaction_id),
             request_id: text(self.request_id),
+            refund_no: text(self.refund_no),
             ..self
         }
     }
@@ -94,8 +99,8 @@ async fn list_notices(
     .fetch_one(&state.pool)
     .await?;
     let list: Vec<PaymentNotice> = sqlx::query_as(
-        "SELECT id, received_at, outcome, reason, notice_id, transaction_id, order_id,
-                amount_cents, request_id
+        "SELECT id, received_at, kind, refund_no, outcome, reason, notice_id, transaction_id,
+                order_id, amount_cents, request_id
            FROM payment_notices WHERE $1::text IS NULL OR outcome = $1
           ORDER BY id DESC LIMIT $2 OFFSET $3",
     )

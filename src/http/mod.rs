@@ -115,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         // Serves the document at /openapi.json and the Swagger UI (vendored) at /docs.
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .route("/metrics", get(metrics::render))
+        .merge(crate::console::router())
         .fallback(no_route)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -60,7 +60,7 @@ async fn verify(app: &TestApp) -> Value {
 
 /// Runs `sql` as the superuser with triggers off: what an attacker with database access
 /// could do behind the append-only trigger.
-async fn tamper(pool: &PgPool, sql: &str) {
+pub async fn tamper(pool: &PgPool, sql: &str) {
     let mut tx = pool.begin().await.expect("begin");
     sqlx::query("SET LOCAL session_replication_role = replica")
         .execute(&mut *tx)

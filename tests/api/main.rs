@@ -7,6 +7,7 @@ mod backup;
 mod bounded_memory;
 mod catalog;
 mod cli;
+mod console;
 mod contract_fuzz;
 mod event_store;
 mod fulfilment;

@@ -1,6 +1,7 @@
 //! Test harness: one throwaway PostgreSQL for the whole run, a fresh database per test,
 //! the app on port 0, and callers by role (`anon`, `shopper`, `admin`: client.rs).
 
+pub mod browser;
 mod client;
 mod database;
 mod feed;

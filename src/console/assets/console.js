@@ -1,0 +1,455 @@
+// The operators' and auditors' console: one page, no build step, nothing from other
+// hosts. Every figure comes from ordo's own API with the operator's token, which lives in
+// this tab only (sessionStorage) and is forgotten on sign-out or when the API refuses it.
+"use strict";
+
+const TOKEN_KEY = "ordo.console.token";
+const POLL_MS = 2000;
+const LAG_WINDOW_MS = 5 * 60 * 1000;
+const COLORS = ["#2456c7", "#1e7d46", "#b3261e", "#9a6700", "#7b3fb5", "#00838f"];
+
+// ---- the token -------------------------------------------------------------------------
+
+/** Takes `#token=...` from the address (it never reached a server) into the tab. */
+function adoptTokenFromFragment() {
+  const match = /^#token=([^&]+)/.exec(location.hash);
+  if (!match) return;
+  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+  history.replaceState(null, "", location.pathname + location.search + "#/health");
+}
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+function signOut(reason) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  stopPolling();
+  history.replaceState(null, "", location.pathname + location.search);
+  render(reason);
+}
+
+// ---- talking to the API ----------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** The `data` of an answer; a refused token signs the operator out. */
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    ...options,
+    headers: { Authorization: "Bearer " + token(), ...(options.headers || {}) },
+  });
+  if (response.status === 401 || response.status === 403) {
+    const body = await response.json().catch(() => ({}));
+    signOut(response.status === 403
+      ? "That token is not an operator's: the console needs one from `ordo console-url`."
+      : "The token expired or was revoked (" + (body.message || response.status) + ").");
+    throw new ApiError(response.status, "signed out");
+  }
+  if (options.raw) {
+    if (!response.ok) throw new ApiError(response.status, "HTTP " + response.status);
+    return response;
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    throw new ApiError(response.status, (body && body.message) || "HTTP " + response.status);
+  }
+  return body.data;
+}
+
+// ---- building the page (text only: nothing from the API is parsed as HTML) --------------
+
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    // Through the CSSOM: the page's policy refuses style attributes in markup.
+    else if (name === "style") element.style.cssText = value;
+    else element.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+function svg(tag, attributes = {}, ...children) {
+  const element = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+  for (const child of children.flat()) {
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+function card(title, ...children) {
+  return h("section", { class: "card" }, h("h2", {}, title), ...children);
+}
+
+function table(headers, rows, attributes = {}) {
+  return h("table", attributes,
+    h("thead", {}, h("tr", {}, headers.map((title) =>
+      h("th", { class: /^(lag|position|version|parked|on hand|reserved|available|amount|events)/i.test(title) ? "num" : null }, title)))),
+    h("tbody", {}, rows));
+}
+
+function errorLine(error) {
+  return h("p", { class: "error", "data-testid": "error" }, String(error.message || error));
+}
+
+function time(value) {
+  if (!value) return "";
+  const date = new Date(value);
+  return date.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+function yuan(cents) {
+  return cents === null || cents === undefined ? "" : "¥" + (cents / 100).toFixed(2);
+}
+
+// ---- views -----------------------------------------------------------------------------
+
+let pollTimer = null;
+
+function stopPolling() {
+  if (pollTimer) clearInterval(pollTimer);
+  pollTimer = null;
+}
+
+function poll(every, tick) {
+  stopPolling();
+  tick();
+  pollTimer = setInterval(tick, every);
+}
+
+function render(message) {
+  stopPolling();
+  const main = document.getElementById("main");
+  const signedIn = Boolean(token());
+  document.getElementById("nav").hidden = !signedIn;
+  document.getElementById("sign-out").hidden = !signedIn;
+  main.replaceChildren();
+  if (!signedIn) {
+    main.append(signInView(message));
+    return;
+  }
+  const [, view = "health", argument = ""] = /^#\/([a-z]+)\/?(.*)$/.exec(location.hash) || [];
+  for (const link of document.querySelectorAll("nav a")) {
+    link.classList.toggle("active", link.dataset.view === view);
+  }
+  const views = { health: healthView, orders: ordersView, stock: stockView, audit: auditView, payments: paymentsView };
+  main.append((views[view] || healthView)(decodeURIComponent(argument)));
+}
+
+function signInView(message) {
+  return card("Sign in",
+    message ? h("p", { class: "error", "data-testid": "signed-out" }, message) : null,
+    h("p", {}, "Run ", h("code", {}, "ordo console-url"),
+      " on the server and open the address it prints. The link signs this tab in; the token stays in this tab and is forgotten when you sign out or close it."));
+}
+
+// Health: each projection's state, position and lag, refreshed live, and rebuilds.
+
+const lagSamples = [];
+const rebuilds = {};
+
+function healthView() {
+  const status = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  const chart = h("div", {});
+  const root = h("div", {},
+    card("Projections", status),
+    card("Lag over the last 5 minutes", chart,
+      h("p", { class: "hint" }, "Events each projection is behind the feed, sampled every 2 s while this page is open.")));
+  poll(POLL_MS, async () => {
+    try {
+      const projections = await api("/api/v1/admin/projections");
+      const now = Date.now();
+      lagSamples.push({ at: now, lags: Object.fromEntries(projections.map((p) => [p.name, p.lag_events])) });
+      while (lagSamples.length && lagSamples[0].at < now - LAG_WINDOW_MS) lagSamples.shift();
+      status.replaceChildren(projectionTable(projections));
+      chart.replaceChildren(lagChart(projections.map((p) => p.name), now));
+    } catch (error) {
+      if (error.status !== 401 && error.status !== 403) status.replaceChildren(errorLine(error));
+    }
+  });
+  return root;
+}
+
+function projectionTable(projections) {
+  const rows = projections.map((p) => {
+    const rebuild = rebuilds[p.name];
+    let progress = null;
+    if (p.state === "rebuilding" && p.rebuild_position !== null) {
+      const share = p.head > 0 ? Math.min(100, Math.round((100 * p.rebuild_position) / p.head)) : 100;
+      progress = h("div", {}, h("div", { class: "progress", title: share + "%" }, h("div", { style: "width:" + share + "%" })),
+        h("span", { class: "muted" }, `${p.rebuild_position} / ${p.head} events (${share}%)`));
+    } else if (rebuild && rebuild.error) {
+      progress = h("span", { class: "error" }, "did not start: " + rebuild.error);
+    } else if (rebuild && p.version > rebuild.fromVersion) {
+      progress = h("span", { class: "badge ok", "data-testid": "rebuilt-" + p.name }, `rebuilt: now version ${p.version}`);
+    } else if (rebuild) {
+      progress = h("span", { class: "muted" }, "starting…");
+    }
+    const stateClass = p.state === "running" ? "ok" : p.state === "rebuilding" ? "warn" : "bad";
+    return h("tr", { "data-projection": p.name },
+      h("td", {}, h("b", {}, p.name)),
+      h("td", {}, h("span", { class: "badge " + stateClass, "data-testid": "state-" + p.name }, p.state),
+        p.error ? h("div", { class: "error" }, p.error) : null),
+      h("td", { class: "num" }, p.version),
+      h("td", { class: "num" }, `${p.position} / ${p.head}`),
+      h("td", { class: "num" }, p.lag_events),
+      h("td", { class: "num" }, p.lag_seconds.toFixed(1) + " s"),
+      h("td", { class: "num" }, p.parked),
+      h("td", {}, progress,
+        h("button", {
+          type: "button", class: "secondary", "data-testid": "rebuild-" + p.name,
+          disabled: p.state === "rebuilding" || (rebuild && !rebuild.error && p.version <= rebuild.fromVersion) || null,
+          onclick: () => startRebuild(p),
+        }, "Rebuild")));
+  });
+  return table(["Projection", "State", "Version", "Position / head", "Lag (events)", "Lag (seconds)", "Parked", "Blue/green rebuild"], rows,
+    { "data-testid": "projections" });
+}
+
+/** A blue/green rebuild changes nothing the API serves until its copy caught up and is
+ *  swapped in, so it starts without asking; the table shows its progress. */
+async function startRebuild(projection) {
+  rebuilds[projection.name] = { fromVersion: projection.version };
+  try {
+    await api(`/api/v1/admin/projections/${encodeURIComponent(projection.name)}/rebuild`, { method: "POST" });
+  } catch (error) {
+    rebuilds[projection.name] = { fromVersion: projection.version, error: error.message };
+  }
+}
+
+/** A line per projection: events behind over time, with units on both axes. */
+function lagChart(names, now) {
+  const width = 720, height = 220, left = 48, right = 12, top = 12, bottom = 28;
+  const highest = Math.max(1, ...lagSamples.flatMap((s) => Object.values(s.lags)));
+  const x = (at) => left + ((at - (now - LAG_WINDOW_MS)) / LAG_WINDOW_MS) * (width - left - right);
+  const y = (lag) => top + (1 - lag / highest) * (height - top - bottom);
+  const parts = [
+    svg("line", { class: "axis", x1: left, y1: top, x2: left, y2: height - bottom }),
+    svg("line", { class: "axis", x1: left, y1: height - bottom, x2: width - right, y2: height - bottom }),
+    svg("text", { x: left - 6, y: top + 4, "text-anchor": "end" }, String(highest)),
+    svg("text", { x: left - 6, y: height - bottom, "text-anchor": "end" }, "0"),
+    svg("text", { x: 4, y: top + (height - top - bottom) / 2, transform: `rotate(-90 10 ${top + (height - top - bottom) / 2})` }, "events behind"),
+    svg("text", { x: left, y: height - 8 }, "5 min ago"),
+    svg("text", { x: width - right, y: height - 8, "text-anchor": "end" }, "now"),
+  ];
+  names.forEach((name, i) => {
+    const points = lagSamples.filter((s) => name in s.lags).map((s) => `${x(s.at).toFixed(1)},${y(s.lags[name]).toFixed(1)}`);
+    if (points.length) {
+      parts.push(svg("polyline", { points: points.join(" "), fill: "none", stroke: COLORS[i % COLORS.length], "stroke-width": 2 }));
+    }
+  });
+  return h("div", {},
+    svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "lag in events per projection" }, parts),
+    h("div", { class: "legend" }, names.map((name, i) => h("span", {}, h("i", { style: "background:" + COLORS[i % COLORS.length] }), name))));
+}
+
+// Orders: one order's timeline, and its state as of any instant on a slider.
+
+function ordersView(orderId) {
+  const input = h("input", { type: "text", name: "order", placeholder: "order id (UUID)", value: orderId, "data-testid": "order-id", "aria-label": "order id" });
+  const form = h("form", { class: "row", onsubmit: (event) => {
+    event.preventDefault();
+    location.hash = "#/orders/" + encodeURIComponent(input.value.trim());
+  } }, input, h("button", { type: "submit" }, "Open"));
+  const root = h("div", {}, card("Find an order", form));
+  if (orderId) loadOrder(orderId, root);
+  return root;
+}
+
+async function loadOrder(orderId, root) {
+  const timeline = card("Timeline", h("p", { class: "muted" }, "Loading…"));
+  const asOf = card("State as of", h("p", { class: "muted" }, "Loading…"));
+  root.append(timeline, asOf);
+  let history;
+  try {
+    history = await api(`/api/v1/admin/orders/${encodeURIComponent(orderId)}/history`);
+  } catch (error) {
+    timeline.replaceChildren(h("h2", {}, "Timeline"), errorLine(error));
+    asOf.remove();
+    return;
+  }
+  timeline.replaceChildren(h("h2", {}, "Timeline"), table(
+    ["When", "Event", "Stream", "Who", "Request", "Details"],
+    history.map((entry) => h("tr", { "data-testid": "timeline-event" },
+      h("td", { class: "mono" }, time(entry.recorded_at)),
+      h("td", {}, h("b", {}, entry.type)),
+      h("td", { class: "mono" }, entry.aggregate_type === "Stock"
+        ? h("a", { href: "#/stock/" + entry.aggregate_id, title: entry.aggregate_id }, `Stock ${entry.aggregate_id.slice(0, 8)}… v${entry.version}`)
+        : `${entry.aggregate_type} v${entry.version}`),
+      h("td", {}, entry.actor ? `${entry.actor.id || ""} (${entry.actor.role || ""})` : ""),
+      h("td", { class: "mono wide" }, entry.request_id || ""),
+      h("td", {}, h("details", {}, h("summary", {}, "payload"), h("pre", { class: "mono" }, JSON.stringify(entry.payload, null, 2)))))),
+    { "data-testid": "timeline" }));
+  const instants = [...new Set(history.filter((e) => e.aggregate_type === "Order").map((e) => e.recorded_at))];
+  const slider = h("input", { type: "range", min: 0, max: instants.length - 1, step: 1, value: instants.length - 1, "data-testid": "as-of", "aria-label": "as of" });
+  const label = h("span", { class: "mono", "data-testid": "as-of-label" });
+  const state = h("div", {});
+  const show = async () => {
+    const instant = instants[Number(slider.value)];
+    label.textContent = time(instant) + ` (after event ${Number(slider.value) + 1} of ${instants.length})`;
+    try {
+      const then = await api(`/api/v1/admin/orders/${encodeURIComponent(orderId)}/state?as_of=${encodeURIComponent(instant)}`);
+      if (instants[Number(slider.value)] !== instant) return; // the slider moved on
+      state.replaceChildren(orderState(then));
+    } catch (error) {
+      state.replaceChildren(errorLine(error));
+    }
+  };
+  slider.addEventListener("input", show);
+  asOf.replaceChildren(h("h2", {}, "State as of"), h("div", { class: "row" }, slider, label), state);
+  show();
+}
+
+function orderState(then) {
+  const order = then.order;
+  return h("div", {},
+    h("div", { class: "stats" },
+      h("div", { class: "stat" }, "Status", h("b", { "data-testid": "as-of-status" }, order.status)),
+      h("div", { class: "stat" }, "Total", h("b", {}, yuan(order.total_cents))),
+      h("div", { class: "stat" }, "Order version", h("b", {}, then.version))),
+    table(["Product", "Quantity", "Unit price"], order.lines.map((line) => h("tr", {},
+      h("td", {}, line.name, " ", h("span", { class: "muted mono" }, line.product_id)),
+      h("td", { class: "num" }, line.quantity),
+      h("td", { class: "num" }, yuan(line.unit_price_cents))))),
+    h("p", { class: "hint" }, "Stock of its products then:"),
+    table(["Product", "On hand", "Reserved", "Available"], then.stocks.map((stock) => h("tr", {},
+      h("td", { class: "mono" }, h("a", { href: "#/stock/" + stock.product_id }, stock.product_id)),
+      h("td", { class: "num" }, stock.on_hand),
+      h("td", { class: "num" }, stock.reserved),
+      h("td", { class: "num" }, stock.available)))));
+}
+
+// Stock: a product's stock as of an instant.
+
+function stockView(productId) {
+  const product = h("input", { type: "text", placeholder: "product id (UUID)", value: productId, "aria-label": "product id" });
+  const when = h("input", { type: "datetime-local", step: 1, "aria-label": "as of (UTC)" });
+  const out = h("div", {});
+  const form = h("form", { class: "row", onsubmit: async (event) => {
+    event.preventDefault();
+    const instant = when.value ? new Date(when.value + "Z").toISOString() : new Date().toISOString();
+    try {
+      const stock = await api(`/api/v1/admin/products/${encodeURIComponent(product.value.trim())}/stock?as_of=${encodeURIComponent(instant)}`);
+      out.replaceChildren(h("p", { class: "muted" }, "As of " + time(instant)),
+        h("div", { class: "stats" },
+          h("div", { class: "stat" }, "On hand", h("b", {}, stock.on_hand)),
+          h("div", { class: "stat" }, "Reserved", h("b", {}, stock.reserved)),
+          h("div", { class: "stat" }, "Available", h("b", { "data-testid": "stock-available" }, stock.available))));
+    } catch (error) {
+      out.replaceChildren(errorLine(error));
+    }
+  } }, product, when, h("button", { type: "submit" }, "Show"));
+  return card("Stock as of an instant (UTC; empty: now)", form, out);
+}
+
+// Audit: verify, seals, export.
+
+function auditView() {
+  const result = h("div", {});
+  const readModels = h("input", { type: "checkbox", checked: true, id: "read-models" });
+  const run = h("button", { type: "button", "data-testid": "run-verify", onclick: async () => {
+    run.disabled = true;
+    const started = Date.now();
+    result.replaceChildren(h("p", { class: "muted", "data-testid": "verify-running" }, "Verifying the whole log…"));
+    const ticker = setInterval(() => {
+      result.firstChild.textContent = `Verifying the whole log… ${Math.round((Date.now() - started) / 1000)} s`;
+    }, 500);
+    try {
+      const report = await api("/api/v1/admin/audit/verify?read_models=" + readModels.checked);
+      result.replaceChildren(verifyReport(report));
+    } catch (error) {
+      result.replaceChildren(errorLine(error));
+    } finally {
+      clearInterval(ticker);
+      run.disabled = false;
+    }
+  } }, "Run verify");
+  const seals = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  api("/api/v1/admin/audit/seals").then((list) => {
+    seals.replaceChildren(list.length ? table(["Seal", "Up to position", "Events", "Cumulative hash", "Sealed at"],
+      list.slice(0, 50).map((seal) => h("tr", {},
+        h("td", { class: "num" }, seal.seal_id),
+        h("td", { class: "num" }, seal.global_position),
+        h("td", { class: "num" }, seal.event_count),
+        h("td", { class: "mono" }, seal.cumulative_hash),
+        h("td", { class: "mono" }, time(seal.sealed_at))))) : h("p", { class: "muted" }, "No seals yet."));
+  }).catch((error) => seals.replaceChildren(errorLine(error)));
+  const from = h("input", { type: "datetime-local", step: 1, "aria-label": "from (UTC)" });
+  const to = h("input", { type: "datetime-local", step: 1, "aria-label": "to (UTC)" });
+  const exported = h("span", { class: "muted" });
+  const exportForm = h("form", { class: "row", onsubmit: async (event) => {
+    event.preventDefault();
+    const query = new URLSearchParams();
+    if (from.value) query.set("from", new Date(from.value + "Z").toISOString());
+    if (to.value) query.set("to", new Date(to.value + "Z").toISOString());
+    exported.textContent = "Exporting…";
+    try {
+      const response = await api("/api/v1/admin/audit/export?" + query, { raw: true });
+      const blob = await response.blob();
+      const link = h("a", { href: URL.createObjectURL(blob), download: "ordo-export.ndjson" }, `Download ordo-export.ndjson (${blob.size} bytes)`);
+      exported.replaceChildren(link);
+      link.click();
+    } catch (error) {
+      exported.replaceChildren(errorLine(error));
+    }
+  } }, h("label", {}, "From ", from), h("label", {}, "to ", to), h("button", { type: "submit" }, "Export NDJSON"), exported);
+  return h("div", {},
+    card("Verify the log", h("div", { class: "row" }, run, h("label", { for: "read-models" }, readModels, " compare the read models with a replay")),
+      h("p", { class: "hint" }, "Checks every hash chain and seal, each stream's transitions, the stock invariants and (optionally) that each read model equals a replay."),
+      result),
+    card("Seals (newest first; keep their hashes elsewhere too)", seals),
+    card("Export a time range (UTC; empty: everything)", exportForm));
+}
+
+function verifyReport(report) {
+  return h("div", {},
+    h("p", { class: "result " + (report.ok ? "ok" : "bad"), "data-testid": "verify-result" },
+      report.ok ? "ok" : `failed: ${report.failure_count} failure(s), the first at position ${report.first_failure_position}`),
+    h("p", { class: "muted" }, `${report.events} events in ${report.streams} streams, ${report.seals} seals, in ${report.seconds.toFixed(2)} s`),
+    report.failures.length ? table(["Kind", "Position", "Stream", "What"], report.failures.map((failure) => h("tr", { "data-testid": "verify-failure" },
+      h("td", {}, h("span", { class: "badge bad" }, failure.kind)),
+      h("td", { class: "num" }, failure.position ?? ""),
+      h("td", { class: "mono" }, failure.stream || ""),
+      h("td", {}, failure.message)))) : null);
+}
+
+// Payments: notices as they arrived and what became of them.
+
+function paymentsView() {
+  const list = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  api("/api/v1/admin/payments/notices?size=50").then((page) => {
+    list.replaceChildren(page.list.length ? table(["Received", "Kind", "Outcome", "Order", "Amount", "Transaction", "Reason"],
+      page.list.map((notice) => h("tr", {},
+        h("td", { class: "mono" }, time(notice.received_at)),
+        h("td", {}, notice.kind, notice.refund_no ? h("div", { class: "muted mono" }, notice.refund_no) : null),
+        h("td", {}, h("span", { class: "badge " + (notice.outcome === "accepted" ? "ok" : notice.outcome === "duplicate" ? "warn" : "bad") }, notice.outcome)),
+        h("td", { class: "mono" }, notice.order_id ? h("a", { href: "#/orders/" + notice.order_id }, notice.order_id) : ""),
+        h("td", { class: "num" }, yuan(notice.amount_cents)),
+        h("td", { class: "mono wide" }, notice.transaction_id || ""),
+        h("td", {}, notice.reason || "")))) : h("p", { class: "muted" }, "No notices yet."),
+    h("p", { class: "hint" }, `${page.pagination.total} notices in all; the newest 50 shown.`));
+  }).catch((error) => list.replaceChildren(errorLine(error)));
+  return card("Payment and refund notices", list);
+}
+
+// ---- start -----------------------------------------------------------------------------
+
+adoptTokenFromFragment();
+document.getElementById("sign-out").addEventListener("click", () => signOut("Signed out."));
+window.addEventListener("hashchange", () => {
+  adoptTokenFromFragment();
+  render();
+});
+render();

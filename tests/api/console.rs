@@ -1,0 +1,399 @@
+//! The operators' console in a real headless browser (chromium through chromedriver):
+//! signed in through `ordo console-url`, every figure from the API it shows.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::postgres::PgConnectOptions;
+
+use crate::audit::tamper;
+use crate::support::browser::Browser;
+use ordo::state::AppSettings;
+
+use crate::support::{TestApp, fresh_database, settle, spawn_app_on, start};
+
+/// A dev-mode app and what `ordo console-url` prints for it.
+async fn app_and_console_url() -> (TestApp, PgConnectOptions, String) {
+    let (pool, options) = fresh_database().await;
+    let app = spawn_app_on(pool).await;
+    let url = console_url(&app, &options, &[]);
+    (app, options, url)
+}
+
+fn console_url(app: &TestApp, options: &PgConnectOptions, extra: &[&str]) -> String {
+    let listen = app.address.trim_start_matches("http://");
+    let mut args = vec!["console-url", "--listen", listen, "--sub", "alice"];
+    args.extend_from_slice(extra);
+    let output = TestApp::cli(options, &args);
+    assert!(output.status.success(), "{output:?}");
+    let url = String::from_utf8(output.stdout).expect("utf-8");
+    url.trim().to_owned()
+}
+
+async fn session_token(browser: &Browser) -> Value {
+    browser
+        .run("return sessionStorage.getItem('ordo.console.token');")
+        .await
+}
+
+#[tokio::test]
+async fn an_operator_signs_in_through_console_url_sees_the_projections_and_a_rebuild_finish() {
+    let (app, _options, url) = app_and_console_url().await;
+    assert!(
+        url.starts_with(&format!("{}/console/#token=ey", app.address)),
+        "{url}"
+    );
+    let browser = Browser::start(1280, 900).await;
+    browser.open(&url).await;
+
+    for projection in ["catalog", "daily_sales", "orders"] {
+        browser
+            .wait_for_text(&format!("[data-testid=state-{projection}]"), "running")
+            .await;
+    }
+    // The token left the address bar for this tab's storage.
+    let address = browser.run("return location.href;").await;
+    assert!(
+        !address.as_str().unwrap_or_default().contains("token"),
+        "{address}"
+    );
+    assert!(session_token(&browser).await.is_string());
+
+    browser.click("[data-testid=rebuild-catalog]").await;
+    let rebuilt = browser.text_of("[data-testid=rebuilt-catalog]").await;
+    assert_eq!(rebuilt, "rebuilt: now version 2");
+    let (status, body) = app
+        .get_json_as("/api/v1/admin/projections", &app.admin_token())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let catalog = body["data"]
+        .as_array()
+        .and_then(|list| list.iter().find(|p| p["name"] == "catalog"))
+        .expect("the catalog")
+        .clone();
+    assert_eq!(
+        (catalog["version"].clone(), catalog["state"].clone()),
+        (2.into(), "running".into())
+    );
+
+    // Everything the page loaded came from ordo itself.
+    let origins = browser
+        .run(
+            "return performance.getEntriesByType('resource').map(e => new URL(e.name).origin)
+                .concat([location.origin]);",
+        )
+        .await;
+    for origin in origins.as_array().expect("a list") {
+        assert_eq!(origin.as_str(), Some(app.address.as_str()), "{origins}");
+    }
+}
+
+#[tokio::test]
+async fn an_orders_timeline_shows_it_placed_and_cancelled_and_the_slider_shows_it_earlier() {
+    let (app, _options, url) = app_and_console_url().await;
+    let tea = app.create_product("Oolong", 4_800, 10).await;
+    let (status, placed) = app.place_order("mei", &[(tea, 2)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let order = placed["data"]["id"].as_str().expect("order id").to_owned();
+    // Apart in time, so the slider has two instants to stand on.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let (status, body) = app
+        .post_json(
+            &format!("/api/v1/orders/{order}/cancel"),
+            Some(&app.user_token("mei")),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    settle(&app.pool).await;
+
+    let browser = Browser::start(1280, 900).await;
+    browser.open(&url).await;
+    browser.text_of("[data-testid=projections]").await;
+    browser
+        .open(&format!("{}/console/#/orders/{order}", app.address))
+        .await;
+
+    browser
+        .wait_for_text("[data-testid=as-of-status]", "cancelled")
+        .await;
+    let timeline = browser.text_of("[data-testid=timeline]").await;
+    for event in [
+        "OrderPlaced",
+        "StockReserved",
+        "OrderCancelled",
+        "StockReleased",
+    ] {
+        assert!(timeline.contains(event), "{event} in {timeline}");
+    }
+    assert!(timeline.contains("(user)"), "who: {timeline}");
+
+    // The slider to its first instant: the order as it was placed.
+    browser
+        .run(
+            "const slider = document.querySelector('[data-testid=as-of]');
+             slider.value = slider.min;
+             slider.dispatchEvent(new Event('input'));
+             return slider.max;",
+        )
+        .await;
+    browser
+        .wait_for_text("[data-testid=as-of-status]", "awaiting_payment")
+        .await;
+    let label = browser.text_of("[data-testid=as-of-label]").await;
+    assert!(label.contains("after event 1 of 2"), "{label}");
+}
+
+#[tokio::test]
+async fn verify_reads_ok_and_after_an_event_is_tampered_with_names_it() {
+    let (app, _options, url) = app_and_console_url().await;
+    let tea = app.create_product("Oolong", 4_800, 10).await;
+    let (status, placed) = app.place_order("mei", &[(tea, 2)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    settle(&app.pool).await;
+
+    let browser = Browser::start(1280, 900).await;
+    browser.open(&url).await;
+    browser.text_of("[data-testid=projections]").await;
+    browser
+        .open(&format!("{}/console/#/audit", app.address))
+        .await;
+    browser.click("[data-testid=run-verify]").await;
+    browser
+        .wait_for_text("[data-testid=verify-result]", "ok")
+        .await;
+
+    let target: i64 =
+        sqlx::query_scalar("SELECT global_position FROM events WHERE event_type = 'StockReserved'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("the reservation");
+    tamper(
+        &app.pool,
+        &format!(
+            "UPDATE events SET payload = replace(payload::text, '\"quantity\":2', '\"quantity\":1')::json
+              WHERE global_position = {target}"
+        ),
+    )
+    .await;
+    browser.click("[data-testid=run-verify]").await;
+    let result = browser.text_of("[data-testid=verify-result].bad").await;
+    assert!(
+        result.starts_with("failed:") && result.ends_with(&format!("at position {target}")),
+        "{result}"
+    );
+    let failure = browser.text_of("[data-testid=verify-failure]").await;
+    assert!(failure.contains("hash_mismatch"), "{failure}");
+    assert!(failure.contains(&target.to_string()), "{failure}");
+}
+
+#[tokio::test]
+async fn a_shoppers_token_is_refused_and_signing_out_forgets_the_token() {
+    let (app, options, url) = app_and_console_url().await;
+    let browser = Browser::start(390, 844).await;
+
+    let shopper = app.user_token("mei");
+    browser
+        .open(&format!("{}/console/#token={shopper}", app.address))
+        .await;
+    let refused = browser.text_of("[data-testid=signed-out]").await;
+    assert!(refused.contains("not an operator's"), "{refused}");
+    assert_eq!(session_token(&browser).await, Value::Null);
+
+    // At phone width, signed in: the page fits the screen (wide tables scroll in place).
+    browser.open(&url).await;
+    browser.text_of("[data-testid=projections]").await;
+    let overflow = browser
+        .run("return document.documentElement.scrollWidth - window.innerWidth;")
+        .await;
+    assert!(overflow.as_i64().is_some_and(|px| px <= 0), "{overflow}");
+    browser.click("#sign-out").await;
+    browser
+        .wait_for_text("[data-testid=signed-out]", "Signed out.")
+        .await;
+    assert_eq!(session_token(&browser).await, Value::Null);
+
+    // An expired sign-in is refused the same way.
+    let short = console_url(&app, &options, &["--ttl", "1s"]);
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    browser.open(&short).await;
+    let expired = browser.text_of("[data-testid=signed-out]").await;
+    assert!(expired.contains("expired or was revoked"), "{expired}");
+}
+
+#[test]
+fn no_console_file_names_another_host() {
+    // The SVG namespace is an identifier the DOM needs, never fetched.
+    const SVG_NAMESPACE: &str = "http://www.w3.org/2000/svg";
+    for (name, content) in ordo::console::assets() {
+        let content = content.replace(SVG_NAMESPACE, "");
+        for reference in [
+            "http://", "https://", "//cdn", "url(", "@import", "src=\"//",
+        ] {
+            assert!(
+                !content.contains(reference),
+                "{name} holds {reference:?}: everything must come from ordo itself"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_console_is_served_with_a_policy_that_allows_only_ordo_itself() {
+    let (app, _options, _url) = app_and_console_url().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    let moved = client
+        .get(format!("{}/console", app.address))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(moved.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(moved.headers()["location"], "/console/");
+    for (path, content_type) in [
+        ("/console/", "text/html; charset=utf-8"),
+        ("/console/console.js", "text/javascript; charset=utf-8"),
+        ("/console/console.css", "text/css; charset=utf-8"),
+    ] {
+        let response = client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers();
+        assert_eq!(headers["content-type"], content_type, "{path}");
+        let policy = headers["content-security-policy"].to_str().expect("ascii");
+        assert!(
+            policy.starts_with("default-src 'none'; script-src 'self'"),
+            "{policy}"
+        );
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+    }
+    let missing = client
+        .get(format!("{}/console/../Cargo.toml", app.address))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+/// Not a check: `scripts/console-screenshots.sh` runs it to write a picture of each page
+/// at 1280 px (and the health page at phone width) into `$ORDO_SCREENSHOTS`, over a shop
+/// with some history: orders placed, paid, cancelled, a refund asked, a verify run.
+#[tokio::test]
+#[ignore = "writes screenshots; run by scripts/console-screenshots.sh"]
+async fn screenshots() {
+    let dir = std::path::PathBuf::from(
+        std::env::var("ORDO_SCREENSHOTS").expect("ORDO_SCREENSHOTS: where to write them"),
+    );
+    std::fs::create_dir_all(&dir).expect("the screenshot directory");
+    let (pool, options) = fresh_database().await;
+    let keys = ordo::wechat_pay::DevKeys::generate().expect("dev keys");
+    let wechat_pay = keys
+        .config("wx_dev", ordo::wechat_pay::NOTIFY_PATH.to_owned())
+        .expect("dev WeChat Pay");
+    let app = start(
+        pool,
+        AppSettings {
+            dev_mode: true,
+            wechat_pay: Some(wechat_pay),
+            ..AppSettings::default()
+        },
+    )
+    .await;
+    let url = console_url(&app, &options, &[]);
+    let tea = app.create_product("Oolong", 4_800, 100).await;
+    let cup = app.create_product("Tea cup", 1_200, 40).await;
+    let mut orders = Vec::new();
+    for (n, shopper) in ["mei", "lei", "han", "li", "wang", "zhao"]
+        .iter()
+        .enumerate()
+    {
+        let (status, placed) = app
+            .place_order(shopper, &[(tea, 1 + n as i64 % 3), (cup, 1)])
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{placed}");
+        let id: uuid::Uuid = placed["data"]["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("order id");
+        if n % 3 != 2 {
+            // Paid through dev mode's signed notices, so the payments page has some.
+            let (status, body) = app
+                .post_json(
+                    &format!("/api/v1/dev/orders/{id}/simulate-payment"),
+                    Some(&app.user_token(shopper)),
+                    &serde_json::json!({}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        orders.push(id);
+    }
+    let (status, body) = app
+        .post_json(
+            &format!("/api/v1/admin/orders/{}/refund", orders[1]),
+            Some(&app.admin_token()),
+            &serde_json::json!({"reason": "out of stock after all"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, body) = app
+        .post_json(
+            &format!("/api/v1/dev/orders/{}/simulate-refund", orders[1]),
+            Some(&app.admin_token()),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cancelled = orders[2];
+    let (status, body) = app
+        .post_json(
+            &format!("/api/v1/orders/{cancelled}/cancel"),
+            Some(&app.user_token("han")),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    settle(&app.pool).await;
+
+    let browser = Browser::start(1280, 900).await;
+    browser.open(&url).await;
+    browser.text_of("[data-testid=projections]").await;
+    // A few lag samples for the chart.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let shots: [(&str, String, &str); 5] = [
+        ("health", "#/health".to_owned(), "[data-testid=projections]"),
+        (
+            "orders",
+            format!("#/orders/{}", orders[1]),
+            "[data-testid=as-of-status]",
+        ),
+        ("stock", format!("#/stock/{tea}"), "form"),
+        ("audit", "#/audit".to_owned(), "[data-testid=run-verify]"),
+        ("payments", "#/payments".to_owned(), "table"),
+    ];
+    for (name, route, ready) in shots {
+        browser
+            .open(&format!("{}/console/{route}", app.address))
+            .await;
+        browser.text_of(ready).await;
+        if name == "audit" {
+            browser.click("[data-testid=run-verify]").await;
+            browser.text_of("[data-testid=verify-result]").await;
+        }
+        if name == "stock" {
+            browser.click("form button").await;
+            browser.text_of("[data-testid=stock-available]").await;
+        }
+        std::fs::write(dir.join(format!("{name}.png")), browser.screenshot().await)
+            .expect("write the screenshot");
+    }
+    let phone = Browser::start(390, 844).await;
+    phone.open(&url).await;
+    phone.text_of("[data-testid=projections]").await;
+    std::fs::write(dir.join("health-phone.png"), phone.screenshot().await)
+        .expect("write the screenshot");
+}
