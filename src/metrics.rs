@@ -64,3 +64,66 @@ pub async fn track(request: Request, next: Next) -> Response {
     .record(started.elapsed().as_secs_f64());
     response
 }
+
+/// Orders placed and refused (by reason) since this process started: the counters
+/// `/metrics` exposes, read back from the same rendering, so the console and Prometheus
+/// never disagree.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct OrderCounts {
+    pub placed: u64,
+    /// Refusals by reason (`insufficient_stock`, `purchase_limit`, ...).
+    pub refused: std::collections::BTreeMap<String, u64>,
+}
+
+impl OrderCounts {
+    /// Read from Prometheus's text exposition.
+    pub fn from_exposition(text: &str) -> Self {
+        let mut counts = Self::default();
+        for line in text.lines().filter(|line| !line.starts_with('#')) {
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            // Counters are whole numbers, kept as f64 by the exposition.
+            let value = value as u64;
+            if series == "orders_placed_total" {
+                counts.placed = value;
+            } else if let Some(labels) = series.strip_prefix("orders_refused_total{")
+                && let Some(reason) = labels
+                    .strip_prefix("reason=\"")
+                    .and_then(|rest| rest.strip_suffix("\"}"))
+            {
+                counts.refused.insert(reason.to_owned(), value);
+            }
+        }
+        counts
+    }
+
+    pub fn now() -> Self {
+        Self::from_exposition(&handle().render())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_counts_are_read_from_the_exposition() {
+        let text = "# TYPE orders_placed_total counter\norders_placed_total 42\n\
+                    orders_refused_total{reason=\"insufficient_stock\"} 3\n\
+                    orders_refused_total{reason=\"purchase_limit\"} 1\n\
+                    orders_placed_totally 9\nhttp_requests 5\n";
+        let counts = OrderCounts::from_exposition(text);
+        assert_eq!(counts.placed, 42);
+        assert_eq!(
+            counts.refused.into_iter().collect::<Vec<_>>(),
+            [
+                ("insufficient_stock".to_owned(), 3),
+                ("purchase_limit".to_owned(), 1)
+            ]
+        );
+    }
+}

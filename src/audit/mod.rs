@@ -7,6 +7,7 @@ pub mod hash;
 pub mod history;
 pub mod import;
 pub mod sealer;
+pub mod stock_moves;
 pub mod verify;
 
 use chrono::{DateTime, Utc};

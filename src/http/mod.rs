@@ -1,9 +1,11 @@
 //! The HTTP interface: routes of each resource merged into one router.
 
 mod admin_audit;
+mod admin_metrics;
 mod admin_orders;
 mod admin_payments;
 mod admin_projections;
+mod admin_stock_moves;
 mod auth;
 pub mod caller;
 mod catalog;
@@ -90,8 +92,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(media::router())
         .merge(admin_orders::router())
         .merge(admin_payments::router())
+        .merge(admin_metrics::router())
         .merge(admin_projections::router())
         .merge(admin_audit::router())
+        .merge(admin_stock_moves::router())
         .split_for_parts();
     (routes, openapi::complete(document))
 }

@@ -693,3 +693,96 @@ async fn a_read_model_row_edited_or_removed_is_found_by_the_comparison() {
         "{report}"
     );
 }
+
+#[tokio::test]
+async fn a_products_latest_stock_moves_show_the_stock_each_left() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Oolong", 4_800, 10).await;
+    let (status, paid) = app.place_order("mei", &[(tea, 2)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{paid}");
+    let paid: uuid::Uuid = paid["data"]["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("id");
+    app.pay(paid, 9_600).await;
+    let (status, cancelled) = app.place_order("lei", &[(tea, 1)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{cancelled}");
+    let cancelled = cancelled["data"]["id"].as_str().expect("id").to_owned();
+    let (status, body) = app
+        .post_json(
+            &format!("/api/v1/orders/{cancelled}/cancel"),
+            Some(&app.user_token("lei")),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .post_json(
+            &format!("/api/v1/admin/products/{tea}/stock"),
+            Some(&app.admin_token()),
+            &serde_json::json!({"quantity": 5, "reason": "delivery"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let admin = app.admin();
+    let moves = admin
+        .get(&format!("/api/v1/admin/products/{tea}/stock/moves"))
+        .await;
+    assert_eq!(moves.status, StatusCode::OK, "{}", moves.body);
+    let seen: Vec<(String, i64, i64, i64)> = moves.body["data"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|m| {
+            (
+                m["type"].as_str().unwrap_or_default().to_owned(),
+                m["on_hand"].as_i64().unwrap_or(-1),
+                m["reserved"].as_i64().unwrap_or(-1),
+                m["available"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    let expected = [
+        ("StockAdded", 10, 0, 10),
+        ("StockReserved", 10, 2, 8),
+        ("StockSold", 8, 0, 8),
+        ("StockReserved", 8, 1, 7),
+        ("StockReleased", 8, 0, 8),
+        ("StockAdded", 13, 0, 13),
+    ]
+    .map(|(kind, on_hand, reserved, available)| (kind.to_owned(), on_hand, reserved, available));
+    assert_eq!(seen, expected);
+    assert_eq!(moves.body["data"][1]["actor"]["id"], "mei");
+
+    // The latest two only, with the same stock after each.
+    let last_two = admin
+        .get(&format!("/api/v1/admin/products/{tea}/stock/moves?limit=2"))
+        .await;
+    assert_eq!(last_two.body["data"][0]["type"], "StockReleased");
+    assert_eq!(last_two.body["data"][1]["on_hand"], 13);
+    for (path, status) in [
+        (
+            format!("/api/v1/admin/products/{tea}/stock/moves?limit=0"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/api/v1/admin/products/{tea}/stock/moves?limit=1001"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!(
+                "/api/v1/admin/products/{}/stock/moves",
+                uuid::Uuid::new_v4()
+            ),
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        assert_eq!(admin.get(&path).await.status, status, "{path}");
+    }
+    let shopper = app.shopper("mei").await;
+    let refused = shopper
+        .get(&format!("/api/v1/admin/products/{tea}/stock/moves"))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}

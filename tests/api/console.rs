@@ -42,8 +42,18 @@ async fn an_operator_signs_in_through_console_url_sees_the_projections_and_a_reb
         url.starts_with(&format!("{}/console/#token=ey", app.address)),
         "{url}"
     );
+    let tea = app.create_product("Oolong", 4_800, 10).await;
+    let (status, placed) = app.place_order("mei", &[(tea, 1)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
     let browser = Browser::start(1280, 900).await;
     browser.open(&url).await;
+
+    // Orders counted as /metrics counts them (the process's counter: at least ours).
+    let placed_total = browser.text_of("[data-testid=placed-total]").await;
+    assert!(
+        placed_total.parse::<u64>().is_ok_and(|n| n >= 1),
+        "{placed_total}"
+    );
 
     for projection in ["catalog", "daily_sales", "orders"] {
         browser
@@ -141,6 +151,20 @@ async fn an_orders_timeline_shows_it_placed_and_cancelled_and_the_slider_shows_i
         .await;
     let label = browser.text_of("[data-testid=as-of-label]").await;
     assert!(label.contains("after event 1 of 2"), "{label}");
+
+    // The product's stock page: its moves, newest first, with the stock each left.
+    browser
+        .open(&format!("{}/console/#/stock/{tea}", app.address))
+        .await;
+    let newest = browser.text_of("[data-testid=stock-move]").await;
+    assert!(
+        newest.contains("StockReleased") && newest.ends_with("10 0 10"),
+        "{newest}"
+    );
+    let rows = browser
+        .run("return document.querySelectorAll('[data-testid=stock-move]').length;")
+        .await;
+    assert_eq!(rows, 3, "added, reserved, released");
 }
 
 #[tokio::test]

@@ -42,6 +42,23 @@ impl StockEvent {
     pub const STOCK_RETURNED: &'static str = "StockReturned";
 }
 
+impl StockEvent {
+    /// What the event does to the stock: units on hand and units reserved, each a change
+    /// (`StockSold` takes its units out of both). The one definition the aggregate, the
+    /// catalog and the audit's stock moves use.
+    pub fn moves(&self) -> (i64, i64) {
+        match *self {
+            Self::StockAdded { quantity, .. } | Self::StockReturned { quantity, .. } => {
+                (quantity, 0)
+            }
+            Self::StockWrittenOff { quantity, .. } => (-quantity, 0),
+            Self::StockReserved { quantity, .. } => (0, quantity),
+            Self::StockReleased { quantity, .. } => (0, -quantity),
+            Self::StockSold { quantity, .. } => (-quantity, -quantity),
+        }
+    }
+}
+
 impl DomainEvent for StockEvent {
     fn event_type(&self) -> String {
         match self {

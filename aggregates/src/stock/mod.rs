@@ -142,17 +142,9 @@ impl Aggregate for Stock {
     }
 
     fn apply(&mut self, event: StockEvent) {
-        match event {
-            StockEvent::StockAdded { quantity, .. } => self.on_hand += quantity,
-            StockEvent::StockWrittenOff { quantity, .. } => self.on_hand -= quantity,
-            StockEvent::StockReserved { quantity, .. } => self.reserved += quantity,
-            StockEvent::StockReleased { quantity, .. } => self.reserved -= quantity,
-            StockEvent::StockSold { quantity, .. } => {
-                self.reserved -= quantity;
-                self.on_hand -= quantity;
-            }
-            StockEvent::StockReturned { quantity, .. } => self.on_hand += quantity,
-        }
+        let (on_hand, reserved) = event.moves();
+        self.on_hand += on_hand;
+        self.reserved += reserved;
     }
 }
 

@@ -79,15 +79,8 @@ impl ProductChange {
         self.on_sale = Some(on_sale);
     }
 
-    fn fold_stock(&mut self, event: StockEvent) {
-        let (on_hand, reserved) = match event {
-            StockEvent::StockAdded { quantity, .. } => (quantity, 0),
-            StockEvent::StockWrittenOff { quantity, .. } => (-quantity, 0),
-            StockEvent::StockReserved { quantity, .. } => (0, quantity),
-            StockEvent::StockReleased { quantity, .. } => (0, -quantity),
-            StockEvent::StockSold { quantity, .. } => (-quantity, -quantity),
-            StockEvent::StockReturned { quantity, .. } => (quantity, 0),
-        };
+    fn fold_stock(&mut self, event: &StockEvent) {
+        let (on_hand, reserved) = event.moves();
         self.on_hand_delta += on_hand;
         self.reserved_delta += reserved;
     }
@@ -126,7 +119,7 @@ impl Projection for ProductCatalog {
                 change.fold_product(decode(event)?);
                 change.product_version = event.sequence;
             } else {
-                change.fold_stock(decode(event)?);
+                change.fold_stock(&decode(event)?);
                 change.stock_version = event.sequence;
             }
         }

@@ -162,24 +162,61 @@ const rebuilds = {};
 
 function healthView() {
   const status = h("div", {}, h("p", { class: "muted" }, "Loading…"));
-  const chart = h("div", {});
+  const lagChart = h("div", {});
+  const orders = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const root = h("div", {},
     card("Projections", status),
-    card("Lag over the last 5 minutes", chart,
-      h("p", { class: "hint" }, "Events each projection is behind the feed, sampled every 2 s while this page is open.")));
+    card("Lag over the last 5 minutes", lagChart,
+      h("p", { class: "hint" }, "Events each projection is behind the feed, sampled every 2 s while this page is open.")),
+    card("Orders per second (this server process)", orders,
+      h("p", { class: "hint" }, "From the counters /metrics serves (orders_placed_total, orders_refused_total), sampled every 2 s.")));
   poll(POLL_MS, async () => {
     try {
-      const projections = await api("/api/v1/admin/projections");
+      const [projections, counts] = await Promise.all([
+        api("/api/v1/admin/projections"), api("/api/v1/admin/metrics/orders")]);
       const now = Date.now();
       lagSamples.push({ at: now, lags: Object.fromEntries(projections.map((p) => [p.name, p.lag_events])) });
-      while (lagSamples.length && lagSamples[0].at < now - LAG_WINDOW_MS) lagSamples.shift();
+      orderSamples.push({ at: now, placed: counts.placed, refused: Object.values(counts.refused).reduce((a, b) => a + b, 0), byReason: counts.refused });
+      for (const samples of [lagSamples, orderSamples]) {
+        while (samples.length && samples[0].at < now - LAG_WINDOW_MS) samples.shift();
+      }
       status.replaceChildren(projectionTable(projections));
-      chart.replaceChildren(lagChart(projections.map((p) => p.name), now));
+      lagChart.replaceChildren(lineChart({
+        series: projections.map((p) => ({ name: p.name, points: lagSamples.filter((s) => p.name in s.lags).map((s) => [s.at, s.lags[p.name]]) })),
+        from: now - LAG_WINDOW_MS, to: now, yLabel: "events behind", xLabels: ["5 min ago", "now"], label: "lag in events per projection",
+      }));
+      orders.replaceChildren(orderRates(now));
     } catch (error) {
       if (error.status !== 401 && error.status !== 403) status.replaceChildren(errorLine(error));
     }
   });
   return root;
+}
+
+const orderSamples = [];
+
+/** Rates between successive samples of the counters, and the latest as figures. */
+function orderRates(now) {
+  const rates = [];
+  for (let i = 1; i < orderSamples.length; i++) {
+    const [before, after] = [orderSamples[i - 1], orderSamples[i]];
+    const seconds = (after.at - before.at) / 1000;
+    rates.push({ at: after.at, placed: (after.placed - before.placed) / seconds, refused: (after.refused - before.refused) / seconds });
+  }
+  const latest = rates[rates.length - 1] || { placed: 0, refused: 0 };
+  const totals = orderSamples[orderSamples.length - 1];
+  const reasons = Object.entries(totals.byReason).map(([reason, n]) => `${reason}: ${n}`).join(", ");
+  return h("div", {},
+    h("div", { class: "stats" },
+      h("div", { class: "stat" }, "Placed / s", h("b", { "data-testid": "placed-rate" }, latest.placed.toFixed(1))),
+      h("div", { class: "stat" }, "Refused / s", h("b", {}, latest.refused.toFixed(1))),
+      h("div", { class: "stat" }, "Placed since start", h("b", { "data-testid": "placed-total" }, totals.placed)),
+      h("div", { class: "stat" }, "Refused since start", h("b", {}, totals.refused))),
+    reasons ? h("p", { class: "hint" }, "Refusals by reason: " + reasons) : null,
+    lineChart({
+      series: [{ name: "placed / s", points: rates.map((r) => [r.at, r.placed]) }, { name: "refused / s", points: rates.map((r) => [r.at, r.refused]) }],
+      from: now - LAG_WINDOW_MS, to: now, yLabel: "orders / s", xLabels: ["5 min ago", "now"], label: "orders placed and refused per second",
+    }));
 }
 
 function projectionTable(projections) {
@@ -229,30 +266,43 @@ async function startRebuild(projection) {
   }
 }
 
-/** A line per projection: events behind over time, with units on both axes. */
-function lagChart(names, now) {
-  const width = 720, height = 220, left = 48, right = 12, top = 12, bottom = 28;
-  const highest = Math.max(1, ...lagSamples.flatMap((s) => Object.values(s.lags)));
-  const x = (at) => left + ((at - (now - LAG_WINDOW_MS)) / LAG_WINDOW_MS) * (width - left - right);
-  const y = (lag) => top + (1 - lag / highest) * (height - top - bottom);
+/** Lines over time with units on both axes: `series` = [{name, points: [[ms, value]]}],
+ *  drawn as steps when `steps` (a stock level holds until the next move). */
+function lineChart({ series, from, to, yLabel, xLabels, steps = false, label }) {
+  const width = 720, height = 220, left = 52, right = 12, top = 12, bottom = 28;
+  const highest = Math.max(1, ...series.flatMap((s) => s.points.map(([, v]) => v)));
+  const lowest = Math.min(0, ...series.flatMap((s) => s.points.map(([, v]) => v)));
+  const span = Math.max(1, to - from);
+  const x = (at) => left + ((at - from) / span) * (width - left - right);
+  const y = (v) => top + (1 - (v - lowest) / (highest - lowest)) * (height - top - bottom);
+  const middle = top + (height - top - bottom) / 2;
   const parts = [
     svg("line", { class: "axis", x1: left, y1: top, x2: left, y2: height - bottom }),
     svg("line", { class: "axis", x1: left, y1: height - bottom, x2: width - right, y2: height - bottom }),
-    svg("text", { x: left - 6, y: top + 4, "text-anchor": "end" }, String(highest)),
-    svg("text", { x: left - 6, y: height - bottom, "text-anchor": "end" }, "0"),
-    svg("text", { x: 4, y: top + (height - top - bottom) / 2, transform: `rotate(-90 10 ${top + (height - top - bottom) / 2})` }, "events behind"),
-    svg("text", { x: left, y: height - 8 }, "5 min ago"),
-    svg("text", { x: width - right, y: height - 8, "text-anchor": "end" }, "now"),
+    svg("text", { x: left - 6, y: top + 4, "text-anchor": "end" }, formatNumber(highest)),
+    svg("text", { x: left - 6, y: height - bottom, "text-anchor": "end" }, formatNumber(lowest)),
+    svg("text", { x: 10, y: middle, "text-anchor": "middle", transform: `rotate(-90 10 ${middle})` }, yLabel),
+    svg("text", { x: left, y: height - 8 }, xLabels[0]),
+    svg("text", { x: width - right, y: height - 8, "text-anchor": "end" }, xLabels[1]),
   ];
-  names.forEach((name, i) => {
-    const points = lagSamples.filter((s) => name in s.lags).map((s) => `${x(s.at).toFixed(1)},${y(s.lags[name]).toFixed(1)}`);
+  series.forEach((line, i) => {
+    const points = [];
+    line.points.forEach(([at, value], n) => {
+      if (steps && n > 0) points.push(`${x(at).toFixed(1)},${y(line.points[n - 1][1]).toFixed(1)}`);
+      points.push(`${x(at).toFixed(1)},${y(value).toFixed(1)}`);
+    });
+    if (steps && line.points.length) points.push(`${x(to).toFixed(1)},${y(line.points[line.points.length - 1][1]).toFixed(1)}`);
     if (points.length) {
       parts.push(svg("polyline", { points: points.join(" "), fill: "none", stroke: COLORS[i % COLORS.length], "stroke-width": 2 }));
     }
   });
   return h("div", {},
-    svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "lag in events per projection" }, parts),
-    h("div", { class: "legend" }, names.map((name, i) => h("span", {}, h("i", { style: "background:" + COLORS[i % COLORS.length] }), name))));
+    svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label }, parts),
+    h("div", { class: "legend" }, series.map((line, i) => h("span", {}, h("i", { style: "background:" + COLORS[i % COLORS.length] }), line.name))));
+}
+
+function formatNumber(value) {
+  return Number.isInteger(value) ? String(value) : value.toFixed(1);
 }
 
 // Orders: one order's timeline, and its state as of any instant on a slider.
@@ -331,7 +381,7 @@ function orderState(then) {
       h("td", { class: "num" }, stock.available)))));
 }
 
-// Stock: a product's stock as of an instant.
+// Stock: a product's stock as of an instant, and its latest moves as a chart.
 
 function stockView(productId) {
   const product = h("input", { type: "text", placeholder: "product id (UUID)", value: productId, "aria-label": "product id" });
@@ -339,9 +389,13 @@ function stockView(productId) {
   const out = h("div", {});
   const form = h("form", { class: "row", onsubmit: async (event) => {
     event.preventDefault();
+    if (product.value.trim() !== productId) {
+      location.hash = "#/stock/" + encodeURIComponent(product.value.trim());
+      return;
+    }
     const instant = when.value ? new Date(when.value + "Z").toISOString() : new Date().toISOString();
     try {
-      const stock = await api(`/api/v1/admin/products/${encodeURIComponent(product.value.trim())}/stock?as_of=${encodeURIComponent(instant)}`);
+      const stock = await api(`/api/v1/admin/products/${encodeURIComponent(productId)}/stock?as_of=${encodeURIComponent(instant)}`);
       out.replaceChildren(h("p", { class: "muted" }, "As of " + time(instant)),
         h("div", { class: "stats" },
           h("div", { class: "stat" }, "On hand", h("b", {}, stock.on_hand)),
@@ -351,7 +405,39 @@ function stockView(productId) {
       out.replaceChildren(errorLine(error));
     }
   } }, product, when, h("button", { type: "submit" }, "Show"));
-  return card("Stock as of an instant (UTC; empty: now)", form, out);
+  const root = h("div", {}, card("Stock as of an instant (UTC; empty: now)", form, out));
+  if (productId) root.append(stockMoves(productId));
+  return root;
+}
+
+function stockMoves(productId) {
+  const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  api(`/api/v1/admin/products/${encodeURIComponent(productId)}/stock/moves?limit=500`).then((moves) => {
+    if (!moves.length) {
+      body.replaceChildren(h("p", { class: "muted" }, "No stock moves yet."));
+      return;
+    }
+    const points = (field) => moves.map((move) => [Date.parse(move.recorded_at), move[field]]);
+    const from = Date.parse(moves[0].recorded_at), to = Math.max(Date.now(), from + 1000);
+    body.replaceChildren(
+      lineChart({
+        series: [{ name: "on hand", points: points("on_hand") }, { name: "reserved", points: points("reserved") }, { name: "available", points: points("available") }],
+        from, to, yLabel: "units", xLabels: [time(moves[0].recorded_at), "now"], steps: true, label: "stock over time",
+      }),
+      table(["When", "Move", "Units", "Order", "Who", "On hand", "Reserved", "Available"],
+        moves.slice(-50).reverse().map((move) => h("tr", { "data-testid": "stock-move" },
+          h("td", { class: "mono" }, time(move.recorded_at)),
+          h("td", {}, h("b", {}, move.type)),
+          h("td", { class: "num" }, Object.values(move.payload)[0].quantity),
+          h("td", { class: "mono" }, Object.values(move.payload)[0].order_id
+            ? h("a", { href: "#/orders/" + Object.values(move.payload)[0].order_id }, Object.values(move.payload)[0].order_id.slice(0, 8) + "…") : ""),
+          h("td", {}, move.actor ? `${move.actor.id || ""} (${move.actor.role || ""})` : ""),
+          h("td", { class: "num" }, move.on_hand),
+          h("td", { class: "num" }, move.reserved),
+          h("td", { class: "num" }, move.available)))),
+      h("p", { class: "hint" }, `The latest ${moves.length} moves; the table shows the newest 50.`));
+  }).catch((error) => body.replaceChildren(errorLine(error)));
+  return card("Stock over its latest moves", body);
 }
 
 // Audit: verify, seals, export.
