@@ -70,6 +70,9 @@ pub async fn track(request: Request, next: Next) -> Response {
 /// never disagree.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct OrderCounts {
+    /// This server process, made up when it started: counters from different processes
+    /// (behind a proxy) or from before a restart are not to be subtracted.
+    pub process: String,
     pub placed: u64,
     /// Refusals by reason (`insufficient_stock`, `purchase_limit`, ...).
     pub refused: std::collections::BTreeMap<String, u64>,
@@ -102,7 +105,13 @@ impl OrderCounts {
     }
 
     pub fn now() -> Self {
-        Self::from_exposition(&handle().render())
+        static PROCESS: OnceLock<String> = OnceLock::new();
+        Self {
+            process: PROCESS
+                .get_or_init(|| uuid::Uuid::new_v4().to_string())
+                .clone(),
+            ..Self::from_exposition(&handle().render())
+        }
     }
 }
 

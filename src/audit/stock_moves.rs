@@ -23,6 +23,10 @@ pub const MAX_MOVES: i64 = 1_000;
 pub struct StockMove {
     #[serde(flatten)]
     pub event: HistoryEntry,
+    /// Units moved.
+    pub quantity: i64,
+    /// The order behind a reservation, release, sale or return.
+    pub order_id: Option<Uuid>,
     pub on_hand: i64,
     pub reserved: i64,
     pub available: i64,
@@ -36,6 +40,12 @@ pub enum MovesError {
     Database(#[from] sqlx::Error),
     #[error("stock event {0} cannot be read: {1}")]
     Unreadable(i64, String),
+    /// Walking back from the loaded state gave a stock no event could have left: the
+    /// snapshot disagrees with the events (`ordo audit verify` says more).
+    #[error(
+        "the stock before event {0} would be {1} on hand, {2} reserved: the snapshot disagrees with the events"
+    )]
+    Inconsistent(i64, i64, i64),
 }
 
 /// The product's last `limit` stock moves, oldest first; empty when it has none.
@@ -64,15 +74,29 @@ pub async fn latest(
         let decoded: StockEvent =
             upcasting::decode(&event.event_type, &event.event_version, &event.payload)
                 .map_err(|err| MovesError::Unreadable(event.global_position, err.to_string()))?;
+        let position = event.global_position;
+        let (quantity, order_id) = match decoded {
+            StockEvent::StockAdded { quantity, .. }
+            | StockEvent::StockWrittenOff { quantity, .. } => (quantity, None),
+            StockEvent::StockReserved { order_id, quantity }
+            | StockEvent::StockReleased { order_id, quantity }
+            | StockEvent::StockSold { order_id, quantity }
+            | StockEvent::StockReturned { order_id, quantity } => (quantity, Some(order_id)),
+        };
         moves.push(StockMove {
             on_hand,
             reserved,
             available: on_hand - reserved,
+            quantity,
+            order_id,
             event: HistoryEntry::from(event),
         });
         let (on_hand_change, reserved_change) = decoded.moves();
         on_hand -= on_hand_change;
         reserved -= reserved_change;
+        if reserved < 0 || reserved > on_hand {
+            return Err(MovesError::Inconsistent(position, on_hand, reserved));
+        }
     }
     moves.reverse();
     Ok(moves)

@@ -56,11 +56,12 @@ async fn latest_moves(
     IdPath(id): IdPath,
     ValidQuery(query): ValidQuery<MovesQuery>,
 ) -> Result<Success<Vec<StockMove>>, ApiError> {
-    if state.write.product(id).await?.is_none() {
-        return Err(ApiError::not_found("product"));
-    }
     let limit = query.limit.unwrap_or(DEFAULT_MOVES);
     match stock_moves::latest(&state.pool, id, limit).await {
+        // Only a product without moves needs asking whether it exists at all.
+        Ok(moves) if moves.is_empty() && state.write.product(id).await?.is_none() => {
+            Err(ApiError::not_found("product"))
+        }
         Ok(moves) => Ok(Success::ok(moves)),
         Err(MovesError::Database(db)) => Err(db.into()),
         Err(err) => Err(ApiError::internal(&err)),

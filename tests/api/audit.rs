@@ -754,6 +754,8 @@ async fn a_products_latest_stock_moves_show_the_stock_each_left() {
     .map(|(kind, on_hand, reserved, available)| (kind.to_owned(), on_hand, reserved, available));
     assert_eq!(seen, expected);
     assert_eq!(moves.body["data"][1]["actor"]["id"], "mei");
+    assert_eq!(moves.body["data"][1]["quantity"], 2);
+    assert_eq!(moves.body["data"][1]["order_id"], paid.to_string());
 
     // The latest two only, with the same stock after each.
     let last_two = admin
@@ -785,4 +787,40 @@ async fn a_products_latest_stock_moves_show_the_stock_each_left() {
         .get(&format!("/api/v1/admin/products/{tea}/stock/moves"))
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_latest_moves_of_a_long_stock_stream_are_worked_back_from_its_snapshot() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Oolong", 4_800, 1).await;
+    // Past the snapshot interval (100 events), so the walk starts from a snapshot.
+    for _ in 0..150 {
+        app.state
+            .write
+            .adjust_stock(
+                tea,
+                ordo::write::StockAdjustment {
+                    quantity: 1,
+                    reason: "delivery".into(),
+                },
+                &Default::default(),
+            )
+            .await
+            .expect("restock");
+    }
+    let moves = app
+        .admin()
+        .get(&format!("/api/v1/admin/products/{tea}/stock/moves?limit=5"))
+        .await;
+    assert_eq!(moves.status, StatusCode::OK, "{}", moves.body);
+    let on_hand: Vec<i64> = moves.body["data"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|m| m["on_hand"].as_i64().unwrap_or(-1))
+        .collect();
+    assert_eq!(on_hand, [147, 148, 149, 150, 151]);
+    assert_eq!(moves.body["data"][4]["version"], 151);
+    assert_eq!(moves.body["data"][4]["quantity"], 1);
+    assert_eq!(moves.body["data"][4]["order_id"], serde_json::Value::Null);
 }

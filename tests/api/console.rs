@@ -175,12 +175,18 @@ async fn verify_reads_ok_and_after_an_event_is_tampered_with_names_it() {
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     settle(&app.pool).await;
 
+    let sealed = ordo::audit::sealer::seal(&app.pool)
+        .await
+        .expect("seal")
+        .expect("a seal");
     let browser = Browser::start(1280, 900).await;
     browser.open(&url).await;
     browser.text_of("[data-testid=projections]").await;
     browser
         .open(&format!("{}/console/#/audit", app.address))
         .await;
+    let seal = browser.text_of("[data-testid=seal]").await;
+    assert!(seal.contains(&sealed.cumulative_hash), "{seal}");
     browser.click("[data-testid=run-verify]").await;
     browser
         .wait_for_text("[data-testid=verify-result]", "ok")
@@ -296,7 +302,7 @@ async fn the_console_is_served_with_a_policy_that_allows_only_ordo_itself() {
         assert_eq!(headers["referrer-policy"], "no-referrer");
     }
     let missing = client
-        .get(format!("{}/console/../Cargo.toml", app.address))
+        .get(format!("{}/console/other.txt", app.address))
         .send()
         .await
         .expect("an answer");

@@ -14,7 +14,8 @@ const COLORS = ["#2456c7", "#1e7d46", "#b3261e", "#9a6700", "#7b3fb5", "#00838f"
 function adoptTokenFromFragment() {
   const match = /^#token=([^&]+)/.exec(location.hash);
   if (!match) return;
-  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+  // A JWT needs no unescaping: what follows `#token=` is the token.
+  sessionStorage.setItem(TOKEN_KEY, match[1]);
   history.replaceState(null, "", location.pathname + location.search + "#/health");
 }
 
@@ -40,12 +41,15 @@ class ApiError extends Error {
 
 /** The `data` of an answer; a refused token signs the operator out. */
 async function api(path, options = {}) {
+  const used = token();
   const response = await fetch(path, {
     ...options,
-    headers: { Authorization: "Bearer " + token(), ...(options.headers || {}) },
+    headers: { Authorization: "Bearer " + used, ...(options.headers || {}) },
   });
   if (response.status === 401 || response.status === 403) {
     const body = await response.json().catch(() => ({}));
+    // An answer to a token this tab has since replaced signs nothing out.
+    if (used !== token()) throw new ApiError(response.status, "signed in again");
     signOut(response.status === 403
       ? "That token is not an operator's: the console needs one from `ordo console-url`."
       : "The token expired or was revoked (" + (body.message || response.status) + ").");
@@ -110,6 +114,11 @@ function time(value) {
   return date.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
 
+/** Who caused an event: `id (role)`, or nothing when the event does not say. */
+function who(actor) {
+  return actor && actor.id ? `${actor.id} (${actor.role || "?"})` : "";
+}
+
 function yuan(cents) {
   return cents === null || cents === undefined ? "" : "¥" + (cents / 100).toFixed(2);
 }
@@ -117,16 +126,25 @@ function yuan(cents) {
 // ---- views -----------------------------------------------------------------------------
 
 let pollTimer = null;
+let pollGeneration = 0;
 
 function stopPolling() {
-  if (pollTimer) clearInterval(pollTimer);
+  pollGeneration += 1;
+  if (pollTimer) clearTimeout(pollTimer);
   pollTimer = null;
 }
 
+/** Runs `tick` now and `every` ms after each one finishes (never two at once). A tick
+ *  asks `current()` before it writes: the page may have changed while it waited. */
 function poll(every, tick) {
   stopPolling();
-  tick();
-  pollTimer = setInterval(tick, every);
+  const generation = pollGeneration;
+  const current = () => generation === pollGeneration;
+  const run = async () => {
+    await tick(current);
+    if (current()) pollTimer = setTimeout(run, every);
+  };
+  run();
 }
 
 function render(message) {
@@ -140,12 +158,18 @@ function render(message) {
     main.append(signInView(message));
     return;
   }
-  const [, view = "health", argument = ""] = /^#\/([a-z]+)\/?(.*)$/.exec(location.hash) || [];
+  const [, view = "health", raw = ""] = /^#\/([a-z]+)\/?(.*)$/.exec(location.hash) || [];
+  let argument = "";
+  try {
+    argument = decodeURIComponent(raw);
+  } catch {
+    argument = raw; // a malformed escape: shown as typed, refused by the API
+  }
   for (const link of document.querySelectorAll("nav a")) {
     link.classList.toggle("active", link.dataset.view === view);
   }
   const views = { health: healthView, orders: ordersView, stock: stockView, audit: auditView, payments: paymentsView };
-  main.append((views[view] || healthView)(decodeURIComponent(argument)));
+  main.append((views[view] || healthView)(argument));
 }
 
 function signInView(message) {
@@ -170,13 +194,14 @@ function healthView() {
       h("p", { class: "hint" }, "Events each projection is behind the feed, sampled every 2 s while this page is open.")),
     card("Orders per second (this server process)", orders,
       h("p", { class: "hint" }, "From the counters /metrics serves (orders_placed_total, orders_refused_total), sampled every 2 s.")));
-  poll(POLL_MS, async () => {
+  poll(POLL_MS, async (current) => {
     try {
       const [projections, counts] = await Promise.all([
         api("/api/v1/admin/projections"), api("/api/v1/admin/metrics/orders")]);
+      if (!current()) return;
       const now = Date.now();
       lagSamples.push({ at: now, lags: Object.fromEntries(projections.map((p) => [p.name, p.lag_events])) });
-      orderSamples.push({ at: now, placed: counts.placed, refused: Object.values(counts.refused).reduce((a, b) => a + b, 0), byReason: counts.refused });
+      orderSamples.push({ at: now, process: counts.process, placed: counts.placed, refused: Object.values(counts.refused).reduce((a, b) => a + b, 0), byReason: counts.refused });
       for (const samples of [lagSamples, orderSamples]) {
         while (samples.length && samples[0].at < now - LAG_WINDOW_MS) samples.shift();
       }
@@ -187,7 +212,7 @@ function healthView() {
       }));
       orders.replaceChildren(orderRates(now));
     } catch (error) {
-      if (error.status !== 401 && error.status !== 403) status.replaceChildren(errorLine(error));
+      if (current() && error.status !== 401 && error.status !== 403) status.replaceChildren(errorLine(error));
     }
   });
   return root;
@@ -195,13 +220,18 @@ function healthView() {
 
 const orderSamples = [];
 
-/** Rates between successive samples of the counters, and the latest as figures. */
+/** Rates between successive samples of one process's counters (behind a proxy the
+ *  samples alternate between processes, each counting its own; a restart starts again
+ *  from 0), and the latest as figures. */
 function orderRates(now) {
   const rates = [];
-  for (let i = 1; i < orderSamples.length; i++) {
-    const [before, after] = [orderSamples[i - 1], orderSamples[i]];
-    const seconds = (after.at - before.at) / 1000;
-    rates.push({ at: after.at, placed: (after.placed - before.placed) / seconds, refused: (after.refused - before.refused) / seconds });
+  const last = {};
+  for (const sample of orderSamples) {
+    const before = last[sample.process];
+    last[sample.process] = sample;
+    const seconds = before ? (sample.at - before.at) / 1000 : 0;
+    if (seconds < 0.5 || sample.placed < before.placed || sample.refused < before.refused) continue;
+    rates.push({ at: sample.at, placed: (sample.placed - before.placed) / seconds, refused: (sample.refused - before.refused) / seconds });
   }
   const latest = rates[rates.length - 1] || { placed: 0, refused: 0 };
   const totals = orderSamples[orderSamples.length - 1];
@@ -248,7 +278,10 @@ function projectionTable(projections) {
         h("button", {
           type: "button", class: "secondary", "data-testid": "rebuild-" + p.name,
           disabled: p.state === "rebuilding" || (rebuild && !rebuild.error && p.version <= rebuild.fromVersion) || null,
-          onclick: () => startRebuild(p),
+          onclick: (event) => {
+            event.target.disabled = true;
+            startRebuild(p);
+          },
         }, "Rebuild")));
   });
   return table(["Projection", "State", "Version", "Position / head", "Lag (events)", "Lag (seconds)", "Parked", "Blue/green rebuild"], rows,
@@ -338,7 +371,7 @@ async function loadOrder(orderId, root) {
       h("td", { class: "mono" }, entry.aggregate_type === "Stock"
         ? h("a", { href: "#/stock/" + entry.aggregate_id, title: entry.aggregate_id }, `Stock ${entry.aggregate_id.slice(0, 8)}… v${entry.version}`)
         : `${entry.aggregate_type} v${entry.version}`),
-      h("td", {}, entry.actor ? `${entry.actor.id || ""} (${entry.actor.role || ""})` : ""),
+      h("td", {}, who(entry.actor)),
       h("td", { class: "mono wide" }, entry.request_id || ""),
       h("td", {}, h("details", {}, h("summary", {}, "payload"), h("pre", { class: "mono" }, JSON.stringify(entry.payload, null, 2)))))),
     { "data-testid": "timeline" }));
@@ -354,7 +387,7 @@ async function loadOrder(orderId, root) {
       if (instants[Number(slider.value)] !== instant) return; // the slider moved on
       state.replaceChildren(orderState(then));
     } catch (error) {
-      state.replaceChildren(errorLine(error));
+      if (instants[Number(slider.value)] === instant) state.replaceChildren(errorLine(error));
     }
   };
   slider.addEventListener("input", show);
@@ -418,20 +451,22 @@ function stockMoves(productId) {
       return;
     }
     const points = (field) => moves.map((move) => [Date.parse(move.recorded_at), move[field]]);
-    const from = Date.parse(moves[0].recorded_at), to = Math.max(Date.now(), from + 1000);
+    // The chart ends at the last move (the server's clock), not at this browser's now.
+    const from = Date.parse(moves[0].recorded_at);
+    const to = Math.max(Date.parse(moves[moves.length - 1].recorded_at), from + 1000);
     body.replaceChildren(
       lineChart({
         series: [{ name: "on hand", points: points("on_hand") }, { name: "reserved", points: points("reserved") }, { name: "available", points: points("available") }],
-        from, to, yLabel: "units", xLabels: [time(moves[0].recorded_at), "now"], steps: true, label: "stock over time",
+        from, to, yLabel: "units", xLabels: [time(moves[0].recorded_at), time(moves[moves.length - 1].recorded_at)], steps: true, label: "stock over time",
       }),
       table(["When", "Move", "Units", "Order", "Who", "On hand", "Reserved", "Available"],
         moves.slice(-50).reverse().map((move) => h("tr", { "data-testid": "stock-move" },
           h("td", { class: "mono" }, time(move.recorded_at)),
           h("td", {}, h("b", {}, move.type)),
-          h("td", { class: "num" }, Object.values(move.payload)[0].quantity),
-          h("td", { class: "mono" }, Object.values(move.payload)[0].order_id
-            ? h("a", { href: "#/orders/" + Object.values(move.payload)[0].order_id }, Object.values(move.payload)[0].order_id.slice(0, 8) + "…") : ""),
-          h("td", {}, move.actor ? `${move.actor.id || ""} (${move.actor.role || ""})` : ""),
+          h("td", { class: "num" }, move.quantity),
+          h("td", { class: "mono" }, move.order_id
+            ? h("a", { href: "#/orders/" + move.order_id, title: move.order_id }, move.order_id.slice(0, 8) + "…") : ""),
+          h("td", {}, who(move.actor)),
           h("td", { class: "num" }, move.on_hand),
           h("td", { class: "num" }, move.reserved),
           h("td", { class: "num" }, move.available)))),
@@ -463,14 +498,15 @@ function auditView() {
     }
   } }, "Run verify");
   const seals = h("div", {}, h("p", { class: "muted" }, "Loading…"));
-  api("/api/v1/admin/audit/seals").then((list) => {
-    seals.replaceChildren(list.length ? table(["Seal", "Up to position", "Events", "Cumulative hash", "Sealed at"],
-      list.slice(0, 50).map((seal) => h("tr", {},
+  api("/api/v1/admin/audit/seals?size=50").then((page) => {
+    seals.replaceChildren(page.list.length ? table(["Seal", "Up to position", "Events", "Cumulative hash", "Sealed at"],
+      page.list.map((seal) => h("tr", { "data-testid": "seal" },
         h("td", { class: "num" }, seal.seal_id),
         h("td", { class: "num" }, seal.global_position),
         h("td", { class: "num" }, seal.event_count),
         h("td", { class: "mono" }, seal.cumulative_hash),
-        h("td", { class: "mono" }, time(seal.sealed_at))))) : h("p", { class: "muted" }, "No seals yet."));
+        h("td", { class: "mono" }, time(seal.sealed_at))))) : h("p", { class: "muted" }, "No seals yet."),
+      page.list.length ? h("p", { class: "hint" }, `${page.pagination.total} seals in all; the newest 50 shown.`) : null);
   }).catch((error) => seals.replaceChildren(errorLine(error)));
   const from = h("input", { type: "datetime-local", step: 1, "aria-label": "from (UTC)" });
   const to = h("input", { type: "datetime-local", step: 1, "aria-label": "to (UTC)" });
@@ -487,6 +523,8 @@ function auditView() {
       const link = h("a", { href: URL.createObjectURL(blob), download: "ordo-export.ndjson" }, `Download ordo-export.ndjson (${blob.size} bytes)`);
       exported.replaceChildren(link);
       link.click();
+      // The file is the browser's once downloaded; the object URL need not outlive a minute.
+      setTimeout(() => URL.revokeObjectURL(link.href), 60000);
     } catch (error) {
       exported.replaceChildren(errorLine(error));
     }
@@ -502,7 +540,8 @@ function auditView() {
 function verifyReport(report) {
   return h("div", {},
     h("p", { class: "result " + (report.ok ? "ok" : "bad"), "data-testid": "verify-result" },
-      report.ok ? "ok" : `failed: ${report.failure_count} failure(s), the first at position ${report.first_failure_position}`),
+      report.ok ? "ok" : `failed: ${report.failure_count} failure(s)` +
+        (report.first_failure_position === null ? "" : `, the first at position ${report.first_failure_position}`)),
     h("p", { class: "muted" }, `${report.events} events in ${report.streams} streams, ${report.seals} seals, in ${report.seconds.toFixed(2)} s`),
     report.failures.length ? table(["Kind", "Position", "Stream", "What"], report.failures.map((failure) => h("tr", { "data-testid": "verify-failure" },
       h("td", {}, h("span", { class: "badge bad" }, failure.kind)),

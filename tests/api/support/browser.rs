@@ -37,7 +37,12 @@ impl Browser {
                             "--disable-gpu", format!("--window-size={width},{height}")]}),
         );
         let started = Instant::now();
+        let mut driver = driver;
         let client = loop {
+            // A driver that exited (its port taken meanwhile) is not waited for.
+            if let Ok(Some(exit)) = driver.try_wait() {
+                panic!("chromedriver exited: {exit}");
+            }
             match ClientBuilder::new(HttpConnector::new())
                 .capabilities(capabilities.clone())
                 .connect(&format!("http://127.0.0.1:{port}"))
@@ -58,17 +63,20 @@ impl Browser {
         self.client.goto(url).await.expect("open the page");
     }
 
-    /// The text of the first element matching `css`, once there is one.
+    /// The text of the first element matching `css`, once there is one. Pages redraw
+    /// (the health page every 2 s): an element gone between finding and reading is
+    /// found again.
     pub async fn text_of(&self, css: &str) -> String {
-        self.client
-            .wait()
-            .at_most(PATIENCE)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|err| panic!("{css} never appeared: {err}"))
-            .text()
-            .await
-            .expect("its text")
+        let started = Instant::now();
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+            {
+                return text;
+            }
+            assert!(started.elapsed() < PATIENCE, "{css} never appeared");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Waits until the first element matching `css` reads `expected`.
@@ -90,16 +98,20 @@ impl Browser {
         }
     }
 
+    /// Clicks the first element matching `css`, found again if the page redrew it.
     pub async fn click(&self, css: &str) {
-        self.client
-            .wait()
-            .at_most(PATIENCE)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|err| panic!("{css} never appeared: {err}"))
-            .click()
-            .await
-            .unwrap_or_else(|err| panic!("click {css}: {err}"));
+        let started = Instant::now();
+        loop {
+            let clicked = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.click().await.map_err(|err| err.to_string()),
+                Err(err) => Err(err.to_string()),
+            };
+            match clicked {
+                Ok(()) => return,
+                Err(err) => assert!(started.elapsed() < PATIENCE, "click {css}: {err}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Runs `script` in the page; its `return` value.
