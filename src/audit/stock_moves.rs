@@ -25,7 +25,9 @@ pub struct StockMove {
     pub event: HistoryEntry,
     /// Units moved.
     pub quantity: i64,
-    /// The order behind a reservation, release, sale or return.
+    /// The order behind a reservation, release, sale or return (absent for a restock or
+    /// write-off).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<Uuid>,
     pub on_hand: i64,
     pub reserved: i64,

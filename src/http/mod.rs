@@ -2,6 +2,7 @@
 
 mod admin_audit;
 mod admin_metrics;
+mod admin_order_lists;
 mod admin_orders;
 mod admin_payments;
 mod admin_projections;
@@ -91,6 +92,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(product_images::router())
         .merge(media::router())
         .merge(admin_orders::router())
+        .merge(admin_order_lists::router())
         .merge(admin_payments::router())
         .merge(admin_metrics::router())
         .merge(admin_projections::router())

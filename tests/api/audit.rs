@@ -824,3 +824,69 @@ async fn the_latest_moves_of_a_long_stock_stream_are_worked_back_from_its_snapsh
     assert_eq!(moves.body["data"][4]["quantity"], 1);
     assert_eq!(moves.body["data"][4]["order_id"], serde_json::Value::Null);
 }
+
+#[tokio::test]
+async fn operators_list_a_shoppers_orders_and_the_orders_owing_a_refund() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Oolong", 4_800, 10).await;
+    let mut mine = Vec::new();
+    for _ in 0..2 {
+        let (status, placed) = app.place_order("mei", &[(tea, 1)]).await;
+        assert_eq!(status, StatusCode::CREATED, "{placed}");
+        mine.push(placed["data"]["id"].as_str().expect("id").to_owned());
+    }
+    let (status, other) = app.place_order("lei", &[(tea, 1)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    // Cancelled, then paid all the same: the payment is owed back.
+    let (status, body) = app
+        .post_json(
+            &format!("/api/v1/orders/{}/cancel", mine[0]),
+            Some(&app.user_token("mei")),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.pay(mine[0].parse().expect("uuid"), 4_800).await;
+    crate::support::settle(&app.pool).await;
+
+    let admin = app.admin();
+    let listed = admin.get("/api/v1/admin/orders?user_id=mei").await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let ids: Vec<&str> = listed.body["data"]["list"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|order| order["id"].as_str())
+        .collect();
+    assert_eq!(ids, [mine[1].as_str(), mine[0].as_str()], "newest first");
+    assert_eq!(listed.body["data"]["pagination"]["total"], 2);
+
+    let owing = admin.get("/api/v1/admin/refunds-due").await;
+    assert_eq!(owing.status, StatusCode::OK, "{}", owing.body);
+    assert_eq!(owing.body["data"]["pagination"]["total"], 1);
+    assert_eq!(owing.body["data"]["list"][0]["id"], mine[0].as_str());
+    assert_eq!(
+        owing.body["data"]["list"][0]["refunds_due"][0]["reason"],
+        "paid_after_cancel"
+    );
+
+    for (path, status) in [
+        ("/api/v1/admin/orders", StatusCode::BAD_REQUEST),
+        (
+            "/api/v1/admin/orders?user_id=",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/api/v1/admin/orders?user_id=m%00ei",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let answer = admin.get(path).await;
+        assert_eq!(answer.status, status, "{path}: {}", answer.body);
+    }
+    let shopper = app.shopper("mei").await;
+    assert_eq!(
+        shopper.get("/api/v1/admin/orders?user_id=lei").await.status,
+        StatusCode::FORBIDDEN
+    );
+}

@@ -152,6 +152,19 @@ async fn an_orders_timeline_shows_it_placed_and_cancelled_and_the_slider_shows_i
     let label = browser.text_of("[data-testid=as-of-label]").await;
     assert!(label.contains("after event 1 of 2"), "{label}");
 
+    // The shopper's orders, each linked to its timeline.
+    browser
+        .open(&format!("{}/console/#/orders", app.address))
+        .await;
+    browser
+        .run(
+            "document.querySelector('[data-testid=shopper-id]').value = 'mei';
+             document.querySelector('[data-testid=shopper-id]').form.requestSubmit();",
+        )
+        .await;
+    let row = browser.text_of("[data-testid=order-row]").await;
+    assert!(row.contains(&order) && row.contains("cancelled"), "{row}");
+
     // The product's stock page: its moves, newest first, with the stock each left.
     browser
         .open(&format!("{}/console/#/stock/{tea}", app.address))

@@ -170,6 +170,31 @@ pub async fn orders_of(
     Ok((rows.into_iter().map(OrderRow::unescaped).collect(), total))
 }
 
+/// A page of the orders holding payments they could not take (`refunds_due`), newest
+/// first, and how many there are: what operators pay back. Served by a partial index, so
+/// the cost follows the orders owing money, not all orders.
+pub async fn owing_refunds(
+    pool: &PgPool,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<OrderRow>, i64), sqlx::Error> {
+    let condition = "refunds_due <> '[]'::jsonb";
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM order_views WHERE {condition}"
+    ))
+    .fetch_one(pool)
+    .await?;
+    let rows: Vec<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM order_views WHERE {condition}
+          ORDER BY created_at DESC, order_id DESC LIMIT $1 OFFSET $2"
+    ))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    Ok((rows.into_iter().map(OrderRow::unescaped).collect(), total))
+}
+
 /// Up to `limit` orders still awaiting payment past their expiry, oldest expiry first.
 pub async fn expired_unpaid(pool: &PgPool, limit: i64) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar(

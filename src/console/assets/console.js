@@ -346,9 +346,37 @@ function ordersView(orderId) {
     event.preventDefault();
     location.hash = "#/orders/" + encodeURIComponent(input.value.trim());
   } }, input, h("button", { type: "submit" }, "Open"));
-  const root = h("div", {}, card("Find an order", form));
+  const shopper = h("input", { type: "text", name: "user", placeholder: "shopper's user id", "data-testid": "shopper-id", "aria-label": "shopper's user id" });
+  const found = h("div", {});
+  const shopperForm = h("form", { class: "row", onsubmit: (event) => {
+    event.preventDefault();
+    const userId = shopper.value.trim();
+    found.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+    api("/api/v1/admin/orders?size=50&user_id=" + encodeURIComponent(userId))
+      .then((page) => found.replaceChildren(orderList(page, "No orders for this shopper.")))
+      .catch((error) => found.replaceChildren(errorLine(error)));
+  } }, shopper, h("button", { type: "submit", class: "secondary" }, "List orders"));
+  const root = h("div", {}, card("Find an order", form, shopperForm, found));
   if (orderId) loadOrder(orderId, root);
   return root;
+}
+
+/** A page of orders as a table, each linked to its timeline. */
+function orderList(page, empty) {
+  if (!page.list.length) return h("p", { class: "muted" }, empty);
+  return h("div", {},
+    table(["Placed", "Order", "Status", "Total", "Owed back"], page.list.map((order) => h("tr", { "data-testid": "order-row" },
+      h("td", { class: "mono" }, time(order.created_at)),
+      h("td", { class: "mono" }, h("a", { href: "#/orders/" + order.id }, order.id)),
+      h("td", {}, order.status),
+      h("td", { class: "num" }, yuan(order.total_cents)),
+      h("td", {}, order.refunds_due.map((due) => {
+        const refund = order.refunds.find((r) => r.payment_id === due.payment_id);
+        return h("div", {}, `${yuan(due.amount_cents)} (${due.reason})`, " ",
+          h("span", { class: "badge " + (refund && refund.status === "succeeded" ? "ok" : "warn") },
+            refund ? "refund " + refund.status : "not refunded"));
+      }))))),
+    h("p", { class: "hint" }, `${page.pagination.total} in all; the newest ${Math.min(page.pagination.size, page.pagination.total)} shown.`));
 }
 
 async function loadOrder(orderId, root) {
@@ -566,7 +594,14 @@ function paymentsView() {
         h("td", {}, notice.reason || "")))) : h("p", { class: "muted" }, "No notices yet."),
     h("p", { class: "hint" }, `${page.pagination.total} notices in all; the newest 50 shown.`));
   }).catch((error) => list.replaceChildren(errorLine(error)));
-  return card("Payment and refund notices", list);
+  const owing = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  api("/api/v1/admin/refunds-due?size=50")
+    .then((page) => owing.replaceChildren(orderList(page, "No order holds a payment it could not take.")))
+    .catch((error) => owing.replaceChildren(errorLine(error)));
+  return h("div", {},
+    card("Refunds due: payments orders could not take", owing,
+      h("p", { class: "hint" }, "Paid after the order was cancelled, or paid twice. Refund them from the order (POST /admin/orders/{id}/refund).")),
+    card("Payment and refund notices", list));
 }
 
 // ---- start -----------------------------------------------------------------------------

@@ -1,0 +1,124 @@
+//! Operators' lists of orders: one shopper's (a customer's complaint), and every order
+//! holding a payment it could not take (what must be paid back). Each is served by an
+//! index; a list of every order is not offered (the audit export is that).
+
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa::openapi::Required;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::caller::AdminUser;
+use super::envelope::{Envelope, ErrorBody, Success};
+use super::error::ApiError;
+use super::order_view::OrderView;
+use super::paging::{Page, PagingQuery};
+use super::params::{QueryRules, ValidQuery};
+use super::schemas::text_schema;
+use crate::state::AppState;
+use aggregates::text::TextRule;
+use projections::orders::query;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(shoppers_orders))
+        .routes(routes!(refunds_due))
+}
+
+/// A user id as the API shows it: one short line.
+const USER_ID: TextRule = TextRule::single_line(100).required();
+
+/// `?user_id=`: whose orders.
+#[derive(Debug, Deserialize)]
+struct ShopperQuery {
+    user_id: String,
+}
+
+/// Written out because `#[param(schema_with)]` drops `required` (utoipa 6).
+impl IntoParams for ShopperQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            ParameterBuilder::new()
+                .name("user_id")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::True)
+                .description(Some("The shopper's user id, as `GET /me` shows it."))
+                .schema(Some(text_schema(USER_ID)))
+                .build(),
+        ]
+    }
+}
+
+impl QueryRules for ShopperQuery {
+    fn check(&self) -> Result<(), ApiError> {
+        let mut errors = Vec::new();
+        USER_ID.check_into("user_id", &self.user_id, &mut errors);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(errors))
+        }
+    }
+}
+
+/// One shopper's orders, newest first (a customer's complaint starts here).
+#[utoipa::path(get, path = "/api/v1/admin/orders", tag = "admin",
+    params(PagingQuery, ShopperQuery),
+    responses(
+        (status = 200, description = "one page of the shopper's orders", body = Envelope<Page<OrderView>>),
+        (status = 400, description = "no `user_id` (40000)", body = ErrorBody),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+        (status = 422, description = "`user_id` empty, too long or not one clean line (42200)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn shoppers_orders(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    ValidQuery(paging): ValidQuery<PagingQuery>,
+    ValidQuery(shopper): ValidQuery<ShopperQuery>,
+) -> Result<Success<Page<OrderView>>, ApiError> {
+    let paging = paging.paging();
+    let (rows, total) = query::orders_of(
+        &state.pool,
+        &shopper.user_id,
+        None,
+        paging.size,
+        paging.offset(),
+    )
+    .await?;
+    Ok(Success::ok(page_of(&state, rows, total, paging)))
+}
+
+/// The orders holding payments they could not take (`refunds_due`: paid after they were
+/// cancelled, or paid twice), newest first: what operators pay back.
+#[utoipa::path(get, path = "/api/v1/admin/refunds-due", tag = "admin",
+    params(PagingQuery),
+    responses(
+        (status = 200, description = "one page of orders owing a refund", body = Envelope<Page<OrderView>>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn refunds_due(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    ValidQuery(paging): ValidQuery<PagingQuery>,
+) -> Result<Success<Page<OrderView>>, ApiError> {
+    let paging = paging.paging();
+    let (rows, total) = query::owing_refunds(&state.pool, paging.size, paging.offset()).await?;
+    Ok(Success::ok(page_of(&state, rows, total, paging)))
+}
+
+fn page_of(
+    state: &AppState,
+    rows: Vec<query::OrderRow>,
+    total: i64,
+    paging: super::paging::Paging,
+) -> Page<OrderView> {
+    let list = rows
+        .into_iter()
+        .map(|row| OrderView::from_row(row, &state.media_urls))
+        .collect();
+    Page::new(list, total, paging)
+}
