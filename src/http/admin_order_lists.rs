@@ -5,8 +5,7 @@
 use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa::openapi::Required;
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,8 +14,7 @@ use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::order_view::OrderView;
 use super::paging::{Page, PagingQuery};
-use super::params::{QueryRules, ValidQuery};
-use super::schemas::text_schema;
+use super::params::{QueryRules, ValidQuery, check_text, required_text_param};
 use crate::state::AppState;
 use aggregates::text::TextRule;
 use projections::orders::query;
@@ -36,30 +34,19 @@ struct ShopperQuery {
     user_id: String,
 }
 
-/// Written out because `#[param(schema_with)]` drops `required` (utoipa 6).
 impl IntoParams for ShopperQuery {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        vec![
-            ParameterBuilder::new()
-                .name("user_id")
-                .parameter_in(ParameterIn::Query)
-                .required(Required::True)
-                .description(Some("The shopper's user id, as `GET /me` shows it."))
-                .schema(Some(text_schema(USER_ID)))
-                .build(),
-        ]
+        vec![required_text_param(
+            "user_id",
+            "The shopper's user id, as `GET /me` shows it.",
+            USER_ID,
+        )]
     }
 }
 
 impl QueryRules for ShopperQuery {
     fn check(&self) -> Result<(), ApiError> {
-        let mut errors = Vec::new();
-        USER_ID.check_into("user_id", &self.user_id, &mut errors);
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::invalid(errors))
-        }
+        check_text("user_id", &self.user_id, USER_ID)
     }
 }
 

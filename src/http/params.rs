@@ -92,3 +92,31 @@ where
             serde::de::Error::custom("must be an RFC 3339 instant, e.g. 2026-11-24T12:00:00Z")
         })
 }
+
+/// A required query parameter of text under `rule`, as the document shows it. Written out
+/// because `#[param(schema_with)]` drops `required` (utoipa 6).
+pub fn required_text_param(
+    name: &str,
+    description: &str,
+    rule: aggregates::text::TextRule,
+) -> utoipa::openapi::path::Parameter {
+    utoipa::openapi::path::ParameterBuilder::new()
+        .name(name)
+        .parameter_in(utoipa::openapi::path::ParameterIn::Query)
+        .required(utoipa::openapi::Required::True)
+        .description(Some(description))
+        .schema(Some(super::schemas::text_schema(rule)))
+        .build()
+}
+
+/// `value` of `field` checked by `rule`: a 422 naming it when it breaks the rule.
+pub fn check_text(
+    field: &str,
+    value: &str,
+    rule: aggregates::text::TextRule,
+) -> Result<(), ApiError> {
+    match rule.check(field, value) {
+        Some(error) => Err(ApiError::invalid(vec![error])),
+        None => Ok(()),
+    }
+}

@@ -6,8 +6,7 @@ use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::Required;
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,9 +15,8 @@ use super::caller::AdminUser;
 use super::context::{Recorded, await_projection};
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
-use super::params::{IdPath, QueryRules, ValidQuery};
+use super::params::{IdPath, QueryRules, ValidQuery, check_text, required_text_param};
 use super::products::ProductView;
-use super::schemas::text_schema;
 use crate::media::{ImageKind, MAX_IMAGE_BYTES, MediaKey, MediaStore, MediaUrls};
 use crate::state::AppState;
 use crate::write::WriteError;
@@ -182,33 +180,20 @@ struct ImageQuery {
     url: String,
 }
 
-/// Written out because `#[param(schema_with)]` drops `required` (utoipa 6).
 impl IntoParams for ImageQuery {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        vec![
-            ParameterBuilder::new()
-                .name("url")
-                .parameter_in(ParameterIn::Query)
-                .required(Required::True)
-                .description(Some(
-                    "The image's URL as the product lists it (one served under an earlier \
-                     base URL names the same image).",
-                ))
-                .schema(Some(text_schema(URL_TEXT)))
-                .build(),
-        ]
+        vec![required_text_param(
+            "url",
+            "The image's URL as the product lists it (one served under an earlier base URL \
+             names the same image).",
+            URL_TEXT,
+        )]
     }
 }
 
 impl QueryRules for ImageQuery {
     fn check(&self) -> Result<(), ApiError> {
-        let mut errors = Vec::new();
-        URL_TEXT.check_into("url", &self.url, &mut errors);
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::invalid(errors))
-        }
+        check_text("url", &self.url, URL_TEXT)
     }
 }
 
