@@ -151,6 +151,17 @@ async fn an_orders_timeline_shows_it_placed_and_cancelled_and_the_slider_shows_i
         .await;
     let label = browser.text_of("[data-testid=as-of-label]").await;
     assert!(label.contains("after event 1 of 2"), "{label}");
+    // Any instant: a minute before it was placed, the order did not exist.
+    browser
+        .run(
+            "const when = document.querySelector('[data-testid=as-of-instant]');
+             when.value = new Date(Date.now() - 60000).toISOString().slice(0, 19);
+             when.form.requestSubmit();",
+        )
+        .await;
+    browser
+        .wait_for_text("[data-testid=error]", "order not found")
+        .await;
 
     // The shopper's orders, each linked to its timeline.
     browser

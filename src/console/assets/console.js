@@ -252,6 +252,11 @@ function orderRates(now) {
 function projectionTable(projections) {
   const rows = projections.map((p) => {
     const rebuild = rebuilds[p.name];
+    if (rebuild && p.state === "rebuilding") rebuild.seen = true;
+    // Back to running without a new version: the rebuild stopped (its error is in the
+    // server's log); one never seen running within a minute did not start.
+    const unfinished = rebuild && !rebuild.error && p.state !== "rebuilding" && p.version <= rebuild.fromVersion &&
+      (rebuild.seen || Date.now() - rebuild.startedAt > 60000);
     let progress = null;
     if (p.state === "rebuilding" && p.rebuild_position !== null) {
       const share = p.head > 0 ? Math.min(100, Math.round((100 * p.rebuild_position) / p.head)) : 100;
@@ -259,6 +264,9 @@ function projectionTable(projections) {
         h("span", { class: "muted" }, `${p.rebuild_position} / ${p.head} events (${share}%)`));
     } else if (rebuild && rebuild.error) {
       progress = h("span", { class: "error" }, "did not start: " + rebuild.error);
+    } else if (unfinished) {
+      progress = h("span", { class: "error", "data-testid": "unfinished-" + p.name },
+        rebuild.seen ? "did not finish: the server's log says why" : "did not start: the server's log says why");
     } else if (rebuild && p.version > rebuild.fromVersion) {
       progress = h("span", { class: "badge ok", "data-testid": "rebuilt-" + p.name }, `rebuilt: now version ${p.version}`);
     } else if (rebuild) {
@@ -277,7 +285,7 @@ function projectionTable(projections) {
       h("td", {}, progress,
         h("button", {
           type: "button", class: "secondary", "data-testid": "rebuild-" + p.name,
-          disabled: p.state === "rebuilding" || (rebuild && !rebuild.error && p.version <= rebuild.fromVersion) || null,
+          disabled: p.state === "rebuilding" || (rebuild && !rebuild.error && !unfinished && p.version <= rebuild.fromVersion) || null,
           onclick: (event) => {
             event.target.disabled = true;
             startRebuild(p);
@@ -291,7 +299,7 @@ function projectionTable(projections) {
 /** A blue/green rebuild changes nothing the API serves until its copy caught up and is
  *  swapped in, so it starts without asking; the table shows its progress. */
 async function startRebuild(projection) {
-  rebuilds[projection.name] = { fromVersion: projection.version };
+  rebuilds[projection.name] = { fromVersion: projection.version, startedAt: Date.now() };
   try {
     await api(`/api/v1/admin/projections/${encodeURIComponent(projection.name)}/rebuild`, { method: "POST" });
   } catch (error) {
@@ -407,19 +415,33 @@ async function loadOrder(orderId, root) {
   const slider = h("input", { type: "range", min: 0, max: instants.length - 1, step: 1, value: instants.length - 1, "data-testid": "as-of", "aria-label": "as of" });
   const label = h("span", { class: "mono", "data-testid": "as-of-label" });
   const state = h("div", {});
-  const show = async () => {
-    const instant = instants[Number(slider.value)];
-    label.textContent = time(instant) + ` (after event ${Number(slider.value) + 1} of ${instants.length})`;
+  // Only the latest question's answer is shown: the slider or the form may have moved on.
+  let asked = 0;
+  const showAt = async (instant, text) => {
+    const mine = ++asked;
+    label.textContent = text;
     try {
       const then = await api(`/api/v1/admin/orders/${encodeURIComponent(orderId)}/state?as_of=${encodeURIComponent(instant)}`);
-      if (instants[Number(slider.value)] !== instant) return; // the slider moved on
-      state.replaceChildren(orderState(then));
+      if (mine === asked) state.replaceChildren(orderState(then));
     } catch (error) {
-      if (instants[Number(slider.value)] === instant) state.replaceChildren(errorLine(error));
+      if (mine === asked) state.replaceChildren(errorLine(error));
     }
   };
+  const show = () => {
+    const instant = instants[Number(slider.value)];
+    showAt(instant, time(instant) + ` (after event ${Number(slider.value) + 1} of ${instants.length})`);
+  };
   slider.addEventListener("input", show);
-  asOf.replaceChildren(h("h2", {}, "State as of"), h("div", { class: "row" }, slider, label), state);
+  // Between its events the order stands still, but its products' stock moves with other
+  // orders: any instant can be asked.
+  const when = h("input", { type: "datetime-local", step: 1, "aria-label": "any instant (UTC)", "data-testid": "as-of-instant" });
+  const anyInstant = h("form", { class: "row", onsubmit: (event) => {
+    event.preventDefault();
+    if (!when.value) return;
+    const instant = new Date(when.value + "Z").toISOString();
+    showAt(instant, time(instant));
+  } }, h("label", {}, "or any instant (UTC) ", when), h("button", { type: "submit", class: "secondary" }, "Show"));
+  asOf.replaceChildren(h("h2", {}, "State as of"), h("div", { class: "row" }, slider, label), anyInstant, state);
   show();
 }
 
