@@ -238,6 +238,10 @@ pub struct ConsoleUrlArgs {
     /// on loopback).
     #[arg(long, env = "ORDO_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
+    /// The address operators reach ordo at instead, behind a proxy: e.g.
+    /// `https://shop.example.com`.
+    #[arg(long, value_parser = public_url)]
+    pub url: Option<String>,
     /// Sign with the dev-mode secret kept in the data directory. Default: as the server
     /// does, on with the embedded database.
     #[arg(long, env = "ORDO_DEV", value_name = "BOOL")]
@@ -280,6 +284,23 @@ fn instant(value: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 }
 
 /// A token lifetime: a duration up to [`MAX_OPERATOR_TTL`].
+/// An `http(s)://host[:port][/path]` base, without a trailing slash, query or fragment.
+fn public_url(value: &str) -> Result<String, String> {
+    let value = value.trim().trim_end_matches('/');
+    let host = ["https://", "http://"]
+        .iter()
+        .find_map(|scheme| value.strip_prefix(scheme))
+        .ok_or("must start with https:// or http://")?;
+    if host.is_empty()
+        || value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#'))
+    {
+        return Err("must be a bare URL: a host, no spaces, query or fragment".to_owned());
+    }
+    Ok(value.to_owned())
+}
+
 fn operator_ttl(value: &str) -> Result<Duration, String> {
     let ttl = humantime::parse_duration(value).map_err(|err| err.to_string())?;
     if ttl > MAX_OPERATOR_TTL {

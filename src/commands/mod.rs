@@ -157,14 +157,17 @@ pub fn console_url(global: &GlobalArgs, args: &ConsoleUrlArgs) -> anyhow::Result
         args.sub,
         humantime::format_duration(args.ttl)
     );
-    let mut address = args.listen;
-    if address.ip().is_unspecified() {
-        address.set_ip(match address.ip() {
-            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    println!("http://{address}{}#token={token}", crate::console::PATH);
+    let base = args.url.clone().unwrap_or_else(|| {
+        let mut address = args.listen;
+        if address.ip().is_unspecified() {
+            address.set_ip(match address.ip() {
+                std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("http://{address}")
+    });
+    println!("{base}{}#token={token}", crate::console::PATH);
     Ok(())
 }
 

@@ -274,6 +274,28 @@ async fn a_shoppers_token_is_refused_and_signing_out_forgets_the_token() {
     assert!(expired.contains("expired or was revoked"), "{expired}");
 }
 
+#[tokio::test]
+async fn console_url_prints_the_public_address_behind_a_proxy_and_refuses_a_bad_one() {
+    let (pool, options) = fresh_database().await;
+    let app = spawn_app_on(pool).await;
+    let url = console_url(&app, &options, &["--url", "https://shop.example.com/"]);
+    assert!(
+        url.starts_with("https://shop.example.com/console/#token=ey"),
+        "{url}"
+    );
+    for bad in [
+        "shop.example.com",
+        "https://",
+        "https://shop.example.com/?a=1",
+    ] {
+        let listen = app.address.trim_start_matches("http://");
+        let output = TestApp::cli(&options, &["console-url", "--listen", listen, "--url", bad]);
+        assert!(!output.status.success(), "{bad}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("--url"), "{bad}: {stderr}");
+    }
+}
+
 #[test]
 fn no_console_file_names_another_host() {
     // The SVG namespace is an identifier the DOM needs, never fetched.
