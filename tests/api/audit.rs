@@ -708,13 +708,7 @@ async fn a_products_latest_stock_moves_show_the_stock_each_left() {
     let (status, cancelled) = app.place_order("lei", &[(tea, 1)]).await;
     assert_eq!(status, StatusCode::CREATED, "{cancelled}");
     let cancelled = cancelled["data"]["id"].as_str().expect("id").to_owned();
-    let (status, body) = app
-        .post_json(
-            &format!("/api/v1/orders/{cancelled}/cancel"),
-            Some(&app.user_token("lei")),
-            &serde_json::json!({}),
-        )
-        .await;
+    let (status, body) = app.cancel_order("lei", &cancelled).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = app
         .post_json(
@@ -838,13 +832,7 @@ async fn operators_list_a_shoppers_orders_and_the_orders_owing_a_refund() {
     let (status, other) = app.place_order("lei", &[(tea, 1)]).await;
     assert_eq!(status, StatusCode::CREATED, "{other}");
     // Cancelled, then paid all the same: the payment is owed back.
-    let (status, body) = app
-        .post_json(
-            &format!("/api/v1/orders/{}/cancel", mine[0]),
-            Some(&app.user_token("mei")),
-            &serde_json::json!({}),
-        )
-        .await;
+    let (status, body) = app.cancel_order("mei", &mine[0]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     app.pay(mine[0].parse().expect("uuid"), 4_800).await;
     crate::support::settle(&app.pool).await;

@@ -7,9 +7,7 @@ use sqlx::postgres::PgConnectOptions;
 
 use crate::audit::tamper;
 use crate::support::browser::Browser;
-use ordo::state::AppSettings;
-
-use crate::support::{TestApp, fresh_database, settle, spawn_app_on, start};
+use crate::support::{TestApp, dev_mode_settings, fresh_database, settle, spawn_app_on, start};
 
 /// A dev-mode app and what `ordo console-url` prints for it.
 async fn app_and_console_url() -> (TestApp, PgConnectOptions, String) {
@@ -106,13 +104,7 @@ async fn an_orders_timeline_shows_it_placed_and_cancelled_and_the_slider_shows_i
     let order = placed["data"]["id"].as_str().expect("order id").to_owned();
     // Apart in time, so the slider has two instants to stand on.
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let (status, body) = app
-        .post_json(
-            &format!("/api/v1/orders/{order}/cancel"),
-            Some(&app.user_token("mei")),
-            &serde_json::json!({}),
-        )
-        .await;
+    let (status, body) = app.cancel_order("mei", &order).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     settle(&app.pool).await;
 
@@ -366,19 +358,7 @@ async fn screenshots() {
     );
     std::fs::create_dir_all(&dir).expect("the screenshot directory");
     let (pool, options) = fresh_database().await;
-    let keys = ordo::wechat_pay::DevKeys::generate().expect("dev keys");
-    let wechat_pay = keys
-        .config("wx_dev", ordo::wechat_pay::NOTIFY_PATH.to_owned())
-        .expect("dev WeChat Pay");
-    let app = start(
-        pool,
-        AppSettings {
-            dev_mode: true,
-            wechat_pay: Some(wechat_pay),
-            ..AppSettings::default()
-        },
-    )
-    .await;
+    let app = start(pool, dev_mode_settings()).await;
     let url = console_url(&app, &options, &[]);
     let tea = app.create_product("Oolong", 4_800, 100).await;
     let cup = app.create_product("Tea cup", 1_200, 40).await;
@@ -425,13 +405,7 @@ async fn screenshots() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let cancelled = orders[2];
-    let (status, body) = app
-        .post_json(
-            &format!("/api/v1/orders/{cancelled}/cancel"),
-            Some(&app.user_token("han")),
-            &serde_json::json!({}),
-        )
-        .await;
+    let (status, body) = app.cancel_order("han", &cancelled.to_string()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     settle(&app.pool).await;
 

@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use wiremock::ResponseTemplate;
 
-use crate::support::{FakeWeChatPay, NoticeOptions, TestApp, fresh_database, start};
+use crate::support::{
+    FakeWeChatPay, NoticeOptions, TestApp, dev_mode_settings, fresh_database, start,
+};
 
 /// An app paying through the fake WeChat Pay (not dev mode; dev logins allowed).
 async fn app_with(fake: &FakeWeChatPay) -> TestApp {
@@ -428,19 +430,7 @@ async fn a_payment_after_cancel_is_recorded_as_refund_required_and_sells_nothing
 #[tokio::test]
 async fn dev_mode_pays_with_its_own_keys_and_a_signed_simulated_notice() {
     let (pool, _) = fresh_database().await;
-    let keys = ordo::wechat_pay::DevKeys::generate().expect("keys");
-    let app = start(
-        pool,
-        AppSettings {
-            dev_mode: true,
-            wechat_pay: Some(
-                keys.config("wx_dev", ordo::wechat_pay::NOTIFY_PATH.to_owned())
-                    .expect("config"),
-            ),
-            ..AppSettings::default()
-        },
-    )
-    .await;
+    let app = start(pool, dev_mode_settings()).await;
     let token = app.dev_login("mei").await.0;
     let tea = app.create_product("Oolong", 4_800, 5).await;
     let (id, _) = order(&app, &token, tea).await;

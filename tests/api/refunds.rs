@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use wiremock::ResponseTemplate;
 
-use crate::support::{FakeWeChatPay, NoticeOptions, RefundAnswer, TestApp, fresh_database, start};
+use crate::support::{
+    FakeWeChatPay, NoticeOptions, RefundAnswer, TestApp, dev_mode_settings, fresh_database, start,
+};
 
 const SHOPPER: &str = "00000000-0000-0000-0000-00000000abcd";
 const REASON: &str = "out of stock after all";
@@ -472,19 +474,7 @@ async fn an_unanswered_refund_is_followed_up_and_sent_again() {
 #[tokio::test]
 async fn dev_mode_refunds_end_to_end_and_the_history_says_who_and_why() {
     let (pool, _) = fresh_database().await;
-    let keys = ordo::wechat_pay::DevKeys::generate().expect("keys");
-    let app = start(
-        pool,
-        AppSettings {
-            dev_mode: true,
-            wechat_pay: Some(
-                keys.config("wx_dev", ordo::wechat_pay::NOTIFY_PATH.to_owned())
-                    .expect("config"),
-            ),
-            ..AppSettings::default()
-        },
-    )
-    .await;
+    let app = start(pool, dev_mode_settings()).await;
     let product = app.create_product("Tea", 1_000, 5).await;
     let (id, _) = placed(&app, product, 2).await;
     let shopper = app.with_token(&app.user_token(SHOPPER));

@@ -13,4 +13,4 @@ pub use client::form;
 pub use database::{database_url, fresh_database};
 pub use feed::{eventually, read_feed_until, settle};
 pub use test_app::{TestApp, address, spawn_app, spawn_app_on, spawn_app_with, start};
-pub use wechat_pay::{FakeWeChatPay, NoticeOptions, RefundAnswer};
+pub use wechat_pay::{FakeWeChatPay, NoticeOptions, RefundAnswer, dev_mode_settings};

@@ -170,6 +170,16 @@ impl TestApp {
         .await
     }
 
+    /// Cancels `order` as its shopper `user` would.
+    pub async fn cancel_order(&self, user: &str, order: &str) -> (StatusCode, Value) {
+        self.post_json(
+            &format!("/api/v1/orders/{order}/cancel"),
+            Some(&self.user_token(user)),
+            &json!({}),
+        )
+        .await
+    }
+
     /// Records a payment for the order through the write model (as a verified payment
     /// notice would).
     pub async fn pay(&self, order_id: Uuid, amount_cents: i64) {

@@ -455,3 +455,17 @@ impl Respond for SignedAnswer {
             .set_body_string(body)
     }
 }
+
+/// Dev mode as `ordo serve` runs it on loopback: WeChat Pay with keys of its own, so
+/// payments and refunds are simulated through real signed notices.
+pub fn dev_mode_settings() -> ordo::state::AppSettings {
+    let keys = ordo::wechat_pay::DevKeys::generate().expect("dev keys");
+    ordo::state::AppSettings {
+        dev_mode: true,
+        wechat_pay: Some(
+            keys.config("wx_dev", ordo::wechat_pay::NOTIFY_PATH.to_owned())
+                .expect("dev WeChat Pay"),
+        ),
+        ..ordo::state::AppSettings::default()
+    }
+}
