@@ -27,7 +27,7 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<()> {
 
     reset_peak_rss();
     let started = Instant::now();
-    let report = verify(pool, None, &Cancellation::default(), |_, _| {}).await?;
+    let report = verify(pool, None, &Cancellation::default(), |_| {}).await?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "  verify (chains, seals, invariants) {} events in {seconds:.1} s: {:.0} events/s, ok: {}, peak RSS meanwhile {} MiB",
@@ -41,7 +41,7 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<()> {
     projector.register().await?;
     projector.catch_up().await?;
     let started = Instant::now();
-    let report = verify(pool, Some(&projector), &Cancellation::default(), |_, _| {}).await?;
+    let report = verify(pool, Some(&projector), &Cancellation::default(), |_| {}).await?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "  verify with the read models vs a replay: {seconds:.1} s: {:.0} events/s, ok: {}",

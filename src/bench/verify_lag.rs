@@ -47,7 +47,7 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let verifying =
-        async { Ok(verify(pool, Some(&projector), &Cancellation::default(), |_, _| {}).await?) };
+        async { Ok(verify(pool, Some(&projector), &Cancellation::default(), |_| {}).await?) };
     let (lags, report_of_verify) = trickle(&write, &projector, &products, verifying).await?;
     let seconds = started.elapsed();
     report("while audit verify runs", &lags, seconds);

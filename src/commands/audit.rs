@@ -114,17 +114,23 @@ pub(super) async fn verify_and_report(
     projector.register().await?;
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template(
-            "verifying [{bar:40}] {pos}/{len} events  {per_sec}  ETA {eta}",
+            "verifying {msg:11} [{bar:40}] {pos}/{len}  {per_sec}  ETA {eta}",
         )?
         .progress_chars("=> "),
     );
+    let mut pass = None;
     let report = verify(
         pool,
         read_models.then_some(&projector),
         &Cancellation::default(),
-        |done, total| {
-            bar.set_length(total);
-            bar.set_position(done);
+        |progress| {
+            if pass != Some(progress.pass) {
+                pass = Some(progress.pass);
+                bar.set_message(progress.pass.label());
+                bar.reset();
+            }
+            bar.set_length(progress.total);
+            bar.set_position(progress.done);
         },
     )
     .await?;

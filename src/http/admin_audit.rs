@@ -1,5 +1,5 @@
 //! Auditors' API: an order's history, its state as of an instant, the log as NDJSON, and
-//! the integrity report.
+//! the seals (the integrity report is `admin_verify`).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -15,16 +15,14 @@ use uuid::Uuid;
 
 use super::caller::AdminUser;
 use super::envelope::{Envelope, ErrorBody, Success};
-use super::error::{ApiError, ErrorCode};
+use super::error::ApiError;
 use super::order_view::OrderView;
 use super::paging::{Page, PagingQuery};
 use super::params::{IdPath, QueryRules, ValidQuery, rfc3339};
 use crate::audit::export::{self, ExportRange};
 use crate::audit::history::{HistoryEntry, StateError, order_as_of, order_history};
 use crate::audit::sealer::{self, Seal};
-use crate::audit::verify::{Report, VerifyError, verify};
 use crate::state::AppState;
-use projections::cancellation::Cancellation;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -32,7 +30,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(state_as_of))
         .routes(routes!(stock_as_of))
         .routes(routes!(export_log))
-        .routes(routes!(verify_log))
         .routes(routes!(list_seals))
 }
 
@@ -226,62 +223,6 @@ async fn export_log(
         Body::from_stream(body),
     )
         .into_response())
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-struct VerifyQuery {
-    /// `false` skips comparing the read models with a replay (faster).
-    read_models: Option<bool>,
-}
-
-impl QueryRules for VerifyQuery {}
-
-/// The integrity report: hash chains, seals, invariants, read models vs a replay.
-/// `ok: false` names the first offending position.
-#[utoipa::path(get, path = "/api/v1/admin/audit/verify", tag = "audit",
-    params(VerifyQuery),
-    responses(
-        (status = 200, description = "the report (look at `ok`)", body = Envelope<Report>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn verify_log(
-    State(state): State<AppState>,
-    _admin: AdminUser,
-    ValidQuery(query): ValidQuery<VerifyQuery>,
-) -> Result<Success<Report>, ApiError> {
-    let read_models = query.read_models.unwrap_or(true);
-    // A task of its own, called off when the client hangs up (this handler's future is
-    // dropped, and the guard with it): it stops at its next batch and releases its lock
-    // and copies, instead of being cut off mid-statement.
-    let cancellation = Cancellation::default();
-    let guard = cancellation.on_drop();
-    let (pool, projector) = (state.pool.clone(), state.projector.clone());
-    let report = tokio::spawn(async move {
-        let projector = read_models.then_some(projector.as_ref());
-        verify(&pool, projector, &cancellation, |_, _| {}).await
-    })
-    .await
-    .map_err(|err| ApiError::internal(&err))?;
-    guard.disarm();
-    let report = report.map_err(|err| match err {
-        VerifyError::Database(db @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))) => {
-            ApiError::from(db)
-        }
-        VerifyError::Replay(projections::rebuild::RebuildError::Busy(message)) => {
-            ApiError::busy(message, "60")
-        }
-        // Operators see why the verification could not finish.
-        other => {
-            tracing::error!(%other, "verification could not finish");
-            ApiError::new(
-                ErrorCode::Internal,
-                format!("the verification could not finish: {other}"),
-            )
-        }
-    })?;
-    Ok(Success::ok(report))
 }
 
 /// The seals over the log, newest first: keep their hashes outside the database, and an

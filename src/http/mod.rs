@@ -7,6 +7,7 @@ mod admin_orders;
 mod admin_payments;
 mod admin_projections;
 mod admin_stock_moves;
+mod admin_verify;
 mod auth;
 pub mod caller;
 mod catalog;
@@ -97,6 +98,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(admin_metrics::router())
         .merge(admin_projections::router())
         .merge(admin_audit::router())
+        .merge(admin_verify::router())
         .merge(admin_stock_moves::router())
         .split_for_parts();
     (routes, openapi::complete(document))

@@ -70,7 +70,7 @@ pub async fn tamper(pool: &PgPool, sql: &str) {
     tx.commit().await.expect("commit");
 }
 
-async fn position_of(pool: &PgPool, event_type: &str, nth: i64) -> i64 {
+pub async fn position_of(pool: &PgPool, event_type: &str, nth: i64) -> i64 {
     sqlx::query_scalar(
         "SELECT global_position FROM events WHERE event_type = $1
           ORDER BY global_position OFFSET $2 LIMIT 1",
@@ -83,7 +83,7 @@ async fn position_of(pool: &PgPool, event_type: &str, nth: i64) -> i64 {
 }
 
 /// Some history: orders placed, cancelled, paid, stock restocked.
-async fn workload(app: &TestApp) -> Vec<Uuid> {
+pub async fn workload(app: &TestApp) -> Vec<Uuid> {
     let tea = app.create_product("Tea", 500, 50).await;
     let cake = app.create_product("Cake", 900, 50).await;
     for n in 0..6 {
@@ -533,7 +533,7 @@ async fn an_exported_range_reimported_into_an_empty_store_replays_to_the_same_re
 }
 
 /// 1,100 restocks of one product, appended in one go: more than one import batch.
-async fn many_events(app: &TestApp) -> Uuid {
+pub async fn many_events(app: &TestApp) -> Uuid {
     let product = app.create_product("Bulk", 100, 1).await;
     let events = (0..1_100)
         .map(|n| ordo::event_store::EventData {

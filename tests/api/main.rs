@@ -36,3 +36,4 @@ mod serve;
 mod support;
 mod text_hygiene;
 mod topology;
+mod verify_stream;

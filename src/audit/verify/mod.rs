@@ -54,6 +54,41 @@ pub struct Report {
     pub seconds: f64,
 }
 
+/// Where a running verification is: its pass, and how far through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Progress {
+    pub pass: Pass,
+    /// Events checked (`streams`, `seals`), or projections compared (`read_models`).
+    pub done: u64,
+    pub total: u64,
+}
+
+/// The four passes, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Pass {
+    /// Every stream's hashes, sequence and invariants, event by event.
+    Streams,
+    /// The feed's cumulative hash, up to the last seal.
+    Seals,
+    /// Reservations, releases and sales against the orders, in one query.
+    References,
+    /// Each read model against a replay, one projection at a time.
+    ReadModels,
+}
+
+impl Pass {
+    /// The words a person reads for it (progress bars).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Streams => "streams",
+            Self::Seals => "seals",
+            Self::References => "references",
+            Self::ReadModels => "read models",
+        }
+    }
+}
+
 /// Collects failures: all counted, the first [`MAX_LISTED`] kept.
 #[derive(Debug, Default)]
 struct Findings {
@@ -85,14 +120,14 @@ pub enum VerifyError {
     Replay(RebuildError),
 }
 
-/// Runs every pass; `progress(done, total)` is called as events are checked (pass 1).
+/// Runs every pass; `progress` is called as each pass starts and as it goes on.
 /// Without a projector, read models are not compared. Stops with
 /// [`VerifyError::Cancelled`] at the next batch once `cancellation` fires.
 pub async fn verify(
     pool: &PgPool,
     projector: Option<&Projector>,
     cancellation: &Cancellation,
-    mut progress: impl FnMut(u64, u64),
+    mut progress: impl FnMut(Progress),
 ) -> Result<Report, VerifyError> {
     let started = Instant::now();
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
@@ -100,15 +135,25 @@ pub async fn verify(
         .await?;
     let total = u64::try_from(total).unwrap_or_default();
     let mut findings = Findings::default();
+    let mut report = |pass, done, total| progress(Progress { pass, done, total });
+    report(Pass::Streams, 0, total);
     let counted = streams::check(pool, &mut findings, cancellation, |done| {
-        progress(done, total)
+        report(Pass::Streams, done, total)
     })
     .await?;
-    let seals = seals::check(pool, &mut findings, cancellation).await?;
+    let seals = seals::check(pool, &mut findings, cancellation, |done, total| {
+        report(Pass::Seals, done, total)
+    })
+    .await?;
+    report(Pass::References, 0, 1);
     references::check(pool, &mut findings).await?;
+    report(Pass::References, 1, 1);
     let mut read_models = Vec::new();
     if let Some(projector) = projector {
-        for projection in projector.projections() {
+        let projections = projector.projections();
+        let total = projections.len() as u64;
+        for (done, projection) in (0u64..).zip(projections) {
+            report(Pass::ReadModels, done, total);
             let comparison = compare(projector, projection.name(), cancellation)
                 .await
                 .map_err(|err| match err {
@@ -131,6 +176,7 @@ pub async fn verify(
             }
             read_models.push(comparison);
         }
+        report(Pass::ReadModels, total, total);
     }
     Ok(Report {
         ok: findings.count == 0,

@@ -20,11 +20,13 @@ struct SealRow {
     cumulative_hash: Vec<u8>,
 }
 
-/// Checks every seal; the number of seals.
+/// Checks every seal; the number of seals. `progress(done, total)` counts the events
+/// hashed, up to the last seal's.
 pub async fn check(
     pool: &PgPool,
     findings: &mut Findings,
     cancellation: &Cancellation,
+    mut progress: impl FnMut(u64, u64),
 ) -> Result<u64, VerifyError> {
     let seals: Vec<SealRow> = sqlx::query(
         "SELECT seal_id, transaction_id::text::bigint AS transaction_id, global_position,
@@ -48,9 +50,12 @@ pub async fn check(
         return Ok(0);
     };
     let end = (last.transaction_id, last.global_position);
+    let total = u64::try_from(last.event_count).unwrap_or_default();
+    progress(0, total);
     let mut next_seal = seals.iter().peekable();
     let mut chain = ZERO.to_vec();
     let mut count = 0i64;
+    let mut hashed = 0u64;
     let mut after = (0i64, 0i64);
     // The position just after the last seal that matched: where trouble may start.
     let mut trusted_up_to: Option<i64> = None;
@@ -75,6 +80,7 @@ pub async fn check(
         if rows.is_empty() {
             break;
         }
+        let batch = rows.len() as u64;
         for row in rows {
             let position: (i64, i64) = (
                 row.try_get("transaction_id")?,
@@ -121,7 +127,10 @@ pub async fn check(
                 break 'feed;
             }
         }
+        hashed += batch;
+        progress(hashed.min(total), total);
     }
+    progress(total, total);
     for seal in next_seal {
         findings.add(missing(seal, trusted_up_to));
     }

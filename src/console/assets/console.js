@@ -530,20 +530,45 @@ function stockMoves(productId) {
 function auditView() {
   const result = h("div", {});
   const readModels = h("input", { type: "checkbox", checked: true, id: "read-models" });
+  let running = null;
+  const cancel = h("button", { type: "button", class: "secondary", hidden: true, "data-testid": "cancel-verify",
+    onclick: () => running && running.abort() }, "Cancel");
   const run = h("button", { type: "button", "data-testid": "run-verify", onclick: async () => {
     run.disabled = true;
+    cancel.hidden = false;
+    running = new AbortController();
+    const passes = readModels.checked ? 4 : 3;
     const started = Date.now();
-    result.replaceChildren(h("p", { class: "muted", "data-testid": "verify-running" }, "Verifying the whole log…"));
-    const ticker = setInterval(() => {
-      result.firstChild.textContent = `Verifying the whole log… ${Math.round((Date.now() - started) / 1000)} s`;
-    }, 500);
+    const bar = h("div", { style: "width: 0%" });
+    const label = h("span", { class: "muted", "data-testid": "verify-progress" }, "Starting…");
+    result.replaceChildren(h("div", { class: "row", "data-testid": "verify-running" },
+      h("div", { class: "progress grow" }, bar), label));
+    let outcome = null;
     try {
-      const report = await api("/api/v1/admin/audit/verify?read_models=" + readModels.checked);
-      result.replaceChildren(verifyReport(report));
+      const response = await api("/api/v1/admin/audit/verify/stream?read_models=" + readModels.checked,
+        { raw: true, signal: running.signal });
+      await readLines(response, (line) => {
+        // The page was left: hanging up calls the verification off on the server.
+        if (!result.isConnected) return running.abort();
+        if (line.progress) {
+          const { pass, done, total } = line.progress;
+          const share = total > 0 ? Math.min(100, Math.floor((100 * done) / total)) : 100;
+          bar.style.width = share + "%";
+          const unit = { streams: "events", seals: "events", read_models: "projections" }[pass];
+          label.textContent = PASS_NAMES[pass].replace("?", passes) +
+            (unit ? `: ${done} of ${total} ${unit} (${share}%)` : "") + `, ${Math.round((Date.now() - started) / 1000)} s`;
+        } else if (line.report) {
+          outcome = verifyReport(line.report);
+        } else if (line.error) {
+          outcome = errorLine(new ApiError(line.error.code, "The verification could not finish: " + line.error.message));
+        }
+      });
+      result.replaceChildren(outcome || errorLine("The verification stopped without a report: the connection closed."));
     } catch (error) {
-      result.replaceChildren(errorLine(error));
+      result.replaceChildren(error.name === "AbortError" ? h("p", { class: "muted" }, "Cancelled.") : errorLine(error));
     } finally {
-      clearInterval(ticker);
+      running = null;
+      cancel.hidden = true;
       run.disabled = false;
     }
   } }, "Run verify");
@@ -580,11 +605,33 @@ function auditView() {
     }
   } }, h("label", {}, "From ", from), h("label", {}, "to ", to), h("button", { type: "submit" }, "Export NDJSON"), exported);
   return h("div", {},
-    card("Verify the log", h("div", { class: "row" }, run, h("label", { for: "read-models" }, readModels, " compare the read models with a replay")),
+    card("Verify the log", h("div", { class: "row" }, run, cancel, h("label", { for: "read-models" }, readModels, " compare the read models with a replay")),
       h("p", { class: "hint" }, "Checks every hash chain and seal, each stream's transitions, the stock invariants and (optionally) that each read model equals a replay."),
       result),
     card("Seals (newest first; keep their hashes elsewhere too)", seals),
     card("Export a time range (UTC; empty: everything)", exportForm));
+}
+
+/** What each pass of a verification does ("?" is the number of passes run). */
+const PASS_NAMES = {
+  streams: "1/? every stream's hashes, sequence and invariants",
+  seals: "2/? the feed's cumulative hash at each seal",
+  references: "3/? stock moves against their orders",
+  read_models: "4/? each read model against a replay",
+};
+
+/** Reads an NDJSON answer as it arrives, calling `onLine` with each parsed line. */
+async function readLines(response, onLine) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    const lines = (pending + value).split("\n");
+    pending = lines.pop();
+    for (const line of lines) if (line.trim()) onLine(JSON.parse(line));
+  }
+  if (pending.trim()) onLine(JSON.parse(pending));
 }
 
 function verifyReport(report) {
