@@ -15,6 +15,8 @@ pub struct Checkpoint {
     pub global_position: i64,
     pub state: String,
     pub error: Option<String>,
+    /// Why the last rebuild stopped before it swapped in (escaped, as stored).
+    pub rebuild_error: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -32,7 +34,7 @@ impl Checkpoint {
 }
 
 const COLUMNS: &str = "projection, version, transaction_id::text::bigint AS transaction_id,
-                       global_position, state, error, updated_at";
+                       global_position, state, error, rebuild_error, updated_at";
 
 /// Creates the checkpoint `name` at the start of the feed unless it exists.
 pub async fn ensure<'c>(executor: impl PgExecutor<'c>, name: &str) -> Result<(), sqlx::Error> {

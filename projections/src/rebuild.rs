@@ -4,11 +4,16 @@
 
 use std::time::Instant;
 
-use sqlx::{Acquire, PgConnection};
+use sqlx::pool::PoolConnection;
+use sqlx::{Acquire, PgConnection, PgPool, Postgres};
 
 use crate::projection::{Projection, ProjectionError, Target};
 use crate::projector::{BATCH_SIZE, Projector, Step, apply_next_batch};
 use crate::{FeedPosition, checkpoint, parking};
+
+/// The first key of the advisory lock a rebuild holds (the second is its projection's
+/// name, hashed): whoever sees it held knows a rebuild of that projection is running now.
+pub(crate) const REBUILD_LOCK: i32 = 0x6f72_6462; // "ordb"
 
 /// Where a rebuild stands, for progress bars and the status endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +33,9 @@ pub enum RebuildError {
     Busy(&'static str),
     #[error("cancelled")]
     Cancelled,
+    /// The shadow copy stopped on an event it could not apply.
+    #[error("{0}")]
+    Stopped(String),
     #[error(transparent)]
     Projection(#[from] ProjectionError),
     #[error(transparent)]
@@ -36,6 +44,94 @@ pub enum RebuildError {
 
 /// Rebuilds `name`, calling `progress` after every batch. Returns the events applied.
 pub async fn rebuild(
+    projector: &Projector,
+    name: &str,
+    progress: impl FnMut(RebuildProgress),
+) -> Result<u64, RebuildError> {
+    RebuildLock::acquire(projector, name)
+        .await?
+        .rebuild(projector, progress)
+        .await
+}
+
+/// The right to rebuild one projection: one rebuild of it at a time, across every
+/// process on the database, and visible to all of them while it runs.
+pub struct RebuildLock {
+    connection: PoolConnection<Postgres>,
+    name: String,
+}
+
+impl RebuildLock {
+    /// Takes the lock, or answers [`RebuildError::Busy`] when a rebuild of `name` runs.
+    pub async fn acquire(projector: &Projector, name: &str) -> Result<Self, RebuildError> {
+        if projector.projection(name).is_none() {
+            return Err(RebuildError::Unknown(name.to_owned()));
+        }
+        let mut connection = projector.pool().acquire().await?;
+        // Dropped unfinished (a process stopping), the connection closes and the lock goes
+        // with it: it never returns to the pool still held.
+        connection.close_on_drop();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+            .bind(REBUILD_LOCK)
+            .bind(name)
+            .fetch_one(&mut *connection)
+            .await?;
+        if !locked {
+            return Err(RebuildError::Busy(
+                "a rebuild of this projection is already running; watch its progress",
+            ));
+        }
+        Ok(Self {
+            connection,
+            name: name.to_owned(),
+        })
+    }
+
+    /// Runs the rebuild. Why it stopped, if it did, is kept with the projection's
+    /// checkpoint for operators (`rebuild_error` in its status) until the next one starts.
+    pub async fn rebuild(
+        mut self,
+        projector: &Projector,
+        progress: impl FnMut(RebuildProgress),
+    ) -> Result<u64, RebuildError> {
+        let pool = projector.pool();
+        record_outcome(pool, &self.name, None).await?;
+        let result = rebuild_locked(projector, &self.name, progress).await;
+        if let Err(err) = &result {
+            tracing::error!(projection = self.name, %err, "rebuild stopped");
+            if let Err(unrecorded) = record_outcome(pool, &self.name, Some(&err.to_string())).await
+            {
+                tracing::warn!(projection = self.name, %unrecorded, "could not record why");
+            }
+        }
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
+            .bind(REBUILD_LOCK)
+            .bind(&self.name)
+            .execute(&mut *self.connection)
+            .await;
+        if let Err(err) = unlocked {
+            // The connection closes on drop, which releases the lock all the same.
+            tracing::warn!(%err, "could not release the rebuild lock");
+        }
+        result
+    }
+}
+
+/// Clears (`None`) or records why the last rebuild of `name` stopped.
+async fn record_outcome(pool: &PgPool, name: &str, error: Option<&str>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE projection_checkpoints
+            SET rebuild_error = $2, rebuild_failed_at = CASE WHEN $2 IS NULL THEN NULL ELSE now() END
+          WHERE projection = $1",
+    )
+    .bind(name)
+    .bind(error.map(|error| crate::stored_text::escape(error).into_owned()))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+async fn rebuild_locked(
     projector: &Projector,
     name: &str,
     mut progress: impl FnMut(RebuildProgress),
@@ -60,8 +156,21 @@ pub async fn rebuild(
                 progress(current_progress(pool, projection.as_ref(), applied).await?);
             }
             Step::CaughtUp => break,
-            // Another rebuild of the same projection is running; let it finish.
-            Step::Standby | Step::Failed => return Ok(applied),
+            // Held by a rebuild from before this lock (a server not yet upgraded).
+            Step::Standby => {
+                return Err(RebuildError::Busy(
+                    "a rebuild of this projection is already running; watch its progress",
+                ));
+            }
+            Step::Failed => {
+                let shadow = checkpoint::read(pool, &Target::Shadow.checkpoint(name)).await?;
+                return Err(RebuildError::Stopped(
+                    shadow
+                        .and_then(|c| c.error)
+                        .map(crate::stored_text::unescaped)
+                        .unwrap_or_else(|| "the copy stopped on an event".to_owned()),
+                ));
+            }
         }
     }
     applied += swap(&mut *pool.acquire().await?, projection.as_ref()).await?;

@@ -15,8 +15,8 @@ use crate::projector::Projector;
 pub struct ProjectionStatus {
     pub name: String,
     pub version: i32,
-    /// `running`, `failed`, `rebuilding` (a shadow copy is being filled) or `stopped`
-    /// (no server's projector is running on this database).
+    /// `running`, `failed`, `rebuilding` (a rebuild runs now, in any process) or
+    /// `stopped` (no server's projector is running on this database).
     pub state: String,
     pub position: i64,
     /// Events in the feed after the position.
@@ -26,8 +26,11 @@ pub struct ProjectionStatus {
     pub error: Option<String>,
     /// Events set aside because they could not be applied (`ordo projections parked`).
     pub parked: i64,
-    /// The shadow copy's position while a rebuild runs.
+    /// The shadow copy's position while a rebuild runs (or where an interrupted one
+    /// stopped: the next one resumes from there).
     pub rebuild_position: Option<i64>,
+    /// Why the last rebuild stopped before it swapped in; none once one starts again.
+    pub rebuild_error: Option<String>,
     /// The feed's highest position, for progress.
     pub head: i64,
 }
@@ -41,14 +44,20 @@ pub async fn all(projector: &Projector) -> Result<Vec<ProjectionStatus>, sqlx::E
         .await?;
     let parked = parking::counts(pool).await?;
     let running = any_projector_running(pool).await?;
+    let names: Vec<&str> = projector.projections().iter().map(|p| p.name()).collect();
+    let rebuilding = rebuilds_running(pool, &names).await?;
     let mut statuses = Vec::new();
     for projection in projector.projections() {
         let name = projection.name();
         let find = |wanted: &str| checkpoints.iter().find(|c| c.projection == wanted).cloned();
         let live = find(name);
         let shadow = find(&Target::Shadow.checkpoint(name));
-        let mut status = status_of(pool, name, live, shadow, head.unwrap_or(0)).await?;
-        if !running && status.state != "failed" {
+        let rebuild = Rebuild {
+            running: rebuilding.iter().any(|n| n == name),
+            shadow,
+        };
+        let mut status = status_of(pool, name, live, rebuild, head.unwrap_or(0)).await?;
+        if !running && status.state == "running" {
             status.state = "stopped".to_owned();
         }
         status.parked = parked.get(name).copied().unwrap_or(0);
@@ -72,11 +81,54 @@ pub async fn any_projector_running(pool: &PgPool) -> Result<bool, sqlx::Error> {
     .await
 }
 
+/// Those of `names` whose rebuild lock is held now, by any process.
+async fn rebuilds_running(pool: &PgPool, names: &[&str]) -> Result<Vec<String>, sqlx::Error> {
+    // Advisory locks of two 32-bit keys show as classid and objid, with objsubid 2.
+    sqlx::query_scalar(
+        "SELECT name FROM unnest($2::text[]) AS name
+          WHERE EXISTS (
+            SELECT 1 FROM pg_locks
+             WHERE locktype = 'advisory' AND granted AND objsubid = 2
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND classid::bigint = ($1::bigint & 4294967295)
+               AND objid::bigint = (hashtext(name)::bigint & 4294967295))",
+    )
+    .bind(crate::rebuild::REBUILD_LOCK)
+    .bind(names)
+    .fetch_all(pool)
+    .await
+}
+
+/// A projection's rebuild: whether one runs now, and the shadow copy any run left.
+struct Rebuild {
+    running: bool,
+    shadow: Option<Checkpoint>,
+}
+
+impl Rebuild {
+    /// Why the last rebuild did not finish, when none runs now.
+    fn error(&self, live: Option<&Checkpoint>) -> Option<String> {
+        if self.running {
+            return None;
+        }
+        let recorded = live.and_then(|c| c.rebuild_error.clone());
+        let Some(shadow) = &self.shadow else {
+            return recorded;
+        };
+        Some(recorded.or_else(|| shadow.error.clone()).unwrap_or_else(|| {
+            format!(
+                "interrupted at position {} (its process stopped); start it again to resume",
+                shadow.global_position
+            )
+        }))
+    }
+}
+
 async fn status_of(
     pool: &PgPool,
     name: &str,
     live: Option<Checkpoint>,
-    shadow: Option<Checkpoint>,
+    rebuild: Rebuild,
     head: i64,
 ) -> Result<ProjectionStatus, sqlx::Error> {
     let position = live.as_ref().map(Checkpoint::position).unwrap_or_default();
@@ -89,11 +141,14 @@ async fn status_of(
     .bind(position.global_position)
     .fetch_one(pool)
     .await?;
-    let state = match (&live, &shadow) {
-        (Some(live), _) if live.failed() => "failed",
-        (_, Some(_)) => "rebuilding",
+    let state = match &live {
+        Some(live) if live.failed() => "failed",
+        _ if rebuild.running => "rebuilding",
         _ => "running",
     };
+    let rebuild_error = rebuild
+        .error(live.as_ref())
+        .map(crate::stored_text::unescaped);
     Ok(ProjectionStatus {
         name: name.to_owned(),
         version: live.as_ref().map_or(1, |c| c.version),
@@ -105,7 +160,8 @@ async fn status_of(
             .and_then(|c| c.error)
             .map(crate::stored_text::unescaped),
         parked: 0,
-        rebuild_position: shadow.map(|c| c.global_position),
+        rebuild_position: rebuild.shadow.map(|c| c.global_position),
+        rebuild_error,
         head,
     })
 }

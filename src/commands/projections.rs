@@ -60,6 +60,9 @@ async fn print_status(projector: &Projector) -> anyhow::Result<()> {
         if let Some(position) = status.rebuild_position {
             println!("  rebuild at {position} of {}", status.head);
         }
+        if let Some(error) = status.rebuild_error {
+            println!("  last rebuild stopped: {}", error.escape_debug());
+        }
     }
     Ok(())
 }

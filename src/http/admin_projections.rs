@@ -16,7 +16,7 @@ use super::params::ValidQuery;
 use crate::state::AppState;
 use projections::Retried;
 use projections::parking::{self, ParkedEvent};
-use projections::rebuild::rebuild;
+use projections::rebuild::{RebuildError, RebuildLock};
 use projections::status::{self, ProjectionStatus};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -48,13 +48,15 @@ struct RebuildStarted {
 }
 
 /// Starts a blue/green rebuild in the background and answers at once; progress shows in
-/// the list. The live table keeps serving until the rebuilt one replaces it.
+/// the list, and so does why it stopped (`rebuild_error`) if it does. The live table keeps
+/// serving until the rebuilt one replaces it. One rebuild of a projection at a time.
 #[utoipa::path(post, path = "/api/v1/admin/projections/{name}/rebuild", tag = "admin",
     params(("name" = String, Path, description = "catalog, daily_sales or orders", pattern = "^(catalog|daily_sales|orders)$")),
     responses(
         (status = 202, description = "the rebuild started", body = Envelope<RebuildStarted>),
         (status = 403, description = "not an operator token (40300)", body = ErrorBody),
         (status = 404, description = "no such projection (40400)", body = ErrorBody),
+        (status = 409, description = "a rebuild of it is already running (40903)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn start_rebuild(
@@ -62,16 +64,19 @@ async fn start_rebuild(
     _admin: AdminUser,
     Path(name): Path<String>,
 ) -> Result<Success<RebuildStarted>, ApiError> {
-    if state.projector.projection(&name).is_none() {
-        return Err(ApiError::not_found("projection"));
-    }
+    let lock = RebuildLock::acquire(&state.projector, &name)
+        .await
+        .map_err(|err| match err {
+            RebuildError::Unknown(_) => ApiError::not_found("projection"),
+            RebuildError::Busy(message) => ApiError::busy(message, "10"),
+            RebuildError::Database(err) => ApiError::from(err),
+            other => ApiError::internal(&other),
+        })?;
     let projector = state.projector.clone();
-    let task_name = name.clone();
-    // A task of its own: the rebuild goes on when the client hangs up.
+    // A task of its own: the rebuild goes on when the client hangs up. Why it stopped,
+    // if it does, shows in the projection's status (`rebuild_error`).
     tokio::spawn(async move {
-        if let Err(err) = rebuild(&projector, &task_name, |_| {}).await {
-            tracing::error!(projection = task_name, %err, "rebuild failed");
-        }
+        let _ = lock.rebuild(&projector, |_| {}).await;
     });
     Ok(Success(
         StatusCode::ACCEPTED,

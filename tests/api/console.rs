@@ -83,6 +83,27 @@ async fn an_operator_signs_in_through_console_url_sees_the_projections_and_a_reb
         (2.into(), "running".into())
     );
 
+    // A rebuild that stops says why on the page, and the next one clears it.
+    sqlx::query("CREATE VIEW product_catalog__rebuild AS SELECT 1 AS in_the_way")
+        .execute(&app.pool)
+        .await
+        .expect("a view");
+    browser.click("[data-testid=rebuild-catalog]").await;
+    let stopped = browser.text_of("[data-testid=rebuild-error-catalog]").await;
+    assert!(
+        stopped.starts_with("last rebuild stopped: ")
+            && stopped.contains("product_catalog__rebuild"),
+        "{stopped}"
+    );
+    sqlx::query("DROP VIEW product_catalog__rebuild")
+        .execute(&app.pool)
+        .await
+        .expect("out of the way");
+    browser.click("[data-testid=rebuild-catalog]").await;
+    browser
+        .wait_for_text("[data-testid=rebuilt-catalog]", "rebuilt: now version 3")
+        .await;
+
     // Everything the page loaded came from ordo itself.
     let origins = browser
         .run(

@@ -303,6 +303,16 @@ async fn an_interrupted_rebuild_resumes_when_run_again() {
     .await
     .expect("shadow");
     assert_eq!(shadow, 1, "the interrupted rebuild left its shadow");
+    // Operators see it is not running, where it stopped, and what to do.
+    let status = projection_status(&app, "orders").await;
+    assert_eq!(status["state"], "running", "{status}");
+    assert!(status["rebuild_position"].as_i64() > Some(0), "{status}");
+    assert!(
+        status["rebuild_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("interrupted at position") && e.contains("resume")),
+        "{status}"
+    );
 
     rebuild(&app.state.projector, "orders", |_| {})
         .await
@@ -328,4 +338,117 @@ async fn rebuild_first_batch_only(projector: &Projector, projection: &dyn projec
         .await
         .expect("one batch");
     assert!(matches!(step, projections::Step::Applied(_)), "{step:?}");
+}
+
+/// `GET /admin/projections`' entry for `name`.
+async fn projection_status(app: &TestApp, name: &str) -> Value {
+    let answer = app.admin().get("/api/v1/admin/projections").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.body["data"]
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["name"] == name))
+        .cloned()
+        .expect("the projection")
+}
+
+#[tokio::test]
+async fn a_rebuild_that_stops_says_why_until_the_next_one_swaps_in() {
+    let app = spawn_app().await;
+    let products = products(&app).await;
+    workload(&app, &products, 2).await;
+    settle(&app).await;
+    let live = read_models(&app.pool).await;
+    // Something in the way of the shadow copy (a view where its table goes).
+    sqlx::query("CREATE VIEW order_views__rebuild AS SELECT 1 AS in_the_way")
+        .execute(&app.pool)
+        .await
+        .expect("a view");
+
+    let started = app
+        .admin()
+        .post("/api/v1/admin/projections/orders/rebuild", &json!({}))
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+
+    let stopped = crate::support::eventually("the rebuild stops and says why", || async {
+        let status = projection_status(&app, "orders").await;
+        (status["state"] != "rebuilding" && !status["rebuild_error"].is_null()).then_some(status)
+    })
+    .await;
+    assert!(
+        stopped["rebuild_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("order_views__rebuild")),
+        "{stopped}"
+    );
+    assert_eq!(stopped["state"], "running");
+    assert_eq!(stopped["version"], 1, "the live table still serves");
+    assert_eq!(read_models(&app.pool).await, live);
+
+    sqlx::query("DROP VIEW order_views__rebuild")
+        .execute(&app.pool)
+        .await
+        .expect("out of the way");
+    let started = app
+        .admin()
+        .post("/api/v1/admin/projections/orders/rebuild", &json!({}))
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    let rebuilt = crate::support::eventually("the rebuild swaps in", || async {
+        let status = projection_status(&app, "orders").await;
+        (status["version"] == 2).then_some(status)
+    })
+    .await;
+    assert_eq!(rebuilt["rebuild_error"], Value::Null, "{rebuilt}");
+    assert_eq!(rebuilt["rebuild_position"], Value::Null);
+    assert_eq!(read_models(&app.pool).await, live);
+}
+
+#[tokio::test]
+async fn one_rebuild_of_a_projection_runs_at_a_time_and_shows_as_rebuilding() {
+    let app = spawn_app().await;
+    // Another process's rebuild of the catalog, holding its lock.
+    let mut other = app.pool.acquire().await.expect("a connection");
+    sqlx::query("SELECT pg_advisory_lock(x'6f726462'::int, hashtext('catalog'))")
+        .execute(&mut *other)
+        .await
+        .expect("the catalog's rebuild lock");
+
+    assert_eq!(
+        projection_status(&app, "catalog").await["state"],
+        "rebuilding"
+    );
+    assert_eq!(projection_status(&app, "orders").await["state"], "running");
+    let refused = app
+        .admin()
+        .post("/api/v1/admin/projections/catalog/rebuild", &json!({}))
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("already running")),
+        "{}",
+        refused.body
+    );
+    let refused = rebuild(&app.state.projector, "catalog", |_| {}).await;
+    assert!(
+        matches!(refused, Err(projections::rebuild::RebuildError::Busy(_))),
+        "{refused:?}"
+    );
+
+    sqlx::query("SELECT pg_advisory_unlock_all()")
+        .execute(&mut *other)
+        .await
+        .expect("released");
+    assert_eq!(projection_status(&app, "catalog").await["state"], "running");
+    let started = app
+        .admin()
+        .post("/api/v1/admin/projections/catalog/rebuild", &json!({}))
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    crate::support::eventually("the rebuild swaps in", || async {
+        (projection_status(&app, "catalog").await["version"] == 2).then_some(())
+    })
+    .await;
 }

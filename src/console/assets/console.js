@@ -252,25 +252,21 @@ function orderRates(now) {
 function projectionTable(projections) {
   const rows = projections.map((p) => {
     const rebuild = rebuilds[p.name];
-    if (rebuild && p.state === "rebuilding") rebuild.seen = true;
-    // Back to running without a new version: the rebuild stopped (its error is in the
-    // server's log); one never seen running within a minute did not start.
-    const unfinished = rebuild && !rebuild.error && p.state !== "rebuilding" && p.version <= rebuild.fromVersion &&
-      (rebuild.seen || Date.now() - rebuild.startedAt > 60000);
     let progress = null;
-    if (p.state === "rebuilding" && p.rebuild_position !== null) {
-      const share = p.head > 0 ? Math.min(100, Math.round((100 * p.rebuild_position) / p.head)) : 100;
+    if (p.state === "rebuilding") {
+      const at = p.rebuild_position ?? 0;
+      const share = p.head > 0 ? Math.min(100, Math.round((100 * at) / p.head)) : 100;
       progress = h("div", {}, h("div", { class: "progress", title: share + "%" }, h("div", { style: "width:" + share + "%" })),
-        h("span", { class: "muted" }, `${p.rebuild_position} / ${p.head} events (${share}%)`));
+        h("span", { class: "muted" }, `${at} / ${p.head} events (${share}%)`));
+    } else if (rebuild && rebuild.pending) {
+      progress = h("span", { class: "muted" }, "starting…");
     } else if (rebuild && rebuild.error) {
-      progress = h("span", { class: "error" }, "did not start: " + rebuild.error);
-    } else if (unfinished) {
-      progress = h("span", { class: "error", "data-testid": "unfinished-" + p.name },
-        rebuild.seen ? "did not finish: the server's log says why" : "did not start: the server's log says why");
+      progress = h("span", { class: "error", "data-testid": "rebuild-error-" + p.name }, "did not start: " + rebuild.error);
+    } else if (p.rebuild_error) {
+      // The server keeps why the last rebuild stopped until the next one starts.
+      progress = h("span", { class: "error", "data-testid": "rebuild-error-" + p.name }, "last rebuild stopped: " + p.rebuild_error);
     } else if (rebuild && p.version > rebuild.fromVersion) {
       progress = h("span", { class: "badge ok", "data-testid": "rebuilt-" + p.name }, `rebuilt: now version ${p.version}`);
-    } else if (rebuild) {
-      progress = h("span", { class: "muted" }, "starting…");
     }
     const stateClass = p.state === "running" ? "ok" : p.state === "rebuilding" ? "warn" : "bad";
     return h("tr", { "data-projection": p.name },
@@ -285,7 +281,7 @@ function projectionTable(projections) {
       h("td", {}, progress,
         h("button", {
           type: "button", class: "secondary", "data-testid": "rebuild-" + p.name,
-          disabled: p.state === "rebuilding" || (rebuild && !rebuild.error && !unfinished && p.version <= rebuild.fromVersion) || null,
+          disabled: p.state === "rebuilding" || (rebuild && rebuild.pending) || null,
           onclick: (event) => {
             event.target.disabled = true;
             startRebuild(p);
@@ -299,11 +295,15 @@ function projectionTable(projections) {
 /** A blue/green rebuild changes nothing the API serves until its copy caught up and is
  *  swapped in, so it starts without asking; the table shows its progress. */
 async function startRebuild(projection) {
-  rebuilds[projection.name] = { fromVersion: projection.version, startedAt: Date.now() };
+  const rebuild = { fromVersion: projection.version, pending: true };
+  rebuilds[projection.name] = rebuild;
   try {
+    // Answered once the rebuild holds its lock: from then on the status tells its story.
     await api(`/api/v1/admin/projections/${encodeURIComponent(projection.name)}/rebuild`, { method: "POST" });
   } catch (error) {
-    rebuilds[projection.name] = { fromVersion: projection.version, error: error.message };
+    rebuild.error = error.message;
+  } finally {
+    rebuild.pending = false;
   }
 }
 
