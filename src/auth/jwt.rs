@@ -82,6 +82,17 @@ impl JwtKeys {
         Ok((self.sign(sub, role, ttl, None, id.clone())?, id))
     }
 
+    /// Like [`JwtKeys::issue`], with the id given (a token derived from another).
+    pub fn issue_as(
+        &self,
+        sub: &str,
+        role: Role,
+        ttl: Duration,
+        id: String,
+    ) -> Result<String, JwtError> {
+        self.sign(sub, role, ttl, None, id)
+    }
+
     /// A signed token of the login session `session_id`: it stops working when the
     /// session is revoked.
     pub fn issue_for_session(

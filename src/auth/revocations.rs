@@ -11,6 +11,12 @@ use sqlx::PgPool;
 /// session-less token claiming longer is refused.
 pub const MAX_OPERATOR_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The id of the console session a sign-in link's token was traded for: derived from
+/// the link's, so `ordo token revoke <link id>` ends that session too.
+pub fn console_session_id(link_id: &str) -> String {
+    format!("{link_id}.console")
+}
+
 /// Lists `token_id` as revoked. True when it was not listed yet.
 pub async fn revoke(pool: &PgPool, token_id: &str, reason: &str) -> Result<bool, sqlx::Error> {
     let expires_at =
@@ -28,10 +34,10 @@ pub async fn revoke(pool: &PgPool, token_id: &str, reason: &str) -> Result<bool,
     Ok(inserted == 1)
 }
 
-/// Whether `token_id` is on the list.
-pub async fn is_revoked(pool: &PgPool, token_id: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE token_id = $1)")
+/// Why `token_id` was revoked, if it is on the list.
+pub async fn revocation(pool: &PgPool, token_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT reason FROM revoked_tokens WHERE token_id = $1")
         .bind(token_id)
-        .fetch_one(pool)
+        .fetch_optional(pool)
         .await
 }

@@ -153,7 +153,8 @@ pub fn console_url(global: &GlobalArgs, args: &ConsoleUrlArgs) -> anyhow::Result
     let (token, id) =
         JwtKeys::new(&config.jwt_secret()?).issue_with_id(&args.sub, Role::Admin, args.ttl)?;
     eprintln!(
-        "signs in as {} for {}; `ordo token revoke {id}` ends it sooner",
+        "signs in as {} for {}, once: the console trades the link for a token of its own; \
+         `ordo token revoke {id}` ends that sooner",
         args.sub,
         humantime::format_duration(args.ttl)
     );
@@ -178,7 +179,11 @@ pub async fn token_action(global: &GlobalArgs, args: &TokenArgs) -> anyhow::Resu
     };
     let config = Config::resolve(global, None)?;
     let database = Database::open_beside_server(&config).await?;
-    if revocations::revoke(&database.pool, &id.to_string(), reason).await? {
+    let id = id.to_string();
+    let revoked = revocations::revoke(&database.pool, &id, reason).await?;
+    // The console session a sign-in link was traded for ends with the link.
+    let console = revocations::console_session_id(&id);
+    if revocations::revoke(&database.pool, &console, reason).await? | revoked {
         println!("token {id} revoked: every server refuses it from its next request");
     } else {
         println!("token {id} was already revoked");

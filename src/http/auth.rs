@@ -16,6 +16,7 @@ use super::context::metadata_of_request;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
 use super::json::JsonBody;
+use crate::auth::revocations;
 use crate::auth::{Role, SessionError, Tokens};
 use crate::state::AppState;
 use crate::wechat::WeChatError;
@@ -188,7 +189,8 @@ struct LoggedOut {
     revoked: bool,
 }
 
-/// Ends the caller's session: its access and refresh tokens stop working.
+/// Ends the caller's session: its access and refresh tokens stop working. An operator's
+/// token (no session) is listed as revoked until it would have expired.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 200, description = "the session is revoked", body = Envelope<LoggedOut>)),
     security(("bearer" = [])))]
@@ -197,8 +199,8 @@ async fn logout(
     user: AuthUser,
 ) -> Result<Success<LoggedOut>, ApiError> {
     let Some(session) = user.0.sid else {
-        // Operator tokens belong to no session; they expire on their own.
-        return Ok(Success::ok(LoggedOut { revoked: false }));
+        revocations::revoke(&state.pool, &user.0.jti, "signed out").await?;
+        return Ok(Success::ok(LoggedOut { revoked: true }));
     };
     state
         .sessions

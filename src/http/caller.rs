@@ -69,8 +69,12 @@ impl FromRequestParts<AppState> for AuthUser {
                         "the token outlives the longest an operator token may (24 h); mint a new one",
                     ));
                 }
-                if revocations::is_revoked(&state.pool, &claims.jti).await? {
-                    return Err(ApiError::unauthorized("the token has been revoked"));
+                if let Some(reason) = revocations::revocation(&state.pool, &claims.jti).await? {
+                    // The operator's own words (`ordo token revoke --reason`, or ordo's),
+                    // told to the operator holding the token.
+                    return Err(ApiError::unauthorized(format!(
+                        "the token has been revoked: {reason}"
+                    )));
                 }
             }
         }

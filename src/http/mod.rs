@@ -12,6 +12,7 @@ mod auth;
 pub mod caller;
 mod catalog;
 pub mod client_address;
+mod console_sign_in;
 pub mod context;
 mod deadline;
 pub mod envelope;
@@ -99,6 +100,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(admin_projections::router())
         .merge(admin_audit::router())
         .merge(admin_verify::router())
+        .merge(console_sign_in::router())
         .merge(admin_stock_moves::router())
         .split_for_parts();
     (routes, openapi::complete(document))

@@ -64,7 +64,19 @@ async fn an_operator_signs_in_through_console_url_sees_the_projections_and_a_reb
         !address.as_str().unwrap_or_default().contains("token"),
         "{address}"
     );
-    assert!(session_token(&browser).await.is_string());
+    // The link's token was traded for the console's own; the link is spent.
+    let link_token = url.split("#token=").nth(1).expect("a token").to_owned();
+    let console_token = session_token(&browser).await;
+    assert!(
+        console_token
+            .as_str()
+            .is_some_and(|token| token.starts_with("ey") && token != link_token),
+        "{console_token}"
+    );
+    let (status, refused) = app
+        .get_json_as("/api/v1/admin/projections", &link_token)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
 
     browser.click("[data-testid=rebuild-catalog]").await;
     let rebuilt = browser.text_of("[data-testid=rebuilt-catalog]").await;
@@ -103,6 +115,12 @@ async fn an_operator_signs_in_through_console_url_sees_the_projections_and_a_reb
     browser
         .wait_for_text("[data-testid=rebuilt-catalog]", "rebuilt: now version 3")
         .await;
+
+    // The link in the history signs no one in again.
+    browser.open(&url).await;
+    let spent = browser.text_of("[data-testid=signed-out]").await;
+    assert!(spent.contains("works once"), "{spent}");
+    assert_eq!(session_token(&browser).await, Value::Null);
 
     // Everything the page loaded came from ordo itself.
     let origins = browser
@@ -273,18 +291,34 @@ async fn a_shoppers_token_is_refused_and_signing_out_forgets_the_token() {
         .run("return document.documentElement.scrollWidth - window.innerWidth;")
         .await;
     assert!(overflow.as_i64().is_some_and(|px| px <= 0), "{overflow}");
+    let signed_in = session_token(&browser).await;
+    let signed_in = signed_in.as_str().expect("the console's token").to_owned();
     browser.click("#sign-out").await;
     browser
         .wait_for_text("[data-testid=signed-out]", "Signed out.")
         .await;
     assert_eq!(session_token(&browser).await, Value::Null);
+    // Signing out revoked it: a copy of it elsewhere stops working too.
+    let refused = crate::support::eventually("the token is revoked", || async {
+        let (status, body) = app
+            .get_json_as("/api/v1/admin/projections", &signed_in)
+            .await;
+        (status == StatusCode::UNAUTHORIZED).then_some(body)
+    })
+    .await;
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("signed out")),
+        "{refused}"
+    );
 
     // An expired sign-in is refused the same way.
     let short = console_url(&app, &options, &["--ttl", "1s"]);
     tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
     browser.open(&short).await;
     let expired = browser.text_of("[data-testid=signed-out]").await;
-    assert!(expired.contains("expired or was revoked"), "{expired}");
+    assert!(expired.contains("has expired"), "{expired}");
 }
 
 #[tokio::test]

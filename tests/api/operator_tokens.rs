@@ -121,3 +121,104 @@ async fn a_revocation_is_purged_only_once_its_tokens_have_expired() {
         .expect("left");
     assert_eq!(left, ["current"]);
 }
+
+/// `POST /admin/console/sign-in` with `token`.
+async fn trade(app: &TestApp, token: &str) -> (StatusCode, serde_json::Value) {
+    let response = app
+        .client
+        .post(format!("{}/api/v1/admin/console/sign-in", app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("sign in");
+    let status = response.status();
+    (status, response.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn a_sign_in_link_works_once_and_revoking_it_ends_the_console_it_opened() {
+    let (pool, options) = fresh_database().await;
+    let app = spawn_app_on(pool).await;
+    let (link, id) = mint(&options, &["--ttl", "10m"]);
+
+    // Two tabs open the same link at once: one is signed in.
+    let (first, second) = tokio::join!(trade(&app, &link), trade(&app, &link));
+    let (signed_in, refused) = if first.0 == StatusCode::OK {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert_eq!(signed_in.0, StatusCode::OK, "{}", signed_in.1);
+    assert_eq!(refused.0, StatusCode::UNAUTHORIZED, "{}", refused.1);
+    assert!(
+        refused.1["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("works once")),
+        "{}",
+        refused.1
+    );
+    let console = signed_in.1["data"]["access_token"]
+        .as_str()
+        .expect("the console's token")
+        .to_owned();
+    assert_ne!(console, link);
+    let expires_in = signed_in.1["data"]["expires_in"].as_u64().expect("expiry");
+    assert!(
+        (590..=600).contains(&expires_in),
+        "as long as the link had: {expires_in}"
+    );
+    assert_eq!(status_with(&app, &console).await.0, StatusCode::OK);
+    // The link itself (left in the browser's history) signs no one in again.
+    let (status, body) = status_with(&app, &link).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("works once"))
+    );
+    // Nor can the console's token be traded on to outlive the link's revocation.
+    assert_eq!(trade(&app, &console).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(status_with(&app, &console).await.0, StatusCode::OK);
+
+    // Revoking the link's id (what `ordo console-url` printed) ends the console too.
+    let output = TestApp::cli(&options, &["token", "revoke", &id]);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("revoked"),
+        "{output:?}"
+    );
+    assert_eq!(
+        status_with(&app, &console).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A shopper's token is not an operator's.
+    assert_eq!(
+        trade(&app, &app.user_token("mei")).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn logging_out_with_an_operator_token_revokes_it() {
+    let (pool, options) = fresh_database().await;
+    let app = spawn_app_on(pool).await;
+    let (token, _) = mint(&options, &[]);
+    let (other, _) = mint(&options, &[]);
+
+    let answer = app
+        .with_token(&token)
+        .post("/api/v1/auth/logout", &serde_json::json!({}))
+        .await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["data"]["revoked"], true);
+    let (status, body) = status_with(&app, &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("signed out")),
+        "{body}"
+    );
+    assert_eq!(status_with(&app, &other).await.0, StatusCode::OK);
+}

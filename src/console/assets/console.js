@@ -1,6 +1,7 @@
 // The operators' and auditors' console: one page, no build step, nothing from other
-// hosts. Every figure comes from ordo's own API with the operator's token, which lives in
-// this tab only (sessionStorage) and is forgotten on sign-out or when the API refuses it.
+// hosts. Every figure comes from ordo's own API with the console's token: traded, once,
+// for the token in the sign-in link, kept in this tab only (sessionStorage), revoked on
+// sign-out and forgotten when the API refuses it.
 "use strict";
 
 const TOKEN_KEY = "ordo.console.token";
@@ -10,14 +11,30 @@ const COLORS = ["#2456c7", "#1e7d46", "#b3261e", "#9a6700", "#7b3fb5", "#00838f"
 
 // ---- the token -------------------------------------------------------------------------
 
-/** Takes `#token=...` from the address (it never reached a server) into the tab. */
-function adoptTokenFromFragment() {
+/** Takes `#token=...` from the address (it never reached a server) and trades it, once,
+ *  for the console's own token: the link left in the browser's history is then spent.
+ *  Answers why it could not sign in, if it could not. */
+async function signInFromFragment() {
   const match = /^#token=([^&]+)/.exec(location.hash);
-  if (!match) return;
-  // A JWT needs no unescaping: what follows `#token=` is the token.
-  sessionStorage.setItem(TOKEN_KEY, match[1]);
+  if (!match) return null;
   history.replaceState(null, "", location.pathname + location.search + "#/health");
+  sessionStorage.removeItem(TOKEN_KEY);
+  try {
+    // A JWT needs no unescaping: what follows `#token=` is the token.
+    const response = await fetch("/api/v1/admin/console/sign-in", {
+      method: "POST", headers: { Authorization: "Bearer " + match[1] },
+    });
+    const body = await response.json().catch(() => null);
+    if (response.status === 403) return NOT_AN_OPERATOR;
+    if (!response.ok) return `That sign-in link does not work: ${(body && body.message) || "HTTP " + response.status}.`;
+    sessionStorage.setItem(TOKEN_KEY, body.data.access_token);
+    return null;
+  } catch (error) {
+    return "Could not reach ordo to sign in: " + error.message;
+  }
 }
+
+const NOT_AN_OPERATOR = "That token is not an operator's: the console needs one from `ordo console-url`.";
 
 function token() {
   return sessionStorage.getItem(TOKEN_KEY);
@@ -51,7 +68,7 @@ async function api(path, options = {}) {
     // An answer to a token this tab has since replaced signs nothing out.
     if (used !== token()) throw new ApiError(response.status, "signed in again");
     signOut(response.status === 403
-      ? "That token is not an operator's: the console needs one from `ordo console-url`."
+      ? NOT_AN_OPERATOR
       : "The token expired or was revoked (" + (body.message || response.status) + ").");
     throw new ApiError(response.status, "signed out");
   }
@@ -176,7 +193,7 @@ function signInView(message) {
   return card("Sign in",
     message ? h("p", { class: "error", "data-testid": "signed-out" }, message) : null,
     h("p", {}, "Run ", h("code", {}, "ordo console-url"),
-      " on the server and open the address it prints. The link signs this tab in; the token stays in this tab and is forgotten when you sign out or close it."));
+      " on the server and open the address it prints. The link signs this tab in, once; the console's token stays in this tab, and signing out revokes it."));
 }
 
 // Health: each projection's state, position and lag, refreshed live, and rebuilds.
@@ -675,10 +692,24 @@ function paymentsView() {
 
 // ---- start -----------------------------------------------------------------------------
 
-adoptTokenFromFragment();
-document.getElementById("sign-out").addEventListener("click", () => signOut("Signed out."));
+/** Ends the console's token on the server too (a copy of it elsewhere stops working),
+ *  then forgets it. */
+async function signOutByChoice() {
+  const used = token();
+  signOut("Signed out.");
+  if (used) {
+    await fetch("/api/v1/auth/logout", { method: "POST", headers: { Authorization: "Bearer " + used } })
+      .catch(() => null);
+  }
+}
+
+async function start() {
+  render((await signInFromFragment()) || undefined);
+}
+
+document.getElementById("sign-out").addEventListener("click", signOutByChoice);
 window.addEventListener("hashchange", () => {
-  adoptTokenFromFragment();
-  render();
+  if (location.hash.startsWith("#token=")) start();
+  else render();
 });
-render();
+start();
