@@ -7,6 +7,7 @@
 const TOKEN_KEY = "ordo.console.token";
 const POLL_MS = 2000;
 const LAG_WINDOW_MS = 5 * 60 * 1000;
+const SLIDER_REST_MS = 150;
 const COLORS = ["#2456c7", "#1e7d46", "#b3261e", "#9a6700", "#7b3fb5", "#00838f"];
 
 // ---- the token -------------------------------------------------------------------------
@@ -434,21 +435,27 @@ async function loadOrder(orderId, root) {
   const state = h("div", {});
   // Only the latest question's answer is shown: the slider or the form may have moved on.
   let asked = 0;
-  const showAt = async (instant, text) => {
+  let resting = null;
+  const showAt = (instant, text, wait = 0) => {
     const mine = ++asked;
     label.textContent = text;
-    try {
-      const then = await api(`/api/v1/admin/orders/${encodeURIComponent(orderId)}/state?as_of=${encodeURIComponent(instant)}`);
-      if (mine === asked) state.replaceChildren(orderState(then));
-    } catch (error) {
-      if (mine === asked) state.replaceChildren(errorLine(error));
-    }
+    // Each answer replays the order's and its products' streams on the server: a slider
+    // being dragged asks once it rests, not at every step it passes.
+    clearTimeout(resting);
+    resting = setTimeout(async () => {
+      try {
+        const then = await api(`/api/v1/admin/orders/${encodeURIComponent(orderId)}/state?as_of=${encodeURIComponent(instant)}`);
+        if (mine === asked) state.replaceChildren(orderState(then));
+      } catch (error) {
+        if (mine === asked) state.replaceChildren(errorLine(error));
+      }
+    }, wait);
   };
-  const show = () => {
+  const show = (wait) => {
     const instant = instants[Number(slider.value)];
-    showAt(instant, time(instant) + ` (after event ${Number(slider.value) + 1} of ${instants.length})`);
+    showAt(instant, time(instant) + ` (after event ${Number(slider.value) + 1} of ${instants.length})`, wait);
   };
-  slider.addEventListener("input", show);
+  slider.addEventListener("input", () => show(SLIDER_REST_MS));
   // Between its events the order stands still, but its products' stock moves with other
   // orders: any instant can be asked.
   const when = h("input", { type: "datetime-local", step: 1, "aria-label": "any instant (UTC)", "data-testid": "as-of-instant" });

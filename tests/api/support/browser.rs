@@ -1,5 +1,6 @@
 //! A real headless browser for the console's tests: Debian's `chromium` driven through
-//! `chromedriver` (WebDriver), one of each per test. `.ci/run` installs both.
+//! `chromedriver` (WebDriver), one of each per test. `.ci/run` installs both;
+//! `CHROMEDRIVER` and `CHROME` name another pair.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -30,12 +31,14 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver runs (Debian: apt-get install chromium chromium-driver)");
+        let mut options = json!({"args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                                          "--disable-gpu", format!("--window-size={width},{height}")]});
+        // Another browser than the one the driver finds by itself (see `.ci/run`).
+        if let Ok(binary) = std::env::var("CHROME") {
+            options["binary"] = binary.into();
+        }
         let mut capabilities = Capabilities::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({"args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                            "--disable-gpu", format!("--window-size={width},{height}")]}),
-        );
+        capabilities.insert("goog:chromeOptions".into(), options);
         let started = Instant::now();
         let mut driver = driver;
         let client = loop {
