@@ -116,6 +116,24 @@ async fn an_operator_signs_in_through_console_url_sees_the_projections_and_a_reb
         .wait_for_text("[data-testid=rebuilt-catalog]", "rebuilt: now version 3")
         .await;
 
+    // No page shows a value the API left out as "null" or "undefined" (a fresh shop:
+    // no seals, no notices, no refunds due).
+    for route in ["#/health", "#/audit", "#/payments", "#/orders", "#/stock"] {
+        browser
+            .open(&format!("{}/console/{route}", app.address))
+            .await;
+        let text = crate::support::eventually("the page loaded", || async {
+            let text = browser.run("return document.body.innerText;").await;
+            let text = text.as_str().unwrap_or_default().to_owned();
+            (text.contains("Sign out") && !text.contains("Loading")).then_some(text)
+        })
+        .await;
+        assert!(
+            !text.contains("null") && !text.contains("undefined"),
+            "{route}: {text}"
+        );
+    }
+
     // The link in the history signs no one in again.
     browser.open(&url).await;
     let spent = browser.text_of("[data-testid=signed-out]").await;
@@ -496,8 +514,9 @@ async fn screenshots() {
         std::fs::write(dir.join(format!("{name}.png")), browser.screenshot().await)
             .expect("write the screenshot");
     }
+    // A link signs in once: the phone gets its own.
     let phone = Browser::start(390, 844).await;
-    phone.open(&url).await;
+    phone.open(&console_url(&app, &options, &[])).await;
     phone.text_of("[data-testid=projections]").await;
     std::fs::write(dir.join("health-phone.png"), phone.screenshot().await)
         .expect("write the screenshot");

@@ -598,14 +598,15 @@ function auditView() {
   } }, "Run verify");
   const seals = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   api("/api/v1/admin/audit/seals?size=50").then((page) => {
-    seals.replaceChildren(page.list.length ? table(["Seal", "Up to position", "Events", "Cumulative hash", "Sealed at"],
+    // Through h(), which skips an absent child (replaceChildren would print "null").
+    seals.replaceChildren(h("div", {}, page.list.length ? table(["Seal", "Up to position", "Events", "Cumulative hash", "Sealed at"],
       page.list.map((seal) => h("tr", { "data-testid": "seal" },
         h("td", { class: "num" }, seal.seal_id),
         h("td", { class: "num" }, seal.global_position),
         h("td", { class: "num" }, seal.event_count),
         h("td", { class: "mono" }, seal.cumulative_hash),
         h("td", { class: "mono" }, time(seal.sealed_at))))) : h("p", { class: "muted" }, "No seals yet."),
-      page.list.length ? h("p", { class: "hint" }, `${page.pagination.total} seals in all; the newest 50 shown.`) : null);
+      page.list.length ? h("p", { class: "hint" }, `${page.pagination.total} seals in all; the newest 50 shown.`) : null));
   }).catch((error) => seals.replaceChildren(errorLine(error)));
   const from = h("input", { type: "datetime-local", step: 1, "aria-label": "from (UTC)" });
   const to = h("input", { type: "datetime-local", step: 1, "aria-label": "to (UTC)" });
