@@ -1,5 +1,4 @@
--- Why a projection's last blue/green rebuild stopped before it swapped in (cleared when a
--- rebuild starts or finishes): operators read it in the status, not in a server's log.
-ALTER TABLE projection_checkpoints
-    ADD COLUMN rebuild_error     text,
-    ADD COLUMN rebuild_failed_at timestamptz;
+-- Why a projection's last blue/green rebuild stopped before it swapped in. A rebuild
+-- writes "interrupted" here as it starts, the real reason if it fails, and clears it in
+-- the transaction that swaps its copy in: operators read it in the status, not in a log.
+ALTER TABLE projection_checkpoints ADD COLUMN rebuild_error text;

@@ -95,8 +95,12 @@ impl RebuildLock {
         progress: impl FnMut(RebuildProgress),
     ) -> Result<u64, RebuildError> {
         let pool = projector.pool();
-        record_outcome(pool, &self.name, None).await?;
-        let result = rebuild_locked(projector, &self.name, progress).await;
+        let result = async {
+            // Stays if this process dies before the swap clears it.
+            record_outcome(pool, &self.name, Some(INTERRUPTED)).await?;
+            rebuild_locked(projector, &self.name, progress).await
+        }
+        .await;
         if let Err(err) = &result {
             tracing::error!(projection = self.name, %err, "rebuild stopped");
             if let Err(unrecorded) = record_outcome(pool, &self.name, Some(&err.to_string())).await
@@ -117,17 +121,18 @@ impl RebuildLock {
     }
 }
 
-/// Clears (`None`) or records why the last rebuild of `name` stopped.
+/// What a rebuild says of itself until it swaps in or fails: if it is still there and
+/// no rebuild holds the lock, its process stopped.
+const INTERRUPTED: &str = "interrupted: its process stopped before the copy was swapped in; \
+                           start it again to resume from where it stopped";
+
+/// Records why the last rebuild of `name` stopped (the swap clears it).
 async fn record_outcome(pool: &PgPool, name: &str, error: Option<&str>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE projection_checkpoints
-            SET rebuild_error = $2, rebuild_failed_at = CASE WHEN $2 IS NULL THEN NULL ELSE now() END
-          WHERE projection = $1",
-    )
-    .bind(name)
-    .bind(error.map(|error| crate::stored_text::escape(error).into_owned()))
-    .execute(pool)
-    .await?;
+    sqlx::query("UPDATE projection_checkpoints SET rebuild_error = $2 WHERE projection = $1")
+        .bind(name)
+        .bind(error.map(|error| crate::stored_text::escape(error).into_owned()))
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
@@ -266,7 +271,8 @@ async fn swap(conn: &mut PgConnection, projection: &dyn Projection) -> Result<u6
     sqlx::query(
         "UPDATE projection_checkpoints
             SET transaction_id = $2::bigint::text::xid8, global_position = $3,
-                version = version + 1, state = 'running', error = NULL, updated_at = now()
+                version = version + 1, state = 'running', error = NULL, rebuild_error = NULL,
+                updated_at = now()
           WHERE projection = $1",
     )
     .bind(live)

@@ -38,14 +38,16 @@ pub struct ProjectionStatus {
 /// The status of every projection the projector feeds.
 pub async fn all(projector: &Projector) -> Result<Vec<ProjectionStatus>, sqlx::Error> {
     let pool = projector.pool();
+    // The locks before the checkpoints: a rebuild swaps in (clearing its note) before it
+    // unlocks, so a lock seen free means the checkpoints read next are past the swap.
+    let names: Vec<&str> = projector.projections().iter().map(|p| p.name()).collect();
+    let rebuilding = rebuilds_running(pool, &names).await?;
     let checkpoints = checkpoint::all(pool).await?;
     let head: Option<i64> = sqlx::query_scalar("SELECT max(global_position) FROM events")
         .fetch_one(pool)
         .await?;
     let parked = parking::counts(pool).await?;
     let running = any_projector_running(pool).await?;
-    let names: Vec<&str> = projector.projections().iter().map(|p| p.name()).collect();
-    let rebuilding = rebuilds_running(pool, &names).await?;
     let mut statuses = Vec::new();
     for projection in projector.projections() {
         let name = projection.name();
@@ -111,16 +113,7 @@ impl Rebuild {
         if self.running {
             return None;
         }
-        let recorded = live.and_then(|c| c.rebuild_error.clone());
-        let Some(shadow) = &self.shadow else {
-            return recorded;
-        };
-        Some(recorded.or_else(|| shadow.error.clone()).unwrap_or_else(|| {
-            format!(
-                "interrupted at position {} (its process stopped); start it again to resume",
-                shadow.global_position
-            )
-        }))
+        live.and_then(|c| c.rebuild_error.clone())
     }
 }
 
@@ -141,9 +134,11 @@ async fn status_of(
     .bind(position.global_position)
     .fetch_one(pool)
     .await?;
+    // A rebuild is how a failed projection is mended: while one runs, that is the news
+    // (the failure stays in `error`).
     let state = match &live {
-        Some(live) if live.failed() => "failed",
         _ if rebuild.running => "rebuilding",
+        Some(live) if live.failed() => "failed",
         _ => "running",
     };
     let rebuild_error = rebuild

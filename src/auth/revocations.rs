@@ -11,6 +11,20 @@ use sqlx::PgPool;
 /// session-less token claiming longer is refused.
 pub const MAX_OPERATOR_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// Why a token was revoked, in ordo's own words: a sign-out.
+pub const SIGNED_OUT: &str = "signed out";
+
+/// Why a sign-in link's token was revoked: it was traded for a console's.
+pub const LINK_SPENT: &str =
+    "a sign-in link works once, and this one was used; print a new one with `ordo console-url`";
+
+/// Whether `reason` is one of ordo's own, fit to tell whoever holds the token. An
+/// operator's own words (`ordo token revoke --reason "laptop lost"`) are not: the holder
+/// may be the one who took the laptop.
+pub fn is_ordos_own(reason: &str) -> bool {
+    reason == SIGNED_OUT || reason == LINK_SPENT
+}
+
 /// The id of the console session a sign-in link's token was traded for: derived from
 /// the link's, so `ordo token revoke <link id>` ends that session too.
 pub fn console_session_id(link_id: &str) -> String {

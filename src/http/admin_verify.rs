@@ -60,7 +60,7 @@ async fn verify_log(
     // and copies, instead of being cut off mid-statement.
     let cancellation = Cancellation::default();
     let guard = cancellation.on_drop();
-    let report = tokio::spawn(run(state, query, cancellation, |_| {}))
+    let report = tokio::spawn(run(state, query, cancellation, Answer::Report, |_| {}))
         .await
         .map_err(|err| ApiError::internal(&err))?;
     guard.disarm();
@@ -116,7 +116,7 @@ async fn verify_log_streamed(
         }
     };
     tokio::spawn(async move {
-        let last = match run(state, query, cancellation, on_progress).await {
+        let last = match run(state, query, cancellation, Answer::Stream, on_progress).await {
             Ok(report) => VerifyLine::Report(report),
             Err(error) => VerifyLine::Error(ErrorBody {
                 code: error.code as u32,
@@ -146,33 +146,53 @@ async fn verify_log_streamed(
         .into_response()
 }
 
-/// Runs the verification, its errors as the answer an operator reads.
+/// How a verification is answered, as `audit_verifications_total` labels it.
+#[derive(Debug, Clone, Copy)]
+enum Answer {
+    Report,
+    Stream,
+}
+
+/// Runs the verification, its errors as the answer an operator reads, and counts it by
+/// outcome (`ok`, `failed`, `cancelled`: its client hung up, `error`).
 async fn run(
     state: AppState,
     query: VerifyQuery,
     cancellation: Cancellation,
+    answer: Answer,
     progress: impl FnMut(Progress) + Send,
 ) -> Result<Report, ApiError> {
     let projector = query
         .read_models
         .unwrap_or(true)
         .then_some(&*state.projector);
-    verify(&state.pool, projector, &cancellation, progress)
-        .await
-        .map_err(|err| match err {
-            VerifyError::Database(db @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))) => {
-                ApiError::from(db)
-            }
-            VerifyError::Replay(projections::rebuild::RebuildError::Busy(message)) => {
-                ApiError::busy(message, "60")
-            }
-            // Operators see why the verification could not finish.
-            other => {
-                tracing::error!(%other, "verification could not finish");
-                ApiError::new(
-                    ErrorCode::Internal,
-                    format!("the verification could not finish: {other}"),
-                )
-            }
-        })
+    let result = verify(&state.pool, projector, &cancellation, progress).await;
+    let outcome = match &result {
+        Ok(report) if report.ok => "ok",
+        Ok(_) => "failed",
+        Err(VerifyError::Cancelled) => "cancelled",
+        Err(_) => "error",
+    };
+    let answer = match answer {
+        Answer::Report => "report",
+        Answer::Stream => "stream",
+    };
+    metrics::counter!("audit_verifications_total", "outcome" => outcome, "answer" => answer)
+        .increment(1);
+    result.map_err(|err| match err {
+        VerifyError::Database(db @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))) => {
+            ApiError::from(db)
+        }
+        VerifyError::Replay(projections::rebuild::RebuildError::Busy(message)) => {
+            ApiError::busy(message, "60")
+        }
+        // Operators see why the verification could not finish.
+        other => {
+            tracing::error!(%other, "verification could not finish");
+            ApiError::new(
+                ErrorCode::Internal,
+                format!("the verification could not finish: {other}"),
+            )
+        }
+    })
 }

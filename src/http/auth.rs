@@ -199,7 +199,7 @@ async fn logout(
     user: AuthUser,
 ) -> Result<Success<LoggedOut>, ApiError> {
     let Some(session) = user.0.sid else {
-        revocations::revoke(&state.pool, &user.0.jti, "signed out").await?;
+        revocations::revoke(&state.pool, &user.0.jti, revocations::SIGNED_OUT).await?;
         return Ok(Success::ok(LoggedOut { revoked: true }));
     };
     state

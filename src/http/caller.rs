@@ -70,10 +70,13 @@ impl FromRequestParts<AppState> for AuthUser {
                     ));
                 }
                 if let Some(reason) = revocations::revocation(&state.pool, &claims.jti).await? {
-                    // The operator's own words (`ordo token revoke --reason`, or ordo's),
-                    // told to the operator holding the token.
+                    let why = if revocations::is_ordos_own(&reason) {
+                        format!(": {reason}")
+                    } else {
+                        String::new()
+                    };
                     return Err(ApiError::unauthorized(format!(
-                        "the token has been revoked: {reason}"
+                        "the token has been revoked{why}"
                     )));
                 }
             }

@@ -15,19 +15,15 @@ use super::caller::AdminUser;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use crate::auth::Role;
-use crate::auth::revocations::{self, console_session_id};
+use crate::auth::revocations::{self, LINK_SPENT, console_session_id};
 use crate::state::AppState;
-
-/// Why a link's token is refused once used.
-const SPENT: &str =
-    "a sign-in link works once, and this one was used; print a new one with `ordo console-url`";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(sign_in))
 }
 
-/// The console's own token.
-#[derive(Debug, Serialize, ToSchema)]
+/// The console's own token (no `Debug`: it is a secret that must not reach a log).
+#[derive(Serialize, ToSchema)]
 struct ConsoleSession {
     access_token: String,
     token_type: &'static str,
@@ -49,7 +45,8 @@ async fn sign_in(
     State(state): State<AppState>,
     AdminUser(claims): AdminUser,
 ) -> Result<Success<ConsoleSession>, ApiError> {
-    if claims.jti.ends_with(".console") {
+    // A token of a login session would be traded for one that outlives the session.
+    if claims.sid.is_some() || claims.jti.ends_with(".console") {
         return Err(ApiError::unauthorized(
             "that is already a console's token; sign in with a link from `ordo console-url`",
         ));
@@ -61,9 +58,9 @@ async fn sign_in(
         .ok_or_else(|| ApiError::unauthorized("the access token has expired"))?;
     // Whoever lists the link's token first is the one signed in; a second tab, or someone
     // replaying the link from the history, is refused.
-    if !revocations::revoke(&state.pool, &claims.jti, SPENT).await? {
+    if !revocations::revoke(&state.pool, &claims.jti, LINK_SPENT).await? {
         return Err(ApiError::unauthorized(format!(
-            "the token has been revoked: {SPENT}"
+            "the token has been revoked: {LINK_SPENT}"
         )));
     }
     let access_token = state

@@ -288,15 +288,19 @@ const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 /// Operators' endpoints: only an admin token gets past their handlers' first check.
 const ADMIN_PREFIX: &str = "/api/v1/admin/";
 
-/// Paths whose answers hold secrets (tokens): never stored, so the header is ignored.
-const UNSTORED_PREFIX: &str = "/api/v1/auth/";
+/// Paths whose answers hold secrets (tokens: a login's, a console's): never stored, so
+/// the header is ignored.
+const UNSTORED_PREFIXES: [&str; 2] = ["/api/v1/auth/", "/api/v1/admin/console/"];
 /// Image uploads are idempotent by content (stored and listed once) and too large to
 /// keep: the header is ignored.
 const UNSTORED_SUFFIX: &str = "/images";
 
 /// Whether a POST to `path` ignores `Idempotency-Key` (its answer is never stored).
 pub fn ignores_key(path: &str) -> bool {
-    path.starts_with(UNSTORED_PREFIX) || path.ends_with(UNSTORED_SUFFIX)
+    UNSTORED_PREFIXES
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+        || path.ends_with(UNSTORED_SUFFIX)
 }
 
 /// Middleware: answers a POST carrying an `Idempotency-Key` at most once per user and key.

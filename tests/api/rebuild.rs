@@ -292,9 +292,8 @@ async fn an_interrupted_rebuild_resumes_when_run_again() {
         .connect_with(options)
         .await
         .expect("pool");
-    let interrupted = Projector::new(other_process.clone(), projections::all());
-    let orders = interrupted.projection("orders").expect("orders").clone();
-    rebuild_first_batch_only(&interrupted, orders.as_ref()).await;
+    let interrupted = Arc::new(Projector::new(other_process.clone(), projections::all()));
+    crash_after_the_first_batch(interrupted, "orders").await;
     other_process.close().await;
     let shadow: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM projection_checkpoints WHERE projection = 'orders__rebuild'",
@@ -308,9 +307,9 @@ async fn an_interrupted_rebuild_resumes_when_run_again() {
     assert_eq!(status["state"], "running", "{status}");
     assert!(status["rebuild_position"].as_i64() > Some(0), "{status}");
     assert!(
-        status["rebuild_error"]
-            .as_str()
-            .is_some_and(|e| e.contains("interrupted at position") && e.contains("resume")),
+        status["rebuild_error"].as_str().is_some_and(|e| e
+            .starts_with("interrupted: its process stopped")
+            && e.contains("resume")),
         "{status}"
     );
 
@@ -319,6 +318,9 @@ async fn an_interrupted_rebuild_resumes_when_run_again() {
         .expect("rerun");
 
     assert_eq!(read_models(&app.pool).await, live);
+    let status = projection_status(&app, "orders").await;
+    assert_eq!(status["rebuild_error"], Value::Null, "{status}");
+    assert_eq!(status["version"], 2);
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_checkpoints")
         .fetch_one(&app.pool)
         .await
@@ -326,18 +328,17 @@ async fn an_interrupted_rebuild_resumes_when_run_again() {
     assert_eq!(rows, 3, "no shadow left behind");
 }
 
-/// Starts a rebuild of `projection` and stops after one batch, as a killed process would.
-async fn rebuild_first_batch_only(projector: &Projector, projection: &dyn projections::Projection) {
-    let mut conn = projector.pool().acquire().await.expect("conn");
-    projections::rebuild::prepare_shadow(&mut conn, projection)
+/// Starts a rebuild of `name` that dies after its first batch, as a killed process would:
+/// no error path runs, and its connection (with its lock) goes away.
+async fn crash_after_the_first_batch(projector: Arc<Projector>, name: &'static str) {
+    let run = tokio::spawn(async move {
+        rebuild(&projector, name, |_| {
+            panic!("simulated crash after the first batch (expected in this test)")
+        })
         .await
-        .expect("prepare shadow");
-    drop(conn);
-    let step = projector
-        .step_into(projection, projections::Target::Shadow)
-        .await
-        .expect("one batch");
-    assert!(matches!(step, projections::Step::Applied(_)), "{step:?}");
+    });
+    let crashed = run.await.expect_err("the rebuild crashed");
+    assert!(crashed.is_panic(), "{crashed}");
 }
 
 /// `GET /admin/projections`' entry for `name`.
@@ -414,9 +415,19 @@ async fn one_rebuild_of_a_projection_runs_at_a_time_and_shows_as_rebuilding() {
         .await
         .expect("the catalog's rebuild lock");
 
+    // The catalog had stopped on an event: the rebuild mending it is the news.
+    sqlx::query(
+        "UPDATE projection_checkpoints SET state = 'failed', error = 'event at position 1: boom'
+          WHERE projection = 'catalog'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("failed");
+    let catalog = projection_status(&app, "catalog").await;
     assert_eq!(
-        projection_status(&app, "catalog").await["state"],
-        "rebuilding"
+        (catalog["state"].as_str(), catalog["error"].as_str()),
+        (Some("rebuilding"), Some("event at position 1: boom")),
+        "{catalog}"
     );
     assert_eq!(projection_status(&app, "orders").await["state"], "running");
     let refused = app
@@ -441,14 +452,20 @@ async fn one_rebuild_of_a_projection_runs_at_a_time_and_shows_as_rebuilding() {
         .execute(&mut *other)
         .await
         .expect("released");
-    assert_eq!(projection_status(&app, "catalog").await["state"], "running");
+    assert_eq!(projection_status(&app, "catalog").await["state"], "failed");
     let started = app
         .admin()
         .post("/api/v1/admin/projections/catalog/rebuild", &json!({}))
         .await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
-    crate::support::eventually("the rebuild swaps in", || async {
-        (projection_status(&app, "catalog").await["version"] == 2).then_some(())
+    let mended = crate::support::eventually("the rebuild swaps in", || async {
+        let status = projection_status(&app, "catalog").await;
+        (status["version"] == 2).then_some(status)
     })
     .await;
+    assert_eq!(
+        (mended["state"].as_str(), mended["error"].as_str()),
+        (Some("running"), None),
+        "{mended}"
+    );
 }

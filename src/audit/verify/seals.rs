@@ -47,6 +47,7 @@ pub async fn check(
     })
     .collect::<Result<_, sqlx::Error>>()?;
     let Some(last) = seals.last() else {
+        progress(0, 0);
         return Ok(0);
     };
     let end = (last.transaction_id, last.global_position);

@@ -19,7 +19,11 @@ async function signInFromFragment() {
   const match = /^#token=([^&]+)/.exec(location.hash);
   if (!match) return null;
   history.replaceState(null, "", location.pathname + location.search + "#/health");
+  // A new link replaces this tab's sign-in: the old token is ended, not just forgotten.
+  const previous = token();
   sessionStorage.removeItem(TOKEN_KEY);
+  stopPolling();
+  if (previous) revoke(previous);
   try {
     // A JWT needs no unescaping: what follows `#token=` is the token.
     const response = await fetch("/api/v1/admin/console/sign-in", {
@@ -167,6 +171,7 @@ function poll(every, tick) {
 
 function render(message) {
   stopPolling();
+  if (verification) verification.abort();
   const main = document.getElementById("main");
   const signedIn = Boolean(token());
   document.getElementById("nav").hidden = !signedIn;
@@ -551,16 +556,19 @@ function stockMoves(productId) {
 
 // Audit: verify, seals, export.
 
+/** The verification this tab is running, if any: called off when the page changes. */
+let verification = null;
+
 function auditView() {
   const result = h("div", {});
   const readModels = h("input", { type: "checkbox", checked: true, id: "read-models" });
-  let running = null;
   const cancel = h("button", { type: "button", class: "secondary", hidden: true, "data-testid": "cancel-verify",
-    onclick: () => running && running.abort() }, "Cancel");
+    onclick: () => verification && verification.abort() }, "Cancel");
   const run = h("button", { type: "button", "data-testid": "run-verify", onclick: async () => {
     run.disabled = true;
     cancel.hidden = false;
-    running = new AbortController();
+    const running = new AbortController();
+    verification = running;
     const passes = readModels.checked ? 4 : 3;
     const started = Date.now();
     const bar = h("div", { style: "width: 0%" });
@@ -572,8 +580,6 @@ function auditView() {
       const response = await api("/api/v1/admin/audit/verify/stream?read_models=" + readModels.checked,
         { raw: true, signal: running.signal });
       await readLines(response, (line) => {
-        // The page was left: hanging up calls the verification off on the server.
-        if (!result.isConnected) return running.abort();
         if (line.progress) {
           const { pass, done, total } = line.progress;
           const share = total > 0 ? Math.min(100, Math.floor((100 * done) / total)) : 100;
@@ -591,7 +597,9 @@ function auditView() {
     } catch (error) {
       result.replaceChildren(error.name === "AbortError" ? h("p", { class: "muted" }, "Cancelled.") : errorLine(error));
     } finally {
-      running = null;
+      // Hanging up calls the verification off on the server, whatever ended it here.
+      running.abort();
+      if (verification === running) verification = null;
       cancel.hidden = true;
       run.disabled = false;
     }
@@ -700,15 +708,17 @@ function paymentsView() {
 
 // ---- start -----------------------------------------------------------------------------
 
-/** Ends the console's token on the server too (a copy of it elsewhere stops working),
- *  then forgets it. */
-async function signOutByChoice() {
+/** Ends `used` on the server (a copy of it elsewhere stops working too). */
+function revoke(used) {
+  return fetch("/api/v1/auth/logout", { method: "POST", headers: { Authorization: "Bearer " + used } })
+    .catch(() => null);
+}
+
+/** Signs out: the token is revoked, then forgotten. */
+function signOutByChoice() {
   const used = token();
   signOut("Signed out.");
-  if (used) {
-    await fetch("/api/v1/auth/logout", { method: "POST", headers: { Authorization: "Bearer " + used } })
-      .catch(() => null);
-  }
+  if (used) revoke(used);
 }
 
 async function start() {
