@@ -27,6 +27,16 @@ fn console_url(app: &TestApp, options: &PgConnectOptions, extra: &[&str]) -> Str
     url.trim().to_owned()
 }
 
+/// Holds the seals table until the transaction ends: a verification waits at its pass 2.
+async fn hold_the_seals(app: &TestApp) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut holder = app.pool.begin().await.expect("a transaction");
+    sqlx::query("LOCK TABLE audit_seals IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *holder)
+        .await
+        .expect("lock the seals");
+    holder
+}
+
 async fn session_token(browser: &Browser) -> Value {
     browser
         .run("return sessionStorage.getItem('ordo.console.token');")
@@ -246,6 +256,32 @@ async fn verify_reads_ok_and_after_an_event_is_tampered_with_names_it() {
     browser
         .wait_for_text("[data-testid=verify-result]", "ok")
         .await;
+
+    // A verification under way shows its pass and count; Cancel calls it off on the
+    // server. (The seals pass waits on this lock: it is surely still running.)
+    let cancelled_before = crate::verify_stream::streamed_verifications(&app, "cancelled").await;
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    let holder = hold_the_seals(&app).await;
+    browser.click("[data-testid=run-verify]").await;
+    let under_way = format!("of {events} events (100%)");
+    crate::support::eventually("the progress shows", || async {
+        let label = browser.text_of("[data-testid=verify-progress]").await;
+        (label.starts_with("1/4 every stream's hashes") && label.contains(&under_way)).then_some(())
+    })
+    .await;
+    browser.click("[data-testid=cancel-verify]").await;
+    browser
+        .wait_for_text("[data-testid=verify-cancelled]", "Cancelled.")
+        .await;
+    holder.commit().await.expect("unlock");
+    crate::support::eventually("the server called it off", || async {
+        (crate::verify_stream::streamed_verifications(&app, "cancelled").await > cancelled_before)
+            .then_some(())
+    })
+    .await;
 
     let target: i64 =
         sqlx::query_scalar("SELECT global_position FROM events WHERE event_type = 'StockReserved'")
@@ -514,6 +550,19 @@ async fn screenshots() {
         std::fs::write(dir.join(format!("{name}.png")), browser.screenshot().await)
             .expect("write the screenshot");
     }
+    // A verification under way (held at its seals pass).
+    let holder = hold_the_seals(&app).await;
+    browser
+        .open(&format!("{}/console/#/audit", app.address))
+        .await;
+    browser.click("[data-testid=run-verify]").await;
+    browser.text_of("[data-testid=verify-progress]").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    std::fs::write(dir.join("audit-running.png"), browser.screenshot().await)
+        .expect("write the screenshot");
+    browser.click("[data-testid=cancel-verify]").await;
+    holder.commit().await.expect("unlock");
+
     // A link signs in once: the phone gets its own.
     let phone = Browser::start(390, 844).await;
     phone.open(&console_url(&app, &options, &[])).await;

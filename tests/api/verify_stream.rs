@@ -178,7 +178,7 @@ async fn a_tampered_log_streams_the_failure_and_a_busy_comparison_the_error() {
 
 /// Streamed verifications that ended with `outcome`, as `/metrics` counts them (one
 /// count for the whole test process).
-async fn streamed_verifications(app: &TestApp, outcome: &str) -> u64 {
+pub async fn streamed_verifications(app: &TestApp, outcome: &str) -> u64 {
     app.metrics()
         .await
         .lines()

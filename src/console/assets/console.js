@@ -595,7 +595,7 @@ function auditView() {
       });
       result.replaceChildren(outcome || errorLine("The verification stopped without a report: the connection closed."));
     } catch (error) {
-      result.replaceChildren(error.name === "AbortError" ? h("p", { class: "muted" }, "Cancelled.") : errorLine(error));
+      result.replaceChildren(error.name === "AbortError" ? h("p", { class: "muted", "data-testid": "verify-cancelled" }, "Cancelled.") : errorLine(error));
     } finally {
       // Hanging up calls the verification off on the server, whatever ended it here.
       running.abort();
