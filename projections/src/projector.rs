@@ -190,8 +190,13 @@ impl Projector {
                 Ok(Step::Applied(applied))
             }
             Err(err) => {
-                // A failed transaction: nothing of the batch stays.
-                drop(tx);
+                // A failed transaction: nothing of the batch stays. Rolled back here, not
+                // on drop: a dropped transaction lets go of the checkpoint's row lock only
+                // when its connection is next used, and the retry below, skipping locked
+                // rows, would take that for another process and stand by.
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::debug!(%rollback, "rollback after a failed batch");
+                }
                 if err.kind() == FailureKind::Transient {
                     return Err(err);
                 }

@@ -2,7 +2,7 @@
 //! while the live tables keep serving, caught up to the head, and swapped in within one
 //! transaction. Interrupted, it resumes from the shadow's own checkpoint when run again.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Acquire, PgConnection, PgPool, Postgres};
@@ -121,6 +121,11 @@ impl RebuildLock {
     }
 }
 
+/// How often, and how long apart, a rebuild tries again when its copy's checkpoint row
+/// is held: 5 s in all.
+const STANDBY_TRIES: u32 = 100;
+const STANDBY_PAUSE: Duration = Duration::from_millis(50);
+
 /// What a rebuild says of itself until it swaps in or fails: if it is still there and
 /// no rebuild holds the lock, its process stopped.
 const INTERRUPTED: &str = "interrupted: its process stopped before the copy was swapped in; \
@@ -151,21 +156,28 @@ async fn rebuild_locked(
 
     let started = Instant::now();
     let mut applied = 0u64;
+    let mut standing_by = 0;
     loop {
         match projector
             .step_into(projection.as_ref(), Target::Shadow)
             .await?
         {
             Step::Applied(n) => {
+                standing_by = 0;
                 applied += n as u64;
                 progress(current_progress(pool, projection.as_ref(), applied).await?);
             }
             Step::CaughtUp => break,
-            // Held by a rebuild from before this lock (a server not yet upgraded).
+            // The lock says no other rebuild of it runs: the shadow's row was held for a
+            // moment (by a rebuild of an older server, which takes no lock, if any).
             Step::Standby => {
-                return Err(RebuildError::Busy(
-                    "a rebuild of this projection is already running; watch its progress",
-                ));
+                standing_by += 1;
+                if standing_by > STANDBY_TRIES {
+                    return Err(RebuildError::Busy(
+                        "another process holds this projection's rebuild copy; try again later",
+                    ));
+                }
+                tokio::time::sleep(STANDBY_PAUSE).await;
             }
             Step::Failed => {
                 let shadow = checkpoint::read(pool, &Target::Shadow.checkpoint(name)).await?;

@@ -575,6 +575,11 @@ function auditView() {
     const label = h("span", { class: "muted", "data-testid": "verify-progress" }, "Starting…");
     result.replaceChildren(h("div", { class: "row", "data-testid": "verify-running" },
       h("div", { class: "progress grow" }, bar), label));
+    // A pass may go minutes without a line (comparing a large read model): the clock
+    // keeps moving so the page does not look stuck.
+    let stage = "Starting…";
+    const paint = () => { label.textContent = `${stage}, ${Math.round((Date.now() - started) / 1000)} s`; };
+    const ticker = setInterval(paint, 1000);
     let outcome = null;
     try {
       const response = await api("/api/v1/admin/audit/verify/stream?read_models=" + readModels.checked,
@@ -585,8 +590,8 @@ function auditView() {
           const share = total > 0 ? Math.min(100, Math.floor((100 * done) / total)) : 100;
           bar.style.width = share + "%";
           const unit = { streams: "events", seals: "events", read_models: "projections" }[pass];
-          label.textContent = PASS_NAMES[pass].replace("?", passes) +
-            (unit ? `: ${done} of ${total} ${unit} (${share}%)` : "") + `, ${Math.round((Date.now() - started) / 1000)} s`;
+          stage = PASS_NAMES[pass].replace("?", passes) + (unit ? `: ${done} of ${total} ${unit} (${share}%)` : "");
+          paint();
         } else if (line.report) {
           outcome = verifyReport(line.report);
         } else if (line.error) {
@@ -597,6 +602,7 @@ function auditView() {
     } catch (error) {
       result.replaceChildren(error.name === "AbortError" ? h("p", { class: "muted", "data-testid": "verify-cancelled" }, "Cancelled.") : errorLine(error));
     } finally {
+      clearInterval(ticker);
       // Hanging up calls the verification off on the server, whatever ended it here.
       running.abort();
       if (verification === running) verification = null;
