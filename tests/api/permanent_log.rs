@@ -244,7 +244,10 @@ async fn an_event_a_read_model_refuses_is_parked_listed_counted_and_reapplied_af
         .expect("rebuild");
     let orders = projections(&app).await["orders"].clone();
     assert_eq!(orders["parked"], 2);
-    assert_eq!(orders["version"], 2, "the rebuilt copy was swapped in: {orders}");
+    assert_eq!(
+        orders["version"], 2,
+        "the rebuilt copy was swapped in: {orders}"
+    );
 
     // The cause removed, a retry applies both, in order.
     sqlx::query("ALTER TABLE order_views DROP CONSTRAINT no_poison")
