@@ -87,8 +87,8 @@ impl RebuildLock {
         })
     }
 
-    /// Runs the rebuild. Why it stopped, if it did, is kept with the projection's
-    /// checkpoint for operators (`rebuild_error` in its status) until the next one starts.
+    /// Runs the rebuild. Until its swap clears it, the projection's checkpoint says it was
+    /// interrupted, or, if it fails, why (`rebuild_error` in the status).
     pub async fn rebuild(
         mut self,
         projector: &Projector,

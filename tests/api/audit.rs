@@ -58,6 +58,27 @@ async fn verify(app: &TestApp) -> Value {
     report["data"].clone()
 }
 
+/// Seals the log now (as the app's sealer does every 10 s); the seal.
+pub async fn seal(app: &TestApp) -> ordo::audit::sealer::Seal {
+    ordo::audit::sealer::seal(&app.pool)
+        .await
+        .expect("seal")
+        .expect("a seal")
+}
+
+/// Edits the reservation at `position` from 2 units to 1 behind ordo's back: what the
+/// hash chain must catch.
+pub async fn halve_a_reservation(pool: &PgPool, position: i64) {
+    tamper(
+        pool,
+        &format!(
+            "UPDATE events SET payload = replace(payload::text, '\"quantity\":2', '\"quantity\":1')::json
+              WHERE global_position = {position}"
+        ),
+    )
+    .await;
+}
+
 /// Runs `sql` as the superuser with triggers off: what an attacker with database access
 /// could do behind the append-only trigger.
 pub async fn tamper(pool: &PgPool, sql: &str) {
@@ -237,15 +258,9 @@ async fn history_and_state_as_of_match_what_the_api_showed() {
 async fn an_untouched_log_verifies_with_its_seals_and_read_models() {
     let app = spawn_app().await;
     workload(&app).await;
-    ordo::audit::sealer::seal(&app.pool)
-        .await
-        .expect("seal")
-        .expect("a seal");
+    seal(&app).await;
     workload(&app).await;
-    ordo::audit::sealer::seal(&app.pool)
-        .await
-        .expect("seal")
-        .expect("a seal");
+    seal(&app).await;
 
     let report = verify(&app).await;
 
@@ -290,14 +305,7 @@ async fn an_edited_payload_is_found_at_its_position() {
     let app = spawn_app().await;
     workload(&app).await;
     let target = position_of(&app.pool, "StockReserved", 2).await;
-    tamper(
-        &app.pool,
-        &format!(
-            "UPDATE events SET payload = replace(payload::text, '\"quantity\":2', '\"quantity\":1')::json
-              WHERE global_position = {target}"
-        ),
-    )
-    .await;
+    halve_a_reservation(&app.pool, target).await;
 
     let report = verify(&app).await;
 

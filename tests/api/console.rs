@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::postgres::PgConnectOptions;
 
-use crate::audit::tamper;
+use crate::audit::{halve_a_reservation, seal};
 use crate::support::browser::Browser;
 use crate::support::{TestApp, dev_mode_settings, fresh_database, settle, spawn_app_on, start};
 
@@ -240,10 +240,7 @@ async fn verify_reads_ok_and_after_an_event_is_tampered_with_names_it() {
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     settle(&app.pool).await;
 
-    let sealed = ordo::audit::sealer::seal(&app.pool)
-        .await
-        .expect("seal")
-        .expect("a seal");
+    let sealed = seal(&app).await;
     let browser = Browser::start(1280, 900).await;
     browser.open(&url).await;
     browser.text_of("[data-testid=projections]").await;
@@ -288,14 +285,7 @@ async fn verify_reads_ok_and_after_an_event_is_tampered_with_names_it() {
             .fetch_one(&app.pool)
             .await
             .expect("the reservation");
-    tamper(
-        &app.pool,
-        &format!(
-            "UPDATE events SET payload = replace(payload::text, '\"quantity\":2', '\"quantity\":1')::json
-              WHERE global_position = {target}"
-        ),
-    )
-    .await;
+    halve_a_reservation(&app.pool, target).await;
     browser.click("[data-testid=run-verify]").await;
     let result = browser.text_of("[data-testid=verify-result].bad").await;
     assert!(

@@ -341,6 +341,16 @@ async fn crash_after_the_first_batch(projector: Arc<Projector>, name: &'static s
     assert!(crashed.is_panic(), "{crashed}");
 }
 
+/// `POST /admin/projections/{name}/rebuild` as an operator.
+async fn start_rebuild(app: &TestApp, name: &str) -> crate::support::Answer {
+    app.admin()
+        .post(
+            &format!("/api/v1/admin/projections/{name}/rebuild"),
+            &json!({}),
+        )
+        .await
+}
+
 /// `GET /admin/projections`' entry for `name`.
 async fn projection_status(app: &TestApp, name: &str) -> Value {
     let answer = app.admin().get("/api/v1/admin/projections").await;
@@ -365,10 +375,7 @@ async fn a_rebuild_that_stops_says_why_until_the_next_one_swaps_in() {
         .await
         .expect("a view");
 
-    let started = app
-        .admin()
-        .post("/api/v1/admin/projections/orders/rebuild", &json!({}))
-        .await;
+    let started = start_rebuild(&app, "orders").await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
 
     let stopped = crate::support::eventually("the rebuild stops and says why", || async {
@@ -390,10 +397,7 @@ async fn a_rebuild_that_stops_says_why_until_the_next_one_swaps_in() {
         .execute(&app.pool)
         .await
         .expect("out of the way");
-    let started = app
-        .admin()
-        .post("/api/v1/admin/projections/orders/rebuild", &json!({}))
-        .await;
+    let started = start_rebuild(&app, "orders").await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
     let rebuilt = crate::support::eventually("the rebuild swaps in", || async {
         let status = projection_status(&app, "orders").await;
@@ -430,10 +434,7 @@ async fn one_rebuild_of_a_projection_runs_at_a_time_and_shows_as_rebuilding() {
         "{catalog}"
     );
     assert_eq!(projection_status(&app, "orders").await["state"], "running");
-    let refused = app
-        .admin()
-        .post("/api/v1/admin/projections/catalog/rebuild", &json!({}))
-        .await;
+    let refused = start_rebuild(&app, "catalog").await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
     assert!(
         refused.body["message"]
@@ -453,10 +454,7 @@ async fn one_rebuild_of_a_projection_runs_at_a_time_and_shows_as_rebuilding() {
         .await
         .expect("released");
     assert_eq!(projection_status(&app, "catalog").await["state"], "failed");
-    let started = app
-        .admin()
-        .post("/api/v1/admin/projections/catalog/rebuild", &json!({}))
-        .await;
+    let started = start_rebuild(&app, "catalog").await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
     let mended = crate::support::eventually("the rebuild swaps in", || async {
         let status = projection_status(&app, "catalog").await;

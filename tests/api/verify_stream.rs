@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::audit::{many_events, position_of, tamper, workload};
+use crate::audit::{halve_a_reservation, many_events, position_of, seal, workload};
 use crate::support::{TestApp, settle, spawn_app};
 
 /// The answer's lines, parsed, with its content type.
@@ -69,10 +69,7 @@ fn passes(lines: &[Value]) -> Vec<(String, Value)> {
 async fn each_pass_is_announced_with_its_counts_then_the_report() {
     let app = spawn_app().await;
     workload(&app).await;
-    ordo::audit::sealer::seal(&app.pool)
-        .await
-        .expect("seal")
-        .expect("a seal");
+    seal(&app).await;
     many_events(&app).await;
     workload(&app).await;
     settle(&app.pool).await;
@@ -135,14 +132,7 @@ async fn a_tampered_log_streams_the_failure_and_a_busy_comparison_the_error() {
     workload(&app).await;
     settle(&app.pool).await;
     let position = position_of(&app.pool, "StockReserved", 2).await;
-    tamper(
-        &app.pool,
-        &format!(
-            "UPDATE events SET payload = replace(payload::text, '\"quantity\":2', '\"quantity\":1')::json
-              WHERE global_position = {position}"
-        ),
-    )
-    .await;
+    halve_a_reservation(&app.pool, position).await;
 
     let (_, lines) = stream(&app, "?read_models=false").await;
     let report = &lines.last().expect("a line")["report"];

@@ -9,7 +9,7 @@ pub mod s3;
 mod test_app;
 pub mod wechat_pay;
 
-pub use client::form;
+pub use client::{Answer, form};
 pub use database::{database_url, fresh_database};
 pub use feed::{eventually, read_feed_until, settle};
 pub use test_app::{TestApp, address, spawn_app, spawn_app_on, spawn_app_with, start};
