@@ -7,8 +7,12 @@
 # With `two-line`: orders of two lines over the 1,000 products, then pgbench (64 clients,
 # same database server) running the bare-SQL transaction that writes the same events,
 # and the ratio between the two: how much of what PostgreSQL can commit ordo uses.
-# Needs wrk (apt-get install -y wrk) and a release build (cargo build --release).
-# Usage: scripts/http-bench.sh [seconds per run, default 15] [hot [rounds, default 10] | two-line]
+# With HOLD_TRANSACTION=1: a psql session holds a transaction id in the shop's database
+# for the whole run, as a forgotten `BEGIN; SELECT pg_current_xact_id();` does (the feed's
+# horizon must pass it: writes keep their speed).
+# Needs wrk (apt-get install -y wrk), psql for HOLD_TRANSACTION, and a release build
+# (cargo build --release).
+# Usage: [HOLD_TRANSACTION=1] scripts/http-bench.sh [seconds per run, default 15] [hot [rounds, default 10] | two-line]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-15}
@@ -48,6 +52,17 @@ for i in $(seq 1 64); do
     "$BASE/api/v1/orders" | sed -E 's/.*"data":\{"id":"([^"]+)".*/\1/')
   echo "$token" >> "$WORK/tokens"; echo "$order" >> "$WORK/orders"
 done
+
+if [ "${HOLD_TRANSACTION:-}" = 1 ]; then
+  pg_port=$(sed -n 4p "$WORK/data/postgres/data/postmaster.pid")
+  PGPASSWORD=$(cat "$WORK/data/postgres-password") psql -h 127.0.0.1 -p "$pg_port" -U ordo -d ordo \
+    -c 'SET idle_in_transaction_session_timeout = 0' \
+    -c 'BEGIN' -c 'SELECT pg_current_xact_id()' -c 'SELECT pg_sleep(3600)' > /dev/null 2>&1 &
+  HOLDER=$!
+  trap 'kill $HOLDER 2>/dev/null; kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+  sleep 1
+  echo "holding a transaction id in the shop's database (psql pid $HOLDER) for the whole run"
+fi
 
 lua_list() { printf '%s = {' "$1"; sed 's/.*/"&",/' "$2" | tr -d '\n'; echo '}'; }
 {

@@ -15,6 +15,7 @@ pub mod console;
 pub mod database;
 pub mod embedded_postgres;
 pub mod event_store;
+pub mod feed_horizon;
 pub mod http;
 pub mod media;
 pub mod metrics;

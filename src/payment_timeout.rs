@@ -8,15 +8,21 @@
 //! once; the Order aggregate decides, once: a second cancel, or a cancel racing a payment
 //! that won, is refused and skipped. The aggregate also refuses a timeout before
 //! `expires_at`, whatever a read model says.
+//!
+//! The views may lag (a stopped projector, an appending transaction holding the feed's
+//! horizon): the orders placed after their checkpoint are read from the events too, so
+//! an order expires on time whatever the read side does.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use aggregates::order::{CancelReason, OrderError};
+use aggregates::order::{CancelReason, OrderError, OrderEvent};
+use chrono::Utc;
 use sqlx::PgPool;
 use tokio::sync::watch;
+use uuid::Uuid;
 
-use crate::event_store::EventMetadata;
+use crate::event_store::{EventMetadata, EventStore, FeedPosition};
 use crate::write::{OrderActor, WriteError, WriteModel};
 
 /// Orders cancelled per query; the sweep repeats at once while it finds a full batch.
@@ -24,6 +30,7 @@ const BATCH: i64 = 200;
 
 pub struct PaymentTimeout {
     pool: PgPool,
+    events: EventStore,
     write: Arc<WriteModel>,
     /// How often to look for expired orders.
     every: Duration,
@@ -34,7 +41,34 @@ impl PaymentTimeout {
     /// timeout), between every 100 ms and every 5 s.
     pub fn new(pool: PgPool, write: Arc<WriteModel>, timeout: Duration) -> Self {
         let every = (timeout / 10).clamp(Duration::from_millis(100), Duration::from_secs(5));
-        Self { pool, write, every }
+        Self {
+            events: EventStore::new(pool.clone()),
+            pool,
+            write,
+            every,
+        }
+    }
+
+    /// Orders placed after the order views' checkpoint whose payment time is up.
+    async fn expired_beyond_views(&self) -> Result<Vec<Uuid>, sqlx::Error> {
+        let checkpoint = projections::checkpoint::read(&self.pool, "orders")
+            .await?
+            .map_or(FeedPosition::START, |checkpoint| checkpoint.position());
+        let placed = self
+            .events
+            .of_type_after(("Order", OrderEvent::ORDER_PLACED), checkpoint, BATCH)
+            .await?;
+        let now = Utc::now();
+        Ok(placed
+            .into_iter()
+            .filter_map(|(id, payload)| {
+                let expires_at = match serde_json::from_value(payload).ok()? {
+                    OrderEvent::OrderPlaced { expires_at, .. } => expires_at,
+                    _ => return None,
+                };
+                (expires_at <= now).then(|| id.parse().ok()).flatten()
+            })
+            .collect())
     }
 
     /// Sweeps until `stop` turns true.
@@ -43,7 +77,7 @@ impl PaymentTimeout {
             match self.sweep().await {
                 // A full batch with progress: more may be waiting. A full batch of refusals
                 // (the order views lag behind) waits like any other round.
-                Ok(Sweep { seen, cancelled }) if seen as i64 == BATCH && cancelled > 0 => continue,
+                Ok(Sweep { seen, cancelled }) if seen as i64 >= BATCH && cancelled > 0 => continue,
                 Ok(_) => {}
                 Err(err) => tracing::warn!(%err, "payment timeout sweep failed; retrying"),
             }
@@ -56,7 +90,12 @@ impl PaymentTimeout {
 
     /// Cancels one batch of expired orders.
     pub async fn sweep(&self) -> Result<Sweep, sqlx::Error> {
-        let expired = projections::orders::query::expired_unpaid(&self.pool, BATCH).await?;
+        let mut expired = projections::orders::query::expired_unpaid(&self.pool, BATCH).await?;
+        for id in self.expired_beyond_views().await? {
+            if !expired.contains(&id) {
+                expired.push(id);
+            }
+        }
         let metadata = EventMetadata {
             actor_id: Some("payment-timeout".to_owned()),
             actor_role: Some("system".to_owned()),

@@ -72,6 +72,17 @@ impl Application {
             every: self.state.refund_follow_up,
         };
         let follow_ups = tokio::spawn(follow_up.run(stopped.clone()));
+        let horizon = tokio::spawn(crate::feed_horizon::run(
+            self.state.pool.clone(),
+            self.state
+                .projector
+                .projections()
+                .iter()
+                .map(|p| p.name())
+                .collect(),
+            self.state.horizon.clone(),
+            stopped.clone(),
+        ));
         let sealer = tokio::spawn(crate::audit::sealer::run(
             self.state.pool.clone(),
             SEAL_EVERY,
@@ -89,6 +100,7 @@ impl Application {
         let _ = purges.await;
         let _ = follow_ups.await;
         let _ = sealer.await;
+        let _ = horizon.await;
         served
     }
 }

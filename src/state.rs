@@ -9,6 +9,7 @@ use sqlx::PgPool;
 
 use crate::auth::{JwtKeys, Sessions};
 use crate::event_store::EventStore;
+use crate::feed_horizon::HorizonWatch;
 use crate::media::{MediaStore, MediaUrls};
 use crate::rate_limit::{Limiters, RateLimits};
 use crate::retention::RetentionSettings;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub events: EventStore,
     pub write: Arc<WriteModel>,
     pub projector: Arc<Projector>,
+    /// What the feed horizon's watcher saw last (who holds the read side back).
+    pub horizon: Arc<HorizonWatch>,
     pub jwt: Arc<JwtKeys>,
     pub sessions: Arc<Sessions>,
     pub wechat: WeChatClient,
@@ -94,6 +97,7 @@ impl AppState {
         Self {
             write: Arc::new(WriteModel::new(events.clone(), settings.write)),
             projector: Arc::new(Projector::new(pool.clone(), projections::all())),
+            horizon: Arc::new(HorizonWatch::default()),
             sessions: Arc::new(Sessions::new(pool.clone())),
             wechat: WeChatClient::new(settings.wechat),
             wechat_pay: WeChatPay::new(settings.wechat_pay),

@@ -6,9 +6,12 @@
 //! "everything after position 41" may see 43 while 42 is still uncommitted, and would
 //! never look back. So the feed is ordered by (transaction_id, global_position) and only
 //! holds events of transactions older than the oldest one still running
-//! (`pg_snapshot_xmin`): those have all ended, so nothing can appear before them any more.
-//! A transaction that has not written yet gets a larger id than anything below that
-//! horizon, so its events sort after everything already read.
+//! that may still append (`feed_horizon`, see the migration `*_feed_horizon.sql`): those
+//! have all ended, so nothing can appear before them any more. A transaction that has not
+//! written yet gets a larger id than anything below that horizon, so its events sort
+//! after everything already read; one that holds an older id without having announced an
+//! append (a forgotten psql session, a migration, another database) is passed, and
+//! refused should it try to append after all.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -90,12 +93,13 @@ impl From<FeedRow> for RecordedEvent {
 }
 
 /// The feed's condition: after the position bound as `$1` (transaction id as bigint) and
-/// `$2` (global position), and below the oldest running transaction, so that a range read
-/// this way never gains an event later. Order by `events.transaction_id,
+/// `$2` (global position), and below the oldest running transaction that may append, so
+/// that a range read this way never gains an event later. The horizon is computed once
+/// per statement (an uncorrelated sub-select), on the statement's own snapshot. Order by `events.transaction_id,
 /// events.global_position`.
 pub const AFTER_POSITION_BELOW_HORIZON: &str =
     "(transaction_id, global_position) > ($1::bigint::text::xid8, $2)
-                AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())";
+                AND transaction_id < (SELECT feed_horizon(pg_current_snapshot()))";
 
 /// The columns a [`FeedRow`] is read from.
 const FEED_COLUMNS: &str = "transaction_id::text::bigint AS transaction_id, global_position,

@@ -68,6 +68,27 @@ pub async fn all(projector: &Projector) -> Result<Vec<ProjectionStatus>, sqlx::E
     Ok(statuses)
 }
 
+/// How far behind each of the live projections `names` is: the age in seconds of the
+/// oldest event it has not applied yet (0 when caught up). One cheap look per
+/// projection (the feed's index), for health checks.
+pub async fn lag_seconds(pool: &PgPool, names: &[&str]) -> Result<Vec<(String, f64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.projection,
+                coalesce(extract(epoch FROM now() - (
+                    SELECT e.recorded_at FROM events e
+                     WHERE (e.transaction_id, e.global_position)
+                           > (c.transaction_id, c.global_position)
+                     ORDER BY e.transaction_id, e.global_position
+                     LIMIT 1)), 0)::float8
+           FROM projection_checkpoints c
+          WHERE c.projection = ANY($1)
+          ORDER BY c.projection",
+    )
+    .bind(names)
+    .fetch_all(pool)
+    .await
+}
+
 /// Whether a projector holds its running lock on this database (any server process).
 pub async fn any_projector_running(pool: &PgPool) -> Result<bool, sqlx::Error> {
     // Advisory locks of one 64-bit key show as classid (high half) and objid (low half).

@@ -64,6 +64,12 @@ async fn print_status(projector: &Projector) -> anyhow::Result<()> {
             println!("  last rebuild stopped: {}", error.escape_debug());
         }
     }
+    // What holds the read side back, or would without the horizon's watcher.
+    let horizon = crate::feed_horizon::look(projector.pool()).await?;
+    for holder in &horizon.long_running {
+        let age = holder.age_seconds(chrono::Utc::now());
+        println!("long transaction ({age:.0} s): {holder}");
+    }
     Ok(())
 }
 

@@ -350,6 +350,10 @@ impl EmbeddedPostgres {
         );
         if durability == Durability::Throwaway {
             conf.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+        } else {
+            // A forgotten transaction (an operator's psql) is ended after a minute: the
+            // feed's horizon passes it at once, but it still holds back vacuum.
+            conf.push_str("idle_in_transaction_session_timeout = '60s'\n");
         }
         self.write_file(&self.data_dir().join(CONFIG_FILE), &conf)
     }

@@ -66,4 +66,51 @@ impl EventStore {
     ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
         event_log::read_feed(&self.pool, after, limit).await
     }
+
+    /// Up to `limit` committed events of `event_type` (of `aggregate_type`) after feed
+    /// position `after`, as (aggregate id, payload), whether or not the feed's horizon
+    /// has reached them yet: what a read model checkpointed at `after` lacks.
+    pub async fn of_type_after(
+        &self,
+        (aggregate_type, event_type): (&str, &str),
+        after: FeedPosition,
+        limit: i64,
+    ) -> Result<Vec<(String, serde_json::Value)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT aggregate_id, payload FROM events
+              WHERE (transaction_id, global_position) > ($3::bigint::text::xid8, $4)
+                AND aggregate_type = $1 AND event_type = $2
+              ORDER BY transaction_id, global_position
+              LIMIT $5",
+        )
+        .bind(aggregate_type)
+        .bind(event_type)
+        .bind(after.transaction_id)
+        .bind(after.global_position)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// The payloads of `stream`'s committed events after feed position `after`, in
+    /// stream order, whether or not the feed's horizon has reached them yet: what the
+    /// read models may not show yet.
+    pub async fn payloads_after(
+        &self,
+        stream: &StreamId,
+        after: FeedPosition,
+    ) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT payload FROM events
+              WHERE aggregate_type = $1 AND aggregate_id = $2
+                AND (transaction_id, global_position) > ($3::bigint::text::xid8, $4)
+              ORDER BY sequence",
+        )
+        .bind(&stream.aggregate_type)
+        .bind(&stream.aggregate_id)
+        .bind(after.transaction_id)
+        .bind(after.global_position)
+        .fetch_all(&self.pool)
+        .await
+    }
 }

@@ -8,7 +8,7 @@ use utoipa_axum::routes;
 
 use super::caller::AdminUser;
 use super::context::Recorded;
-use super::context::await_projection;
+use super::context::await_projections;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::error::ErrorCode;
@@ -154,8 +154,7 @@ async fn refund_order(
             Sent::Processing | Sent::Unanswered(_) => {}
         }
     }
-    await_projection(&state, "orders", position).await;
-    await_projection(&state, "catalog", position).await;
+    await_projections(&state, &["orders", "catalog"], position).await;
     if !refused.is_empty() {
         return Err(ApiError::new(
             ErrorCode::Upstream,

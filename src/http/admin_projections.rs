@@ -13,6 +13,7 @@ use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::paging::{Page, PagingQuery};
 use super::params::ValidQuery;
+use crate::feed_horizon::HorizonReport;
 use crate::state::AppState;
 use projections::Retried;
 use projections::parking::{self, ParkedEvent};
@@ -25,6 +26,23 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(start_rebuild))
         .routes(routes!(list_parked))
         .routes(routes!(retry_parked))
+        .routes(routes!(feed_horizon))
+}
+
+/// Who holds transaction ids on the cluster (the feed's horizon waits for those that
+/// append and passes the others after a moment), and how far behind each projection is,
+/// as this server's watcher saw them last (a few times a second).
+#[utoipa::path(get, path = "/api/v1/admin/feed-horizon", tag = "admin",
+    responses(
+        (status = 200, description = "the watcher's last look", body = Envelope<HorizonReport>),
+        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn feed_horizon(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+) -> Result<Success<HorizonReport>, ApiError> {
+    Ok(Success::ok(state.horizon.report()))
 }
 
 /// Each projection: version, state, position and lag, and a rebuild's progress.

@@ -15,6 +15,7 @@ use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use crate::auth::Role;
 use crate::database;
+use crate::feed_horizon::{HorizonReport, ProjectionLag};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -44,6 +45,37 @@ struct Readiness {
     /// Shown to loopback clients and operators only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pending_migrations: Option<usize>,
+    /// Whether the read models keep up, and what holds them back when not. Shown to
+    /// loopback clients and operators only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    read_side: Option<ReadSide>,
+}
+
+/// The read side's health: a lagging read side does not make the server unready (writes
+/// and a shopper's own orders are served from the events), but it is reported.
+#[derive(Debug, Serialize, ToSchema)]
+struct ReadSide {
+    /// `ok`, or `degraded` when a projection lags or an appending transaction holds the
+    /// feed's horizon for longer than a few seconds.
+    status: &'static str,
+    /// The projections more than a few seconds behind.
+    lagging: Vec<ProjectionLag>,
+    /// Who holds transaction ids on the cluster for long, and each projection's lag, as
+    /// the server's watcher saw them last (a few times a second).
+    feed_horizon: HorizonReport,
+}
+
+impl ReadSide {
+    fn of(state: &AppState) -> Self {
+        let feed_horizon = state.horizon.report();
+        let lagging: Vec<ProjectionLag> = feed_horizon.lagging().cloned().collect();
+        let degraded = !lagging.is_empty() || feed_horizon.held();
+        Self {
+            status: if degraded { "degraded" } else { "ok" },
+            lagging,
+            feed_horizon,
+        }
+    }
 }
 
 /// Whether the caller may see why the server is not ready (database errors, migrations):
@@ -94,14 +126,17 @@ async fn readyz(
                 status: "not_ready",
                 database: Some("reachable"),
                 pending_migrations: Some(pending),
+                read_side: None,
             })
         } else {
             error
         });
     }
+    let read_side = detail.then(|| ReadSide::of(&state));
     Ok(Success::ok(Readiness {
         status: "ready",
         database: detail.then_some("reachable"),
         pending_migrations: detail.then_some(0),
+        read_side,
     }))
 }

@@ -26,6 +26,7 @@ mod metrics;
 pub mod openapi;
 pub mod order_view;
 pub mod orders;
+mod own_orders;
 pub mod paging;
 mod params;
 mod payment_notices;

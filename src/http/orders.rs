@@ -9,12 +9,13 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::caller::AuthUser;
-use super::context::{Recorded, await_projection};
+use super::context::{Recorded, await_projections};
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::idempotency::Retry;
 use super::json::JsonBody;
 use super::order_view::OrderView;
+use super::own_orders;
 use super::paging::{Page, PagingQuery};
 use super::params::{IdPath, QueryRules, ValidQuery, one_of};
 use super::schemas::AddressSchema;
@@ -100,8 +101,7 @@ async fn place_order(
             return Err(err.into());
         }
     };
-    await_projection(&state, "orders", written.position).await;
-    await_projection(&state, "catalog", written.position).await;
+    await_projections(&state, &["orders", "catalog"], written.position).await;
     let (id, order) = written.value;
     Ok(Success::created(OrderView::of(
         id,
@@ -143,8 +143,7 @@ pub async fn transition(
         return Ok(Success::ok(current_order(state, id).await?));
     }
     let written = write.await?;
-    await_projection(state, "orders", written.position).await;
-    await_projection(state, "catalog", written.position).await;
+    await_projections(state, &["orders", "catalog"], written.position).await;
     Ok(Success::ok(OrderView::of(
         id,
         written.value,
@@ -213,7 +212,8 @@ async fn get_order(
     user: AuthUser,
     IdPath(id): IdPath,
 ) -> Result<Success<OrderView>, ApiError> {
-    if let Some(row) = query::order_of(&state.pool, id, user.id()).await? {
+    let stale = own_orders::views_stale(&state);
+    if !stale && let Some(row) = query::order_of(&state.pool, id, user.id()).await? {
         return Ok(Success::ok(OrderView::from_row(row, &state.media_urls)));
     }
     // A write waits only so long for the read models (see `await_projection`): an order
@@ -221,7 +221,7 @@ async fn get_order(
     // horizon) is still the shopper's to read at once. Only a recent id is looked up in
     // the events (its UUIDv7 says when it was made): random or old ids cost no more than
     // the one read above.
-    if !minted_recently(id) {
+    if !stale && !minted_recently(id) {
         return Err(ApiError::not_found("order"));
     }
     let order = load_order(&state, id).await?;
@@ -264,10 +264,17 @@ async fn list_orders(
     let status = filter.status();
     let (rows, total) =
         query::orders_of(&state.pool, user.id(), status, paging.size, paging.offset()).await?;
-    let list = rows
+    let list: Vec<OrderView> = rows
         .into_iter()
         .map(|row| OrderView::from_row(row, &state.media_urls))
         .collect();
+    // While the views lag, each order as its events make it (see `own_orders`).
+    let (list, total) = if own_orders::views_stale(&state) {
+        let window = (paging.size, paging.offset());
+        own_orders::refreshed_page(&state, user.id(), status, (list, total), window).await?
+    } else {
+        (list, total)
+    };
     Ok(Success::ok(Page::new(list, total, paging)))
 }
 

@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::context::{REQUEST_ID_HEADER, await_projection};
+use super::context::{REQUEST_ID_HEADER, await_projections};
 use super::error::ApiError;
 use super::sampled_log::SampledLog;
 use crate::event_store::EventMetadata;
@@ -265,8 +265,7 @@ async fn handle_notice(state: AppState, headers: HeaderMap, body: Bytes) -> Resp
         .await;
     let outcome = match written {
         Ok(written) => {
-            await_projection(&state, "orders", written.position).await;
-            await_projection(&state, "catalog", written.position).await;
+            await_projections(&state, &["orders", "catalog"], written.position).await;
             let order = written.value;
             if written.position == crate::event_store::FeedPosition::START {
                 "duplicate"

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::caller::AdminUser;
-use super::context::{Recorded, await_projection};
+use super::context::{Recorded, await_projections};
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
 use super::params::{IdPath, QueryRules, ValidQuery, check_text, required_text_param};
@@ -107,7 +107,7 @@ async fn upload_image(
         .write
         .add_product_image(id, key_text.clone(), &metadata)
         .await?;
-    await_projection(&state, "catalog", written.position).await;
+    await_projections(&state, &["catalog"], written.position).await;
     Ok(Success::created(ImageAdded {
         url: state.media_urls.url(&key_text),
         product: ProductView::new(written.value, &state.media_urls),
@@ -218,7 +218,7 @@ async fn remove_image(
 ) -> Result<Success<ProductView>, ApiError> {
     let key = MediaUrls::key_in(&query.url).to_owned();
     let written = state.write.remove_product_image(id, key, &metadata).await?;
-    await_projection(&state, "catalog", written.position).await;
+    await_projections(&state, &["catalog"], written.position).await;
     Ok(Success::ok(ProductView::new(
         written.value,
         &state.media_urls,

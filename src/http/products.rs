@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::caller::AdminUser;
-use super::context::{Recorded, await_projection};
+use super::context::{Recorded, await_projections};
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::idempotency::Retry;
@@ -127,7 +127,7 @@ async fn create_product(
         .write
         .create_product(new, body.initial_stock, &metadata)
         .await?;
-    await_projection(&state, "catalog", written.position).await;
+    await_projections(&state, &["catalog"], written.position).await;
     Ok(Success::created(ProductView::new(
         written.value,
         &state.media_urls,
@@ -181,7 +181,7 @@ async fn update_product(
         limit_per_user: body.limit_per_user,
     };
     let written = state.write.update_product(id, changes, &metadata).await?;
-    await_projection(&state, "catalog", written.position).await;
+    await_projections(&state, &["catalog"], written.position).await;
     Ok(Success::ok(ProductView::new(
         written.value,
         &state.media_urls,
@@ -233,7 +233,7 @@ async fn adjust_stock(
         reason: body.reason,
     };
     let written = state.write.adjust_stock(id, adjustment, &metadata).await?;
-    await_projection(&state, "catalog", written.position).await;
+    await_projections(&state, &["catalog"], written.position).await;
     Ok(Success::ok(ProductView::new(
         written.value,
         &state.media_urls,

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::context::await_projection;
+use super::context::await_projections;
 use super::error::ApiError;
 use super::payment_notices::{
     NoticeAnswer, NoticeRecord, notice_answer, notice_metadata, open_or_refuse, record,
@@ -154,8 +154,7 @@ async fn handle_refund_notice(state: AppState, headers: HeaderMap, body: Bytes) 
     let outcome = match written {
         Ok(written) if written.position == FeedPosition::START => "duplicate",
         Ok(written) => {
-            await_projection(&state, "orders", written.position).await;
-            await_projection(&state, "catalog", written.position).await;
+            await_projections(&state, &["orders", "catalog"], written.position).await;
             "accepted"
         }
         Err(WriteError::OrderNotFound) => {

@@ -407,9 +407,14 @@ async fn an_order_that_outlives_its_deadline_after_committing_is_answered_to_the
         .value
         .id;
     // Locking the checkpoints table keeps the read models behind: a placed order then
-    // waits (2 s) to read its own write, long past the 300 ms deadline. A table lock, not
-    // a row lock: it takes no transaction id, so it holds back no other test's feed
-    // horizon (the cluster is shared).
+    // waits (2 s) to read its own write, long past the 300 ms deadline. (Caught up first:
+    // a read side already seen behind is not waited for.) A table lock, not a row lock:
+    // it takes no transaction id.
+    crate::support::settle(&app.pool).await;
+    crate::support::eventually("the server sees its read side caught up", || async {
+        (!app.state.horizon.report().stale("orders")).then_some(())
+    })
+    .await;
     let mut hold = app.pool.begin().await.expect("begin");
     sqlx::query("LOCK TABLE projection_checkpoints IN EXCLUSIVE MODE")
         .execute(&mut *hold)

@@ -13,6 +13,7 @@ mod event_store;
 mod fulfilment;
 mod golden_corpus;
 mod health;
+mod horizon;
 mod idempotency;
 mod images;
 mod journey;

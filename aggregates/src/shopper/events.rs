@@ -23,6 +23,18 @@ pub enum ShopperEvent {
     },
 }
 
+impl ShopperEvent {
+    /// The order the event is about.
+    pub fn order_id(&self) -> Uuid {
+        match self {
+            Self::PurchaseOpened { order_id, .. }
+            | Self::PurchasePaid { order_id }
+            | Self::PurchaseReleased { order_id, .. }
+            | Self::PurchaseReturned { order_id, .. } => *order_id,
+        }
+    }
+}
+
 impl DomainEvent for ShopperEvent {
     fn event_type(&self) -> String {
         match self {

@@ -211,16 +211,19 @@ function healthView() {
   const status = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const lagChart = h("div", {});
   const orders = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  const horizon = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const root = h("div", {},
     card("Projections", status),
+    card("Long transactions", horizon,
+      h("p", { class: "hint" }, "Transactions holding an id for more than 5 s anywhere on the database cluster. The read side waits for those appending events; it passes the others, which still hold back PostgreSQL's clean-up.")),
     card("Lag over the last 5 minutes", lagChart,
       h("p", { class: "hint" }, "Events each projection is behind the feed, sampled every 2 s while this page is open.")),
     card("Orders per second (this server process)", orders,
       h("p", { class: "hint" }, "From the counters /metrics serves (orders_placed_total, orders_refused_total), sampled every 2 s.")));
   poll(POLL_MS, async (current) => {
     try {
-      const [projections, counts] = await Promise.all([
-        api("/api/v1/admin/projections"), api("/api/v1/admin/metrics/orders")]);
+      const [projections, counts, report] = await Promise.all([
+        api("/api/v1/admin/projections"), api("/api/v1/admin/metrics/orders"), api("/api/v1/admin/feed-horizon")]);
       if (!current()) return;
       const now = Date.now();
       lagSamples.push({ at: now, lags: Object.fromEntries(projections.map((p) => [p.name, p.lag_events])) });
@@ -229,6 +232,7 @@ function healthView() {
         while (samples.length && samples[0].at < now - LAG_WINDOW_MS) samples.shift();
       }
       status.replaceChildren(projectionTable(projections));
+      horizon.replaceChildren(longTransactions(report));
       lagChart.replaceChildren(lineChart({
         series: projections.map((p) => ({ name: p.name, points: lagSamples.filter((s) => p.name in s.lags).map((s) => [s.at, s.lags[p.name]]) })),
         from: now - LAG_WINDOW_MS, to: now, yLabel: "events behind", xLabels: ["5 min ago", "now"], label: "lag in events per projection",
@@ -270,6 +274,23 @@ function orderRates(now) {
       series: [{ name: "placed / s", points: rates.map((r) => [r.at, r.placed]) }, { name: "refused / s", points: rates.map((r) => [r.at, r.refused]) }],
       from: now - LAG_WINDOW_MS, to: now, yLabel: "orders / s", xLabels: ["5 min ago", "now"], label: "orders placed and refused per second",
     }));
+}
+
+/** The transactions that hold the feed's horizon (or would without its watcher). */
+function longTransactions(report) {
+  if (!report.long_running.length) return h("p", { class: "muted", "data-testid": "long-transactions" }, "None.");
+  const now = Date.now();
+  const rows = report.long_running.map((t) => h("tr", { "data-testid": "long-transaction" },
+    h("td", {}, h("span", { class: "badge " + (t.appender ? "warn" : "ok") }, t.appender ? "appending: read side waits" : "passed")),
+    h("td", { class: "num" }, t.pid ?? "—"),
+    h("td", {}, t.database ?? "?"),
+    h("td", {}, t.application ?? "?"),
+    h("td", { class: "num" }, t.since ? Math.round((now - Date.parse(t.since)) / 1000) + " s" : "?"),
+    h("td", {}, t.state ?? "?"),
+    h("td", {}, h("code", {}, t.query ?? ""))));
+  return h("table", { "data-testid": "long-transactions" },
+    h("thead", {}, h("tr", {}, ...["", "pid", "database", "application", "for", "state", "query"].map((c) => h("th", {}, c)))),
+    h("tbody", {}, ...rows));
 }
 
 function projectionTable(projections) {

@@ -1,0 +1,402 @@
+//! The feed's horizon waits only for transactions that can append events: a transaction
+//! held open anywhere on the cluster (an operator's psql, another database's work) no
+//! longer freezes the read side, is named where operators look, and can never slip an
+//! event in behind the projections.
+
+use std::time::Duration;
+
+use ordo::state::AppSettings;
+use ordo::write::WriteSettings;
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use crate::support::{TestApp, database_url, eventually, fresh_database, settle, start};
+
+/// A transaction that holds a transaction id and does nothing else, as a forgotten
+/// `BEGIN; SELECT pg_current_xact_id();` in psql does. Ends (rolled back) when dropped.
+struct HeldTransaction {
+    conn: PgConnection,
+    pid: i32,
+}
+
+impl HeldTransaction {
+    async fn on(url: &str) -> Self {
+        let mut conn = PgConnection::connect(url).await.expect("connect");
+        // Whatever limit the database sets, this one stays (as a careless client's may).
+        sqlx::query("SET idle_in_transaction_session_timeout = 0")
+            .execute(&mut conn)
+            .await
+            .expect("no idle limit");
+        sqlx::query("BEGIN")
+            .execute(&mut conn)
+            .await
+            .expect("begin");
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut conn)
+            .await
+            .expect("pid");
+        sqlx::query("SELECT pg_current_xact_id()")
+            .execute(&mut conn)
+            .await
+            .expect("take a transaction id");
+        Self { conn, pid }
+    }
+}
+
+fn expiring_after(timeout: Duration) -> AppSettings {
+    AppSettings {
+        dev_mode: true,
+        write: WriteSettings {
+            payment_timeout: timeout,
+            ..WriteSettings::default()
+        },
+        ..AppSettings::default()
+    }
+}
+
+fn id_of(body: &Value) -> Uuid {
+    body["data"]["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("an order id")
+}
+
+/// The status the order views hold for `order` (read straight from the table: what the
+/// projector wrote, not a fallback).
+async fn viewed_status(app: &TestApp, order: Uuid) -> Option<String> {
+    sqlx::query_scalar("SELECT status FROM order_views WHERE order_id = $1")
+        .bind(order)
+        .fetch_optional(&app.pool)
+        .await
+        .expect("order views")
+}
+
+async fn shop_keeps_serving_while(held: HeldTransaction, app: &TestApp, own_database: bool) {
+    let product = app.create_product("Oolong", 4800, 100).await;
+    let (status, placed) = app.place_order("mei", &[(product, 1)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let (status, to_pay) = app.place_order("mei", &[(product, 2)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{to_pay}");
+    let (status, to_cancel) = app.place_order("mei", &[(product, 3)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{to_cancel}");
+    let (placed, to_pay, to_cancel) = (id_of(&placed), id_of(&to_pay), id_of(&to_cancel));
+    app.pay(to_pay, 9600).await;
+    let (status, body) = app.cancel_order("mei", &to_cancel.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // The projector reads past the held transaction: the views themselves show it all.
+    for (order, wanted) in [
+        (placed, "awaiting_payment"),
+        (to_pay, "paid"),
+        (to_cancel, "cancelled"),
+    ] {
+        eventually(
+            "the order views show the order while the transaction is held",
+            || async { (viewed_status(app, order).await.as_deref() == Some(wanted)).then_some(()) },
+        )
+        .await;
+    }
+    let (status, list) = app
+        .get_json_as("/api/v1/orders", &app.user_token("mei"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["data"]["pagination"]["total"], 3, "{list}");
+    let statuses: Vec<&str> = list["data"]["list"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|order| order["status"].as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["cancelled", "paid", "awaiting_payment"],
+        "{list}"
+    );
+    // Available stock follows too (97 of 100: 1 held, 2 sold, 3 given back).
+    eventually("the catalog shows the stock moves", || async {
+        let (_, product) = app.get_json(&format!("/api/v1/products/{product}")).await;
+        (product["data"]["available"] == 97).then_some(())
+    })
+    .await;
+
+    // The payment timeout still cancels the unpaid order.
+    eventually("the unpaid order expires", || async {
+        (viewed_status(app, placed).await.as_deref() == Some("cancelled")).then_some(())
+    })
+    .await;
+
+    // Operators see who holds a transaction id, and for how long.
+    let readiness = eventually("/readyz names the held transaction", || async {
+        let (status, body) = app.get_json("/readyz").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let named = body["data"]["read_side"]["feed_horizon"]["long_running"]
+            .as_array()
+            .is_some_and(|holders| holders.iter().any(|h| h["pid"] == held.pid));
+        named.then_some(body)
+    })
+    .await;
+    let holder = readiness["data"]["read_side"]["feed_horizon"]["long_running"]
+        .as_array()
+        .and_then(|holders| holders.iter().find(|h| h["pid"] == held.pid).cloned())
+        .expect("the holder");
+    assert_eq!(holder["appender"], false, "{holder}");
+    assert_eq!(holder["state"], "idle in transaction", "{holder}");
+    assert_eq!(holder["query"], "SELECT pg_current_xact_id()", "{holder}");
+    let metrics = app.metrics().await;
+    let age: f64 = metrics
+        .lines()
+        .find(|line| line.starts_with("feed_horizon_age_seconds{holder=\"bystander\"}"))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .expect("feed_horizon_age_seconds for bystanders");
+    assert!(age >= 5.0, "the bystander's age: {age}\n{metrics}");
+
+    let mut held = held;
+    if own_database {
+        // Should the held transaction try to append now, it is refused (retryable):
+        // its events would sort before what the projections already read.
+        let refused = sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                 event_version, payload, metadata)
+             VALUES ('Order', $1, 1, 'OrderPaid', '1.0', '{}', '{}')",
+        )
+        .bind(Uuid::now_v7().to_string())
+        .execute(&mut held.conn)
+        .await
+        .expect_err("a passed bystander may not append");
+        let code = refused.as_database_error().and_then(|db| db.code());
+        assert_eq!(code.as_deref(), Some("40001"), "{refused}");
+    }
+    sqlx::query("ROLLBACK")
+        .execute(&mut held.conn)
+        .await
+        .expect("end the held transaction");
+
+    // Nothing was skipped or applied twice meanwhile.
+    settle(&app.pool).await;
+    let (status, report) = app
+        .get_json_as("/api/v1/admin/audit/verify", &app.admin_token())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["data"]["ok"], true, "{report}");
+}
+
+#[tokio::test]
+async fn a_transaction_held_in_another_database_of_the_cluster_does_not_freeze_the_shop() {
+    let (pool, _) = fresh_database().await;
+    let app = start(pool, expiring_after(Duration::from_secs(3))).await;
+    let held = HeldTransaction::on(&database_url("postgres")).await;
+    shop_keeps_serving_while(held, &app, false).await;
+}
+
+#[tokio::test]
+async fn a_transaction_held_in_the_shops_own_database_does_not_freeze_the_shop() {
+    let (pool, options) = fresh_database().await;
+    let app = start(pool, expiring_after(Duration::from_secs(3))).await;
+    let name = options.get_database().expect("a database name");
+    let held = HeldTransaction::on(&database_url(name)).await;
+    shop_keeps_serving_while(held, &app, true).await;
+}
+
+/// An append that announced itself (its first INSERT) is waited for however long it
+/// runs: the feed shows nothing committed after it until it ends, then both, in order.
+#[tokio::test]
+async fn the_feed_waits_for_an_appending_transaction_however_long_it_runs() {
+    let (pool, options) = fresh_database().await;
+    let name = options.get_database().expect("a database name");
+    let mut appender = PgConnection::connect(&database_url(name))
+        .await
+        .expect("connect");
+    sqlx::query("BEGIN")
+        .execute(&mut appender)
+        .await
+        .expect("begin");
+    insert_event(&mut appender, "slow").await;
+    // Long enough for the watcher to pass a bystander; an appender is not one.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    ordo::feed_horizon::check(&pool, &[])
+        .await
+        .expect("look at the horizon");
+    let mut other = pool.acquire().await.expect("connection");
+    insert_event(&mut other, "fast").await;
+    let store = ordo::event_store::EventStore::new(pool.clone());
+    let feed = store
+        .read_feed(ordo::event_store::FeedPosition::START, 100)
+        .await
+        .expect("feed");
+    assert!(feed.is_empty(), "the feed ran past an appender: {feed:?}");
+
+    sqlx::query("COMMIT")
+        .execute(&mut appender)
+        .await
+        .expect("commit");
+    let feed =
+        crate::support::read_feed_until(&store, ordo::event_store::FeedPosition::START, 100, 2)
+            .await;
+    let ids: Vec<&str> = feed.iter().map(|e| e.aggregate_id.as_str()).collect();
+    assert_eq!(ids, ["slow", "fast"]);
+}
+
+async fn insert_event(conn: &mut PgConnection, id: &str) {
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                             event_version, payload, metadata)
+         VALUES ('Probe', $1, 1, 'Probed', '1.0', '{}', '{}')",
+    )
+    .bind(id)
+    .execute(conn)
+    .await
+    .expect("insert an event");
+}
+
+/// Property 4 under the new horizon: appenders commit out of order while bystanders hold
+/// ids for a while and then try to append (some in time, some too late and refused); a
+/// reader tailing the feed meanwhile sees every committed event exactly once, in order.
+#[tokio::test]
+async fn a_reader_tailing_the_feed_past_bystanders_never_skips_or_repeats_an_event() {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use ordo::event_store::{
+        EventData, EventMetadata, EventStore, FeedPosition, StreamAppend, StreamId,
+    };
+
+    let (pool, options) = fresh_database().await;
+    let url = database_url(options.get_database().expect("a database name"));
+    let store = EventStore::new(pool.clone());
+    let running = Arc::new(AtomicBool::new(true));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let committed: Arc<std::sync::Mutex<HashSet<String>>> = Arc::default();
+
+    // The watcher, looking more often than the server's does.
+    let watcher = {
+        let (pool, running) = (pool.clone(), running.clone());
+        tokio::spawn(async move {
+            while running.load(Ordering::Relaxed) {
+                ordo::feed_horizon::check(&pool, &[]).await.expect("check");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let appenders: Vec<_> = (0..4)
+        .map(|writer| {
+            let (store, running, committed) = (store.clone(), running.clone(), committed.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while running.load(Ordering::Relaxed) {
+                    let id = format!("w{writer}-{n}");
+                    n += 1;
+                    let append = StreamAppend {
+                        stream: StreamId::new("Probe", id.clone()),
+                        expected_sequence: 0,
+                        events: vec![EventData {
+                            event_type: "Probed".to_owned(),
+                            event_version: "1.0".to_owned(),
+                            payload: serde_json::json!({}),
+                            metadata: None,
+                        }],
+                    };
+                    store
+                        .append(&[append], &EventMetadata::default())
+                        .await
+                        .expect("append");
+                    committed.lock().expect("lock").insert(id);
+                }
+            })
+        })
+        .collect();
+    let bystanders: Vec<_> =
+        (0..3)
+            .map(|who| {
+                let (url, running, committed, refused) = (
+                    url.clone(),
+                    running.clone(),
+                    committed.clone(),
+                    refused.clone(),
+                );
+                tokio::spawn(async move {
+                    let mut n: u64 = 0;
+                    while running.load(Ordering::Relaxed) {
+                        let held = HeldTransaction::on(&url).await;
+                        let mut conn = held.conn;
+                        // Some append within the grace, most after it.
+                        let wait = (n * 137 + who * 71) % 700;
+                        tokio::time::sleep(Duration::from_millis(wait)).await;
+                        let id = format!("b{who}-{n}");
+                        n += 1;
+                        match sqlx::query(
+                        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                             event_version, payload, metadata)
+                         VALUES ('Probe', $1, 1, 'Probed', '1.0', '{}', '{}')",
+                    )
+                    .bind(&id)
+                    .execute(&mut conn)
+                    .await
+                    {
+                        Ok(_) => {
+                            sqlx::query("COMMIT").execute(&mut conn).await.expect("commit");
+                            committed.lock().expect("lock").insert(id);
+                        }
+                        Err(err) => {
+                            let code = err.as_database_error().and_then(|db| db.code());
+                            assert_eq!(code.as_deref(), Some("40001"), "{err}");
+                            refused.fetch_add(1, Ordering::Relaxed);
+                            sqlx::query("ROLLBACK").execute(&mut conn).await.expect("rollback");
+                        }
+                    }
+                    }
+                })
+            })
+            .collect();
+
+    let mut seen: Vec<(FeedPosition, String)> = Vec::new();
+    let mut checkpoint = FeedPosition::START;
+    let until = tokio::time::Instant::now() + Duration::from_secs(4);
+    while tokio::time::Instant::now() < until {
+        for event in store.read_feed(checkpoint, 500).await.expect("read") {
+            checkpoint = event.position;
+            seen.push((event.position, event.aggregate_id));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    running.store(false, Ordering::Relaxed);
+    for task in appenders.into_iter().chain(bystanders) {
+        task.await.expect("task");
+    }
+    watcher.await.expect("watcher");
+    let committed = committed.lock().expect("lock").clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while seen.len() < committed.len() && tokio::time::Instant::now() < deadline {
+        for event in store.read_feed(checkpoint, 500).await.expect("read") {
+            checkpoint = event.position;
+            seen.push((event.position, event.aggregate_id));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    assert!(
+        seen.windows(2).all(|pair| pair[0].0 < pair[1].0),
+        "out of feed order"
+    );
+    let ids: Vec<&String> = seen.iter().map(|(_, id)| id).collect();
+    let unique: HashSet<&String> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "an event was read twice");
+    let missing: Vec<&String> = committed.iter().filter(|id| !unique.contains(id)).collect();
+    assert!(missing.is_empty(), "skipped: {missing:?}");
+    assert_eq!(
+        unique.len(),
+        committed.len(),
+        "read an event never committed"
+    );
+    assert!(
+        refused.load(Ordering::Relaxed) > 0,
+        "no bystander was passed and then refused: the test did not exercise the horizon"
+    );
+    assert!(
+        committed.iter().any(|id| id.starts_with('b')),
+        "no bystander appended in time"
+    );
+}
