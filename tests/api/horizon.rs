@@ -400,3 +400,91 @@ async fn a_reader_tailing_the_feed_past_bystanders_never_skips_or_repeats_an_eve
         "no bystander appended in time"
     );
 }
+
+/// When the read side lags anyway (here an appending transaction holds the horizon), a
+/// shopper still sees their own orders as they are: read from the events.
+#[tokio::test]
+async fn while_an_appender_holds_the_read_side_a_shopper_sees_their_orders_as_they_are() {
+    let (pool, options) = fresh_database().await;
+    let app = start(pool, expiring_after(Duration::from_secs(900))).await;
+    let product = app.create_product("Oolong", 4800, 100).await;
+    let (status, before) = app.place_order("mei", &[(product, 1)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{before}");
+    let before = id_of(&before);
+    settle(&app.pool).await;
+
+    // An append that never ends: the feed's horizon waits for it, as it must.
+    let name = options.get_database().expect("a database name");
+    let mut appender = PgConnection::connect(&database_url(name))
+        .await
+        .expect("connect");
+    sqlx::query("BEGIN")
+        .execute(&mut appender)
+        .await
+        .expect("begin");
+    insert_event(&mut appender, "held").await;
+    let (status, placed) = app.place_order("mei", &[(product, 2)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let placed = id_of(&placed);
+    eventually("the server sees its order views behind", || async {
+        app.state.horizon.report().stale("orders").then_some(())
+    })
+    .await;
+    app.pay(placed, 9600).await;
+    let (status, body) = app.cancel_order("mei", &before.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        viewed_status(&app, placed).await,
+        None,
+        "the views really lag"
+    );
+
+    let token = app.user_token("mei");
+    let (status, detail) = app
+        .get_json_as(&format!("/api/v1/orders/{placed}"), &token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["data"]["status"], "paid", "{detail}");
+    let (status, list) = app.get_json_as("/api/v1/orders", &token).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let listed: Vec<(String, String)> = list["data"]["list"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|order| {
+            (
+                order["id"].as_str().unwrap_or_default().to_owned(),
+                order["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (placed.to_string(), "paid".to_owned()),
+            (before.to_string(), "cancelled".to_owned())
+        ],
+        "{list}"
+    );
+    assert_eq!(list["data"]["pagination"]["total"], 2, "{list}");
+    // Someone else's order is still not theirs to read.
+    let (status, _) = app
+        .get_json_as(&format!("/api/v1/orders/{placed}"), &app.user_token("lei"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The read side's health says so.
+    let (_, readiness) = app.get_json("/readyz").await;
+    let appender_age = readiness["data"]["read_side"]["feed_horizon"]["appender_age_seconds"]
+        .as_f64()
+        .expect("appender age");
+    assert!(appender_age > 0.0, "{readiness}");
+
+    sqlx::query("ROLLBACK")
+        .execute(&mut appender)
+        .await
+        .expect("end it");
+    eventually("the views catch up", || async {
+        (viewed_status(&app, placed).await.as_deref() == Some("paid")).then_some(())
+    })
+    .await;
+}
