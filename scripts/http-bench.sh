@@ -10,7 +10,9 @@
 # With HOLD_TRANSACTION=1: a psql session holds a transaction id in the shop's database
 # for the whole run, as a forgotten `BEGIN; SELECT pg_current_xact_id();` does (the feed's
 # horizon must pass it: writes keep their speed).
-# Needs wrk (apt-get install -y wrk), psql for HOLD_TRANSACTION, and a release build
+# With ANNOUNCE=off: the trigger by which appends announce themselves to the feed's
+# horizon is disabled for the run (what the horizon costs each write; never in service).
+# Needs wrk (apt-get install -y wrk), psql for HOLD_TRANSACTION and ANNOUNCE, and a release build
 # (cargo build --release).
 # Usage: [HOLD_TRANSACTION=1] scripts/http-bench.sh [seconds per run, default 15] [hot [rounds, default 10] | two-line]
 set -euo pipefail
@@ -53,9 +55,16 @@ for i in $(seq 1 64); do
   echo "$token" >> "$WORK/tokens"; echo "$order" >> "$WORK/orders"
 done
 
+shop_psql() {
+  PGPASSWORD=$(cat "$WORK/data/postgres-password") \
+    psql -h 127.0.0.1 -p "$(sed -n 4p "$WORK/data/postgres/data/postmaster.pid")" -U ordo -d ordo "$@"
+}
+if [ "${ANNOUNCE:-}" = off ]; then
+  shop_psql -qc 'ALTER TABLE events DISABLE TRIGGER events_announce_append'
+  echo "appends do not announce themselves (the horizon's cost left out)"
+fi
 if [ "${HOLD_TRANSACTION:-}" = 1 ]; then
-  pg_port=$(sed -n 4p "$WORK/data/postgres/data/postmaster.pid")
-  PGPASSWORD=$(cat "$WORK/data/postgres-password") psql -h 127.0.0.1 -p "$pg_port" -U ordo -d ordo \
+  shop_psql \
     -c 'SET idle_in_transaction_session_timeout = 0' \
     -c 'BEGIN' -c 'SELECT pg_current_xact_id()' -c 'SELECT pg_sleep(3600)' > /dev/null 2>&1 &
   HOLDER=$!

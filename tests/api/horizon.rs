@@ -19,6 +19,7 @@ use crate::support::{TestApp, database_url, eventually, fresh_database, settle, 
 struct HeldTransaction {
     conn: PgConnection,
     pid: i32,
+    since: tokio::time::Instant,
 }
 
 impl HeldTransaction {
@@ -41,7 +42,11 @@ impl HeldTransaction {
             .execute(&mut conn)
             .await
             .expect("take a transaction id");
-        Self { conn, pid }
+        Self {
+            conn,
+            pid,
+            since: tokio::time::Instant::now(),
+        }
     }
 }
 
@@ -155,6 +160,15 @@ async fn shop_keeps_serving_while(held: HeldTransaction, app: &TestApp, own_data
 
     let mut held = held;
     if own_database {
+        // Half a minute into the hold, the shop is still as quick to show a new order.
+        tokio::time::sleep_until(held.since + Duration::from_secs(30)).await;
+        let (status, late) = app.place_order("lei", &[(product, 1)]).await;
+        assert_eq!(status, StatusCode::CREATED, "{late}");
+        let late = id_of(&late);
+        eventually("the order views show an order placed 30 s into the hold", || async {
+            viewed_status(app, late).await.is_some().then_some(())
+        })
+        .await;
         // Should the held transaction try to append now, it is refused (retryable):
         // its events would sort before what the projections already read.
         let refused = sqlx::query(
