@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::caller::AuthUser;
 use super::client_address::ClientAddress;
 use super::context::metadata_of_request;
+use super::dev_only;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
 use super::json::JsonBody;
@@ -69,7 +70,7 @@ struct LoginAnswer {
     responses(
         (status = 200, description = "logged in", body = Envelope<LoginAnswer>),
         (status = 401, description = "WeChat refused the code (40100)", body = ErrorBody),
-        (status = 403, description = "a dev code outside dev mode, or WeChat refused the user (40300)", body = ErrorBody),
+        (status = 403, description = "a dev code outside dev mode, or through a proxy while dev mode is on only by default (naming ORDO_DEV), or WeChat refused the user (40300)", body = ErrorBody),
         (status = 422, description = "the code is empty, longer than 128 characters or not one clean line (42200)", body = ErrorBody),
         (status = 502, description = "WeChat failed or timed out (50200)", body = ErrorBody),
     ))]
@@ -86,7 +87,7 @@ async fn wechat_login(
         return Err(ApiError::invalid(vec![error]));
     }
     let (openid, nickname) = match code.strip_prefix("dev:") {
-        Some(name) => (code.to_owned(), dev_name(&state, name)?),
+        Some(name) => (code.to_owned(), dev_name(&state, &headers, name)?),
         None => (
             state.wechat.openid_for(code).await.map_err(wechat_error)?,
             DEFAULT_NICKNAME.to_owned(),
@@ -115,13 +116,15 @@ async fn wechat_login(
     }))
 }
 
-/// The name of a `dev:<name>` code, accepted in dev mode only.
-fn dev_name(state: &AppState, name: &str) -> Result<String, ApiError> {
+/// The name of a `dev:<name>` code, accepted in dev mode only (and through a proxy only
+/// when dev mode or dev logins were asked for).
+fn dev_name(state: &AppState, headers: &HeaderMap, name: &str) -> Result<String, ApiError> {
     if !state.dev_login {
         return Err(ApiError::forbidden(
             "dev login codes are accepted in dev mode only",
         ));
     }
+    dev_only::refuse_through_proxy(state.dev_login_by_default, headers, "dev logins")?;
     // Like a code WeChat never issued: a blank name is refused as WeChat refuses a bad
     // code, and a long one shows its first 64 characters (the openid keeps it whole).
     let name = name.trim();
