@@ -112,6 +112,7 @@ impl Config {
                 .clone()
                 .filter(|secret| !secret.is_empty())
                 .map(Secret::new),
+            max_in_flight: wechat.wechat_max_in_flight,
             ..WeChatConfig::default()
         }
     }

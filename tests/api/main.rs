@@ -38,3 +38,4 @@ mod support;
 mod text_hygiene;
 mod topology;
 mod verify_stream;
+mod wechat_quota;
