@@ -1,11 +1,13 @@
 //! `Idempotency-Key` on every POST: a retried request with the same key from the same
-//! user within 24 h ([`IDEMPOTENCY_REPLAY_WINDOW`]) gets the first answer again and
-//! creates nothing new; the same key with a different request (path or body) is a 422.
+//! user within 24 h ([`crate::retention::IDEMPOTENCY_REPLAY_WINDOW`]) gets the first
+//! answer again and creates nothing new; the same key with a different request (path or
+//! body) is a 422.
 //!
 //! The key is claimed in `idempotency_keys` before the handler runs (so concurrent
 //! retries in any process wait for the first), kept alive while it runs however long it
 //! takes, and the answer stored after it ([`claim`]). If the server stops between the
-//! write and storing the answer, the claim goes stale; the next retry takes it over and the handler is told so ([`TakenOver`]): it finds what was
+//! write and storing the answer, its heartbeat stops and the claim goes stale; the next
+//! retry takes it over and the handler is told so ([`TakenOver`]): it finds what was
 //! written through the events' metadata, which records the key in the same statement as
 //! the write, and answers from that instead of writing again.
 //!
