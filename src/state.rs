@@ -31,6 +31,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::fr
 pub struct AppSettings {
     /// Dev mode: dev logins (`dev:<name>`) and simulated payments.
     pub dev_mode: bool,
+    /// Dev mode is on only because nobody said otherwise (embedded database, loopback,
+    /// no `ORDO_DEV`): its dev-only paths refuse requests that came through a proxy.
+    pub dev_mode_by_default: bool,
     /// Dev logins without the rest of dev mode (`ORDO_DEV_LOGIN=true`).
     pub dev_login: bool,
     pub write: WriteSettings,
@@ -76,6 +79,12 @@ pub struct AppState {
     pub dev_mode: bool,
     /// Whether `dev:<name>` login codes are accepted.
     pub dev_login: bool,
+    /// Simulated payments and refunds refuse requests through a proxy (dev mode is on
+    /// only by default).
+    pub dev_mode_by_default: bool,
+    /// Dev logins refuse requests through a proxy (they come with dev mode by default,
+    /// and `ORDO_DEV_LOGIN` did not ask for them).
+    pub dev_login_by_default: bool,
     /// The address the server listens on, once bound (the payment simulator posts there).
     pub local_addr: Arc<OnceLock<SocketAddr>>,
     /// For the retention purge the server runs.
@@ -108,6 +117,10 @@ impl AppState {
             jwt: Arc::new(jwt),
             dev_mode: settings.dev_mode,
             dev_login: settings.dev_mode || settings.dev_login,
+            dev_mode_by_default: settings.dev_mode && settings.dev_mode_by_default,
+            dev_login_by_default: settings.dev_mode
+                && settings.dev_mode_by_default
+                && !settings.dev_login,
             local_addr: Arc::new(OnceLock::new()),
             retention: settings.retention,
             request_timeout: settings.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),

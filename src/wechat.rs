@@ -1,9 +1,11 @@
 //! WeChat's `jscode2session`: exchanges the code a mini program got from `wx.login` for
 //! the user's openid. The session key it also returns is not kept.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+use tokio::sync::Semaphore;
 
 use crate::secret::Secret;
 
@@ -19,6 +21,9 @@ pub struct WeChatConfig {
     pub app_id: Option<String>,
     pub app_secret: Option<Secret>,
     pub timeout: Duration,
+    /// Most calls waiting for WeChat at once; past it a login is refused at once
+    /// ([`WeChatError::TooManyInFlight`]) rather than queued against the quota.
+    pub max_in_flight: u32,
 }
 
 impl Default for WeChatConfig {
@@ -28,6 +33,7 @@ impl Default for WeChatConfig {
             app_id: None,
             app_secret: None,
             timeout: DEFAULT_TIMEOUT,
+            max_in_flight: 32,
         }
     }
 }
@@ -38,12 +44,16 @@ pub enum WeChatError {
         "WeChat login is not configured on this server (ORDO_WECHAT_APP_ID, ORDO_WECHAT_APP_SECRET)"
     )]
     NotConfigured,
-    #[error("the login code is invalid or was already used")]
+    #[error("the login code is invalid (WeChat's 40029): get a new one with wx.login()")]
     InvalidCode,
+    #[error("the login code was already used (WeChat's 40163): get a new one with wx.login()")]
+    CodeUsed,
     #[error("WeChat refused this user (high-risk account)")]
     Refused,
-    #[error("WeChat is rate-limiting logins; retry later")]
+    #[error("WeChat is rate-limiting this mini program's logins (45011); retry later")]
     RateLimited,
+    #[error("too many logins are waiting for WeChat right now")]
+    TooManyInFlight,
     #[error("WeChat did not answer in time")]
     Timeout,
     #[error("WeChat answered with an error: {0}")]
@@ -59,11 +69,12 @@ struct SessionAnswer {
     errmsg: String,
 }
 
-/// The client, with its own connection pool and timeout.
+/// The client, with its own connection pool, timeout and cap on calls in flight.
 #[derive(Debug, Clone)]
 pub struct WeChatClient {
     http: reqwest::Client,
     config: WeChatConfig,
+    in_flight: Arc<Semaphore>,
 }
 
 impl WeChatClient {
@@ -72,13 +83,22 @@ impl WeChatClient {
             .timeout(config.timeout)
             .build()
             .unwrap_or_default();
-        Self { http, config }
+        let in_flight = Arc::new(Semaphore::new(config.max_in_flight.max(1) as usize));
+        Self {
+            http,
+            config,
+            in_flight,
+        }
     }
 
     /// The openid of the user who got `code` from `wx.login`.
     pub async fn openid_for(&self, code: &str) -> Result<String, WeChatError> {
         let (Some(app_id), Some(secret)) = (&self.config.app_id, &self.config.app_secret) else {
             return Err(WeChatError::NotConfigured);
+        };
+        // Held until WeChat answered (or the login's task is dropped).
+        let Ok(_call) = self.in_flight.try_acquire() else {
+            return Err(WeChatError::TooManyInFlight);
         };
         let url = format!(
             "{}/sns/jscode2session",
@@ -115,7 +135,8 @@ impl WeChatClient {
         })?;
         match (answer.errcode, answer.openid) {
             (0, Some(openid)) if !openid.is_empty() => Ok(openid),
-            (40029 | 40163, _) => Err(WeChatError::InvalidCode),
+            (40029, _) => Err(WeChatError::InvalidCode),
+            (40163, _) => Err(WeChatError::CodeUsed),
             (40226, _) => Err(WeChatError::Refused),
             (45011, _) => Err(WeChatError::RateLimited),
             (code, _) => Err(WeChatError::Upstream(format!(

@@ -61,8 +61,10 @@ impl TextRule {
         if let Some((position, c)) = value.chars().enumerate().find(|&(_, c)| !self.allows(c)) {
             let what = if is_noncharacter(c) {
                 "noncharacters"
-            } else if is_line_break_or_tab(c) {
+            } else if is_line_break_or_tab(c) || is_line_separator(c) {
                 "line breaks or tabs"
+            } else if is_bidi_control(c) {
+                "bidirectional overrides or isolates"
             } else {
                 "control characters"
             };
@@ -77,6 +79,14 @@ impl TextRule {
         }
         if self.required && value.trim().is_empty() {
             return Some(FieldError::new(field, "must not be empty"));
+        }
+        // Text only of zero-width and other invisible characters looks empty wherever it
+        // is shown: a name nobody can read.
+        if self.required && value.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+            return Some(FieldError::new(
+                field,
+                "must hold visible text, not only invisible characters (such as U+200B)",
+            ));
         }
         if value.chars().nth(self.max_chars).is_some() {
             return Some(FieldError::new(
@@ -101,11 +111,20 @@ impl TextRule {
         // What `allows` refuses. Lone surrogates are left out: no UTF-8 text holds
         // them, and validators built on Rust's `regex` refuse a pattern naming them.
         let forbidden = match self.lines {
-            Lines::Single => r"\x00-\x1F\x7F-\x9F\uFFFE\uFFFF",
-            Lines::Multi => r"\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\uFFFE\uFFFF",
+            Lines::Single => {
+                r"\x00-\x1F\x7F-\x9F\u2028\u2029\u202A-\u202E\u2066-\u2069\uFFFE\uFFFF"
+            }
+            Lines::Multi => {
+                r"\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069\uFFFE\uFFFF"
+            }
         };
-        // `char::is_whitespace` beyond the forbidden characters: blank is only these.
-        let white = r"\t\n\r \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+        // `char::is_whitespace` beyond the forbidden characters, and `is_invisible`: a
+        // required field needs one character that is neither.
+        let white = concat!(
+            r"\t\n\r \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000",
+            r"\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F",
+            r"\u2060-\u2064\u3164\uFE00-\uFE0F\uFEFF\uFFA0"
+        );
         let end = match self.lines {
             Lines::Single => r"(?!\n)$",
             Lines::Multi => "$",
@@ -119,10 +138,14 @@ impl TextRule {
 
     /// Whether `c` may appear in a field of this rule.
     pub fn allows(&self, c: char) -> bool {
-        if is_noncharacter(c) {
+        if is_noncharacter(c) || is_bidi_control(c) {
             return false;
         }
         if is_line_break_or_tab(c) {
+            return self.lines == Lines::Multi;
+        }
+        // A line break to any renderer: a one-line field would show two.
+        if is_line_separator(c) {
             return self.lines == Lines::Multi;
         }
         // `is_control` is exactly C0 (U+0000–U+001F), DEL (U+007F) and C1 (U+0080–U+009F).
@@ -137,6 +160,41 @@ fn is_noncharacter(c: char) -> bool {
 
 fn is_line_break_or_tab(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r')
+}
+
+/// U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR.
+fn is_line_separator(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// The embeddings and overrides (U+202A–U+202E) and isolates (U+2066–U+2069): they
+/// reorder the text around them wherever it is shown, so what an operator reads in a
+/// name, an address or a log is not what was written ("Trojan Source").
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that show nothing: soft hyphen, joiners and zero-width spaces, direction
+/// marks, invisible operators, fillers, variation selectors, the BOM. Allowed inside
+/// text (emoji and scripts need some), but text of these alone is blank.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+    )
 }
 
 #[cfg(test)]
@@ -248,5 +306,52 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn only_invisible_text_is_blank_where_text_is_required() {
+        for value in [
+            "\u{200B}",
+            " \u{200B}\u{FEFF} ",
+            "\u{2060}\u{3164}",
+            "\u{00AD}",
+        ] {
+            assert!(
+                message(NAME, value).is_some_and(|m| m.starts_with("must hold visible text")),
+                "{value:?}"
+            );
+            assert_eq!(message(REMARK, value), None, "not required: {value:?}");
+        }
+        // Inside visible text they stay: emoji sequences and scripts are built with them.
+        assert_eq!(message(NAME, "👩\u{200D}🍳"), None);
+        assert_eq!(message(NAME, "a\u{200B}b"), None);
+    }
+
+    #[test]
+    fn bidi_overrides_and_isolates_are_refused_in_both_kinds_of_field() {
+        for c in ('\u{202A}'..='\u{202E}').chain('\u{2066}'..='\u{2069}') {
+            let value = format!("a{c}");
+            assert_eq!(
+                message(NAME, &value),
+                Some(format!(
+                    "must not contain bidirectional overrides or isolates (U+{:04X} at character 2)",
+                    u32::from(c)
+                ))
+            );
+            assert!(message(REMARK, &value).is_some(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn line_and_paragraph_separators_are_prose_only() {
+        for c in ['\u{2028}', '\u{2029}'] {
+            let value = format!("a{c}b");
+            assert!(
+                message(NAME, &value)
+                    .is_some_and(|m| m.starts_with("must not contain line breaks or tabs")),
+                "{c:?}"
+            );
+            assert_eq!(message(REMARK, &value), None, "{c:?}");
+        }
     }
 }

@@ -38,6 +38,14 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
     let media = media_store(&config, args)?;
     let media_urls = MediaUrls::from_setting(args.media.media_base_url.as_deref())
         .map_err(|err| anyhow::anyhow!("ORDO_MEDIA_BASE_URL: {err}"))?;
+    if config.dev_mode_by_default {
+        tracing::warn!(
+            "dev mode is on because nothing said otherwise (embedded database, loopback \
+             address, no ORDO_DEV): dev logins and simulated payments answer requests made \
+             on this machine and refuse those through a proxy. Set ORDO_DEV=false for \
+             production, or ORDO_DEV=true for dev mode through a proxy"
+        );
+    }
     let jwt_secret = config.jwt_secret()?;
     let database = Database::open(&config).await?;
     let state = AppState::new(
@@ -45,6 +53,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
         JwtKeys::new(&jwt_secret),
         AppSettings {
             dev_mode: config.dev_mode,
+            dev_mode_by_default: config.dev_mode_by_default,
             dev_login: args.dev_login,
             write: WriteSettings {
                 payment_timeout: args.payment_timeout,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use ipnet::IpNet;
 
-use crate::rate_limit::{Rate, RateLimits};
+use crate::rate_limit::{LoginRate, Rate, RateLimits};
 use crate::{wechat, wechat_pay};
 
 /// Settings every command shares.
@@ -120,6 +120,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ORDO_RATE_LIMIT_USER", default_value_t = RateSetting::default_per_user())]
     pub rate_limit_user: RateSetting,
 
+    /// Logins with a WeChat code per minute per client address (each spends a call of
+    /// the mini program's WeChat quota): `N` (burst 2N), `N/B`, or `off`.
+    #[arg(long, env = "ORDO_RATE_LIMIT_LOGIN", default_value_t = LoginRateSetting::default_per_ip())]
+    pub rate_limit_login: LoginRateSetting,
+
     /// Browser origins allowed to call the API, comma-separated, or `*` (an operator's
     /// web console; mini programs need none).
     #[arg(long, env = "ORDO_CORS_ORIGINS", value_delimiter = ',')]
@@ -158,6 +163,7 @@ impl ServeArgs {
         RateLimits {
             per_ip: self.rate_limit_ip.0,
             per_user: self.rate_limit_user.0,
+            login_per_ip: self.rate_limit_login.0,
         }
     }
 
@@ -225,6 +231,12 @@ pub struct WeChatArgs {
     /// WeChat's API (a test double's in tests).
     #[arg(long, env = "ORDO_WECHAT_BASE_URL", default_value = wechat::DEFAULT_BASE_URL)]
     pub wechat_base_url: String,
+
+    /// Most logins waiting for WeChat at once, per process; past it a login is answered
+    /// 429 at once instead of queueing calls that spend the quota.
+    #[arg(long, env = "ORDO_WECHAT_MAX_IN_FLIGHT", default_value_t = wechat::WeChatConfig::default().max_in_flight,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub wechat_max_in_flight: u32,
 }
 
 /// The merchant account for WeChat Pay v3. Setting the merchant id requires the rest;
@@ -349,29 +361,65 @@ impl RateSetting {
     }
 }
 
+/// An allowance as the settings write it: `off` (`Some(None)`), `N` (burst 2N) or `N/B`
+/// (`Some(Some((N, B)))`); `None` when it is neither.
+fn parse_allowance(value: &str) -> Option<Option<(u32, u32)>> {
+    let value = value.trim();
+    if value == "off" {
+        return Some(None);
+    }
+    let (rate, burst) = match value.split_once('/') {
+        Some((rate, burst)) => (rate.parse().ok()?, burst.parse().ok()?),
+        None => {
+            let rate: u32 = value.parse().ok()?;
+            (rate, rate.saturating_mul(2))
+        }
+    };
+    (rate > 0 && burst > 0).then_some(Some((rate, burst)))
+}
+
 impl FromStr for RateSetting {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, String> {
-        let value = value.trim();
-        if value == "off" {
-            return Ok(Self(None));
-        }
-        let (per_second, burst) = match value.split_once('/') {
-            Some((rate, burst)) => (rate.parse(), burst.parse()),
-            None => (
-                value.parse(),
-                value.parse().map(|n: u32| n.saturating_mul(2)),
-            ),
-        };
-        match (per_second, burst) {
-            (Ok(per_second), Ok(burst)) if per_second > 0 && burst > 0 => {
-                Ok(Self(Some(Rate { per_second, burst })))
-            }
-            _ => Err(
-                "`off` or requests per second with an optional burst, e.g. `20` or `20/40`"
-                    .to_owned(),
-            ),
+        let allowance = parse_allowance(value).ok_or_else(|| {
+            "`off` or requests per second with an optional burst, e.g. `20` or `20/40`".to_owned()
+        })?;
+        Ok(Self(
+            allowance.map(|(per_second, burst)| Rate { per_second, burst }),
+        ))
+    }
+}
+
+/// The login allowance setting: `off`, `N` (burst 2N) or `N/B`, per minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginRateSetting(pub Option<LoginRate>);
+
+impl LoginRateSetting {
+    fn default_per_ip() -> Self {
+        Self(RateLimits::default().login_per_ip)
+    }
+}
+
+impl FromStr for LoginRateSetting {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        let allowance = parse_allowance(value).ok_or_else(|| {
+            "`off` or logins per minute with an optional burst, e.g. `10` or `10/20`".to_owned()
+        })?;
+        Ok(Self(allowance.map(|(per_minute, burst)| LoginRate {
+            per_minute,
+            burst,
+        })))
+    }
+}
+
+impl fmt::Display for LoginRateSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("off"),
+            Some(rate) => write!(f, "{}/{}", rate.per_minute, rate.burst),
         }
     }
 }
@@ -420,5 +468,11 @@ mod tests {
             assert!(bad.parse::<RateSetting>().is_err(), "{bad:?} was accepted");
         }
         assert_eq!(rate(500, 1000).to_string(), "500/1000");
+        let login = |per_minute, burst| LoginRateSetting(Some(LoginRate { per_minute, burst }));
+        assert_eq!("10/20".parse(), Ok(login(10, 20)));
+        assert_eq!("3".parse(), Ok(login(3, 6)));
+        assert_eq!("off".parse(), Ok(LoginRateSetting(None)));
+        assert!("0/5".parse::<LoginRateSetting>().is_err());
+        assert_eq!(LoginRateSetting::default_per_ip().to_string(), "10/20");
     }
 }

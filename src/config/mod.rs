@@ -38,6 +38,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseSource,
     pub dev_mode: bool,
+    /// Dev mode is on only because nothing said otherwise (no `ORDO_DEV`, embedded
+    /// database, loopback): the server warns, and dev-only paths refuse proxied requests.
+    pub dev_mode_by_default: bool,
     /// `ORDO_JWT_SECRET` as given; [`Config::jwt_secret`] checks it or makes one.
     given_jwt_secret: Option<String>,
     /// Where the embedded PostgreSQL's binaries are, if not found by the usual search.
@@ -81,6 +84,7 @@ impl Config {
             data_dir: args.data_dir.clone(),
             database,
             dev_mode,
+            dev_mode_by_default: dev_mode && dev.is_none(),
             given_jwt_secret: args.jwt_secret.clone(),
             pg_bin_dir: args.pg_bin_dir.clone(),
         })
@@ -108,6 +112,7 @@ impl Config {
                 .clone()
                 .filter(|secret| !secret.is_empty())
                 .map(Secret::new),
+            max_in_flight: wechat.wechat_max_in_flight,
             ..WeChatConfig::default()
         }
     }

@@ -80,6 +80,25 @@ mod tests {
     }
 
     #[test]
+    fn dev_mode_is_by_default_only_when_nothing_asked_for_it() {
+        let by_default = |argv: &[&str]| {
+            let (global, args) = serve(argv);
+            let config = super::super::Config::resolve(&global, dev_mode_for(&args))
+                .expect("settings resolve");
+            (config.dev_mode, config.dev_mode_by_default)
+        };
+        assert_eq!(by_default(&["ordo"]), (true, true), "embedded, loopback");
+        assert_eq!(
+            by_default(&["ordo", "--dev", "true"]),
+            (true, false),
+            "asked for"
+        );
+        assert_eq!(by_default(&["ordo", "--dev", "false"]), (false, false));
+        let external = ["ordo", "--database-url", "postgres://u@localhost/ordo"];
+        assert_eq!(by_default(&external), (false, false));
+    }
+
+    #[test]
     fn a_public_production_server_names_every_missing_setting() {
         let (global, public) = serve(&["ordo", "--listen", "[::]:8080"]);
         let refused = check(&global, &public, false)

@@ -13,6 +13,7 @@ use super::caller::AdminUser;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
 use super::order_view::OrderView;
+use super::orders::StatusQuery;
 use super::paging::{Page, PagingQuery};
 use super::params::{QueryRules, ValidQuery, check_text, required_text_param};
 use crate::state::AppState;
@@ -50,12 +51,13 @@ impl QueryRules for ShopperQuery {
     }
 }
 
-/// One shopper's orders, newest first (a customer's complaint starts here).
+/// One shopper's orders, newest first, in one status if asked (a customer's complaint
+/// starts here; `refunding` shows the refunds still waiting for WeChat Pay).
 #[utoipa::path(get, path = "/api/v1/admin/orders", tag = "admin",
-    params(PagingQuery, ShopperQuery),
+    params(PagingQuery, ShopperQuery, StatusQuery),
     responses(
         (status = 200, description = "one page of the shopper's orders", body = Envelope<Page<OrderView>>),
-        (status = 400, description = "no `user_id` (40000)", body = ErrorBody),
+        (status = 400, description = "no `user_id`, or an unknown `status` (40000)", body = ErrorBody),
         (status = 403, description = "not an operator token (40300)", body = ErrorBody),
         (status = 422, description = "`user_id` empty, too long or not one clean line (42200)", body = ErrorBody),
     ),
@@ -65,12 +67,13 @@ async fn shoppers_orders(
     _admin: AdminUser,
     ValidQuery(paging): ValidQuery<PagingQuery>,
     ValidQuery(shopper): ValidQuery<ShopperQuery>,
+    ValidQuery(filter): ValidQuery<StatusQuery>,
 ) -> Result<Success<Page<OrderView>>, ApiError> {
     let paging = paging.paging();
     let (rows, total) = query::orders_of(
         &state.pool,
         &shopper.user_id,
-        None,
+        filter.status(),
         paging.size,
         paging.offset(),
     )

@@ -1,5 +1,7 @@
 //! Logging in with WeChat (or a dev code), refreshing and logging out.
 
+use std::time::Duration;
+
 use aggregates::text::TextRule;
 use axum::Extension;
 use axum::extract::State;
@@ -13,6 +15,7 @@ use uuid::Uuid;
 use super::caller::AuthUser;
 use super::client_address::ClientAddress;
 use super::context::metadata_of_request;
+use super::dev_only;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
 use super::json::JsonBody;
@@ -27,6 +30,8 @@ const DEFAULT_NICKNAME: &str = "WeChat user";
 const MAX_DEV_NAME_CHARS: usize = 64;
 /// Longest login code, in characters: WeChat's are 32; a dev code is `dev:` and a name.
 const MAX_CODE_CHARS: usize = 128;
+/// How long a login waits after WeChat said the quota is spent (45011).
+const WECHAT_QUOTA_RETRY: Duration = Duration::from_secs(10);
 /// A login code: one line, required.
 const LOGIN_CODE: TextRule = TextRule::single_line(MAX_CODE_CHARS).required();
 
@@ -68,9 +73,10 @@ struct LoginAnswer {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "logged in", body = Envelope<LoginAnswer>),
-        (status = 401, description = "WeChat refused the code (40100)", body = ErrorBody),
-        (status = 403, description = "a dev code outside dev mode, or WeChat refused the user (40300)", body = ErrorBody),
+        (status = 401, description = "WeChat refused the code: invalid (its 40029) or already used (its 40163) (40100)", body = ErrorBody),
+        (status = 403, description = "a dev code outside dev mode, or through a proxy while dev mode is on only by default (naming ORDO_DEV), or WeChat refused the user (40300)", body = ErrorBody),
         (status = 422, description = "the code is empty, longer than 128 characters or not one clean line (42200)", body = ErrorBody),
+        (status = 429, description = "too many logins with a WeChat code from this address, too many waiting for WeChat, or WeChat's quota spent (its 45011) (42900)", body = ErrorBody),
         (status = 502, description = "WeChat failed or timed out (50200)", body = ErrorBody),
     ))]
 async fn wechat_login(
@@ -86,11 +92,23 @@ async fn wechat_login(
         return Err(ApiError::invalid(vec![error]));
     }
     let (openid, nickname) = match code.strip_prefix("dev:") {
-        Some(name) => (code.to_owned(), dev_name(&state, name)?),
-        None => (
-            state.wechat.openid_for(code).await.map_err(wechat_error)?,
-            DEFAULT_NICKNAME.to_owned(),
-        ),
+        Some(name) => (code.to_owned(), dev_name(&state, &headers, name)?),
+        None => {
+            // Every such login spends a call of the mini program's WeChat quota: an
+            // address gets few, so nobody can spend the quota and lock shoppers out.
+            if let Some(Extension(ClientAddress(address))) = client
+                && let Err(wait) = state.limiters.check_login(address)
+            {
+                return Err(ApiError::rate_limited(
+                    "too many logins from this address",
+                    wait,
+                ));
+            }
+            (
+                state.wechat.openid_for(code).await.map_err(wechat_error)?,
+                DEFAULT_NICKNAME.to_owned(),
+            )
+        }
     };
     let (user_id, user) = state
         .write
@@ -115,13 +133,15 @@ async fn wechat_login(
     }))
 }
 
-/// The name of a `dev:<name>` code, accepted in dev mode only.
-fn dev_name(state: &AppState, name: &str) -> Result<String, ApiError> {
+/// The name of a `dev:<name>` code, accepted in dev mode only (and through a proxy only
+/// when dev mode or dev logins were asked for).
+fn dev_name(state: &AppState, headers: &HeaderMap, name: &str) -> Result<String, ApiError> {
     if !state.dev_login {
         return Err(ApiError::forbidden(
             "dev login codes are accepted in dev mode only",
         ));
     }
+    dev_only::refuse_through_proxy(state.dev_login_by_default, headers, "dev logins")?;
     // Like a code WeChat never issued: a blank name is refused as WeChat refuses a bad
     // code, and a long one shows its first 64 characters (the openid keeps it whole).
     let name = name.trim();
@@ -136,13 +156,13 @@ fn dev_name(state: &AppState, name: &str) -> Result<String, ApiError> {
 fn wechat_error(err: WeChatError) -> ApiError {
     let message = err.to_string();
     match err {
-        WeChatError::InvalidCode => ApiError::unauthorized(message),
+        WeChatError::InvalidCode | WeChatError::CodeUsed => ApiError::unauthorized(message),
         WeChatError::Refused => ApiError::forbidden(message),
         WeChatError::RateLimited => {
-            let mut error = ApiError::new(ErrorCode::RateLimited, message);
-            error.retry_after = Some("10");
-            error
+            tracing::warn!("WeChat answered 45011: the mini program's login quota is spent");
+            ApiError::rate_limited(&message, WECHAT_QUOTA_RETRY)
         }
+        WeChatError::TooManyInFlight => ApiError::rate_limited(&message, Duration::from_secs(1)),
         WeChatError::NotConfigured => ApiError::unavailable(message),
         WeChatError::Timeout | WeChatError::Upstream(_) => {
             tracing::warn!(%message, "WeChat login failed");

@@ -1,6 +1,6 @@
 //! Who is calling: the `Authorization: Bearer <access token>` of a request.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -96,5 +96,26 @@ impl FromRequestParts<AppState> for AdminUser {
             return Err(ApiError::forbidden("this needs an operator (admin) token"));
         }
         Ok(Self(claims))
+    }
+}
+
+/// An operator if the request carries a valid operator token that is neither revoked nor
+/// of an ended session; otherwise none, never an error (for answers that only say more
+/// to operators). Fails closed: when revocations cannot be read, no operator.
+impl OptionalFromRequestParts<AppState> for AdminUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if !parts.headers.contains_key(AUTHORIZATION) {
+            return Ok(None);
+        }
+        Ok(
+            <Self as FromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await
+                .ok(),
+        )
     }
 }

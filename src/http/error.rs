@@ -1,6 +1,8 @@
 //! ordo's HTTP errors: the one place where failures become statuses, stable codes and
 //! readable messages. Internal causes are logged, never shown to the client.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -135,7 +137,7 @@ pub struct ApiError {
     pub message: String,
     pub data: Value,
     /// Seconds for a `Retry-After` header.
-    pub retry_after: Option<&'static str>,
+    pub retry_after: Option<Cow<'static, str>>,
 }
 
 impl ApiError {
@@ -164,8 +166,19 @@ impl ApiError {
     /// `retry_after` seconds.
     pub fn busy(message: impl Into<String>, retry_after: &'static str) -> Self {
         let mut busy = Self::new(ErrorCode::Busy, message);
-        busy.retry_after = Some(retry_after);
+        busy.retry_after = Some(retry_after.into());
         busy
+    }
+
+    /// 42900: over an allowance (`what`); retry after `wait`, in whole seconds, at least 1.
+    pub fn rate_limited(what: &str, wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs().max(1);
+        let mut error = Self::new(
+            ErrorCode::RateLimited,
+            format!("{what}; retry in {seconds} s"),
+        );
+        error.retry_after = Some(seconds.to_string().into());
+        error
     }
 
     pub fn payload_too_large() -> Self {
@@ -183,7 +196,7 @@ impl ApiError {
 
     pub fn unavailable(message: impl Into<String>) -> Self {
         let mut error = Self::new(ErrorCode::Unavailable, message);
-        error.retry_after = Some(RETRY_AFTER_UNAVAILABLE_SECS);
+        error.retry_after = Some(RETRY_AFTER_UNAVAILABLE_SECS.into());
         error
     }
 
@@ -279,10 +292,10 @@ impl IntoResponse for ApiError {
             data: self.data,
         };
         let mut response = (self.code.status(), Json(body)).into_response();
-        if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
+        if let Some(seconds) = self.retry_after
+            && let Ok(seconds) = HeaderValue::from_str(&seconds)
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds);
         }
         response
     }

@@ -3,17 +3,15 @@
 
 use axum::Extension;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::caller::AdminUser;
 use super::client_address::ClientAddress;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::ApiError;
-use crate::auth::Role;
 use crate::database;
 use crate::feed_horizon::{HorizonReport, ProjectionLag};
 use crate::state::AppState;
@@ -79,18 +77,10 @@ impl ReadSide {
 }
 
 /// Whether the caller may see why the server is not ready (database errors, migrations):
-/// a client on this machine (a health check beside it), or an operator's token. Anyone
-/// else learns only ready or not.
-fn sees_detail(state: &AppState, headers: &HeaderMap, client: Option<ClientAddress>) -> bool {
-    if client.is_some_and(|client| client.0.is_loopback()) {
-        return true;
-    }
-    headers
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .and_then(|token| state.jwt.verify(token.trim()).ok())
-        .is_some_and(|claims| claims.role == Role::Admin)
+/// a client on this machine (a health check beside it), or an operator whose token still
+/// works (a revoked one is nobody's). Anyone else learns only ready or not.
+fn sees_detail(client: Option<ClientAddress>, operator: Option<AdminUser>) -> bool {
+    client.is_some_and(|client| client.0.is_loopback()) || operator.is_some()
 }
 
 /// It can serve: the database answers and every migration is applied. Why not is told
@@ -102,10 +92,10 @@ fn sees_detail(state: &AppState, headers: &HeaderMap, client: Option<ClientAddre
     ))]
 async fn readyz(
     State(state): State<AppState>,
-    headers: HeaderMap,
     client: Option<Extension<ClientAddress>>,
+    operator: Option<AdminUser>,
 ) -> Result<Success<Readiness>, ApiError> {
-    let detail = sees_detail(&state, &headers, client.map(|Extension(client)| client));
+    let detail = sees_detail(client.map(|Extension(client)| client), operator);
     let not_ready = |message: String| {
         ApiError::unavailable(if detail {
             message

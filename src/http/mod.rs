@@ -15,6 +15,7 @@ pub mod client_address;
 mod console_sign_in;
 pub mod context;
 mod deadline;
+mod dev_only;
 pub mod envelope;
 pub mod error;
 mod health;

@@ -1,6 +1,6 @@
 //! The shopper's orders: placing, reading, cancelling, confirming receipt.
 
-use aggregates::order::{Address, CancelReason, Order, OrderEvent};
+use aggregates::order::{Address, CancelReason, Order, OrderEvent, OrderStatus};
 use axum::extract::State;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -278,35 +278,26 @@ async fn list_orders(
     Ok(Success::ok(Page::new(list, total, paging)))
 }
 
-/// `?status=` of the order list.
+/// `?status=` of an order list (a shopper's own, an operator's of one shopper).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct StatusQuery {
+pub(super) struct StatusQuery {
     /// Only orders in this status (empty: all).
-    #[param(pattern = "^(|awaiting_payment|paid|shipped|completed|cancelled)$")]
+    #[param(pattern = "^(|awaiting_payment|paid|shipped|completed|cancelled|refunding|refunded)$")]
     status: Option<String>,
 }
 
 impl QueryRules for StatusQuery {
     fn check(&self) -> Result<(), ApiError> {
-        one_of("status", self.status.as_deref(), &STATUSES).map(drop)
+        one_of("status", self.status.as_deref(), &OrderStatus::NAMES).map(drop)
     }
 }
 
 impl StatusQuery {
-    fn status(&self) -> Option<&str> {
+    pub(super) fn status(&self) -> Option<&str> {
         self.status.as_deref().filter(|status| !status.is_empty())
     }
 }
-
-/// The statuses an order can have, as the API names them.
-const STATUSES: [&str; 5] = [
-    "awaiting_payment",
-    "paid",
-    "shipped",
-    "completed",
-    "cancelled",
-];
 
 #[cfg(test)]
 mod tests {
@@ -315,6 +306,21 @@ mod tests {
 
     fn v7_at(unix_seconds: u64) -> Uuid {
         Uuid::new_v7(Timestamp::from_unix(NoContext, unix_seconds, 0))
+    }
+
+    #[test]
+    fn the_documented_status_filter_names_every_status() {
+        let pattern = format!("^(|{})$", OrderStatus::NAMES.join("|"));
+        let documented =
+            StatusQuery::into_params(|| None)
+                .into_iter()
+                .find_map(|param| match param.schema {
+                    Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(object))) => {
+                        object.pattern
+                    }
+                    _ => None,
+                });
+        assert_eq!(documented, Some(pattern));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use aggregates::order::{Order, OrderStatus};
 use axum::extract::State;
+use axum::http::HeaderMap;
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -12,6 +13,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::caller::AuthUser;
+use super::dev_only;
 use super::envelope::{Envelope, ErrorBody, Success};
 use super::error::{ApiError, ErrorCode};
 use super::order_view::OrderView;
@@ -139,16 +141,17 @@ struct SimulatedPayment {
     params(("id" = Uuid, Path, description = "the order")),
     responses(
         (status = 200, description = "the notice was sent; the order as it is now", body = Envelope<SimulatedPayment>),
-        (status = 403, description = "not in dev mode (40300)", body = ErrorBody),
+        (status = 403, description = "not in dev mode, or through a proxy while dev mode is on only by default (naming ORDO_DEV) (40300)", body = ErrorBody),
         (status = 404, description = "no such order of yours (40400)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn simulate_payment(
     State(state): State<AppState>,
+    headers: HeaderMap,
     user: AuthUser,
     IdPath(id): IdPath,
 ) -> Result<Success<SimulatedPayment>, ApiError> {
-    let config = simulator(&state, "payments")?;
+    let config = simulator(&state, &headers, "payments")?;
     let order = owned_order(&state, &user, id).await?;
     let openid = match Uuid::parse_str(&order.user_id) {
         Ok(user_id) => state.write.user(user_id).await?.map(|user| user.openid),
@@ -180,15 +183,27 @@ async fn simulate_payment(
     }))
 }
 
-/// The simulator's config: dev mode with ordo's own WeChat Pay keys, or 403 naming
-/// `what` is simulated.
-fn simulator<'a>(state: &'a AppState, what: &str) -> Result<&'a WeChatPayConfig, ApiError> {
-    match state.wechat_pay.config() {
-        Some(config) if state.dev_mode && config.simulator.is_some() => Ok(config),
-        _ => Err(ApiError::forbidden(format!(
-            "simulated {what} exist in dev mode only"
-        ))),
-    }
+/// The simulator's config: dev mode with ordo's own WeChat Pay keys (and, when dev mode
+/// is on only by default, not through a proxy), or 403 naming `what` is simulated.
+fn simulator<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<&'a WeChatPayConfig, ApiError> {
+    let config = match state.wechat_pay.config() {
+        Some(config) if state.dev_mode && config.simulator.is_some() => config,
+        _ => {
+            return Err(ApiError::forbidden(format!(
+                "simulated {what} exist in dev mode only"
+            )));
+        }
+    };
+    dev_only::refuse_through_proxy(
+        state.dev_mode_by_default,
+        headers,
+        &format!("simulated {what}"),
+    )?;
+    Ok(config)
 }
 
 /// The order, if `user` owns it or is an admin.
@@ -252,17 +267,18 @@ struct SimulatedRefund {
     params(("id" = Uuid, Path, description = "the order")),
     responses(
         (status = 200, description = "the notices were sent; the order as it is now", body = Envelope<SimulatedRefund>),
-        (status = 403, description = "not in dev mode (40300)", body = ErrorBody),
+        (status = 403, description = "not in dev mode, or through a proxy while dev mode is on only by default (naming ORDO_DEV) (40300)", body = ErrorBody),
         (status = 404, description = "no such order of yours (40400)", body = ErrorBody),
         (status = 409, description = "no refund in progress (40902)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn simulate_refund(
     State(state): State<AppState>,
+    headers: HeaderMap,
     user: AuthUser,
     IdPath(id): IdPath,
 ) -> Result<Success<SimulatedRefund>, ApiError> {
-    let config = simulator(&state, "refunds")?;
+    let config = simulator(&state, &headers, "refunds")?;
     let order = owned_order(&state, &user, id).await?;
     let refunds: Vec<_> = order.refunds_in_progress().cloned().collect();
     if refunds.is_empty() {

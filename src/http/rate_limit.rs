@@ -3,13 +3,12 @@
 //! gets up to N times the rate, which is what a per-node limit means.
 
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::client_address::ClientAddress;
-use super::error::{ApiError, ErrorCode};
+use super::error::ApiError;
 use crate::state::AppState;
 
 /// The middleware: the client's address (behind trusted proxies, the shopper's), the user from a valid
@@ -36,14 +35,5 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
 }
 
 fn too_many(wait: std::time::Duration) -> Response {
-    let seconds = wait.as_secs().max(1);
-    let mut response = ApiError::new(
-        ErrorCode::RateLimited,
-        format!("too many requests; retry in {seconds} s"),
-    )
-    .into_response();
-    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-        response.headers_mut().insert("retry-after", value);
-    }
-    response
+    ApiError::rate_limited("too many requests", wait).into_response()
 }

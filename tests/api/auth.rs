@@ -34,6 +34,7 @@ async fn app_with_wechat(wechat: &MockServer) -> TestApp {
             app_id: Some("wx-app".into()),
             app_secret: Some(Secret::new("app-secret")),
             timeout: Duration::from_millis(300),
+            ..WeChatConfig::default()
         },
         ..AppSettings::default()
     })

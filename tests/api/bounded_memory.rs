@@ -20,6 +20,7 @@ async fn ten_thousand_requests_for_ids_that_do_not_exist_leave_no_stream_slot_be
             rate_limits: RateLimits {
                 per_ip: None,
                 per_user: None,
+                login_per_ip: None,
             },
             ..AppSettings::default()
         })

@@ -126,11 +126,11 @@ async fn an_operator_signs_in_through_console_url_sees_the_projections_and_a_reb
         .wait_for_text("[data-testid=rebuilt-catalog]", "rebuilt: now version 3")
         .await;
 
-    // The link in the history signs no one in again.
+    // The link in the history signs no one in again, and leaves this tab signed in.
     browser.open(&url).await;
-    let spent = browser.text_of("[data-testid=signed-out]").await;
+    let spent = browser.text_of("[data-testid=sign-in-error]").await;
     assert!(spent.contains("works once"), "{spent}");
-    assert_eq!(session_token(&browser).await, Value::Null);
+    assert_eq!(session_token(&browser).await, console_token);
 
     // Everything the page loaded came from ordo itself.
     let origins = browser
@@ -295,6 +295,54 @@ async fn verify_reads_ok_and_after_an_event_is_tampered_with_names_it() {
     let failure = browser.text_of("[data-testid=verify-failure]").await;
     assert!(failure.contains("hash_mismatch"), "{failure}");
     assert!(failure.contains(&target.to_string()), "{failure}");
+}
+
+#[tokio::test]
+async fn a_link_that_does_not_work_leaves_a_signed_in_tab_and_a_new_one_ends_its_old_token() {
+    let (app, options, url) = app_and_console_url().await;
+    let browser = Browser::start(1280, 900).await;
+    browser.open(&url).await;
+    browser.text_of("[data-testid=projections]").await;
+    let first = session_token(&browser).await;
+    let first = first.as_str().expect("the console's token").to_owned();
+
+    // Links that do not work: made up, and a shopper's.
+    for link in ["not-a-token".to_owned(), app.user_token("mallory")] {
+        browser
+            .open(&format!("{}/console/#token={link}", app.address))
+            .await;
+        browser.text_of("[data-testid=sign-in-error]").await;
+        assert_eq!(
+            session_token(&browser).await,
+            first,
+            "{link}: still signed in"
+        );
+        browser.text_of("[data-testid=projections]").await;
+    }
+    let (status, body) = app.get_json_as("/api/v1/admin/projections", &first).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the tab's token was not revoked: {body}"
+    );
+
+    // A link that works replaces the tab's sign-in, and only then ends the old token.
+    browser.open(&console_url(&app, &options, &[])).await;
+    let second = crate::support::eventually("signed in with the new link", || async {
+        let token = session_token(&browser).await;
+        token
+            .as_str()
+            .filter(|token| *token != first)
+            .map(str::to_owned)
+    })
+    .await;
+    crate::support::eventually("the old token is revoked", || async {
+        let (status, _) = app.get_json_as("/api/v1/admin/projections", &first).await;
+        (status == StatusCode::UNAUTHORIZED).then_some(())
+    })
+    .await;
+    let (status, body) = app.get_json_as("/api/v1/admin/projections", &second).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 #[tokio::test]

@@ -56,12 +56,14 @@ async fn app_under_fuzz(
             app_id: Some("wx-fuzz".into()),
             app_secret: Some(Secret::new("fuzz-secret")),
             timeout: Duration::from_secs(2),
+            ..WeChatConfig::default()
         },
         wechat_pay: Some(pay.config()),
         media: Some(MediaStore::local(media).expect("a media directory")),
         rate_limits: RateLimits {
             per_ip: None,
             per_user: None,
+            login_per_ip: None,
         },
         ..AppSettings::default()
     })

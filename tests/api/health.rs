@@ -148,6 +148,7 @@ async fn a_user_or_an_address_over_its_rate_gets_429_with_retry_after() {
                 per_second: 1,
                 burst: 2,
             }),
+            login_per_ip: None,
         },
         ..Default::default()
     })

@@ -443,3 +443,95 @@ async fn an_order_that_outlives_its_deadline_after_committing_is_answered_to_the
     );
     assert_eq!(app.stock(tea).await.reserved(), 1);
 }
+
+/// Whether a transaction of another connection holds `LOCK TABLE events`.
+async fn events_locked(pool: &sqlx::PgPool) -> bool {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks
+                         WHERE relation = 'events'::regclass AND mode = 'ExclusiveLock'
+                           AND database = (SELECT oid FROM pg_database
+                                            WHERE datname = current_database())
+                           AND granted)",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("read pg_locks")
+}
+
+#[tokio::test]
+async fn a_keyed_order_held_ninety_seconds_and_its_retries_place_one_order() {
+    let app = crate::support::spawn_app_with(ordo::state::AppSettings {
+        dev_mode: true,
+        request_timeout: Some(std::time::Duration::from_secs(1)),
+        ..ordo::state::AppSettings::default()
+    })
+    .await;
+    let tea = app.create_product("Tea", 500, 10).await;
+    // Another connection locks the events table for 90 s: the order's append waits
+    // behind it, as behind any slow lock. Busy in `pg_sleep`, not idle, so that no idle
+    // timeout cuts it short; an explicit lock takes no transaction id, so no other
+    // test's feed is held back.
+    let pool = app.pool.clone();
+    let hold = tokio::spawn(async move {
+        let mut tx = pool.begin().await.expect("begin");
+        sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .expect("lock the events");
+        sqlx::query("SELECT pg_sleep(90)")
+            .execute(&mut *tx)
+            .await
+            .expect("hold the lock");
+        tx.commit().await.expect("release");
+    });
+    crate::support::eventually("the events table is locked", || async {
+        events_locked(&app.pool).await.then_some(())
+    })
+    .await;
+    let held_since = std::time::Instant::now();
+    let body = body(tea, 1);
+
+    let (status, first) = order_with_key(&app, "mei", "k-held", &body).await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "past its deadline: {first}"
+    );
+    // Retries all along the hold, past the minute after which a claim without a heartbeat
+    // used to be taken over: each finds the first run still going.
+    let mut retries = 0;
+    while held_since.elapsed() < std::time::Duration::from_secs(85) {
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        if !events_locked(&app.pool).await {
+            break;
+        }
+        let (status, answer) = order_with_key(&app, "mei", "k-held", &body).await;
+        assert_eq!(status, StatusCode::CONFLICT, "retry {retries}: {answer}");
+        assert_eq!(answer["code"], 40903, "in progress: {answer}");
+        retries += 1;
+    }
+    assert!(retries >= 7, "retried past the minute ({retries} retries)");
+    hold.await.expect("the hold ends");
+    let placed = crate::support::eventually("the first run's answer", || async {
+        let (status, answer) = order_with_key(&app, "mei", "k-held", &body).await;
+        match status {
+            StatusCode::CONFLICT if answer["code"] == 40903 => None,
+            other => Some((other, answer)),
+        }
+    })
+    .await;
+
+    assert_eq!(
+        placed.0,
+        StatusCode::CREATED,
+        "the stored answer: {}",
+        placed.1
+    );
+    assert_eq!(app.count_events("OrderPlaced").await, 1, "one order");
+    assert_eq!(app.stock(tea).await.reserved(), 1, "reserved once");
+    let (status, again) = order_with_key(&app, "mei", "k-held", &body).await;
+    assert_eq!(
+        (status, &again["data"]["id"]),
+        (StatusCode::CREATED, &placed.1["data"]["id"])
+    );
+}

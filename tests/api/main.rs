@@ -1,6 +1,7 @@
 //! ordo's end-to-end tests: the real server on port 0 against a real PostgreSQL.
 //! One test binary, so one throwaway PostgreSQL serves the whole run (see `support`).
 
+mod admin_order_filters;
 mod audit;
 mod auth;
 mod backup;
@@ -9,6 +10,8 @@ mod catalog;
 mod cli;
 mod console;
 mod contract_fuzz;
+mod deceptive_text;
+mod dev_behind_proxy;
 mod event_store;
 mod fulfilment;
 mod golden_corpus;
@@ -38,3 +41,4 @@ mod support;
 mod text_hygiene;
 mod topology;
 mod verify_stream;
+mod wechat_quota;

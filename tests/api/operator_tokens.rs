@@ -236,3 +236,55 @@ async fn logging_out_with_an_operator_token_revokes_it() {
     );
     assert_eq!(status_with(&app, &other).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn readyz_detail_is_for_operators_whose_token_still_works() {
+    let (pool, options) = fresh_database().await;
+    // Behind a proxy on 127.0.0.1, so the caller is a remote client, not this machine.
+    let app = crate::support::start(
+        pool,
+        ordo::state::AppSettings {
+            dev_mode: true,
+            trusted_proxies: vec!["127.0.0.1/32".parse().expect("a CIDR block")],
+            ..ordo::state::AppSettings::default()
+        },
+    )
+    .await;
+    let (revoked, id) = mint(&options, &[]);
+    let (kept, _) = mint(&options, &[]);
+    let readyz = |token: Option<String>| {
+        let app = &app;
+        async move {
+            let mut request = app
+                .client
+                .get(format!("{}/readyz", app.address))
+                .header("x-forwarded-for", "203.0.113.5");
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.expect("readyz");
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<serde_json::Value>().await.expect("json")["data"].clone()
+        }
+    };
+    assert_eq!(readyz(Some(revoked.clone())).await["database"], "reachable");
+    let output = TestApp::cli(&options, &["token", "revoke", &id]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let refused = readyz(Some(revoked)).await;
+    let operator = readyz(Some(kept)).await;
+    let anyone = readyz(None).await;
+
+    assert_eq!(refused["status"], "ready");
+    assert!(
+        refused.get("database").is_none(),
+        "a revoked token sees no detail: {refused}"
+    );
+    assert_eq!(operator["database"], "reachable", "{operator}");
+    assert_eq!(operator["pending_migrations"], 0);
+    assert!(anyone.get("database").is_none(), "{anyone}");
+}

@@ -54,6 +54,7 @@ async fn a_user_who_changed_their_profile_250_times_loads_from_a_snapshot() {
         rate_limits: RateLimits {
             per_ip: None,
             per_user: None,
+            login_per_ip: None,
         },
         ..AppSettings::default()
     })

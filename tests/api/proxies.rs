@@ -19,6 +19,7 @@ async fn app_behind(trusted_proxies: &[&str]) -> TestApp {
                 burst: 1,
             }),
             per_user: None,
+            login_per_ip: None,
         },
         trusted_proxies: trusted_proxies
             .iter()
@@ -102,5 +103,22 @@ async fn the_events_of_an_order_placed_through_the_proxy_record_the_shoppers_add
         recorded,
         vec![Some("198.51.100.23".to_owned()); 2],
         "the order and its reservation name the shopper, not the proxy"
+    );
+}
+
+#[tokio::test]
+async fn the_addresses_of_one_ipv6_64_share_one_allowance() {
+    let app = app_behind(&["127.0.0.1/32"]).await;
+
+    assert_eq!(products_for(&app, "2001:db8:0:7::1").await, StatusCode::OK);
+    assert_eq!(
+        products_for(&app, "2001:db8:0:7:ffff:ffff:ffff:2").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "another address of the same /64 is the same subscriber"
+    );
+    assert_eq!(
+        products_for(&app, "2001:db8:0:8::1").await,
+        StatusCode::OK,
+        "another /64 has its own allowance"
     );
 }

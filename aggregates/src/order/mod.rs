@@ -44,8 +44,30 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// Every status, in the order an order goes through them.
+    pub const ALL: [Self; 7] = [
+        Self::AwaitingPayment,
+        Self::Paid,
+        Self::Shipped,
+        Self::Completed,
+        Self::Cancelled,
+        Self::Refunding,
+        Self::Refunded,
+    ];
+
+    /// Every status's name, as the API uses them (a filter accepts exactly these).
+    pub const NAMES: [&'static str; 7] = {
+        let mut names = [""; 7];
+        let mut n = 0;
+        while n < names.len() {
+            names[n] = Self::ALL[n].as_str();
+            n += 1;
+        }
+        names
+    };
+
     /// The name the API uses.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::AwaitingPayment => "awaiting_payment",
             Self::Paid => "paid",

@@ -19,11 +19,10 @@ async function signInFromFragment() {
   const match = /^#token=([^&]+)/.exec(location.hash);
   if (!match) return null;
   history.replaceState(null, "", location.pathname + location.search + "#/health");
-  // A new link replaces this tab's sign-in: the old token is ended, not just forgotten.
+  // The new link is checked first: a link that does not work (spent, forged, a
+  // shopper's) leaves a signed-in tab as it was, so nobody can sign an operator out by
+  // getting them to open one.
   const previous = token();
-  sessionStorage.removeItem(TOKEN_KEY);
-  stopPolling();
-  if (previous) revoke(previous);
   try {
     // A JWT needs no unescaping: what follows `#token=` is the token.
     const response = await fetch("/api/v1/admin/console/sign-in", {
@@ -32,7 +31,10 @@ async function signInFromFragment() {
     const body = await response.json().catch(() => null);
     if (response.status === 403) return NOT_AN_OPERATOR;
     if (!response.ok) return `That sign-in link does not work: ${(body && body.message) || "HTTP " + response.status}.`;
+    // It replaces this tab's sign-in: the old token is ended, not just forgotten.
+    stopPolling();
     sessionStorage.setItem(TOKEN_KEY, body.data.access_token);
+    if (previous) revoke(previous);
     return null;
   } catch (error) {
     return "Could not reach ordo to sign in: " + error.message;
@@ -181,6 +183,8 @@ function render(message) {
     main.append(signInView(message));
     return;
   }
+  // A link that did not work, opened in a tab still signed in with its own token.
+  if (message) main.append(h("p", { class: "error", role: "alert", "data-testid": "sign-in-error" }, message));
   const [, view = "health", raw = ""] = /^#\/([a-z]+)\/?(.*)$/.exec(location.hash) || [];
   let argument = "";
   try {

@@ -1,10 +1,12 @@
 //! `Idempotency-Key` on every POST: a retried request with the same key from the same
-//! user within 24 h ([`IDEMPOTENCY_REPLAY_WINDOW`]) gets the first answer again and
-//! creates nothing new; the same key with a different request (path or body) is a 422.
+//! user within 24 h ([`crate::retention::IDEMPOTENCY_REPLAY_WINDOW`]) gets the first
+//! answer again and creates nothing new; the same key with a different request (path or
+//! body) is a 422.
 //!
 //! The key is claimed in `idempotency_keys` before the handler runs (so concurrent
-//! retries in any process wait for the first), and the answer stored after it. If the
-//! server stops between the write and storing the answer, the claim goes stale; the next
+//! retries in any process wait for the first), kept alive while it runs however long it
+//! takes, and the answer stored after it ([`claim`]). If the server stops between the
+//! write and storing the answer, its heartbeat stops and the claim goes stale; the next
 //! retry takes it over and the handler is told so ([`TakenOver`]): it finds what was
 //! written through the events' metadata, which records the key in the same statement as
 //! the write, and answers from that instead of writing again.
@@ -22,29 +24,22 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use tracing::Instrument;
 
 use super::MAX_BODY_BYTES;
 use super::caller::AuthUser;
 use super::deadline::{self, RunsToCompletion};
-use super::error::{ApiError, ErrorCode};
+use super::error::ApiError;
 use crate::auth::Role;
-use crate::retention::IDEMPOTENCY_REPLAY_WINDOW;
 use crate::state::AppState;
+
+mod claim;
+
+use claim::{Claim, Heartbeat, claim, complete};
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_CHARS: usize = 255;
-/// A claim without an answer for this long was abandoned (its server stopped).
-const ABANDONED_AFTER_SECS: i64 = 60;
-
-/// What to do with a request carrying a key.
-enum Claim {
-    /// First time (or taking over an abandoned claim): run it, then [`complete`].
-    Run { key: String, taken_over: bool },
-    /// Answered before: send this again.
-    Replay(StatusCode, Value),
-}
 
 /// The request's key, if it sent a valid one.
 fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -59,140 +54,6 @@ fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         ));
     }
     Ok(Some(key.to_owned()))
-}
-
-/// Claims `key` for `user` and this request body.
-async fn claim(pool: &PgPool, user: &str, key: String, hash: &[u8]) -> Result<Claim, ApiError> {
-    // An expired claim frees its key (the retention purge deletes the others, by the
-    // same window).
-    sqlx::query(
-        "DELETE FROM idempotency_keys
-          WHERE user_id = $1 AND key = $2 AND created_at < now() - make_interval(secs => $3)",
-    )
-    .bind(user)
-    .bind(&key)
-    .bind(IDEMPOTENCY_REPLAY_WINDOW.as_secs_f64())
-    .execute(pool)
-    .await?;
-    let inserted = sqlx::query(
-        "INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
-         ON CONFLICT (user_id, key) DO NOTHING",
-    )
-    .bind(user)
-    .bind(&key)
-    .bind(hash)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
-        return Ok(Claim::Run {
-            key,
-            taken_over: false,
-        });
-    }
-    let row = sqlx::query(
-        "SELECT request_hash, status, answer,
-                updated_at < now() - make_interval(secs => $3) AS abandoned
-           FROM idempotency_keys WHERE user_id = $1 AND key = $2",
-    )
-    .bind(user)
-    .bind(&key)
-    .bind(ABANDONED_AFTER_SECS as f64)
-    .fetch_one(pool)
-    .await?;
-    if row.try_get::<Vec<u8>, _>("request_hash")? != hash {
-        return Err(ApiError::new(
-            ErrorCode::Validation,
-            "Idempotency-Key: already used with a different request",
-        )
-        .with_data(serde_json::json!({"errors": [{"field": "Idempotency-Key",
-            "message": "already used with a different request"}]})));
-    }
-    if let (Some(status), Some(answer)) = (
-        row.try_get::<Option<i16>, _>("status")?,
-        row.try_get::<Option<Value>, _>("answer")?,
-    ) {
-        let status =
-            StatusCode::from_u16(u16::try_from(status).unwrap_or(200)).unwrap_or(StatusCode::OK);
-        return Ok(Claim::Replay(status, answer));
-    }
-    if row.try_get::<bool, _>("abandoned")? {
-        let taken = sqlx::query(
-            "UPDATE idempotency_keys SET updated_at = now()
-              WHERE user_id = $1 AND key = $2 AND status IS NULL
-                AND updated_at < now() - make_interval(secs => $3)",
-        )
-        .bind(user)
-        .bind(&key)
-        .bind(ABANDONED_AFTER_SECS as f64)
-        .execute(pool)
-        .await?
-        .rows_affected();
-        if taken == 1 {
-            return Ok(Claim::Run {
-                key,
-                taken_over: true,
-            });
-        }
-    }
-    Err(ApiError::busy(
-        "a request with this Idempotency-Key is still running; retry shortly",
-        "1",
-    ))
-}
-
-/// Whether a retry of the same request may get another answer: busy (the write lost
-/// to others, 40903), rate-limited, or a server error.
-fn is_retryable(status: StatusCode, answer: &Value) -> bool {
-    status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || (status == StatusCode::CONFLICT && answer["code"] == ErrorCode::Busy as u32)
-}
-
-/// Stores the answer to replay. A retryable answer is not stored: the key is freed when
-/// the request wrote nothing, or handed over to the next retry when it did.
-async fn complete(
-    pool: &PgPool,
-    user: &str,
-    key: &str,
-    status: StatusCode,
-    answer: &Value,
-) -> Result<(), sqlx::Error> {
-    if is_retryable(status, answer) {
-        let taken_over = TakenOver {
-            user: user.to_owned(),
-            key: key.to_owned(),
-        };
-        if taken_over.wrote_anything(pool).await? {
-            // Abandoned as of now: the next retry takes it over and answers the write.
-            sqlx::query(
-                "UPDATE idempotency_keys SET updated_at = '-infinity'
-                  WHERE user_id = $1 AND key = $2",
-            )
-            .bind(user)
-            .bind(key)
-            .execute(pool)
-            .await?;
-        } else {
-            sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2")
-                .bind(user)
-                .bind(key)
-                .execute(pool)
-                .await?;
-        }
-        return Ok(());
-    }
-    sqlx::query(
-        "UPDATE idempotency_keys SET status = $3, answer = $4, updated_at = now()
-          WHERE user_id = $1 AND key = $2",
-    )
-    .bind(user)
-    .bind(key)
-    .bind(i16::try_from(status.as_u16()).unwrap_or(200))
-    .bind(answer)
-    .execute(pool)
-    .await?;
-    Ok(())
 }
 
 /// Marks a request whose key's earlier run stopped before answering: it may have
@@ -363,9 +224,13 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let request = Request::from_parts(parts, Body::from(bytes));
     let mut answered = tokio::spawn(
         async move {
+            let heartbeat = Heartbeat::start(state.pool.clone(), user.clone(), key.clone());
             let response = next.run(request).await;
             let (parts, body) = response.into_parts();
-            let Ok(answer) = axum::body::to_bytes(body, usize::MAX).await else {
+            let answer = axum::body::to_bytes(body, usize::MAX).await;
+            // Stopped before the claim is completed, freed or handed over.
+            drop(heartbeat);
+            let Ok(answer) = answer else {
                 return StatusCode::INTERNAL_SERVER_ERROR.into_response();
             };
             let stored = serde_json::from_slice::<Value>(&answer).unwrap_or(Value::Null);
