@@ -2,6 +2,7 @@
 //! One test binary, so one throwaway PostgreSQL serves the whole run (see `support`).
 
 mod audit;
+mod audit_text;
 mod auth;
 mod backup;
 mod bounded_memory;
