@@ -3,14 +3,13 @@
 //! every pass, shown in histories and states as of an instant, exported, imported,
 //! backed up and restored, exactly as it was written.
 
-use std::path::Path;
-
 use ordo::event_store::{EventData, EventMetadata, StreamAppend, StreamId};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
 
+use crate::support::backups::{backup_dir, path, run};
 use crate::support::{TestApp, address, fresh_database, settle, spawn_app_on};
 
 /// NUL, a backslash before NUL, and a backslash before the letters `u0000` (no NUL).
@@ -83,20 +82,6 @@ async fn shop_with_nul() -> (TestApp, PgConnectOptions, Uuid, Uuid) {
     (app, options, order, product)
 }
 
-fn run(options: &PgConnectOptions, args: &[&str]) -> (bool, String) {
-    let output = TestApp::cli(options, args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
-}
-
-fn path(dir: &Path) -> &str {
-    dir.to_str().expect("a UTF-8 path")
-}
-
 async fn text_of(app: &TestApp, path: &str) -> (StatusCode, String) {
     let response = app
         .client
@@ -122,7 +107,11 @@ async fn verify_of_a_log_holding_nul_is_a_report_from_every_pass() {
     // The reservation matched its order line: the references pass read the NUL order.
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["seals"], 1, "{report}");
-    assert!(report["read_models"].as_array().is_some_and(|r| !r.is_empty()));
+    assert!(
+        report["read_models"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    );
 
     let (status, streamed) = text_of(&app, "/api/v1/admin/audit/verify/stream").await;
     assert_eq!(status, StatusCode::OK, "{streamed}");
@@ -134,12 +123,11 @@ async fn verify_of_a_log_holding_nul_is_a_report_from_every_pass() {
     assert!(text.contains("OK: every hash chain"), "{text}");
 
     // Still a verifier: the NUL order's reservation cut behind ordo's back is found.
-    let position: i64 = sqlx::query_scalar(
-        "SELECT global_position FROM events WHERE event_type = 'StockReserved'",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .expect("position");
+    let position: i64 =
+        sqlx::query_scalar("SELECT global_position FROM events WHERE event_type = 'StockReserved'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("position");
     crate::audit::tamper(
         &app.pool,
         &format!(
@@ -186,7 +174,10 @@ async fn history_states_as_of_and_export_of_a_log_holding_nul_give_it_back_exact
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["data"]["order"]["lines"][0]["name"], LINE_NAME, "{body}");
+    assert_eq!(
+        body["data"]["order"]["lines"][0]["name"], LINE_NAME,
+        "{body}"
+    );
     let (status, body) = app
         .get_json_as(
             &format!("/api/v1/admin/products/{product}/stock?as_of={as_of}"),
@@ -221,7 +212,10 @@ async fn history_states_as_of_and_export_of_a_log_holding_nul_give_it_back_exact
     let imported = spawn_app_on(empty).await;
     settle(&imported.pool).await;
     let (status, body) = imported
-        .get_json_as(&format!("/api/v1/orders/{order}"), &imported.user_token("nul-user"))
+        .get_json_as(
+            &format!("/api/v1/orders/{order}"),
+            &imported.user_token("nul-user"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["remark"], REMARK);
@@ -230,7 +224,7 @@ async fn history_states_as_of_and_export_of_a_log_holding_nul_give_it_back_exact
 #[tokio::test]
 async fn a_backup_of_a_log_holding_nul_restores_and_verifies() {
     let (_app, options, order, _) = shop_with_nul().await;
-    let dir = std::env::temp_dir().join(format!("ordo-backup-{}", Uuid::new_v4()));
+    let dir = backup_dir();
     let (ok, text) = run(&options, &["backup", path(&dir)]);
     assert!(ok, "{text}");
 
@@ -241,7 +235,10 @@ async fn a_backup_of_a_log_holding_nul_restores_and_verifies() {
     assert!(text.contains("OK: every hash chain"), "{text}");
     let restored = spawn_app_on(restored_pool).await;
     let (status, body) = restored
-        .get_json_as(&format!("/api/v1/orders/{order}"), &restored.user_token("nul-user"))
+        .get_json_as(
+            &format!("/api/v1/orders/{order}"),
+            &restored.user_token("nul-user"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["remark"], REMARK);

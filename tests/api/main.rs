@@ -11,6 +11,7 @@ mod cli;
 mod console;
 mod contract_fuzz;
 mod event_store;
+mod forgery;
 mod fulfilment;
 mod golden_corpus;
 mod health;
