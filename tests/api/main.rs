@@ -32,6 +32,7 @@ mod purchase_limits;
 mod queries;
 mod read_side;
 mod rebuild;
+mod refund_answers;
 mod refunds;
 mod retention;
 mod serve;

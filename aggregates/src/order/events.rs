@@ -64,6 +64,16 @@ pub enum OrderEvent {
         provider_refund_id: String,
         refunded_at: DateTime<Utc>,
     },
+    /// The provider reports the refund stuck (WeChat Pay's `ABNORMAL`: the shopper's
+    /// account could not take the money): not a refusal, the money may still arrive.
+    /// The refund stays in progress and the order `refunding`, flagged for an operator,
+    /// until the provider's final word (`RefundSucceeded` or `RefundFailed`).
+    RefundAbnormal {
+        refund_no: String,
+        kind: RefundKind,
+        reason: String,
+        reported_at: DateTime<Utc>,
+    },
     /// The provider refused or gave up: an order refund puts the order back where it was
     /// (`back_to`: paid or shipped; `None` for other refunds).
     RefundFailed {
@@ -87,6 +97,7 @@ impl OrderEvent {
     pub const REFUND_REQUESTED: &'static str = "RefundRequested";
     pub const REFUND_SUCCEEDED: &'static str = "RefundSucceeded";
     pub const REFUND_FAILED: &'static str = "RefundFailed";
+    pub const REFUND_ABNORMAL: &'static str = "RefundAbnormal";
 }
 
 impl DomainEvent for OrderEvent {
@@ -102,6 +113,7 @@ impl DomainEvent for OrderEvent {
             Self::RefundRequested { .. } => Self::REFUND_REQUESTED,
             Self::RefundSucceeded { .. } => Self::REFUND_SUCCEEDED,
             Self::RefundFailed { .. } => Self::REFUND_FAILED,
+            Self::RefundAbnormal { .. } => Self::REFUND_ABNORMAL,
         }
         .to_owned()
     }

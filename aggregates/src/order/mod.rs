@@ -324,9 +324,11 @@ impl Aggregate for Order {
             OrderCommand::SettleRefund {
                 refund_no,
                 amount_cents,
+                transaction_id,
                 outcome,
             } => {
-                for event in self.settle_refund(&refund_no, amount_cents, outcome)? {
+                let transaction_id = transaction_id.as_deref();
+                for event in self.settle_refund(&refund_no, amount_cents, transaction_id, outcome)? {
                     sink.write(event, self).await;
                 }
                 return Ok(());
@@ -415,7 +417,8 @@ impl Aggregate for Order {
             }
             refund @ (OrderEvent::RefundRequested { .. }
             | OrderEvent::RefundSucceeded { .. }
-            | OrderEvent::RefundFailed { .. }) => self.apply_refund(refund),
+            | OrderEvent::RefundFailed { .. }
+            | OrderEvent::RefundAbnormal { .. }) => self.apply_refund(refund),
         }
     }
 }

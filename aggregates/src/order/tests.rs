@@ -5,6 +5,7 @@ use uuid::Uuid;
 use super::*;
 use crate::FieldError;
 
+mod abnormal_refunds;
 mod refunds;
 
 type OrderTest = TestFramework<Order>;
