@@ -28,7 +28,9 @@ pub enum PayError {
     BadSignature,
     /// A refusal (4xx) nobody vouches for: a proxy's or a firewall's as likely as WeChat
     /// Pay's. It says nothing of the request: ask WeChat Pay again later.
-    #[error("an answer HTTP {0} not signed by WeChat Pay's platform key (a proxy's?): not WeChat Pay's word")]
+    #[error(
+        "an answer HTTP {0} not signed by WeChat Pay's platform key (a proxy's?): not WeChat Pay's word"
+    )]
     UnsignedRefusal(u16),
     #[error("could not sign the request: {0}")]
     Key(#[from] KeyError),

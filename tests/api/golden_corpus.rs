@@ -257,7 +257,11 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         .await
         .expect("order")
         .aggregate;
-    assert_eq!(stuck.status, Some(OrderStatus::Refunding), "ABNORMAL is no refusal");
+    assert_eq!(
+        stuck.status,
+        Some(OrderStatus::Refunding),
+        "ABNORMAL is no refusal"
+    );
     assert!(stuck.refunds[0].abnormal.is_some());
 
     // The read side projects every event: nothing parked, nothing stopped.

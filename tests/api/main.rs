@@ -33,6 +33,7 @@ mod queries;
 mod read_side;
 mod rebuild;
 mod refund_answers;
+mod refunded_limits;
 mod refunds;
 mod retention;
 mod serve;

@@ -31,7 +31,11 @@ async fn paid(fake: &FakeWeChatPay) -> (TestApp, Uuid, Uuid, NoticeOptions) {
     let product = app.create_product("Tea", 1_250, 10).await;
     let (status, body) = app.place_order(SHOPPER, &[(product, 2)]).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id: Uuid = body["data"]["id"].as_str().expect("id").parse().expect("uuid");
+    let id: Uuid = body["data"]["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
     let payment = NoticeOptions::paying(2_500);
     let (status, answer) = fake.send_notice(&app.address, id, &payment).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
@@ -85,7 +89,10 @@ async fn abnormal_keeps_the_order_refunding_and_flagged_then_success_refunds_it_
     let fake = FakeWeChatPay::start().await;
     let (app, product, id, payment) = paid(&fake).await;
     let view = refund(&app, id).await;
-    let number = view["refunds"][0]["refund_no"].as_str().expect("number").to_owned();
+    let number = view["refunds"][0]["refund_no"]
+        .as_str()
+        .expect("number")
+        .to_owned();
     let notice = NoticeOptions {
         transaction_id: payment.transaction_id.clone(),
         ..NoticeOptions::paying(2_500)
@@ -100,13 +107,19 @@ async fn abnormal_keeps_the_order_refunding_and_flagged_then_success_refunds_it_
     let view = order_view(&app, id).await;
     assert_eq!(view["status"], "refunding", "{view}");
     assert_eq!(view["refunds"][0]["status"], "requested");
-    assert_eq!(view["refunds"][0]["abnormal"], "WeChat Pay: refund ABNORMAL");
+    assert_eq!(
+        view["refunds"][0]["abnormal"],
+        "WeChat Pay: refund ABNORMAL"
+    );
     assert_eq!(app.count_events("RefundAbnormal").await, 1, "flagged once");
     assert_eq!(app.stock(product).await.on_hand(), 8, "nothing back yet");
     let due = refunds_due(&app).await;
     assert_eq!(due.len(), 1, "{due:?}");
     assert_eq!(due[0]["id"], id.to_string());
-    assert_eq!(due[0]["refunds"][0]["abnormal"], "WeChat Pay: refund ABNORMAL");
+    assert_eq!(
+        due[0]["refunds"][0]["abnormal"],
+        "WeChat Pay: refund ABNORMAL"
+    );
 
     // WeChat Pay's final word, by notice and again by the follow-up's query.
     for _ in 0..2 {
@@ -183,9 +196,9 @@ async fn a_refund_notice_naming_another_transaction_is_refused_and_settles_nothi
 
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert!(
-        answer["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("transaction_id") && m.contains("4200000000000000000000000099")),
+        answer["message"].as_str().is_some_and(
+            |m| m.contains("transaction_id") && m.contains("4200000000000000000000000099")
+        ),
         "{answer}"
     );
     assert_eq!(order_view(&app, id).await["status"], "refunding");

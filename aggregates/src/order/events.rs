@@ -6,6 +6,7 @@ use super::{Address, CancelReason, OrderLine, OrderStatus, RefundKind, RefundRea
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderEvent {
+    /// Version 2 adds `limits_counted`.
     OrderPlaced {
         user_id: String,
         lines: Vec<OrderLine>,
@@ -14,6 +15,10 @@ pub enum OrderEvent {
         remark: String,
         placed_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        /// Whether the shopper's purchase limits count the order (its `PurchaseOpened`
+        /// is in the same append): true for every order placed since limits exist, false
+        /// for those placed before (version 1), whose refund gives the limits nothing back.
+        limits_counted: bool,
     },
     OrderPaid {
         payment_id: String,
@@ -119,6 +124,10 @@ impl DomainEvent for OrderEvent {
     }
 
     fn event_version(&self) -> String {
-        "1".to_owned()
+        match self {
+            Self::OrderPlaced { .. } => "2",
+            _ => "1",
+        }
+        .to_owned()
     }
 }

@@ -57,6 +57,7 @@ fn placed() -> OrderEvent {
         remark: String::new(),
         placed_at: at(0),
         expires_at: at(15),
+        limits_counted: true,
     }
 }
 

@@ -62,6 +62,7 @@ impl OrderChange {
                 remark,
                 placed_at,
                 expires_at,
+                ..
             } => {
                 self.placed = true;
                 self.user_id = Some(user_id);

@@ -35,7 +35,10 @@ fn an_abnormal_refund_keeps_the_order_refunding_flagged_and_in_progress() {
     assert_eq!(order.status, Some(OrderStatus::Refunding));
     let refund = &order.refunds[0];
     assert_eq!(refund.status, RefundStatus::Requested);
-    assert_eq!(refund.abnormal.as_deref(), Some("WeChat Pay: refund ABNORMAL"));
+    assert_eq!(
+        refund.abnormal.as_deref(),
+        Some("WeChat Pay: refund ABNORMAL")
+    );
     assert_eq!(order.refunds_in_progress().count(), 1, "still followed up");
 }
 
