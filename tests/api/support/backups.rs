@@ -147,11 +147,10 @@ pub fn forged_line(last: &str, event_type: &str, payload: Value, feed_end: i64) 
 pub fn last_of<'a>(ndjson: &'a str, aggregate_type: &str, id: &str) -> &'a str {
     ndjson
         .lines()
-        .filter(|line| {
+        .rfind(|line| {
             let line: Value = serde_json::from_str(line).expect("json");
             line["aggregate_type"] == aggregate_type && line["aggregate_id"] == id
         })
-        .last()
         .expect("the stream's last event")
 }
 
