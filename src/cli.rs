@@ -394,8 +394,12 @@ mod tests {
         for name in variables {
             // The soak test's client setting is `ordo soak`'s, not the server's; the backup
             // key is `ordo backup`'s and `ordo restore`'s, kept out of the server's reach.
-            if ["ORDO_SOAK_ADMIN_TOKEN", "ORDO_BACKUP_KEY", "ORDO_BACKUP_KEY_FILE"]
-                .contains(&name.as_str())
+            if [
+                "ORDO_SOAK_ADMIN_TOKEN",
+                "ORDO_BACKUP_KEY",
+                "ORDO_BACKUP_KEY_FILE",
+            ]
+            .contains(&name.as_str())
             {
                 continue;
             }

@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use wiremock::ResponseTemplate;
 
+use sqlx::postgres::PgConnectOptions;
+
+use crate::support::browser::Browser;
 use crate::support::{FakeWeChatPay, NoticeOptions, TestApp, fresh_database, start};
 
 const SHOPPER: &str = "00000000-0000-0000-0000-00000000beef";
@@ -19,7 +22,15 @@ const SHOPPER: &str = "00000000-0000-0000-0000-00000000beef";
 /// An app paying through the fake, a product of 10, and an order of 2 paid by a notice:
 /// the app, the product, the order and the payment's notice options.
 async fn paid(fake: &FakeWeChatPay) -> (TestApp, Uuid, Uuid, NoticeOptions) {
-    let (pool, _) = fresh_database().await;
+    let (app, _, product, id, payment) = paid_on_database(fake).await;
+    (app, product, id, payment)
+}
+
+/// [`paid`], with the database's options for the CLI.
+async fn paid_on_database(
+    fake: &FakeWeChatPay,
+) -> (TestApp, PgConnectOptions, Uuid, Uuid, NoticeOptions) {
+    let (pool, options) = fresh_database().await;
     let app = start(
         pool,
         AppSettings {
@@ -39,7 +50,7 @@ async fn paid(fake: &FakeWeChatPay) -> (TestApp, Uuid, Uuid, NoticeOptions) {
     let payment = NoticeOptions::paying(2_500);
     let (status, answer) = fake.send_notice(&app.address, id, &payment).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    (app, product, id, payment)
+    (app, options, product, id, payment)
 }
 
 /// An operator refunds the order: the order as the answer shows it.
@@ -205,4 +216,38 @@ async fn a_refund_notice_naming_another_transaction_is_refused_and_settles_nothi
     assert_eq!(app.count_events("RefundSucceeded").await, 0);
     assert_eq!(app.count_events("StockReturned").await, 0);
     assert_eq!(app.stock(product).await.on_hand(), 8);
+}
+
+#[tokio::test]
+async fn the_consoles_payments_page_flags_an_abnormal_refund() {
+    let fake = FakeWeChatPay::start().await;
+    let (app, options, _, id, payment) = paid_on_database(&fake).await;
+    let view = refund(&app, id).await;
+    let number = view["refunds"][0]["refund_no"].as_str().expect("number");
+    let notice = NoticeOptions {
+        transaction_id: payment.transaction_id,
+        ..NoticeOptions::paying(2_500)
+    };
+    let (status, answer) = fake
+        .send_refund_notice(&app.address, id, number, "ABNORMAL", &notice)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let listen = app.address.trim_start_matches("http://");
+    let output = TestApp::cli(
+        &options,
+        &["console-url", "--listen", listen, "--sub", "alice"],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let url = String::from_utf8(output.stdout).expect("utf-8");
+
+    let browser = Browser::start(1280, 900).await;
+    browser.open(url.trim()).await;
+    browser.text_of("[data-testid=projections]").await;
+    browser
+        .open(&format!("{}/console/#/payments", app.address))
+        .await;
+
+    let flagged = browser.text_of("[data-testid=refund-abnormal]").await;
+    assert!(flagged.contains(number), "{flagged}");
+    assert!(flagged.contains("WeChat Pay: refund ABNORMAL"), "{flagged}");
 }
