@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::auth::revocations::MAX_OPERATOR_TTL;
-pub use crate::config::args::{GlobalArgs, RetentionArgs, ServeArgs};
+pub use crate::config::args::{BackupKeyArgs, GlobalArgs, RetentionArgs, ServeArgs};
 
 const ENVIRONMENT_HELP: &str = "\
 Every setting is a flag and an environment variable (shown as [env: ...]); the flag wins.
@@ -40,8 +40,12 @@ impl Cli {
     pub fn read_secret_files(&mut self) -> Result<(), String> {
         self.global.read_secret_files()?;
         self.serve.read_secret_files()?;
-        if let Some(Command::Serve(args)) = &mut self.command {
-            args.read_secret_files()?;
+        match &mut self.command {
+            Some(Command::Serve(args)) => args.read_secret_files()?,
+            Some(Command::Backup { key, .. } | Command::Restore { key, .. }) => {
+                key.read_secret_files()?;
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -74,15 +78,21 @@ pub enum Command {
     Purge(RetentionArgs),
     /// Write a consistent backup of the store (events, seals, sessions, revocations,
     /// payment notices, idempotency keys) into a new directory, while the server runs.
+    /// Its manifest is signed with the backup key; its files are the owner's only.
     Backup {
         /// A new or empty directory.
         dir: PathBuf,
+        #[command(flatten)]
+        key: BackupKeyArgs,
     },
     /// Restore a backup into an empty database, rebuild the read models and verify the
-    /// log. Stop the servers on that database first. Exit code 1 if verification fails.
+    /// log. Stop the servers on that database first. Refuses a backup the backup key does
+    /// not authenticate. Exit code 1 if verification fails.
     Restore {
         /// A directory written by `ordo backup`.
         dir: PathBuf,
+        #[command(flatten)]
+        key: BackupKeyArgs,
     },
 }
 
@@ -382,8 +392,15 @@ mod tests {
         let variables = variables_in_source();
         assert!(variables.len() > 20, "found only {variables:?}");
         for name in variables {
-            // The soak test's client setting is `ordo soak`'s, not the server's.
-            if name == "ORDO_SOAK_ADMIN_TOKEN" {
+            // The soak test's client setting is `ordo soak`'s, not the server's; the backup
+            // key is `ordo backup`'s and `ordo restore`'s, kept out of the server's reach.
+            if [
+                "ORDO_SOAK_ADMIN_TOKEN",
+                "ORDO_BACKUP_KEY",
+                "ORDO_BACKUP_KEY_FILE",
+            ]
+            .contains(&name.as_str())
+            {
                 continue;
             }
             assert!(

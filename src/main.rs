@@ -83,8 +83,8 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
             }
             Some(Command::Audit(command)) => commands::audit(&cli.global, command).await,
             Some(Command::Purge(args)) => commands::purge(&cli.global, args).await,
-            Some(Command::Backup { dir }) => commands::backup(&cli.global, dir).await,
-            Some(Command::Restore { dir }) => commands::restore(&cli.global, dir).await,
+            Some(Command::Backup { dir, key }) => commands::backup(&cli.global, key, dir).await,
+            Some(Command::Restore { dir, key }) => commands::restore(&cli.global, key, dir).await,
             None => commands::serve(&cli.global, &cli.serve).await,
         }
     });

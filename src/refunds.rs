@@ -10,6 +10,12 @@
 //! stays `requested`: the follow-up finds it in the order views (`refund_pending`, a
 //! partial index), asks WeChat Pay where it is, and sends it again when WeChat Pay never
 //! received it. The same refund number makes sending twice harmless.
+//!
+//! Only WeChat Pay's word settles a refund: an answer without its platform signature (a
+//! proxy's or a firewall's 403 or 502) says nothing about the refund, and leaves it to the
+//! follow-up. `ABNORMAL` (the shopper's account could not take the money) is not a refusal
+//! either: the refund stays in progress, flagged for an operator, and WeChat Pay's later
+//! `SUCCESS` (or `CLOSED`) settles it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +76,7 @@ impl Refunds {
         };
         match self.wechat_pay.refund(&request).await {
             Ok(state) => self.record(order_id, refund, &state, metadata).await,
+            // `Refused` is a signed answer: WeChat Pay's own word (see `WeChatPay::call`).
             Err(PayError::Refused { code, message })
                 if !TRANSIENT_CODES.contains(&code.as_str()) =>
             {
@@ -102,9 +109,13 @@ impl Refunds {
                 provider_refund_id: state.refund_id.clone(),
                 refunded_at: state.success_time.unwrap_or_else(Utc::now),
             },
-            "CLOSED" | "ABNORMAL" => RefundOutcome::Failed {
+            "CLOSED" => RefundOutcome::Failed {
                 reason: format!("WeChat Pay: refund {}", state.status),
                 failed_at: Utc::now(),
+            },
+            "ABNORMAL" => RefundOutcome::Abnormal {
+                reason: format!("WeChat Pay: refund {}", state.status),
+                reported_at: Utc::now(),
             },
             _ => return Ok(Sent::Processing),
         };
@@ -124,6 +135,7 @@ impl Refunds {
                 order_id,
                 refund.refund_no.clone(),
                 refund.amount_cents,
+                None,
                 outcome,
                 metadata,
             )

@@ -25,8 +25,25 @@ pub struct Upcast {
 }
 
 /// Every upcast ordo knows, oldest first, so that chains apply in order (1→2, then 2→3).
-/// Every event type is still at version 1: the list is empty until a shape changes.
-pub const UPCASTS: &[Upcast] = &[];
+pub const UPCASTS: &[Upcast] = &[Upcast {
+    event_type: "OrderPlaced",
+    from_version: "1",
+    to_version: "2",
+    change: order_placed_v2,
+}];
+
+/// `OrderPlaced` 1 → 2: version 1 was written before purchase limits counted orders, so
+/// the shopper's limits never counted it (`limits_counted: false`), and its refund must
+/// not lower what they count.
+fn order_placed_v2(mut payload: Value) -> Value {
+    if let Some(fields) = payload
+        .get_mut("OrderPlaced")
+        .and_then(Value::as_object_mut)
+    {
+        fields.insert("limits_counted".into(), Value::Bool(false));
+    }
+    payload
+}
 
 impl EventUpcaster for Upcast {
     fn can_upcast(&self, event_type: &str, event_version: &str) -> bool {
@@ -90,6 +107,16 @@ fn upcast_with(upcasts: &[Upcast], event_type: &str, event_version: &str, payloa
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_order_placed_in_version_1_was_not_counted_by_the_limits() {
+        let v1 = json!({"OrderPlaced": {"user_id": "u", "total_cents": 1}});
+        let today = upcast("OrderPlaced", "1", v1);
+        assert_eq!(today["OrderPlaced"]["limits_counted"], false);
+        assert_eq!(today["OrderPlaced"]["total_cents"], 1);
+        let v2 = json!({"OrderPlaced": {"limits_counted": true}});
+        assert_eq!(upcast("OrderPlaced", "2", v2.clone()), v2);
+    }
 
     fn add_currency(mut payload: Value) -> Value {
         if let Some(fields) = payload.get_mut("PriceSet").and_then(Value::as_object_mut) {

@@ -3,6 +3,11 @@
 //! database recomputes each hash on insert; an import whose hash differs from the
 //! exported one is refused, so an altered export cannot be imported — and, all or
 //! nothing, a refused import leaves the store exactly as it was.
+//!
+//! Only ordo's own write path appends to a live store: an import goes into an empty one
+//! that no server runs on (an auditor's copy), else an export with recomputed hashes
+//! would add history nobody wrote (a payment WeChat Pay never took). A refusal never
+//! shows the hash a line would have needed.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -38,12 +43,22 @@ struct Line<'a> {
 pub enum ImportError {
     #[error("line {0}: {1}")]
     Malformed(u64, String),
-    #[error("line {line}: the recomputed hash {recomputed} differs from the exported {exported}")]
-    HashMismatch {
-        line: u64,
-        exported: String,
-        recomputed: String,
-    },
+    /// What the hash should have been stays unsaid: it is what a forger needs.
+    #[error(
+        "line {line}: the event does not match its exported hash {exported}: the export was \
+         altered"
+    )]
+    HashMismatch { line: u64, exported: String },
+    #[error(
+        "an ordo server is running on this database: import only into a new, empty store \
+         with no server running (a live store takes events from ordo's own writes only)"
+    )]
+    ServerRunning,
+    #[error(
+        "the store is not empty (it holds events): import only into a new, empty store (a \
+         live store takes events from ordo's own writes only)"
+    )]
+    NotEmpty,
     #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -111,7 +126,6 @@ impl Batch {
                 return Err(ImportError::HashMismatch {
                     line: self.first_line + n as u64,
                     exported: exported_hash.clone(),
-                    recomputed: hex(&recomputed),
                 });
             }
             imported.push(Imported {
@@ -127,12 +141,22 @@ impl Batch {
     }
 }
 
-/// Imports every line of `reader` in one transaction; the number of events imported. On
-/// any error (a malformed line, a hash that differs, a sequence taken) nothing is imported.
-/// The transaction holds the feed's horizon while it runs: import into a store no live
-/// projector depends on (a new one, as for an audit).
+/// Imports every line of `reader` in one transaction into the empty store behind `pool`,
+/// which no server may run on; the number of events imported. On any error (a server
+/// running, an event already there, a malformed line, a hash that differs) nothing is
+/// imported.
 pub async fn import(pool: &PgPool, reader: impl AsyncBufRead + Unpin) -> Result<u64, ImportError> {
+    if projections::status::any_projector_running(pool).await? {
+        return Err(ImportError::ServerRunning);
+    }
     let mut tx = pool.begin().await?;
+    lock_out_writers(&mut tx).await?;
+    let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events)")
+        .fetch_one(&mut *tx)
+        .await?;
+    if taken {
+        return Err(ImportError::NotEmpty);
+    }
     let mut lines = reader.lines();
     let mut importer = Importer::default();
     let mut imported = 0;
@@ -142,6 +166,16 @@ pub async fn import(pool: &PgPool, reader: impl AsyncBufRead + Unpin) -> Result<
     imported += importer.finish(&mut tx).await?.len() as u64;
     tx.commit().await?;
     Ok(imported)
+}
+
+/// Holds every other writer off the events until the caller's transaction ends (readers
+/// go on): once the store was found empty, a server started meanwhile waits for the
+/// import or restore, and never interleaves its appends with it.
+pub async fn lock_out_writers(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
+        .execute(&mut *conn)
+        .await
+        .map(drop)
 }
 
 /// Inserts exported lines on the caller's connection (in its transaction), in their

@@ -42,5 +42,15 @@ pub const STOCK_ORDER_ID: &str = "coalesce(payload -> 'StockReserved' ->> 'order
     payload -> 'StockReleased' ->> 'order_id', payload -> 'StockSold' ->> 'order_id', \
     payload -> 'StockReturned' ->> 'order_id')";
 
+/// `payload` as PostgreSQL's json operators can read it. A `json` value keeps its text
+/// verbatim, U+0000 escapes (`\u0000`) included, but every operator (`->`, `->>`,
+/// `json_array_elements`) converts the whole document to text first and fails on one:
+/// a single such event would stop every query over the log. Here each escaped U+0000 (a
+/// `\u0000` not itself preceded by an escaping backslash) reads as U+FFFD instead; the
+/// text is unchanged otherwise, and so are the ids, quantities and kinds read from it.
+/// Payloads without one are passed on as they are (one `strpos`).
+pub const READABLE_PAYLOAD: &str = r"(CASE WHEN strpos(payload::text, '\u0000') = 0 THEN payload
+    ELSE regexp_replace(payload::text, '(?<!\\)((\\\\)*)\\u0000', '\1\\ufffd', 'g')::json END)";
+
 /// Feed order below the horizon: the same condition the projector reads by.
 pub use projections::feed::AFTER_POSITION_BELOW_HORIZON as FEED_FILTER;

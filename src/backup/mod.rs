@@ -1,8 +1,11 @@
 //! Backup and restore: a consistent snapshot of everything that cannot be rebuilt (the
 //! events, the seals over them, and the security and payment state no event records),
 //! written as NDJSON files plus a manifest, and restored into an empty database. Read
-//! models are not backed up: a restore rebuilds them from the events.
+//! models are not backed up: a restore rebuilds them from the events. The manifest is
+//! signed with the operator's backup key, and a restore takes only a backup it
+//! authenticates ([`key`]).
 
+pub mod key;
 pub mod manifest;
 pub mod restore;
 pub mod take;

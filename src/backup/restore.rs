@@ -1,5 +1,6 @@
 //! `ordo restore <dir>`: a backup written into an empty database, all or nothing, in one
-//! transaction. Nothing is written until the manifest and every file's digest check out.
+//! transaction. Nothing is written until the manifest is authenticated by the backup key
+//! and every file's digest checks out.
 //!
 //! The events are inserted in the backup's feed order, so the database recomputes every
 //! hash (an event edited in the backup is refused) and the feed keeps its order. They take
@@ -18,10 +19,11 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use tokio::io::AsyncBufReadExt;
 
+use super::key::{BackupKey, MAC_FILE};
 use super::manifest::{self, FORMAT, MANIFEST_FILE, Manifest};
 use super::{EVENTS_FILE, KEPT_TABLES, SEALS_FILE, table_file};
 use crate::audit::hash::{ZERO, hex};
-use crate::audit::import::{ImportError, Imported, Importer};
+use crate::audit::import::{ImportError, Imported, Importer, lock_out_writers};
 use crate::audit::sealer::link;
 use crate::database::MIGRATOR;
 use event_log::FeedPosition;
@@ -33,6 +35,16 @@ const BATCH: usize = 1_000;
 pub enum RestoreError {
     #[error("{0} has no {MANIFEST_FILE}: not a backup, or one that never finished")]
     NoManifest(PathBuf),
+    #[error(
+        "the backup has no {MAC_FILE}: it cannot be authenticated (not made by an ordo \
+         holding a backup key); nothing was restored"
+    )]
+    NoMac,
+    #[error(
+        "{MAC_FILE} does not authenticate {MANIFEST_FILE} with this backup key: the backup \
+         was altered, or made with another key; nothing was restored"
+    )]
+    WrongMac,
     #[error("{MANIFEST_FILE} cannot be read: {0}")]
     BadManifest(String),
     #[error("the backup's format is {0:?}; this ordo reads {FORMAT:?}")]
@@ -80,14 +92,16 @@ pub struct Restored {
     pub rows: BTreeMap<String, u64>,
 }
 
-/// Restores the backup in `dir` into the (migrated, empty) database behind `pool`.
-pub async fn restore(pool: &PgPool, dir: &Path) -> Result<Restored, RestoreError> {
-    let (manifest, manifest_sha256) = read_manifest(dir).await?;
+/// Restores the backup in `dir`, if `key` authenticates it, into the (migrated, empty)
+/// database behind `pool`.
+pub async fn restore(pool: &PgPool, dir: &Path, key: &BackupKey) -> Result<Restored, RestoreError> {
+    let (manifest, manifest_sha256) = read_manifest(dir, key).await?;
     check_files(dir, &manifest).await?;
     if projections::status::any_projector_running(pool).await? {
         return Err(RestoreError::ServerRunning);
     }
     let mut tx = pool.begin().await?;
+    lock_out_writers(&mut tx).await?;
     check_empty(&mut tx).await?;
     let (events, seals) = restore_events(&mut tx, dir).await?;
     let mut rows = BTreeMap::new();
@@ -119,7 +133,9 @@ pub async fn restore(pool: &PgPool, dir: &Path) -> Result<Restored, RestoreError
     })
 }
 
-async fn read_manifest(dir: &Path) -> Result<(Manifest, String), RestoreError> {
+/// The manifest, once `key` authenticates it (before a byte of it is parsed), and its
+/// SHA-256.
+async fn read_manifest(dir: &Path, key: &BackupKey) -> Result<(Manifest, String), RestoreError> {
     let path = dir.join(MANIFEST_FILE);
     let bytes = match tokio::fs::read(&path).await {
         Ok(bytes) => bytes,
@@ -128,6 +144,22 @@ async fn read_manifest(dir: &Path) -> Result<(Manifest, String), RestoreError> {
         }
         Err(source) => return Err(RestoreError::File { path, source }),
     };
+    let mac_path = dir.join(MAC_FILE);
+    let mac = match tokio::fs::read_to_string(&mac_path).await {
+        Ok(mac) => mac,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(RestoreError::NoMac);
+        }
+        Err(source) => {
+            return Err(RestoreError::File {
+                path: mac_path,
+                source,
+            });
+        }
+    };
+    if !key.authenticates(&bytes, &mac) {
+        return Err(RestoreError::WrongMac);
+    }
     let manifest: Manifest =
         serde_json::from_slice(&bytes).map_err(|err| RestoreError::BadManifest(err.to_string()))?;
     if manifest.format != FORMAT {
@@ -290,15 +322,11 @@ impl Resealer {
         if sealed != coordinates(exported) || seal.cumulative_hash != hex(&self.backup_chain) {
             return Err(RestoreError::SealMismatch {
                 seal_id: seal.seal_id,
+                // Not the hash the backup's events give: it is what a forger needs.
                 detail: format!(
-                    "it seals {} events up to position {} with {}; the backup's {} events end \
-                     at position {} with {}",
-                    seal.event_count,
-                    seal.global_position,
-                    seal.cumulative_hash,
-                    self.count,
-                    exported.global_position,
-                    hex(&self.backup_chain)
+                    "it seals {} events up to position {}; the backup's {} events end at \
+                     position {} with another hash",
+                    seal.event_count, seal.global_position, self.count, exported.global_position,
                 ),
             });
         }

@@ -3,14 +3,20 @@
 //! read-only transaction takes no transaction id, so it does not hold back the feed's
 //! horizon (projections keep up while a backup runs). Rows stream from the server, so
 //! memory stays flat whatever the store's size.
+//!
+//! The files hold shoppers' names, phones and addresses and live sessions: the directory
+//! is its owner's only (0700), each file too (0600). The manifest is signed with the
+//! operator's backup key ([`super::key`]), so a restore knows who made it.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use futures::TryStreamExt;
 use sqlx::{PgConnection, PgPool};
 use tokio::io::BufWriter;
 
+use super::key::{BackupKey, MAC_FILE};
 use super::manifest::{CountingWriter, FORMAT, FileEntry, MANIFEST_FILE, Manifest};
 use super::{EVENTS_FILE, KEPT_TABLES, SEALS_FILE, table_file};
 use crate::audit::export::line;
@@ -29,8 +35,13 @@ pub enum BackupError {
     Database(#[from] sqlx::Error),
 }
 
-/// Writes a backup of the store behind `pool` into `dir` (created, or empty).
-pub async fn backup(pool: &PgPool, dir: &Path) -> Result<Manifest, BackupError> {
+/// Only the owner reads or enters a backup's directory, and reads or writes its files.
+const DIR_MODE: u32 = 0o700;
+const FILE_MODE: u32 = 0o600;
+
+/// Writes a backup of the store behind `pool` into `dir` (created, or empty), its
+/// manifest signed with `key`.
+pub async fn backup(pool: &PgPool, dir: &Path, key: &BackupKey) -> Result<Manifest, BackupError> {
     prepare(dir).await?;
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -58,22 +69,49 @@ pub async fn backup(pool: &PgPool, dir: &Path) -> Result<Manifest, BackupError> 
         taken_at,
         files,
     };
-    write_manifest(dir, &manifest).await?;
+    write_manifest(dir, &manifest, key).await?;
     Ok(manifest)
 }
 
-/// Creates `dir`, or checks that it is empty: a backup never mixes with another.
+/// Creates `dir`, or checks that it is empty: a backup never mixes with another. Either
+/// way it ends up its owner's only, before any file is written into it.
 async fn prepare(dir: &Path) -> Result<(), BackupError> {
     let io = |source| BackupError::File {
         path: dir.to_owned(),
         source,
     };
-    tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    tokio::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+        .await
+        .map_err(io)?;
     let mut entries = tokio::fs::read_dir(dir).await.map_err(io)?;
     if entries.next_entry().await.map_err(io)?.is_some() {
         return Err(BackupError::NotEmpty(dir.to_owned()));
     }
-    Ok(())
+    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(DIR_MODE))
+        .await
+        .map_err(io)
+}
+
+/// Creates (or truncates) `path`, readable and writable by its owner only.
+async fn create_private(path: &Path) -> std::io::Result<tokio::fs::File> {
+    tokio::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(FILE_MODE)
+        .open(path)
+        .await
+}
+
+/// Writes `bytes` to `path` (owner only) and syncs it.
+async fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut file = create_private(path).await?;
+    file.write_all(bytes).await?;
+    file.sync_all().await
 }
 
 /// A file of the backup, written line by line, then flushed and synced to disk.
@@ -85,7 +123,7 @@ struct BackupFile {
 impl BackupFile {
     async fn create(dir: &Path, name: &str) -> Result<Self, BackupError> {
         let path = dir.join(name);
-        let file = tokio::fs::File::create(&path)
+        let file = create_private(&path)
             .await
             .map_err(|source| BackupError::File {
                 path: path.clone(),
@@ -170,8 +208,13 @@ async fn write_table(
     file.finish().await
 }
 
-/// The manifest, written to a temporary name, synced and renamed: it appears whole, last.
-async fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), BackupError> {
+/// The manifest's MAC, then the manifest, written to a temporary name, synced and
+/// renamed: it appears whole, last.
+async fn write_manifest(
+    dir: &Path,
+    manifest: &Manifest,
+    key: &BackupKey,
+) -> Result<(), BackupError> {
     let path = dir.join(MANIFEST_FILE);
     let temporary = dir.join(format!("{MANIFEST_FILE}.partial"));
     let io = |source| BackupError::File {
@@ -182,11 +225,11 @@ async fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), BackupErr
         .map_err(std::io::Error::other)
         .map_err(io)?;
     text.push('\n');
-    tokio::fs::write(&temporary, text).await.map_err(io)?;
-    tokio::fs::File::open(&temporary)
+    let mac = format!("{}\n", key.sign(text.as_bytes()));
+    write_private(&dir.join(MAC_FILE), mac.as_bytes())
         .await
-        .map_err(io)?
-        .sync_all()
+        .map_err(io)?;
+    write_private(&temporary, text.as_bytes())
         .await
         .map_err(io)?;
     tokio::fs::rename(&temporary, &path).await.map_err(io)?;

@@ -8,17 +8,19 @@ use projections::Projector;
 
 use super::audit::verify_and_report;
 use super::projections::rebuild_with_progress;
+use crate::backup::key::{BackupKey, Purpose};
 use crate::backup::{EVENTS_FILE, restore, take};
-use crate::cli::GlobalArgs;
+use crate::cli::{BackupKeyArgs, GlobalArgs};
 use crate::config::Config;
 use crate::database::Database;
 
 /// `ordo backup <dir>`: a consistent snapshot, taken beside a running server.
-pub async fn backup(global: &GlobalArgs, dir: &Path) -> anyhow::Result<()> {
+pub async fn backup(global: &GlobalArgs, key: &BackupKeyArgs, dir: &Path) -> anyhow::Result<()> {
     let config = Config::resolve(global, None)?;
+    let key = BackupKey::resolve(key, &config, Purpose::Backup)?;
     let database = Database::open_beside_server(&config).await?;
     let started = Instant::now();
-    let taken = take::backup(&database.pool, dir).await;
+    let taken = take::backup(&database.pool, dir, &key).await;
     database.close().await?;
     let manifest = taken.with_context(|| format!("backing up into {}", dir.display()))?;
     let rows = |file: &str| manifest.lines(file);
@@ -38,10 +40,12 @@ pub async fn backup(global: &GlobalArgs, dir: &Path) -> anyhow::Result<()> {
 
 /// `ordo restore <dir>`: the backup into an empty database, then every projection rebuilt
 /// and the whole log verified. Exit code 1 when the verification fails.
-pub async fn restore(global: &GlobalArgs, dir: &Path) -> anyhow::Result<()> {
+pub async fn restore(global: &GlobalArgs, key: &BackupKeyArgs, dir: &Path) -> anyhow::Result<()> {
     let config = Config::resolve(global, None)?;
+    let key = BackupKey::resolve(key, &config, Purpose::Restore)
+        .with_context(|| format!("restoring {}", dir.display()))?;
     let database = Database::open_beside_server(&config).await?;
-    let result = restore_and_verify(&database, dir).await;
+    let result = restore_and_verify(&database, &key, dir).await;
     database.close().await?;
     if result? {
         std::process::exit(1);
@@ -50,9 +54,13 @@ pub async fn restore(global: &GlobalArgs, dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Whether the verification after the restore failed.
-async fn restore_and_verify(database: &Database, dir: &Path) -> anyhow::Result<bool> {
+async fn restore_and_verify(
+    database: &Database,
+    key: &BackupKey,
+    dir: &Path,
+) -> anyhow::Result<bool> {
     let started = Instant::now();
-    let restored = restore::restore(&database.pool, dir)
+    let restored = restore::restore(&database.pool, dir, key)
         .await
         .with_context(|| format!("restoring {}", dir.display()))?;
     println!(

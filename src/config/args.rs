@@ -66,6 +66,33 @@ pub struct GlobalArgs {
     pub verbose: u8,
 }
 
+/// The key that authenticates backups (`ordo backup`, `ordo restore`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct BackupKeyArgs {
+    /// The operator's backup key, at least 32 bytes (e.g. `openssl rand -hex 32`):
+    /// `backup` signs its manifest with it (HMAC-SHA256), `restore` refuses a backup it
+    /// does not authenticate. Keep it apart from the backups. Required outside dev mode;
+    /// in dev mode, without it, one is generated once into the data directory
+    /// (`backup-key`).
+    #[arg(long, env = "ORDO_BACKUP_KEY", hide_env_values = true)]
+    pub backup_key: Option<String>,
+
+    /// A file holding ORDO_BACKUP_KEY.
+    #[arg(long, env = "ORDO_BACKUP_KEY_FILE", conflicts_with = "backup_key")]
+    pub backup_key_file: Option<PathBuf>,
+}
+
+impl BackupKeyArgs {
+    /// Reads the key given as a file (see [`read_secret_file`]).
+    pub fn read_secret_files(&mut self) -> Result<(), String> {
+        read_secret_file(
+            &mut self.backup_key,
+            &self.backup_key_file,
+            "ORDO_BACKUP_KEY",
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,

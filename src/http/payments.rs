@@ -116,7 +116,8 @@ fn pay_error(err: PayError) -> ApiError {
         PayError::Refused { .. }
         | PayError::Timeout
         | PayError::Upstream(_)
-        | PayError::BadSignature => {
+        | PayError::BadSignature
+        | PayError::UnsignedRefusal(_) => {
             tracing::warn!(%message, "WeChat Pay prepay failed");
             ApiError::new(ErrorCode::Upstream, message)
         }

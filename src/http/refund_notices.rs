@@ -31,10 +31,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// WeChat Pay's refund notice (`REFUND.SUCCESS`, `REFUND.ABNORMAL`, `REFUND.CLOSED`).
 /// Verified (signature with the platform key, timestamp within 5 minutes), decrypted
-/// (AEAD_AES_256_GCM, APIv3 key), checked (merchant, order, refund number, amount), then
-/// the refund is settled: `SUCCESS` makes a refunded order `refunded` (and returns its
-/// units to stock if it never shipped); the others record the failure and put the order
-/// back. A repeated notice answers success again and changes nothing.
+/// (AEAD_AES_256_GCM, APIv3 key), checked (merchant, order, refund number, the refunded
+/// payment's `transaction_id`, amount), then the refund is settled: `SUCCESS` makes a
+/// refunded order `refunded` (and returns its units to stock if it never shipped);
+/// `CLOSED` records the failure and puts the order back; `ABNORMAL` keeps the order
+/// `refunding`, the refund flagged for an operator until WeChat Pay's final word. A
+/// repeated notice answers success again and changes nothing.
 #[utoipa::path(post, path = "/api/v1/payments/wechat/refund-notify", tag = "payments",
     request_body(content = Value, description = "WeChat Pay's notice: `{id, event_type, resource: {algorithm, ciphertext, associated_data, nonce}}`"),
     responses(
@@ -107,9 +109,13 @@ async fn handle_refund_notice(state: AppState, headers: HeaderMap, body: Bytes) 
             provider_refund_id: result.refund_id.clone(),
             refunded_at: result.success_time.unwrap_or_else(Utc::now),
         },
-        "CLOSED" | "ABNORMAL" => RefundOutcome::Failed {
+        "CLOSED" => RefundOutcome::Failed {
             reason: format!("WeChat Pay: refund {}", result.refund_status),
             failed_at: Utc::now(),
+        },
+        "ABNORMAL" => RefundOutcome::Abnormal {
+            reason: format!("WeChat Pay: refund {}", result.refund_status),
+            reported_at: Utc::now(),
         },
         other => {
             // Not a result (yet): nothing to do, and WeChat Pay need not send it again.
@@ -128,7 +134,9 @@ async fn handle_refund_notice(state: AppState, headers: HeaderMap, body: Bytes) 
         }
     };
     let failure = match &outcome {
-        RefundOutcome::Failed { reason, .. } => Some(reason.clone()),
+        RefundOutcome::Failed { reason, .. } | RefundOutcome::Abnormal { reason, .. } => {
+            Some(reason.clone())
+        }
         RefundOutcome::Succeeded { .. } => None,
     };
     let metadata = notice_metadata(&headers, &notice);
@@ -138,6 +146,7 @@ async fn handle_refund_notice(state: AppState, headers: HeaderMap, body: Bytes) 
             order_id,
             result.out_refund_no.clone(),
             result.amount.refund,
+            Some(result.transaction_id.clone()),
             outcome,
             &metadata,
         )
@@ -166,6 +175,17 @@ async fn handle_refund_notice(state: AppState, headers: HeaderMap, body: Bytes) 
         }
         Err(WriteError::Order(OrderError::AmountMismatch { expected, paid })) => {
             let reason = format!("mismatch: refunded {paid}, the refund is {expected}");
+            return refused(StatusCode::BAD_REQUEST, reason).await;
+        }
+        Err(WriteError::Order(OrderError::TransactionMismatch {
+            refund_no,
+            transaction_id,
+        })) => {
+            let reason = format!(
+                "mismatch: transaction_id {} is not the payment refund {} returns",
+                quoted(&transaction_id),
+                quoted(&refund_no)
+            );
             return refused(StatusCode::BAD_REQUEST, reason).await;
         }
         Err(err) => {

@@ -134,6 +134,10 @@ pub struct RefundSchema {
     provider_refund_id: Option<String>,
     /// Why it failed.
     failure: Option<String>,
+    /// Present while WeChat Pay reports the refund stuck (`ABNORMAL`: the shopper's
+    /// account could not take the money): the order stays `refunding` and is listed among
+    /// the refunds due until WeChat Pay's final word; an operator's to look into.
+    abnormal: Option<String>,
 }
 
 /// The schema of `aggregates::order::Address`: every field one line of 1 to 200

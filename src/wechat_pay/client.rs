@@ -26,6 +26,12 @@ pub enum PayError {
     Upstream(String),
     #[error("WeChat Pay's answer is not signed by its platform key")]
     BadSignature,
+    /// A refusal (4xx) nobody vouches for: a proxy's or a firewall's as likely as WeChat
+    /// Pay's. It says nothing of the request: ask WeChat Pay again later.
+    #[error(
+        "an answer HTTP {0} not signed by WeChat Pay's platform key (a proxy's?): not WeChat Pay's word"
+    )]
+    UnsignedRefusal(u16),
     #[error("could not sign the request: {0}")]
     Key(#[from] KeyError),
 }
@@ -148,7 +154,8 @@ impl WeChatPay {
     }
 
     /// Sends a signed request to WeChat Pay: the answer's text once its signature checks
-    /// out, or why not (a 4xx is WeChat Pay's refusal, with its code).
+    /// out, or why not (a signed 4xx is WeChat Pay's refusal, with its code; an unsigned
+    /// one is nobody's word).
     pub(super) async fn call(
         &self,
         config: &WeChatPayConfig,
@@ -183,7 +190,26 @@ impl WeChatPay {
             .text()
             .await
             .map_err(|err| PayError::Upstream(err.to_string()))?;
+        // Only WeChat Pay holds the platform key's private half: a signed answer is theirs,
+        // refusals included.
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+        };
+        let message = format!(
+            "{}\n{}\n{text}\n",
+            header("wechatpay-timestamp"),
+            header("wechatpay-nonce")
+        );
+        let signed = config
+            .platform_key
+            .verifies(message.as_bytes(), header("wechatpay-signature"));
         if status.is_client_error() {
+            if !signed {
+                return Err(PayError::UnsignedRefusal(status.as_u16()));
+            }
             let error: ErrorAnswer = serde_json::from_str(&text).unwrap_or(ErrorAnswer {
                 code: status.as_str().to_owned(),
                 message: text.chars().take(200).collect(),
@@ -196,22 +222,7 @@ impl WeChatPay {
         if !status.is_success() {
             return Err(PayError::Upstream(format!("HTTP {status}")));
         }
-        // Only WeChat Pay holds the platform key's private half: a signed answer is theirs.
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or_default()
-        };
-        let message = format!(
-            "{}\n{}\n{text}\n",
-            header("wechatpay-timestamp"),
-            header("wechatpay-nonce")
-        );
-        if !config
-            .platform_key
-            .verifies(message.as_bytes(), header("wechatpay-signature"))
-        {
+        if !signed {
             return Err(PayError::BadSignature);
         }
         Ok(text)

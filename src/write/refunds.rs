@@ -29,19 +29,22 @@ impl WriteModel {
             .await
     }
 
-    /// Records the payment provider's answer on refund `refund_no` of `amount_cents`.
-    /// An answer on a refund already settled changes nothing (`position` is the start).
+    /// Records the payment provider's answer on refund `refund_no` of `amount_cents`
+    /// (of the payment `transaction_id`, when the answer names it). An answer on a refund
+    /// already settled changes nothing (`position` is the start).
     pub async fn settle_refund(
         &self,
         order_id: Uuid,
         refund_no: String,
         amount_cents: i64,
+        transaction_id: Option<String>,
         outcome: RefundOutcome,
         metadata: &EventMetadata,
     ) -> Result<Written<Order>, WriteError> {
         let command = OrderCommand::SettleRefund {
             refund_no,
             amount_cents,
+            transaction_id,
             outcome,
         };
         self.transition_order(order_id, OrderActor::Operator, command, metadata)

@@ -134,10 +134,12 @@ pub(super) fn follow_up(
     events.iter().find_map(|event| match event {
         OrderEvent::OrderPaid { .. } => Some(ShopperCommand::PayPurchase { order_id }),
         OrderEvent::OrderCancelled { .. } => Some(ShopperCommand::ReleasePurchase { order_id }),
+        // Only what the limits counted goes back to them: an order placed before limits
+        // existed would lower what other orders hold (a way past the limit).
         OrderEvent::RefundSucceeded {
             kind: RefundKind::Order,
             ..
-        } => Some(ShopperCommand::ReturnPurchase {
+        } if order.limits_counted => Some(ShopperCommand::ReturnPurchase {
             order_id,
             lines: order
                 .lines

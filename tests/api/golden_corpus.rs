@@ -56,6 +56,7 @@ fn every_event_type() -> Vec<&'static str> {
             OrderEvent::RefundRequested { .. } => "RefundRequested",
             OrderEvent::RefundSucceeded { .. } => "RefundSucceeded",
             OrderEvent::RefundFailed { .. } => "RefundFailed",
+            OrderEvent::RefundAbnormal { .. } => "RefundAbnormal",
         }
     }
     fn stock(event: &StockEvent) -> &'static str {
@@ -102,6 +103,7 @@ fn every_event_type() -> Vec<&'static str> {
         "RefundRequested",
         "RefundSucceeded",
         "RefundFailed",
+        "RefundAbnormal",
         "StockAdded",
         "StockWrittenOff",
         "StockReserved",
@@ -249,6 +251,18 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         .aggregate;
     assert_eq!(refunded.status, Some(OrderStatus::Refunded));
     assert_eq!(refunded.refunds.len(), 2, "refused once, then refunded");
+    let stuck = app
+        .events
+        .load::<Order>("0191b4a0-0000-7000-8000-000000000105")
+        .await
+        .expect("order")
+        .aggregate;
+    assert_eq!(
+        stuck.status,
+        Some(OrderStatus::Refunding),
+        "ABNORMAL is no refusal"
+    );
+    assert!(stuck.refunds[0].abnormal.is_some());
 
     // The read side projects every event: nothing parked, nothing stopped.
     settle(&app.pool).await;

@@ -3,6 +3,7 @@
 
 mod admin_order_filters;
 mod audit;
+mod audit_text;
 mod auth;
 mod backup;
 mod bounded_memory;
@@ -13,6 +14,7 @@ mod contract_fuzz;
 mod deceptive_text;
 mod dev_behind_proxy;
 mod event_store;
+mod forgery;
 mod fulfilment;
 mod golden_corpus;
 mod health;
@@ -34,6 +36,8 @@ mod purchase_limits;
 mod queries;
 mod read_side;
 mod rebuild;
+mod refund_answers;
+mod refunded_limits;
 mod refunds;
 mod retention;
 mod serve;

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use wiremock::ResponseTemplate;
 
+use crate::support::wechat_pay::refusal;
 use crate::support::{
     FakeWeChatPay, NoticeOptions, TestApp, dev_mode_settings, fresh_database, start,
 };
@@ -162,11 +163,8 @@ async fn wechat_pay_failures_are_a_502_naming_them() {
     let tea = app.create_product("Oolong", 4_800, 5).await;
     let (id, _) = order(&app, &token, tea).await;
 
-    fake.answer_prepay_with(
-        ResponseTemplate::new(400)
-            .set_body_json(json!({"code": "PARAM_ERROR", "message": "openid mismatch"})),
-    )
-    .await;
+    fake.answer_prepay_with(refusal(400, "PARAM_ERROR", "openid mismatch"))
+        .await;
     let (status, answer) = pay(&app, &token, id).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{answer}");
     assert_eq!(answer["code"], 50200);

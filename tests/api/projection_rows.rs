@@ -287,6 +287,7 @@ fn placed(user: &str, product: Uuid, quantity: i64, minutes: i64) -> OrderEvent 
         remark: "ring twice\r\n".to_owned(),
         placed_at: at(minutes),
         expires_at: at(minutes + 15),
+        limits_counted: true,
     }
 }
 

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use wiremock::ResponseTemplate;
 
+use crate::support::wechat_pay::refusal;
 use crate::support::{
     FakeWeChatPay, NoticeOptions, RefundAnswer, TestApp, dev_mode_settings, fresh_database, start,
 };
@@ -270,12 +271,8 @@ async fn a_refused_refund_puts_the_order_back_with_wechat_pays_reason() {
     let app = app_with(&fake).await;
     let product = app.create_product("Tea", 1_000, 5).await;
     let (id, _) = paid_order(&app, &fake, product, 1).await;
-    fake.answer_refunds_with(
-        ResponseTemplate::new(403)
-            .set_body_json(json!({"code": "NOT_ENOUGH", "message": "基本账户余额不足"})),
-        1,
-    )
-    .await;
+    fake.answer_refunds_with(refusal(403, "NOT_ENOUGH", "基本账户余额不足"), 1)
+        .await;
 
     let (status, body) = refund(&app, id).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
@@ -421,12 +418,12 @@ async fn refund_notices_not_matching_a_refund_are_refused_and_recorded() {
 
     // WeChat Pay gives up on the refund: recorded, the order back to paid.
     let (status, _) = fake
-        .send_refund_notice(&app.address, id, &number, "ABNORMAL", &right)
+        .send_refund_notice(&app.address, id, &number, "CLOSED", &right)
         .await;
     assert_eq!(status, StatusCode::OK);
     let view = order_view(&app, id).await;
     assert_eq!(view["status"], "paid");
-    assert_eq!(view["refunds"][0]["failure"], "WeChat Pay: refund ABNORMAL");
+    assert_eq!(view["refunds"][0]["failure"], "WeChat Pay: refund CLOSED");
 }
 
 #[tokio::test]
@@ -618,20 +615,17 @@ async fn after_any_mix_of_pays_cancels_refunds_and_duplicate_notices_stock_and_t
             // Refused by WeChat Pay: stays paid.
             5 => {
                 pay().await;
-                fake.answer_refunds_with(
-                    ResponseTemplate::new(403)
-                        .set_body_json(json!({"code": "NOT_ENOUGH", "message": "余额不足"})),
-                    1,
-                )
-                .await;
+                fake.answer_refunds_with(refusal(403, "NOT_ENOUGH", "余额不足"), 1)
+                    .await;
                 refund(app, id).await;
                 sold += quantity;
             }
-            // Given up by WeChat Pay, asked again, refunded.
+            // Stuck, then given up by WeChat Pay, asked again, refunded.
             6 => {
                 pay().await;
                 refund(app, id).await;
-                notify_refunds(app, &fake, id, "ABNORMAL", 1).await;
+                notify_refunds(app, &fake, id, "ABNORMAL", 2).await;
+                notify_refunds(app, &fake, id, "CLOSED", 1).await;
                 refund(app, id).await;
                 notify_refunds(app, &fake, id, "SUCCESS", 1).await;
                 (sold, returned) = (sold + quantity, returned + quantity);

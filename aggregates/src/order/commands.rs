@@ -33,10 +33,12 @@ pub enum OrderCommand {
         reason: String,
         requested_at: DateTime<Utc>,
     },
-    /// The payment provider's answer on a refund, for `amount_cents`.
+    /// The payment provider's answer on a refund, for `amount_cents`; from a notice,
+    /// naming the payment (`transaction_id`) the refund returns.
     SettleRefund {
         refund_no: String,
         amount_cents: i64,
+        transaction_id: Option<String>,
         outcome: RefundOutcome,
     },
 }

@@ -24,6 +24,11 @@ pub enum OrderError {
     NothingToRefund { status: OrderStatus },
     #[error("the order has no refund {0}")]
     UnknownRefund(String),
+    #[error("refund {refund_no} returns another payment than transaction {transaction_id}")]
+    TransactionMismatch {
+        refund_no: String,
+        transaction_id: String,
+    },
     #[error("invalid order: {}", crate::describe(.0))]
     Invalid(Vec<FieldError>),
 }

@@ -6,6 +6,7 @@ use super::{Address, CancelReason, OrderLine, OrderStatus, RefundKind, RefundRea
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderEvent {
+    /// Version 2 adds `limits_counted`.
     OrderPlaced {
         user_id: String,
         lines: Vec<OrderLine>,
@@ -14,6 +15,10 @@ pub enum OrderEvent {
         remark: String,
         placed_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        /// Whether the shopper's purchase limits count the order (its `PurchaseOpened`
+        /// is in the same append): true for every order placed since limits exist, false
+        /// for those placed before (version 1), whose refund gives the limits nothing back.
+        limits_counted: bool,
     },
     OrderPaid {
         payment_id: String,
@@ -64,6 +69,16 @@ pub enum OrderEvent {
         provider_refund_id: String,
         refunded_at: DateTime<Utc>,
     },
+    /// The provider reports the refund stuck (WeChat Pay's `ABNORMAL`: the shopper's
+    /// account could not take the money): not a refusal, the money may still arrive.
+    /// The refund stays in progress and the order `refunding`, flagged for an operator,
+    /// until the provider's final word (`RefundSucceeded` or `RefundFailed`).
+    RefundAbnormal {
+        refund_no: String,
+        kind: RefundKind,
+        reason: String,
+        reported_at: DateTime<Utc>,
+    },
     /// The provider refused or gave up: an order refund puts the order back where it was
     /// (`back_to`: paid or shipped; `None` for other refunds).
     RefundFailed {
@@ -87,6 +102,7 @@ impl OrderEvent {
     pub const REFUND_REQUESTED: &'static str = "RefundRequested";
     pub const REFUND_SUCCEEDED: &'static str = "RefundSucceeded";
     pub const REFUND_FAILED: &'static str = "RefundFailed";
+    pub const REFUND_ABNORMAL: &'static str = "RefundAbnormal";
 }
 
 impl DomainEvent for OrderEvent {
@@ -102,11 +118,16 @@ impl DomainEvent for OrderEvent {
             Self::RefundRequested { .. } => Self::REFUND_REQUESTED,
             Self::RefundSucceeded { .. } => Self::REFUND_SUCCEEDED,
             Self::RefundFailed { .. } => Self::REFUND_FAILED,
+            Self::RefundAbnormal { .. } => Self::REFUND_ABNORMAL,
         }
         .to_owned()
     }
 
     fn event_version(&self) -> String {
-        "1".to_owned()
+        match self {
+            Self::OrderPlaced { .. } => "2",
+            _ => "1",
+        }
+        .to_owned()
     }
 }

@@ -177,6 +177,8 @@ pub struct Order {
     pub remark: String,
     pub placed_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Whether the shopper's purchase limits count the order (see `OrderPlaced`).
+    pub limits_counted: bool,
     pub paid_at: Option<DateTime<Utc>>,
     pub payment_id: Option<String>,
     pub cancelled_at: Option<DateTime<Utc>>,
@@ -286,6 +288,8 @@ impl Aggregate for Order {
                     remark: new.remark,
                     placed_at: new.placed_at,
                     expires_at: new.expires_at,
+                    // Every placement opens the shopper's purchase in the same append.
+                    limits_counted: true,
                 }
             }
             OrderCommand::PayOrder {
@@ -346,9 +350,13 @@ impl Aggregate for Order {
             OrderCommand::SettleRefund {
                 refund_no,
                 amount_cents,
+                transaction_id,
                 outcome,
             } => {
-                for event in self.settle_refund(&refund_no, amount_cents, outcome)? {
+                let transaction_id = transaction_id.as_deref();
+                for event in
+                    self.settle_refund(&refund_no, amount_cents, transaction_id, outcome)?
+                {
                     sink.write(event, self).await;
                 }
                 return Ok(());
@@ -368,6 +376,7 @@ impl Aggregate for Order {
                 remark,
                 placed_at,
                 expires_at,
+                limits_counted,
             } => {
                 *self = Self {
                     status: Some(OrderStatus::AwaitingPayment),
@@ -378,6 +387,7 @@ impl Aggregate for Order {
                     remark,
                     placed_at: Some(placed_at),
                     expires_at: Some(expires_at),
+                    limits_counted,
                     ..Self::default()
                 };
             }
@@ -437,7 +447,8 @@ impl Aggregate for Order {
             }
             refund @ (OrderEvent::RefundRequested { .. }
             | OrderEvent::RefundSucceeded { .. }
-            | OrderEvent::RefundFailed { .. }) => self.apply_refund(refund),
+            | OrderEvent::RefundFailed { .. }
+            | OrderEvent::RefundAbnormal { .. }) => self.apply_refund(refund),
         }
     }
 }

@@ -81,6 +81,9 @@ pub struct Refund {
     pub provider_refund_id: Option<String>,
     /// Why it failed.
     pub failure: Option<String>,
+    /// Why the provider reports it stuck, while it is: an operator's to look into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abnormal: Option<String>,
 }
 
 /// What the payment provider says became of a refund.
@@ -93,6 +96,11 @@ pub enum RefundOutcome {
     Failed {
         reason: String,
         failed_at: DateTime<Utc>,
+    },
+    /// Stuck (not a refusal): the refund stays in progress, flagged.
+    Abnormal {
+        reason: String,
+        reported_at: DateTime<Utc>,
     },
 }
 
@@ -176,16 +184,27 @@ impl Order {
     }
 
     /// Records the provider's answer on a refund: once; a refund already settled keeps
-    /// its first answer.
+    /// its first answer. A refund reported stuck is flagged once and still settles.
     pub(super) fn settle_refund(
         &self,
         refund_no: &str,
         amount_cents: i64,
+        transaction_id: Option<&str>,
         outcome: RefundOutcome,
     ) -> Result<Vec<OrderEvent>, OrderError> {
         let refund = self
             .refund(refund_no)
             .ok_or_else(|| OrderError::UnknownRefund(refund_no.to_owned()))?;
+        // An answer about the money of another payment is not this refund's answer,
+        // whatever its refund number says.
+        if let Some(transaction_id) = transaction_id
+            && transaction_id != refund.payment_id
+        {
+            return Err(OrderError::TransactionMismatch {
+                refund_no: refund_no.to_owned(),
+                transaction_id: transaction_id.to_owned(),
+            });
+        }
         if refund.status != RefundStatus::Requested {
             return Ok(Vec::new());
         }
@@ -197,6 +216,9 @@ impl Order {
         }
         let refund_no = refund.refund_no.clone();
         let kind = refund.kind;
+        if matches!(outcome, RefundOutcome::Abnormal { .. }) && refund.abnormal.is_some() {
+            return Ok(Vec::new());
+        }
         Ok(vec![match outcome {
             RefundOutcome::Succeeded {
                 provider_refund_id,
@@ -207,6 +229,15 @@ impl Order {
                 amount_cents,
                 provider_refund_id,
                 refunded_at,
+            },
+            RefundOutcome::Abnormal {
+                reason,
+                reported_at,
+            } => OrderEvent::RefundAbnormal {
+                refund_no,
+                kind,
+                reason: reason.chars().take(MAX_FAILURE_CHARS).collect(),
+                reported_at,
             },
             RefundOutcome::Failed { reason, failed_at } => OrderEvent::RefundFailed {
                 refund_no,
@@ -247,6 +278,7 @@ impl Order {
                     settled_at: None,
                     provider_refund_id: None,
                     failure: None,
+                    abnormal: None,
                 });
             }
             OrderEvent::RefundSucceeded {
@@ -265,6 +297,7 @@ impl Order {
                     refund.status = RefundStatus::Succeeded;
                     refund.settled_at = Some(refunded_at);
                     refund.provider_refund_id = Some(provider_refund_id);
+                    refund.abnormal = None;
                 }
             }
             OrderEvent::RefundFailed {
@@ -282,6 +315,14 @@ impl Order {
                     refund.status = RefundStatus::Failed;
                     refund.settled_at = Some(failed_at);
                     refund.failure = Some(reason);
+                    refund.abnormal = None;
+                }
+            }
+            OrderEvent::RefundAbnormal {
+                refund_no, reason, ..
+            } => {
+                if let Some(refund) = self.refunds.iter_mut().find(|r| r.refund_no == refund_no) {
+                    refund.abnormal = Some(reason);
                 }
             }
             _ => {}

@@ -5,6 +5,7 @@ use uuid::Uuid;
 use super::*;
 use crate::FieldError;
 
+mod abnormal_refunds;
 mod refunds;
 
 type OrderTest = TestFramework<Order>;
@@ -56,6 +57,7 @@ fn placed() -> OrderEvent {
         remark: String::new(),
         placed_at: at(0),
         expires_at: at(15),
+        limits_counted: true,
     }
 }
 

@@ -28,7 +28,8 @@ pub enum ShopperCommand {
     /// does not hold unpaid.
     ReleasePurchase { order_id: Uuid },
     /// A paid order was refunded: its units (`lines`, from the order) no longer count
-    /// against the limits. The Order aggregate makes this happen once per order.
+    /// against the limits. The Order aggregate makes this happen once per order, and
+    /// only for an order the limits counted (`limits_counted`).
     ReturnPurchase {
         order_id: Uuid,
         lines: Vec<(Uuid, i64)>,

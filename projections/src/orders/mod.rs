@@ -62,6 +62,7 @@ impl OrderChange {
                 remark,
                 placed_at,
                 expires_at,
+                ..
             } => {
                 self.placed = true;
                 self.user_id = Some(user_id);
@@ -156,6 +157,7 @@ impl OrderChange {
                         "status": RefundStatus::Succeeded.as_str(),
                         "settled_at": refunded_at,
                         "provider_refund_id": provider_refund_id,
+                        "abnormal": null,
                     }),
                 );
             }
@@ -175,9 +177,14 @@ impl OrderChange {
                         "status": RefundStatus::Failed.as_str(),
                         "settled_at": failed_at,
                         "failure": reason,
+                        "abnormal": null,
                     }),
                 );
             }
+            // Flagged for an operator (`refund_attention`); the refund stays requested.
+            OrderEvent::RefundAbnormal {
+                refund_no, reason, ..
+            } => self.set_refund(refund_no, json!({ "abnormal": reason })),
         }
     }
 

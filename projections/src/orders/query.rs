@@ -96,6 +96,7 @@ impl OrderRow {
                             reason: text(refund.reason),
                             provider_refund_id: refund.provider_refund_id.map(text),
                             failure: refund.failure.map(text),
+                            abnormal: refund.abnormal.map(text),
                             ..refund
                         };
                         (number, refund)
@@ -170,15 +171,16 @@ pub async fn orders_of(
     Ok((rows.into_iter().map(OrderRow::unescaped).collect(), total))
 }
 
-/// A page of the orders holding payments they could not take (`refunds_due`), newest
-/// first, and how many there are: what operators pay back. Served by a partial index, so
-/// the cost follows the orders owing money, not all orders.
+/// A page of the orders holding payments they could not take (`refunds_due`) or a
+/// refund the provider reports stuck (`refund_attention`), newest first, and how many
+/// there are: what operators see to. Served by a partial index, so the cost follows the
+/// orders owing money, not all orders.
 pub async fn owing_refunds(
     pool: &PgPool,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<OrderRow>, i64), sqlx::Error> {
-    let condition = "refunds_due <> '[]'::jsonb";
+    let condition = "(refunds_due <> '[]'::jsonb OR refund_attention)";
     let total: i64 = sqlx::query_scalar(&format!(
         "SELECT count(*) FROM order_views WHERE {condition}"
     ))

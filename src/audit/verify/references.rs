@@ -2,20 +2,21 @@
 //! every order line was reserved exactly, and the order's fate moved that reservation —
 //! released if it was cancelled, sold if it was paid, still held otherwise; its units
 //! returned once if its payment was refunded before it shipped, never otherwise; and no
-//! stock moved for an order line that does not exist.
+//! stock moved for an order line that does not exist. Payloads are read through
+//! [`READABLE_PAYLOAD`], so text PostgreSQL cannot hold (U+0000) does not stop the pass.
 
 use sqlx::{PgPool, Row};
 
 use super::{Failure, Findings};
-use crate::audit::STOCK_ORDER_ID;
+use crate::audit::{READABLE_PAYLOAD, STOCK_ORDER_ID};
 
 /// The mismatching (order, product) pairs, first 100 by position; `{stock_order_id}` is
-/// [`STOCK_ORDER_ID`].
+/// [`STOCK_ORDER_ID`], `{events}` the events with [`READABLE_PAYLOAD`] as their payload.
 const MISMATCHES: &str = "
 WITH placed AS (
     SELECT e.aggregate_id AS order_id, l ->> 'product_id' AS product_id,
            (l ->> 'quantity')::bigint AS quantity, e.global_position AS position
-      FROM events e, json_array_elements(e.payload -> 'OrderPlaced' -> 'lines') l
+      FROM {events} e, json_array_elements(e.payload -> 'OrderPlaced' -> 'lines') l
      WHERE e.aggregate_type = 'Order' AND e.event_type = 'OrderPlaced'
 ), moves AS (
     SELECT {stock_order_id} AS order_id,
@@ -25,7 +26,7 @@ WITH placed AS (
            sum((payload -> 'StockSold' ->> 'quantity')::bigint)::bigint AS sold,
            sum((payload -> 'StockReturned' ->> 'quantity')::bigint)::bigint AS returned,
            min(global_position) AS position
-      FROM events
+      FROM {events} e
      WHERE aggregate_type = 'Stock'
        AND event_type IN ('StockReserved', 'StockReleased', 'StockSold', 'StockReturned')
      GROUP BY 1, 2
@@ -36,7 +37,7 @@ WITH placed AS (
            bool_or(event_type = 'RefundSucceeded'
                    AND payload -> 'RefundSucceeded' ->> 'kind' = 'order')
                AND NOT bool_or(event_type = 'OrderShipped') AS returns
-      FROM events WHERE aggregate_type = 'Order'
+      FROM {events} e WHERE aggregate_type = 'Order'
      GROUP BY 1
 )
 SELECT coalesce(p.order_id, m.order_id) AS order_id,
@@ -61,7 +62,13 @@ SELECT coalesce(p.order_id, m.order_id) AS order_id,
  LIMIT 100";
 
 pub async fn check(pool: &PgPool, findings: &mut Findings) -> Result<(), sqlx::Error> {
-    let sql = MISMATCHES.replace("{stock_order_id}", STOCK_ORDER_ID);
+    let events = format!(
+        "(SELECT aggregate_type, aggregate_id, event_type, global_position, \
+                 {READABLE_PAYLOAD} AS payload FROM events)"
+    );
+    let sql = MISMATCHES
+        .replace("{stock_order_id}", STOCK_ORDER_ID)
+        .replace("{events}", &events);
     for row in sqlx::query(&sql).fetch_all(pool).await? {
         let order_id: String = row.try_get("order_id")?;
         let product_id: String = row.try_get("product_id")?;

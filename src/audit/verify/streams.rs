@@ -130,6 +130,14 @@ fn order_move(
                 ..
             },
         ) => *back_to,
+        // Reported stuck: the order's refund goes on (it stays refunding).
+        (
+            Some(S::Refunding),
+            OrderEvent::RefundAbnormal {
+                kind: RefundKind::Order,
+                ..
+            },
+        ) => return Ok(status),
         // Refunds of payments the order could not take leave its status alone.
         (
             Some(_),
@@ -144,6 +152,10 @@ fn order_move(
             | OrderEvent::RefundFailed {
                 kind: RefundKind::ExtraPayment,
                 back_to: None,
+                ..
+            }
+            | OrderEvent::RefundAbnormal {
+                kind: RefundKind::ExtraPayment,
                 ..
             },
         ) => return Ok(status),

@@ -431,7 +431,10 @@ function orderList(page, empty) {
         return h("div", {}, `${yuan(due.amount_cents)} (${due.reason})`, " ",
           h("span", { class: "badge " + (refund && refund.status === "succeeded" ? "ok" : "warn") },
             refund ? "refund " + refund.status : "not refunded"));
-      }))))),
+      }), order.refunds.filter((refund) => refund.abnormal).map((refund) =>
+        // WeChat Pay reports it stuck: the order stays refunding until its final word.
+        h("div", { "data-testid": "refund-abnormal" }, `${yuan(refund.amount_cents)} refund ${refund.refund_no} `,
+          h("span", { class: "badge bad" }, "abnormal"), " ", refund.abnormal)))))),
     h("p", { class: "hint" }, `${page.pagination.total} in all; the newest ${Math.min(page.pagination.size, page.pagination.total)} shown.`));
 }
 
@@ -729,11 +732,12 @@ function paymentsView() {
   }).catch((error) => list.replaceChildren(errorLine(error)));
   const owing = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   api("/api/v1/admin/refunds-due?size=50")
-    .then((page) => owing.replaceChildren(orderList(page, "No order holds a payment it could not take.")))
+    .then((page) => owing.replaceChildren(orderList(page, "No order holds a payment it could not take, and no refund is stuck.")))
     .catch((error) => owing.replaceChildren(errorLine(error)));
   return h("div", {},
-    card("Refunds due: payments orders could not take", owing,
-      h("p", { class: "hint" }, "Paid after the order was cancelled, or paid twice. Refund them from the order (POST /admin/orders/{id}/refund).")),
+    card("Refunds due: payments orders could not take, refunds stuck", owing,
+      h("p", { class: "hint" }, "Paid after the order was cancelled, or paid twice: refund them from the order (POST /admin/orders/{id}/refund). " +
+        "Abnormal: WeChat Pay could not pay the refund into the shopper's account; handle it on the merchant platform, and its success lands here by itself.")),
     card("Payment and refund notices", list));
 }
 

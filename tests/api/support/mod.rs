@@ -1,6 +1,7 @@
 //! Test harness: one throwaway PostgreSQL for the whole run, a fresh database per test,
 //! the app on port 0, and callers by role (`anon`, `shopper`, `admin`: client.rs).
 
+pub mod backups;
 pub mod browser;
 mod client;
 mod database;
@@ -12,5 +13,5 @@ pub mod wechat_pay;
 pub use client::{Answer, form};
 pub use database::{database_url, fresh_database};
 pub use feed::{eventually, read_feed_until, settle};
-pub use test_app::{TestApp, address, spawn_app, spawn_app_on, spawn_app_with, start};
+pub use test_app::{BACKUP_KEY, TestApp, address, spawn_app, spawn_app_on, spawn_app_with, start};
 pub use wechat_pay::{FakeWeChatPay, NoticeOptions, RefundAnswer, dev_mode_settings};

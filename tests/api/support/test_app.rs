@@ -19,6 +19,9 @@ use super::fresh_database;
 /// The JWT secret every test app shares, so one app's tokens work on another.
 const SECRET: &str = "a test secret that is at least 32 bytes long";
 
+/// The operator's backup key the CLI signs and authenticates backups with.
+pub const BACKUP_KEY: &str = "the operator's backup key, 32 bytes and more";
+
 /// A running app on its own database. Dropping it shuts the server down.
 pub struct TestApp {
     pub address: String,
@@ -233,17 +236,26 @@ impl TestApp {
     }
 
     /// Runs the `ordo` binary with `args` against the test database `options` names,
-    /// with this app's secret.
+    /// with this app's secret and the operator's backup key.
     pub fn cli(options: &sqlx::postgres::PgConnectOptions, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_ordo"))
+        Self::cli_command(options, args).output().expect("run ordo")
+    }
+
+    /// The command [`TestApp::cli`] runs, to change before running it.
+    pub fn cli_command(
+        options: &sqlx::postgres::PgConnectOptions,
+        args: &[&str],
+    ) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ordo"));
+        command
             .args(args)
             .arg("--database-url")
             .arg(super::database_url(
                 options.get_database().expect("a database name"),
             ))
             .env("ORDO_JWT_SECRET", SECRET)
-            .output()
-            .expect("run ordo")
+            .env("ORDO_BACKUP_KEY", BACKUP_KEY);
+        command
     }
 
     /// GET `path`, answering the status and the JSON body (Null when not JSON).

@@ -73,7 +73,7 @@ impl FakeWeChatPay {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path("/v3/pay/transactions/jsapi"))
-            .respond_with(SignedAnswer(
+            .respond_with(SignedAnswer::ok(
                 json!({"prepay_id": "wx201410272009395522657a690389285100"}),
             ))
             .mount(&server)
@@ -93,11 +93,7 @@ impl FakeWeChatPay {
             .and(wiremock::matchers::path_regex(
                 "^/v3/refund/domestic/refunds/",
             ))
-            .respond_with(
-                ResponseTemplate::new(404).set_body_json(
-                    json!({"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"}),
-                ),
-            )
+            .respond_with(refusal(404, "RESOURCE_NOT_EXISTS", "退款单不存在"))
             .with_priority(10)
             .mount(&fake.server)
             .await;
@@ -202,7 +198,7 @@ impl FakeWeChatPay {
     }
 
     /// Answers the prepay with `answer` instead (e.g. an error).
-    pub async fn answer_prepay_with(&self, template: ResponseTemplate) {
+    pub async fn answer_prepay_with(&self, template: impl Respond + 'static) {
         self.server.reset().await;
         Mock::given(method("POST"))
             .and(path("/v3/pay/transactions/jsapi"))
@@ -430,23 +426,43 @@ impl Respond for RefundAnswer {
                        "payer_total": asked["amount"]["total"],
                        "payer_refund": asked["amount"]["refund"], "currency": "CNY"},
         });
-        SignedAnswer(answer).respond(request).set_delay(self.delay)
+        SignedAnswer::ok(answer)
+            .respond(request)
+            .set_delay(self.delay)
     }
 }
 
-/// WeChat Pay's answer to a prepay, signed with the platform key as WeChat Pay signs.
-struct SignedAnswer(Value);
+/// WeChat Pay refusing a request: `status` (4xx) with its `{code, message}`, signed with
+/// the platform key as WeChat Pay signs every answer, refusals included.
+pub fn refusal(status: u16, code: &str, message: &str) -> impl Respond + use<> {
+    SignedAnswer {
+        status,
+        body: json!({"code": code, "message": message}),
+    }
+}
+
+/// An answer of WeChat Pay's, signed with the platform key as WeChat Pay signs.
+struct SignedAnswer {
+    status: u16,
+    body: Value,
+}
+
+impl SignedAnswer {
+    fn ok(body: Value) -> Self {
+        Self { status: 200, body }
+    }
+}
 
 impl Respond for SignedAnswer {
     fn respond(&self, _: &Request) -> ResponseTemplate {
-        let body = self.0.to_string();
+        let body = self.body.to_string();
         let timestamp = Utc::now().timestamp().to_string();
         let nonce = Uuid::new_v4().simple().to_string();
         let signature = keys()
             .platform
             .sign(&format!("{timestamp}\n{nonce}\n{body}\n"))
             .expect("sign");
-        ResponseTemplate::new(200)
+        ResponseTemplate::new(self.status)
             .insert_header("Wechatpay-Timestamp", timestamp.as_str())
             .insert_header("Wechatpay-Nonce", nonce.as_str())
             .insert_header("Wechatpay-Signature", signature.as_str())

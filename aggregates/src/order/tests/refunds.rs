@@ -2,13 +2,13 @@
 
 use super::*;
 
-const ORDER: Uuid = Uuid::from_u128(0xabc);
+pub(super) const ORDER: Uuid = Uuid::from_u128(0xabc);
 
-fn refund_no(n: usize) -> String {
+pub(super) fn refund_no(n: usize) -> String {
     format!("{}R{n}", ORDER.simple())
 }
 
-fn request() -> OrderCommand {
+pub(super) fn request() -> OrderCommand {
     OrderCommand::RequestRefund {
         order_id: ORDER,
         reason: "out of stock after all".into(),
@@ -16,7 +16,7 @@ fn request() -> OrderCommand {
     }
 }
 
-fn requested(n: usize, kind: RefundKind, payment_id: &str) -> OrderEvent {
+pub(super) fn requested(n: usize, kind: RefundKind, payment_id: &str) -> OrderEvent {
     OrderEvent::RefundRequested {
         refund_no: refund_no(n),
         payment_id: payment_id.into(),
@@ -27,29 +27,30 @@ fn requested(n: usize, kind: RefundKind, payment_id: &str) -> OrderEvent {
     }
 }
 
-fn settle(n: usize, outcome: RefundOutcome) -> OrderCommand {
+pub(super) fn settle(n: usize, outcome: RefundOutcome) -> OrderCommand {
     OrderCommand::SettleRefund {
         refund_no: refund_no(n),
         amount_cents: 1_500,
+        transaction_id: None,
         outcome,
     }
 }
 
-fn success() -> RefundOutcome {
+pub(super) fn success() -> RefundOutcome {
     RefundOutcome::Succeeded {
         provider_refund_id: "50300".into(),
         refunded_at: at(45),
     }
 }
 
-fn failure() -> RefundOutcome {
+pub(super) fn failure() -> RefundOutcome {
     RefundOutcome::Failed {
         reason: "NOT_ENOUGH: the merchant's balance is short".into(),
         failed_at: at(45),
     }
 }
 
-fn succeeded(n: usize, kind: RefundKind) -> OrderEvent {
+pub(super) fn succeeded(n: usize, kind: RefundKind) -> OrderEvent {
     OrderEvent::RefundSucceeded {
         refund_no: refund_no(n),
         kind,
@@ -59,7 +60,7 @@ fn succeeded(n: usize, kind: RefundKind) -> OrderEvent {
     }
 }
 
-fn state_after(events: Vec<OrderEvent>) -> Order {
+pub(super) fn state_after(events: Vec<OrderEvent>) -> Order {
     let mut order = Order::default();
     for event in events {
         cqrs_es::Aggregate::apply(&mut order, event);
@@ -258,11 +259,25 @@ fn an_answer_for_another_amount_or_an_unknown_refund_is_refused() {
         .when(OrderCommand::SettleRefund {
             refund_no: refund_no(1),
             amount_cents: 1,
+            transaction_id: None,
             outcome: success(),
         })
         .then_expect_error(OrderError::AmountMismatch {
             expected: 1_500,
             paid: 1,
+        });
+    // A notice about another payment's money, even naming this refund's number.
+    OrderTest::with(())
+        .given(history.clone())
+        .when(OrderCommand::SettleRefund {
+            refund_no: refund_no(1),
+            amount_cents: 1_500,
+            transaction_id: Some("wx-2".into()),
+            outcome: success(),
+        })
+        .then_expect_error(OrderError::TransactionMismatch {
+            refund_no: refund_no(1),
+            transaction_id: "wx-2".into(),
         });
     OrderTest::with(())
         .given(history)
