@@ -182,12 +182,19 @@ impl EmbeddedPostgres {
     /// Starts a throwaway cluster in a new temporary directory. A watchdog process stops
     /// it and deletes its files once this process has exited, however it exits.
     pub fn start_throwaway() -> Result<Self> {
+        Self::start_temporary(Durability::Throwaway)
+    }
+
+    /// Like [`EmbeddedPostgres::start_throwaway`], with these settings: `Durable` for
+    /// tests that crash the server and expect every acknowledged commit to survive
+    /// (the throwaway settings acknowledge a commit before its WAL is written).
+    pub fn start_temporary(durability: Durability) -> Result<Self> {
         let dir = std::env::temp_dir().join(format!(
             "ordo-pg-{}-{:08x}",
             std::process::id(),
             rand::random::<u32>()
         ));
-        let server = Self::start(&dir, Secret::generate(), Durability::Throwaway, None)?;
+        let server = Self::start(&dir, Secret::generate(), durability, None)?;
         server.remove_when_process_exits()?;
         Ok(server)
     }
@@ -247,6 +254,19 @@ impl EmbeddedPostgres {
         self.pg_ctl(
             "stopping PostgreSQL",
             &["stop", "-m", "fast", "-w", "-t", "60"],
+        )
+    }
+
+    /// Stops the server as a crash would (immediate shutdown: sessions cut off, no
+    /// checkpoint; the next start recovers from the WAL). For tests of outages.
+    pub fn crash(&mut self) -> Result<()> {
+        if !self.running {
+            return Ok(());
+        }
+        self.running = false;
+        self.pg_ctl(
+            "crashing PostgreSQL",
+            &["stop", "-m", "immediate", "-w", "-t", "60"],
         )
     }
 

@@ -11,7 +11,7 @@ use aggregates::FieldError;
 use aggregates::product::ProductError;
 use aggregates::stock::StockError;
 
-use crate::event_store::AppendError;
+use crate::event_store::{AppendError, LoadError, LoadFailure};
 use crate::write::WriteError;
 
 use super::envelope::ErrorBody;
@@ -246,9 +246,18 @@ impl From<WriteError> for ApiError {
                 tracing::warn!(%cause, "write failed");
                 Self::unavailable("the order could not be written; retry shortly")
             }
-            WriteError::Load(_) | WriteError::Append(_) | WriteError::Serialize(_) => {
-                Self::internal(&message)
-            }
+            WriteError::Load(load) => load.into(),
+            WriteError::Append(_) | WriteError::Serialize(_) => Self::internal(&message),
+        }
+    }
+}
+
+impl From<LoadError> for ApiError {
+    fn from(err: LoadError) -> Self {
+        match &err.cause {
+            // An outage met while loading is the same 503 as anywhere else.
+            LoadFailure::Database(db) if projections::failure::is_unavailable(db) => db.into(),
+            _ => Self::internal(&err),
         }
     }
 }

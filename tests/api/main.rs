@@ -19,6 +19,7 @@ mod journey;
 mod openapi;
 mod operator_tokens;
 mod orders;
+mod outages;
 mod payment_timeout;
 mod payments;
 mod permanent_log;
