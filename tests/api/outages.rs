@@ -1,5 +1,6 @@
 //! PostgreSQL going away while shoppers order: every answer meanwhile is a 503 with
-//! `Retry-After` (never a 500), and nothing acknowledged is lost.
+//! `Retry-After` (never a 500), nothing acknowledged is lost, and once the database is
+//! back the projector says `running` again.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -11,7 +12,7 @@ use ordo::state::AppSettings;
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::support::{TestApp, start};
+use crate::support::{TestApp, eventually, start};
 
 /// A server on a PostgreSQL of the test's own, which the test may crash (durable: an
 /// acknowledged commit survives a crash); no rate limits (the load comes from one
@@ -211,4 +212,42 @@ async fn a_postgresql_crash_under_load_answers_503_never_500_and_loses_no_acknow
     .await
     .expect("count placed orders");
     assert_eq!(logged, i64::try_from(ids.len()).expect("count"));
+}
+
+/// Each projection's state as the operators' status shows it.
+async fn projection_states(app: &TestApp) -> Option<Vec<String>> {
+    let answer = app
+        .with_token(&app.admin_token())
+        .get("/api/v1/admin/projections")
+        .await;
+    (answer.status == StatusCode::OK).then(|| {
+        answer.body["data"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|p| p["state"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    })
+}
+
+#[tokio::test]
+async fn after_postgresql_restarts_the_projections_say_running_again() {
+    let (app, server) = app_on_own_postgres().await;
+    eventually("the projections run", || async {
+        projection_states(&app)
+            .await
+            .filter(|states| states.iter().all(|state| state == "running"))
+    })
+    .await;
+
+    // Down longer than the pool waits for a connection: the listener's first attempts
+    // to reconnect fail.
+    let _server = crash_for(server, Duration::from_secs(7)).await;
+
+    eventually("every projection says running again", || async {
+        projection_states(&app)
+            .await
+            .filter(|states| states.iter().all(|state| state == "running"))
+    })
+    .await;
 }
