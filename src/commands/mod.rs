@@ -39,7 +39,11 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
     let media_urls = MediaUrls::from_setting(args.media.media_base_url.as_deref())
         .map_err(|err| anyhow::anyhow!("ORDO_MEDIA_BASE_URL: {err}"))?;
     let jwt_secret = config.jwt_secret()?;
-    let database = Database::open(&config).await?;
+    let database = Database::open(
+        &config,
+        &format!("ordo serve on {}", listener.local_addr()?),
+    )
+    .await?;
     let state = AppState::new(
         database.pool.clone(),
         JwtKeys::new(&jwt_secret),

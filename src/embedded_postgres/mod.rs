@@ -10,6 +10,7 @@
 //! on a free port chosen at each start, and requires the superuser's password.
 
 mod binaries;
+pub mod owner;
 mod system_user;
 
 use std::fs;
@@ -21,6 +22,7 @@ use std::process::{Command, Stdio};
 use sqlx::postgres::PgConnectOptions;
 
 pub use binaries::ServerBinaries;
+pub use owner::{ClaimError, DataDirClaim};
 pub use system_user::ServerAccount;
 
 use crate::secret::Secret;
@@ -301,7 +303,8 @@ impl EmbeddedPostgres {
     }
 
     /// A previous ordo killed without its shutdown leaves its server running on this
-    /// data directory; stop it so this start owns the cluster.
+    /// data directory; stop it so this start owns the cluster. Callers hold the data
+    /// directory's [`DataDirClaim`], so no live ordo owns the server stopped here.
     fn stop_leftover(&self) -> Result<()> {
         if self.is_running() {
             tracing::warn!(dir = %self.dir.display(), "stopping a PostgreSQL left running by an earlier ordo");

@@ -9,6 +9,7 @@ mod catalog;
 mod cli;
 mod console;
 mod contract_fuzz;
+mod data_dir_owner;
 mod event_store;
 mod fulfilment;
 mod golden_corpus;
