@@ -64,6 +64,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
                 ..retention_settings(&args.retention)
             },
             request_timeout: None,
+            client_deadlines: args.client_deadlines(),
             refund_follow_up: Some(args.refund_follow_up),
             trusted_proxies: args.trusted_proxies.clone(),
             metrics_token: args

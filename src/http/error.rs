@@ -31,6 +31,7 @@ pub enum ErrorCode {
     Unauthorized = 40100,
     Forbidden = 40300,
     NotFound = 40400,
+    RequestTimeout = 40800,
     Conflict = 40900,
     InsufficientStock = 40901,
     InvalidState = 40902,
@@ -48,11 +49,12 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in order.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::Malformed,
         Self::Unauthorized,
         Self::Forbidden,
         Self::NotFound,
+        Self::RequestTimeout,
         Self::Conflict,
         Self::InsufficientStock,
         Self::InvalidState,
@@ -83,6 +85,10 @@ impl ErrorCode {
                 "the token's role may not do this (admin routes); dev login outside dev mode"
             }
             Self::NotFound => "no such resource, or not yours",
+            Self::RequestTimeout => {
+                "the request body did not arrive within `ORDO_BODY_READ_TIMEOUT`; the \
+                 connection is closed"
+            }
             Self::Conflict => "conflicts with the current state",
             Self::InsufficientStock => {
                 "insufficient stock: `data.shortages` = `[{product_id, name, requested, \

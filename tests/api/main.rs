@@ -35,6 +35,7 @@ mod rebuild;
 mod refunds;
 mod retention;
 mod serve;
+mod slow_clients;
 mod support;
 mod text_hygiene;
 mod topology;
