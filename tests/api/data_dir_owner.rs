@@ -141,3 +141,48 @@ async fn the_postgresql_of_a_killed_ordo_is_stopped_and_started_again_by_the_nex
         "the leftover PostgreSQL was replaced by one the second ordo started"
     );
 }
+
+#[tokio::test]
+async fn a_command_beside_a_running_server_uses_its_postgresql_and_sees_it_running() {
+    let (dir, data) = data_dir("beside");
+    let port = free_port();
+    let mut server = start_ordo(&data, port);
+    wait_until_healthy(port, &mut server).await;
+    let database = postmaster_pid(&data);
+
+    let data_for_command = data.clone();
+    let status = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_ordo"))
+            .args(["projections", "status", "--data-dir"])
+            .arg(&data_for_command)
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("run ordo projections status")
+    })
+    .await
+    .expect("task");
+
+    let ready = readyz(port).await;
+    let still_running = postmaster_pid(&data);
+    stop_ordo(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    let said = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let rows: Vec<&str> = said
+        .lines()
+        .skip(1)
+        .filter(|line| !line.starts_with(' '))
+        .collect();
+    assert!(!rows.is_empty(), "{said}");
+    assert!(
+        rows.iter()
+            .all(|row| row.split_whitespace().nth(2) == Some("running")),
+        "{said}"
+    );
+    assert_eq!(ready, reqwest::StatusCode::OK);
+    assert_eq!(still_running, database, "the server's PostgreSQL runs on");
+}
