@@ -70,7 +70,11 @@ if [ "${HOLD_TRANSACTION:-}" = 1 ]; then
   HOLDER=$!
   trap 'kill $HOLDER 2>/dev/null; kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
   sleep 1
+  kill -0 "$HOLDER" 2>/dev/null || { echo "could not hold a transaction (psql failed)"; exit 1; }
   echo "holding a transaction id in the shop's database (psql pid $HOLDER) for the whole run"
+  # At the end: the server names it (pid, state, query).
+  trap 'curl -s "$BASE/readyz" | grep -o "\"long_running\":\[[^]]*\]" | head -c 400; echo;
+        kill $HOLDER 2>/dev/null; kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
 fi
 
 lua_list() { printf '%s = {' "$1"; sed 's/.*/"&",/' "$2" | tr -d '\n'; echo '}'; }

@@ -11,7 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::config::{Config, DatabaseSource, EMBEDDED_DATABASE};
-use crate::embedded_postgres::{Durability, EmbeddedPostgres};
+use crate::embedded_postgres::{DataDirClaim, Durability, EmbeddedPostgres};
 use crate::secret;
 
 /// The migrations in `migrations/`, embedded in the binary.
@@ -30,14 +30,19 @@ const MAX_CONNECTIONS: u32 = 32;
 pub struct Database {
     pub pool: PgPool,
     embedded: Option<EmbeddedPostgres>,
+    /// Held while this process may start and stop the embedded server; dropped after
+    /// [`Database::close`] stopped it.
+    _claim: Option<DataDirClaim>,
 }
 
 impl Database {
-    /// For `ordo serve`: starts the embedded PostgreSQL, owning it (a server left
-    /// running by a killed ordo is stopped first), or connects to `DATABASE_URL`; then
-    /// applies pending migrations.
-    pub async fn open(config: &Config) -> anyhow::Result<Self> {
-        Self::open_with(config, Ownership::Own).await
+    /// For `ordo serve` (`what` says which, for a second one to name it): claims the data
+    /// directory and starts the embedded PostgreSQL, owning it (a server left running by
+    /// a killed ordo is stopped first), or connects to `DATABASE_URL`; then applies
+    /// pending migrations. Fails, naming the holder, when a live ordo has the data
+    /// directory.
+    pub async fn open(config: &Config, what: &str) -> anyhow::Result<Self> {
+        Self::open_with(config, Ownership::Own(what)).await
     }
 
     /// For CLI commands: like [`Database::open`], but uses the embedded PostgreSQL of a
@@ -46,23 +51,33 @@ impl Database {
         Self::open_with(config, Ownership::Share).await
     }
 
-    async fn open_with(config: &Config, ownership: Ownership) -> anyhow::Result<Self> {
+    async fn open_with(config: &Config, ownership: Ownership<'_>) -> anyhow::Result<Self> {
+        let mut claim = None;
         let (options, embedded) = match &config.database {
             DatabaseSource::External(options) => (options.as_ref().clone(), None),
             DatabaseSource::Embedded => {
                 check_reachable(config)?;
+                claim = match ownership {
+                    Ownership::Own(what) => Some(DataDirClaim::take(&config.data_dir, what)?),
+                    // Free: no ordo runs here, so a server this command starts is its
+                    // own to stop, and no `ordo serve` may stop it meanwhile. Held: use
+                    // the holder's server.
+                    Ownership::Share => {
+                        DataDirClaim::try_take(&config.data_dir, "an ordo command")?.ok()
+                    }
+                };
                 let password = secret::load_or_create(&config.postgres_password_file())
                     .context("reading the embedded PostgreSQL's password")?;
                 let dir = config.postgres_dir();
                 let bin_dir = config.pg_bin_dir.clone();
+                let owned = matches!(ownership, Ownership::Own(_));
                 let server = tokio::task::spawn_blocking(move || {
                     let bin_dir = bin_dir.as_deref();
-                    match ownership {
-                        Ownership::Own => {
-                            tracing::info!(dir = %dir.display(), "starting the embedded PostgreSQL");
-                            EmbeddedPostgres::start(&dir, password, Durability::Durable, bin_dir)
-                        }
-                        Ownership::Share => EmbeddedPostgres::attach_or_start(&dir, password, bin_dir),
+                    if owned {
+                        tracing::info!(dir = %dir.display(), "starting the embedded PostgreSQL");
+                        EmbeddedPostgres::start(&dir, password, Durability::Durable, bin_dir)
+                    } else {
+                        EmbeddedPostgres::attach_or_start(&dir, password, bin_dir)
                     }
                 })
                 .await??;
@@ -76,7 +91,11 @@ impl Database {
             .await
             .context("connecting to PostgreSQL")?;
         migrate(&pool).await.context("applying migrations")?;
-        Ok(Self { pool, embedded })
+        Ok(Self {
+            pool,
+            embedded,
+            _claim: claim,
+        })
     }
 
     /// Closes the pool and stops the embedded server, if ordo started one.
@@ -92,8 +111,9 @@ impl Database {
 
 /// Whether this process may stop an embedded server it finds running.
 #[derive(Debug, Clone, Copy)]
-enum Ownership {
-    Own,
+enum Ownership<'a> {
+    /// `ordo serve`, described as a second one will name it.
+    Own(&'a str),
     Share,
 }
 

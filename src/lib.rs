@@ -9,6 +9,7 @@ pub mod auth;
 pub mod backup;
 pub mod bench;
 pub mod cli;
+pub mod client_deadlines;
 pub mod commands;
 pub mod config;
 pub mod console;

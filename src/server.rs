@@ -1,5 +1,7 @@
 //! The HTTP server bound to its listener, and the background tasks that run beside it.
 
+mod connections;
+
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -88,12 +90,9 @@ impl Application {
             SEAL_EVERY,
             stopped,
         ));
+        let header_read_timeout = self.state.client_deadlines.headers;
         let router = http::router(self.state);
-        // The connection's address reaches handlers and the per-address rate limit.
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        connections::serve(self.listener, router, header_read_timeout, shutdown).await;
         let _ = stop_projector.send(true);
         let _ = projector.await;
         let _ = timeouts.await;
@@ -101,6 +100,6 @@ impl Application {
         let _ = follow_ups.await;
         let _ = sealer.await;
         let _ = horizon.await;
-        served
+        Ok(())
     }
 }

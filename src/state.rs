@@ -8,6 +8,7 @@ use ipnet::IpNet;
 use sqlx::PgPool;
 
 use crate::auth::{JwtKeys, Sessions};
+use crate::client_deadlines::ClientDeadlines;
 use crate::event_store::EventStore;
 use crate::feed_horizon::HorizonWatch;
 use crate::media::{MediaStore, MediaUrls};
@@ -48,6 +49,8 @@ pub struct AppSettings {
     pub retention: RetentionSettings,
     /// How long a request may run before its client is answered 503; `None`: 30 s.
     pub request_timeout: Option<std::time::Duration>,
+    /// How long a client may take to send a request's headers, and its body.
+    pub client_deadlines: ClientDeadlines,
     /// How long a refund waits for its notice before WeChat Pay is asked; `None`: 1 min.
     pub refund_follow_up: Option<std::time::Duration>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
@@ -91,6 +94,7 @@ pub struct AppState {
     pub retention: RetentionSettings,
     /// How long a request may run before its client is answered 503.
     pub request_timeout: std::time::Duration,
+    pub client_deadlines: ClientDeadlines,
     /// See [`AppSettings::refund_follow_up`].
     pub refund_follow_up: std::time::Duration,
     pub trusted_proxies: Arc<[IpNet]>,
@@ -124,6 +128,7 @@ impl AppState {
             local_addr: Arc::new(OnceLock::new()),
             retention: settings.retention,
             request_timeout: settings.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+            client_deadlines: settings.client_deadlines,
             refund_follow_up: settings
                 .refund_follow_up
                 .unwrap_or(DEFAULT_REFUND_FOLLOW_UP),

@@ -23,7 +23,8 @@ use crate::{FeedPosition, RecordedEvent, checkpoint, parking};
 /// The channel the events table's trigger notifies on commit.
 const FEED_CHANNEL: &str = "ordo_events";
 
-/// How long the listener waits before reconnecting after a failed attempt.
+/// The longest the listener waits between attempts to reconnect (and so to take the
+/// running lock again) after it lost its connection.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
 /// Events per batch.
@@ -372,66 +373,66 @@ impl Projector {
     }
 }
 
-/// Wakes the projections' tasks whenever the events table notifies a commit, until
-/// `shutdown` changes. Without a listener, the tasks poll.
 /// The advisory lock every running projector holds, shared, on its listening connection:
 /// how `projections status` tells a running projector from checkpoints left by a server
 /// that stopped (see [`crate::status`]).
 pub(crate) const RUNNING_LOCK: i64 = 0x006f_7264_6f72_756e; // "ordorun"
 
-/// Holds [`RUNNING_LOCK`] on the listener's connection (again after a reconnection: the
-/// lock goes with the old connection). A failure only makes status say `stopped`.
-async fn hold_running_lock(listener: &mut PgListener) {
-    if let Err(err) = sqlx::query("SELECT pg_advisory_lock_shared($1)")
+/// A listener on the feed's channel whose connection holds [`RUNNING_LOCK`]: without the
+/// lock, `projections status`, the console and `ordo restore` take this server for stopped.
+async fn listening(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    // A lost connection is replaced here, where the lock is taken again, not inside
+    // `try_recv` (which would reconnect without it).
+    listener.eager_reconnect(false);
+    listener.listen(FEED_CHANNEL).await?;
+    sqlx::query("SELECT pg_advisory_lock_shared($1)")
         .bind(RUNNING_LOCK)
-        .execute(listener)
-        .await
-    {
-        tracing::debug!(%err, "could not mark the projector as running");
-    }
+        .execute(&mut listener)
+        .await?;
+    Ok(listener)
 }
 
+/// Wakes the projections' tasks whenever the events table notifies a commit, until
+/// `shutdown` changes. Without a listener, the tasks poll.
 async fn listen(pool: PgPool, wake: watch::Sender<()>, mut shutdown: watch::Receiver<bool>) {
-    let mut listener = match PgListener::connect_with(&pool).await {
-        Ok(mut listener) => match listener.listen(FEED_CHANNEL).await {
-            Ok(()) => {
-                hold_running_lock(&mut listener).await;
-                listener
-            }
-            Err(err) => {
-                tracing::warn!(%err, "cannot LISTEN for new events; polling only");
-                return;
-            }
-        },
-        Err(err) => {
-            tracing::warn!(%err, "cannot LISTEN for new events; polling only");
-            return;
-        }
-    };
+    let mut backoff = Backoff::default();
     loop {
-        tokio::select! {
-            received = listener.try_recv() => {
-                if matches!(received, Ok(None)) {
-                    // The connection was lost (and its lock with it); using the listener
-                    // reconnects it. Then wake the tasks below: what was notified
-                    // meanwhile was lost too.
-                    hold_running_lock(&mut listener).await;
+        // Until the database is back: the tasks poll meanwhile, so a short cap keeps
+        // status truthful soon after it returns.
+        let mut listener = match listening(&pool).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                if backoff.failures() == 0 {
+                    tracing::warn!(%err, "cannot LISTEN for new events; polling until it can");
                 }
-                if received.is_err() {
-                    // The server is away and reconnecting failed: the tasks poll
-                    // meanwhile; try again in a while rather than spin.
-                    tokio::select! {
-                        () = tokio::time::sleep(LISTEN_RETRY) => continue,
-                        _ = shutdown.changed() => return,
+                tokio::select! {
+                    () = tokio::time::sleep(backoff.failed().min(LISTEN_RETRY)) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
+        };
+        if backoff.failures() > 0 {
+            tracing::info!("listening for new events again");
+        }
+        backoff = Backoff::default();
+        // What was notified while nobody listened is lost: wake the tasks.
+        wake.send_replace(());
+        loop {
+            tokio::select! {
+                received = listener.try_recv() => {
+                    if !matches!(received, Ok(Some(_))) {
+                        // The connection is gone, and its lock with it: start over.
+                        break;
                     }
                 }
+                _ = shutdown.changed() => return,
             }
-            _ = shutdown.changed() => return,
+            // Every commit notifies, and the listener keeps what arrives in an unbounded
+            // buffer: one wake answers them all, so drop the rest (taking one per round,
+            // the buffer grew with the traffic).
+            while listener.next_buffered().is_some() {}
+            wake.send_replace(());
         }
-        // Every commit notifies, and the listener keeps what arrives in an unbounded
-        // buffer: one wake answers them all, so drop the rest (taking one per round, the
-        // buffer grew with the traffic).
-        while listener.next_buffered().is_some() {}
-        wake.send_replace(());
     }
 }

@@ -47,7 +47,11 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
         );
     }
     let jwt_secret = config.jwt_secret()?;
-    let database = Database::open(&config).await?;
+    let database = Database::open(
+        &config,
+        &format!("ordo serve on {}", listener.local_addr()?),
+    )
+    .await?;
     let state = AppState::new(
         database.pool.clone(),
         JwtKeys::new(&jwt_secret),
@@ -69,6 +73,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
                 ..retention_settings(&args.retention)
             },
             request_timeout: None,
+            client_deadlines: args.client_deadlines(),
             refund_follow_up: Some(args.refund_follow_up),
             trusted_proxies: args.trusted_proxies.clone(),
             metrics_token: args

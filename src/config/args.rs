@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use ipnet::IpNet;
 
+use crate::client_deadlines::ClientDeadlines;
 use crate::rate_limit::{LoginRate, Rate, RateLimits};
 use crate::{wechat, wechat_pay};
 
@@ -175,6 +176,19 @@ pub struct ServeArgs {
     )]
     pub metrics_token_file: Option<PathBuf>,
 
+    /// How long a client may take to send a request's line and headers (also how long
+    /// an idle kept-alive connection stays open), e.g. `10s`; past it the connection is
+    /// closed.
+    #[arg(long, env = "ORDO_HEADER_READ_TIMEOUT", value_name = "DURATION",
+          default_value_t = ClientDeadlines::default().headers.into(), value_parser = positive_duration)]
+    pub header_read_timeout: humantime::Duration,
+
+    /// How long a client may take to send a request's body once its headers are in,
+    /// e.g. `30s`; past it the request is answered 408 and the connection closed.
+    #[arg(long, env = "ORDO_BODY_READ_TIMEOUT", value_name = "DURATION",
+          default_value_t = ClientDeadlines::default().body.into(), value_parser = positive_duration)]
+    pub body_read_timeout: humantime::Duration,
+
     #[command(flatten)]
     pub wechat: WeChatArgs,
 
@@ -191,6 +205,13 @@ impl ServeArgs {
             per_ip: self.rate_limit_ip.0,
             per_user: self.rate_limit_user.0,
             login_per_ip: self.rate_limit_login.0,
+        }
+    }
+
+    pub fn client_deadlines(&self) -> ClientDeadlines {
+        ClientDeadlines {
+            headers: self.header_read_timeout.into(),
+            body: self.body_read_timeout.into(),
         }
     }
 
@@ -310,6 +331,15 @@ pub struct WeChatPayArgs {
     /// WeChat Pay's API (a test double's in tests).
     #[arg(long, env = "ORDO_WECHATPAY_BASE_URL", default_value = wechat_pay::DEFAULT_BASE_URL)]
     pub wechatpay_base_url: String,
+}
+
+/// A duration longer than zero (`10s`, `1m`): a zero deadline would refuse everyone.
+fn positive_duration(value: &str) -> Result<humantime::Duration, String> {
+    let duration: humantime::Duration = value.trim().parse().map_err(|err| format!("{err}"))?;
+    if Duration::from(duration).is_zero() {
+        return Err("must be longer than zero".to_owned());
+    }
+    Ok(duration)
 }
 
 /// A trusted proxy as the setting names it: an address or a CIDR block.

@@ -10,6 +10,7 @@
 //! on a free port chosen at each start, and requires the superuser's password.
 
 mod binaries;
+pub mod owner;
 mod system_user;
 
 use std::fs;
@@ -21,6 +22,7 @@ use std::process::{Command, Stdio};
 use sqlx::postgres::PgConnectOptions;
 
 pub use binaries::ServerBinaries;
+pub use owner::{ClaimError, DataDirClaim};
 pub use system_user::ServerAccount;
 
 use crate::secret::Secret;
@@ -182,12 +184,19 @@ impl EmbeddedPostgres {
     /// Starts a throwaway cluster in a new temporary directory. A watchdog process stops
     /// it and deletes its files once this process has exited, however it exits.
     pub fn start_throwaway() -> Result<Self> {
+        Self::start_temporary(Durability::Throwaway)
+    }
+
+    /// Like [`EmbeddedPostgres::start_throwaway`], with these settings: `Durable` for
+    /// tests that crash the server and expect every acknowledged commit to survive
+    /// (the throwaway settings acknowledge a commit before its WAL is written).
+    pub fn start_temporary(durability: Durability) -> Result<Self> {
         let dir = std::env::temp_dir().join(format!(
             "ordo-pg-{}-{:08x}",
             std::process::id(),
             rand::random::<u32>()
         ));
-        let server = Self::start(&dir, Secret::generate(), Durability::Throwaway, None)?;
+        let server = Self::start(&dir, Secret::generate(), durability, None)?;
         server.remove_when_process_exits()?;
         Ok(server)
     }
@@ -250,6 +259,19 @@ impl EmbeddedPostgres {
         )
     }
 
+    /// Stops the server as a crash would (immediate shutdown: sessions cut off, no
+    /// checkpoint; the next start recovers from the WAL). For tests of outages.
+    pub fn crash(&mut self) -> Result<()> {
+        if !self.running {
+            return Ok(());
+        }
+        self.running = false;
+        self.pg_ctl(
+            "crashing PostgreSQL",
+            &["stop", "-m", "immediate", "-w", "-t", "60"],
+        )
+    }
+
     fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
     }
@@ -281,7 +303,8 @@ impl EmbeddedPostgres {
     }
 
     /// A previous ordo killed without its shutdown leaves its server running on this
-    /// data directory; stop it so this start owns the cluster.
+    /// data directory; stop it so this start owns the cluster. Callers hold the data
+    /// directory's [`DataDirClaim`], so no live ordo owns the server stopped here.
     fn stop_leftover(&self) -> Result<()> {
         if self.is_running() {
             tracing::warn!(dir = %self.dir.display(), "stopping a PostgreSQL left running by an earlier ordo");

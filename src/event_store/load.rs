@@ -20,11 +20,35 @@ pub struct Loaded<A> {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("could not load {aggregate_type} {aggregate_id}: {message}")]
+#[error("could not load {aggregate_type} {aggregate_id}: {cause}")]
 pub struct LoadError {
     pub aggregate_type: &'static str,
     pub aggregate_id: String,
-    pub message: String,
+    pub cause: LoadFailure,
+}
+
+/// Why a load failed. The database's own error is kept, not its text, so that callers
+/// can tell an outage (retry: 503) from a fault.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadFailure {
+    #[error(transparent)]
+    Database(sqlx::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl LoadFailure {
+    fn of<E: std::error::Error>(err: AggregateError<E>) -> Self {
+        match err {
+            // postgres-es boxes sqlx's error into these two.
+            AggregateError::DatabaseConnectionError(boxed)
+            | AggregateError::UnexpectedError(boxed) => match boxed.downcast::<sqlx::Error>() {
+                Ok(db) => Self::Database(*db),
+                Err(other) => Self::Other(other.to_string()),
+            },
+            other => Self::Other(other.to_string()),
+        }
+    }
 }
 
 impl EventStore {
@@ -54,7 +78,7 @@ impl EventStore {
         .map_err(|err: AggregateError<A::Error>| LoadError {
             aggregate_type: A::TYPE,
             aggregate_id: aggregate_id.to_owned(),
-            message: err.to_string(),
+            cause: LoadFailure::of(err),
         })?;
         Ok(Loaded {
             aggregate: context.aggregate,

@@ -15,7 +15,7 @@ use sqlx::PgPool;
 
 pub use append::{AppendError, Appended, EventData, StreamAppend, append_in};
 pub use event_log::{EventMetadata, FeedPosition, RecordedEvent};
-pub use load::{LoadError, Loaded, SNAPSHOT_EVERY};
+pub use load::{LoadError, LoadFailure, Loaded, SNAPSHOT_EVERY};
 
 /// Identifies one stream of events: one aggregate instance.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

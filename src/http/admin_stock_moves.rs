@@ -64,6 +64,7 @@ async fn latest_moves(
         }
         Ok(moves) => Ok(Success::ok(moves)),
         Err(MovesError::Database(db)) => Err(db.into()),
+        Err(MovesError::Load(load)) => Err(load.into()),
         Err(err) => Err(ApiError::internal(&err)),
     }
 }

@@ -13,7 +13,7 @@ use aggregates::FieldError;
 use aggregates::product::ProductError;
 use aggregates::stock::StockError;
 
-use crate::event_store::AppendError;
+use crate::event_store::{AppendError, LoadError, LoadFailure};
 use crate::write::WriteError;
 
 use super::envelope::ErrorBody;
@@ -33,6 +33,7 @@ pub enum ErrorCode {
     Unauthorized = 40100,
     Forbidden = 40300,
     NotFound = 40400,
+    RequestTimeout = 40800,
     Conflict = 40900,
     InsufficientStock = 40901,
     InvalidState = 40902,
@@ -50,11 +51,12 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in order.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::Malformed,
         Self::Unauthorized,
         Self::Forbidden,
         Self::NotFound,
+        Self::RequestTimeout,
         Self::Conflict,
         Self::InsufficientStock,
         Self::InvalidState,
@@ -85,6 +87,10 @@ impl ErrorCode {
                 "the token's role may not do this (admin routes); dev login outside dev mode"
             }
             Self::NotFound => "no such resource, or not yours",
+            Self::RequestTimeout => {
+                "the request body did not arrive within `ORDO_BODY_READ_TIMEOUT`; the \
+                 connection is closed"
+            }
             Self::Conflict => "conflicts with the current state",
             Self::InsufficientStock => {
                 "insufficient stock: `data.shortages` = `[{product_id, name, requested, \
@@ -259,9 +265,18 @@ impl From<WriteError> for ApiError {
                 tracing::warn!(%cause, "write failed");
                 Self::unavailable("the order could not be written; retry shortly")
             }
-            WriteError::Load(_) | WriteError::Append(_) | WriteError::Serialize(_) => {
-                Self::internal(&message)
-            }
+            WriteError::Load(load) => load.into(),
+            WriteError::Append(_) | WriteError::Serialize(_) => Self::internal(&message),
+        }
+    }
+}
+
+impl From<LoadError> for ApiError {
+    fn from(err: LoadError) -> Self {
+        match &err.cause {
+            // An outage met while loading is the same 503 as anywhere else.
+            LoadFailure::Database(db) if projections::failure::is_unavailable(db) => db.into(),
+            _ => Self::internal(&err),
         }
     }
 }

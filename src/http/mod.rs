@@ -9,6 +9,7 @@ mod admin_projections;
 mod admin_stock_moves;
 mod admin_verify;
 mod auth;
+mod body_deadline;
 pub mod caller;
 mod catalog;
 pub mod client_address;
@@ -135,6 +136,11 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Whatever reads the body, the idempotency guard included, reads it in time.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            body_deadline::limit,
+        ))
         .layer(CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http()

@@ -113,12 +113,7 @@ async fn place_order(
 /// The order as its events make it (the write side: always current); a default order
 /// (no status) when there is none.
 pub async fn load_order(state: &AppState, id: Uuid) -> Result<Order, ApiError> {
-    Ok(state
-        .events
-        .load::<Order>(&id.to_string())
-        .await
-        .map_err(|err| ApiError::internal(&err))?
-        .aggregate)
+    Ok(state.events.load::<Order>(&id.to_string()).await?.aggregate)
 }
 
 /// The order as the API shows it, from the write side.

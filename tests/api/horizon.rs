@@ -165,9 +165,10 @@ async fn shop_keeps_serving_while(held: HeldTransaction, app: &TestApp, own_data
         let (status, late) = app.place_order("lei", &[(product, 1)]).await;
         assert_eq!(status, StatusCode::CREATED, "{late}");
         let late = id_of(&late);
-        eventually("the order views show an order placed 30 s into the hold", || async {
-            viewed_status(app, late).await.is_some().then_some(())
-        })
+        eventually(
+            "the order views show an order placed 30 s into the hold",
+            || async { viewed_status(app, late).await.is_some().then_some(()) },
+        )
         .await;
         // Should the held transaction try to append now, it is refused (retryable):
         // its events would sort before what the projections already read.

@@ -2,79 +2,14 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use ordo::event_store::{
     EventData, EventMetadata, EventStore, FeedPosition, StreamAppend, StreamId,
 };
 use sqlx::postgres::PgConnectOptions;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn start_ordo(data_dir: &Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ordo"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("ORDO_DEV")
-        .env_remove("ORDO_JWT_SECRET")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn ordo")
-}
-
-async fn wait_until_healthy(port: u16, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let client = reqwest::Client::new();
-    loop {
-        if let Ok(response) = client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-        {
-            assert_eq!(response.status(), 200);
-            return;
-        }
-        assert!(
-            child.try_wait().expect("poll").is_none(),
-            "ordo exited before serving"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "ordo did not answer /healthz in time"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn stop_ordo(mut child: Child) {
-    kill(
-        Pid::from_raw(i32::try_from(child.id()).expect("pid")),
-        Signal::SIGTERM,
-    )
-    .expect("SIGTERM");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().expect("poll") {
-            assert!(status.success(), "ordo exited with {status}");
-            return;
-        }
-        assert!(Instant::now() < deadline, "ordo did not stop after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use crate::support::{free_port, start_ordo, stop_ordo, wait_until_healthy};
 
 /// Connection options for the embedded cluster of a running ordo: its port is in the
 /// settings ordo writes, its password in the data directory.
