@@ -8,7 +8,7 @@
 //!
 //! A refund whose request failed in transit, or whose server stopped before sending it,
 //! stays `requested`: the follow-up finds it in the order views (`refund_pending`, a
-//! partial index), asks WeChat Pay where it is, and sends it again when WeChat Pay never
+//! partial index, and the events after the views' checkpoint), asks WeChat Pay where it is, and sends it again when WeChat Pay never
 //! received it. The same refund number makes sending twice harmless.
 //!
 //! Only WeChat Pay's word settles a refund: an answer without its platform signature (a
@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aggregates::order::{Order, Refund, RefundOutcome};
+use aggregates::order::{Order, OrderEvent, Refund, RefundOutcome};
 use chrono::Utc;
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -210,7 +210,37 @@ impl RefundFollowUp {
                 _ => break,
             }
         }
+        // Refunds asked for after the views' checkpoint: the views may lag (a stopped
+        // projector, an appending transaction holding the feed's horizon), the follow-up
+        // must not. (One the views list as well is looked at twice: harmless, the same
+        // refund number.)
+        for order_id in self.requested_beyond_views().await? {
+            moved += self
+                .follow_up_order(order_id, due_before, &metadata)
+                .await?;
+        }
         Ok(moved)
+    }
+
+    /// The orders with a refund requested after the order views' checkpoint.
+    async fn requested_beyond_views(&self) -> Result<Vec<Uuid>, WriteError> {
+        let unavailable = |err: sqlx::Error| WriteError::Unavailable(err.to_string());
+        let checkpoint = projections::checkpoint::read(&self.pool, "orders")
+            .await
+            .map_err(unavailable)?
+            .map_or(FeedPosition::START, |checkpoint| checkpoint.position());
+        let requested = self
+            .events
+            .of_type_after(("Order", OrderEvent::REFUND_REQUESTED), checkpoint, BATCH)
+            .await
+            .map_err(unavailable)?;
+        let mut orders: Vec<Uuid> = requested
+            .into_iter()
+            .filter_map(|(id, _)| id.parse().ok())
+            .collect();
+        orders.sort_unstable();
+        orders.dedup();
+        Ok(orders)
     }
 
     /// Follows up the refunds of `order_id` asked for before `due_before`.

@@ -468,6 +468,71 @@ async fn an_unanswered_refund_is_followed_up_and_sent_again() {
     assert_eq!(fake.refund_requests().await.len(), 2);
 }
 
+/// The follow-up does not depend on the order views: with the read side held back (an
+/// appending transaction that never ends), a refund asked for meanwhile is still found
+/// (in the events) and sent again.
+#[tokio::test]
+async fn a_refund_asked_for_while_the_order_views_lag_is_still_followed_up() {
+    use sqlx::Connection;
+
+    let fake = FakeWeChatPay::start().await;
+    let app = app_with(&fake).await;
+    let product = app.create_product("Tea", 1_000, 5).await;
+    let (id, _) = paid_order(&app, &fake, product, 1).await;
+    crate::support::settle(&app.pool).await;
+    let name = app
+        .pool
+        .connect_options()
+        .get_database()
+        .expect("a database name")
+        .to_owned();
+    let mut appender = sqlx::PgConnection::connect(&crate::support::database_url(&name))
+        .await
+        .expect("connect");
+    sqlx::query("BEGIN")
+        .execute(&mut appender)
+        .await
+        .expect("begin");
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                             event_version, payload, metadata)
+         VALUES ('Probe', 'held', 1, 'Probed', '1.0', '{}', '{}')",
+    )
+    .execute(&mut appender)
+    .await
+    .expect("an append that does not end");
+
+    fake.answer_refunds_with(ResponseTemplate::new(500), 1)
+        .await;
+    let (status, body) = refund(&app, id).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let pending: bool =
+        sqlx::query_scalar("SELECT refund_pending FROM order_views WHERE order_id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("the order's view");
+    assert!(!pending, "the views really lag");
+
+    let follow_up = RefundFollowUp {
+        pool: app.pool.clone(),
+        events: app.events.clone(),
+        refunds: Refunds {
+            write: app.state.write.clone(),
+            wechat_pay: app.state.wechat_pay.clone(),
+        },
+        every: Duration::ZERO,
+    };
+    follow_up.round().await.expect("a follow-up round");
+    let requests = fake.refund_requests().await;
+    assert_eq!(requests.len(), 2, "sent again while the views lag");
+    assert_eq!(requests[0]["out_refund_no"], requests[1]["out_refund_no"]);
+    sqlx::query("ROLLBACK")
+        .execute(&mut appender)
+        .await
+        .expect("end it");
+}
+
 #[tokio::test]
 async fn dev_mode_refunds_end_to_end_and_the_history_says_who_and_why() {
     let (pool, _) = fresh_database().await;

@@ -22,6 +22,16 @@ const SECRET: &str = "a test secret that is at least 32 bytes long";
 /// The operator's backup key the CLI signs and authenticates backups with.
 pub const BACKUP_KEY: &str = "the operator's backup key, 32 bytes and more";
 
+/// A client that, as a proxy in front of ordo must (see deploy/nginx), drops a kept-alive
+/// connection before the server closes it as idle (`ORDO_HEADER_READ_TIMEOUT`, 10 s):
+/// otherwise a request can go out on a connection the server is closing.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("an HTTP client")
+}
+
 /// A running app on its own database. Dropping it shuts the server down.
 pub struct TestApp {
     pub address: String,
@@ -74,7 +84,7 @@ pub async fn start(pool: PgPool, settings: AppSettings) -> TestApp {
         events: EventStore::new(pool.clone()),
         state,
         pool,
-        client: reqwest::Client::new(),
+        client: client(),
         shutdown: Some(shutdown),
     }
 }
