@@ -5,61 +5,15 @@
 
 use std::time::Duration;
 
-use ordo::state::AppSettings;
-use ordo::write::WriteSettings;
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
-use crate::support::{TestApp, database_url, eventually, fresh_database, settle, start};
-
-/// A transaction that holds a transaction id and does nothing else, as a forgotten
-/// `BEGIN; SELECT pg_current_xact_id();` in psql does. Ends (rolled back) when dropped.
-struct HeldTransaction {
-    conn: PgConnection,
-    pid: i32,
-    since: tokio::time::Instant,
-}
-
-impl HeldTransaction {
-    async fn on(url: &str) -> Self {
-        let mut conn = PgConnection::connect(url).await.expect("connect");
-        // Whatever limit the database sets, this one stays (as a careless client's may).
-        sqlx::query("SET idle_in_transaction_session_timeout = 0")
-            .execute(&mut conn)
-            .await
-            .expect("no idle limit");
-        sqlx::query("BEGIN")
-            .execute(&mut conn)
-            .await
-            .expect("begin");
-        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-            .fetch_one(&mut conn)
-            .await
-            .expect("pid");
-        sqlx::query("SELECT pg_current_xact_id()")
-            .execute(&mut conn)
-            .await
-            .expect("take a transaction id");
-        Self {
-            conn,
-            pid,
-            since: tokio::time::Instant::now(),
-        }
-    }
-}
-
-fn expiring_after(timeout: Duration) -> AppSettings {
-    AppSettings {
-        dev_mode: true,
-        write: WriteSettings {
-            payment_timeout: timeout,
-            ..WriteSettings::default()
-        },
-        ..AppSettings::default()
-    }
-}
+use crate::support::held::{HeldTransaction, held_append, insert_probe};
+use crate::support::{
+    TestApp, database_url, eventually, fresh_database, settle, start, timing_out_after,
+};
 
 fn id_of(body: &Value) -> Uuid {
     body["data"]["id"]
@@ -201,7 +155,7 @@ async fn shop_keeps_serving_while(held: HeldTransaction, app: &TestApp, own_data
 #[tokio::test]
 async fn a_transaction_held_in_another_database_of_the_cluster_does_not_freeze_the_shop() {
     let (pool, _) = fresh_database().await;
-    let app = start(pool, expiring_after(Duration::from_secs(3))).await;
+    let app = start(pool, timing_out_after(Duration::from_secs(3))).await;
     let held = HeldTransaction::on(&database_url("postgres")).await;
     shop_keeps_serving_while(held, &app, false).await;
 }
@@ -209,7 +163,7 @@ async fn a_transaction_held_in_another_database_of_the_cluster_does_not_freeze_t
 #[tokio::test]
 async fn a_transaction_held_in_the_shops_own_database_does_not_freeze_the_shop() {
     let (pool, options) = fresh_database().await;
-    let app = start(pool, expiring_after(Duration::from_secs(3))).await;
+    let app = start(pool, timing_out_after(Duration::from_secs(3))).await;
     let name = options.get_database().expect("a database name");
     let held = HeldTransaction::on(&database_url(name)).await;
     shop_keeps_serving_while(held, &app, true).await;
@@ -228,14 +182,14 @@ async fn the_feed_waits_for_an_appending_transaction_however_long_it_runs() {
         .execute(&mut appender)
         .await
         .expect("begin");
-    insert_event(&mut appender, "slow").await;
+    insert_probe(&mut appender, "slow").await;
     // Long enough for the watcher to pass a bystander; an appender is not one.
     tokio::time::sleep(Duration::from_millis(600)).await;
     ordo::feed_horizon::check(&pool, &[])
         .await
         .expect("look at the horizon");
     let mut other = pool.acquire().await.expect("connection");
-    insert_event(&mut other, "fast").await;
+    insert_probe(&mut other, "fast").await;
     let store = ordo::event_store::EventStore::new(pool.clone());
     let feed = store
         .read_feed(ordo::event_store::FeedPosition::START, 100)
@@ -252,18 +206,6 @@ async fn the_feed_waits_for_an_appending_transaction_however_long_it_runs() {
             .await;
     let ids: Vec<&str> = feed.iter().map(|e| e.aggregate_id.as_str()).collect();
     assert_eq!(ids, ["slow", "fast"]);
-}
-
-async fn insert_event(conn: &mut PgConnection, id: &str) {
-    sqlx::query(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
-                             event_version, payload, metadata)
-         VALUES ('Probe', $1, 1, 'Probed', '1.0', '{}', '{}')",
-    )
-    .bind(id)
-    .execute(conn)
-    .await
-    .expect("insert an event");
 }
 
 /// Property 4 under the new horizon: appenders commit out of order while bystanders hold
@@ -421,7 +363,7 @@ async fn a_reader_tailing_the_feed_past_bystanders_never_skips_or_repeats_an_eve
 #[tokio::test]
 async fn while_an_appender_holds_the_read_side_a_shopper_sees_their_orders_as_they_are() {
     let (pool, options) = fresh_database().await;
-    let app = start(pool, expiring_after(Duration::from_secs(900))).await;
+    let app = start(pool, timing_out_after(Duration::from_secs(900))).await;
     let product = app.create_product("Oolong", 4800, 100).await;
     let (status, before) = app.place_order("mei", &[(product, 1)]).await;
     assert_eq!(status, StatusCode::CREATED, "{before}");
@@ -430,14 +372,7 @@ async fn while_an_appender_holds_the_read_side_a_shopper_sees_their_orders_as_th
 
     // An append that never ends: the feed's horizon waits for it, as it must.
     let name = options.get_database().expect("a database name");
-    let mut appender = PgConnection::connect(&database_url(name))
-        .await
-        .expect("connect");
-    sqlx::query("BEGIN")
-        .execute(&mut appender)
-        .await
-        .expect("begin");
-    insert_event(&mut appender, "held").await;
+    let mut appender = held_append(&database_url(name)).await;
     let (status, placed) = app.place_order("mei", &[(product, 2)]).await;
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     let placed = id_of(&placed);

@@ -5,23 +5,13 @@ use std::time::{Duration, Instant};
 
 use aggregates::order::{Order, OrderStatus};
 use ordo::state::AppSettings;
-use ordo::write::WriteSettings;
 use reqwest::StatusCode;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::support::{FakeWeChatPay, NoticeOptions, TestApp, eventually, fresh_database, start};
-
-fn timing_out_after(timeout: Duration) -> AppSettings {
-    AppSettings {
-        dev_mode: true,
-        write: WriteSettings {
-            payment_timeout: timeout,
-            ..WriteSettings::default()
-        },
-        ..AppSettings::default()
-    }
-}
+use crate::support::{
+    FakeWeChatPay, NoticeOptions, TestApp, eventually, fresh_database, start, timing_out_after,
+};
 
 async fn place(app: &TestApp, user: &str, product: Uuid) -> Uuid {
     let (status, body) = app.place_order(user, &[(product, 1)]).await;

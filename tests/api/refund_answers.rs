@@ -3,9 +3,6 @@
 //! signature is no answer (the follow-up asks again), and a notice about another payment
 //! settles nothing.
 
-use std::time::Duration;
-
-use ordo::refunds::{RefundFollowUp, Refunds};
 use ordo::state::AppSettings;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -81,18 +78,6 @@ async fn refunds_due(app: &TestApp) -> Vec<Value> {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["data"]["list"].as_array().expect("list").clone()
-}
-
-fn follow_up(app: &TestApp) -> RefundFollowUp {
-    RefundFollowUp {
-        pool: app.pool.clone(),
-        events: app.events.clone(),
-        refunds: Refunds {
-            write: app.state.write.clone(),
-            wechat_pay: app.state.wechat_pay.clone(),
-        },
-        every: Duration::ZERO,
-    }
 }
 
 #[tokio::test]
@@ -173,7 +158,10 @@ async fn an_unsigned_refusal_leaves_the_refund_requested_and_the_follow_up_asks_
     assert_eq!(app.count_events("RefundFailed").await, 0);
 
     // WeChat Pay (its signed 404 says it never got it) is asked again: sent again.
-    follow_up(&app).round().await.expect("a follow-up round");
+    app.refund_follow_up()
+        .round()
+        .await
+        .expect("a follow-up round");
     let requests = fake.refund_requests().await;
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[0]["out_refund_no"], requests[1]["out_refund_no"]);

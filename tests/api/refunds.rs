@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use ordo::refunds::{RefundFollowUp, Refunds};
 use ordo::state::AppSettings;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -440,15 +439,7 @@ async fn an_unanswered_refund_is_followed_up_and_sent_again() {
 
     // WeChat Pay never got it (its query answers RESOURCE_NOT_EXISTS): sent again, with
     // the same number.
-    let follow_up = RefundFollowUp {
-        pool: app.pool.clone(),
-        events: app.events.clone(),
-        refunds: Refunds {
-            write: app.state.write.clone(),
-            wechat_pay: app.state.wechat_pay.clone(),
-        },
-        every: Duration::ZERO,
-    };
+    let follow_up = app.refund_follow_up();
     follow_up.round().await.expect("a follow-up round");
     let requests = fake.refund_requests().await;
     assert_eq!(requests.len(), 2);
@@ -473,34 +464,14 @@ async fn an_unanswered_refund_is_followed_up_and_sent_again() {
 /// (in the events) and sent again.
 #[tokio::test]
 async fn a_refund_asked_for_while_the_order_views_lag_is_still_followed_up() {
-    use sqlx::Connection;
-
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
     let product = app.create_product("Tea", 1_000, 5).await;
     let (id, _) = paid_order(&app, &fake, product, 1).await;
     crate::support::settle(&app.pool).await;
-    let name = app
-        .pool
-        .connect_options()
-        .get_database()
-        .expect("a database name")
-        .to_owned();
-    let mut appender = sqlx::PgConnection::connect(&crate::support::database_url(&name))
-        .await
-        .expect("connect");
-    sqlx::query("BEGIN")
-        .execute(&mut appender)
-        .await
-        .expect("begin");
-    sqlx::query(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
-                             event_version, payload, metadata)
-         VALUES ('Probe', 'held', 1, 'Probed', '1.0', '{}', '{}')",
-    )
-    .execute(&mut appender)
-    .await
-    .expect("an append that does not end");
+    let name = app.pool.connect_options().get_database().map(str::to_owned);
+    let url = crate::support::database_url(&name.expect("a database name"));
+    let mut appender = crate::support::held::held_append(&url).await;
 
     fake.answer_refunds_with(ResponseTemplate::new(500), 1)
         .await;
@@ -514,15 +485,7 @@ async fn a_refund_asked_for_while_the_order_views_lag_is_still_followed_up() {
             .expect("the order's view");
     assert!(!pending, "the views really lag");
 
-    let follow_up = RefundFollowUp {
-        pool: app.pool.clone(),
-        events: app.events.clone(),
-        refunds: Refunds {
-            write: app.state.write.clone(),
-            wechat_pay: app.state.wechat_pay.clone(),
-        },
-        every: Duration::ZERO,
-    };
+    let follow_up = app.refund_follow_up();
     follow_up.round().await.expect("a follow-up round");
     let requests = fake.refund_requests().await;
     assert_eq!(requests.len(), 2, "sent again while the views lag");

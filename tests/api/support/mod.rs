@@ -6,6 +6,7 @@ pub mod browser;
 mod client;
 mod database;
 mod feed;
+pub mod held;
 mod ordo_process;
 pub mod s3;
 mod test_app;
@@ -15,5 +16,7 @@ pub use client::{Answer, form};
 pub use database::{database_url, fresh_database};
 pub use feed::{eventually, read_feed_until, settle};
 pub use ordo_process::{free_port, start_ordo, stop_ordo, wait_until_healthy};
-pub use test_app::{BACKUP_KEY, TestApp, address, spawn_app, spawn_app_on, spawn_app_with, start};
+pub use test_app::{
+    BACKUP_KEY, TestApp, address, spawn_app, spawn_app_on, spawn_app_with, start, timing_out_after,
+};
 pub use wechat_pay::{FakeWeChatPay, NoticeOptions, RefundAnswer, dev_mode_settings};

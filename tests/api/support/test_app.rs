@@ -32,6 +32,18 @@ pub fn client() -> reqwest::Client {
         .expect("an HTTP client")
 }
 
+/// Dev-mode settings in which an unpaid order expires after `timeout`.
+pub fn timing_out_after(timeout: Duration) -> AppSettings {
+    AppSettings {
+        dev_mode: true,
+        write: ordo::write::WriteSettings {
+            payment_timeout: timeout,
+            ..ordo::write::WriteSettings::default()
+        },
+        ..AppSettings::default()
+    }
+}
+
 /// A running app on its own database. Dropping it shuts the server down.
 pub struct TestApp {
     pub address: String,
@@ -207,6 +219,20 @@ impl TestApp {
             )
             .await
             .expect("pay");
+    }
+
+    /// The refund follow-up of this app, due at once (what the server runs every
+    /// `ORDO_REFUND_FOLLOW_UP`).
+    pub fn refund_follow_up(&self) -> ordo::refunds::RefundFollowUp {
+        ordo::refunds::RefundFollowUp {
+            pool: self.pool.clone(),
+            events: self.events.clone(),
+            refunds: ordo::refunds::Refunds {
+                write: self.state.write.clone(),
+                wechat_pay: self.state.wechat_pay.clone(),
+            },
+            every: Duration::ZERO,
+        }
     }
 
     /// The product's stock as its events make it.
