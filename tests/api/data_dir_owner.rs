@@ -24,15 +24,7 @@ fn data_dir(name: &str) -> (PathBuf, PathBuf) {
 /// `ordo serve` on `data_dir` run until it exits: its status and what it said. One still
 /// serving after 60 s fails the test (it is killed first).
 fn serve_until_it_exits(data_dir: &Path, port: u16) -> (ExitStatus, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ordo"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("ORDO_DEV")
-        .env_remove("ORDO_JWT_SECRET")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
+    let mut child = crate::support::serve_command(data_dir, port)
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn ordo");

@@ -18,10 +18,11 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// `ordo serve` on `127.0.0.1:port` with the embedded database in `data_dir`, no dev
-/// mode or secret from the environment.
-pub fn start_ordo(data_dir: &Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ordo"))
+/// The command running `ordo serve` on `127.0.0.1:port` with the embedded database in
+/// `data_dir`, no dev mode or secret from the environment.
+pub fn serve_command(data_dir: &Path, port: u16) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ordo"));
+    command
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(data_dir)
@@ -29,7 +30,13 @@ pub fn start_ordo(data_dir: &Path, port: u16) -> Child {
         .env_remove("ORDO_DEV")
         .env_remove("ORDO_JWT_SECRET")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::null());
+    command
+}
+
+/// `ordo serve` (see [`serve_command`]), its log on the test's stderr.
+pub fn start_ordo(data_dir: &Path, port: u16) -> Child {
+    serve_command(data_dir, port)
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn ordo")
