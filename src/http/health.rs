@@ -53,9 +53,12 @@ struct Readiness {
 /// and a shopper's own orders are served from the events), but it is reported.
 #[derive(Debug, Serialize, ToSchema)]
 struct ReadSide {
-    /// `ok`, or `degraded` when a projection lags or an appending transaction holds the
-    /// feed's horizon for longer than a few seconds.
+    /// `ok`, or `degraded` when no projector runs on the database, a projection lags or
+    /// an appending transaction holds the feed's horizon for longer than a few seconds.
     status: &'static str,
+    /// `running` when a server's projector holds its running lock on this database (any
+    /// process), else `stopped`.
+    projector: &'static str,
     /// The projections more than a few seconds behind.
     lagging: Vec<ProjectionLag>,
     /// Who holds transaction ids on the cluster for long, and each projection's lag, as
@@ -64,15 +67,17 @@ struct ReadSide {
 }
 
 impl ReadSide {
-    fn of(state: &AppState) -> Self {
+    async fn of(state: &AppState) -> Result<Self, sqlx::Error> {
+        let running = projections::status::any_projector_running(&state.pool).await?;
         let feed_horizon = state.horizon.report();
         let lagging: Vec<ProjectionLag> = feed_horizon.lagging().cloned().collect();
-        let degraded = !lagging.is_empty() || feed_horizon.held();
-        Self {
+        let degraded = !running || !lagging.is_empty() || feed_horizon.held();
+        Ok(Self {
             status: if degraded { "degraded" } else { "ok" },
+            projector: if running { "running" } else { "stopped" },
             lagging,
             feed_horizon,
-        }
+        })
     }
 }
 
@@ -122,7 +127,14 @@ async fn readyz(
             error
         });
     }
-    let read_side = detail.then(|| ReadSide::of(&state));
+    let read_side = if detail {
+        match ReadSide::of(&state).await {
+            Ok(read_side) => Some(read_side),
+            Err(err) => return Err(not_ready(format!("the database is unreachable: {err}"))),
+        }
+    } else {
+        None
+    };
     Ok(Success::ok(Readiness {
         status: "ready",
         database: detail.then_some("reachable"),

@@ -101,6 +101,10 @@ async fn shop_keeps_serving_while(held: HeldTransaction, app: &TestApp, own_data
         .and_then(|holders| holders.iter().find(|h| h["pid"] == held.pid).cloned())
         .expect("the holder");
     assert_eq!(holder["appender"], false, "{holder}");
+    assert_eq!(
+        readiness["data"]["read_side"]["projector"], "running",
+        "{readiness}"
+    );
     assert_eq!(holder["state"], "idle in transaction", "{holder}");
     assert_eq!(holder["query"], "SELECT pg_current_xact_id()", "{holder}");
     let metrics = app.metrics().await;
