@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::auth::revocations::MAX_OPERATOR_TTL;
 pub use crate::config::args::{BackupKeyArgs, GlobalArgs, RetentionArgs, ServeArgs};
@@ -21,8 +23,7 @@ other commands unless -v).";
 #[command(
     name = "ordo",
     version,
-    after_help = ENVIRONMENT_HELP,
-    args_conflicts_with_subcommands = true
+    after_help = ENVIRONMENT_HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -36,6 +37,46 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// Parses the process's command line, exiting with clap's message on an error.
+    pub fn parse_command_line() -> Self {
+        Self::try_parse_command_line(std::env::args_os()).unwrap_or_else(|err| err.exit())
+    }
+
+    /// Parses `args`. Global options (`--data-dir`, `--database-url`, ...) go before or
+    /// after the subcommand; `serve`'s own flags before a subcommand are refused, naming
+    /// the flag (they would be silently ignored).
+    pub fn try_parse_command_line<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut command = Self::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        let cli = Self::from_arg_matches(&matches)?;
+        let Some((subcommand, _)) = matches.subcommand() else {
+            return Ok(cli);
+        };
+        let serve_flags = ServeArgs::augment_args(clap::Command::new("serve"));
+        let misplaced = serve_flags.get_arguments().find(|arg| {
+            matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine)
+        });
+        match misplaced {
+            None => Ok(cli),
+            Some(arg) => Err(command.error(
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "--{} is a flag of `serve`, not of `{subcommand}`{}",
+                    arg.get_long().unwrap_or_default(),
+                    if subcommand == "serve" {
+                        ": give it after `serve`"
+                    } else {
+                        ""
+                    }
+                ),
+            )),
+        }
+    }
+
     /// Reads every secret given as a file (`*_FILE`) into its setting.
     pub fn read_secret_files(&mut self) -> Result<(), String> {
         self.global.read_secret_files()?;
@@ -314,9 +355,10 @@ fn public_url(value: &str) -> Result<String, String> {
 fn operator_ttl(value: &str) -> Result<Duration, String> {
     let ttl = humantime::parse_duration(value).map_err(|err| err.to_string())?;
     if ttl > MAX_OPERATOR_TTL {
+        // In hours, as the help and the README say it (humantime would say "1day").
         return Err(format!(
-            "at most {} (mint a new token when it runs out)",
-            humantime::format_duration(MAX_OPERATOR_TTL)
+            "at most {}h (mint a new token when it runs out)",
+            MAX_OPERATOR_TTL.as_secs() / 3600
         ));
     }
     Ok(ttl)
@@ -377,6 +419,40 @@ mod tests {
         let refused = instant("2026-11-25 25:00:00").expect_err("no such hour");
         assert!(refused.contains("RFC 3339"), "{refused}");
         assert!(instant("yesterday").is_err());
+    }
+
+    #[test]
+    fn a_token_lasting_too_long_is_refused_in_the_units_the_help_uses() {
+        let refused = operator_ttl("25h").expect_err("too long");
+        assert!(refused.starts_with("at most 24h"), "{refused}");
+        assert_eq!(operator_ttl("24h"), Ok(Duration::from_secs(24 * 3600)));
+    }
+
+    #[test]
+    fn global_options_go_before_or_after_the_subcommand() {
+        for args in [
+            ["ordo", "--data-dir", "/srv/shop", "projections", "status"],
+            ["ordo", "projections", "status", "--data-dir", "/srv/shop"],
+        ] {
+            let cli = Cli::try_parse_command_line(args).expect("parses");
+            assert_eq!(cli.global.data_dir, PathBuf::from("/srv/shop"), "{args:?}");
+            assert!(matches!(cli.command, Some(Command::Projections(_))));
+        }
+    }
+
+    #[test]
+    fn a_serve_flag_before_another_command_is_refused_naming_it() {
+        let refused = Cli::try_parse_command_line(["ordo", "--listen", "0.0.0.0:80", "migrate"])
+            .expect_err("refused");
+        assert!(
+            refused
+                .to_string()
+                .contains("--listen is a flag of `serve`, not of `migrate`"),
+            "{refused}"
+        );
+        let cli = Cli::try_parse_command_line(["ordo", "--listen", "127.0.0.1:9000"])
+            .expect("a bare ordo takes serve's flags");
+        assert!(cli.command.is_none());
     }
 
     #[test]

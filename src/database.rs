@@ -124,10 +124,15 @@ pub async fn connect(
 ) -> Result<PgPool, sqlx::Error> {
     let options = options
         .application_name("ordo")
-        .options([(
-            "idle_in_transaction_session_timeout",
-            IDLE_IN_TRANSACTION_TIMEOUT,
-        )])
+        .options([
+            (
+                "idle_in_transaction_session_timeout",
+                IDLE_IN_TRANSACTION_TIMEOUT,
+            ),
+            // PostgreSQL's notices ("relation \"_sqlx_migrations\" already exists, skipping"
+            // at every start) reach the log at INFO: only warnings are worth a line.
+            ("client_min_messages", "warning"),
+        ])
         // Rebuilds and verification run statements of seconds on purpose: worth a note,
         // not a warning.
         .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1));

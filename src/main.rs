@@ -2,7 +2,6 @@
 
 use std::io::IsTerminal;
 
-use clap::Parser;
 use ordo::cli::{Cli, Command};
 use ordo::commands;
 use ordo::config::LogFormat;
@@ -13,7 +12,7 @@ use tracing_subscriber::EnvFilter;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let mut cli = Cli::parse();
+    let mut cli = Cli::parse_command_line();
     if let Err(err) = cli.read_secret_files() {
         eprintln!("error: {err}");
         return std::process::ExitCode::FAILURE;
