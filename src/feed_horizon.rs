@@ -83,25 +83,28 @@ impl HorizonReport {
     }
 }
 
-/// The watcher's last report, shared with the handlers.
+/// The watcher's last report, shared with the handlers. Read on every write and order
+/// read, so a read is the clone of an `Arc`, not of the report.
 #[derive(Debug, Default)]
 pub struct HorizonWatch {
-    report: RwLock<HorizonReport>,
+    report: RwLock<Arc<HorizonReport>>,
 }
 
 impl HorizonWatch {
-    pub fn report(&self) -> HorizonReport {
-        self.report
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+    pub fn report(&self) -> Arc<HorizonReport> {
+        Arc::clone(
+            &self
+                .report
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     fn set(&self, report: HorizonReport) {
         *self
             .report
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = report;
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(report);
     }
 }
 

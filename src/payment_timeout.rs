@@ -49,7 +49,9 @@ impl PaymentTimeout {
         }
     }
 
-    /// Orders placed after the order views' checkpoint whose payment time is up.
+    /// Orders placed after the order views' checkpoint whose payment time is up. One batch
+    /// a sweep: orders expire in the order they were placed, so the batch holds the
+    /// expired ones first.
     async fn expired_beyond_views(&self) -> Result<Vec<Uuid>, sqlx::Error> {
         let checkpoint = projections::checkpoint::read(&self.pool, "orders")
             .await?
@@ -61,7 +63,7 @@ impl PaymentTimeout {
         let now = Utc::now();
         Ok(placed
             .into_iter()
-            .filter_map(|(id, payload)| {
+            .filter_map(|(_, id, payload)| {
                 let expires_at = match serde_json::from_value(payload).ok()? {
                     OrderEvent::OrderPlaced { expires_at, .. } => expires_at,
                     _ => return None,

@@ -222,22 +222,30 @@ impl RefundFollowUp {
         Ok(moved)
     }
 
-    /// The orders with a refund requested after the order views' checkpoint.
+    /// The orders with a refund requested after the order views' checkpoint, every one
+    /// of them (read a batch at a time).
     async fn requested_beyond_views(&self) -> Result<Vec<Uuid>, WriteError> {
         let unavailable = |err: sqlx::Error| WriteError::Unavailable(err.to_string());
-        let checkpoint = projections::checkpoint::read(&self.pool, "orders")
+        let mut after = projections::checkpoint::read(&self.pool, "orders")
             .await
             .map_err(unavailable)?
             .map_or(FeedPosition::START, |checkpoint| checkpoint.position());
-        let requested = self
-            .events
-            .of_type_after(("Order", OrderEvent::REFUND_REQUESTED), checkpoint, BATCH)
-            .await
-            .map_err(unavailable)?;
-        let mut orders: Vec<Uuid> = requested
-            .into_iter()
-            .filter_map(|(id, _)| id.parse().ok())
-            .collect();
+        let mut orders: Vec<Uuid> = Vec::new();
+        loop {
+            let requested = self
+                .events
+                .of_type_after(("Order", OrderEvent::REFUND_REQUESTED), after, BATCH)
+                .await
+                .map_err(unavailable)?;
+            let full = requested.len() as i64 == BATCH;
+            for (position, id, _) in requested {
+                after = position;
+                orders.extend(id.parse::<Uuid>().ok());
+            }
+            if !full {
+                break;
+            }
+        }
         orders.sort_unstable();
         orders.dedup();
         Ok(orders)

@@ -68,16 +68,19 @@ impl EventStore {
     }
 
     /// Up to `limit` committed events of `event_type` (of `aggregate_type`) after feed
-    /// position `after`, as (aggregate id, payload), whether or not the feed's horizon
-    /// has reached them yet: what a read model checkpointed at `after` lacks.
+    /// position `after`, in feed order, as (position, aggregate id, payload brought to
+    /// today's version), whether or not the feed's horizon has reached them yet: what a
+    /// read model checkpointed at `after` lacks.
     pub async fn of_type_after(
         &self,
         (aggregate_type, event_type): (&str, &str),
         after: FeedPosition,
         limit: i64,
-    ) -> Result<Vec<(String, serde_json::Value)>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT aggregate_id, payload FROM events
+    ) -> Result<Vec<(FeedPosition, String, serde_json::Value)>, sqlx::Error> {
+        let rows: Vec<(i64, i64, String, String, serde_json::Value)> = sqlx::query_as(
+            "SELECT transaction_id::text::bigint, global_position, aggregate_id, event_version,
+                    payload
+               FROM events
               WHERE (transaction_id, global_position) > ($3::bigint::text::xid8, $4)
                 AND aggregate_type = $1 AND event_type = $2
               ORDER BY transaction_id, global_position
@@ -89,27 +92,41 @@ impl EventStore {
         .bind(after.global_position)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(transaction_id, global_position, id, version, payload)| {
+                let position = FeedPosition {
+                    transaction_id,
+                    global_position,
+                };
+                let payload = event_log::upcasting::upcast(event_type, &version, payload);
+                (position, id, payload)
+            })
+            .collect())
     }
 
-    /// The payloads of `stream`'s committed events after feed position `after`, in
-    /// stream order, whether or not the feed's horizon has reached them yet: what the
-    /// read models may not show yet.
-    pub async fn payloads_after(
+    /// The payloads of `stream`'s latest `limit` committed events after feed position
+    /// `after`, newest first, whether or not the feed's horizon has reached them yet: what
+    /// the read models may not show yet. Bounded, however long the stream or the lag.
+    pub async fn latest_payloads_after(
         &self,
         stream: &StreamId,
         after: FeedPosition,
+        limit: i64,
     ) -> Result<Vec<serde_json::Value>, sqlx::Error> {
         sqlx::query_scalar(
             "SELECT payload FROM events
               WHERE aggregate_type = $1 AND aggregate_id = $2
                 AND (transaction_id, global_position) > ($3::bigint::text::xid8, $4)
-              ORDER BY sequence",
+              ORDER BY sequence DESC
+              LIMIT $5",
         )
         .bind(&stream.aggregate_type)
         .bind(&stream.aggregate_id)
         .bind(after.transaction_id)
         .bind(after.global_position)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await
     }

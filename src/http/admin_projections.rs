@@ -42,7 +42,7 @@ async fn feed_horizon(
     State(state): State<AppState>,
     _admin: AdminUser,
 ) -> Result<Success<HorizonReport>, ApiError> {
-    Ok(Success::ok(state.horizon.report()))
+    Ok(Success::ok(HorizonReport::clone(&state.horizon.report())))
 }
 
 /// Each projection: version, state, position and lag, and a rebuild's progress.

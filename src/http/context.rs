@@ -87,7 +87,7 @@ const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(2);
 /// Read-your-writes: returns once every one of `projections` has applied the write at
 /// `position`, so the client's next read shows it. The waits run side by side and are
 /// bounded once for the request: a lagging projector delays the answer, never fails it
-/// (and a shopper's own orders are then read from the events, see `order_view`).
+/// (and a shopper's own orders are then read from the events, see `own_orders`).
 pub async fn await_projections(state: &AppState, projections: &[&str], position: FeedPosition) {
     // A projection already seen far behind is not waited for: the write answers at once.
     let report = state.horizon.report();

@@ -69,7 +69,7 @@ struct ReadSide {
 impl ReadSide {
     async fn of(state: &AppState) -> Result<Self, sqlx::Error> {
         let running = projections::status::any_projector_running(&state.pool).await?;
-        let feed_horizon = state.horizon.report();
+        let feed_horizon = HorizonReport::clone(&state.horizon.report());
         let lagging: Vec<ProjectionLag> = feed_horizon.lagging().cloned().collect();
         let degraded = !running || !lagging.is_empty() || feed_horizon.held();
         Ok(Self {

@@ -211,7 +211,7 @@ async fn get_order(
     if !stale && let Some(row) = query::order_of(&state.pool, id, user.id()).await? {
         return Ok(Success::ok(OrderView::from_row(row, &state.media_urls)));
     }
-    // A write waits only so long for the read models (see `await_projection`): an order
+    // A write waits only so long for the read models (see `await_projections`): an order
     // placed while they lag (a long transaction elsewhere in the cluster holds the feed's
     // horizon) is still the shopper's to read at once. Only a recent id is looked up in
     // the events (its UUIDv7 says when it was made): random or old ids cost no more than

@@ -18,6 +18,10 @@ use super::orders::current_order;
 use crate::event_store::{FeedPosition, StreamId};
 use crate::state::AppState;
 
+/// The shopper's events read at most, newest first: a page's worth of orders and more,
+/// whatever the lag (older changes wait for the views).
+const MOST_CHANGED: i64 = 200;
+
 /// Whether the order views may be stale now.
 pub fn views_stale(state: &AppState) -> bool {
     state.horizon.report().stale("orders")
@@ -32,7 +36,11 @@ async fn changed_since_views(state: &AppState, user_id: &str) -> Result<Vec<Uuid
         .map_or(FeedPosition::START, |checkpoint| checkpoint.position());
     let stream = StreamId::new("Shopper", user_id);
     let mut changed = BTreeSet::new();
-    for payload in state.events.payloads_after(&stream, checkpoint).await? {
+    let latest = state
+        .events
+        .latest_payloads_after(&stream, checkpoint, MOST_CHANGED)
+        .await?;
+    for payload in latest {
         // An event of a shape this build does not know is not an order to show.
         if let Ok(event) = serde_json::from_value::<ShopperEvent>(payload) {
             changed.insert(event.order_id());
