@@ -16,7 +16,7 @@ use aggregates::stock::StockError;
 use crate::event_store::{AppendError, LoadError, LoadFailure};
 use crate::write::WriteError;
 
-use super::envelope::ErrorBody;
+use crate::http::envelope::ErrorBody;
 
 /// Seconds a client should wait before retrying when the database is unavailable.
 const RETRY_AFTER_UNAVAILABLE_SECS: &str = "5";
@@ -200,6 +200,11 @@ impl ApiError {
         Self::new(ErrorCode::NotFound, format!("{what} not found"))
     }
 
+    /// A 409: the order, product or stock is not in a state that allows this.
+    pub fn invalid_state(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidState, message)
+    }
+
     pub fn unavailable(message: impl Into<String>) -> Self {
         let mut error = Self::new(ErrorCode::Unavailable, message);
         error.retry_after = Some(RETRY_AFTER_UNAVAILABLE_SECS.into());
@@ -256,9 +261,7 @@ impl From<WriteError> for ApiError {
                 StockError::NonPositiveQuantity | StockError::AdjustmentTooLarge { .. },
             ) => Self::new(ErrorCode::Validation, message.clone())
                 .with_data(json!({"errors": [{"field": "quantity", "message": message}]})),
-            WriteError::Stock(_) | WriteError::Order(_) => {
-                Self::new(ErrorCode::InvalidState, message)
-            }
+            WriteError::Stock(_) | WriteError::Order(_) => Self::invalid_state(message),
             WriteError::Busy => ApiError::busy(message, RETRY_AFTER_BUSY_SECS),
             WriteError::Append(AppendError::Database(db)) => db.as_ref().into(),
             WriteError::Unavailable(cause) => {

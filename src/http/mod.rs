@@ -1,186 +1,22 @@
-//! The HTTP interface: routes of each resource merged into one router.
+//! The HTTP interface, grouped by who calls it: `shop/` (the mini program), `admin/`
+//! (operators and auditors), `webhooks/` (WeChat Pay's notices), `dev/` (dev mode's
+//! simulators) and `service/` (probes and metrics). Around them: `middleware/`, request
+//! parsing (`extract/`), answers shared by several routes (`views/`), and the error and
+//! envelope types. A route file never imports another route file, and nothing here
+//! touches the database but through a service or query (see `layering.rs`).
 
-mod admin_audit;
-mod admin_metrics;
-mod admin_order_lists;
-mod admin_orders;
-mod admin_payments;
-mod admin_projections;
-mod admin_stock_moves;
-mod admin_verify;
-mod auth;
-mod body_deadline;
-pub mod caller;
-mod catalog;
-pub mod client_address;
-mod console_sign_in;
-pub mod context;
-mod deadline;
-mod dev_only;
+pub mod admin;
+pub mod dev;
 pub mod envelope;
 pub mod error;
-mod health;
-mod idempotency;
-pub mod json;
-mod me;
-mod media;
-mod metrics;
+pub mod extract;
+pub mod middleware;
 pub mod openapi;
-pub mod order_view;
-pub mod orders;
-mod own_orders;
-pub mod paging;
-mod params;
-mod payment_notices;
-mod payments;
-mod product_images;
-pub mod products;
-pub mod rate_limit;
-mod refund_notices;
-mod request_id;
-mod sampled_log;
-mod schemas;
-mod whole_number;
+mod router;
+pub mod schemas;
+pub mod service;
+pub mod shop;
+pub mod views;
+pub mod webhooks;
 
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
-use axum::routing::get;
-use tower_http::compression::CompressionLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_swagger_ui::SwaggerUi;
-
-use crate::state::AppState;
-use error::{ApiError, ErrorCode};
-
-const REQUEST_ID: HeaderName = HeaderName::from_static(context::REQUEST_ID_HEADER);
-
-/// The largest request body accepted (a 50-line order is a few KiB); larger is a 413.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
-
-/// CORS for the configured browser origins; none configured, no CORS headers.
-fn cors(origins: &[String]) -> CorsLayer {
-    let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST, Method::PUT])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static(idempotency::HEADER),
-            REQUEST_ID,
-        ])
-        .expose_headers([REQUEST_ID, header::RETRY_AFTER]);
-    if origins.iter().any(|origin| origin == "*") {
-        return layer.allow_origin(AllowOrigin::any());
-    }
-    let allowed: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|origin| HeaderValue::from_str(origin).ok())
-        .collect();
-    layer.allow_origin(AllowOrigin::list(allowed))
-}
-
-/// The API's routes, and the OpenAPI document their handlers describe.
-pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (routes, document) = OpenApiRouter::with_openapi(openapi::base())
-        .merge(health::router())
-        .merge(auth::router())
-        .merge(me::router())
-        .merge(catalog::router())
-        .merge(orders::router())
-        .merge(payments::router())
-        .merge(payment_notices::router())
-        .merge(refund_notices::router())
-        .merge(products::router())
-        .merge(product_images::router())
-        .merge(media::router())
-        .merge(admin_orders::router())
-        .merge(admin_order_lists::router())
-        .merge(admin_payments::router())
-        .merge(admin_metrics::router())
-        .merge(admin_projections::router())
-        .merge(admin_audit::router())
-        .merge(admin_verify::router())
-        .merge(console_sign_in::router())
-        .merge(admin_stock_moves::router())
-        .split_for_parts();
-    (routes, openapi::complete(document))
-}
-
-/// Every route ordo serves.
-pub fn router(state: AppState) -> Router {
-    let cors = cors(&state.cors_origins);
-    let (api, document) = api();
-    // The guard outside the deadline: it may let a handler outlive it (see deadline.rs).
-    let api = api
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            deadline::limit,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            idempotency::guard,
-        ));
-    Router::new()
-        .merge(api)
-        // Serves the document at /openapi.json and the Swagger UI (vendored) at /docs.
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
-        .route("/metrics", get(metrics::render))
-        .merge(crate::console::router())
-        .fallback(no_route)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            rate_limit::limit,
-        ))
-        .layer(axum::middleware::from_fn(crate::metrics::track))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // Whatever reads the body, the idempotency guard included, reads it in time.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            body_deadline::limit,
-        ))
-        .layer(CompressionLayer::new())
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request| {
-                    let request_id = request
-                        .headers()
-                        .get(context::REQUEST_ID_HEADER)
-                        .and_then(|value| value.to_str().ok())
-                        .unwrap_or_default();
-                    let client = request
-                        .extensions()
-                        .get::<client_address::ClientAddress>()
-                        .map(|client| client.0.to_string())
-                        .unwrap_or_default();
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                        client,
-                        request_id,
-                        // Filled in by the auth extractor once the caller is known.
-                        user_id = tracing::field::Empty,
-                    )
-                })
-                // One line per answer, with status and latency, inside the request's span.
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-        )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        // Before the request-id layer: an unfit client id is replaced by a new one.
-        .layer(axum::middleware::from_fn(request_id::accept))
-        // Before anything that logs or limits: who the client is, behind trusted proxies.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            client_address::resolve,
-        ))
-        .layer(cors)
-        .with_state(state)
-}
-
-async fn no_route(uri: Uri) -> ApiError {
-    ApiError::new(ErrorCode::NotFound, format!("no route for {}", uri.path()))
-}
+pub use router::{MAX_BODY_BYTES, api, router};

@@ -11,8 +11,8 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi};
 
-use super::envelope::ErrorBody;
-use super::error::ErrorCode;
+use crate::http::envelope::ErrorBody;
+use crate::http::error::ErrorCode;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -69,7 +69,7 @@ impl Modify for SharedParts {
         );
         for (path, item) in &mut document.paths.paths {
             if let Some(post) = item.post.as_mut() {
-                if !super::idempotency::ignores_key(path) {
+                if !crate::http::middleware::idempotency::ignores_key(path) {
                     add_idempotency_key(post);
                 }
                 add_shared_errors(post);

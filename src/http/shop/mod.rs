@@ -1,0 +1,21 @@
+//! The mini program's API: login and sessions, the shopper's profile, the catalog, their
+//! orders and paying for them, and product images.
+
+mod auth;
+mod me;
+mod media;
+mod orders;
+mod products;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(auth::router())
+        .merge(me::router())
+        .merge(products::router())
+        .merge(orders::router())
+        .merge(media::router())
+}
