@@ -10,8 +10,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::http;
-use crate::payment_timeout::PaymentTimeout;
-use crate::refunds::{RefundFollowUp, Refunds};
+use crate::payments::refunds::{RefundFollowUp, Refunds};
+use crate::payments::timeout::PaymentTimeout;
 use crate::retention;
 use crate::state::AppState;
 

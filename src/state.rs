@@ -7,12 +7,16 @@ use std::sync::{Arc, OnceLock};
 use ipnet::IpNet;
 use sqlx::PgPool;
 
+use crate::audit::AuditReader;
 use crate::auth::{JwtKeys, Sessions};
 use crate::client_deadlines::ClientDeadlines;
 use crate::event_store::EventStore;
 use crate::feed_horizon::HorizonWatch;
+use crate::idempotency::IdempotencyStore;
 use crate::media::{MediaStore, MediaUrls};
+use crate::payments::Payments;
 use crate::rate_limit::{Limiters, RateLimits};
+use crate::reads::ReadModels;
 use crate::retention::RetentionSettings;
 use crate::secret::Secret;
 use crate::wechat::{WeChatClient, WeChatConfig};
@@ -69,6 +73,14 @@ pub struct AppState {
     pub pool: PgPool,
     pub events: EventStore,
     pub write: Arc<WriteModel>,
+    /// Prepays, WeChat Pay's notices and the notices' record.
+    pub payments: Payments,
+    /// The store behind `Idempotency-Key`.
+    pub idempotency: IdempotencyStore,
+    /// Queries over the read models.
+    pub reads: ReadModels,
+    /// Auditors' reads of the log.
+    pub audit: AuditReader,
     pub projector: Arc<Projector>,
     /// What the feed horizon's watcher saw last (who holds the read side back).
     pub horizon: Arc<HorizonWatch>,
@@ -107,13 +119,24 @@ impl AppState {
     pub fn new(pool: PgPool, jwt: JwtKeys, settings: AppSettings) -> Self {
         crate::metrics::handle();
         let events = EventStore::new(pool.clone());
+        let write = Arc::new(WriteModel::new(events.clone(), settings.write));
+        let wechat_pay = WeChatPay::new(settings.wechat_pay);
         Self {
-            write: Arc::new(WriteModel::new(events.clone(), settings.write)),
+            payments: Payments::new(
+                pool.clone(),
+                events.clone(),
+                write.clone(),
+                wechat_pay.clone(),
+            ),
+            idempotency: IdempotencyStore::new(pool.clone(), events.clone()),
+            reads: ReadModels::new(pool.clone()),
+            audit: AuditReader::new(pool.clone()),
+            write,
             projector: Arc::new(Projector::new(pool.clone(), projections::all())),
             horizon: Arc::new(HorizonWatch::default()),
             sessions: Arc::new(Sessions::new(pool.clone())),
             wechat: WeChatClient::new(settings.wechat),
-            wechat_pay: WeChatPay::new(settings.wechat_pay),
+            wechat_pay,
             limiters: Limiters::new(settings.rate_limits),
             cors_origins: settings.cors_origins.into(),
             events,

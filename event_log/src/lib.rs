@@ -5,6 +5,7 @@
 //! other for it.
 
 pub mod feed;
+pub mod feed_lag;
 pub mod horizon;
 mod metadata;
 pub mod upcasting;

@@ -308,12 +308,10 @@ async fn current_progress(
     applied: u64,
 ) -> Result<RebuildProgress, sqlx::Error> {
     let shadow = checkpoint::read(pool, &Target::Shadow.checkpoint(projection.name())).await?;
-    let head: Option<i64> = sqlx::query_scalar("SELECT max(global_position) FROM events")
-        .fetch_one(pool)
-        .await?;
+    let head = event_log::feed_lag::head(pool).await?;
     Ok(RebuildProgress {
         applied,
         position: shadow.map_or(0, |c| c.global_position),
-        head: head.unwrap_or(0),
+        head,
     })
 }

@@ -43,9 +43,7 @@ pub async fn all(projector: &Projector) -> Result<Vec<ProjectionStatus>, sqlx::E
     let names: Vec<&str> = projector.projections().iter().map(|p| p.name()).collect();
     let rebuilding = rebuilds_running(pool, &names).await?;
     let checkpoints = checkpoint::all(pool).await?;
-    let head: Option<i64> = sqlx::query_scalar("SELECT max(global_position) FROM events")
-        .fetch_one(pool)
-        .await?;
+    let head = event_log::feed_lag::head(pool).await?;
     let parked = parking::counts(pool).await?;
     let running = any_projector_running(pool).await?;
     let mut statuses = Vec::new();
@@ -58,7 +56,7 @@ pub async fn all(projector: &Projector) -> Result<Vec<ProjectionStatus>, sqlx::E
             running: rebuilding.iter().any(|n| n == name),
             shadow,
         };
-        let mut status = status_of(pool, name, live, rebuild, head.unwrap_or(0)).await?;
+        let mut status = status_of(pool, name, live, rebuild, head).await?;
         if !running && status.state == "running" {
             status.state = "stopped".to_owned();
         }
@@ -72,21 +70,15 @@ pub async fn all(projector: &Projector) -> Result<Vec<ProjectionStatus>, sqlx::E
 /// oldest event it has not applied yet (0 when caught up). One cheap look per
 /// projection (the feed's index), for health checks.
 pub async fn lag_seconds(pool: &PgPool, names: &[&str]) -> Result<Vec<(String, f64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT c.projection,
-                coalesce(extract(epoch FROM now() - (
-                    SELECT e.recorded_at FROM events e
-                     WHERE (e.transaction_id, e.global_position)
-                           > (c.transaction_id, c.global_position)
-                     ORDER BY e.transaction_id, e.global_position
-                     LIMIT 1)), 0)::float8
-           FROM projection_checkpoints c
-          WHERE c.projection = ANY($1)
-          ORDER BY c.projection",
-    )
-    .bind(names)
-    .fetch_all(pool)
-    .await
+    let mut checkpoints = checkpoint::all(pool).await?;
+    checkpoints.retain(|c| names.contains(&c.projection.as_str()));
+    checkpoints.sort_by(|a, b| a.projection.cmp(&b.projection));
+    let mut lags = Vec::with_capacity(checkpoints.len());
+    for c in checkpoints {
+        let age = event_log::feed_lag::age_of_next(pool, c.position()).await?;
+        lags.push((c.projection, age));
+    }
+    Ok(lags)
 }
 
 /// Whether a projector holds its running lock on this database (any server process).
@@ -146,15 +138,7 @@ async fn status_of(
     head: i64,
 ) -> Result<ProjectionStatus, sqlx::Error> {
     let position = live.as_ref().map(Checkpoint::position).unwrap_or_default();
-    let (lag_events, lag_seconds): (i64, Option<f64>) = sqlx::query_as(
-        "SELECT count(*), extract(epoch FROM now() - min(recorded_at))::float8
-           FROM events
-          WHERE (transaction_id, global_position) > ($1::bigint::text::xid8, $2)",
-    )
-    .bind(position.transaction_id)
-    .bind(position.global_position)
-    .fetch_one(pool)
-    .await?;
+    let (lag_events, lag_seconds) = event_log::feed_lag::behind(pool, position).await?;
     // A rebuild is how a failed projection is mended: while one runs, that is the news
     // (the failure stays in `error`).
     let state = match &live {
@@ -171,7 +155,7 @@ async fn status_of(
         state: state.to_owned(),
         position: position.global_position,
         lag_events,
-        lag_seconds: lag_seconds.unwrap_or(0.0).max(0.0),
+        lag_seconds,
         error: live
             .and_then(|c| c.error)
             .map(crate::stored_text::unescaped),

@@ -2,9 +2,11 @@
 //! memory stays flat whatever the log's size. Payload and metadata are written as the
 //! exact JSON text stored, so an import recomputes the same hashes.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use futures::Stream;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use super::hash::hex;
 use super::{AuditEvent, COLUMNS, FEED_FILTER};
@@ -22,6 +24,17 @@ pub struct ExportRange {
     pub to: Option<DateTime<Utc>>,
     /// Only events after this global position (in feed order).
     pub after_position: Option<i64>,
+}
+
+/// Every event in feed order, as stored, within the connection's snapshot: what a
+/// backup writes. No horizon: within one snapshot every visible event is committed.
+pub fn every_event(
+    conn: &mut PgConnection,
+) -> impl Stream<Item = Result<AuditEvent, sqlx::Error>> + '_ {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!("SELECT {COLUMNS} FROM events ORDER BY transaction_id, global_position")
+    });
+    sqlx::query_as::<_, AuditEvent>(SQL.as_str()).fetch(conn)
 }
 
 /// One NDJSON line (with its newline) for `event`.

@@ -6,9 +6,12 @@ pub mod export;
 pub mod hash;
 pub mod history;
 pub mod import;
+mod reader;
 pub mod sealer;
 pub mod stock_moves;
 pub mod verify;
+
+pub use reader::AuditReader;
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;

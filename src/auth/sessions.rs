@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::{JwtError, JwtKeys, Role};
+use super::{JwtError, JwtKeys, Role, revocations};
+use crate::database::DatabaseError;
 use crate::secret::Secret;
 
 /// How long an access token lives.
@@ -164,8 +165,19 @@ impl Sessions {
         Ok(())
     }
 
+    /// Lists the token `token_id` (an operator's, a console link's) as revoked for
+    /// `reason`. True when it was not listed yet.
+    pub async fn revoke_token(&self, token_id: &str, reason: &str) -> Result<bool, DatabaseError> {
+        Ok(revocations::revoke(&self.pool, token_id, reason).await?)
+    }
+
+    /// Why the token `token_id` was revoked, if it was.
+    pub async fn token_revocation(&self, token_id: &str) -> Result<Option<String>, DatabaseError> {
+        Ok(revocations::revocation(&self.pool, token_id).await?)
+    }
+
     /// Whether the session is neither revoked nor expired.
-    pub async fn is_active(&self, session_id: Uuid) -> Result<bool, sqlx::Error> {
+    pub async fn is_active(&self, session_id: Uuid) -> Result<bool, DatabaseError> {
         if self
             .active
             .lock()

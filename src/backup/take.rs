@@ -19,8 +19,7 @@ use tokio::io::BufWriter;
 use super::key::{BackupKey, MAC_FILE};
 use super::manifest::{CountingWriter, FORMAT, FileEntry, MANIFEST_FILE, Manifest};
 use super::{EVENTS_FILE, KEPT_TABLES, SEALS_FILE, table_file};
-use crate::audit::export::line;
-use crate::audit::{AuditEvent, COLUMNS};
+use crate::audit::export::{every_event, line};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
@@ -158,11 +157,9 @@ impl BackupFile {
 }
 
 /// Every event in feed order, in the export's format (so `ordo audit import` reads it too).
-/// No horizon: within the snapshot every visible event is committed.
 async fn write_events(conn: &mut PgConnection, dir: &Path) -> Result<FileEntry, BackupError> {
     let mut file = BackupFile::create(dir, EVENTS_FILE).await?;
-    let sql = format!("SELECT {COLUMNS} FROM events ORDER BY transaction_id, global_position");
-    let mut events = sqlx::query_as::<_, AuditEvent>(&sql).fetch(&mut *conn);
+    let mut events = every_event(&mut *conn);
     while let Some(event) = events.try_next().await? {
         file.write_line(&line(&event)).await?;
     }

@@ -8,6 +8,7 @@
 mod append;
 mod group_commit;
 mod load;
+pub mod synthetic;
 
 use std::sync::Arc;
 
@@ -128,6 +129,31 @@ impl EventStore {
         .bind(after.global_position)
         .bind(limit)
         .fetch_all(&self.pool)
+        .await
+    }
+
+    /// The stream of an event (of `event_type`, or of any type) written by `actor` with
+    /// `Idempotency-Key` `key` since the key was claimed: what an earlier run of a
+    /// retried request wrote. A key used again after its 24 hours must not find the
+    /// writes of its earlier use.
+    pub async fn written_with_key(
+        &self,
+        actor: &str,
+        key: &str,
+        event_type: Option<&str>,
+    ) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT e.aggregate_id FROM events e
+               JOIN idempotency_keys k ON k.user_id = $2 AND k.key = $1
+              WHERE e.metadata ->> 'idempotency_key' = $1 AND e.metadata ->> 'actor_id' = $2
+                AND e.recorded_at >= k.created_at
+                AND ($3::text IS NULL OR e.event_type = $3)
+              LIMIT 1",
+        )
+        .bind(key)
+        .bind(actor)
+        .bind(event_type)
+        .fetch_optional(&self.pool)
         .await
     }
 }

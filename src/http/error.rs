@@ -13,6 +13,7 @@ use aggregates::FieldError;
 use aggregates::product::ProductError;
 use aggregates::stock::StockError;
 
+use crate::database::DatabaseError;
 use crate::event_store::{AppendError, LoadError, LoadFailure};
 use crate::write::WriteError;
 
@@ -263,7 +264,9 @@ impl From<WriteError> for ApiError {
                 .with_data(json!({"errors": [{"field": "quantity", "message": message}]})),
             WriteError::Stock(_) | WriteError::Order(_) => Self::invalid_state(message),
             WriteError::Busy => ApiError::busy(message, RETRY_AFTER_BUSY_SECS),
-            WriteError::Append(AppendError::Database(db)) => db.as_ref().into(),
+            WriteError::Append(AppendError::Database(db)) => {
+                DatabaseError::from(db.as_ref()).into()
+            }
             WriteError::Unavailable(cause) => {
                 tracing::warn!(%cause, "write failed");
                 Self::unavailable("the order could not be written; retry shortly")
@@ -278,27 +281,23 @@ impl From<LoadError> for ApiError {
     fn from(err: LoadError) -> Self {
         match &err.cause {
             // An outage met while loading is the same 503 as anywhere else.
-            LoadFailure::Database(db) if projections::failure::is_unavailable(db) => db.into(),
+            LoadFailure::Database(db) if projections::failure::is_unavailable(db) => {
+                DatabaseError::from(db).into()
+            }
             _ => Self::internal(&err),
         }
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(err: sqlx::Error) -> Self {
-        Self::from(&err)
-    }
-}
-
-impl From<&sqlx::Error> for ApiError {
-    fn from(err: &sqlx::Error) -> Self {
+impl From<DatabaseError> for ApiError {
+    fn from(err: DatabaseError) -> Self {
         // The database being away (connection, resources, shutting down) is a 503 the
         // client may retry, not a broken server.
-        if projections::failure::is_unavailable(err) {
+        if err.is_unavailable() {
             tracing::warn!(%err, "database unavailable");
             return Self::unavailable("the database is unavailable; retry shortly");
         }
-        Self::internal(err)
+        Self::internal(&err)
     }
 }
 

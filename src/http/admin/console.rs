@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Role;
-use crate::auth::revocations::{self, LINK_SPENT, console_session_id};
+use crate::auth::revocations::{LINK_SPENT, console_session_id};
 use crate::http::envelope::{Envelope, ErrorBody, Success};
 use crate::http::error::ApiError;
 use crate::http::extract::caller::AdminUser;
@@ -58,7 +58,7 @@ async fn sign_in(
         .ok_or_else(|| ApiError::unauthorized("the access token has expired"))?;
     // Whoever lists the link's token first is the one signed in; a second tab, or someone
     // replaying the link from the history, is refused.
-    if !revocations::revoke(&state.pool, &claims.jti, LINK_SPENT).await? {
+    if !state.sessions.revoke_token(&claims.jti, LINK_SPENT).await? {
         return Err(ApiError::unauthorized(format!(
             "the token has been revoked: {LINK_SPENT}"
         )));

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::database::DatabaseError;
 use crate::http::envelope::{Envelope, ErrorBody, Success};
 use crate::http::error::ApiError;
 use crate::http::extract::caller::AdminUser;
@@ -15,7 +16,7 @@ use crate::http::extract::paging::{Page, PagingQuery};
 use crate::http::extract::params::ValidQuery;
 use crate::state::AppState;
 use projections::Retried;
-use projections::parking::{self, ParkedEvent};
+use projections::parking::ParkedEvent;
 use projections::rebuild::{RebuildError, RebuildLock};
 use projections::status::{self, ProjectionStatus};
 
@@ -38,7 +39,10 @@ async fn list(
     State(state): State<AppState>,
     _admin: AdminUser,
 ) -> Result<Success<Vec<ProjectionStatus>>, ApiError> {
-    Ok(Success::ok(status::all(&state.projector).await?))
+    let statuses = status::all(&state.projector)
+        .await
+        .map_err(DatabaseError::from)?;
+    Ok(Success::ok(statuses))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -69,7 +73,7 @@ async fn start_rebuild(
         .map_err(|err| match err {
             RebuildError::Unknown(_) => ApiError::not_found("projection"),
             RebuildError::Busy(message) => ApiError::busy(message, "10"),
-            RebuildError::Database(err) => ApiError::from(err),
+            RebuildError::Database(err) => DatabaseError::from(err).into(),
             other => ApiError::internal(&other),
         })?;
     let projector = state.projector.clone();
@@ -107,12 +111,17 @@ async fn list_parked(
         return Err(ApiError::not_found("projection"));
     }
     let paging = paging.paging();
-    let total = parking::counts(&state.pool)
+    let total = state
+        .reads
+        .parked_counts()
         .await?
         .get(&name)
         .copied()
         .unwrap_or(0);
-    let list = parking::list(&state.pool, Some(&name), paging.size, paging.offset()).await?;
+    let list = state
+        .reads
+        .parked(&name, paging.size, paging.offset())
+        .await?;
     Ok(Success::ok(Page::new(list, total, paging)))
 }
 
@@ -140,7 +149,7 @@ async fn retry_parked(
         .await
         .map_err(|err| ApiError::internal(&err))?
         .map_err(|err| match err {
-            projections::ProjectionError::Database(err) => ApiError::from(err),
+            projections::ProjectionError::Database(err) => DatabaseError::from(err).into(),
             other => ApiError::internal(&other),
         })?;
     Ok(Success::ok(retried))

@@ -11,7 +11,6 @@ use crate::http::extract::paging::{Page, PagingQuery};
 use crate::http::extract::params::ValidQuery;
 use crate::http::views::order::OrderView;
 use crate::state::AppState;
-use projections::orders::query;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(refunds_due))
@@ -32,7 +31,10 @@ async fn refunds_due(
     ValidQuery(paging): ValidQuery<PagingQuery>,
 ) -> Result<Success<Page<OrderView>>, ApiError> {
     let paging = paging.paging();
-    let (rows, total) = query::owing_refunds(&state.pool, paging.size, paging.offset()).await?;
+    let (rows, total) = state
+        .reads
+        .owing_refunds(paging.size, paging.offset())
+        .await?;
     Ok(Success::ok(OrderView::page(
         rows,
         total,

@@ -69,7 +69,7 @@ impl FromRequestParts<AppState> for AuthUser {
                         "the token outlives the longest an operator token may (24 h); mint a new one",
                     ));
                 }
-                if let Some(reason) = revocations::revocation(&state.pool, &claims.jti).await? {
+                if let Some(reason) = state.sessions.token_revocation(&claims.jti).await? {
                     let why = if revocations::is_ordos_own(&reason) {
                         format!(": {reason}")
                     } else {

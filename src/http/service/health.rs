@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::database;
+use crate::database::DatabaseError;
 use crate::feed_horizon::{HorizonReport, ProjectionLag};
 use crate::http::envelope::{Envelope, ErrorBody, Success};
 use crate::http::error::ApiError;
@@ -67,8 +67,8 @@ struct ReadSide {
 }
 
 impl ReadSide {
-    async fn of(state: &AppState) -> Result<Self, sqlx::Error> {
-        let running = projections::status::any_projector_running(&state.pool).await?;
+    async fn of(state: &AppState) -> Result<Self, DatabaseError> {
+        let running = state.reads.projector_running().await?;
         let feed_horizon = HorizonReport::clone(&state.horizon.report());
         let lagging: Vec<ProjectionLag> = feed_horizon.lagging().cloned().collect();
         let degraded = !running || !lagging.is_empty() || feed_horizon.held();
@@ -108,7 +108,7 @@ async fn readyz(
             "not ready; retry shortly".to_owned()
         })
     };
-    let pending = match database::pending_migrations(&state.pool).await {
+    let pending = match state.reads.pending_migrations().await {
         Ok(pending) => pending,
         Err(err) => return Err(not_ready(format!("the database is unreachable: {err}"))),
     };

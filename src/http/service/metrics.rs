@@ -6,6 +6,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+use crate::database::DatabaseError;
 use crate::http::error::ApiError;
 use crate::metrics::handle;
 use crate::state::AppState;
@@ -22,7 +23,10 @@ pub async fn render(
             "/metrics needs Authorization: Bearer <ORDO_METRICS_TOKEN>",
         ));
     }
-    for status in projections::status::all(&state.projector).await? {
+    let statuses = projections::status::all(&state.projector)
+        .await
+        .map_err(DatabaseError::from)?;
+    for status in statuses {
         metrics::gauge!("projection_lag_events", "projection" => status.name.clone())
             .set(status.lag_events as f64);
         metrics::gauge!("projection_lag_seconds", "projection" => status.name.clone())

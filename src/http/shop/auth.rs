@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::auth::revocations;
 use crate::auth::{Role, SessionError, Tokens};
+use crate::database::DatabaseError;
 use crate::http::envelope::{Envelope, ErrorBody, Success};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract::caller::AuthUser;
@@ -173,7 +174,7 @@ fn wechat_error(err: WeChatError) -> ApiError {
 
 fn session_error(err: SessionError) -> ApiError {
     match err {
-        SessionError::Database(db) => db.into(),
+        SessionError::Database(db) => DatabaseError::from(db).into(),
         SessionError::Jwt(jwt) => ApiError::internal(&jwt),
         other => ApiError::unauthorized(other.to_string()),
     }
@@ -219,7 +220,10 @@ async fn logout(
     user: AuthUser,
 ) -> Result<Success<LoggedOut>, ApiError> {
     let Some(session) = user.0.sid else {
-        revocations::revoke(&state.pool, &user.0.jti, revocations::SIGNED_OUT).await?;
+        state
+            .sessions
+            .revoke_token(&user.0.jti, revocations::SIGNED_OUT)
+            .await?;
         return Ok(Success::ok(LoggedOut { revoked: true }));
     };
     state

@@ -16,7 +16,7 @@ use crate::http::extract::params::{IdPath, QueryRules, ValidQuery};
 use crate::http::schemas::text_schema;
 use crate::media::MediaUrls;
 use crate::state::AppState;
-use projections::catalog::query::{self, CatalogFilter, CatalogRow};
+use projections::catalog::query::{CatalogFilter, CatalogRow};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -111,7 +111,10 @@ async fn list_products(
         keyword: filter.keyword.as_deref(),
         category: filter.category.as_deref(),
     };
-    let (rows, total) = query::page(&state.pool, filter, paging.size, paging.offset()).await?;
+    let (rows, total) = state
+        .reads
+        .catalog_page(filter, paging.size, paging.offset())
+        .await?;
     let list = rows
         .into_iter()
         .map(|row| CatalogItem::new(row, &state.media_urls))
@@ -130,7 +133,9 @@ async fn get_product(
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> Result<Success<CatalogItem>, ApiError> {
-    query::product(&state.pool, id)
+    state
+        .reads
+        .product(id)
         .await?
         .map(|row| Success::ok(CatalogItem::new(row, &state.media_urls)))
         .ok_or_else(|| ApiError::not_found("product"))

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::history::StateError;
+use crate::database::DatabaseError;
 use crate::http::error::ApiError;
 use crate::http::views::order::OrderView;
 
@@ -30,7 +31,7 @@ pub struct OrderAsOf {
 
 pub fn state_error(err: StateError) -> ApiError {
     match err {
-        StateError::Database(db) => db.into(),
+        StateError::Database(db) => DatabaseError::from(db).into(),
         StateError::Unreadable(..) => ApiError::internal(&err),
     }
 }

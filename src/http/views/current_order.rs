@@ -36,7 +36,7 @@ pub async fn transition(
     event_type: &str,
     write: impl Future<Output = Result<Written<Order>, WriteError>>,
 ) -> Result<Success<OrderView>, ApiError> {
-    if retry.wrote(&state.pool, event_type, id).await? {
+    if retry.wrote(event_type, id).await? {
         return Ok(Success::ok(current_order(state, id).await?));
     }
     let written = write.await?;

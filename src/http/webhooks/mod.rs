@@ -1,8 +1,8 @@
 //! What WeChat Pay sends: payment and refund notices.
 
+mod answer;
 mod payment_notices;
 mod refund_notices;
-mod sampled_log;
 
 use utoipa_axum::router::OpenApiRouter;
 

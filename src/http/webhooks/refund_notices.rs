@@ -1,29 +1,17 @@
-//! WeChat Pay's refund notices (`POST /payments/wechat/refund-notify`): verified and
-//! decrypted like payment notices, then the refund settled through the write model (the
-//! Order aggregate keeps the first answer on a refund, so a repeated notice, or one that
-//! crosses the refund call's own answer, changes nothing). Every notice WeChat Pay's key
-//! vouches for is recorded in `payment_notices` with kind `refund`.
+//! WeChat Pay's refund notices (`POST /payments/wechat/refund-notify`); the workflow is
+//! `payments::refund_notice`.
 
-use aggregates::order::{OrderError, RefundOutcome};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use chrono::Utc;
 use tracing::Instrument;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
-use crate::event_store::FeedPosition;
-use crate::http::error::ApiError;
-use crate::http::views::read_your_writes::await_projections;
-use crate::http::webhooks::payment_notices::{
-    NoticeAnswer, NoticeRecord, notice_answer, notice_metadata, open_or_refuse, record,
-};
+use super::answer::{NoticeAnswer, answer, notice_answer, request_id};
+use crate::payments::Arrived;
 use crate::state::AppState;
-use crate::wechat_pay::{RefundResult, quoted};
-use crate::write::WriteError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(wechat_refund_notify))
@@ -52,148 +40,16 @@ async fn wechat_refund_notify(
     body: Bytes,
 ) -> Response {
     // A task of its own: if WeChat Pay hangs up, the refund and its record still finish.
-    tokio::spawn(handle_refund_notice(state, headers, body).instrument(tracing::Span::current()))
+    let handle = async move {
+        let arrived = Arrived {
+            headers: &headers,
+            body: &body,
+            request_id: request_id(&headers),
+        };
+        let handled = state.payments.receive_refund_notice(arrived).await;
+        answer(&state, handled).await
+    };
+    tokio::spawn(handle.instrument(tracing::Span::current()))
         .await
         .unwrap_or_else(|_| notice_answer(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
-}
-
-async fn handle_refund_notice(state: AppState, headers: HeaderMap, body: Bytes) -> Response {
-    let (notice, result): (_, RefundResult) =
-        match open_or_refuse(&state, &headers, &body, "refund").await {
-            Ok(opened) => opened,
-            Err(answer) => return answer,
-        };
-    let entry =
-        |outcome: &'static str, reason: Option<String>, order_id: Option<Uuid>| NoticeRecord {
-            kind: "refund",
-            outcome,
-            reason,
-            notice_id: Some(&notice.id),
-            transaction_id: Some(&result.transaction_id),
-            amount_cents: Some(result.amount.refund),
-            order_id,
-            refund_no: Some(&result.out_refund_no),
-        };
-    let mch_id = state
-        .wechat_pay
-        .config()
-        .map(|config| config.mch_id.as_str());
-    if Some(result.mchid.as_str()) != mch_id {
-        let reason = format!(
-            "mismatch: for merchant {}, not this one",
-            quoted(&result.mchid)
-        );
-        record(
-            &state,
-            &headers,
-            entry("refused", Some(reason.clone()), None),
-        )
-        .await;
-        return notice_answer(StatusCode::BAD_REQUEST, reason);
-    }
-    let Ok(order_id) = Uuid::parse_str(&result.out_trade_no) else {
-        let reason = format!(
-            "unknown order: out_trade_no {}",
-            quoted(&result.out_trade_no)
-        );
-        record(
-            &state,
-            &headers,
-            entry("refused", Some(reason.clone()), None),
-        )
-        .await;
-        return notice_answer(StatusCode::NOT_FOUND, reason);
-    };
-    let outcome = match result.refund_status.as_str() {
-        "SUCCESS" => RefundOutcome::Succeeded {
-            provider_refund_id: result.refund_id.clone(),
-            refunded_at: result.success_time.unwrap_or_else(Utc::now),
-        },
-        "CLOSED" => RefundOutcome::Failed {
-            reason: format!("WeChat Pay: refund {}", result.refund_status),
-            failed_at: Utc::now(),
-        },
-        "ABNORMAL" => RefundOutcome::Abnormal {
-            reason: format!("WeChat Pay: refund {}", result.refund_status),
-            reported_at: Utc::now(),
-        },
-        other => {
-            // Not a result (yet): nothing to do, and WeChat Pay need not send it again.
-            let reason = format!(
-                "not a refund result: {} / {}",
-                quoted(&notice.event_type),
-                quoted(other)
-            );
-            record(
-                &state,
-                &headers,
-                entry("refused", Some(reason), Some(order_id)),
-            )
-            .await;
-            return notice_answer(StatusCode::OK, "OK");
-        }
-    };
-    let failure = match &outcome {
-        RefundOutcome::Failed { reason, .. } | RefundOutcome::Abnormal { reason, .. } => {
-            Some(reason.clone())
-        }
-        RefundOutcome::Succeeded { .. } => None,
-    };
-    let metadata = notice_metadata(&headers, &notice);
-    let written = state
-        .write
-        .settle_refund(
-            order_id,
-            result.out_refund_no.clone(),
-            result.amount.refund,
-            Some(result.transaction_id.clone()),
-            outcome,
-            &metadata,
-        )
-        .await;
-    let refused = |status: StatusCode, reason: String| {
-        let state = &state;
-        let headers = &headers;
-        let record_it = entry("refused", Some(reason.clone()), Some(order_id));
-        async move {
-            record(state, headers, record_it).await;
-            notice_answer(status, reason)
-        }
-    };
-    let outcome = match written {
-        Ok(written) if written.position == FeedPosition::START => "duplicate",
-        Ok(written) => {
-            await_projections(&state, &["orders", "catalog"], written.position).await;
-            "accepted"
-        }
-        Err(WriteError::OrderNotFound) => {
-            return refused(StatusCode::NOT_FOUND, format!("unknown order {order_id}")).await;
-        }
-        Err(WriteError::Order(OrderError::UnknownRefund(refund_no))) => {
-            let reason = format!("the order has no refund {}", quoted(&refund_no));
-            return refused(StatusCode::NOT_FOUND, reason).await;
-        }
-        Err(WriteError::Order(OrderError::AmountMismatch { expected, paid })) => {
-            let reason = format!("mismatch: refunded {paid}, the refund is {expected}");
-            return refused(StatusCode::BAD_REQUEST, reason).await;
-        }
-        Err(WriteError::Order(OrderError::TransactionMismatch {
-            refund_no,
-            transaction_id,
-        })) => {
-            let reason = format!(
-                "mismatch: transaction_id {} is not the payment refund {} returns",
-                quoted(&transaction_id),
-                quoted(&refund_no)
-            );
-            return refused(StatusCode::BAD_REQUEST, reason).await;
-        }
-        Err(err) => {
-            // WeChat Pay sends the notice again later.
-            let error = ApiError::from(err);
-            return notice_answer(error.status(), error.message);
-        }
-    };
-    record(&state, &headers, entry(outcome, failure, Some(order_id))).await;
-    notice_answer(StatusCode::OK, "OK")
 }

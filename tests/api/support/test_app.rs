@@ -223,11 +223,11 @@ impl TestApp {
 
     /// The refund follow-up of this app, due at once (what the server runs every
     /// `ORDO_REFUND_FOLLOW_UP`).
-    pub fn refund_follow_up(&self) -> ordo::refunds::RefundFollowUp {
-        ordo::refunds::RefundFollowUp {
+    pub fn refund_follow_up(&self) -> ordo::payments::refunds::RefundFollowUp {
+        ordo::payments::refunds::RefundFollowUp {
             pool: self.pool.clone(),
             events: self.events.clone(),
-            refunds: ordo::refunds::Refunds {
+            refunds: ordo::payments::refunds::Refunds {
                 write: self.state.write.clone(),
                 wechat_pay: self.state.wechat_pay.clone(),
             },

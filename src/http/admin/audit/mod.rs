@@ -14,8 +14,8 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::export::{self, ExportRange};
-use crate::audit::sealer::{self, Seal};
+use crate::audit::export::ExportRange;
+use crate::audit::sealer::Seal;
 use crate::http::envelope::{Envelope, ErrorBody, Success};
 use crate::http::error::ApiError;
 use crate::http::extract::caller::AdminUser;
@@ -67,8 +67,10 @@ async fn export_log(
         to: query.to,
         after_position: query.after_position,
     };
-    let body =
-        export::stream(state.pool.clone(), range).map(|chunk| chunk.map_err(std::io::Error::other));
+    let body = state
+        .audit
+        .export(range)
+        .map(|chunk| chunk.map_err(std::io::Error::other));
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/x-ndjson")],
@@ -92,6 +94,6 @@ async fn list_seals(
     ValidQuery(paging): ValidQuery<PagingQuery>,
 ) -> Result<Success<Page<Seal>>, ApiError> {
     let paging = paging.paging();
-    let (seals, total) = sealer::list(&state.pool, paging.size, paging.offset()).await?;
+    let (seals, total) = state.audit.seals(paging.size, paging.offset()).await?;
     Ok(Success::ok(Page::new(seals, total, paging)))
 }

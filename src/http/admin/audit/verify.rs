@@ -14,7 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::verify::{Progress, Report, VerifyError, verify};
+use crate::audit::verify::{Progress, Report, VerifyError};
+use crate::database::DatabaseError;
 use crate::http::envelope::{Envelope, ErrorBody, Success};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract::caller::AdminUser;
@@ -166,7 +167,7 @@ async fn run(
         .read_models
         .unwrap_or(true)
         .then_some(&*state.projector);
-    let result = verify(&state.pool, projector, &cancellation, progress).await;
+    let result = state.audit.verify(projector, &cancellation, progress).await;
     let outcome = match &result {
         Ok(report) if report.ok => "ok",
         Ok(_) => "failed",
@@ -180,8 +181,8 @@ async fn run(
     metrics::counter!("audit_verifications_total", "outcome" => outcome, "answer" => answer)
         .increment(1);
     result.map_err(|err| match err {
-        VerifyError::Database(db @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))) => {
-            ApiError::from(db)
+        VerifyError::Database(db) if DatabaseError::from(&db).is_unavailable() => {
+            DatabaseError::from(db).into()
         }
         VerifyError::Replay(projections::rebuild::RebuildError::Busy(message)) => {
             ApiError::busy(message, "60")

@@ -5,7 +5,7 @@ use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::history::{HistoryEntry, order_as_of, order_history};
+use crate::audit::history::HistoryEntry;
 use crate::http::envelope::{Envelope, ErrorBody, Success};
 use crate::http::error::ApiError;
 use crate::http::extract::as_of::AsOfQuery;
@@ -35,7 +35,7 @@ async fn history(
     _admin: AdminUser,
     IdPath(id): IdPath,
 ) -> Result<Success<Vec<HistoryEntry>>, ApiError> {
-    let entries = order_history(&state.pool, id).await?;
+    let entries = state.audit.order_history(id).await?;
     if entries.is_empty() {
         return Err(ApiError::not_found("order"));
     }
@@ -59,7 +59,9 @@ async fn state_as_of(
     ValidQuery(query): ValidQuery<AsOfQuery>,
 ) -> Result<Success<OrderAsOf>, ApiError> {
     let as_of = query.instant()?;
-    let (order, stocks) = order_as_of(&state.pool, id, as_of)
+    let (order, stocks) = state
+        .audit
+        .order_as_of(id, as_of)
         .await
         .map_err(state_error)?;
     if order.version == 0 {

@@ -17,7 +17,6 @@ use crate::http::extract::params::{QueryRules, ValidQuery, check_text, required_
 use crate::http::views::order::OrderView;
 use crate::state::AppState;
 use aggregates::text::TextRule;
-use projections::orders::query;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(shoppers_orders))
@@ -67,14 +66,15 @@ async fn shoppers_orders(
     ValidQuery(filter): ValidQuery<StatusQuery>,
 ) -> Result<Success<Page<OrderView>>, ApiError> {
     let paging = paging.paging();
-    let (rows, total) = query::orders_of(
-        &state.pool,
-        &shopper.user_id,
-        filter.status(),
-        paging.size,
-        paging.offset(),
-    )
-    .await?;
+    let (rows, total) = state
+        .reads
+        .orders_of(
+            &shopper.user_id,
+            filter.status(),
+            paging.size,
+            paging.offset(),
+        )
+        .await?;
     Ok(Success::ok(OrderView::page(
         rows,
         total,

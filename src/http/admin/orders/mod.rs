@@ -27,7 +27,7 @@ use aggregates::order::{OrderEvent, Refund};
 use axum::http::StatusCode;
 use tracing::Instrument;
 
-use crate::refunds::{Refunds, Sent};
+use crate::payments::refunds::{Refunds, Sent};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -111,10 +111,7 @@ async fn refund_order(
     retry: Retry,
     JsonBody(body): JsonBody<RefundBody>,
 ) -> Result<Success<OrderView>, ApiError> {
-    if retry
-        .wrote(&state.pool, OrderEvent::REFUND_REQUESTED, id)
-        .await?
-    {
+    if retry.wrote(OrderEvent::REFUND_REQUESTED, id).await? {
         return Ok(Success(
             StatusCode::ACCEPTED,
             current_order(&state, id).await?,

@@ -73,9 +73,7 @@ async fn create_product(
     JsonBody(body): JsonBody<CreateProductRequest>,
 ) -> Result<Success<ProductView>, ApiError> {
     // A retry whose first run stopped before answering may find its product created.
-    if let Some(id) = retry
-        .created(&state.pool, ProductEvent::PRODUCT_CREATED)
-        .await?
+    if let Some(id) = retry.created(ProductEvent::PRODUCT_CREATED).await?
         && let Some(product) = state.write.product(id).await?
     {
         return Ok(Success::created(ProductView::new(

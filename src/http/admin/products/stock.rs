@@ -7,7 +7,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::stock_moves::{self, MAX_MOVES, MovesError, StockMove};
+use crate::audit::stock_moves::{MAX_MOVES, MovesError, StockMove};
+use crate::database::DatabaseError;
 use crate::http::envelope::{Envelope, ErrorBody, Success};
 use crate::http::error::ApiError;
 use crate::http::extract::as_of::AsOfQuery;
@@ -71,13 +72,13 @@ async fn latest_moves(
     ValidQuery(query): ValidQuery<MovesQuery>,
 ) -> Result<Success<Vec<StockMove>>, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_MOVES);
-    match stock_moves::latest(&state.pool, id, limit).await {
+    match state.audit.stock_moves(id, limit).await {
         // Only a product without moves needs asking whether it exists at all.
         Ok(moves) if moves.is_empty() && state.write.product(id).await?.is_none() => {
             Err(ApiError::not_found("product"))
         }
         Ok(moves) => Ok(Success::ok(moves)),
-        Err(MovesError::Database(db)) => Err(db.into()),
+        Err(MovesError::Database(db)) => Err(DatabaseError::from(db).into()),
         Err(MovesError::Load(load)) => Err(load.into()),
         Err(err) => Err(ApiError::internal(&err)),
     }
@@ -116,9 +117,7 @@ async fn adjust_stock(
     JsonBody(body): JsonBody<AdjustStockRequest>,
 ) -> Result<Success<ProductView>, ApiError> {
     // A retry whose first run stopped before answering must not move the stock twice.
-    if retry
-        .wrote(&state.pool, stock_event(body.quantity), id)
-        .await?
+    if retry.wrote(stock_event(body.quantity), id).await?
         && let Some(product) = state.write.product(id).await?
     {
         return Ok(Success::ok(ProductView::new(product, &state.media_urls)));
@@ -161,13 +160,11 @@ async fn stock_as_of(
 ) -> Result<Success<StockAsOf>, ApiError> {
     let product_id = id;
     let as_of = query.instant()?;
-    let stock = crate::audit::history::state_as_of::<aggregates::stock::Stock>(
-        &state.pool,
-        &product_id.to_string(),
-        as_of,
-    )
-    .await
-    .map_err(state_error)?;
+    let stock = state
+        .audit
+        .stock_as_of(product_id, as_of)
+        .await
+        .map_err(state_error)?;
     if stock.version == 0 {
         return Err(ApiError::not_found("stock"));
     }

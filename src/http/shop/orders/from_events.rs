@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 use aggregates::shopper::ShopperEvent;
 use uuid::Uuid;
 
-use crate::event_store::{FeedPosition, StreamId};
+use crate::database::DatabaseError;
+use crate::event_store::StreamId;
 use crate::http::error::ApiError;
 use crate::http::views::current_order::current_order;
 use crate::http::views::order::OrderView;
@@ -31,15 +32,14 @@ pub fn views_stale(state: &AppState) -> bool {
 /// paid, cancelled or refunded since the views' checkpoint (the shopper's own stream
 /// records each).
 async fn changed_since_views(state: &AppState, user_id: &str) -> Result<Vec<Uuid>, ApiError> {
-    let checkpoint = projections::checkpoint::read(&state.pool, "orders")
-        .await?
-        .map_or(FeedPosition::START, |checkpoint| checkpoint.position());
+    let checkpoint = state.reads.checkpoint("orders").await?;
     let stream = StreamId::new("Shopper", user_id);
     let mut changed = BTreeSet::new();
     let latest = state
         .events
         .latest_payloads_after(&stream, checkpoint, MOST_CHANGED)
-        .await?;
+        .await
+        .map_err(DatabaseError::from)?;
     for payload in latest {
         // An event of a shape this build does not know is not an order to show.
         if let Ok(event) = serde_json::from_value::<ShopperEvent>(payload) {

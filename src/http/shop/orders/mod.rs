@@ -28,7 +28,6 @@ use crate::http::views::order::OrderView;
 use crate::http::views::read_your_writes::await_projections;
 use crate::state::AppState;
 use crate::write::{OrderActor, PlaceOrder, WriteError};
-use projections::orders::query;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -78,7 +77,7 @@ async fn place_order(
     JsonBody(body): JsonBody<PlaceOrderRequest>,
 ) -> Result<Success<OrderView>, ApiError> {
     // A retry whose first run stopped before answering may find its order written.
-    if let Some(id) = retry.created(&state.pool, OrderEvent::ORDER_PLACED).await? {
+    if let Some(id) = retry.created(OrderEvent::ORDER_PLACED).await? {
         return Ok(Success::created(current_order(&state, id).await?));
     }
     let request = PlaceOrder {
@@ -179,7 +178,7 @@ async fn get_order(
     IdPath(id): IdPath,
 ) -> Result<Success<OrderView>, ApiError> {
     let stale = from_events::views_stale(&state);
-    if !stale && let Some(row) = query::order_of(&state.pool, id, user.id()).await? {
+    if !stale && let Some(row) = state.reads.order_of(id, user.id()).await? {
         return Ok(Success::ok(OrderView::from_row(row, &state.media_urls)));
     }
     // A write waits only so long for the read models (see `await_projections`): an order
@@ -228,8 +227,10 @@ async fn list_orders(
 ) -> Result<Success<Page<OrderView>>, ApiError> {
     let paging = paging.paging();
     let status = filter.status();
-    let (rows, total) =
-        query::orders_of(&state.pool, user.id(), status, paging.size, paging.offset()).await?;
+    let (rows, total) = state
+        .reads
+        .orders_of(user.id(), status, paging.size, paging.offset())
+        .await?;
     let list: Vec<OrderView> = rows
         .into_iter()
         .map(|row| OrderView::from_row(row, &state.media_urls))

@@ -1,6 +1,8 @@
 //! The database ordo runs on: its own embedded PostgreSQL or one given by
 //! `DATABASE_URL`; connecting, creating and migrating it.
 
+mod error;
+
 use std::time::Duration;
 
 use anyhow::Context;
@@ -13,6 +15,8 @@ use sqlx::{Connection, PgConnection, PgPool};
 use crate::config::{Config, DatabaseSource, EMBEDDED_DATABASE};
 use crate::embedded_postgres::{DataDirClaim, Durability, EmbeddedPostgres};
 use crate::secret;
+
+pub use error::DatabaseError;
 
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");

@@ -13,8 +13,8 @@ use axum::http::StatusCode;
 use serde_json::Value;
 use sqlx::{PgPool, Row};
 
-use super::TakenOver;
-use crate::http::error::{ApiError, ErrorCode};
+use super::{ClaimError, IdempotencyStore, KeyHolder};
+use crate::database::DatabaseError;
 use crate::retention::IDEMPOTENCY_REPLAY_WINDOW;
 
 /// How often a running request refreshes its claim.
@@ -35,7 +35,12 @@ pub enum Claim {
 }
 
 /// Claims `key` for `user` and this request body.
-pub async fn claim(pool: &PgPool, user: &str, key: String, hash: &[u8]) -> Result<Claim, ApiError> {
+pub(super) async fn claim(
+    pool: &PgPool,
+    user: &str,
+    key: String,
+    hash: &[u8],
+) -> Result<Claim, ClaimError> {
     // An expired claim frees its key (the retention purge deletes the others, by the
     // same window).
     sqlx::query(
@@ -79,12 +84,7 @@ pub async fn claim(pool: &PgPool, user: &str, key: String, hash: &[u8]) -> Resul
             continue;
         };
         if row.try_get::<Vec<u8>, _>("request_hash")? != hash {
-            return Err(ApiError::new(
-                ErrorCode::Validation,
-                "Idempotency-Key: already used with a different request",
-            )
-            .with_data(serde_json::json!({"errors": [{"field": "Idempotency-Key",
-                "message": "already used with a different request"}]})));
+            return Err(ClaimError::OtherRequest);
         }
         if let (Some(status), Some(answer)) = (
             row.try_get::<Option<i16>, _>("status")?,
@@ -102,10 +102,7 @@ pub async fn claim(pool: &PgPool, user: &str, key: String, hash: &[u8]) -> Resul
         }
         break;
     }
-    Err(ApiError::busy(
-        "a request with this Idempotency-Key is still running; retry shortly",
-        "1",
-    ))
+    Err(ClaimError::Running)
 }
 
 /// Takes over an abandoned claim, unless another retry just did (or its holder's
@@ -130,7 +127,7 @@ async fn take_over(pool: &PgPool, user: &str, key: &str) -> Result<bool, sqlx::E
 pub struct Heartbeat(tokio::task::JoinHandle<()>);
 
 impl Heartbeat {
-    pub fn start(pool: PgPool, user: String, key: String) -> Self {
+    pub(super) fn start(pool: PgPool, user: String, key: String) -> Self {
         Self(tokio::spawn(async move {
             let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
             beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -163,29 +160,20 @@ impl Drop for Heartbeat {
     }
 }
 
-/// Whether a retry of the same request may get another answer: busy (the write lost
-/// to others, 40903), rate-limited, or a server error.
-fn is_retryable(status: StatusCode, answer: &Value) -> bool {
-    status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || (status == StatusCode::CONFLICT && answer["code"] == ErrorCode::Busy as u32)
-}
-
-/// Stores the answer to replay. A retryable answer is not stored: the key is freed when
-/// the request wrote nothing, or handed over to the next retry when it did.
-pub async fn complete(
-    pool: &PgPool,
-    user: &str,
-    key: &str,
+/// Stores the answer to replay. A retryable answer (`retryable`: a retry of the same
+/// request may get another) is not stored: the key is freed when the request wrote
+/// nothing, or handed over to the next retry when it did.
+pub(super) async fn complete(
+    store: &IdempotencyStore,
+    holder: &KeyHolder,
     status: StatusCode,
     answer: &Value,
-) -> Result<(), sqlx::Error> {
-    if is_retryable(status, answer) {
-        let taken_over = TakenOver {
-            user: user.to_owned(),
-            key: key.to_owned(),
-        };
-        if taken_over.wrote_anything(pool).await? {
+    retryable: bool,
+) -> Result<(), DatabaseError> {
+    let pool = &store.pool;
+    let (user, key) = (holder.user.as_str(), holder.key.as_str());
+    if retryable {
+        if store.written_by(holder, None).await?.is_some() {
             // Abandoned as of now: the next retry takes it over and answers the write.
             sqlx::query(
                 "UPDATE idempotency_keys SET updated_at = '-infinity'

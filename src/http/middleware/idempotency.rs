@@ -5,7 +5,7 @@
 //!
 //! The key is claimed in `idempotency_keys` before the handler runs (so concurrent
 //! retries in any process wait for the first), kept alive while it runs however long it
-//! takes, and the answer stored after it ([`claim`]). If the server stops between the
+//! takes, and the answer stored after it (`crate::idempotency`, the store). If the server stops between the
 //! write and storing the answer, its heartbeat stops and the claim goes stale; the next
 //! retry takes it over and the handler is told so ([`TakenOver`]): it finds what was
 //! written through the events' metadata, which records the key in the same statement as
@@ -24,19 +24,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 use tracing::Instrument;
 
 use crate::auth::Role;
 use crate::http::MAX_BODY_BYTES;
 use crate::http::error::ApiError;
+use crate::http::error::ErrorCode;
 use crate::http::extract::caller::AuthUser;
 use crate::http::middleware::deadline::{self, RunsToCompletion};
+use crate::idempotency::{Claim, ClaimError, IdempotencyStore, KeyHolder};
 use crate::state::AppState;
-
-mod claim;
-
-use claim::{Claim, Heartbeat, claim, complete};
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_CHARS: usize = 255;
@@ -60,43 +57,8 @@ fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// written already.
 #[derive(Debug, Clone)]
 struct TakenOver {
-    user: String,
-    key: String,
-}
-
-impl TakenOver {
-    /// The stream of an event the earlier run wrote (of `event_type`, or of any type).
-    /// Only events since the key was claimed count: a key used again after its 24 hours
-    /// must not find the writes of its earlier use.
-    async fn find(
-        &self,
-        pool: &PgPool,
-        event_type: Option<&str>,
-    ) -> Result<Option<String>, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT e.aggregate_id FROM events e
-               JOIN idempotency_keys k ON k.user_id = $2 AND k.key = $1
-              WHERE e.metadata ->> 'idempotency_key' = $1 AND e.metadata ->> 'actor_id' = $2
-                AND e.recorded_at >= k.created_at
-                AND ($3::text IS NULL OR e.event_type = $3)
-              LIMIT 1",
-        )
-        .bind(&self.key)
-        .bind(&self.user)
-        .bind(event_type)
-        .fetch_optional(pool)
-        .await
-    }
-
-    /// Whether the earlier run wrote any event.
-    async fn wrote_anything(&self, pool: &PgPool) -> Result<bool, sqlx::Error> {
-        Ok(self.find(pool, None).await?.is_some())
-    }
-
-    /// The stream the earlier run wrote an event of `event_type` to, if it did.
-    async fn written(&self, pool: &PgPool, event_type: &str) -> Result<Option<String>, ApiError> {
-        Ok(self.find(pool, Some(event_type)).await?)
-    }
+    holder: KeyHolder,
+    store: IdempotencyStore,
 }
 
 /// A handler's view of the guard: whether this request retries one whose first run
@@ -118,28 +80,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Retry {
 
 impl Retry {
     /// The stream the first run created with an event of `event_type`, if it did.
-    pub async fn created(
-        &self,
-        pool: &PgPool,
-        event_type: &str,
-    ) -> Result<Option<uuid::Uuid>, ApiError> {
+    pub async fn created(&self, event_type: &str) -> Result<Option<uuid::Uuid>, ApiError> {
         let Some(taken_over) = &self.0 else {
             return Ok(None);
         };
         Ok(taken_over
-            .written(pool, event_type)
+            .store
+            .written_by(&taken_over.holder, Some(event_type))
             .await?
             .and_then(|id| uuid::Uuid::parse_str(&id).ok()))
     }
 
     /// Whether the first run wrote an event of `event_type` to `stream`.
-    pub async fn wrote(
-        &self,
-        pool: &PgPool,
-        event_type: &str,
-        stream: uuid::Uuid,
-    ) -> Result<bool, ApiError> {
-        Ok(self.created(pool, event_type).await? == Some(stream))
+    pub async fn wrote(&self, event_type: &str, stream: uuid::Uuid) -> Result<bool, ApiError> {
+        Ok(self.created(event_type).await? == Some(stream))
     }
 }
 
@@ -199,7 +153,8 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let hash = hash.finalize().to_vec();
 
     let user = claims.sub;
-    let (key, taken_over) = match claim(&state.pool, &user, key, &hash).await {
+    let store = state.idempotency.clone();
+    let (key, taken_over) = match store.claim(&user, key, &hash).await {
         Ok(Claim::Run { key, taken_over }) => (key, taken_over),
         Ok(Claim::Replay(status, answer)) => {
             let mut response = (status, axum::Json(answer)).into_response();
@@ -208,12 +163,13 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
                 .insert(REPLAYED, HeaderValue::from_static("true"));
             return response;
         }
-        Err(error) => return error.into_response(),
+        Err(error) => return claim_error(error).into_response(),
     };
+    let holder = KeyHolder { user, key };
     if taken_over {
         parts.extensions.insert(TakenOver {
-            user: user.clone(),
-            key: key.clone(),
+            holder: holder.clone(),
+            store: store.clone(),
         });
     }
     // A task of its own: a client that hangs up, or a deadline that passes, does not cut
@@ -224,7 +180,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let request = Request::from_parts(parts, Body::from(bytes));
     let mut answered = tokio::spawn(
         async move {
-            let heartbeat = Heartbeat::start(state.pool.clone(), user.clone(), key.clone());
+            let heartbeat = store.heartbeat(&holder);
             let response = next.run(request).await;
             let (parts, body) = response.into_parts();
             let answer = axum::body::to_bytes(body, usize::MAX).await;
@@ -234,7 +190,11 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
                 return StatusCode::INTERNAL_SERVER_ERROR.into_response();
             };
             let stored = serde_json::from_slice::<Value>(&answer).unwrap_or(Value::Null);
-            if let Err(err) = complete(&state.pool, &user, &key, parts.status, &stored).await {
+            let retryable = is_retryable(parts.status, &stored);
+            if let Err(err) = store
+                .complete(&holder, parts.status, &stored, retryable)
+                .await
+            {
                 tracing::warn!(%err, "could not store the answer of an idempotent request");
             }
             Response::from_parts(parts, Body::from(answer))
@@ -245,5 +205,23 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         Ok(answer) => answer.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
         // The handler goes on; the key stays claimed until it has answered.
         Err(_) => deadline::timed_out(),
+    }
+}
+
+/// Whether a retry of the same request may get another answer: busy (the write lost
+/// to others, 40903), rate-limited, or a server error.
+fn is_retryable(status: StatusCode, answer: &Value) -> bool {
+    status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::CONFLICT && answer["code"] == ErrorCode::Busy as u32)
+}
+
+fn claim_error(err: ClaimError) -> ApiError {
+    match err {
+        ClaimError::OtherRequest => ApiError::new(ErrorCode::Validation, err.to_string())
+            .with_data(serde_json::json!({"errors": [{"field": "Idempotency-Key",
+                "message": "already used with a different request"}]})),
+        ClaimError::Running => ApiError::busy(err.to_string(), "1"),
+        ClaimError::Database(err) => err.into(),
     }
 }

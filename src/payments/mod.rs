@@ -1,0 +1,69 @@
+//! Payments with WeChat Pay, whoever learns of them: the prepay a shopper pays through,
+//! WeChat Pay's payment and refund notices (open → verify → command → record), the
+//! payment timeout, refunds and their follow-up. `wechat_pay` is the client (sign,
+//! verify, decrypt, HTTP); `http` only adapts requests to what is here.
+
+mod notice_log;
+mod opening;
+mod payment_notice;
+mod prepay;
+mod refund_notice;
+pub mod refunds;
+mod sampled_log;
+pub mod timeout;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use sqlx::PgPool;
+
+use crate::event_store::{EventStore, FeedPosition};
+use crate::wechat_pay::WeChatPay;
+use crate::write::{WriteError, WriteModel};
+
+pub use notice_log::{NoticeLog, NoticeRecord, OUTCOMES, PaymentNotice};
+pub use opening::Arrived;
+pub use prepay::PrepayError;
+
+/// The payment workflows a request may start.
+#[derive(Debug, Clone)]
+pub struct Payments {
+    events: EventStore,
+    write: Arc<WriteModel>,
+    wechat_pay: WeChatPay,
+    notices: NoticeLog,
+}
+
+/// What became of a notice, for the answer WeChat Pay gets.
+#[derive(Debug)]
+pub enum NoticeHandled {
+    /// Taken, or known already (`written` is where its events are, if it wrote any):
+    /// success, and WeChat Pay need not send it again.
+    Taken { written: Option<FeedPosition> },
+    /// Refused with this status and reason (recorded when WeChat Pay's key vouched for
+    /// the notice).
+    Refused { status: StatusCode, reason: String },
+    /// Could not be written now: WeChat Pay sends it again later.
+    Failed(WriteError),
+}
+
+impl Payments {
+    pub fn new(
+        pool: PgPool,
+        events: EventStore,
+        write: Arc<WriteModel>,
+        wechat_pay: WeChatPay,
+    ) -> Self {
+        Self {
+            events,
+            write,
+            wechat_pay,
+            notices: NoticeLog::new(pool),
+        }
+    }
+
+    /// The notices recorded, for operators.
+    pub fn notices(&self) -> &NoticeLog {
+        &self.notices
+    }
+}

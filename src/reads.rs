@@ -1,0 +1,105 @@
+//! The read models as handlers query them: the catalog, orders, projections' checkpoints
+//! and parked events, and whether a projector runs. Typed answers and errors; the SQL is
+//! beside the tables, in the `projections` crate.
+
+use std::collections::HashMap;
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::database::{self, DatabaseError};
+use crate::event_store::FeedPosition;
+use projections::catalog::query::{self as catalog, CatalogFilter, CatalogRow};
+use projections::orders::query::{self as orders, OrderRow};
+use projections::parking::ParkedEvent;
+
+/// Queries over the read models.
+#[derive(Debug, Clone)]
+pub struct ReadModels {
+    pool: PgPool,
+}
+
+/// One page of rows and how many there are in all.
+pub type Page<T> = (Vec<T>, i64);
+
+impl ReadModels {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Products on sale matching `filter`, one page.
+    pub async fn catalog_page(
+        &self,
+        filter: CatalogFilter<'_>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<CatalogRow>, DatabaseError> {
+        Ok(catalog::page(&self.pool, filter, limit, offset).await?)
+    }
+
+    /// One product of the catalog.
+    pub async fn product(&self, id: Uuid) -> Result<Option<CatalogRow>, DatabaseError> {
+        Ok(catalog::product(&self.pool, id).await?)
+    }
+
+    /// One order of `user_id`.
+    pub async fn order_of(
+        &self,
+        order_id: Uuid,
+        user_id: &str,
+    ) -> Result<Option<OrderRow>, DatabaseError> {
+        Ok(orders::order_of(&self.pool, order_id, user_id).await?)
+    }
+
+    /// `user_id`'s orders, newest first, in `status` if given.
+    pub async fn orders_of(
+        &self,
+        user_id: &str,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<OrderRow>, DatabaseError> {
+        Ok(orders::orders_of(&self.pool, user_id, status, limit, offset).await?)
+    }
+
+    /// Orders holding a payment they could not take, newest first.
+    pub async fn owing_refunds(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<OrderRow>, DatabaseError> {
+        Ok(orders::owing_refunds(&self.pool, limit, offset).await?)
+    }
+
+    /// How far the projection `name` has applied the feed.
+    pub async fn checkpoint(&self, name: &str) -> Result<FeedPosition, DatabaseError> {
+        Ok(projections::checkpoint::read(&self.pool, name)
+            .await?
+            .map_or(FeedPosition::START, |checkpoint| checkpoint.position()))
+    }
+
+    /// Events each projection parked, by projection.
+    pub async fn parked_counts(&self) -> Result<HashMap<String, i64>, DatabaseError> {
+        Ok(projections::parking::counts(&self.pool).await?)
+    }
+
+    /// Events the projection `name` parked, one page.
+    pub async fn parked(
+        &self,
+        name: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<ParkedEvent>, DatabaseError> {
+        Ok(projections::parking::list(&self.pool, Some(name), limit, offset).await?)
+    }
+
+    /// Whether any process runs a projector on this database.
+    pub async fn projector_running(&self) -> Result<bool, DatabaseError> {
+        Ok(projections::status::any_projector_running(&self.pool).await?)
+    }
+
+    /// Migrations this binary has that the database lacks.
+    pub async fn pending_migrations(&self) -> Result<usize, DatabaseError> {
+        Ok(database::pending_migrations(&self.pool).await?)
+    }
+}
