@@ -85,7 +85,7 @@ async fn a_default_dev_server_refuses_a_simulated_payment_through_a_proxy() {
     let (status, login) = dev_login(&app, None).await;
     assert_eq!(status, StatusCode::OK, "{login}");
     let token = login["data"]["access_token"].as_str().expect("token");
-    let tea = app.create_product("Oolong", 4_800, 5).await;
+    let tea = app.admin().create_product("Oolong", 4_800, 5).await;
     let order = json!({"lines": [{"product_id": tea, "quantity": 1}], "address": address()});
     let (status, placed) = post(&app, "/api/v1/orders", Some(token), None, &order).await;
     assert_eq!(status, StatusCode::CREATED, "{placed}");

@@ -8,7 +8,7 @@ use crate::support::{address, spawn_app};
 #[tokio::test]
 async fn a_shopper_logs_in_orders_retries_looks_cancels_and_the_stock_comes_back() {
     let app = spawn_app().await;
-    let tea = app.create_product("Oolong", 4_800, 5).await;
+    let tea = app.admin().create_product("Oolong", 4_800, 5).await;
     let visitor = app.anon();
 
     // Log in.
