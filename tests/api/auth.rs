@@ -370,8 +370,8 @@ async fn every_bad_access_token_is_a_401_and_a_shopper_on_an_admin_route_a_403()
         );
     }
     let missing = app
-        .client
-        .get(format!("{}/api/v1/me", app.address))
+        .anon()
+        .request(Method::GET, "/api/v1/me")
         .send()
         .await
         .expect("get");

@@ -38,8 +38,8 @@ async fn readyz_is_unavailable_with_retry_after_when_migrations_are_missing() {
         .expect("forget the applied migrations");
 
     let response = app
-        .client
-        .get(format!("{}/readyz", app.address))
+        .anon()
+        .request(Method::GET, "/readyz")
         .send()
         .await
         .expect("request");
@@ -92,14 +92,14 @@ async fn every_answer_carries_a_request_id_and_keeps_the_clients() {
     let app = spawn_app().await;
 
     let generated = app
-        .client
-        .get(format!("{}/healthz", app.address))
+        .anon()
+        .request(Method::GET, "/healthz")
         .send()
         .await
         .expect("get");
     let given = app
-        .client
-        .get(format!("{}/healthz", app.address))
+        .anon()
+        .request(Method::GET, "/healthz")
         .header("x-request-id", "trace-me-42")
         .send()
         .await
@@ -183,12 +183,10 @@ async fn a_configured_browser_origin_passes_cors_and_another_does_not() {
         ..Default::default()
     })
     .await;
+    let browser = app.anon();
     let preflight = |origin: &'static str| {
-        app.client
-            .request(
-                reqwest::Method::OPTIONS,
-                format!("{}/api/v1/orders", app.address),
-            )
+        browser
+            .request(Method::OPTIONS, "/api/v1/orders")
             .header("origin", origin)
             .header("access-control-request-method", "POST")
             .header(
@@ -227,7 +225,7 @@ async fn while_the_database_is_down_answers_are_503_and_service_resumes_without_
     ordo::database::migrate(&pool).await.expect("migrate");
     let app = crate::support::spawn_app_on(pool).await;
     let get = |path: &'static str| {
-        let request = app.client.get(format!("{}{path}", app.address));
+        let request = app.anon().request(Method::GET, path);
         async move { request.send().await.expect("request") }
     };
     assert_eq!(get("/api/v1/products").await.status(), StatusCode::OK);

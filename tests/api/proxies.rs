@@ -31,8 +31,8 @@ async fn app_behind(trusted_proxies: &[&str]) -> TestApp {
 }
 
 async fn products_for(app: &TestApp, forwarded_for: &str) -> StatusCode {
-    app.client
-        .get(format!("{}/api/v1/products", app.address))
+    app.anon()
+        .request(Method::GET, "/api/v1/products")
         .header("x-forwarded-for", forwarded_for)
         .send()
         .await

@@ -223,16 +223,12 @@ async fn a_rebuild_while_the_shop_sells_swaps_in_a_complete_copy() {
         })
     };
     let reader = {
-        let (http, base) = (app.client.clone(), app.address.clone());
+        let shopper = app.anon();
         tokio::spawn(async move {
             let mut answers = 0;
             for _ in 0..50 {
-                let response = http
-                    .get(format!("{base}/api/v1/products"))
-                    .send()
-                    .await
-                    .expect("get");
-                assert_eq!(response.status(), StatusCode::OK);
+                let response = shopper.get("/api/v1/products").await;
+                assert_eq!(response.status, StatusCode::OK);
                 answers += 1;
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }

@@ -103,6 +103,25 @@ impl TestApp {
 }
 
 impl Client {
+    /// An anonymous caller of an ordo that is not a [`TestApp`] (processes behind nginx,
+    /// say): `http` connects as this caller does, `base` is the URL paths are under.
+    pub fn at(http: reqwest::Client, base: impl Into<String>) -> Client {
+        Client {
+            http,
+            address: base.into(),
+            token: None,
+            user_id: None,
+        }
+    }
+
+    /// The same caller (same connection) holding `token`.
+    pub fn with_token(&self, token: &str) -> Client {
+        Client {
+            token: Some(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
     /// The same caller (same token) on another app instance: they share a secret.
     pub fn on(&self, app: &TestApp) -> Client {
         Client {
