@@ -24,7 +24,7 @@ fn assert_refused(status: StatusCode, body: &Value, field: &str, says: &str) {
 async fn an_order_addressed_to_invisible_reordered_or_broken_text_is_refused_naming_the_field() {
     let app = spawn_app().await;
     let tea = app.admin().create_product("Tea", 500, 5).await;
-    let token = app.user("u1");
+    let shopper = app.user("u1");
     let cases = [
         ("name", "\u{200B}", "visible text"),
         ("name", "\u{FEFF} \u{2060}", "visible text"),
@@ -37,7 +37,7 @@ async fn an_order_addressed_to_invisible_reordered_or_broken_text_is_refused_nam
         let mut body = json!({"lines": [{"product_id": tea, "quantity": 1}], "address": address()});
         body["address"][part] = json!(text);
 
-        let (status, answer) = token.post("/api/v1/orders", &body).await.into_parts();
+        let (status, answer) = shopper.post("/api/v1/orders", &body).await.into_parts();
 
         assert_refused(status, &answer, &format!("address.{part}"), says);
     }

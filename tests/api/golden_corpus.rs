@@ -276,15 +276,15 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         assert_eq!(projection["state"], "running", "{projection}");
         assert_eq!(projection["parked"], 0, "{projection}");
     }
-    let token = app.user(user_id);
-    let (status, body) = token
+    let owner = app.user(user_id);
+    let (status, body) = owner
         .get(&format!("/api/v1/orders/{completed}"))
         .await
         .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["status"], "completed");
     assert_eq!(body["data"]["tracking_no"], "SF1234567890");
-    let (_, body) = token
+    let (_, body) = owner
         .get(&format!("/api/v1/orders/{cancelled}"))
         .await
         .into_parts();
@@ -294,7 +294,7 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         "paid_after_cancel"
     );
     assert_eq!(body["data"]["refunds"][0]["status"], "succeeded");
-    let (_, body) = token
+    let (_, body) = owner
         .get("/api/v1/orders/0191b4a0-0000-7000-8000-000000000103")
         .await
         .into_parts();
@@ -319,7 +319,7 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
     let cup = "/media/6ecf40d2017914d60c107e8320d152044b369801156a36623aca588ba9daa9e5.jpg";
     let tea = "/media/b8aab0e04bd9123dd51f76b72d5979aa65d333f559436a468131c4572121b2fb.png";
     assert_eq!(body["data"]["images"], serde_json::json!([cup]));
-    let (_, body) = token
+    let (_, body) = owner
         .get("/api/v1/orders/0191b4a0-0000-7000-8000-000000000104")
         .await
         .into_parts();

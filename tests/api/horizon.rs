@@ -429,14 +429,14 @@ async fn while_an_appender_holds_the_read_side_a_shopper_sees_their_orders_as_th
         "the views really lag"
     );
 
-    let token = app.user("mei");
-    let (status, detail) = token
+    let shopper = app.user("mei");
+    let (status, detail) = shopper
         .get(&format!("/api/v1/orders/{placed}"))
         .await
         .into_parts();
     assert_eq!(status, StatusCode::OK, "{detail}");
     assert_eq!(detail["data"]["status"], "paid", "{detail}");
-    let (status, list) = token.get("/api/v1/orders").await.into_parts();
+    let (status, list) = shopper.get("/api/v1/orders").await.into_parts();
     assert_eq!(status, StatusCode::OK, "{list}");
     let listed: Vec<(String, String)> = list["data"]["list"]
         .as_array()

@@ -161,9 +161,9 @@ async fn cancelling_releases_the_stock_exactly_once() {
     let tea = app.admin().create_product("Tea", 500, 5).await;
     let (_, body) = app.user("u1").place_order(&[(tea, 3)]).await.into_parts();
     let order_id = body["data"]["id"].as_str().expect("order id").to_owned();
-    let token = app.user("u1");
+    let shopper = app.user("u1");
 
-    let (status, body) = token
+    let (status, body) = shopper
         .post(&format!("/api/v1/orders/{order_id}/cancel"), &json!({}))
         .await
         .into_parts();
@@ -172,7 +172,7 @@ async fn cancelling_releases_the_stock_exactly_once() {
     assert_eq!(body["data"]["cancel_reason"], "by_user");
     assert_eq!(app.stock(tea).await.available(), 5);
 
-    let (status, body) = token
+    let (status, body) = shopper
         .post(&format!("/api/v1/orders/{order_id}/cancel"), &json!({}))
         .await
         .into_parts();
@@ -265,7 +265,7 @@ async fn placing_an_order_without_a_token_is_rejected() {
 async fn invalid_orders_name_the_wrong_fields() {
     let app = spawn_app().await;
     let tea = app.admin().create_product("Tea", 500, 5).await;
-    let token = app.user("u1");
+    let shopper = app.user("u1");
 
     let cases = [
         (
@@ -301,7 +301,7 @@ async fn invalid_orders_name_the_wrong_fields() {
         ),
     ];
     for (body, expected_status, field) in cases {
-        let (status, answer) = token.post("/api/v1/orders", &body).await.into_parts();
+        let (status, answer) = shopper.post("/api/v1/orders", &body).await.into_parts();
         assert_eq!(status.as_u16(), expected_status, "{body} → {answer}");
         let fields: Vec<&str> = answer["data"]["errors"]
             .as_array()
@@ -318,7 +318,7 @@ async fn invalid_orders_name_the_wrong_fields() {
     let lines: Vec<Value> = (0..100)
         .map(|_| json!({"product_id": Uuid::new_v4(), "quantity": 1}))
         .collect();
-    let (status, answer) = token
+    let (status, answer) = shopper
         .post(
             "/api/v1/orders",
             &json!({"lines": lines, "address": address()}),
@@ -328,7 +328,7 @@ async fn invalid_orders_name_the_wrong_fields() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert_eq!(answer["data"]["errors"][0]["field"], "lines");
 
-    let malformed = token
+    let malformed = shopper
         .request(Method::POST, "/api/v1/orders")
         .header("content-type", "application/json")
         .body("{\"lines\": [")

@@ -117,14 +117,14 @@ async fn text_with_nul_written_by_an_older_version_is_projected_and_read_back_ex
         assert_eq!(body["address"]["detail"], "Room\u{0}1");
         assert_eq!(body["lines"][0]["name"], "Green\u{0}Tea");
     };
-    let token = app.user("nul-user");
-    let (status, body) = token
+    let shopper = app.user("nul-user");
+    let (status, body) = shopper
         .get(&format!("/api/v1/orders/{order_id}"))
         .await
         .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     check(&body["data"]);
-    let (status, body) = token.get("/api/v1/orders").await.into_parts();
+    let (status, body) = shopper.get("/api/v1/orders").await.into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     check(&body["data"]["list"][0]);
     let (status, body) = app
@@ -144,7 +144,7 @@ async fn text_with_nul_written_by_an_older_version_is_projected_and_read_back_ex
     projections::rebuild::rebuild(&app.state.projector, "orders", |_| {})
         .await
         .expect("rebuild");
-    let (_, body) = token
+    let (_, body) = shopper
         .get(&format!("/api/v1/orders/{order_id}"))
         .await
         .into_parts();

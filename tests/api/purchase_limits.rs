@@ -303,7 +303,7 @@ async fn cancelled_and_expired_orders_give_their_units_back_and_paid_ones_keep_t
     )
     .await;
     let tea = product(&app, "Tea", json!(2)).await;
-    let token = app.user("sam");
+    let shopper = app.user("sam");
     let order_id = |body: &Value| body["data"]["id"].as_str().expect("id").to_owned();
 
     let (status, body) = app.user("sam").place_order(&[(tea, 2)]).await.into_parts();
@@ -317,7 +317,7 @@ async fn cancelled_and_expired_orders_give_their_units_back_and_paid_ones_keep_t
     );
 
     // Cancelled: both units come back.
-    let (status, _) = token
+    let (status, _) = shopper
         .post(&format!("/api/v1/orders/{first}/cancel"), &json!({}))
         .await
         .into_parts();
@@ -332,7 +332,7 @@ async fn cancelled_and_expired_orders_give_their_units_back_and_paid_ones_keep_t
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let expiring = order_id(&body);
     eventually("the unpaid order expires", || async {
-        let (_, body) = token
+        let (_, body) = shopper
             .get(&format!("/api/v1/orders/{expiring}"))
             .await
             .into_parts();

@@ -56,7 +56,7 @@ async fn paid_order(app: &TestApp) -> Uuid {
 async fn a_control_character_in_any_address_field_or_the_remark_is_refused_naming_the_field() {
     let app = spawn_app().await;
     let tea = app.admin().create_product("Tea", 500, 5).await;
-    let token = app.user("u1");
+    let shopper = app.user("u1");
     let fields = [
         "address.name",
         "address.phone",
@@ -71,7 +71,7 @@ async fn a_control_character_in_any_address_field_or_the_remark_is_refused_namin
             let mut body = order_body(tea);
             set_order_field(&mut body, field, &format!("hi{bad}there"));
 
-            let (status, answer) = token.post("/api/v1/orders", &body).await.into_parts();
+            let (status, answer) = shopper.post("/api/v1/orders", &body).await.into_parts();
 
             assert_refused(status, &answer, field);
         }
@@ -86,16 +86,16 @@ async fn a_control_character_in_any_address_field_or_the_remark_is_refused_namin
 async fn a_remark_with_a_newline_and_emoji_is_placed_and_read_back_as_typed() {
     let app = spawn_app().await;
     let tea = app.admin().create_product("Tea", 500, 5).await;
-    let token = app.user("u1");
+    let shopper = app.user("u1");
     let remark = "请放门口\r\nleave it at the door 🙏🏽\tthanks";
     let mut body = order_body(tea);
     set_order_field(&mut body, "remark", remark);
 
-    let (status, placed) = token.post("/api/v1/orders", &body).await.into_parts();
+    let (status, placed) = shopper.post("/api/v1/orders", &body).await.into_parts();
 
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     assert_eq!(placed["data"]["remark"], remark);
-    let (status, read) = token
+    let (status, read) = shopper
         .get(&format!("/api/v1/orders/{}", id_of(&placed)))
         .await
         .into_parts();
