@@ -163,19 +163,13 @@ async fn cancelling_releases_the_stock_exactly_once() {
     let order_id = body["data"]["id"].as_str().expect("order id").to_owned();
     let shopper = app.user("u1");
 
-    let (status, body) = shopper
-        .post(&format!("/api/v1/orders/{order_id}/cancel"), &json!({}))
-        .await
-        .into_parts();
+    let (status, body) = shopper.cancel_order(&order_id).await.into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["status"], "cancelled");
     assert_eq!(body["data"]["cancel_reason"], "by_user");
     assert_eq!(app.stock(tea).await.available(), 5);
 
-    let (status, body) = shopper
-        .post(&format!("/api/v1/orders/{order_id}/cancel"), &json!({}))
-        .await
-        .into_parts();
+    let (status, body) = shopper.cancel_order(&order_id).await.into_parts();
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["code"], 40902);
     assert_eq!(
@@ -210,11 +204,7 @@ async fn a_paid_order_cannot_be_cancelled() {
         .await
         .expect("pay");
 
-    let (status, body) = app
-        .user("u1")
-        .post(&format!("/api/v1/orders/{order_id}/cancel"), &json!({}))
-        .await
-        .into_parts();
+    let (status, body) = app.user("u1").cancel_order(order_id).await.into_parts();
 
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["message"], "cannot cancel an order that is paid");
@@ -239,7 +229,7 @@ async fn another_users_order_is_not_found() {
 
     let (status, body) = app
         .user("stranger")
-        .post(&format!("/api/v1/orders/{order_id}/cancel"), &json!({}))
+        .cancel_order(order_id)
         .await
         .into_parts();
 

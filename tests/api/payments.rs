@@ -135,8 +135,7 @@ async fn only_the_owner_pays_and_only_while_awaiting_payment() {
     let (status, _) = pay(&app.shopper("lei").await, id).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    mei.post(&format!("/api/v1/orders/{id}/cancel"), &json!({}))
-        .await;
+    mei.cancel_order(id).await;
     let (status, answer) = pay(&mei, id).await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
     assert_eq!(answer["code"], 40902);
@@ -366,8 +365,7 @@ async fn a_payment_after_cancel_is_recorded_as_refund_required_and_sells_nothing
     let mei = app.shopper("mei").await;
     let tea = app.admin().create_product("Oolong", 4_800, 5).await;
     let (id, total) = order(&mei, tea).await;
-    mei.post(&format!("/api/v1/orders/{id}/cancel"), &json!({}))
-        .await;
+    mei.cancel_order(id).await;
 
     let notice = NoticeOptions::paying(total);
     let (status, answer) = fake.send_notice(&app.address, id, &notice).await;

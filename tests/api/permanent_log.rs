@@ -190,7 +190,7 @@ async fn an_event_a_read_model_refuses_is_parked_listed_counted_and_reapplied_af
     let poisoned = place(&app, "victim", tea, "poison").await;
     let (status, body) = app
         .user("victim")
-        .post(&format!("/api/v1/orders/{poisoned}/cancel"), &json!({}))
+        .cancel_order(&poisoned)
         .await
         .into_parts();
     assert_eq!(status, StatusCode::OK, "the write side takes it: {body}");

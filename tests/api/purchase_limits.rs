@@ -155,11 +155,8 @@ async fn two_hundred_concurrent_attempts_by_one_shopper_never_pass_the_limit() {
     assert_eq!(app.count_events("PurchaseOpened").await, placed as i64);
 
     // Another shopper is not held back by the first one's purchases.
-    let (status, body) = app
-        .user("patient")
-        .place_order(&[(limited, 3)])
-        .await
-        .into_parts();
+    let patient = app.user("patient");
+    let (status, body) = patient.place_order(&[(limited, 3)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
@@ -173,18 +170,12 @@ async fn two_shoppers_on_two_server_processes_never_pass_the_limit() {
     // each decides on state the other one moves: only the event store keeps them honest.
     for (app, shopper) in [(&first, "ann"), (&second, "bob")] {
         let other = product(app, "Warm-up", Value::Null).await;
-        let (status, body) = app
-            .user(shopper)
-            .place_order(&[(other, 1)])
-            .await
-            .into_parts();
+        let shopper = app.user(shopper);
+        let (status, body) = shopper.place_order(&[(other, 1)]).await.into_parts();
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
-    let (status, body) = second
-        .user("ann")
-        .place_order(&[(limited, 1)])
-        .await
-        .into_parts();
+    let ann = second.user("ann");
+    let (status, body) = ann.place_order(&[(limited, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
     let shopper = |n: usize| if n % 4 < 2 { "ann" } else { "bob" };
@@ -255,36 +246,18 @@ async fn the_open_order_cap_plus_one_concurrent_orders_places_exactly_the_cap() 
 
     // A paid order no longer counts as unpaid: the next order is placed.
     first.pay(placed[0].0, placed[0].1).await;
-    let (status, body) = second
-        .user("busy")
-        .place_order(&[(tea, 1)])
-        .await
-        .into_parts();
+    let (busy_on_first, busy_on_second) = (first.user("busy"), second.user("busy"));
+    let (status, body) = busy_on_second.place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = first
-        .user("busy")
-        .place_order(&[(tea, 1)])
-        .await
-        .into_parts();
+    let (status, body) = busy_on_first.place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(
         (status, body["code"].clone()),
         (StatusCode::CONFLICT, json!(40905))
     );
     // Nor does a cancelled one.
-    let (status, _) = second
-        .user("busy")
-        .post(
-            &format!("/api/v1/orders/{}/cancel", placed[1].0),
-            &json!({}),
-        )
-        .await
-        .into_parts();
+    let (status, _) = busy_on_second.cancel_order(placed[1].0).await.into_parts();
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = first
-        .user("busy")
-        .place_order(&[(tea, 1)])
-        .await
-        .into_parts();
+    let (status, body) = busy_on_first.place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
@@ -303,13 +276,13 @@ async fn cancelled_and_expired_orders_give_their_units_back_and_paid_ones_keep_t
     )
     .await;
     let tea = product(&app, "Tea", json!(2)).await;
-    let shopper = app.user("sam");
+    let sam = app.user("sam");
     let order_id = |body: &Value| body["data"]["id"].as_str().expect("id").to_owned();
 
-    let (status, body) = app.user("sam").place_order(&[(tea, 2)]).await.into_parts();
+    let (status, body) = sam.place_order(&[(tea, 2)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let first = order_id(&body);
-    let (status, body) = app.user("sam").place_order(&[(tea, 1)]).await.into_parts();
+    let (status, body) = sam.place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
         body["data"]["limits"],
@@ -317,35 +290,32 @@ async fn cancelled_and_expired_orders_give_their_units_back_and_paid_ones_keep_t
     );
 
     // Cancelled: both units come back.
-    let (status, _) = shopper
-        .post(&format!("/api/v1/orders/{first}/cancel"), &json!({}))
-        .await
-        .into_parts();
+    let (status, _) = sam.cancel_order(&first).await.into_parts();
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = app.user("sam").place_order(&[(tea, 1)]).await.into_parts();
+    let (status, body) = sam.place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let paid = order_id(&body);
     app.pay(paid.parse().expect("uuid"), 100).await;
 
     // Expired unpaid: its unit comes back. The paid one keeps counting.
-    let (status, body) = app.user("sam").place_order(&[(tea, 1)]).await.into_parts();
+    let (status, body) = sam.place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let expiring = order_id(&body);
     eventually("the unpaid order expires", || async {
-        let (_, body) = shopper
+        let (_, body) = sam
             .get(&format!("/api/v1/orders/{expiring}"))
             .await
             .into_parts();
         (body["data"]["status"] == "cancelled").then_some(())
     })
     .await;
-    let (status, body) = app.user("sam").place_order(&[(tea, 2)]).await.into_parts();
+    let (status, body) = sam.place_order(&[(tea, 2)]).await.into_parts();
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
         body["data"]["limits"],
         json!([{"product_id": tea, "limit": 2, "already": 1, "requested": 2}])
     );
-    let (status, body) = app.user("sam").place_order(&[(tea, 1)]).await.into_parts();
+    let (status, body) = sam.place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let stock = app.stock(tea).await;
     assert_eq!((stock.on_hand(), stock.reserved()), (999, 1));
@@ -374,9 +344,9 @@ async fn a_limit_is_set_shown_changed_and_removed_through_the_api() {
         );
     }
     let tea = product(&app, "Tea", json!(1)).await;
+    let anon = app.anon();
     let limit_shown = || async {
-        let (_, body) = app
-            .anon()
+        let (_, body) = anon
             .get(&format!("/api/v1/products/{tea}"))
             .await
             .into_parts();
@@ -412,14 +382,11 @@ async fn a_limit_is_set_shown_changed_and_removed_through_the_api() {
         (StatusCode::OK, Value::Null)
     );
     assert_eq!(limit_shown().await, Value::Null);
-    let (_, list) = app.anon().get("/api/v1/products").await.into_parts();
+    let (_, list) = anon.get("/api/v1/products").await.into_parts();
     assert_eq!(list["data"]["list"][0]["limit_per_user"], Value::Null);
 
     // Without a limit, one shopper may take what there is.
-    let (status, body) = app
-        .user("any")
-        .place_order(&[(tea, 999)])
-        .await
-        .into_parts();
+    let anyone = app.user("any");
+    let (status, body) = anyone.place_order(&[(tea, 999)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }

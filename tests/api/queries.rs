@@ -115,10 +115,7 @@ async fn my_orders_are_listed_newest_first_filtered_by_status_and_only_mine() {
     }
     app.user("someone-else").place_order(&[(tea, 1)]).await;
     let me = app.user("me");
-    let (status, _) = me
-        .post(&format!("/api/v1/orders/{}/cancel", ids[0]), &json!({}))
-        .await
-        .into_parts();
+    let (status, _) = me.cancel_order(&ids[0]).await.into_parts();
     assert_eq!(status, StatusCode::OK);
     let get = |path: String| {
         let request = me.request(Method::GET, &path);
@@ -232,10 +229,7 @@ async fn the_order_list_totals_follow_every_status_change_and_match_a_rebuild() 
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let order = body["data"]["id"].as_str().expect("id").to_owned();
         if n < 2 {
-            let (status, _) = counted
-                .post(&format!("/api/v1/orders/{order}/cancel"), &json!({}))
-                .await
-                .into_parts();
+            let (status, _) = counted.cancel_order(&order).await.into_parts();
             assert_eq!(status, StatusCode::OK);
         }
         orders.push(order);

@@ -113,7 +113,7 @@ async fn the_read_model_after_restarts_equals_a_fresh_rebuild() {
         if i % 3 == 0 {
             let (status, _) = app
                 .user(&format!("u{}", i % 3))
-                .post(&format!("/api/v1/orders/{id}/cancel"), &json!({}))
+                .cancel_order(id)
                 .await
                 .into_parts();
             assert_eq!(status, StatusCode::OK);

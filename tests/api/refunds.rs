@@ -340,10 +340,7 @@ async fn a_payment_after_cancel_is_paid_back_through_the_same_flow() {
     let app = app_with(&fake).await;
     let product = app.admin().create_product("Tea", 1_000, 5).await;
     let (id, total) = placed(&app, product, 1).await;
-    let cancelled = app
-        .user(SHOPPER)
-        .post(&format!("/api/v1/orders/{id}/cancel"), &json!({}))
-        .await;
+    let cancelled = app.user(SHOPPER).cancel_order(id).await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
     let late = NoticeOptions::paying(total);
     fake.send_notice(&app.address, id, &late).await;
@@ -594,10 +591,7 @@ async fn after_any_mix_of_pays_cancels_refunds_and_duplicate_notices_stock_and_t
         let payment = NoticeOptions::paying(total);
         let pay = || fake.send_notice(&app.address, id, &payment);
         let cancel = || async move {
-            let answer = app
-                .user(SHOPPER)
-                .post(&format!("/api/v1/orders/{id}/cancel"), &json!({}))
-                .await;
+            let answer = app.user(SHOPPER).cancel_order(id).await;
             assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         };
         match scenario {
