@@ -1,13 +1,15 @@
 //! The operators' console in a real headless browser (chromium through chromedriver):
 //! signed in through `ordo console-url`, every figure from the API it shows.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sqlx::postgres::PgConnectOptions;
 
 use crate::support::audit::{halve_a_reservation, seal, streamed_verifications};
 use crate::support::browser::Browser;
-use crate::support::{TestApp, dev_mode_settings, fresh_database, settle, spawn_app_on, start};
+use crate::support::{
+    Client, TestApp, dev_mode_settings, fresh_database, settle, spawn_app_on, start,
+};
 
 /// A dev-mode app and what `ordo console-url` prints for it.
 async fn app_and_console_url() -> (TestApp, PgConnectOptions, String) {
@@ -473,15 +475,15 @@ fn no_console_file_names_another_host() {
 #[tokio::test]
 async fn the_console_is_served_with_a_policy_that_allows_only_ordo_itself() {
     let (app, _options, _url) = app_and_console_url().await;
-    let client = reqwest::Client::builder()
+    // A browser that shows the redirect rather than follow it.
+    let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a client");
-    let moved = client
-        .get(format!("{}/console", app.address))
-        .send()
-        .await
-        .expect("an answer");
+    let visitor = Client::at(http, &app.address);
+    let moved = visitor
+        .send_raw(visitor.request(Method::GET, "/console"))
+        .await;
     assert_eq!(moved.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(moved.headers()["location"], "/console/");
     for (path, content_type) in [
@@ -489,11 +491,7 @@ async fn the_console_is_served_with_a_policy_that_allows_only_ordo_itself() {
         ("/console/console.js", "text/javascript; charset=utf-8"),
         ("/console/console.css", "text/css; charset=utf-8"),
     ] {
-        let response = client
-            .get(format!("{}{path}", app.address))
-            .send()
-            .await
-            .expect("an answer");
+        let response = visitor.send_raw(visitor.request(Method::GET, path)).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let headers = response.headers();
         assert_eq!(headers["content-type"], content_type, "{path}");
@@ -504,11 +502,9 @@ async fn the_console_is_served_with_a_policy_that_allows_only_ordo_itself() {
         );
         assert_eq!(headers["referrer-policy"], "no-referrer");
     }
-    let missing = client
-        .get(format!("{}/console/other.txt", app.address))
-        .send()
-        .await
-        .expect("an answer");
+    let missing = visitor
+        .send_raw(visitor.request(Method::GET, "/console/other.txt"))
+        .await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
 
