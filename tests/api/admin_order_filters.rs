@@ -5,16 +5,16 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::wechat_pay::dev_mode_settings;
-use crate::support::{TestApp, address, eventually, spawn_app_with};
+use crate::support::{Client, TestApp, address, eventually, spawn_app_with};
 
-/// Places an order as `token` and pays it through dev mode's simulated notice: its id.
-async fn paid_order(app: &TestApp, token: &str, product: &Value) -> String {
+/// Places an order as `shopper` and pays it through dev mode's simulated notice: its id.
+async fn paid_order(shopper: &Client, product: &Value) -> String {
     let body = json!({"lines": [{"product_id": product, "quantity": 1}], "address": address()});
-    let (status, placed) = app.post_json("/api/v1/orders", Some(token), &body).await;
+    let (status, placed) = shopper.post("/api/v1/orders", &body).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     let id = placed["data"]["id"].as_str().expect("id").to_owned();
     let simulate = format!("/api/v1/dev/orders/{id}/simulate-payment");
-    let (status, paid) = app.post_json(&simulate, Some(token), &json!({})).await;
+    let (status, paid) = shopper.post(&simulate, &json!({})).await.into_parts();
     assert_eq!(status, StatusCode::OK, "{paid}");
     id
 }
@@ -39,12 +39,13 @@ async fn listed(app: &TestApp, user: &str, status: &str) -> Vec<String> {
 #[tokio::test]
 async fn an_operator_lists_a_shoppers_refunding_and_refunded_orders_apart() {
     let app = spawn_app_with(dev_mode_settings()).await;
-    let (token, user) = app.dev_login("mei").await;
-    let tea = json!(app.create_product("Tea", 500, 10).await);
+    let mei = app.shopper("mei").await;
+    let user = mei.id();
+    let tea = json!(app.admin().create_product("Tea", 500, 10).await);
     let (kept, waiting, refunded) = (
-        paid_order(&app, &token, &tea).await,
-        paid_order(&app, &token, &tea).await,
-        paid_order(&app, &token, &tea).await,
+        paid_order(&mei, &tea).await,
+        paid_order(&mei, &tea).await,
+        paid_order(&mei, &tea).await,
     );
     for id in [&waiting, &refunded] {
         let answer = app
@@ -57,14 +58,14 @@ async fn an_operator_lists_a_shoppers_refunding_and_refunded_orders_apart() {
         assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
     }
     let simulate = format!("/api/v1/dev/orders/{refunded}/simulate-refund");
-    let (status, answer) = app.post_json(&simulate, Some(&token), &json!({})).await;
+    let (status, answer) = mei.post(&simulate, &json!({})).await.into_parts();
     assert_eq!(status, StatusCode::OK, "{answer}");
 
     eventually("the refund lists", || async {
         let lists = (
-            listed(&app, &user, "refunding").await,
-            listed(&app, &user, "refunded").await,
-            listed(&app, &user, "paid").await,
+            listed(&app, user, "refunding").await,
+            listed(&app, user, "refunded").await,
+            listed(&app, user, "paid").await,
         );
         (lists
             == (
@@ -76,7 +77,7 @@ async fn an_operator_lists_a_shoppers_refunding_and_refunded_orders_apart() {
     })
     .await;
     assert_eq!(
-        listed(&app, &user, "").await.len(),
+        listed(&app, user, "").await.len(),
         3,
         "no status: every order"
     );

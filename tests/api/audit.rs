@@ -5,42 +5,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ordo::state::AppSettings;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use uuid::Uuid;
 
+use crate::support::audit::{
+    cancel, halve_a_reservation, many_events, place, position_of, seal, tamper, workload,
+};
 use crate::support::{TestApp, fresh_database, spawn_app, start};
-
-async fn place(app: &TestApp, user: &str, product: Uuid, quantity: i64, request_id: &str) -> Value {
-    let response = app
-        .client
-        .post(format!("{}/api/v1/orders", app.address))
-        .bearer_auth(app.user_token(user))
-        .header("x-request-id", request_id)
-        .json(
-            &json!({"lines": [{"product_id": product, "quantity": quantity}],
-                      "address": crate::support::address()}),
-        )
-        .send()
-        .await
-        .expect("place");
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json::<Value>().await.expect("json")["data"].clone()
-}
-
-async fn cancel(app: &TestApp, user: &str, order: &str, request_id: &str) -> Value {
-    let response = app
-        .client
-        .post(format!("{}/api/v1/orders/{order}/cancel", app.address))
-        .bearer_auth(app.user_token(user))
-        .header("x-request-id", request_id)
-        .send()
-        .await
-        .expect("cancel");
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json::<Value>().await.expect("json")["data"].clone()
-}
 
 /// A moment strictly between what came before and what comes after.
 async fn moment() -> DateTime<Utc> {
@@ -52,111 +24,31 @@ async fn moment() -> DateTime<Utc> {
 
 async fn verify(app: &TestApp) -> Value {
     let (status, report) = app
-        .get_json_as("/api/v1/admin/audit/verify", &app.admin_token())
-        .await;
+        .admin()
+        .get("/api/v1/admin/audit/verify")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{report}");
     report["data"].clone()
-}
-
-/// Seals the log now (as the app's sealer does every 10 s); the seal.
-pub async fn seal(app: &TestApp) -> ordo::audit::sealer::Seal {
-    ordo::audit::sealer::seal(&app.pool)
-        .await
-        .expect("seal")
-        .expect("a seal")
-}
-
-/// Edits the reservation at `position` from 2 units to 1 behind ordo's back: what the
-/// hash chain must catch.
-pub async fn halve_a_reservation(pool: &PgPool, position: i64) {
-    tamper(
-        pool,
-        &format!(
-            "UPDATE events SET payload = replace(payload::text, '\"quantity\":2', '\"quantity\":1')::json
-              WHERE global_position = {position}"
-        ),
-    )
-    .await;
-}
-
-/// Runs `sql` as the superuser with triggers off: what an attacker with database access
-/// could do behind the append-only trigger.
-pub async fn tamper(pool: &PgPool, sql: &str) {
-    let mut tx = pool.begin().await.expect("begin");
-    sqlx::query("SET LOCAL session_replication_role = replica")
-        .execute(&mut *tx)
-        .await
-        .expect("triggers off");
-    sqlx::query(sql).execute(&mut *tx).await.expect("tamper");
-    tx.commit().await.expect("commit");
-}
-
-pub async fn position_of(pool: &PgPool, event_type: &str, nth: i64) -> i64 {
-    sqlx::query_scalar(
-        "SELECT global_position FROM events WHERE event_type = $1
-          ORDER BY global_position OFFSET $2 LIMIT 1",
-    )
-    .bind(event_type)
-    .bind(nth)
-    .fetch_one(pool)
-    .await
-    .expect("position")
-}
-
-/// Some history: orders placed, cancelled, paid, stock restocked.
-pub async fn workload(app: &TestApp) -> Vec<Uuid> {
-    let tea = app.create_product("Tea", 500, 50).await;
-    let cake = app.create_product("Cake", 900, 50).await;
-    for n in 0..6 {
-        let order = place(
-            app,
-            &format!("u{n}"),
-            if n % 2 == 0 { tea } else { cake },
-            2,
-            &format!("w{n}"),
-        )
-        .await;
-        let id: Uuid = order["id"]
-            .as_str()
-            .and_then(|id| id.parse().ok())
-            .expect("id");
-        match n % 3 {
-            0 => {
-                cancel(app, &format!("u{n}"), &id.to_string(), &format!("c{n}")).await;
-            }
-            1 => {
-                app.pay(id, order["total_cents"].as_i64().expect("total"))
-                    .await
-            }
-            _ => {}
-        }
-    }
-    app.post_json(
-        &format!("/api/v1/admin/products/{tea}/stock"),
-        Some(&app.admin_token()),
-        &json!({"quantity": 5, "reason": "delivery"}),
-    )
-    .await;
-    vec![tea, cake]
 }
 
 #[tokio::test]
 async fn history_and_state_as_of_match_what_the_api_showed() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 5).await;
+    let tea = app.admin().create_product("Tea", 500, 5).await;
     let before = moment().await;
-    let placed = place(&app, "mei", tea, 2, "req-place").await;
+    let mei = app.user("mei");
+    let placed = place(&mei, tea, 2, "req-place").await;
     let id = placed["id"].as_str().expect("id").to_owned();
     let between = moment().await;
-    let cancelled = cancel(&app, "mei", &id, "req-cancel").await;
+    let cancelled = cancel(&mei, &id, "req-cancel").await;
     let after = moment().await;
 
     let (status, history) = app
-        .get_json_as(
-            &format!("/api/v1/admin/orders/{id}/history"),
-            &app.admin_token(),
-        )
-        .await;
+        .admin()
+        .get(&format!("/api/v1/admin/orders/{id}/history"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{history}");
     let entries = history["data"].as_array().expect("entries");
     let types: Vec<&str> = entries.iter().filter_map(|e| e["type"].as_str()).collect();
@@ -189,14 +81,13 @@ async fn history_and_state_as_of_match_what_the_api_showed() {
         let app = &app;
         let id = id.clone();
         async move {
-            app.get_json_as(
-                &format!(
+            app.admin()
+                .get(&format!(
                     "/api/v1/admin/orders/{id}/state?as_of={}",
                     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-                ),
-                &app.admin_token(),
-            )
-            .await
+                ))
+                .await
+                .into_parts()
         }
     };
     let (status, _) = state_at(before).await;
@@ -220,14 +111,13 @@ async fn history_and_state_as_of_match_what_the_api_showed() {
     }
     assert_eq!(now["data"]["stocks"][0]["available"], 5);
     let (status, stock) = app
-        .get_json_as(
-            &format!(
-                "/api/v1/admin/products/{tea}/stock?as_of={}",
-                between.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-            ),
-            &app.admin_token(),
-        )
-        .await;
+        .admin()
+        .get(&format!(
+            "/api/v1/admin/products/{tea}/stock?as_of={}",
+            between.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        ))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{stock}");
     assert_eq!(
         (
@@ -238,19 +128,17 @@ async fn history_and_state_as_of_match_what_the_api_showed() {
     );
 
     let (status, bad) = app
-        .get_json_as(
-            &format!("/api/v1/admin/orders/{id}/state?as_of=yesterday"),
-            &app.admin_token(),
-        )
-        .await;
+        .admin()
+        .get(&format!("/api/v1/admin/orders/{id}/state?as_of=yesterday"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(bad["data"]["errors"][0]["field"], "as_of");
     let (status, _) = app
-        .get_json_as(
-            &format!("/api/v1/admin/orders/{id}/history"),
-            &app.user_token("mei"),
-        )
-        .await;
+        .user("mei")
+        .get(&format!("/api/v1/admin/orders/{id}/history"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
@@ -273,8 +161,10 @@ async fn an_untouched_log_verifies_with_its_seals_and_read_models() {
     assert!(sealed >= 2, "{sealed} seals");
     assert_eq!(report["seals"], sealed);
     let (status, seals) = app
-        .get_json_as("/api/v1/admin/audit/seals", &app.admin_token())
-        .await;
+        .admin()
+        .get("/api/v1/admin/audit/seals")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{seals}");
     assert_eq!(seals["data"]["pagination"]["total"], sealed);
     assert_eq!(seals["data"]["list"][0]["event_count"], report["events"]);
@@ -485,17 +375,16 @@ async fn an_exported_range_reimported_into_an_empty_store_replays_to_the_same_re
     let cut = moment().await;
     workload(&app).await;
 
-    let response = app
-        .client
-        .get(format!(
-            "{}/api/v1/admin/audit/export?to={}",
-            app.address,
-            cut.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    let admin = app.admin();
+    let response = admin
+        .send_raw(admin.request(
+            Method::GET,
+            &format!(
+                "/api/v1/admin/audit/export?to={}",
+                cut.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            ),
         ))
-        .bearer_auth(app.admin_token())
-        .send()
-        .await
-        .expect("export");
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/x-ndjson");
     let ndjson = response.text().await.expect("body");
@@ -540,31 +429,6 @@ async fn an_exported_range_reimported_into_an_empty_store_replays_to_the_same_re
     );
 }
 
-/// 1,100 restocks of one product, appended in one go: more than one import batch.
-pub async fn many_events(app: &TestApp) -> Uuid {
-    let product = app.create_product("Bulk", 100, 1).await;
-    let events = (0..1_100)
-        .map(|n| ordo::event_store::EventData {
-            event_type: "StockAdded".into(),
-            event_version: "1".into(),
-            payload: serde_json::json!({"StockAdded": {"quantity": 1, "reason": format!("lot {n}")}}),
-            metadata: None,
-        })
-        .collect();
-    app.events
-        .append(
-            &[ordo::event_store::StreamAppend {
-                stream: ordo::event_store::StreamId::new("Stock", product.to_string()),
-                expected_sequence: 1,
-                events,
-            }],
-            &ordo::event_store::EventMetadata::default(),
-        )
-        .await
-        .expect("append");
-    product
-}
-
 #[tokio::test]
 async fn an_import_refused_late_in_the_file_leaves_the_store_exactly_as_it_was() {
     let app = spawn_app().await;
@@ -572,13 +436,10 @@ async fn an_import_refused_late_in_the_file_leaves_the_store_exactly_as_it_was()
     // The export stops at the feed's horizon, which another test's open transaction on
     // the shared server may hold back for a moment.
     crate::support::settle(&app.pool).await;
-    let ndjson = app
-        .client
-        .get(format!("{}/api/v1/admin/audit/export", app.address))
-        .bearer_auth(app.admin_token())
-        .send()
+    let admin = app.admin();
+    let ndjson = admin
+        .send_raw(admin.request(Method::GET, "/api/v1/admin/audit/export"))
         .await
-        .expect("export")
         .text()
         .await
         .expect("body");
@@ -614,14 +475,11 @@ async fn a_client_hanging_up_on_verify_leaves_no_lock_behind() {
     many_events(&app).await;
     workload(&app).await;
     crate::support::settle(&app.pool).await;
-    let impatient = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_millis(30))
-        .build()
-        .expect("client");
+    let impatient = app.admin();
     for _ in 0..3 {
         let hung_up = impatient
-            .get(format!("{}/api/v1/admin/audit/verify", app.address))
-            .bearer_auth(app.admin_token())
+            .request(Method::GET, "/api/v1/admin/audit/verify")
+            .timeout(Duration::from_millis(30))
             .send()
             .await;
         assert!(hung_up.is_err(), "the client gave up before the answer");
@@ -630,8 +488,10 @@ async fn a_client_hanging_up_on_verify_leaves_no_lock_behind() {
     // Once the abandoned runs stop, a verification gets the lock and finishes.
     let report = crate::support::eventually("a verification runs", || async {
         let (status, body) = app
-            .get_json_as("/api/v1/admin/audit/verify", &app.admin_token())
-            .await;
+            .admin()
+            .get("/api/v1/admin/audit/verify")
+            .await
+            .into_parts();
         (status == StatusCode::OK).then_some(body)
     })
     .await;
@@ -705,26 +565,27 @@ async fn a_read_model_row_edited_or_removed_is_found_by_the_comparison() {
 #[tokio::test]
 async fn a_products_latest_stock_moves_show_the_stock_each_left() {
     let app = spawn_app().await;
-    let tea = app.create_product("Oolong", 4_800, 10).await;
-    let (status, paid) = app.place_order("mei", &[(tea, 2)]).await;
+    let tea = app.admin().create_product("Oolong", 4_800, 10).await;
+    let (status, paid) = app.user("mei").place_order(&[(tea, 2)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{paid}");
     let paid: uuid::Uuid = paid["data"]["id"]
         .as_str()
         .and_then(|id| id.parse().ok())
         .expect("id");
     app.pay(paid, 9_600).await;
-    let (status, cancelled) = app.place_order("lei", &[(tea, 1)]).await;
+    let (status, cancelled) = app.user("lei").place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{cancelled}");
     let cancelled = cancelled["data"]["id"].as_str().expect("id").to_owned();
-    let (status, body) = app.cancel_order("lei", &cancelled).await;
+    let (status, body) = app.user("lei").cancel_order(&cancelled).await.into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = app
-        .post_json(
+        .admin()
+        .post(
             &format!("/api/v1/admin/products/{tea}/stock"),
-            Some(&app.admin_token()),
             &serde_json::json!({"quantity": 5, "reason": "delivery"}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let admin = app.admin();
@@ -794,7 +655,7 @@ async fn a_products_latest_stock_moves_show_the_stock_each_left() {
 #[tokio::test]
 async fn the_latest_moves_of_a_long_stock_stream_are_worked_back_from_its_snapshot() {
     let app = spawn_app().await;
-    let tea = app.create_product("Oolong", 4_800, 1).await;
+    let tea = app.admin().create_product("Oolong", 4_800, 1).await;
     // Past the snapshot interval (100 events), so the walk starts from a snapshot.
     for _ in 0..150 {
         app.state
@@ -830,17 +691,17 @@ async fn the_latest_moves_of_a_long_stock_stream_are_worked_back_from_its_snapsh
 #[tokio::test]
 async fn operators_list_a_shoppers_orders_and_the_orders_owing_a_refund() {
     let app = spawn_app().await;
-    let tea = app.create_product("Oolong", 4_800, 10).await;
+    let tea = app.admin().create_product("Oolong", 4_800, 10).await;
     let mut mine = Vec::new();
     for _ in 0..2 {
-        let (status, placed) = app.place_order("mei", &[(tea, 1)]).await;
+        let (status, placed) = app.user("mei").place_order(&[(tea, 1)]).await.into_parts();
         assert_eq!(status, StatusCode::CREATED, "{placed}");
         mine.push(placed["data"]["id"].as_str().expect("id").to_owned());
     }
-    let (status, other) = app.place_order("lei", &[(tea, 1)]).await;
+    let (status, other) = app.user("lei").place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{other}");
     // Cancelled, then paid all the same: the payment is owed back.
-    let (status, body) = app.cancel_order("mei", &mine[0]).await;
+    let (status, body) = app.user("mei").cancel_order(&mine[0]).await.into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     app.pay(mine[0].parse().expect("uuid"), 4_800).await;
     crate::support::settle(&app.pool).await;

@@ -4,7 +4,7 @@
 //! backed up and restored, exactly as it was written.
 
 use ordo::event_store::{EventData, EventMetadata, StreamAppend, StreamId};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
@@ -21,7 +21,7 @@ const LINE_NAME: &str = "Green\u{0}Tea";
 async fn shop_with_nul() -> (TestApp, PgConnectOptions, Uuid, Uuid) {
     let (pool, options) = fresh_database().await;
     let app = spawn_app_on(pool).await;
-    let product = app.create_product("Tea", 100, 10).await;
+    let product = app.admin().create_product("Tea", 100, 10).await;
     let stock_sequence: i64 = sqlx::query_scalar(
         "SELECT max(sequence) FROM events WHERE aggregate_type = 'Stock' AND aggregate_id = $1",
     )
@@ -84,9 +84,8 @@ async fn shop_with_nul() -> (TestApp, PgConnectOptions, Uuid, Uuid) {
 
 async fn text_of(app: &TestApp, path: &str) -> (StatusCode, String) {
     let response = app
-        .client
-        .get(format!("{}{path}", app.address))
-        .bearer_auth(app.admin_token())
+        .admin()
+        .request(Method::GET, path)
         .send()
         .await
         .expect("request");
@@ -97,11 +96,13 @@ async fn text_of(app: &TestApp, path: &str) -> (StatusCode, String) {
 #[tokio::test]
 async fn verify_of_a_log_holding_nul_is_a_report_from_every_pass() {
     let (app, options, _, _) = shop_with_nul().await;
-    crate::audit::seal(&app).await;
+    crate::support::audit::seal(&app).await;
 
     let (status, body) = app
-        .get_json_as("/api/v1/admin/audit/verify", &app.admin_token())
-        .await;
+        .admin()
+        .get("/api/v1/admin/audit/verify")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     let report = &body["data"];
     // The reservation matched its order line: the references pass read the NUL order.
@@ -128,7 +129,7 @@ async fn verify_of_a_log_holding_nul_is_a_report_from_every_pass() {
             .fetch_one(&app.pool)
             .await
             .expect("position");
-    crate::audit::tamper(
+    crate::support::audit::tamper(
         &app.pool,
         &format!(
             "UPDATE events SET payload = replace(payload::text, '\"quantity\":1', '\"quantity\":7')::json
@@ -137,8 +138,10 @@ async fn verify_of_a_log_holding_nul_is_a_report_from_every_pass() {
     )
     .await;
     let (status, body) = app
-        .get_json_as("/api/v1/admin/audit/verify", &app.admin_token())
-        .await;
+        .admin()
+        .get("/api/v1/admin/audit/verify")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     let kinds: Vec<&str> = body["data"]["failures"]
         .as_array()
@@ -153,11 +156,12 @@ async fn verify_of_a_log_holding_nul_is_a_report_from_every_pass() {
 #[tokio::test]
 async fn history_states_as_of_and_export_of_a_log_holding_nul_give_it_back_exactly() {
     let (app, options, order, product) = shop_with_nul().await;
-    let admin = app.admin_token();
+    let admin = app.admin();
 
-    let (status, body) = app
-        .get_json_as(&format!("/api/v1/admin/orders/{order}/history"), &admin)
-        .await;
+    let (status, body) = admin
+        .get(&format!("/api/v1/admin/orders/{order}/history"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"][0]["payload"]["OrderPlaced"]["remark"], REMARK);
     assert_eq!(body["data"][1]["type"], "StockReserved", "{body}");
@@ -167,23 +171,21 @@ async fn history_states_as_of_and_export_of_a_log_holding_nul_give_it_back_exact
 
     let as_of = (chrono::Utc::now() + chrono::Duration::seconds(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let (status, body) = app
-        .get_json_as(
-            &format!("/api/v1/admin/orders/{order}/state?as_of={as_of}"),
-            &admin,
-        )
-        .await;
+    let (status, body) = admin
+        .get(&format!("/api/v1/admin/orders/{order}/state?as_of={as_of}"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body["data"]["order"]["lines"][0]["name"], LINE_NAME,
         "{body}"
     );
-    let (status, body) = app
-        .get_json_as(
-            &format!("/api/v1/admin/products/{product}/stock?as_of={as_of}"),
-            &admin,
-        )
-        .await;
+    let (status, body) = admin
+        .get(&format!(
+            "/api/v1/admin/products/{product}/stock?as_of={as_of}"
+        ))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["reserved"], 1, "{body}");
     let (ok, text) = run(
@@ -212,11 +214,10 @@ async fn history_states_as_of_and_export_of_a_log_holding_nul_give_it_back_exact
     let imported = spawn_app_on(empty).await;
     settle(&imported.pool).await;
     let (status, body) = imported
-        .get_json_as(
-            &format!("/api/v1/orders/{order}"),
-            &imported.user_token("nul-user"),
-        )
-        .await;
+        .user("nul-user")
+        .get(&format!("/api/v1/orders/{order}"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["remark"], REMARK);
 }
@@ -235,11 +236,10 @@ async fn a_backup_of_a_log_holding_nul_restores_and_verifies() {
     assert!(text.contains("OK: every hash chain"), "{text}");
     let restored = spawn_app_on(restored_pool).await;
     let (status, body) = restored
-        .get_json_as(
-            &format!("/api/v1/orders/{order}"),
-            &restored.user_token("nul-user"),
-        )
-        .await;
+        .user("nul-user")
+        .get(&format!("/api/v1/orders/{order}"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["remark"], REMARK);
     assert_eq!(body["data"]["address"]["detail"], "Room\u{0}1");

@@ -7,7 +7,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use ordo::secret::Secret;
 use ordo::state::AppSettings;
 use ordo::wechat::WeChatConfig;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -146,20 +146,17 @@ async fn a_dev_login_and_the_profile() {
         .as_str()
         .expect("token")
         .to_owned();
+    let mei = app.with_token(&token);
 
-    let response = app
-        .client
-        .put(format!("{}/api/v1/me", app.address))
-        .bearer_auth(&token)
+    let response = mei
+        .request(Method::PUT, "/api/v1/me")
         .json(&json!({"phone": "+8613800000000", "avatar_url": "https://img.example/mei.png"}))
         .send()
         .await
         .expect("put");
     assert_eq!(response.status(), StatusCode::OK);
-    let me: Value = app
-        .client
-        .get(format!("{}/api/v1/me", app.address))
-        .bearer_auth(&token)
+    let me: Value = mei
+        .request(Method::GET, "/api/v1/me")
         .send()
         .await
         .expect("get")
@@ -168,10 +165,8 @@ async fn a_dev_login_and_the_profile() {
         .expect("json");
     assert_eq!(me["data"]["nickname"], "mei");
     assert_eq!(me["data"]["phone"], "+8613800000000");
-    let bad = app
-        .client
-        .put(format!("{}/api/v1/me", app.address))
-        .bearer_auth(&token)
+    let bad = mei
+        .request(Method::PUT, "/api/v1/me")
         .json(&json!({"phone": "call me"}))
         .send()
         .await
@@ -188,12 +183,13 @@ async fn a_session_id_alone_cannot_end_a_session() {
         .expect("refresh")
         .to_owned();
     let (status, body) = app
-        .post_json(
+        .anon()
+        .post(
             "/api/v1/auth/refresh",
-            None,
             &json!({"refresh_token": refresh_token}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     let current = body["data"]["refresh_token"]
         .as_str()
@@ -209,12 +205,10 @@ async fn a_session_id_alone_cannot_end_a_session() {
     for generation in [0, 1] {
         let forged = format!("{session_id}.{generation}.made-up-secret");
         let (status, _) = app
-            .post_json(
-                "/api/v1/auth/refresh",
-                None,
-                &json!({"refresh_token": forged}),
-            )
-            .await;
+            .anon()
+            .post("/api/v1/auth/refresh", &json!({"refresh_token": forged}))
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 
@@ -224,12 +218,10 @@ async fn a_session_id_alone_cannot_end_a_session() {
         "the victim's session lives on"
     );
     let (status, body) = app
-        .post_json(
-            "/api/v1/auth/refresh",
-            None,
-            &json!({"refresh_token": current}),
-        )
-        .await;
+        .anon()
+        .post("/api/v1/auth/refresh", &json!({"refresh_token": current}))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -248,12 +240,10 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_session() {
     let refresh = |token: String| {
         let app = &app;
         async move {
-            app.post_json(
-                "/api/v1/auth/refresh",
-                None,
-                &json!({"refresh_token": token}),
-            )
-            .await
+            app.anon()
+                .post("/api/v1/auth/refresh", &json!({"refresh_token": token}))
+                .await
+                .into_parts()
         }
     };
 
@@ -306,8 +296,10 @@ async fn after_logout_the_sessions_tokens_stop_working() {
         .to_owned();
 
     let (status, body) = app
-        .post_json("/api/v1/auth/logout", Some(&access), &json!({}))
-        .await;
+        .with_token(&access)
+        .post("/api/v1/auth/logout", &json!({}))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
 
     assert_eq!(
@@ -315,12 +307,13 @@ async fn after_logout_the_sessions_tokens_stop_working() {
         StatusCode::UNAUTHORIZED
     );
     let (status, _) = app
-        .post_json(
+        .anon()
+        .post(
             "/api/v1/auth/refresh",
-            None,
             &json!({"refresh_token": refresh_token}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // A restarted server (a fresh process on the same database) still refuses them.
     let restarted = spawn_app_on(app.pool.clone()).await;
@@ -377,18 +370,16 @@ async fn every_bad_access_token_is_a_401_and_a_shopper_on_an_admin_route_a_403()
         );
     }
     let missing = app
-        .client
-        .get(format!("{}/api/v1/me", app.address))
+        .anon()
+        .request(Method::GET, "/api/v1/me")
         .send()
         .await
         .expect("get");
     assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
     let (status, body) = app
-        .post_json(
-            "/api/v1/admin/products",
-            Some(&app.user_token("shopper")),
-            &json!({}),
-        )
-        .await;
+        .user("shopper")
+        .post("/api/v1/admin/products", &json!({}))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 }

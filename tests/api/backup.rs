@@ -28,7 +28,7 @@ type Acknowledged = (Uuid, String, Instant);
 async fn a_backup_taken_under_load_restores_every_acknowledged_order_and_verifies() {
     let (pool, options) = fresh_database().await;
     let app = Arc::new(spawn_app_on(pool).await);
-    let product = app.create_product("Tea", 100, 1_000_000).await;
+    let product = app.admin().create_product("Tea", 100, 1_000_000).await;
     let login = app
         .anon()
         .post("/api/v1/auth/wechat-login", &json!({"code": "dev:alice"}))
@@ -50,7 +50,11 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_order_and_verifie
                         break;
                     }
                     let user = format!("shopper-{n}-{i}");
-                    let (status, body) = app.place_order(&user, &[(product, 1)]).await;
+                    let (status, body) = app
+                        .user(&user)
+                        .place_order(&[(product, 1)])
+                        .await
+                        .into_parts();
                     assert_eq!(status, StatusCode::CREATED, "{body}");
                     let id = body["data"]["id"].as_str().expect("order id").parse();
                     let at = Instant::now();
@@ -106,8 +110,10 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_order_and_verifie
     );
     for (id, user, _) in &before {
         let (status, body) = restored
-            .get_json_as(&format!("/api/v1/orders/{id}"), &restored.user_token(user))
-            .await;
+            .user(user)
+            .get(&format!("/api/v1/orders/{id}"))
+            .await
+            .into_parts();
         assert_eq!(
             status,
             StatusCode::OK,

@@ -1,11 +1,9 @@
 //! Memory that does not grow with what clients make up: ids that do not exist leave no
 //! stream slot behind, and a client's request id is kept only when fit to store.
 
-use std::sync::Arc;
-
 use ordo::rate_limit::RateLimits;
 use ordo::state::AppSettings;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::task::JoinSet;
 use uuid::Uuid;
@@ -14,31 +12,33 @@ use crate::support::{address, settle, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn ten_thousand_requests_for_ids_that_do_not_exist_leave_no_stream_slot_behind() {
-    let app = Arc::new(
-        spawn_app_with(AppSettings {
-            dev_mode: true,
-            rate_limits: RateLimits {
-                per_ip: None,
-                per_user: None,
-                login_per_ip: None,
-            },
-            ..AppSettings::default()
-        })
-        .await,
-    );
-    let tea = app.create_product("Tea", 100, 10).await;
-    let (status, body) = app.place_order("shopper", &[(tea, 1)]).await;
+    let app = spawn_app_with(AppSettings {
+        dev_mode: true,
+        rate_limits: RateLimits {
+            per_ip: None,
+            per_user: None,
+            login_per_ip: None,
+        },
+        ..AppSettings::default()
+    })
+    .await;
+    let tea = app.admin().create_product("Tea", 100, 10).await;
+    let (status, body) = app
+        .user("shopper")
+        .place_order(&[(tea, 1)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let before = app.state.write.stream_slots();
 
-    let (admin, shopper) = (app.admin_token(), app.user_token("shopper"));
+    let (admin, shopper) = (app.admin(), app.user("shopper"));
     let mut requests = JoinSet::new();
     for worker in 0..32 {
-        let (app, admin, shopper) = (app.clone(), admin.clone(), shopper.clone());
+        let (admin, shopper) = (admin.clone(), shopper.clone());
         requests.spawn(async move {
             for n in (worker..10_000).step_by(32) {
                 let random = Uuid::new_v4();
-                let (path, token, body) = match n % 6 {
+                let (path, caller, body) = match n % 6 {
                     0 => (format!("/api/v1/orders/{random}/cancel"), &shopper, json!({})),
                     1 => (format!("/api/v1/orders/{random}/confirm-receipt"), &shopper, json!({})),
                     2 => (
@@ -59,10 +59,11 @@ async fn ten_thousand_requests_for_ids_that_do_not_exist_leave_no_stream_slot_be
                     _ => (format!("/api/v1/admin/products/{random}"), &admin, json!({"price_cents": 1})),
                 };
                 let (status, body) = if n % 6 == 5 {
-                    app.put_json(&path, token, &body).await
+                    caller.put(&path, &body).await
                 } else {
-                    app.post_json(&path, Some(token), &body).await
-                };
+                    caller.post(&path, &body).await
+                }
+                .into_parts();
                 // An unknown product in an order is a field of the order that is wrong.
                 let expected = if n % 6 == 2 {
                     StatusCode::UNPROCESSABLE_ENTITY
@@ -83,12 +84,11 @@ async fn ten_thousand_requests_for_ids_that_do_not_exist_leave_no_stream_slot_be
 #[tokio::test]
 async fn a_request_id_too_long_or_unprintable_is_replaced_and_never_stored() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 100, 10).await;
+    let tea = app.admin().create_product("Tea", 100, 10).await;
+    let shopper = app.user("shopper");
     let place = |request_id: String| {
-        let request = app
-            .client
-            .post(format!("{}/api/v1/orders", app.address))
-            .bearer_auth(app.user_token("shopper"))
+        let request = shopper
+            .request(Method::POST, "/api/v1/orders")
             .header("x-request-id", request_id)
             .json(&json!({"lines": [{"product_id": tea, "quantity": 1}], "address": address()}));
         async move {

@@ -1,6 +1,6 @@
 //! Catalog administration: products and stock through the admin API.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::support::spawn_app;
@@ -10,13 +10,14 @@ async fn an_operator_creates_a_product_with_its_initial_stock() {
     let app = spawn_app().await;
 
     let (status, body) = app
-        .post_json(
+        .admin()
+        .post(
             "/api/v1/admin/products",
-            Some(&app.admin_token()),
             &json!({"name": "Oolong", "description": "250 g", "category": "tea",
                     "price_cents": 4_800, "initial_stock": 12}),
         )
-        .await;
+        .await
+        .into_parts();
 
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let product = &body["data"];
@@ -38,12 +39,13 @@ async fn a_shopper_may_not_use_the_admin_routes() {
     let app = spawn_app().await;
 
     let (status, body) = app
-        .post_json(
+        .user("u1")
+        .post(
             "/api/v1/admin/products",
-            Some(&app.user_token("u1")),
             &json!({"name": "x", "price_cents": 1}),
         )
-        .await;
+        .await
+        .into_parts();
 
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["code"], 40300);
@@ -54,22 +56,24 @@ async fn invalid_product_fields_are_named() {
     let app = spawn_app().await;
 
     let (status, body) = app
-        .post_json(
+        .admin()
+        .post(
             "/api/v1/admin/products",
-            Some(&app.admin_token()),
             &json!({"name": "", "price_cents": -5, "initial_stock": -1}),
         )
-        .await;
+        .await
+        .into_parts();
 
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["data"]["errors"][0]["field"], "initial_stock");
     let (status, body) = app
-        .post_json(
+        .admin()
+        .post(
             "/api/v1/admin/products",
-            Some(&app.admin_token()),
             &json!({"name": "", "price_cents": -5}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let fields: Vec<&str> = body["data"]["errors"]
         .as_array()
@@ -83,32 +87,26 @@ async fn invalid_product_fields_are_named() {
 #[tokio::test]
 async fn restock_and_write_off_keep_the_invariant() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 5).await;
-    let (status, _) = app.place_order("u1", &[(tea, 3)]).await;
+    let tea = app.admin().create_product("Tea", 500, 5).await;
+    let (status, _) = app.user("u1").place_order(&[(tea, 3)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED);
-    let admin = app.admin_token();
+    let admin = app.admin();
     let stock_path = format!("/api/v1/admin/products/{tea}/stock");
 
-    let (status, body) = app
-        .post_json(
-            &stock_path,
-            Some(&admin),
-            &json!({"quantity": 4, "reason": "delivery"}),
-        )
-        .await;
+    let (status, body) = admin
+        .post(&stock_path, &json!({"quantity": 4, "reason": "delivery"}))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         (&body["data"]["on_hand"], &body["data"]["available"]),
         (&json!(9), &json!(6))
     );
 
-    let (status, body) = app
-        .post_json(
-            &stock_path,
-            Some(&admin),
-            &json!({"quantity": -7, "reason": "damaged"}),
-        )
-        .await;
+    let (status, body) = admin
+        .post(&stock_path, &json!({"quantity": -7, "reason": "damaged"}))
+        .await
+        .into_parts();
     assert_eq!(
         status,
         StatusCode::CONFLICT,
@@ -116,13 +114,10 @@ async fn restock_and_write_off_keep_the_invariant() {
     );
     assert_eq!(body["code"], 40902);
 
-    let (status, body) = app
-        .post_json(
-            &stock_path,
-            Some(&admin),
-            &json!({"quantity": -6, "reason": "damaged"}),
-        )
-        .await;
+    let (status, body) = admin
+        .post(&stock_path, &json!({"quantity": -6, "reason": "damaged"}))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     let stock = app.stock(tea).await;
     assert_eq!(
@@ -130,43 +125,43 @@ async fn restock_and_write_off_keep_the_invariant() {
         (3, 3, 0)
     );
 
-    let (status, _) = app
-        .post_json(&stock_path, Some(&admin), &json!({"quantity": 0}))
-        .await;
+    let (status, _) = admin
+        .post(&stock_path, &json!({"quantity": 0}))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _) = app
-        .post_json(
+    let (status, _) = admin
+        .post(
             &format!("/api/v1/admin/products/{}/stock", uuid::Uuid::new_v4()),
-            Some(&admin),
             &json!({"quantity": 1}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app
-        .post_json(
+    let (status, _) = admin
+        .post(
             "/api/v1/admin/products/not-a-uuid/stock",
-            Some(&admin),
             &json!({"quantity": 1}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn an_off_sale_product_cannot_be_ordered() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 5).await;
+    let tea = app.admin().create_product("Tea", 500, 5).await;
     let response = app
-        .client
-        .put(format!("{}/api/v1/admin/products/{tea}", app.address))
-        .bearer_auth(app.admin_token())
+        .admin()
+        .request(Method::PUT, &format!("/api/v1/admin/products/{tea}"))
         .json(&json!({"on_sale": false}))
         .send()
         .await
         .expect("request");
     assert_eq!(response.status(), StatusCode::OK);
 
-    let (status, body) = app.place_order("u1", &[(tea, 1)]).await;
+    let (status, body) = app.user("u1").place_order(&[(tea, 1)]).await.into_parts();
 
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["data"]["errors"][0]["field"], "lines[0].product_id");
@@ -176,7 +171,7 @@ async fn an_off_sale_product_cannot_be_ordered() {
 #[tokio::test]
 async fn a_busy_stock_is_snapshotted_and_loads_the_same_as_a_full_replay() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 1).await;
+    let tea = app.admin().create_product("Tea", 500, 1).await;
     for _ in 0..250 {
         app.state
             .write

@@ -39,8 +39,12 @@ async fn projections_status_says_running_only_while_a_server_runs_them() {
 async fn commands_print_their_answer_without_log_noise_and_an_export_says_what_it_wrote() {
     let (pool, options) = fresh_database().await;
     let app = spawn_app_on(pool).await;
-    let product = app.create_product("tea", 100, 5).await;
-    let (status, _) = app.place_order("mei", &[(product, 1)]).await;
+    let product = app.admin().create_product("tea", 100, 5).await;
+    let (status, _) = app
+        .user("mei")
+        .place_order(&[(product, 1)])
+        .await
+        .into_parts();
     assert!(status.is_success());
     let file = std::env::temp_dir().join(format!("ordo-export-{}.ndjson", uuid::Uuid::new_v4()));
 

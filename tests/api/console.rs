@@ -1,13 +1,15 @@
 //! The operators' console in a real headless browser (chromium through chromedriver):
 //! signed in through `ordo console-url`, every figure from the API it shows.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sqlx::postgres::PgConnectOptions;
 
-use crate::audit::{halve_a_reservation, seal};
+use crate::support::audit::{halve_a_reservation, seal, streamed_verifications};
 use crate::support::browser::Browser;
-use crate::support::{TestApp, dev_mode_settings, fresh_database, settle, spawn_app_on, start};
+use crate::support::{
+    Client, TestApp, dev_mode_settings, fresh_database, settle, spawn_app_on, start,
+};
 
 /// A dev-mode app and what `ordo console-url` prints for it.
 async fn app_and_console_url() -> (TestApp, PgConnectOptions, String) {
@@ -50,8 +52,8 @@ async fn an_operator_signs_in_through_console_url_sees_the_projections_and_a_reb
         url.starts_with(&format!("{}/console/#token=ey", app.address)),
         "{url}"
     );
-    let tea = app.create_product("Oolong", 4_800, 10).await;
-    let (status, placed) = app.place_order("mei", &[(tea, 1)]).await;
+    let tea = app.admin().create_product("Oolong", 4_800, 10).await;
+    let (status, placed) = app.user("mei").place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     let browser = Browser::start(1280, 900).await;
     browser.open(&url).await;
@@ -84,16 +86,20 @@ async fn an_operator_signs_in_through_console_url_sees_the_projections_and_a_reb
         "{console_token}"
     );
     let (status, refused) = app
-        .get_json_as("/api/v1/admin/projections", &link_token)
-        .await;
+        .with_token(&link_token)
+        .get("/api/v1/admin/projections")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
 
     browser.click("[data-testid=rebuild-catalog]").await;
     let rebuilt = browser.text_of("[data-testid=rebuilt-catalog]").await;
     assert_eq!(rebuilt, "rebuilt: now version 2");
     let (status, body) = app
-        .get_json_as("/api/v1/admin/projections", &app.admin_token())
-        .await;
+        .admin()
+        .get("/api/v1/admin/projections")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK);
     let catalog = body["data"]
         .as_array()
@@ -147,13 +153,13 @@ async fn an_operator_signs_in_through_console_url_sees_the_projections_and_a_reb
 #[tokio::test]
 async fn an_orders_timeline_shows_it_placed_and_cancelled_and_the_slider_shows_it_earlier() {
     let (app, _options, url) = app_and_console_url().await;
-    let tea = app.create_product("Oolong", 4_800, 10).await;
-    let (status, placed) = app.place_order("mei", &[(tea, 2)]).await;
+    let tea = app.admin().create_product("Oolong", 4_800, 10).await;
+    let (status, placed) = app.user("mei").place_order(&[(tea, 2)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     let order = placed["data"]["id"].as_str().expect("order id").to_owned();
     // Apart in time, so the slider has two instants to stand on.
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let (status, body) = app.cancel_order("mei", &order).await;
+    let (status, body) = app.user("mei").cancel_order(&order).await.into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     settle(&app.pool).await;
 
@@ -235,8 +241,8 @@ async fn an_orders_timeline_shows_it_placed_and_cancelled_and_the_slider_shows_i
 #[tokio::test]
 async fn verify_reads_ok_and_after_an_event_is_tampered_with_names_it() {
     let (app, _options, url) = app_and_console_url().await;
-    let tea = app.create_product("Oolong", 4_800, 10).await;
-    let (status, placed) = app.place_order("mei", &[(tea, 2)]).await;
+    let tea = app.admin().create_product("Oolong", 4_800, 10).await;
+    let (status, placed) = app.user("mei").place_order(&[(tea, 2)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     settle(&app.pool).await;
 
@@ -256,7 +262,7 @@ async fn verify_reads_ok_and_after_an_event_is_tampered_with_names_it() {
 
     // A verification under way shows its pass and count; Cancel calls it off on the
     // server. (The seals pass waits on this lock: it is surely still running.)
-    let cancelled_before = crate::verify_stream::streamed_verifications(&app, "cancelled").await;
+    let cancelled_before = streamed_verifications(&app, "cancelled").await;
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(&app.pool)
         .await
@@ -275,8 +281,7 @@ async fn verify_reads_ok_and_after_an_event_is_tampered_with_names_it() {
         .await;
     holder.commit().await.expect("unlock");
     crate::support::eventually("the server called it off", || async {
-        (crate::verify_stream::streamed_verifications(&app, "cancelled").await > cancelled_before)
-            .then_some(())
+        (streamed_verifications(&app, "cancelled").await > cancelled_before).then_some(())
     })
     .await;
 
@@ -307,7 +312,8 @@ async fn a_link_that_does_not_work_leaves_a_signed_in_tab_and_a_new_one_ends_its
     let first = first.as_str().expect("the console's token").to_owned();
 
     // Links that do not work: made up, and a shopper's.
-    for link in ["not-a-token".to_owned(), app.user_token("mallory")] {
+    let mallory = app.user("mallory");
+    for link in ["not-a-token", mallory.token()] {
         browser
             .open(&format!("{}/console/#token={link}", app.address))
             .await;
@@ -319,7 +325,11 @@ async fn a_link_that_does_not_work_leaves_a_signed_in_tab_and_a_new_one_ends_its
         );
         browser.text_of("[data-testid=projections]").await;
     }
-    let (status, body) = app.get_json_as("/api/v1/admin/projections", &first).await;
+    let (status, body) = app
+        .with_token(&first)
+        .get("/api/v1/admin/projections")
+        .await
+        .into_parts();
     assert_eq!(
         status,
         StatusCode::OK,
@@ -337,11 +347,19 @@ async fn a_link_that_does_not_work_leaves_a_signed_in_tab_and_a_new_one_ends_its
     })
     .await;
     crate::support::eventually("the old token is revoked", || async {
-        let (status, _) = app.get_json_as("/api/v1/admin/projections", &first).await;
+        let (status, _) = app
+            .with_token(&first)
+            .get("/api/v1/admin/projections")
+            .await
+            .into_parts();
         (status == StatusCode::UNAUTHORIZED).then_some(())
     })
     .await;
-    let (status, body) = app.get_json_as("/api/v1/admin/projections", &second).await;
+    let (status, body) = app
+        .with_token(&second)
+        .get("/api/v1/admin/projections")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -350,9 +368,9 @@ async fn a_shoppers_token_is_refused_and_signing_out_forgets_the_token() {
     let (app, options, url) = app_and_console_url().await;
     let browser = Browser::start(390, 844).await;
 
-    let shopper = app.user_token("mei");
+    let shopper = app.user("mei");
     browser
-        .open(&format!("{}/console/#token={shopper}", app.address))
+        .open(&shopper.url(&format!("/console/#token={}", shopper.token())))
         .await;
     let refused = browser.text_of("[data-testid=signed-out]").await;
     assert!(refused.contains("not an operator's"), "{refused}");
@@ -393,8 +411,10 @@ async fn a_shoppers_token_is_refused_and_signing_out_forgets_the_token() {
     // Signing out revoked it: a copy of it elsewhere stops working too.
     let refused = crate::support::eventually("the token is revoked", || async {
         let (status, body) = app
-            .get_json_as("/api/v1/admin/projections", &signed_in)
-            .await;
+            .with_token(&signed_in)
+            .get("/api/v1/admin/projections")
+            .await
+            .into_parts();
         (status == StatusCode::UNAUTHORIZED).then_some(body)
     })
     .await;
@@ -455,15 +475,15 @@ fn no_console_file_names_another_host() {
 #[tokio::test]
 async fn the_console_is_served_with_a_policy_that_allows_only_ordo_itself() {
     let (app, _options, _url) = app_and_console_url().await;
-    let client = reqwest::Client::builder()
+    // A browser that shows the redirect rather than follow it.
+    let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a client");
-    let moved = client
-        .get(format!("{}/console", app.address))
-        .send()
-        .await
-        .expect("an answer");
+    let visitor = Client::at(http, &app.address);
+    let moved = visitor
+        .send_raw(visitor.request(Method::GET, "/console"))
+        .await;
     assert_eq!(moved.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(moved.headers()["location"], "/console/");
     for (path, content_type) in [
@@ -471,11 +491,7 @@ async fn the_console_is_served_with_a_policy_that_allows_only_ordo_itself() {
         ("/console/console.js", "text/javascript; charset=utf-8"),
         ("/console/console.css", "text/css; charset=utf-8"),
     ] {
-        let response = client
-            .get(format!("{}{path}", app.address))
-            .send()
-            .await
-            .expect("an answer");
+        let response = visitor.send_raw(visitor.request(Method::GET, path)).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let headers = response.headers();
         assert_eq!(headers["content-type"], content_type, "{path}");
@@ -486,11 +502,9 @@ async fn the_console_is_served_with_a_policy_that_allows_only_ordo_itself() {
         );
         assert_eq!(headers["referrer-policy"], "no-referrer");
     }
-    let missing = client
-        .get(format!("{}/console/other.txt", app.address))
-        .send()
-        .await
-        .expect("an answer");
+    let missing = visitor
+        .send_raw(visitor.request(Method::GET, "/console/other.txt"))
+        .await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
 
@@ -507,16 +521,18 @@ async fn screenshots() {
     let (pool, options) = fresh_database().await;
     let app = start(pool, dev_mode_settings()).await;
     let url = console_url(&app, &options, &[]);
-    let tea = app.create_product("Oolong", 4_800, 100).await;
-    let cup = app.create_product("Tea cup", 1_200, 40).await;
+    let tea = app.admin().create_product("Oolong", 4_800, 100).await;
+    let cup = app.admin().create_product("Tea cup", 1_200, 40).await;
     let mut orders = Vec::new();
     for (n, shopper) in ["mei", "lei", "han", "li", "wang", "zhao"]
         .iter()
         .enumerate()
     {
         let (status, placed) = app
-            .place_order(shopper, &[(tea, 1 + n as i64 % 3), (cup, 1)])
-            .await;
+            .user(shopper)
+            .place_order(&[(tea, 1 + n as i64 % 3), (cup, 1)])
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::CREATED, "{placed}");
         let id: uuid::Uuid = placed["data"]["id"]
             .as_str()
@@ -525,34 +541,41 @@ async fn screenshots() {
         if n % 3 != 2 {
             // Paid through dev mode's signed notices, so the payments page has some.
             let (status, body) = app
-                .post_json(
+                .user(shopper)
+                .post(
                     &format!("/api/v1/dev/orders/{id}/simulate-payment"),
-                    Some(&app.user_token(shopper)),
                     &serde_json::json!({}),
                 )
-                .await;
+                .await
+                .into_parts();
             assert_eq!(status, StatusCode::OK, "{body}");
         }
         orders.push(id);
     }
     let (status, body) = app
-        .post_json(
+        .admin()
+        .post(
             &format!("/api/v1/admin/orders/{}/refund", orders[1]),
-            Some(&app.admin_token()),
             &serde_json::json!({"reason": "out of stock after all"}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let (status, body) = app
-        .post_json(
+        .admin()
+        .post(
             &format!("/api/v1/dev/orders/{}/simulate-refund", orders[1]),
-            Some(&app.admin_token()),
             &serde_json::json!({}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     let cancelled = orders[2];
-    let (status, body) = app.cancel_order("han", &cancelled.to_string()).await;
+    let (status, body) = app
+        .user("han")
+        .cancel_order(&cancelled.to_string())
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     settle(&app.pool).await;
 

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{FakeWeChatPay, TestApp, address, spawn_app_with};
+use crate::support::{Client, FakeWeChatPay, TestApp, address, spawn_app_with};
 
 /// The version `.ci/run` installs; the one this test was written against.
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
@@ -70,8 +70,14 @@ async fn app_under_fuzz(
     .await
 }
 
-/// Runs schemathesis against `app` with `token`; its output.
-async fn schemathesis(app: &TestApp, config: &Path, token: &str, products: &str) -> Output {
+/// Runs schemathesis against `app` as `caller`, in `workdir`; its output.
+async fn schemathesis(
+    app: &TestApp,
+    workdir: &Path,
+    config: &Path,
+    caller: &Client,
+    products: &str,
+) -> Output {
     tokio::process::Command::new("schemathesis")
         .arg("--config-file")
         .arg(config)
@@ -81,10 +87,11 @@ async fn schemathesis(app: &TestApp, config: &Path, token: &str, products: &str)
         // run uses; tests/api/auth.rs and operator_tokens.rs have them.
         .args(["--exclude-path", "/api/v1/auth/logout"])
         .args(["--exclude-path", "/api/v1/admin/console/sign-in"])
-        .env("ORDO_FUZZ_TOKEN", token)
+        .env("ORDO_FUZZ_TOKEN", caller.token())
         .env("ORDO_FUZZ_PRODUCTS", products)
-        // Hypothesis keeps files where it runs: out of the source tree.
-        .current_dir(std::env::temp_dir())
+        // Hypothesis keeps its example database (`.hypothesis/`) where it runs: in the
+        // test's own temporary directory, removed with it.
+        .current_dir(workdir)
         .kill_on_drop(true)
         .output()
         .await
@@ -104,19 +111,20 @@ async fn a_fuzzer_finds_no_disagreement_between_the_document_and_the_server() {
     let mut products = Vec::with_capacity(PRODUCTS);
     for i in 0..PRODUCTS {
         products.push(
-            app.create_product(&format!("fuzz {i}"), 100, 1_000_000)
+            app.admin()
+                .create_product(&format!("fuzz {i}"), 100, 1_000_000)
                 .await,
         );
     }
-    let (shopper, _) = app.dev_login("fuzz").await;
-    let (status, order) = app
-        .post_json(
+    let shopper = app.shopper("fuzz").await;
+    let (status, order) = shopper
+        .post(
             "/api/v1/orders",
-            Some(&shopper),
             &json!({"lines": [{"product_id": products[0], "quantity": 1}],
                     "address": address(), "remark": ""}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{order}");
 
     let seed = std::env::var("ORDO_FUZZ_SEED").unwrap_or_else(|_| DEFAULT_SEED.to_string());
@@ -131,7 +139,8 @@ async fn a_fuzzer_finds_no_disagreement_between_the_document_and_the_server() {
         .replace("{max_examples}", &examples)
         .replace("{product}", &products[0].to_string())
         .replace("{order}", order["data"]["id"].as_str().expect("order id"));
-    let config_path = std::env::temp_dir().join(format!("ordo-fuzz-{}.toml", Uuid::new_v4()));
+    let workdir = tempfile::tempdir().expect("a directory for the fuzzer");
+    let config_path = workdir.path().join("schemathesis.toml");
     std::fs::write(&config_path, config).expect("write the fuzzer's settings");
     let products = products
         .iter()
@@ -140,8 +149,8 @@ async fn a_fuzzer_finds_no_disagreement_between_the_document_and_the_server() {
         .join(",");
 
     let mut failures = Vec::new();
-    for (role, token) in [("shopper", shopper), ("operator", app.admin_token())] {
-        let output = schemathesis(&app, &config_path, &token, &products).await;
+    for (role, caller) in [("shopper", shopper), ("operator", app.admin())] {
+        let output = schemathesis(&app, workdir.path(), &config_path, &caller, &products).await;
         if !output.status.success() {
             failures.push(format!(
                 "as {role} (seed {seed}):\n{}\n{}",
@@ -150,7 +159,6 @@ async fn a_fuzzer_finds_no_disagreement_between_the_document_and_the_server() {
             ));
         }
     }
-    let _ = std::fs::remove_file(&config_path);
     assert!(
         failures.is_empty(),
         "schemathesis found disagreements between /openapi.json and the server:\n{}",

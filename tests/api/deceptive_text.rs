@@ -23,8 +23,8 @@ fn assert_refused(status: StatusCode, body: &Value, field: &str, says: &str) {
 #[tokio::test]
 async fn an_order_addressed_to_invisible_reordered_or_broken_text_is_refused_naming_the_field() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 5).await;
-    let token = app.user_token("u1");
+    let tea = app.admin().create_product("Tea", 500, 5).await;
+    let shopper = app.user("u1");
     let cases = [
         ("name", "\u{200B}", "visible text"),
         ("name", "\u{FEFF} \u{2060}", "visible text"),
@@ -37,7 +37,7 @@ async fn an_order_addressed_to_invisible_reordered_or_broken_text_is_refused_nam
         let mut body = json!({"lines": [{"product_id": tea, "quantity": 1}], "address": address()});
         body["address"][part] = json!(text);
 
-        let (status, answer) = app.post_json("/api/v1/orders", Some(&token), &body).await;
+        let (status, answer) = shopper.post("/api/v1/orders", &body).await.into_parts();
 
         assert_refused(status, &answer, &format!("address.{part}"), says);
     }
@@ -48,34 +48,30 @@ async fn an_order_addressed_to_invisible_reordered_or_broken_text_is_refused_nam
 #[tokio::test]
 async fn a_product_named_with_invisible_characters_only_is_refused_but_a_remark_may_break_lines() {
     let app = spawn_app().await;
-    let admin = app.admin_token();
+    let admin = app.admin();
     let product = |name: &str| json!({"name": name, "price_cents": 500, "initial_stock": 1});
 
-    let (status, answer) = app
-        .post_json(
-            "/api/v1/admin/products",
-            Some(&admin),
-            &product("\u{200B}\u{200B}"),
-        )
-        .await;
+    let (status, answer) = admin
+        .post("/api/v1/admin/products", &product("\u{200B}\u{200B}"))
+        .await
+        .into_parts();
     assert_refused(status, &answer, "name", "visible text");
-    let (status, answer) = app
-        .post_json(
-            "/api/v1/admin/products",
-            Some(&admin),
-            &product("Tea\u{202E}aeT"),
-        )
-        .await;
+    let (status, answer) = admin
+        .post("/api/v1/admin/products", &product("Tea\u{202E}aeT"))
+        .await
+        .into_parts();
     assert_refused(status, &answer, "name", "bidirectional");
     assert_eq!(app.count_events("ProductCreated").await, 0);
 
     // A remark is prose: a paragraph separator is a line break it may hold, and an
     // invisible joiner inside visible text (an emoji sequence) stays.
-    let tea = app.create_product("Tea\u{200D}🍵", 500, 5).await;
+    let tea = app.admin().create_product("Tea\u{200D}🍵", 500, 5).await;
     let body = json!({"lines": [{"product_id": tea, "quantity": 1}], "address": address(),
                       "remark": "leave at the door\u{2029}thanks"});
     let (status, placed) = app
-        .post_json("/api/v1/orders", Some(&app.user_token("u1")), &body)
-        .await;
+        .user("u1")
+        .post("/api/v1/orders", &body)
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{placed}");
 }

@@ -2,11 +2,11 @@
 //! machine: through a proxy (nginx on the same host forwarding to 127.0.0.1), dev logins
 //! and simulated payments are refused naming `ORDO_DEV`; asked for, they work as before.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::wechat_pay::dev_mode_settings;
-use crate::support::{TestApp, address, spawn_app_with};
+use crate::support::{Client, TestApp, address, spawn_app_with};
 
 /// A dev-mode app: on only by default (`ORDO_DEV` unset), or asked for.
 async fn dev_app(by_default: bool) -> TestApp {
@@ -17,29 +17,23 @@ async fn dev_app(by_default: bool) -> TestApp {
     .await
 }
 
-/// POSTs `body` to `path` with `token`, adding `header` when given (as a proxy would).
+/// POSTs `body` to `path` as `caller`, adding `header` when given (as a proxy would).
 async fn post(
-    app: &TestApp,
+    caller: &Client,
     path: &str,
-    token: Option<&str>,
     header: Option<(&str, &str)>,
     body: &Value,
 ) -> (StatusCode, Value) {
-    let mut request = app.client.post(format!("{}{path}", app.address)).json(body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
+    let mut request = caller.request(Method::POST, path).json(body);
     if let Some((name, value)) = header {
         request = request.header(name, value);
     }
-    let response = request.send().await.expect("the request reaches the app");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
+    caller.send(request).await.into_parts()
 }
 
 async fn dev_login(app: &TestApp, header: Option<(&str, &str)>) -> (StatusCode, Value) {
     let login = json!({"code": "dev:mei"});
-    post(app, "/api/v1/auth/wechat-login", None, header, &login).await
+    post(&app.anon(), "/api/v1/auth/wechat-login", header, &login).await
 }
 
 fn names_ordo_dev(answer: &Value) -> bool {
@@ -84,21 +78,21 @@ async fn a_default_dev_server_refuses_a_simulated_payment_through_a_proxy() {
     let app = dev_app(true).await;
     let (status, login) = dev_login(&app, None).await;
     assert_eq!(status, StatusCode::OK, "{login}");
-    let token = login["data"]["access_token"].as_str().expect("token");
-    let tea = app.create_product("Oolong", 4_800, 5).await;
+    let mei = app.with_token(login["data"]["access_token"].as_str().expect("token"));
+    let tea = app.admin().create_product("Oolong", 4_800, 5).await;
     let order = json!({"lines": [{"product_id": tea, "quantity": 1}], "address": address()});
-    let (status, placed) = post(&app, "/api/v1/orders", Some(token), None, &order).await;
+    let (status, placed) = post(&mei, "/api/v1/orders", None, &order).await;
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     let id = placed["data"]["id"].as_str().expect("order id");
     let simulate = format!("/api/v1/dev/orders/{id}/simulate-payment");
     let proxied = Some(("x-forwarded-for", "203.0.113.7"));
 
-    let (status, refused) = post(&app, &simulate, Some(token), proxied, &json!({})).await;
+    let (status, refused) = post(&mei, &simulate, proxied, &json!({})).await;
 
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
     assert!(names_ordo_dev(&refused), "{refused}");
     assert_eq!(app.count_events("OrderPaid").await, 0, "nothing paid");
-    let (status, paid) = post(&app, &simulate, Some(token), None, &json!({})).await;
+    let (status, paid) = post(&mei, &simulate, None, &json!({})).await;
     assert_eq!(status, StatusCode::OK, "from this machine: {paid}");
     assert_eq!(app.count_events("OrderPaid").await, 1);
 }

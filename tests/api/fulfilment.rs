@@ -4,11 +4,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{TestApp, spawn_app};
+use crate::support::{Client, TestApp, spawn_app};
 
 async fn paid_order(app: &TestApp, user: &str) -> Uuid {
-    let tea = app.create_product("Tea", 500, 5).await;
-    let (_, body) = app.place_order(user, &[(tea, 2)]).await;
+    let tea = app.admin().create_product("Tea", 500, 5).await;
+    let (_, body) = app.user(user).place_order(&[(tea, 2)]).await.into_parts();
     let id = body["data"]["id"]
         .as_str()
         .and_then(|id| id.parse().ok())
@@ -17,13 +17,12 @@ async fn paid_order(app: &TestApp, user: &str) -> Uuid {
     id
 }
 
-async fn ship(app: &TestApp, token: &str, order: Uuid, body: &Value) -> (StatusCode, Value) {
-    app.post_json(
-        &format!("/api/v1/admin/orders/{order}/ship"),
-        Some(token),
-        body,
-    )
-    .await
+/// Ships `order` as `caller` would (an operator, or someone who may not).
+async fn ship(caller: &Client, order: Uuid, body: &Value) -> (StatusCode, Value) {
+    caller
+        .post(&format!("/api/v1/admin/orders/{order}/ship"), body)
+        .await
+        .into_parts()
 }
 
 #[tokio::test]
@@ -32,8 +31,7 @@ async fn a_paid_order_is_shipped_then_received() {
     let order = paid_order(&app, "u1").await;
 
     let (status, shipped) = ship(
-        &app,
-        &app.admin_token(),
+        &app.admin(),
         order,
         &json!({"carrier": "SF Express", "tracking_no": "SF123"}),
     )
@@ -44,36 +42,32 @@ async fn a_paid_order_is_shipped_then_received() {
     assert_eq!(shipped["data"]["tracking_no"], "SF123");
 
     // The shopper sees it shipped, then confirms receipt.
-    let token = app.user_token("u1");
-    let seen = app
-        .with_token(&token)
-        .get(&format!("/api/v1/orders/{order}"))
-        .await
-        .body;
+    let shopper = app.user("u1");
+    let seen = shopper.get(&format!("/api/v1/orders/{order}")).await.body;
     assert_eq!(seen["data"]["status"], "shipped");
     assert_eq!(seen["data"]["tracking_no"], "SF123");
     assert!(seen["data"]["shipped_at"].is_string());
 
-    let (status, done) = app
-        .post_json(
+    let (status, done) = shopper
+        .post(
             &format!("/api/v1/orders/{order}/confirm-receipt"),
-            Some(&token),
             &json!({}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done["data"]["status"], "completed");
     assert!(done["data"]["completed_at"].is_string());
     assert_eq!(app.count_events("OrderCompleted").await, 1);
 
     // Once completed, neither can happen again.
-    let (status, again) = app
-        .post_json(
+    let (status, again) = shopper
+        .post(
             &format!("/api/v1/orders/{order}/confirm-receipt"),
-            Some(&token),
             &json!({}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
     assert_eq!(again["code"], 40902);
 }
@@ -84,12 +78,11 @@ async fn shipping_is_for_operators_and_paid_orders_only() {
     let order = paid_order(&app, "u1").await;
     let body = json!({"carrier": "SF", "tracking_no": "1"});
 
-    let (status, refused) = ship(&app, &app.user_token("u1"), order, &body).await;
+    let (status, refused) = ship(&app.user("u1"), order, &body).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
 
     let (status, invalid) = ship(
-        &app,
-        &app.admin_token(),
+        &app.admin(),
         order,
         &json!({"carrier": " ", "tracking_no": "1"}),
     )
@@ -97,7 +90,7 @@ async fn shipping_is_for_operators_and_paid_orders_only() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{invalid}");
     assert_eq!(invalid["data"]["errors"][0]["field"], "carrier");
 
-    let (status, missing) = ship(&app, &app.admin_token(), order, &json!({"carrier": "SF"})).await;
+    let (status, missing) = ship(&app.admin(), order, &json!({"carrier": "SF"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{missing}");
     assert!(
         missing["message"]
@@ -106,26 +99,27 @@ async fn shipping_is_for_operators_and_paid_orders_only() {
             .contains("tracking_no")
     );
 
-    let (status, unknown) = ship(&app, &app.admin_token(), Uuid::now_v7(), &body).await;
+    let (status, unknown) = ship(&app.admin(), Uuid::now_v7(), &body).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
 
     // An unpaid order cannot be shipped, nor received before it ships.
-    let tea = app.create_product("Green tea", 300, 5).await;
-    let (_, placed) = app.place_order("u2", &[(tea, 1)]).await;
+    let tea = app.admin().create_product("Green tea", 300, 5).await;
+    let (_, placed) = app.user("u2").place_order(&[(tea, 1)]).await.into_parts();
     let unpaid: Uuid = placed["data"]["id"]
         .as_str()
         .and_then(|id| id.parse().ok())
         .expect("id");
-    let (status, early) = ship(&app, &app.admin_token(), unpaid, &body).await;
+    let (status, early) = ship(&app.admin(), unpaid, &body).await;
     assert_eq!(status, StatusCode::CONFLICT, "{early}");
     assert_eq!(early["code"], 40902);
     let (status, early) = app
-        .post_json(
+        .user("u1")
+        .post(
             &format!("/api/v1/orders/{order}/confirm-receipt"),
-            Some(&app.user_token("u1")),
             &json!({}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CONFLICT, "{early}");
     assert_eq!(app.count_events("OrderShipped").await, 0);
 }
@@ -135,20 +129,20 @@ async fn another_users_order_cannot_be_received() {
     let app = spawn_app().await;
     let order = paid_order(&app, "owner").await;
     ship(
-        &app,
-        &app.admin_token(),
+        &app.admin(),
         order,
         &json!({"carrier": "SF", "tracking_no": "1"}),
     )
     .await;
 
     let (status, body) = app
-        .post_json(
+        .user("stranger")
+        .post(
             &format!("/api/v1/orders/{order}/confirm-receipt"),
-            Some(&app.user_token("stranger")),
             &json!({}),
         )
-        .await;
+        .await
+        .into_parts();
 
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(app.count_events("OrderCompleted").await, 0);

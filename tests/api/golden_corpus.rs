@@ -267,58 +267,62 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
     // The read side projects every event: nothing parked, nothing stopped.
     settle(&app.pool).await;
     let (status, body) = app
-        .get_json_as("/api/v1/admin/projections", &app.admin_token())
-        .await;
+        .admin()
+        .get("/api/v1/admin/projections")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     for projection in body["data"].as_array().expect("list") {
         assert_eq!(projection["state"], "running", "{projection}");
         assert_eq!(projection["parked"], 0, "{projection}");
     }
-    let token = app.user_token(user_id);
-    let (status, body) = app
-        .get_json_as(&format!("/api/v1/orders/{completed}"), &token)
-        .await;
+    let owner = app.user(user_id);
+    let (status, body) = owner
+        .get(&format!("/api/v1/orders/{completed}"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["status"], "completed");
     assert_eq!(body["data"]["tracking_no"], "SF1234567890");
-    let (_, body) = app
-        .get_json_as(&format!("/api/v1/orders/{cancelled}"), &token)
-        .await;
+    let (_, body) = owner
+        .get(&format!("/api/v1/orders/{cancelled}"))
+        .await
+        .into_parts();
     assert_eq!(body["data"]["cancel_reason"], "payment_timeout");
     assert_eq!(
         body["data"]["refunds_due"][0]["reason"],
         "paid_after_cancel"
     );
     assert_eq!(body["data"]["refunds"][0]["status"], "succeeded");
-    let (_, body) = app
-        .get_json_as(
-            "/api/v1/orders/0191b4a0-0000-7000-8000-000000000103",
-            &token,
-        )
-        .await;
+    let (_, body) = owner
+        .get("/api/v1/orders/0191b4a0-0000-7000-8000-000000000103")
+        .await
+        .into_parts();
     assert_eq!(body["data"]["status"], "refunded", "{body}");
     assert_eq!(body["data"]["refunds"][0]["status"], "failed");
     assert_eq!(body["data"]["refunds"][1]["status"], "succeeded");
     let (_, body) = app
-        .get_json(&format!("/api/v1/products/{product_id}"))
-        .await;
+        .anon()
+        .get(&format!("/api/v1/products/{product_id}"))
+        .await
+        .into_parts();
     assert_eq!(body["data"]["name"], "Oolong 2026");
     assert_eq!(body["data"]["available"], 5);
     assert_eq!(body["data"]["limit_per_user"], serde_json::Value::Null);
     let (_, body) = app
-        .get_json("/api/v1/products/0191b4a0-0000-7000-8000-000000000002")
-        .await;
+        .anon()
+        .get("/api/v1/products/0191b4a0-0000-7000-8000-000000000002")
+        .await
+        .into_parts();
     assert_eq!(body["data"]["limit_per_user"], 1);
     // Its cover was removed after an order captured it: the order still shows it.
     let cup = "/media/6ecf40d2017914d60c107e8320d152044b369801156a36623aca588ba9daa9e5.jpg";
     let tea = "/media/b8aab0e04bd9123dd51f76b72d5979aa65d333f559436a468131c4572121b2fb.png";
     assert_eq!(body["data"]["images"], serde_json::json!([cup]));
-    let (_, body) = app
-        .get_json_as(
-            "/api/v1/orders/0191b4a0-0000-7000-8000-000000000104",
-            &token,
-        )
-        .await;
+    let (_, body) = owner
+        .get("/api/v1/orders/0191b4a0-0000-7000-8000-000000000104")
+        .await
+        .into_parts();
     assert_eq!(body["data"]["lines"][0]["image"], tea, "{body}");
     let sales: (i64, i64, i64) = sqlx::query_as(
         "SELECT orders, paid_orders, revenue_cents FROM daily_sales WHERE day = '2026-11-24'",
@@ -333,9 +337,13 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
 #[tokio::test]
 async fn a_snapshot_in_an_older_shape_is_ignored_and_the_stream_loads_from_its_events() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 100, 10).await;
+    let tea = app.admin().create_product("Tea", 100, 10).await;
     for shopper in ["a", "b"] {
-        let (status, body) = app.place_order(shopper, &[(tea, 1)]).await;
+        let (status, body) = app
+            .user(shopper)
+            .place_order(&[(tea, 1)])
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     // A snapshot as ordo 0.1.0 wrote it (each reservation by order), at the stream's head.
@@ -358,9 +366,9 @@ async fn a_snapshot_in_an_older_shape_is_ignored_and_the_stream_loads_from_its_e
     assert_eq!((stock.on_hand(), stock.reserved()), (10, 2));
     // A server starting afresh decides on the right state.
     let other = crate::support::spawn_app_on(app.pool.clone()).await;
-    let (status, body) = other.place_order("c", &[(tea, 8)]).await;
+    let (status, body) = other.user("c").place_order(&[(tea, 8)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, _) = other.place_order("d", &[(tea, 1)]).await;
+    let (status, _) = other.user("d").place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(
         status,
         StatusCode::CONFLICT,

@@ -1,15 +1,15 @@
 //! The service endpoints.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::spawn_app;
+use crate::support::{Client, spawn_app};
 
 #[tokio::test]
 async fn healthz_answers_up_in_the_envelope() {
     let app = spawn_app().await;
 
-    let (status, body) = app.get_json("/healthz").await;
+    let (status, body) = app.anon().get("/healthz").await.into_parts();
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -22,7 +22,7 @@ async fn healthz_answers_up_in_the_envelope() {
 async fn readyz_is_ready_once_the_database_is_migrated() {
     let app = spawn_app().await;
 
-    let (status, body) = app.get_json("/readyz").await;
+    let (status, body) = app.anon().get("/readyz").await.into_parts();
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["status"], "ready");
@@ -38,8 +38,8 @@ async fn readyz_is_unavailable_with_retry_after_when_migrations_are_missing() {
         .expect("forget the applied migrations");
 
     let response = app
-        .client
-        .get(format!("{}/readyz", app.address))
+        .anon()
+        .request(Method::GET, "/readyz")
         .send()
         .await
         .expect("request");
@@ -58,7 +58,7 @@ async fn readyz_is_unavailable_with_retry_after_when_migrations_are_missing() {
 async fn an_unknown_path_is_a_404_in_the_envelope() {
     let app = spawn_app().await;
 
-    let (status, body) = app.get_json("/api/v1/nothing-here").await;
+    let (status, body) = app.anon().get("/api/v1/nothing-here").await.into_parts();
 
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["code"], 40400);
@@ -74,9 +74,8 @@ async fn an_oversized_body_is_refused_with_413_in_the_envelope() {
     );
 
     let response = app
-        .client
-        .post(format!("{}/api/v1/orders", app.address))
-        .bearer_auth(app.user_token("u1"))
+        .user("u1")
+        .request(Method::POST, "/api/v1/orders")
         .header("content-type", "application/json")
         .body(huge)
         .send()
@@ -93,14 +92,14 @@ async fn every_answer_carries_a_request_id_and_keeps_the_clients() {
     let app = spawn_app().await;
 
     let generated = app
-        .client
-        .get(format!("{}/healthz", app.address))
+        .anon()
+        .request(Method::GET, "/healthz")
         .send()
         .await
         .expect("get");
     let given = app
-        .client
-        .get(format!("{}/healthz", app.address))
+        .anon()
+        .request(Method::GET, "/healthz")
         .header("x-request-id", "trace-me-42")
         .send()
         .await
@@ -118,9 +117,9 @@ async fn every_answer_carries_a_request_id_and_keeps_the_clients() {
 #[tokio::test]
 async fn metrics_show_request_latency_orders_and_projection_lag() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 1).await;
-    app.place_order("u1", &[(tea, 1)]).await;
-    app.place_order("u2", &[(tea, 1)]).await;
+    let tea = app.admin().create_product("Tea", 500, 1).await;
+    app.user("u1").place_order(&[(tea, 1)]).await;
+    app.user("u2").place_order(&[(tea, 1)]).await;
 
     let text = app.metrics().await;
     for expected in [
@@ -153,26 +152,24 @@ async fn a_user_or_an_address_over_its_rate_gets_429_with_retry_after() {
         ..Default::default()
     })
     .await;
-    let get = |token: Option<String>| {
-        let mut request = app.client.get(format!("{}/api/v1/products", app.address));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        async move { request.send().await.expect("get") }
+    let get = |caller: Client| async move {
+        caller
+            .send_raw(caller.request(Method::GET, "/api/v1/products"))
+            .await
     };
 
-    let token = app.user_token("eager");
+    let eager = app.user("eager");
     let statuses: Vec<u16> = {
         let mut statuses = Vec::new();
         for _ in 0..3 {
-            statuses.push(get(Some(token.clone())).await.status().as_u16());
+            statuses.push(get(eager.clone()).await.status().as_u16());
         }
         statuses
     };
     assert_eq!(statuses, [200, 200, 429], "the user's burst is 2");
 
     // The address allows 3 in all, and they are spent: anonymous requests too are refused.
-    let limited = get(None).await;
+    let limited = get(app.anon()).await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.headers().contains_key("retry-after"));
     let body: serde_json::Value = limited.json().await.expect("json");
@@ -186,12 +183,10 @@ async fn a_configured_browser_origin_passes_cors_and_another_does_not() {
         ..Default::default()
     })
     .await;
+    let browser = app.anon();
     let preflight = |origin: &'static str| {
-        app.client
-            .request(
-                reqwest::Method::OPTIONS,
-                format!("{}/api/v1/orders", app.address),
-            )
+        browser
+            .request(Method::OPTIONS, "/api/v1/orders")
             .header("origin", origin)
             .header("access-control-request-method", "POST")
             .header(
@@ -230,7 +225,7 @@ async fn while_the_database_is_down_answers_are_503_and_service_resumes_without_
     ordo::database::migrate(&pool).await.expect("migrate");
     let app = crate::support::spawn_app_on(pool).await;
     let get = |path: &'static str| {
-        let request = app.client.get(format!("{}{path}", app.address));
+        let request = app.anon().request(Method::GET, path);
         async move { request.send().await.expect("request") }
     };
     assert_eq!(get("/api/v1/products").await.status(), StatusCode::OK);

@@ -33,16 +33,32 @@ async fn viewed_status(app: &TestApp, order: Uuid) -> Option<String> {
 }
 
 async fn shop_keeps_serving_while(held: HeldTransaction, app: &TestApp, own_database: bool) {
-    let product = app.create_product("Oolong", 4800, 100).await;
-    let (status, placed) = app.place_order("mei", &[(product, 1)]).await;
+    let product = app.admin().create_product("Oolong", 4800, 100).await;
+    let (status, placed) = app
+        .user("mei")
+        .place_order(&[(product, 1)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{placed}");
-    let (status, to_pay) = app.place_order("mei", &[(product, 2)]).await;
+    let (status, to_pay) = app
+        .user("mei")
+        .place_order(&[(product, 2)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{to_pay}");
-    let (status, to_cancel) = app.place_order("mei", &[(product, 3)]).await;
+    let (status, to_cancel) = app
+        .user("mei")
+        .place_order(&[(product, 3)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{to_cancel}");
     let (placed, to_pay, to_cancel) = (id_of(&placed), id_of(&to_pay), id_of(&to_cancel));
     app.pay(to_pay, 9600).await;
-    let (status, body) = app.cancel_order("mei", &to_cancel.to_string()).await;
+    let (status, body) = app
+        .user("mei")
+        .cancel_order(&to_cancel.to_string())
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // The projector reads past the held transaction: the views themselves show it all.
@@ -57,9 +73,7 @@ async fn shop_keeps_serving_while(held: HeldTransaction, app: &TestApp, own_data
         )
         .await;
     }
-    let (status, list) = app
-        .get_json_as("/api/v1/orders", &app.user_token("mei"))
-        .await;
+    let (status, list) = app.user("mei").get("/api/v1/orders").await.into_parts();
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list["data"]["pagination"]["total"], 3, "{list}");
     let statuses: Vec<&str> = list["data"]["list"]
@@ -75,7 +89,11 @@ async fn shop_keeps_serving_while(held: HeldTransaction, app: &TestApp, own_data
     );
     // Available stock follows too (97 of 100: 1 held, 2 sold, 3 given back).
     eventually("the catalog shows the stock moves", || async {
-        let (_, product) = app.get_json(&format!("/api/v1/products/{product}")).await;
+        let (_, product) = app
+            .anon()
+            .get(&format!("/api/v1/products/{product}"))
+            .await
+            .into_parts();
         (product["data"]["available"] == 97).then_some(())
     })
     .await;
@@ -88,7 +106,7 @@ async fn shop_keeps_serving_while(held: HeldTransaction, app: &TestApp, own_data
 
     // Operators see who holds a transaction id, and for how long.
     let readiness = eventually("/readyz names the held transaction", || async {
-        let (status, body) = app.get_json("/readyz").await;
+        let (status, body) = app.anon().get("/readyz").await.into_parts();
         assert_eq!(status, StatusCode::OK, "{body}");
         let named = body["data"]["read_side"]["feed_horizon"]["long_running"]
             .as_array()
@@ -120,7 +138,11 @@ async fn shop_keeps_serving_while(held: HeldTransaction, app: &TestApp, own_data
     if own_database {
         // Half a minute into the hold, the shop is still as quick to show a new order.
         tokio::time::sleep_until(held.since + Duration::from_secs(30)).await;
-        let (status, late) = app.place_order("lei", &[(product, 1)]).await;
+        let (status, late) = app
+            .user("lei")
+            .place_order(&[(product, 1)])
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::CREATED, "{late}");
         let late = id_of(&late);
         eventually(
@@ -150,8 +172,10 @@ async fn shop_keeps_serving_while(held: HeldTransaction, app: &TestApp, own_data
     // Nothing was skipped or applied twice meanwhile.
     settle(&app.pool).await;
     let (status, report) = app
-        .get_json_as("/api/v1/admin/audit/verify", &app.admin_token())
-        .await;
+        .admin()
+        .get("/api/v1/admin/audit/verify")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["data"]["ok"], true, "{report}");
 }
@@ -368,8 +392,12 @@ async fn a_reader_tailing_the_feed_past_bystanders_never_skips_or_repeats_an_eve
 async fn while_an_appender_holds_the_read_side_a_shopper_sees_their_orders_as_they_are() {
     let (pool, options) = fresh_database().await;
     let app = start(pool, timing_out_after(Duration::from_secs(900))).await;
-    let product = app.create_product("Oolong", 4800, 100).await;
-    let (status, before) = app.place_order("mei", &[(product, 1)]).await;
+    let product = app.admin().create_product("Oolong", 4800, 100).await;
+    let (status, before) = app
+        .user("mei")
+        .place_order(&[(product, 1)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{before}");
     let before = id_of(&before);
     settle(&app.pool).await;
@@ -377,7 +405,11 @@ async fn while_an_appender_holds_the_read_side_a_shopper_sees_their_orders_as_th
     // An append that never ends: the feed's horizon waits for it, as it must.
     let name = options.get_database().expect("a database name");
     let mut appender = held_append(&database_url(name)).await;
-    let (status, placed) = app.place_order("mei", &[(product, 2)]).await;
+    let (status, placed) = app
+        .user("mei")
+        .place_order(&[(product, 2)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     let placed = id_of(&placed);
     eventually("the server sees its order views behind", || async {
@@ -385,7 +417,11 @@ async fn while_an_appender_holds_the_read_side_a_shopper_sees_their_orders_as_th
     })
     .await;
     app.pay(placed, 9600).await;
-    let (status, body) = app.cancel_order("mei", &before.to_string()).await;
+    let (status, body) = app
+        .user("mei")
+        .cancel_order(&before.to_string())
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         viewed_status(&app, placed).await,
@@ -393,13 +429,14 @@ async fn while_an_appender_holds_the_read_side_a_shopper_sees_their_orders_as_th
         "the views really lag"
     );
 
-    let token = app.user_token("mei");
-    let (status, detail) = app
-        .get_json_as(&format!("/api/v1/orders/{placed}"), &token)
-        .await;
+    let shopper = app.user("mei");
+    let (status, detail) = shopper
+        .get(&format!("/api/v1/orders/{placed}"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{detail}");
     assert_eq!(detail["data"]["status"], "paid", "{detail}");
-    let (status, list) = app.get_json_as("/api/v1/orders", &token).await;
+    let (status, list) = shopper.get("/api/v1/orders").await.into_parts();
     assert_eq!(status, StatusCode::OK, "{list}");
     let listed: Vec<(String, String)> = list["data"]["list"]
         .as_array()
@@ -423,11 +460,13 @@ async fn while_an_appender_holds_the_read_side_a_shopper_sees_their_orders_as_th
     assert_eq!(list["data"]["pagination"]["total"], 2, "{list}");
     // Someone else's order is still not theirs to read.
     let (status, _) = app
-        .get_json_as(&format!("/api/v1/orders/{placed}"), &app.user_token("lei"))
-        .await;
+        .user("lei")
+        .get(&format!("/api/v1/orders/{placed}"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::NOT_FOUND);
     // The read side's health says so.
-    let (_, readiness) = app.get_json("/readyz").await;
+    let (_, readiness) = app.anon().get("/readyz").await.into_parts();
     let appender_age = readiness["data"]["read_side"]["feed_horizon"]["appender_age_seconds"]
         .as_f64()
         .expect("appender age");

@@ -1,23 +1,16 @@
 //! `Idempotency-Key` on `POST /orders`: retries get the first answer, nothing twice.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::support::{TestApp, address};
 
 async fn order_with_key(app: &TestApp, user: &str, key: &str, body: &Value) -> (StatusCode, Value) {
-    let response = app
-        .client
-        .post(format!("{}/api/v1/orders", app.address))
-        .bearer_auth(app.user_token(user))
-        .header("Idempotency-Key", key)
-        .json(body)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status();
-    (status, response.json().await.expect("json"))
+    let answer = app.user(user).post_keyed("/api/v1/orders", key, body).await;
+    // Answers are compared whole: two bodies that are not JSON must not pass as equal.
+    assert!(!answer.body.is_null(), "a JSON answer: {answer:?}");
+    answer.into_parts()
 }
 
 fn body(product: Uuid, quantity: i64) -> Value {
@@ -27,7 +20,7 @@ fn body(product: Uuid, quantity: i64) -> Value {
 #[tokio::test]
 async fn a_retried_order_with_the_same_key_is_placed_once() {
     let app = crate::support::spawn_app().await;
-    let tea = app.create_product("Tea", 500, 10).await;
+    let tea = app.admin().create_product("Tea", 500, 10).await;
 
     let (first_status, first) = order_with_key(&app, "u1", "key-1", &body(tea, 2)).await;
     let (again_status, again) = order_with_key(&app, "u1", "key-1", &body(tea, 2)).await;
@@ -48,7 +41,7 @@ async fn a_retried_order_with_the_same_key_is_placed_once() {
 #[tokio::test]
 async fn the_same_key_with_another_body_is_refused() {
     let app = crate::support::spawn_app().await;
-    let tea = app.create_product("Tea", 500, 10).await;
+    let tea = app.admin().create_product("Tea", 500, 10).await;
     order_with_key(&app, "u1", "key-2", &body(tea, 1)).await;
 
     let (status, answer) = order_with_key(&app, "u1", "key-2", &body(tea, 3)).await;
@@ -61,29 +54,16 @@ async fn the_same_key_with_another_body_is_refused() {
 #[tokio::test]
 async fn concurrent_retries_with_one_key_place_one_order() {
     let app = crate::support::spawn_app().await;
-    let tea = app.create_product("Tea", 500, 100).await;
+    let tea = app.admin().create_product("Tea", 500, 100).await;
 
     let mut tasks = Vec::new();
     for _ in 0..10 {
-        let (client, base, token, body) = (
-            app.client.clone(),
-            app.address.clone(),
-            app.user_token("u1"),
-            body(tea, 1),
-        );
+        let (shopper, body) = (app.user("u1"), body(tea, 1));
         tasks.push(tokio::spawn(async move {
-            let response = client
-                .post(format!("{base}/api/v1/orders"))
-                .bearer_auth(token)
-                .header("Idempotency-Key", "double-tap")
-                .json(&body)
-                .send()
+            shopper
+                .post_keyed("/api/v1/orders", "double-tap", &body)
                 .await
-                .expect("request");
-            (
-                response.status(),
-                response.json::<Value>().await.expect("json"),
-            )
+                .into_parts()
         }));
     }
     let mut ids = Vec::new();
@@ -104,7 +84,7 @@ async fn concurrent_retries_with_one_key_place_one_order() {
 #[tokio::test]
 async fn a_claim_left_by_a_stopped_server_finds_the_order_it_wrote() {
     let app = crate::support::spawn_app().await;
-    let tea = app.create_product("Tea", 500, 10).await;
+    let tea = app.admin().create_product("Tea", 500, 10).await;
     // A server wrote the order, then stopped before storing the answer: its claim is stale.
     let (status, first) = order_with_key(&app, "u1", "key-3", &body(tea, 1)).await;
     assert_eq!(status, StatusCode::CREATED);
@@ -126,7 +106,7 @@ async fn a_claim_left_by_a_stopped_server_finds_the_order_it_wrote() {
 #[tokio::test]
 async fn a_key_claimed_anew_after_its_window_does_not_find_its_earlier_use() {
     let app = crate::support::spawn_app().await;
-    let tea = app.create_product("Tea", 500, 10).await;
+    let tea = app.admin().create_product("Tea", 500, 10).await;
     let (status, old) = order_with_key(&app, "u1", "key-4", &body(tea, 1)).await;
     assert_eq!(status, StatusCode::CREATED);
     // Days later the key is claimed again (the old claim long purged), and that server
@@ -152,13 +132,13 @@ async fn a_key_claimed_anew_after_its_window_does_not_find_its_earlier_use() {
 #[tokio::test]
 async fn a_retried_cancel_answers_the_same_and_releases_once() {
     let app = crate::support::spawn_app().await;
-    let tea = app.create_product("Tea", 500, 10).await;
-    let (_, placed) = app.place_order("u1", &[(tea, 3)]).await;
+    let tea = app.admin().create_product("Tea", 500, 10).await;
+    let (_, placed) = app.user("u1").place_order(&[(tea, 3)]).await.into_parts();
     let id = placed["data"]["id"].as_str().expect("id").to_owned();
+    let shopper = app.user("u1");
     let cancel = || {
-        app.client
-            .post(format!("{}/api/v1/orders/{id}/cancel", app.address))
-            .bearer_auth(app.user_token("u1"))
+        shopper
+            .request(Method::POST, &format!("/api/v1/orders/{id}/cancel"))
             .header("Idempotency-Key", "cancel-1")
             .send()
     };
@@ -186,20 +166,12 @@ async fn a_retried_cancel_answers_the_same_and_releases_once() {
 async fn an_operator_retrying_a_product_creation_creates_one_product() {
     let app = crate::support::spawn_app().await;
     let body = json!({"name": "Tea", "price_cents": 500, "initial_stock": 5});
+    let admin = app.admin();
     let create = || async {
-        let response = app
-            .client
-            .post(format!("{}/api/v1/admin/products", app.address))
-            .bearer_auth(app.admin_token())
-            .header("Idempotency-Key", "new-tea")
-            .json(&body)
-            .send()
+        admin
+            .post_keyed("/api/v1/admin/products", "new-tea", &body)
             .await
-            .expect("create");
-        (
-            response.status(),
-            response.json::<Value>().await.expect("json"),
-        )
+            .into_parts()
     };
 
     let (first_status, first) = create().await;
@@ -216,32 +188,31 @@ async fn an_operator_retrying_a_product_creation_creates_one_product() {
 #[tokio::test]
 async fn a_key_reused_on_another_endpoint_is_refused() {
     let app = crate::support::spawn_app().await;
-    let tea = app.create_product("Tea", 500, 10).await;
+    let tea = app.admin().create_product("Tea", 500, 10).await;
     let (status, _) = order_with_key(&app, "u1", "shared", &body(tea, 1)).await;
     assert_eq!(status, StatusCode::CREATED);
 
-    let response = app
-        .client
-        .put(format!("{}/api/v1/me", app.address))
-        .bearer_auth(app.user_token("u1"))
-        .header("Idempotency-Key", "shared")
-        .json(&json!({"nickname": "Mei"}))
-        .send()
-        .await
-        .expect("put");
+    let shopper = app.user("u1");
+    let response = shopper
+        .send_raw(
+            shopper
+                .request(Method::PUT, "/api/v1/me")
+                .header("Idempotency-Key", "shared")
+                .json(&json!({"nickname": "Mei"})),
+        )
+        .await;
     // PUTs are idempotent by nature: the key is not checked there.
     assert_ne!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let (_, placed) = app.place_order("u1", &[(tea, 1)]).await;
+    let (_, placed) = shopper.place_order(&[(tea, 1)]).await.into_parts();
     let id = placed["data"]["id"].as_str().expect("id").to_owned();
-    let response = app
-        .client
-        .post(format!("{}/api/v1/orders/{id}/cancel", app.address))
-        .bearer_auth(app.user_token("u1"))
-        .header("Idempotency-Key", "shared")
-        .send()
-        .await
-        .expect("cancel");
+    let response = shopper
+        .send_raw(
+            shopper
+                .request(Method::POST, &format!("/api/v1/orders/{id}/cancel"))
+                .header("Idempotency-Key", "shared"),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let answer: Value = response.json().await.expect("json");
     assert_eq!(answer["data"]["errors"][0]["field"], "Idempotency-Key");
@@ -251,21 +222,17 @@ async fn a_key_reused_on_another_endpoint_is_refused() {
 #[tokio::test]
 async fn a_restock_left_unanswered_by_a_stopped_server_is_not_applied_twice() {
     let app = crate::support::spawn_app().await;
-    let tea = app.create_product("Tea", 500, 10).await;
+    let tea = app.admin().create_product("Tea", 500, 10).await;
+    let admin = app.admin();
     let restock = || async {
-        let response = app
-            .client
-            .post(format!("{}/api/v1/admin/products/{tea}/stock", app.address))
-            .bearer_auth(app.admin_token())
-            .header("Idempotency-Key", "restock-1")
-            .json(&json!({"quantity": 5, "reason": "delivery"}))
-            .send()
+        admin
+            .post_keyed(
+                &format!("/api/v1/admin/products/{tea}/stock"),
+                "restock-1",
+                &json!({"quantity": 5, "reason": "delivery"}),
+            )
             .await
-            .expect("restock");
-        (
-            response.status(),
-            response.json::<Value>().await.expect("json"),
-        )
+            .into_parts()
     };
     let (status, first) = restock().await;
     assert_eq!(status, StatusCode::OK, "{first}");
@@ -300,11 +267,19 @@ async fn a_busy_answer_is_not_replayed_and_the_retry_places_the_order() {
         },
     )
     .await;
-    let tea = first.create_product("Tea", 500, 10).await;
-    let cup = first.create_product("Cup", 300, 10).await;
-    let (status, _) = second.place_order("warm-up", &[(tea, 1), (cup, 1)]).await;
+    let tea = first.admin().create_product("Tea", 500, 10).await;
+    let cup = first.admin().create_product("Cup", 300, 10).await;
+    let (status, _) = second
+        .user("warm-up")
+        .place_order(&[(tea, 1), (cup, 1)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED);
-    let (status, _) = first.place_order("other", &[(tea, 1)]).await;
+    let (status, _) = first
+        .user("other")
+        .place_order(&[(tea, 1)])
+        .await
+        .into_parts();
     assert_eq!(
         status,
         StatusCode::CREATED,
@@ -339,22 +314,10 @@ async fn a_busy_answer_is_not_replayed_and_the_retry_places_the_order() {
 #[tokio::test]
 async fn login_and_refresh_answers_are_never_stored() {
     let app = crate::support::spawn_app().await;
-    let bearer = app.user_token("someone");
+    let someone = app.user("someone");
     let post = |path: &'static str, body: Value| {
-        let (app, bearer) = (&app, bearer.clone());
-        async move {
-            let response = app
-                .client
-                .post(format!("{}{path}", app.address))
-                .bearer_auth(bearer)
-                .header("Idempotency-Key", "k-auth")
-                .json(&body)
-                .send()
-                .await
-                .expect("request");
-            let status = response.status();
-            (status, response.json::<Value>().await.expect("json"))
-        }
+        let someone = someone.clone();
+        async move { someone.post_keyed(path, "k-auth", &body).await.into_parts() }
     };
 
     let (status, login) = post("/api/v1/auth/wechat-login", json!({"code": "dev:mei"})).await;
@@ -466,7 +429,7 @@ async fn a_keyed_order_held_ninety_seconds_and_its_retries_place_one_order() {
         ..ordo::state::AppSettings::default()
     })
     .await;
-    let tea = app.create_product("Tea", 500, 10).await;
+    let tea = app.admin().create_product("Tea", 500, 10).await;
     // Another connection locks the events table for 90 s: the order's append waits
     // behind it, as behind any slow lock. Busy in `pg_sleep`, not idle, so that no idle
     // timeout cuts it short; an explicit lock takes no transaction id, so no other

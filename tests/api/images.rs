@@ -73,7 +73,7 @@ fn strings(value: &Value) -> Vec<String> {
 #[tokio::test]
 async fn an_image_is_uploaded_listed_served_with_a_304_and_removed() {
     let (app, dir) = app_with_local_images().await;
-    let product = app.create_product("Oolong", 4_800, 10).await;
+    let product = app.admin().create_product("Oolong", 4_800, 10).await;
 
     let tea = upload(&app, product, "tea.png", TEA).await;
     let cup = upload(&app, product, "cup.jpg", CUP).await;
@@ -172,8 +172,8 @@ async fn an_image_is_uploaded_listed_served_with_a_304_and_removed() {
 #[tokio::test]
 async fn the_same_image_twice_is_stored_once_and_listed_once() {
     let (app, dir) = app_with_local_images().await;
-    let oolong = app.create_product("Oolong", 4_800, 10).await;
-    let sencha = app.create_product("Sencha", 3_800, 10).await;
+    let oolong = app.admin().create_product("Oolong", 4_800, 10).await;
+    let sencha = app.admin().create_product("Sencha", 3_800, 10).await;
 
     let first = upload(&app, oolong, "tea.png", TEA).await;
     let again = upload(&app, oolong, "same-tea.png", TEA).await;
@@ -190,7 +190,7 @@ async fn the_same_image_twice_is_stored_once_and_listed_once() {
 #[tokio::test]
 async fn a_non_image_or_an_oversized_upload_is_refused_naming_the_reason() {
     let (app, dir) = app_with_local_images().await;
-    let product = app.create_product("Oolong", 4_800, 10).await;
+    let product = app.admin().create_product("Oolong", 4_800, 10).await;
     let admin = app.admin();
     let path = images_path(product);
 
@@ -279,7 +279,7 @@ async fn a_non_image_or_an_oversized_upload_is_refused_naming_the_reason() {
 #[tokio::test]
 async fn a_product_shows_at_most_nine_images() {
     let (app, _dir) = app_with_local_images().await;
-    let product = app.create_product("Oolong", 4_800, 10).await;
+    let product = app.admin().create_product("Oolong", 4_800, 10).await;
     for n in 0..9_u8 {
         let mut image = TEA.to_vec();
         image.push(n); // trailing bytes after IEND: another file, still a PNG
@@ -300,7 +300,7 @@ async fn a_product_shows_at_most_nine_images() {
 #[tokio::test]
 async fn media_keys_are_checked_before_any_store_is_read() {
     let (app, _dir) = app_with_local_images().await;
-    let product = app.create_product("Oolong", 4_800, 10).await;
+    let product = app.admin().create_product("Oolong", 4_800, 10).await;
     let url = upload(&app, product, "tea.png", TEA).await;
     let key = url.trim_start_matches("/media/");
     for path in [
@@ -342,12 +342,16 @@ async fn media_keys_are_checked_before_any_store_is_read() {
 #[tokio::test]
 async fn an_order_line_keeps_the_cover_of_when_it_was_placed_and_images_survive_a_rebuild() {
     let (app, _dir) = app_with_local_images().await;
-    let oolong = app.create_product("Oolong", 4_800, 10).await;
-    let plain = app.create_product("Plain", 1_000, 10).await;
+    let oolong = app.admin().create_product("Oolong", 4_800, 10).await;
+    let plain = app.admin().create_product("Plain", 1_000, 10).await;
     let tea = upload(&app, oolong, "tea.png", TEA).await;
     let cup = upload(&app, oolong, "cup.jpg", CUP).await;
 
-    let (status, placed) = app.place_order("mei", &[(oolong, 1), (plain, 1)]).await;
+    let (status, placed) = app
+        .user("mei")
+        .place_order(&[(oolong, 1), (plain, 1)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     let order = placed["data"]["id"].as_str().expect("order id").to_owned();
     assert_eq!(placed["data"]["lines"][0]["image"], tea.as_str());
@@ -359,11 +363,15 @@ async fn an_order_line_keeps_the_cover_of_when_it_was_placed_and_images_survive_
         .delete(&format!("{}?url={tea}", images_path(oolong)))
         .await;
     assert_eq!(removed.status, StatusCode::OK);
-    let (status, later) = app.place_order("lei", &[(oolong, 1)]).await;
+    let (status, later) = app
+        .user("lei")
+        .place_order(&[(oolong, 1)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{later}");
     assert_eq!(later["data"]["lines"][0]["image"], cup.as_str());
     settle(&app.pool).await;
-    let shopper = app.with_token(&app.user_token("mei"));
+    let shopper = app.user("mei");
     let seen = shopper.get(&format!("/api/v1/orders/{order}")).await;
     assert_eq!(seen.body["data"]["lines"][0]["image"], tea.as_str());
     let listed = shopper.get("/api/v1/orders").await;
@@ -391,7 +399,7 @@ async fn images_go_to_a_real_s3_server_under_the_prefix_and_urls_use_the_public_
     let s3 = FakeS3::start("shop-media").await;
     let store = s3.media_store("s3://shop-media/products/images");
     let app = app_with(store, Some("https://cdn.example.com/images/")).await;
-    let product = app.create_product("Oolong", 4_800, 10).await;
+    let product = app.admin().create_product("Oolong", 4_800, 10).await;
 
     let url = upload(&app, product, "cup.jpg", CUP).await;
     assert!(url.starts_with("https://cdn.example.com/images/"), "{url}");
@@ -445,7 +453,7 @@ async fn s3_credentials_that_the_server_refuses_make_an_upload_a_503_and_list_no
         MediaStoreSetting::parse("s3://shop-media", Path::new("unused")).expect("an s3 URL");
     let store = MediaStore::open(&setting, &options).expect("open");
     let app = app_with(store, None).await;
-    let product = app.create_product("Oolong", 4_800, 10).await;
+    let product = app.admin().create_product("Oolong", 4_800, 10).await;
     let answer = app
         .admin()
         .upload(&images_path(product), &[("file", "tea.png", TEA)])
@@ -503,7 +511,7 @@ async fn an_image_re_added_on_one_server_after_another_removed_it_is_listed_agai
         start(pool.clone(), settings()).await,
         start(pool, settings()).await,
     );
-    let product = one.create_product("Oolong", 4_800, 10).await;
+    let product = one.admin().create_product("Oolong", 4_800, 10).await;
 
     let url = upload(&one, product, "tea.png", TEA).await;
     let removed = two
@@ -528,7 +536,7 @@ async fn an_image_re_added_on_one_server_after_another_removed_it_is_listed_agai
 #[tokio::test]
 async fn a_stored_file_cut_short_is_written_again_by_the_next_upload() {
     let (app, dir) = app_with_local_images().await;
-    let product = app.create_product("Oolong", 4_800, 10).await;
+    let product = app.admin().create_product("Oolong", 4_800, 10).await;
     let url = upload(&app, product, "tea.png", TEA).await;
     let key = url.trim_start_matches("/media/");
     // A crash left the file empty (written, not yet on disk).

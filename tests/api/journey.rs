@@ -8,7 +8,7 @@ use crate::support::{address, spawn_app};
 #[tokio::test]
 async fn a_shopper_logs_in_orders_retries_looks_cancels_and_the_stock_comes_back() {
     let app = spawn_app().await;
-    let tea = app.create_product("Oolong", 4_800, 5).await;
+    let tea = app.admin().create_product("Oolong", 4_800, 5).await;
     let visitor = app.anon();
 
     // Log in.
@@ -40,9 +40,7 @@ async fn a_shopper_logs_in_orders_retries_looks_cancels_and_the_stock_comes_back
     assert_eq!(product.body["data"]["available"], 3);
 
     // Change my mind.
-    let cancelled = mei
-        .post(&format!("/api/v1/orders/{id}/cancel"), &json!({}))
-        .await;
+    let cancelled = mei.cancel_order(&id).await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
     let product = visitor.get(&format!("/api/v1/products/{tea}")).await;
     assert_eq!(product.body["data"]["available"], 5, "the stock came back");

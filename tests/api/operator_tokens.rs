@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use ordo::auth::Role;
 use ordo::retention::{self, RetentionSettings};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 
-use crate::support::{TestApp, fresh_database, spawn_app, spawn_app_on};
+use crate::support::{Client, TestApp, fresh_database, spawn_app, spawn_app_on};
 
 /// `ordo token --admin --sub ops [...]`: the token and its id.
 fn mint(options: &sqlx::postgres::PgConnectOptions, extra: &[&str]) -> (String, String) {
@@ -27,8 +27,8 @@ fn mint(options: &sqlx::postgres::PgConnectOptions, extra: &[&str]) -> (String, 
     (token, id)
 }
 
-async fn status_with(app: &TestApp, token: &str) -> (StatusCode, serde_json::Value) {
-    app.get_json_as("/api/v1/admin/projections", token).await
+async fn status_with(caller: &Client) -> (StatusCode, serde_json::Value) {
+    caller.get("/api/v1/admin/projections").await.into_parts()
 }
 
 #[tokio::test]
@@ -37,7 +37,10 @@ async fn a_revoked_operator_token_is_refused_and_the_others_still_work() {
     let app = spawn_app_on(pool).await;
     let (revoked, id) = mint(&options, &["--ttl", "30m"]);
     let (kept, _) = mint(&options, &[]);
-    assert_eq!(status_with(&app, &revoked).await.0, StatusCode::OK);
+    assert_eq!(
+        status_with(&app.with_token(&revoked)).await.0,
+        StatusCode::OK
+    );
 
     let output = TestApp::cli(
         &options,
@@ -49,11 +52,11 @@ async fn a_revoked_operator_token_is_refused_and_the_others_still_work() {
         String::from_utf8_lossy(&output.stderr)
     );
 
-    let (status, body) = status_with(&app, &revoked).await;
+    let (status, body) = status_with(&app.with_token(&revoked)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     // Revoked, without the operator's reason: whoever holds it may have taken the laptop.
     assert_eq!(body["message"], "the token has been revoked", "{body}");
-    assert_eq!(status_with(&app, &kept).await.0, StatusCode::OK);
+    assert_eq!(status_with(&app.with_token(&kept)).await.0, StatusCode::OK);
     // Revoking again is harmless.
     let again = TestApp::cli(&options, &["token", "revoke", &id]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("already revoked"));
@@ -77,14 +80,14 @@ async fn operator_tokens_live_at_most_a_day() {
         .jwt
         .issue("ops", Role::Admin, Duration::from_secs(30 * 24 * 60 * 60))
         .expect("sign");
-    let (status, body) = status_with(&app, &long_lived).await;
+    let (status, body) = status_with(&app.with_token(&long_lived)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     let day = app
         .state
         .jwt
         .issue("ops", Role::Admin, Duration::from_secs(24 * 60 * 60))
         .expect("sign");
-    assert_eq!(status_with(&app, &day).await.0, StatusCode::OK);
+    assert_eq!(status_with(&app.with_token(&day)).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -118,15 +121,11 @@ async fn a_revocation_is_purged_only_once_its_tokens_have_expired() {
     assert_eq!(left, ["current"]);
 }
 
-/// `POST /admin/console/sign-in` with `token`.
-async fn trade(app: &TestApp, token: &str) -> (StatusCode, serde_json::Value) {
-    let response = app
-        .client
-        .post(format!("{}/api/v1/admin/console/sign-in", app.address))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("sign in");
+/// `POST /admin/console/sign-in` as `caller`.
+async fn trade(caller: &Client) -> (StatusCode, serde_json::Value) {
+    let response = caller
+        .send_raw(caller.request(Method::POST, "/api/v1/admin/console/sign-in"))
+        .await;
     let status = response.status();
     (status, response.json().await.expect("json"))
 }
@@ -138,7 +137,8 @@ async fn a_sign_in_link_works_once_and_revoking_it_ends_the_console_it_opened() 
     let (link, id) = mint(&options, &["--ttl", "10m"]);
 
     // Two tabs open the same link at once: one is signed in.
-    let (first, second) = tokio::join!(trade(&app, &link), trade(&app, &link));
+    let with_link = app.with_token(&link);
+    let (first, second) = tokio::join!(trade(&with_link), trade(&with_link));
     let (signed_in, refused) = if first.0 == StatusCode::OK {
         (first, second)
     } else {
@@ -163,9 +163,12 @@ async fn a_sign_in_link_works_once_and_revoking_it_ends_the_console_it_opened() 
         (590..=600).contains(&expires_in),
         "as long as the link had: {expires_in}"
     );
-    assert_eq!(status_with(&app, &console).await.0, StatusCode::OK);
+    assert_eq!(
+        status_with(&app.with_token(&console)).await.0,
+        StatusCode::OK
+    );
     // The link itself (left in the browser's history) signs no one in again.
-    let (status, body) = status_with(&app, &link).await;
+    let (status, body) = status_with(&app.with_token(&link)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert!(
         body["message"]
@@ -173,8 +176,14 @@ async fn a_sign_in_link_works_once_and_revoking_it_ends_the_console_it_opened() 
             .is_some_and(|m| m.contains("works once"))
     );
     // Nor can the console's token be traded on to outlive the link's revocation.
-    assert_eq!(trade(&app, &console).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(status_with(&app, &console).await.0, StatusCode::OK);
+    assert_eq!(
+        trade(&app.with_token(&console)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status_with(&app.with_token(&console)).await.0,
+        StatusCode::OK
+    );
 
     // Revoking the link's id (what `ordo console-url` printed) ends the console too.
     let output = TestApp::cli(&options, &["token", "revoke", &id]);
@@ -183,21 +192,21 @@ async fn a_sign_in_link_works_once_and_revoking_it_ends_the_console_it_opened() 
         "{output:?}"
     );
     assert_eq!(
-        status_with(&app, &console).await.0,
+        status_with(&app.with_token(&console)).await.0,
         StatusCode::UNAUTHORIZED
     );
 
     // An Idempotency-Key changes nothing: the answer holds a token, so it is not kept
     // (another token of the same operator with the same key would get it back).
     let (another, _) = mint(&options, &["--ttl", "10m"]);
-    let keyed = app
-        .client
-        .post(format!("{}/api/v1/admin/console/sign-in", app.address))
-        .bearer_auth(&another)
-        .header("idempotency-key", "sign-in-1")
-        .send()
-        .await
-        .expect("sign in");
+    let another = app.with_token(&another);
+    let keyed = another
+        .send_raw(
+            another
+                .request(Method::POST, "/api/v1/admin/console/sign-in")
+                .header("idempotency-key", "sign-in-1"),
+        )
+        .await;
     assert_eq!(keyed.status(), StatusCode::OK);
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM idempotency_keys")
         .fetch_one(&app.pool)
@@ -206,10 +215,7 @@ async fn a_sign_in_link_works_once_and_revoking_it_ends_the_console_it_opened() 
     assert_eq!(stored, 0, "no answer holding a token is stored");
 
     // A shopper's token is not an operator's.
-    assert_eq!(
-        trade(&app, &app.user_token("mei")).await.0,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(trade(&app.user("mei")).await.0, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -226,7 +232,7 @@ async fn logging_out_with_an_operator_token_revokes_it() {
 
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert_eq!(answer.body["data"]["revoked"], true);
-    let (status, body) = status_with(&app, &token).await;
+    let (status, body) = status_with(&app.with_token(&token)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(
         body["message"]
@@ -234,7 +240,7 @@ async fn logging_out_with_an_operator_token_revokes_it() {
             .is_some_and(|m| m.contains("signed out")),
         "{body}"
     );
-    assert_eq!(status_with(&app, &other).await.0, StatusCode::OK);
+    assert_eq!(status_with(&app.with_token(&other)).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -253,16 +259,15 @@ async fn readyz_detail_is_for_operators_whose_token_still_works() {
     let (revoked, id) = mint(&options, &[]);
     let (kept, _) = mint(&options, &[]);
     let readyz = |token: Option<String>| {
-        let app = &app;
+        let caller = match token {
+            Some(token) => app.with_token(&token),
+            None => app.anon(),
+        };
         async move {
-            let mut request = app
-                .client
-                .get(format!("{}/readyz", app.address))
+            let request = caller
+                .request(Method::GET, "/readyz")
                 .header("x-forwarded-for", "203.0.113.5");
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            let response = request.send().await.expect("readyz");
+            let response = caller.send_raw(request).await;
             assert_eq!(response.status(), StatusCode::OK);
             response.json::<serde_json::Value>().await.expect("json")["data"].clone()
         }

@@ -4,7 +4,7 @@
 use aggregates::order::OrderCommand;
 use chrono::Utc;
 use ordo::write::OrderActor;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -15,23 +15,16 @@ async fn two_hundred_buyers(apps: &[&TestApp], product: Uuid) -> (usize, usize) 
     let mut tasks = Vec::new();
     for buyer in 0..200 {
         let app = apps[buyer % apps.len()];
-        let (client, address, token) = (
-            app.client.clone(),
-            app.address.clone(),
-            app.user_token(&format!("buyer-{buyer}")),
-        );
+        let buyer = app.user(&format!("buyer-{buyer}"));
         tasks.push(tokio::spawn(async move {
-            let response = client
-                .post(format!("{address}/api/v1/orders"))
-                .bearer_auth(token)
-                .json(&json!({"lines": [{"product_id": product, "quantity": 1}],
-                              "address": crate::support::address()}))
-                .send()
+            buyer
+                .post(
+                    "/api/v1/orders",
+                    &json!({"lines": [{"product_id": product, "quantity": 1}],
+                            "address": crate::support::address()}),
+                )
                 .await
-                .expect("request");
-            let status = response.status();
-            let body: Value = response.json().await.expect("json");
-            (status, body)
+                .into_parts()
         }));
     }
     let (mut placed, mut refused) = (0, 0);
@@ -56,7 +49,7 @@ async fn two_hundred_buyers(apps: &[&TestApp], product: Uuid) -> (usize, usize) 
 #[tokio::test]
 async fn two_hundred_concurrent_buyers_of_fifty_units_get_exactly_fifty_orders() {
     let app = spawn_app().await;
-    let product = app.create_product("Flash tea", 990, 50).await;
+    let product = app.admin().create_product("Flash tea", 990, 50).await;
 
     let (placed, refused) = two_hundred_buyers(&[&app], product).await;
 
@@ -86,10 +79,14 @@ async fn two_hundred_concurrent_buyers_of_fifty_units_get_exactly_fifty_orders()
 async fn two_app_instances_on_one_database_still_sell_exactly_fifty() {
     let first = spawn_app().await;
     let second = spawn_app_on(first.pool.clone()).await;
-    let product = first.create_product("Flash tea", 990, 50).await;
+    let product = first.admin().create_product("Flash tea", 990, 50).await;
     // The second instance has seen the product before the sale starts, so its cache
     // is stale once the first instance sells: only the event store keeps them honest.
-    let (status, _) = second.place_order("warm-up", &[(product, 1)]).await;
+    let (status, _) = second
+        .user("warm-up")
+        .place_order(&[(product, 1)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED);
 
     let (placed, refused) = two_hundred_buyers(&[&first, &second], product).await;
@@ -106,10 +103,14 @@ async fn two_app_instances_on_one_database_still_sell_exactly_fifty() {
 #[tokio::test]
 async fn an_order_whose_second_product_is_short_writes_nothing() {
     let app = spawn_app().await;
-    let plenty = app.create_product("Plenty", 100, 10).await;
-    let short = app.create_product("Short", 200, 1).await;
+    let plenty = app.admin().create_product("Plenty", 100, 10).await;
+    let short = app.admin().create_product("Short", 200, 1).await;
 
-    let (status, body) = app.place_order("u1", &[(plenty, 2), (short, 3)]).await;
+    let (status, body) = app
+        .user("u1")
+        .place_order(&[(plenty, 2), (short, 3)])
+        .await
+        .into_parts();
 
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["code"], 40901);
@@ -130,10 +131,14 @@ async fn an_order_whose_second_product_is_short_writes_nothing() {
 #[tokio::test]
 async fn a_placed_order_shows_its_lines_prices_and_total() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 1_250, 10).await;
-    let cup = app.create_product("Cup", 300, 10).await;
+    let tea = app.admin().create_product("Tea", 1_250, 10).await;
+    let cup = app.admin().create_product("Cup", 300, 10).await;
 
-    let (status, body) = app.place_order("u1", &[(tea, 2), (cup, 1)]).await;
+    let (status, body) = app
+        .user("u1")
+        .place_order(&[(tea, 2), (cup, 1)])
+        .await
+        .into_parts();
 
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let order = &body["data"];
@@ -153,30 +158,18 @@ async fn a_placed_order_shows_its_lines_prices_and_total() {
 #[tokio::test]
 async fn cancelling_releases_the_stock_exactly_once() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 5).await;
-    let (_, body) = app.place_order("u1", &[(tea, 3)]).await;
+    let tea = app.admin().create_product("Tea", 500, 5).await;
+    let (_, body) = app.user("u1").place_order(&[(tea, 3)]).await.into_parts();
     let order_id = body["data"]["id"].as_str().expect("order id").to_owned();
-    let token = app.user_token("u1");
+    let shopper = app.user("u1");
 
-    let (status, body) = app
-        .post_json(
-            &format!("/api/v1/orders/{order_id}/cancel"),
-            Some(&token),
-            &json!({}),
-        )
-        .await;
+    let (status, body) = shopper.cancel_order(&order_id).await.into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["status"], "cancelled");
     assert_eq!(body["data"]["cancel_reason"], "by_user");
     assert_eq!(app.stock(tea).await.available(), 5);
 
-    let (status, body) = app
-        .post_json(
-            &format!("/api/v1/orders/{order_id}/cancel"),
-            Some(&token),
-            &json!({}),
-        )
-        .await;
+    let (status, body) = shopper.cancel_order(&order_id).await.into_parts();
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["code"], 40902);
     assert_eq!(
@@ -190,8 +183,8 @@ async fn cancelling_releases_the_stock_exactly_once() {
 #[tokio::test]
 async fn a_paid_order_cannot_be_cancelled() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 5).await;
-    let (_, body) = app.place_order("u1", &[(tea, 2)]).await;
+    let tea = app.admin().create_product("Tea", 500, 5).await;
+    let (_, body) = app.user("u1").place_order(&[(tea, 2)]).await.into_parts();
     let order_id: Uuid = body["data"]["id"]
         .as_str()
         .and_then(|id| id.parse().ok())
@@ -211,13 +204,7 @@ async fn a_paid_order_cannot_be_cancelled() {
         .await
         .expect("pay");
 
-    let (status, body) = app
-        .post_json(
-            &format!("/api/v1/orders/{order_id}/cancel"),
-            Some(&app.user_token("u1")),
-            &json!({}),
-        )
-        .await;
+    let (status, body) = app.user("u1").cancel_order(order_id).await.into_parts();
 
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["message"], "cannot cancel an order that is paid");
@@ -232,17 +219,19 @@ async fn a_paid_order_cannot_be_cancelled() {
 #[tokio::test]
 async fn another_users_order_is_not_found() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 5).await;
-    let (_, body) = app.place_order("owner", &[(tea, 1)]).await;
+    let tea = app.admin().create_product("Tea", 500, 5).await;
+    let (_, body) = app
+        .user("owner")
+        .place_order(&[(tea, 1)])
+        .await
+        .into_parts();
     let order_id = body["data"]["id"].as_str().expect("id").to_owned();
 
     let (status, body) = app
-        .post_json(
-            &format!("/api/v1/orders/{order_id}/cancel"),
-            Some(&app.user_token("stranger")),
-            &json!({}),
-        )
-        .await;
+        .user("stranger")
+        .cancel_order(order_id)
+        .await
+        .into_parts();
 
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(app.stock(tea).await.available(), 4);
@@ -252,7 +241,11 @@ async fn another_users_order_is_not_found() {
 async fn placing_an_order_without_a_token_is_rejected() {
     let app = spawn_app().await;
 
-    let (status, body) = app.post_json("/api/v1/orders", None, &json!({})).await;
+    let (status, body) = app
+        .anon()
+        .post("/api/v1/orders", &json!({}))
+        .await
+        .into_parts();
 
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["code"], 40100);
@@ -261,8 +254,8 @@ async fn placing_an_order_without_a_token_is_rejected() {
 #[tokio::test]
 async fn invalid_orders_name_the_wrong_fields() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 5).await;
-    let token = app.user_token("u1");
+    let tea = app.admin().create_product("Tea", 500, 5).await;
+    let shopper = app.user("u1");
 
     let cases = [
         (
@@ -298,7 +291,7 @@ async fn invalid_orders_name_the_wrong_fields() {
         ),
     ];
     for (body, expected_status, field) in cases {
-        let (status, answer) = app.post_json("/api/v1/orders", Some(&token), &body).await;
+        let (status, answer) = shopper.post("/api/v1/orders", &body).await.into_parts();
         assert_eq!(status.as_u16(), expected_status, "{body} → {answer}");
         let fields: Vec<&str> = answer["data"]["errors"]
             .as_array()
@@ -315,20 +308,18 @@ async fn invalid_orders_name_the_wrong_fields() {
     let lines: Vec<Value> = (0..100)
         .map(|_| json!({"product_id": Uuid::new_v4(), "quantity": 1}))
         .collect();
-    let (status, answer) = app
-        .post_json(
+    let (status, answer) = shopper
+        .post(
             "/api/v1/orders",
-            Some(&token),
             &json!({"lines": lines, "address": address()}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert_eq!(answer["data"]["errors"][0]["field"], "lines");
 
-    let malformed = app
-        .client
-        .post(format!("{}/api/v1/orders", app.address))
-        .bearer_auth(&token)
+    let malformed = shopper
+        .request(Method::POST, "/api/v1/orders")
         .header("content-type", "application/json")
         .body("{\"lines\": [")
         .send()
@@ -342,19 +333,16 @@ async fn invalid_orders_name_the_wrong_fields() {
 #[tokio::test]
 async fn clients_that_hang_up_mid_order_leave_nothing_half_written() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 100, 1_000).await;
+    let tea = app.admin().create_product("Tea", 100, 1_000).await;
 
     // One client after another, each giving up sooner than the last, so that some hang
     // up before, some during and some after their order is written.
     let mut completed = 0;
     for i in 0..40u64 {
-        let client = reqwest::Client::builder()
+        let answered = app
+            .user(&format!("impatient-{i}"))
+            .request(Method::POST, "/api/v1/orders")
             .timeout(std::time::Duration::from_micros(40_000 - i * 1_000))
-            .build()
-            .expect("client");
-        let answered = client
-            .post(format!("{}/api/v1/orders", app.address))
-            .bearer_auth(app.user_token(&format!("impatient-{i}")))
             .json(&json!({"lines": [{"product_id": tea, "quantity": 1}], "address": address()}))
             .send()
             .await
@@ -363,7 +351,11 @@ async fn clients_that_hang_up_mid_order_leave_nothing_half_written() {
     }
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     // The server's cached stock must still be right for the next buyer.
-    let (status, body) = app.place_order("patient", &[(tea, 1)]).await;
+    let (status, body) = app
+        .user("patient")
+        .place_order(&[(tea, 1)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
     let placed = app.count_events("OrderPlaced").await;
@@ -387,12 +379,16 @@ async fn two_line_orders_on_two_app_instances_share_commits_and_never_oversell()
     let second = spawn_app_on(first.pool.clone()).await;
     let mut products = Vec::new();
     for name in ["Tea", "Cup", "Pot", "Tray"] {
-        products.push(first.create_product(name, 500, 40).await);
+        products.push(first.admin().create_product(name, 500, 40).await);
     }
     // Both instances have the products cached before the rush: only the event store
     // keeps them honest with each other.
     for app in [&first, &second] {
-        let (status, body) = app.place_order("warm-up", &[(products[0], 1)]).await;
+        let (status, body) = app
+            .user("warm-up")
+            .place_order(&[(products[0], 1)])
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 
@@ -400,24 +396,18 @@ async fn two_line_orders_on_two_app_instances_share_commits_and_never_oversell()
     let mut tasks = Vec::new();
     for buyer in 0..200 {
         let app = if buyer % 2 == 0 { &first } else { &second };
-        let (client, base, token) = (
-            app.client.clone(),
-            app.address.clone(),
-            app.user_token(&format!("buyer-{buyer}")),
-        );
+        let buyer_client = app.user(&format!("buyer-{buyer}"));
         let lines = [products[buyer % 4], products[(buyer + 1) % 4]];
         tasks.push(tokio::spawn(async move {
-            let response = client
-                .post(format!("{base}/api/v1/orders"))
-                .bearer_auth(token)
-                .json(&json!({"lines": [{"product_id": lines[0], "quantity": 1},
-                                        {"product_id": lines[1], "quantity": 1}],
-                              "address": address()}))
-                .send()
-                .await
-                .expect("request");
-            let status = response.status();
-            (lines, status, response.json::<Value>().await.expect("json"))
+            let answer = buyer_client
+                .post(
+                    "/api/v1/orders",
+                    &json!({"lines": [{"product_id": lines[0], "quantity": 1},
+                                      {"product_id": lines[1], "quantity": 1}],
+                            "address": address()}),
+                )
+                .await;
+            (lines, answer.status, answer.body)
         }));
     }
     let mut ordered = std::collections::HashMap::<Uuid, i64>::new();

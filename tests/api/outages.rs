@@ -91,7 +91,7 @@ async fn shop(
     while !stop.load(Ordering::SeqCst) {
         n += 1;
         let user = format!("crash-{worker}-{n}");
-        let shopper = app.with_token(&app.user_token(&user));
+        let shopper = app.user(&user);
         let product = products[n % products.len()];
         let answer = shopper
             .post(
@@ -127,7 +127,7 @@ async fn a_postgresql_crash_under_load_answers_503_never_500_and_loses_no_acknow
     let (app, server) = app_on_own_postgres().await;
     let mut products = Vec::new();
     for name in ["Tea", "Cup", "Pot"] {
-        products.push(app.create_product(name, 100, 1_000_000).await);
+        products.push(app.admin().create_product(name, 100, 1_000_000).await);
     }
     let (phase, stop) = (Arc::new(AtomicU8::new(0)), Arc::new(AtomicBool::new(false)));
     let workers: Vec<_> = (0..12)
@@ -197,10 +197,7 @@ async fn a_postgresql_crash_under_load_answers_503_never_500_and_loses_no_acknow
     }
     // Every order a shopper was told about is there, as they see it and in the log.
     for (user, id) in &placed {
-        let answer = app
-            .with_token(&app.user_token(user))
-            .get(&format!("/api/v1/orders/{id}"))
-            .await;
+        let answer = app.user(user).get(&format!("/api/v1/orders/{id}")).await;
         assert_eq!(answer.status, StatusCode::OK, "order {id}: {}", answer.body);
     }
     let ids: Vec<String> = placed.iter().map(|(_, id)| id.clone()).collect();
@@ -217,10 +214,7 @@ async fn a_postgresql_crash_under_load_answers_503_never_500_and_loses_no_acknow
 
 /// Each projection's state as the operators' status shows it.
 async fn projection_states(app: &TestApp) -> Option<Vec<String>> {
-    let answer = app
-        .with_token(&app.admin_token())
-        .get("/api/v1/admin/projections")
-        .await;
+    let answer = app.admin().get("/api/v1/admin/projections").await;
     (answer.status == StatusCode::OK).then(|| {
         answer.body["data"]
             .as_array()

@@ -14,7 +14,11 @@ use crate::support::{
 };
 
 async fn place(app: &TestApp, user: &str, product: Uuid) -> Uuid {
-    let (status, body) = app.place_order(user, &[(product, 1)]).await;
+    let (status, body) = app
+        .user(user)
+        .place_order(&[(product, 1)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["data"]["id"]
         .as_str()
@@ -56,7 +60,7 @@ async fn count(pool: &PgPool, event_type: &str) -> i64 {
 async fn an_unpaid_order_is_cancelled_at_its_timeout_and_its_stock_comes_back() {
     let (pool, _) = fresh_database().await;
     let app = start(pool, timing_out_after(Duration::from_secs(2))).await;
-    let tea = app.create_product("Tea", 500, 5).await;
+    let tea = app.admin().create_product("Tea", 500, 5).await;
     let id = place(&app, "u1", tea).await;
     assert_eq!(app.stock(tea).await.available(), 4);
 
@@ -76,17 +80,20 @@ async fn an_unpaid_order_is_cancelled_at_its_timeout_and_its_stock_comes_back() 
     assert_eq!(app.count_events("StockReleased").await, 1);
     // The shopper sees why.
     let (status, view) = app
-        .get_json_as(&format!("/api/v1/orders/{id}"), &app.user_token("u1"))
-        .await;
+        .user("u1")
+        .get(&format!("/api/v1/orders/{id}"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK);
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut view = view;
     while view["data"]["status"] != "cancelled" && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
         view = app
-            .get_json_as(&format!("/api/v1/orders/{id}"), &app.user_token("u1"))
+            .user("u1")
+            .get(&format!("/api/v1/orders/{id}"))
             .await
-            .1;
+            .body;
     }
     assert_eq!(view["data"]["cancel_reason"], "payment_timeout");
 }
@@ -95,7 +102,7 @@ async fn an_unpaid_order_is_cancelled_at_its_timeout_and_its_stock_comes_back() 
 async fn orders_that_expire_while_no_server_runs_are_cancelled_after_a_restart() {
     let (pool, _) = fresh_database().await;
     let first = start(pool.clone(), timing_out_after(Duration::from_secs(2))).await;
-    let tea = first.create_product("Tea", 500, 10).await;
+    let tea = first.admin().create_product("Tea", 500, 10).await;
     let mut orders = Vec::new();
     for n in 0..5 {
         orders.push(place(&first, &format!("u{n}"), tea).await);
@@ -121,7 +128,7 @@ async fn two_servers_cancel_each_expired_order_once() {
     let (pool, _) = fresh_database().await;
     let one = start(pool.clone(), timing_out_after(Duration::from_secs(1))).await;
     let two = start(pool.clone(), timing_out_after(Duration::from_secs(1))).await;
-    let tea = one.create_product("Tea", 500, 100).await;
+    let tea = one.admin().create_product("Tea", 500, 100).await;
     let mut orders = Vec::new();
     for n in 0..30 {
         let app = if n % 2 == 0 { &one } else { &two };
@@ -152,8 +159,8 @@ async fn a_payment_racing_the_timeout_ends_paid_or_refunded_and_stock_adds_up() 
     let one = start(pool.clone(), settings.clone()).await;
     let two = start(pool.clone(), settings).await;
     let products = [
-        one.create_product("Tea", 500, 1_000).await,
-        one.create_product("Cake", 700, 1_000).await,
+        one.admin().create_product("Tea", 500, 1_000).await,
+        one.admin().create_product("Cake", 700, 1_000).await,
     ];
 
     for round in 0..3 {

@@ -2,14 +2,14 @@
 //! refunds required for payments an order cannot take, dev mode's simulator.
 
 use ordo::state::AppSettings;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use wiremock::ResponseTemplate;
 
 use crate::support::wechat_pay::refusal;
 use crate::support::{
-    FakeWeChatPay, NoticeOptions, TestApp, dev_mode_settings, fresh_database, start,
+    Client, FakeWeChatPay, NoticeOptions, TestApp, dev_mode_settings, fresh_database, start,
 };
 
 /// An app paying through the fake WeChat Pay (not dev mode; dev logins allowed).
@@ -27,15 +27,15 @@ async fn app_with(fake: &FakeWeChatPay) -> TestApp {
 }
 
 /// Places an order of 2 × the product for the shopper: its id and total.
-async fn order(app: &TestApp, token: &str, product: Uuid) -> (Uuid, i64) {
-    let (status, body) = app
-        .post_json(
+async fn order(shopper: &Client, product: Uuid) -> (Uuid, i64) {
+    let (status, body) = shopper
+        .post(
             "/api/v1/orders",
-            Some(token),
             &json!({"lines": [{"product_id": product, "quantity": 2}],
                     "address": crate::support::address()}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["data"]["id"]
         .as_str()
@@ -44,17 +44,15 @@ async fn order(app: &TestApp, token: &str, product: Uuid) -> (Uuid, i64) {
     (id, body["data"]["total_cents"].as_i64().expect("total"))
 }
 
-async fn order_view(app: &TestApp, token: &str, id: Uuid) -> Value {
-    app.with_token(token)
-        .get(&format!("/api/v1/orders/{id}"))
-        .await
-        .body["data"]
-        .clone()
+async fn order_view(shopper: &Client, id: Uuid) -> Value {
+    shopper.get(&format!("/api/v1/orders/{id}")).await.body["data"].clone()
 }
 
-async fn pay(app: &TestApp, token: &str, id: Uuid) -> (StatusCode, Value) {
-    app.post_json(&format!("/api/v1/orders/{id}/pay"), Some(token), &json!({}))
+async fn pay(shopper: &Client, id: Uuid) -> (StatusCode, Value) {
+    shopper
+        .post(&format!("/api/v1/orders/{id}/pay"), &json!({}))
         .await
+        .into_parts()
 }
 
 async fn notices(app: &TestApp) -> Vec<(String, Option<String>)> {
@@ -68,11 +66,11 @@ async fn notices(app: &TestApp) -> Vec<(String, Option<String>)> {
 async fn paying_signs_a_prepay_and_answers_the_request_payment_parameters() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let token = app.dev_login("mei").await.0;
-    let tea = app.create_product("Oolong", 4_800, 5).await;
-    let (id, total) = order(&app, &token, tea).await;
+    let mei = app.shopper("mei").await;
+    let tea = app.admin().create_product("Oolong", 4_800, 5).await;
+    let (id, total) = order(&mei, tea).await;
 
-    let (status, answer) = pay(&app, &token, id).await;
+    let (status, answer) = pay(&mei, id).await;
 
     assert_eq!(status, StatusCode::OK, "{answer}");
     let params = &answer["data"];
@@ -130,20 +128,15 @@ async fn paying_signs_a_prepay_and_answers_the_request_payment_parameters() {
 async fn only_the_owner_pays_and_only_while_awaiting_payment() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let token = app.dev_login("mei").await.0;
-    let tea = app.create_product("Oolong", 4_800, 5).await;
-    let (id, _) = order(&app, &token, tea).await;
+    let mei = app.shopper("mei").await;
+    let tea = app.admin().create_product("Oolong", 4_800, 5).await;
+    let (id, _) = order(&mei, tea).await;
 
-    let (status, _) = pay(&app, &app.dev_login("lei").await.0, id).await;
+    let (status, _) = pay(&app.shopper("lei").await, id).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    app.post_json(
-        &format!("/api/v1/orders/{id}/cancel"),
-        Some(&token),
-        &json!({}),
-    )
-    .await;
-    let (status, answer) = pay(&app, &token, id).await;
+    mei.cancel_order(id).await;
+    let (status, answer) = pay(&mei, id).await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
     assert_eq!(answer["code"], 40902);
     assert!(
@@ -159,13 +152,13 @@ async fn only_the_owner_pays_and_only_while_awaiting_payment() {
 async fn wechat_pay_failures_are_a_502_naming_them() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let token = app.dev_login("mei").await.0;
-    let tea = app.create_product("Oolong", 4_800, 5).await;
-    let (id, _) = order(&app, &token, tea).await;
+    let mei = app.shopper("mei").await;
+    let tea = app.admin().create_product("Oolong", 4_800, 5).await;
+    let (id, _) = order(&mei, tea).await;
 
     fake.answer_prepay_with(refusal(400, "PARAM_ERROR", "openid mismatch"))
         .await;
-    let (status, answer) = pay(&app, &token, id).await;
+    let (status, answer) = pay(&mei, id).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{answer}");
     assert_eq!(answer["code"], 50200);
     assert!(
@@ -180,7 +173,7 @@ async fn wechat_pay_failures_are_a_502_naming_them() {
         ResponseTemplate::new(200).set_body_json(json!({"prepay_id": "forged"})),
     )
     .await;
-    let (status, answer) = pay(&app, &token, id).await;
+    let (status, answer) = pay(&mei, id).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{answer}");
     assert!(answer["message"].as_str().unwrap_or("").contains("signed"));
 }
@@ -189,15 +182,15 @@ async fn wechat_pay_failures_are_a_502_naming_them() {
 async fn a_notice_pays_the_order_once_and_sells_its_stock() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let token = app.dev_login("mei").await.0;
-    let tea = app.create_product("Oolong", 4_800, 5).await;
-    let (id, total) = order(&app, &token, tea).await;
+    let mei = app.shopper("mei").await;
+    let tea = app.admin().create_product("Oolong", 4_800, 5).await;
+    let (id, total) = order(&mei, tea).await;
     let notice = NoticeOptions::paying(total);
 
     let (status, answer) = fake.send_notice(&app.address, id, &notice).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["code"], "SUCCESS");
-    let paid = order_view(&app, &token, id).await;
+    let paid = order_view(&mei, id).await;
     assert_eq!(paid["status"], "paid");
     assert_eq!(paid["payment_id"], notice.transaction_id.as_str());
     let stock = app.stock(tea).await;
@@ -229,9 +222,9 @@ async fn a_notice_pays_the_order_once_and_sells_its_stock() {
 async fn forged_tampered_stale_and_mismatched_notices_are_refused_and_the_vouched_for_recorded() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let token = app.dev_login("mei").await.0;
-    let tea = app.create_product("Oolong", 4_800, 10).await;
-    let (id, total) = order(&app, &token, tea).await;
+    let mei = app.shopper("mei").await;
+    let tea = app.admin().create_product("Oolong", 4_800, 10).await;
+    let (id, total) = order(&mei, tea).await;
     let right = NoticeOptions::paying(total);
     let cases = [
         (
@@ -280,10 +273,7 @@ async fn forged_tampered_stale_and_mismatched_notices_are_refused_and_the_vouche
         assert_eq!(answer["code"], "FAIL", "{case}");
     }
 
-    assert_eq!(
-        order_view(&app, &token, id).await["status"],
-        "awaiting_payment"
-    );
+    assert_eq!(order_view(&mei, id).await["status"], "awaiting_payment");
     assert_eq!(app.count_events("OrderPaid").await, 0);
     assert_eq!(
         app.stock(tea).await.reserved(),
@@ -310,7 +300,7 @@ async fn forged_tampered_stale_and_mismatched_notices_are_refused_and_the_vouche
     // The right notice still works afterwards.
     let (status, _) = fake.send_notice(&app.address, id, &right).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(order_view(&app, &token, id).await["status"], "paid");
+    assert_eq!(order_view(&mei, id).await["status"], "paid");
 }
 
 /// `payment_notices_unverified_total{reason}` in a /metrics text.
@@ -326,9 +316,9 @@ fn unverified(metrics: &str, reason: &str) -> u64 {
 async fn a_thousand_forged_notices_add_no_rows_and_quote_no_more_than_a_few_characters() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let token = app.dev_login("mei").await.0;
-    let tea = app.create_product("Oolong", 4_800, 10).await;
-    let (id, total) = order(&app, &token, tea).await;
+    let mei = app.shopper("mei").await;
+    let tea = app.admin().create_product("Oolong", 4_800, 10).await;
+    let (id, total) = order(&mei, tea).await;
     let forged = NoticeOptions {
         wrong_signer: true,
         ..NoticeOptions::paying(total)
@@ -342,8 +332,8 @@ async fn a_thousand_forged_notices_add_no_rows_and_quote_no_more_than_a_few_char
     // An attacker-sized serial is quoted, not copied.
     let huge_serial = "S".repeat(10_000);
     let response = app
-        .client
-        .post(format!("{}/api/v1/payments/wechat/notify", app.address))
+        .anon()
+        .request(Method::POST, "/api/v1/payments/wechat/notify")
         .header(
             "wechatpay-timestamp",
             chrono::Utc::now().timestamp().to_string(),
@@ -365,25 +355,17 @@ async fn a_thousand_forged_notices_add_no_rows_and_quote_no_more_than_a_few_char
         answer["message"].as_str().expect("message").len() < 200,
         "{answer}"
     );
-    assert_eq!(
-        order_view(&app, &token, id).await["status"],
-        "awaiting_payment"
-    );
+    assert_eq!(order_view(&mei, id).await["status"], "awaiting_payment");
 }
 
 #[tokio::test]
 async fn a_payment_after_cancel_is_recorded_as_refund_required_and_sells_nothing() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let token = app.dev_login("mei").await.0;
-    let tea = app.create_product("Oolong", 4_800, 5).await;
-    let (id, total) = order(&app, &token, tea).await;
-    app.post_json(
-        &format!("/api/v1/orders/{id}/cancel"),
-        Some(&token),
-        &json!({}),
-    )
-    .await;
+    let mei = app.shopper("mei").await;
+    let tea = app.admin().create_product("Oolong", 4_800, 5).await;
+    let (id, total) = order(&mei, tea).await;
+    mei.cancel_order(id).await;
 
     let notice = NoticeOptions::paying(total);
     let (status, answer) = fake.send_notice(&app.address, id, &notice).await;
@@ -393,7 +375,7 @@ async fn a_payment_after_cancel_is_recorded_as_refund_required_and_sells_nothing
         "WeChat Pay must not resend: {answer}"
     );
 
-    let view = order_view(&app, &token, id).await;
+    let view = order_view(&mei, id).await;
     assert_eq!(view["status"], "cancelled");
     assert_eq!(
         view["refunds_due"][0]["payment_id"],
@@ -412,11 +394,10 @@ async fn a_payment_after_cancel_is_recorded_as_refund_required_and_sells_nothing
 
     // Operators find it.
     let (status, list) = app
-        .get_json_as(
-            "/api/v1/admin/payments/notices?outcome=refund_required",
-            &app.admin_token(),
-        )
-        .await;
+        .admin()
+        .get("/api/v1/admin/payments/notices?outcome=refund_required")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list["data"]["list"][0]["order_id"], id.to_string());
     assert_eq!(
@@ -429,24 +410,24 @@ async fn a_payment_after_cancel_is_recorded_as_refund_required_and_sells_nothing
 async fn dev_mode_pays_with_its_own_keys_and_a_signed_simulated_notice() {
     let (pool, _) = fresh_database().await;
     let app = start(pool, dev_mode_settings()).await;
-    let token = app.dev_login("mei").await.0;
-    let tea = app.create_product("Oolong", 4_800, 5).await;
-    let (id, _) = order(&app, &token, tea).await;
+    let mei = app.shopper("mei").await;
+    let tea = app.admin().create_product("Oolong", 4_800, 5).await;
+    let (id, _) = order(&mei, tea).await;
 
-    let (status, params) = pay(&app, &token, id).await;
+    let (status, params) = pay(&mei, id).await;
     assert_eq!(status, StatusCode::OK, "{params}");
-    let (status, simulated) = app
-        .post_json(
+    let (status, simulated) = mei
+        .post(
             &format!("/api/v1/dev/orders/{id}/simulate-payment"),
-            Some(&token),
             &json!({}),
         )
-        .await;
+        .await
+        .into_parts();
 
     assert_eq!(status, StatusCode::OK, "{simulated}");
     assert_eq!(simulated["data"]["notify_status"], 200);
     assert_eq!(simulated["data"]["order"]["status"], "paid");
-    assert_eq!(order_view(&app, &token, id).await["status"], "paid");
+    assert_eq!(order_view(&mei, id).await["status"], "paid");
     assert_eq!(app.stock(tea).await.on_hand(), 3);
     assert_eq!(notices(&app).await[0].0, "accepted");
 }
@@ -455,17 +436,17 @@ async fn dev_mode_pays_with_its_own_keys_and_a_signed_simulated_notice() {
 async fn simulated_payments_are_refused_outside_dev_mode() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let token = app.dev_login("mei").await.0;
-    let tea = app.create_product("Oolong", 4_800, 5).await;
-    let (id, _) = order(&app, &token, tea).await;
+    let mei = app.shopper("mei").await;
+    let tea = app.admin().create_product("Oolong", 4_800, 5).await;
+    let (id, _) = order(&mei, tea).await;
 
-    let (status, answer) = app
-        .post_json(
+    let (status, answer) = mei
+        .post(
             &format!("/api/v1/dev/orders/{id}/simulate-payment"),
-            Some(&token),
             &json!({}),
         )
-        .await;
+        .await
+        .into_parts();
 
     assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
     assert_eq!(app.count_events("OrderPaid").await, 0);

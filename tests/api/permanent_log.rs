@@ -41,8 +41,10 @@ async fn append_raw(
 /// Each projection's status, by name.
 async fn projections(app: &TestApp) -> Value {
     let (status, body) = app
-        .get_json_as("/api/v1/admin/projections", &app.admin_token())
-        .await;
+        .admin()
+        .get("/api/v1/admin/projections")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     let mut by_name = serde_json::Map::new();
     for projection in body["data"].as_array().expect("list") {
@@ -56,13 +58,14 @@ async fn projections(app: &TestApp) -> Value {
 
 async fn place(app: &TestApp, user: &str, product: Uuid, remark: &str) -> String {
     let (status, body) = app
-        .post_json(
+        .user(user)
+        .post(
             "/api/v1/orders",
-            Some(&app.user_token(user)),
             &json!({"lines": [{"product_id": product, "quantity": 1}],
                     "address": address(), "remark": remark}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["data"]["id"].as_str().expect("id").to_owned()
 }
@@ -114,18 +117,21 @@ async fn text_with_nul_written_by_an_older_version_is_projected_and_read_back_ex
         assert_eq!(body["address"]["detail"], "Room\u{0}1");
         assert_eq!(body["lines"][0]["name"], "Green\u{0}Tea");
     };
-    let token = app.user_token("nul-user");
-    let (status, body) = app
-        .get_json_as(&format!("/api/v1/orders/{order_id}"), &token)
-        .await;
+    let shopper = app.user("nul-user");
+    let (status, body) = shopper
+        .get(&format!("/api/v1/orders/{order_id}"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     check(&body["data"]);
-    let (status, body) = app.get_json_as("/api/v1/orders", &token).await;
+    let (status, body) = shopper.get("/api/v1/orders").await.into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     check(&body["data"]["list"][0]);
     let (status, body) = app
-        .get_json(&format!("/api/v1/products/{product_id}"))
-        .await;
+        .anon()
+        .get(&format!("/api/v1/products/{product_id}"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["name"], "Green\u{0}Tea");
     assert_eq!(body["data"]["description"], "a\u{0}b\u{ffff}");
@@ -138,31 +144,31 @@ async fn text_with_nul_written_by_an_older_version_is_projected_and_read_back_ex
     projections::rebuild::rebuild(&app.state.projector, "orders", |_| {})
         .await
         .expect("rebuild");
-    let (_, body) = app
-        .get_json_as(&format!("/api/v1/orders/{order_id}"), &token)
-        .await;
+    let (_, body) = shopper
+        .get(&format!("/api/v1/orders/{order_id}"))
+        .await
+        .into_parts();
     check(&body["data"]);
 
     // Auditors see it too.
-    let admin = app.admin_token();
-    let (status, body) = app
-        .get_json_as(&format!("/api/v1/admin/orders/{order_id}/history"), &admin)
-        .await;
+    let admin = app.admin();
+    let (status, body) = admin
+        .get(&format!("/api/v1/admin/orders/{order_id}/history"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body["data"][0]["payload"]["OrderPlaced"]["remark"],
         "hi\u{0}there"
     );
     let as_of = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
-    let (status, body) = app
-        .get_json_as(
-            &format!(
-                "/api/v1/admin/orders/{order_id}/state?as_of={}",
-                urlencode(&as_of)
-            ),
-            &admin,
-        )
-        .await;
+    let (status, body) = admin
+        .get(&format!(
+            "/api/v1/admin/orders/{order_id}/state?as_of={}",
+            urlencode(&as_of)
+        ))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -174,7 +180,7 @@ fn urlencode(text: &str) -> String {
 async fn an_event_a_read_model_refuses_is_parked_listed_counted_and_reapplied_after_the_fix() {
     let (pool, options) = fresh_database().await;
     let app = spawn_app_on(pool.clone()).await;
-    let tea = app.create_product("Tea", 100, 10).await;
+    let tea = app.admin().create_product("Tea", 100, 10).await;
     // A read model's table refuses a value (as a schema mistake would).
     sqlx::query("ALTER TABLE order_views ADD CONSTRAINT no_poison CHECK (remark <> 'poison')")
         .execute(&pool)
@@ -183,12 +189,10 @@ async fn an_event_a_read_model_refuses_is_parked_listed_counted_and_reapplied_af
 
     let poisoned = place(&app, "victim", tea, "poison").await;
     let (status, body) = app
-        .post_json(
-            &format!("/api/v1/orders/{poisoned}/cancel"),
-            Some(&app.user_token("victim")),
-            &json!({}),
-        )
-        .await;
+        .user("victim")
+        .cancel_order(&poisoned)
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "the write side takes it: {body}");
     let fine = place(&app, "bystander", tea, "").await;
     settle(&pool).await;
@@ -201,10 +205,11 @@ async fn an_event_a_read_model_refuses_is_parked_listed_counted_and_reapplied_af
         (orders["state"].as_str(), orders["parked"].as_i64()),
         (Some("running"), Some(2))
     );
-    let admin = app.admin_token();
-    let (status, body) = app
-        .get_json_as("/api/v1/admin/projections/orders/parked", &admin)
-        .await;
+    let admin = app.admin();
+    let (status, body) = admin
+        .get("/api/v1/admin/projections/orders/parked")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     let parked = body["data"]["list"].as_array().expect("list").clone();
     assert_eq!(body["data"]["pagination"]["total"], 2);
@@ -254,24 +259,20 @@ async fn an_event_a_read_model_refuses_is_parked_listed_counted_and_reapplied_af
         .execute(&pool)
         .await
         .expect("drop constraint");
-    let (status, body) = app
-        .post_json(
-            "/api/v1/admin/projections/orders/retry-parked",
-            Some(&admin),
-            &json!({}),
-        )
-        .await;
+    let (status, body) = admin
+        .post("/api/v1/admin/projections/orders/retry-parked", &json!({}))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body["data"],
         json!({"applied": 2, "still_parked": 0, "resumed": false})
     );
     let (status, body) = app
-        .get_json_as(
-            &format!("/api/v1/orders/{poisoned}"),
-            &app.user_token("victim"),
-        )
-        .await;
+        .user("victim")
+        .get(&format!("/api/v1/orders/{poisoned}"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         (
@@ -286,7 +287,7 @@ async fn an_event_a_read_model_refuses_is_parked_listed_counted_and_reapplied_af
 #[tokio::test]
 async fn an_event_no_projection_can_read_is_parked_and_the_read_side_goes_on() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 100, 10).await;
+    let tea = app.admin().create_product("Tea", 100, 10).await;
     append_raw(
         &app,
         "Order",
@@ -306,11 +307,10 @@ async fn an_event_no_projection_can_read_is_parked_and_the_read_side_goes_on() {
     }
     assert_eq!(status["catalog"]["parked"], 0, "{status}");
     let (_, body) = app
-        .get_json_as(
-            "/api/v1/admin/projections/daily_sales/parked",
-            &app.admin_token(),
-        )
-        .await;
+        .admin()
+        .get("/api/v1/admin/projections/daily_sales/parked")
+        .await
+        .into_parts();
     assert!(
         body["data"]["list"][0]["error"]
             .as_str()
@@ -323,7 +323,7 @@ async fn an_event_no_projection_can_read_is_parked_and_the_read_side_goes_on() {
 #[tokio::test]
 async fn a_projection_whose_policy_is_to_stop_shows_where_and_resumes_when_retried() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 100, 10).await;
+    let tea = app.admin().create_product("Tea", 100, 10).await;
     settle(&app.pool).await;
     // Not the event's fault: the table lost a column (a botched migration).
     sqlx::query("ALTER TABLE daily_sales RENAME COLUMN revenue_cents TO revenue")
@@ -353,12 +353,13 @@ async fn a_projection_whose_policy_is_to_stop_shows_where_and_resumes_when_retri
         .await
         .expect("rename back");
     let (status, body) = app
-        .post_json(
+        .admin()
+        .post(
             "/api/v1/admin/projections/daily_sales/retry-parked",
-            Some(&app.admin_token()),
             &json!({}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["resumed"], true);
     settle(&app.pool).await;
@@ -373,7 +374,7 @@ async fn a_projection_whose_policy_is_to_stop_shows_where_and_resumes_when_retri
 #[tokio::test]
 async fn a_cancelled_statement_does_not_fail_a_projection() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 100, 10).await;
+    let tea = app.admin().create_product("Tea", 100, 10).await;
     settle(&app.pool).await;
     // Hold the order views so that the projector's next statement waits, then cancel it.
     let mut blocker = app.pool.begin().await.expect("begin");
@@ -382,19 +383,16 @@ async fn a_cancelled_statement_does_not_fail_a_projection() {
         .await
         .expect("lock");
     let placing = {
-        let (address, client, token) =
-            (app.address.clone(), app.client.clone(), app.user_token("u"));
+        let shopper = app.user("u");
         tokio::spawn(async move {
-            client
-                .post(format!("{address}/api/v1/orders"))
-                .bearer_auth(token)
-                .json(&json!({"lines": [{"product_id": tea, "quantity": 1}], "address": crate::support::address()}))
-                .send()
+            shopper
+                .post(
+                    "/api/v1/orders",
+                    &json!({"lines": [{"product_id": tea, "quantity": 1}],
+                            "address": crate::support::address()}),
+                )
                 .await
-                .expect("request")
-                .json::<Value>()
-                .await
-                .expect("json")
+                .body
         })
     };
     let pid: i32 = eventually("the projector waits on the lock", || async {
@@ -439,7 +437,7 @@ async fn a_postgresql_restart_does_not_fail_a_projection() {
         .expect("pool");
     ordo::database::migrate(&pool).await.expect("migrate");
     let app = spawn_app_on(pool.clone()).await;
-    let tea = app.create_product("Tea", 100, 10).await;
+    let tea = app.admin().create_product("Tea", 100, 10).await;
     place(&app, "before", tea, "").await;
 
     let mut server = tokio::task::spawn_blocking(move || {
@@ -460,7 +458,11 @@ async fn a_postgresql_restart_does_not_fail_a_projection() {
     .expect("task");
 
     let order = eventually("an order is taken again", || async {
-        let (status, body) = app.place_order("after", &[(tea, 1)]).await;
+        let (status, body) = app
+            .user("after")
+            .place_order(&[(tea, 1)])
+            .await
+            .into_parts();
         (status == StatusCode::CREATED)
             .then(|| body["data"]["id"].as_str().unwrap_or("").to_owned())
     })

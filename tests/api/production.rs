@@ -6,7 +6,7 @@ use ordo::secret::Secret;
 use ordo::state::AppSettings;
 use reqwest::StatusCode;
 
-use crate::support::{TestApp, spawn_app_with};
+use crate::support::{Client, TestApp, spawn_app_with};
 
 async fn app(metrics_token: Option<&str>) -> TestApp {
     spawn_app_with(AppSettings {
@@ -24,11 +24,11 @@ async fn app(metrics_token: Option<&str>) -> TestApp {
 async fn metrics_need_their_token_when_one_is_set() {
     let app = app(Some("scrape-me")).await;
     let metrics = |token: Option<&'static str>| {
-        let mut request = app.client.get(format!("{}/metrics", app.address));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        async move { request.send().await.expect("metrics").status() }
+        let scraper = match token {
+            Some(token) => app.with_token(token),
+            None => app.anon(),
+        };
+        async move { scraper.get("/metrics").await.status }
     };
 
     assert_eq!(metrics(None).await, StatusCode::UNAUTHORIZED);
@@ -40,12 +40,8 @@ async fn metrics_need_their_token_when_one_is_set() {
 async fn an_invented_method_is_counted_as_other() {
     let app = app(None).await;
     let brew = reqwest::Method::from_bytes(b"BREWCOFFEE").expect("a method");
-    let answer = app
-        .client
-        .request(brew, format!("{}/api/v1/products", app.address))
-        .send()
-        .await
-        .expect("request");
+    let anon = app.anon();
+    let answer = anon.send_raw(anon.request(brew, "/api/v1/products")).await;
     assert!(answer.status().is_client_error());
 
     let metrics = app.metrics().await;
@@ -59,27 +55,24 @@ async fn an_invented_method_is_counted_as_other() {
 #[tokio::test]
 async fn readiness_reasons_are_for_this_machine_and_operators_only() {
     let app = app(None).await;
-    let ready = |forwarded_for: Option<&'static str>, token: Option<String>| {
-        let mut request = app.client.get(format!("{}/readyz", app.address));
+    let ready = |forwarded_for: Option<&'static str>, caller: Client| {
+        let mut request = caller.request(reqwest::Method::GET, "/readyz");
         if let Some(address) = forwarded_for {
             request = request.header("x-forwarded-for", address);
         }
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
         async move {
-            let response = request.send().await.expect("readyz");
+            let response = caller.send_raw(request).await;
             assert_eq!(response.status(), StatusCode::OK);
             response.json::<serde_json::Value>().await.expect("json")["data"].clone()
         }
     };
 
-    let local = ready(None, None).await;
+    let local = ready(None, app.anon()).await;
     assert_eq!(local["database"], "reachable", "{local}");
-    let public = ready(Some("203.0.113.9"), None).await;
+    let public = ready(Some("203.0.113.9"), app.anon()).await;
     assert_eq!(public, serde_json::json!({"status": "ready"}));
-    let shopper = ready(Some("203.0.113.9"), Some(app.user_token("mei"))).await;
+    let shopper = ready(Some("203.0.113.9"), app.user("mei")).await;
     assert_eq!(shopper, serde_json::json!({"status": "ready"}));
-    let operator = ready(Some("203.0.113.9"), Some(app.admin_token())).await;
+    let operator = ready(Some("203.0.113.9"), app.admin()).await;
     assert_eq!(operator["pending_migrations"], 0, "{operator}");
 }

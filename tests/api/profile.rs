@@ -4,9 +4,9 @@
 use ordo::rate_limit::RateLimits;
 use ordo::state::AppSettings;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{TestApp, spawn_app, spawn_app_on, spawn_app_with};
+use crate::support::{Answer, TestApp, spawn_app, spawn_app_on, spawn_app_with};
 
 async fn user_events(app: &TestApp, id: &str) -> i64 {
     sqlx::query_scalar(
@@ -21,28 +21,31 @@ async fn user_events(app: &TestApp, id: &str) -> i64 {
 #[tokio::test]
 async fn a_profile_saved_unchanged_writes_nothing_and_answers_the_profile() {
     let app = spawn_app().await;
-    let (token, id) = app.dev_login("mei").await;
+    let mei = app.shopper("mei").await;
+    let id = mei.id();
     let profile = json!({"nickname": "Mei", "avatar_url": "https://img.example/mei.png",
                          "phone": "+8613800000000"});
-    let (status, changed) = app.put_json("/api/v1/me", &token, &profile).await;
+    let (status, changed) = mei.put("/api/v1/me", &profile).await.into_parts();
     assert_eq!(status, StatusCode::OK, "{changed}");
-    let events = user_events(&app, &id).await;
+    let events = user_events(&app, id).await;
 
     let mut answers = Vec::new();
     for _ in 0..5 {
-        answers.push(app.put_json("/api/v1/me", &token, &profile).await);
+        answers.push(mei.put("/api/v1/me", &profile).await);
     }
-    answers.push(app.put_json("/api/v1/me", &token, &json!({})).await);
-    answers.push(
-        app.put_json("/api/v1/me", &token, &json!({"nickname": "Mei"}))
-            .await,
-    );
+    answers.push(mei.put("/api/v1/me", &json!({})).await);
+    answers.push(mei.put("/api/v1/me", &json!({"nickname": "Mei"})).await);
 
-    for (status, answer) in &answers {
+    for Answer {
+        status,
+        body: answer,
+        ..
+    } in &answers
+    {
         assert_eq!(*status, StatusCode::OK, "{answer}");
         assert_eq!(answer["data"], changed["data"]);
     }
-    assert_eq!(user_events(&app, &id).await, events);
+    assert_eq!(user_events(&app, id).await, events);
     assert_eq!(app.count_events("ProfileUpdated").await, 1);
 }
 
@@ -59,23 +62,21 @@ async fn a_user_who_changed_their_profile_250_times_loads_from_a_snapshot() {
         ..AppSettings::default()
     })
     .await;
-    let (token, id) = app.dev_login("mei").await;
+    let mei = app.shopper("mei").await;
+    let id = mei.id();
 
     for change in 1..=250 {
-        let (status, answer) = app
-            .put_json(
-                "/api/v1/me",
-                &token,
-                &json!({"nickname": format!("Mei {change}")}),
-            )
-            .await;
+        let (status, answer) = mei
+            .put("/api/v1/me", &json!({"nickname": format!("Mei {change}")}))
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::OK, "{answer}");
     }
 
     let snapshot: Option<i64> = sqlx::query_scalar(
         "SELECT last_sequence FROM snapshots WHERE aggregate_type = 'User' AND aggregate_id = $1",
     )
-    .bind(&id)
+    .bind(id)
     .fetch_optional(&app.pool)
     .await
     .expect("the snapshot");
@@ -83,18 +84,20 @@ async fn a_user_who_changed_their_profile_250_times_loads_from_a_snapshot() {
         snapshot.is_some_and(|sequence| sequence >= 200),
         "{snapshot:?}"
     );
-    assert_eq!(user_events(&app, &id).await, 251);
+    assert_eq!(user_events(&app, id).await, 251);
     // Another server on the same database loads the user from the snapshot and the events
     // after it.
     let other = spawn_app_on(app.pool.clone()).await;
     for server in [&app, &other] {
-        let (status, me) = server.get_json_as("/api/v1/me", &token).await;
+        let (status, me) = mei.on(server).get("/api/v1/me").await.into_parts();
         assert_eq!(status, StatusCode::OK, "{me}");
         assert_eq!(me["data"]["nickname"], "Mei 250");
     }
-    let (status, _): (StatusCode, Value) = other
-        .put_json("/api/v1/me", &token, &json!({"nickname": "Mei 251"}))
-        .await;
+    let (status, _) = mei
+        .on(&other)
+        .put("/api/v1/me", &json!({"nickname": "Mei 251"}))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(user_events(&app, &id).await, 252);
+    assert_eq!(user_events(&app, id).await, 252);
 }

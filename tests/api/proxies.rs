@@ -4,7 +4,7 @@
 
 use ordo::rate_limit::{Rate, RateLimits};
 use ordo::state::AppSettings;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::support::{TestApp, address, spawn_app_with};
@@ -31,8 +31,8 @@ async fn app_behind(trusted_proxies: &[&str]) -> TestApp {
 }
 
 async fn products_for(app: &TestApp, forwarded_for: &str) -> StatusCode {
-    app.client
-        .get(format!("{}/api/v1/products", app.address))
+    app.anon()
+        .request(Method::GET, "/api/v1/products")
         .header("x-forwarded-for", forwarded_for)
         .send()
         .await
@@ -78,13 +78,11 @@ async fn from_an_untrusted_peer_a_forged_forwarded_for_is_ignored() {
 #[tokio::test]
 async fn the_events_of_an_order_placed_through_the_proxy_record_the_shoppers_address() {
     let app = app_behind(&["127.0.0.0/8"]).await;
-    let tea = app.create_product("Oolong", 4_800, 5).await;
-    let shopper = app.user_token("mei");
+    let tea = app.admin().create_product("Oolong", 4_800, 5).await;
+    let shopper = app.user("mei");
 
-    let response = app
-        .client
-        .post(format!("{}/api/v1/orders", app.address))
-        .bearer_auth(&shopper)
+    let response = shopper
+        .request(Method::POST, "/api/v1/orders")
         .header("x-forwarded-for", "198.51.100.23")
         .json(&json!({"lines": [{"product_id": tea, "quantity": 1}], "address": address()}))
         .send()

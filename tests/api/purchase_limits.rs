@@ -34,13 +34,14 @@ fn settings(max_unpaid_orders: u32) -> AppSettings {
 /// Creates a product with this purchase limit (`null`: none) and 1,000 units.
 async fn product(app: &TestApp, name: &str, limit: Value) -> Uuid {
     let (status, body) = app
-        .post_json(
+        .admin()
+        .post(
             "/api/v1/admin/products",
-            Some(&app.admin_token()),
             &json!({"name": name, "price_cents": 100, "initial_stock": 1000,
                     "limit_per_user": limit}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["data"]["limit_per_user"], limit);
     body["data"]["id"]
@@ -57,25 +58,19 @@ type Attempt<'a> = (&'a TestApp, String, Vec<(Uuid, i64)>);
 async fn all_at_once(orders: Vec<Attempt<'_>>) -> Vec<(StatusCode, Value)> {
     let mut tasks = Vec::new();
     for (app, shopper, lines) in orders {
-        let (client, url, token) = (
-            app.client.clone(),
-            format!("{}/api/v1/orders", app.address),
-            app.user_token(&shopper),
-        );
+        let shopper = app.user(&shopper);
         let lines: Vec<Value> = lines
             .iter()
             .map(|(id, quantity)| json!({"product_id": id, "quantity": quantity}))
             .collect();
         tasks.push(tokio::spawn(async move {
-            let response = client
-                .post(url)
-                .bearer_auth(token)
-                .json(&json!({"lines": lines, "address": address()}))
-                .send()
+            shopper
+                .post(
+                    "/api/v1/orders",
+                    &json!({"lines": lines, "address": address()}),
+                )
                 .await
-                .expect("request");
-            let status = response.status();
-            (status, response.json::<Value>().await.expect("json"))
+                .into_parts()
         }));
     }
     let mut answers = Vec::new();
@@ -160,7 +155,8 @@ async fn two_hundred_concurrent_attempts_by_one_shopper_never_pass_the_limit() {
     assert_eq!(app.count_events("PurchaseOpened").await, placed as i64);
 
     // Another shopper is not held back by the first one's purchases.
-    let (status, body) = app.place_order("patient", &[(limited, 3)]).await;
+    let patient = app.user("patient");
+    let (status, body) = patient.place_order(&[(limited, 3)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
@@ -174,10 +170,12 @@ async fn two_shoppers_on_two_server_processes_never_pass_the_limit() {
     // each decides on state the other one moves: only the event store keeps them honest.
     for (app, shopper) in [(&first, "ann"), (&second, "bob")] {
         let other = product(app, "Warm-up", Value::Null).await;
-        let (status, body) = app.place_order(shopper, &[(other, 1)]).await;
+        let shopper = app.user(shopper);
+        let (status, body) = shopper.place_order(&[(other, 1)]).await.into_parts();
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
-    let (status, body) = second.place_order("ann", &[(limited, 1)]).await;
+    let ann = second.user("ann");
+    let (status, body) = ann.place_order(&[(limited, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
     let shopper = |n: usize| if n % 4 < 2 { "ann" } else { "bob" };
@@ -248,23 +246,18 @@ async fn the_open_order_cap_plus_one_concurrent_orders_places_exactly_the_cap() 
 
     // A paid order no longer counts as unpaid: the next order is placed.
     first.pay(placed[0].0, placed[0].1).await;
-    let (status, body) = second.place_order("busy", &[(tea, 1)]).await;
+    let (busy_on_first, busy_on_second) = (first.user("busy"), second.user("busy"));
+    let (status, body) = busy_on_second.place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = first.place_order("busy", &[(tea, 1)]).await;
+    let (status, body) = busy_on_first.place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(
         (status, body["code"].clone()),
         (StatusCode::CONFLICT, json!(40905))
     );
     // Nor does a cancelled one.
-    let (status, _) = second
-        .post_json(
-            &format!("/api/v1/orders/{}/cancel", placed[1].0),
-            Some(&second.user_token("busy")),
-            &json!({}),
-        )
-        .await;
+    let (status, _) = busy_on_second.cancel_order(placed[1].0).await.into_parts();
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = first.place_order("busy", &[(tea, 1)]).await;
+    let (status, body) = busy_on_first.place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
@@ -283,13 +276,13 @@ async fn cancelled_and_expired_orders_give_their_units_back_and_paid_ones_keep_t
     )
     .await;
     let tea = product(&app, "Tea", json!(2)).await;
-    let token = app.user_token("sam");
+    let sam = app.user("sam");
     let order_id = |body: &Value| body["data"]["id"].as_str().expect("id").to_owned();
 
-    let (status, body) = app.place_order("sam", &[(tea, 2)]).await;
+    let (status, body) = sam.place_order(&[(tea, 2)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let first = order_id(&body);
-    let (status, body) = app.place_order("sam", &[(tea, 1)]).await;
+    let (status, body) = sam.place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
         body["data"]["limits"],
@@ -297,37 +290,32 @@ async fn cancelled_and_expired_orders_give_their_units_back_and_paid_ones_keep_t
     );
 
     // Cancelled: both units come back.
-    let (status, _) = app
-        .post_json(
-            &format!("/api/v1/orders/{first}/cancel"),
-            Some(&token),
-            &json!({}),
-        )
-        .await;
+    let (status, _) = sam.cancel_order(&first).await.into_parts();
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = app.place_order("sam", &[(tea, 1)]).await;
+    let (status, body) = sam.place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let paid = order_id(&body);
     app.pay(paid.parse().expect("uuid"), 100).await;
 
     // Expired unpaid: its unit comes back. The paid one keeps counting.
-    let (status, body) = app.place_order("sam", &[(tea, 1)]).await;
+    let (status, body) = sam.place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let expiring = order_id(&body);
     eventually("the unpaid order expires", || async {
-        let (_, body) = app
-            .get_json_as(&format!("/api/v1/orders/{expiring}"), &token)
-            .await;
+        let (_, body) = sam
+            .get(&format!("/api/v1/orders/{expiring}"))
+            .await
+            .into_parts();
         (body["data"]["status"] == "cancelled").then_some(())
     })
     .await;
-    let (status, body) = app.place_order("sam", &[(tea, 2)]).await;
+    let (status, body) = sam.place_order(&[(tea, 2)]).await.into_parts();
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
         body["data"]["limits"],
         json!([{"product_id": tea, "limit": 2, "already": 1, "requested": 2}])
     );
-    let (status, body) = app.place_order("sam", &[(tea, 1)]).await;
+    let (status, body) = sam.place_order(&[(tea, 1)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let stock = app.stock(tea).await;
     assert_eq!((stock.on_hand(), stock.reserved()), (999, 1));
@@ -337,15 +325,15 @@ async fn cancelled_and_expired_orders_give_their_units_back_and_paid_ones_keep_t
 async fn a_limit_is_set_shown_changed_and_removed_through_the_api() {
     let (pool, _) = fresh_database().await;
     let app = start(pool, settings(5)).await;
-    let admin = app.admin_token();
+    let admin = app.admin();
     for bad in [json!(0), json!(-1), json!("two"), json!(1.5)] {
-        let (status, body) = app
-            .post_json(
+        let (status, body) = admin
+            .post(
                 "/api/v1/admin/products",
-                Some(&admin),
                 &json!({"name": "Tea", "price_cents": 1, "limit_per_user": bad}),
             )
-            .await;
+            .await
+            .into_parts();
         assert!(status.is_client_error(), "{bad}: {status} {body}");
         assert!(
             body["message"]
@@ -356,17 +344,23 @@ async fn a_limit_is_set_shown_changed_and_removed_through_the_api() {
         );
     }
     let tea = product(&app, "Tea", json!(1)).await;
+    let anon = app.anon();
     let limit_shown = || async {
-        let (_, body) = app.get_json(&format!("/api/v1/products/{tea}")).await;
+        let (_, body) = anon
+            .get(&format!("/api/v1/products/{tea}"))
+            .await
+            .into_parts();
         body["data"]["limit_per_user"].clone()
     };
     assert_eq!(limit_shown().await, json!(1));
 
     let put = |body: Value| {
-        let (app, admin) = (&app, &admin);
+        let admin = &admin;
         async move {
-            app.put_json(&format!("/api/v1/admin/products/{tea}"), admin, &body)
+            admin
+                .put(&format!("/api/v1/admin/products/{tea}"), &body)
                 .await
+                .into_parts()
         }
     };
     let (status, body) = put(json!({"limit_per_user": 4})).await;
@@ -388,10 +382,11 @@ async fn a_limit_is_set_shown_changed_and_removed_through_the_api() {
         (StatusCode::OK, Value::Null)
     );
     assert_eq!(limit_shown().await, Value::Null);
-    let (_, list) = app.get_json("/api/v1/products").await;
+    let (_, list) = anon.get("/api/v1/products").await.into_parts();
     assert_eq!(list["data"]["list"][0]["limit_per_user"], Value::Null);
 
     // Without a limit, one shopper may take what there is.
-    let (status, body) = app.place_order("any", &[(tea, 999)]).await;
+    let anyone = app.user("any");
+    let (status, body) = anyone.place_order(&[(tea, 999)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }

@@ -1,6 +1,6 @@
 //! The shopper's reads: the catalog and their own orders, from the read models.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::support::spawn_app;
@@ -8,24 +8,28 @@ use crate::support::spawn_app;
 #[tokio::test]
 async fn the_catalog_lists_filters_and_pages_products_with_their_stock() {
     let app = spawn_app().await;
-    let admin = app.admin_token();
+    let admin = app.admin();
     for (name, category, stock) in [
         ("Green tea", "tea", 5),
         ("Black tea", "tea", 0),
         ("Cup", "ware", 2),
     ] {
-        let (status, _) = app
-            .post_json(
+        let (status, _) = admin
+            .post(
                 "/api/v1/admin/products",
-                Some(&admin),
                 &json!({"name": name, "description": "fine", "category": category,
                         "price_cents": 990, "initial_stock": stock}),
             )
-            .await;
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::CREATED);
     }
 
-    let (status, body) = app.get_json("/api/v1/products?category=tea").await;
+    let (status, body) = app
+        .anon()
+        .get("/api/v1/products?category=tea")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     let names: Vec<&str> = body["data"]["list"]
         .as_array()
@@ -36,22 +40,38 @@ async fn the_catalog_lists_filters_and_pages_products_with_their_stock() {
     assert_eq!(names, ["Black tea", "Green tea"]);
     assert_eq!(body["data"]["list"][1]["available"], 5);
 
-    let (_, body) = app.get_json("/api/v1/products?keyword=CUP").await;
+    let (_, body) = app
+        .anon()
+        .get("/api/v1/products?keyword=CUP")
+        .await
+        .into_parts();
     assert_eq!(body["data"]["pagination"]["total"], 1);
-    let (_, body) = app.get_json("/api/v1/products?keyword=%25").await;
+    let (_, body) = app
+        .anon()
+        .get("/api/v1/products?keyword=%25")
+        .await
+        .into_parts();
     assert_eq!(
         body["data"]["pagination"]["total"], 0,
         "% is matched literally"
     );
 
-    let (_, body) = app.get_json("/api/v1/products?page=2&size=2").await;
+    let (_, body) = app
+        .anon()
+        .get("/api/v1/products?page=2&size=2")
+        .await
+        .into_parts();
     assert_eq!(
         body["data"]["pagination"],
         json!({"total": 3, "page": 2, "size": 2, "total_pages": 2})
     );
     assert_eq!(body["data"]["list"].as_array().map(Vec::len), Some(1));
 
-    let (status, body) = app.get_json("/api/v1/products?size=101").await;
+    let (status, body) = app
+        .anon()
+        .get("/api/v1/products?size=101")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["data"]["errors"][0]["field"], "size");
 }
@@ -59,45 +79,46 @@ async fn the_catalog_lists_filters_and_pages_products_with_their_stock() {
 #[tokio::test]
 async fn a_product_is_found_by_id_and_an_unknown_one_is_not() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 3).await;
+    let tea = app.admin().create_product("Tea", 500, 3).await;
 
-    let (status, body) = app.get_json(&format!("/api/v1/products/{tea}")).await;
+    let (status, body) = app
+        .anon()
+        .get(&format!("/api/v1/products/{tea}"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["name"], "Tea");
     assert_eq!(body["data"]["available"], 3);
 
     let (status, _) = app
-        .get_json(&format!("/api/v1/products/{}", uuid::Uuid::new_v4()))
-        .await;
+        .anon()
+        .get(&format!("/api/v1/products/{}", uuid::Uuid::new_v4()))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app.get_json("/api/v1/products/not-a-uuid").await;
+    let (status, _) = app
+        .anon()
+        .get("/api/v1/products/not-a-uuid")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn my_orders_are_listed_newest_first_filtered_by_status_and_only_mine() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 10).await;
+    let tea = app.admin().create_product("Tea", 500, 10).await;
     let mut ids = Vec::new();
     for _ in 0..3 {
-        let (_, body) = app.place_order("me", &[(tea, 1)]).await;
+        let (_, body) = app.user("me").place_order(&[(tea, 1)]).await.into_parts();
         ids.push(body["data"]["id"].as_str().expect("id").to_owned());
     }
-    app.place_order("someone-else", &[(tea, 1)]).await;
-    let token = app.user_token("me");
-    let (status, _) = app
-        .post_json(
-            &format!("/api/v1/orders/{}/cancel", ids[0]),
-            Some(&token),
-            &json!({}),
-        )
-        .await;
+    app.user("someone-else").place_order(&[(tea, 1)]).await;
+    let me = app.user("me");
+    let (status, _) = me.cancel_order(&ids[0]).await.into_parts();
     assert_eq!(status, StatusCode::OK);
     let get = |path: String| {
-        let request = app
-            .client
-            .get(format!("{}{path}", app.address))
-            .bearer_auth(&token);
+        let request = me.request(Method::GET, &path);
         async move {
             let response = request.send().await.expect("get");
             (
@@ -139,13 +160,10 @@ async fn my_orders_are_listed_newest_first_filtered_by_status_and_only_mine() {
 #[tokio::test]
 async fn operators_see_each_projections_status_and_can_start_a_rebuild() {
     let app = spawn_app().await;
-    app.create_product("Tea", 500, 3).await;
-    let admin = app.admin_token();
+    app.admin().create_product("Tea", 500, 3).await;
+    let admin = app.admin();
     let get_status = || {
-        let request = app
-            .client
-            .get(format!("{}/api/v1/admin/projections", app.address))
-            .bearer_auth(&admin);
+        let request = admin.request(Method::GET, "/api/v1/admin/projections");
         async move {
             request
                 .send()
@@ -167,13 +185,10 @@ async fn operators_see_each_projections_status_and_can_start_a_rebuild() {
     assert_eq!(names, ["catalog", "daily_sales", "orders"]);
     assert_eq!(body["data"][0]["state"], "running");
 
-    let (status, body) = app
-        .post_json(
-            "/api/v1/admin/projections/catalog/rebuild",
-            Some(&admin),
-            &json!({}),
-        )
-        .await;
+    let (status, body) = admin
+        .post("/api/v1/admin/projections/catalog/rebuild", &json!({}))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let mut version = 1;
     for _ in 0..100 {
@@ -186,46 +201,35 @@ async fn operators_see_each_projections_status_and_can_start_a_rebuild() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(version, 2, "the rebuilt catalog was swapped in");
-    let (status, _) = app.get_json("/api/v1/products").await;
+    let (status, _) = app.anon().get("/api/v1/products").await.into_parts();
     assert_eq!(status, StatusCode::OK);
 
-    let (status, _) = app
-        .post_json(
-            "/api/v1/admin/projections/nothing/rebuild",
-            Some(&admin),
-            &json!({}),
-        )
-        .await;
+    let (status, _) = admin
+        .post("/api/v1/admin/projections/nothing/rebuild", &json!({}))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app
-        .post_json(
-            "/api/v1/admin/projections/catalog/rebuild",
-            Some(&app.user_token("u")),
-            &json!({}),
-        )
-        .await;
+        .user("u")
+        .post("/api/v1/admin/projections/catalog/rebuild", &json!({}))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn the_order_list_totals_follow_every_status_change_and_match_a_rebuild() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 100, 100).await;
+    let tea = app.admin().create_product("Tea", 100, 100).await;
     let mut orders = Vec::new();
-    let token = app.user_token("counted");
+    let counted = app.user("counted");
     // Two cancelled first: a shopper holds at most five unpaid orders.
     for n in 0..6 {
-        let (status, body) = app.place_order("counted", &[(tea, 1)]).await;
+        let (status, body) = counted.place_order(&[(tea, 1)]).await.into_parts();
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let order = body["data"]["id"].as_str().expect("id").to_owned();
         if n < 2 {
-            let (status, _) = app
-                .post_json(
-                    &format!("/api/v1/orders/{order}/cancel"),
-                    Some(&token),
-                    &json!({}),
-                )
-                .await;
+            let (status, _) = counted.cancel_order(&order).await.into_parts();
             assert_eq!(status, StatusCode::OK);
         }
         orders.push(order);
@@ -236,11 +240,12 @@ async fn the_order_list_totals_follow_every_status_change_and_match_a_rebuild() 
     crate::support::settle(&app.pool).await;
 
     let total = |query: &'static str| {
-        let (app, token) = (&app, &token);
+        let counted = &counted;
         async move {
-            let (status, body) = app
-                .get_json_as(&format!("/api/v1/orders{query}"), token)
-                .await;
+            let (status, body) = counted
+                .get(&format!("/api/v1/orders{query}"))
+                .await
+                .into_parts();
             assert_eq!(status, StatusCode::OK, "{body}");
             body["data"]["pagination"]["total"].as_i64().expect("total")
         }
@@ -250,9 +255,10 @@ async fn the_order_list_totals_follow_every_status_change_and_match_a_rebuild() 
     assert_eq!(total("?status=paid").await, 3);
     assert_eq!(total("?status=awaiting_payment").await, 1);
     assert_eq!(total("?status=shipped").await, 0);
-    let (_, body) = app
-        .get_json_as("/api/v1/orders?size=4&page=2", &token)
-        .await;
+    let (_, body) = counted
+        .get("/api/v1/orders?size=4&page=2")
+        .await
+        .into_parts();
     assert_eq!(
         body["data"]["pagination"],
         json!({"total": 6, "page": 2, "size": 4, "total_pages": 2})

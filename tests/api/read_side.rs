@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ordo::event_store::{EventData, EventMetadata, StreamAppend, StreamId, append_in};
 use projections::rebuild::rebuild;
 use projections::{Projector, Step};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -46,7 +46,11 @@ async fn catch_up_fully(projector: &Projector) {
 }
 
 async fn place(app: &TestApp, user: &str, product: uuid::Uuid, quantity: i64) -> String {
-    let (status, body) = app.place_order(user, &[(product, quantity)]).await;
+    let (status, body) = app
+        .user(user)
+        .place_order(&[(product, quantity)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["data"]["id"].as_str().expect("id").to_owned()
 }
@@ -54,34 +58,23 @@ async fn place(app: &TestApp, user: &str, product: uuid::Uuid, quantity: i64) ->
 #[tokio::test]
 async fn a_placed_order_can_be_read_back_at_once() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 700, 1_000).await;
+    let tea = app.admin().create_product("Tea", 700, 1_000).await;
 
     let mut tasks = Vec::new();
     for buyer in 0..40 {
-        let (client, address, token) = (
-            app.client.clone(),
-            app.address.clone(),
-            app.user_token(&format!("b{buyer}")),
-        );
+        let buyer = app.user(&format!("b{buyer}"));
         tasks.push(tokio::spawn(async move {
-            let placed: Value = client
-                .post(format!("{address}/api/v1/orders"))
-                .bearer_auth(&token)
-                .json(&json!({"lines": [{"product_id": tea, "quantity": 1}], "address": crate::support::address()}))
-                .send()
+            let placed: Value = buyer
+                .post(
+                    "/api/v1/orders",
+                    &json!({"lines": [{"product_id": tea, "quantity": 1}],
+                            "address": crate::support::address()}),
+                )
                 .await
-                .expect("place")
-                .json()
-                .await
-                .expect("json");
+                .body;
             let id = placed["data"]["id"].as_str().expect("id").to_owned();
-            let read = client
-                .get(format!("{address}/api/v1/orders/{id}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .expect("get");
-            (placed, read.status(), read.json::<Value>().await.expect("json"))
+            let read = buyer.get(&format!("/api/v1/orders/{id}")).await;
+            (placed, read.status, read.body)
         }));
     }
 
@@ -98,13 +91,12 @@ async fn a_placed_order_can_be_read_back_at_once() {
 #[tokio::test]
 async fn another_users_order_cannot_be_read() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 700, 10).await;
+    let tea = app.admin().create_product("Tea", 700, 10).await;
     let id = place(&app, "owner", tea, 1).await;
 
     let response = app
-        .client
-        .get(format!("{}/api/v1/orders/{id}", app.address))
-        .bearer_auth(app.user_token("stranger"))
+        .user("stranger")
+        .request(Method::GET, &format!("/api/v1/orders/{id}"))
         .send()
         .await
         .expect("get");
@@ -115,17 +107,15 @@ async fn another_users_order_cannot_be_read() {
 #[tokio::test]
 async fn the_read_model_after_restarts_equals_a_fresh_rebuild() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 700, 100).await;
+    let tea = app.admin().create_product("Tea", 700, 100).await;
     for i in 0..12 {
         let id = place(&app, &format!("u{}", i % 3), tea, 1 + i % 2).await;
         if i % 3 == 0 {
             let (status, _) = app
-                .post_json(
-                    &format!("/api/v1/orders/{id}/cancel"),
-                    Some(&app.user_token(&format!("u{}", i % 3))),
-                    &json!({}),
-                )
-                .await;
+                .user(&format!("u{}", i % 3))
+                .cancel_order(id)
+                .await
+                .into_parts();
             assert_eq!(status, StatusCode::OK);
         }
         if i % 4 == 1 {
@@ -155,7 +145,7 @@ async fn the_read_model_after_restarts_equals_a_fresh_rebuild() {
 #[tokio::test]
 async fn an_order_committed_late_is_not_skipped() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 700, 10).await;
+    let tea = app.admin().create_product("Tea", 700, 10).await;
     let projector = Projector::new(app.pool.clone(), projections::all());
     catch_up_fully(&projector).await;
 
@@ -209,10 +199,10 @@ async fn an_order_committed_late_is_not_skipped() {
 #[tokio::test]
 async fn read_models_move_past_events_they_do_not_read_without_fetching_them() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 100, 10).await;
+    let tea = app.admin().create_product("Tea", 100, 10).await;
     // A login writes only a User stream: no read model reads it, yet each one's
     // checkpoint must pass it, or a read-your-writes wait on it would never end.
-    app.dev_login("only-a-user").await;
+    app.shopper("only-a-user").await;
     let last: (i64, i64) = sqlx::query_as(
         "SELECT transaction_id::text::bigint, global_position FROM events
           ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
@@ -241,8 +231,16 @@ async fn read_models_move_past_events_they_do_not_read_without_fetching_them() {
         );
     }
     // And they still apply what they read, after it.
-    let (status, _) = app.place_order("only-a-user", &[(tea, 2)]).await;
+    let (status, _) = app
+        .user("only-a-user")
+        .place_order(&[(tea, 2)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED);
-    let (_, product) = app.get_json(&format!("/api/v1/products/{tea}")).await;
+    let (_, product) = app
+        .anon()
+        .get(&format!("/api/v1/products/{tea}"))
+        .await
+        .into_parts();
     assert_eq!(product["data"]["available"], 8);
 }

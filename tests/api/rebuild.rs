@@ -10,7 +10,7 @@ use chrono::Utc;
 use ordo::write::OrderActor;
 use projections::Projector;
 use projections::rebuild::rebuild;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -54,30 +54,21 @@ async fn rebuilt(app: &TestApp) -> Vec<Vec<Value>> {
 async fn workload(app: &TestApp, products: &[Uuid], rounds: usize) {
     let mut tasks = Vec::new();
     for client in 0..8 {
-        let (base, token, user) = (
-            app.address.clone(),
-            app.user_token(&format!("shopper-{client}")),
-            format!("shopper-{client}"),
-        );
+        let user = format!("shopper-{client}");
+        let shopper = app.user(&user);
         let products = products.to_vec();
-        let http = app.client.clone();
         let write = app.state.write.clone();
         tasks.push(tokio::spawn(async move {
             for round in 0..rounds {
                 let product = products[(client * 7 + round * 3) % products.len()];
-                let placed: Value = http
-                    .post(format!("{base}/api/v1/orders"))
-                    .bearer_auth(&token)
-                    .json(
+                let placed: Value = shopper
+                    .post(
+                        "/api/v1/orders",
                         &json!({"lines": [{"product_id": product, "quantity": 1 + round % 3}],
                                   "address": crate::support::address()}),
                     )
-                    .send()
                     .await
-                    .expect("place")
-                    .json()
-                    .await
-                    .expect("json");
+                    .body;
                 let Some(id) = placed["data"]["id"]
                     .as_str()
                     .and_then(|id| id.parse::<Uuid>().ok())
@@ -86,11 +77,12 @@ async fn workload(app: &TestApp, products: &[Uuid], rounds: usize) {
                 };
                 match (client + round) % 3 {
                     0 => {
-                        http.post(format!("{base}/api/v1/orders/{id}/cancel"))
-                            .bearer_auth(&token)
-                            .send()
-                            .await
-                            .expect("cancel");
+                        shopper
+                            .send_raw(
+                                shopper
+                                    .request(Method::POST, &format!("/api/v1/orders/{id}/cancel")),
+                            )
+                            .await;
                     }
                     1 => {
                         let total = placed["data"]["total_cents"].as_i64().expect("total");
@@ -113,15 +105,15 @@ async fn workload(app: &TestApp, products: &[Uuid], rounds: usize) {
             }
         }));
     }
-    let admin = app.admin_token();
+    let admin = app.admin();
     for (i, product) in products.iter().enumerate() {
-        let (status, _) = app
-            .post_json(
+        let (status, _) = admin
+            .post(
                 &format!("/api/v1/admin/products/{product}/stock"),
-                Some(&admin),
                 &json!({"quantity": 5 + i, "reason": "delivery"}),
             )
-            .await;
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::OK);
     }
     for task in tasks {
@@ -133,7 +125,8 @@ async fn products(app: &TestApp) -> Vec<Uuid> {
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(
-            app.create_product(&format!("P{i}"), 100 * (i + 1), 30)
+            app.admin()
+                .create_product(&format!("P{i}"), 100 * (i + 1), 30)
                 .await,
         );
     }
@@ -230,16 +223,12 @@ async fn a_rebuild_while_the_shop_sells_swaps_in_a_complete_copy() {
         })
     };
     let reader = {
-        let (http, base) = (app.client.clone(), app.address.clone());
+        let shopper = app.anon();
         tokio::spawn(async move {
             let mut answers = 0;
             for _ in 0..50 {
-                let response = http
-                    .get(format!("{base}/api/v1/products"))
-                    .send()
-                    .await
-                    .expect("get");
-                assert_eq!(response.status(), StatusCode::OK);
+                let response = shopper.get("/api/v1/products").await;
+                assert_eq!(response.status, StatusCode::OK);
                 answers += 1;
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }

@@ -36,8 +36,12 @@ async fn paid_on_database(
         },
     )
     .await;
-    let product = app.create_product("Tea", 1_250, 10).await;
-    let (status, body) = app.place_order(SHOPPER, &[(product, 2)]).await;
+    let product = app.admin().create_product("Tea", 1_250, 10).await;
+    let (status, body) = app
+        .user(SHOPPER)
+        .place_order(&[(product, 2)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id: Uuid = body["data"]["id"]
         .as_str()
@@ -64,7 +68,7 @@ async fn refund(app: &TestApp, id: Uuid) -> Value {
 }
 
 async fn order_view(app: &TestApp, id: Uuid) -> Value {
-    app.with_token(&app.user_token(SHOPPER))
+    app.user(SHOPPER)
         .get(&format!("/api/v1/orders/{id}"))
         .await
         .body["data"]
@@ -74,8 +78,10 @@ async fn order_view(app: &TestApp, id: Uuid) -> Value {
 /// The ids of the orders the operators' refunds-due list shows.
 async fn refunds_due(app: &TestApp) -> Vec<Value> {
     let (status, body) = app
-        .get_json_as("/api/v1/admin/refunds-due", &app.admin_token())
-        .await;
+        .admin()
+        .get("/api/v1/admin/refunds-due")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     body["data"]["list"].as_array().expect("list").clone()
 }
@@ -134,8 +140,10 @@ async fn abnormal_keeps_the_order_refunding_and_flagged_then_success_refunds_it_
     assert_eq!(app.stock(product).await.on_hand(), 10);
     assert!(refunds_due(&app).await.is_empty());
     let (status, report) = app
-        .get_json_as("/api/v1/admin/audit/verify", &app.admin_token())
-        .await;
+        .admin()
+        .get("/api/v1/admin/audit/verify")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["data"]["ok"], true, "{report}");
 }

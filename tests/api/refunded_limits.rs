@@ -25,13 +25,14 @@ async fn refunding_an_order_the_limits_never_counted_does_not_free_units_held_by
     )
     .await;
     let (status, body) = app
-        .post_json(
+        .admin()
+        .post(
             "/api/v1/admin/products",
-            Some(&app.admin_token()),
             &json!({"name": "Flash tea", "price_cents": 100, "initial_stock": 100,
                     "limit_per_user": 2}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let product: Uuid = body["data"]["id"]
         .as_str()
@@ -85,7 +86,11 @@ async fn refunding_an_order_the_limits_never_counted_does_not_free_units_held_by
     assert_eq!(status, StatusCode::OK, "{answer}");
 
     // Today's order takes the shopper to the limit.
-    let (status, body) = app.place_order(SHOPPER, &[(product, 2)]).await;
+    let (status, body) = app
+        .user(SHOPPER)
+        .place_order(&[(product, 2)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
     // The old order refunded: its units back to stock, none to the limits.
@@ -112,7 +117,11 @@ async fn refunding_an_order_the_limits_never_counted_does_not_free_units_held_by
     assert_eq!(app.count_events("StockReturned").await, 1);
     assert_eq!(app.count_events("PurchaseReturned").await, 0);
 
-    let (status, body) = app.place_order(SHOPPER, &[(product, 1)]).await;
+    let (status, body) = app
+        .user(SHOPPER)
+        .place_order(&[(product, 1)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["code"], 40904, "{body}");
     assert_eq!(body["data"]["limits"][0]["already"], 2, "{body}");

@@ -47,7 +47,11 @@ async fn paid_order(
 }
 
 async fn placed(app: &TestApp, product: Uuid, quantity: i64) -> (Uuid, i64) {
-    let (status, body) = app.place_order(SHOPPER, &[(product, quantity)]).await;
+    let (status, body) = app
+        .user(SHOPPER)
+        .place_order(&[(product, quantity)])
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["data"]["id"]
         .as_str()
@@ -69,7 +73,7 @@ async fn refund(app: &TestApp, id: Uuid) -> (StatusCode, Value) {
 }
 
 async fn order_view(app: &TestApp, id: Uuid) -> Value {
-    app.with_token(&app.user_token(SHOPPER))
+    app.user(SHOPPER)
         .get(&format!("/api/v1/orders/{id}"))
         .await
         .body["data"]
@@ -78,8 +82,10 @@ async fn order_view(app: &TestApp, id: Uuid) -> Value {
 
 async fn verify_ok(app: &TestApp) {
     let (status, report) = app
-        .get_json_as("/api/v1/admin/audit/verify", &app.admin_token())
-        .await;
+        .admin()
+        .get("/api/v1/admin/audit/verify")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["data"]["ok"], true, "{report}");
 }
@@ -102,7 +108,7 @@ async fn refund_notices(app: &TestApp) -> Vec<(String, Option<String>)> {
 async fn an_operator_refunds_a_paid_order_and_its_units_come_back_once() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let product = app.create_product("Tea", 1_250, 10).await;
+    let product = app.admin().create_product("Tea", 1_250, 10).await;
     let (id, payment) = paid_order(&app, &fake, product, 2).await;
     assert_eq!(app.stock(product).await.on_hand(), 8);
 
@@ -178,7 +184,7 @@ async fn an_operator_refunds_a_paid_order_and_its_units_come_back_once() {
 async fn a_refund_notice_before_the_refund_call_answers_settles_it_once() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let product = app.create_product("Tea", 1_000, 5).await;
+    let product = app.admin().create_product("Tea", 1_000, 5).await;
     let (id, payment) = paid_order(&app, &fake, product, 1).await;
     // WeChat Pay answers SUCCESS, but only after its notice has come and been recorded.
     fake.answer_refunds_with(
@@ -190,17 +196,15 @@ async fn a_refund_notice_before_the_refund_call_answers_settles_it_once() {
     )
     .await;
     let asked = tokio::spawn({
-        let address = app.address.clone();
-        let token = app.admin_token();
+        let admin = app.admin();
         async move {
-            reqwest::Client::new()
-                .post(format!("{address}/api/v1/admin/orders/{id}/refund"))
-                .bearer_auth(token)
-                .json(&json!({"reason": REASON}))
-                .send()
+            admin
+                .post(
+                    &format!("/api/v1/admin/orders/{id}/refund"),
+                    &json!({"reason": REASON}),
+                )
                 .await
-                .expect("refund asked")
-                .status()
+                .status
         }
     });
     let number = crate::support::eventually("the refund is requested", || async {
@@ -235,7 +239,7 @@ async fn a_refund_asked_on_two_servers_at_once_is_requested_and_sent_once() {
     };
     let first = start(pool.clone(), settings()).await;
     let second = start(pool, settings()).await;
-    let product = first.create_product("Tea", 1_000, 5).await;
+    let product = first.admin().create_product("Tea", 1_000, 5).await;
     let (id, _) = paid_order(&first, &fake, product, 1).await;
     // Each server's cache holds the order as paid.
     assert_eq!(order_view(&second, id).await["status"], "paid");
@@ -268,7 +272,7 @@ async fn a_refund_asked_on_two_servers_at_once_is_requested_and_sent_once() {
 async fn a_refused_refund_puts_the_order_back_with_wechat_pays_reason() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let product = app.create_product("Tea", 1_000, 5).await;
+    let product = app.admin().create_product("Tea", 1_000, 5).await;
     let (id, _) = paid_order(&app, &fake, product, 1).await;
     fake.answer_refunds_with(refusal(403, "NOT_ENOUGH", "基本账户余额不足"), 1)
         .await;
@@ -305,7 +309,7 @@ async fn a_refused_refund_puts_the_order_back_with_wechat_pays_reason() {
 async fn a_shipped_order_is_refunded_without_its_units_coming_back() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let product = app.create_product("Tea", 1_000, 5).await;
+    let product = app.admin().create_product("Tea", 1_000, 5).await;
     let (id, payment) = paid_order(&app, &fake, product, 2).await;
     let shipped = app
         .admin()
@@ -334,12 +338,9 @@ async fn a_shipped_order_is_refunded_without_its_units_coming_back() {
 async fn a_payment_after_cancel_is_paid_back_through_the_same_flow() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let product = app.create_product("Tea", 1_000, 5).await;
+    let product = app.admin().create_product("Tea", 1_000, 5).await;
     let (id, total) = placed(&app, product, 1).await;
-    let cancelled = app
-        .with_token(&app.user_token(SHOPPER))
-        .post(&format!("/api/v1/orders/{id}/cancel"), &json!({}))
-        .await;
+    let cancelled = app.user(SHOPPER).cancel_order(id).await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
     let late = NoticeOptions::paying(total);
     fake.send_notice(&app.address, id, &late).await;
@@ -372,7 +373,7 @@ async fn a_payment_after_cancel_is_paid_back_through_the_same_flow() {
 async fn refund_notices_not_matching_a_refund_are_refused_and_recorded() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let product = app.create_product("Tea", 1_000, 5).await;
+    let product = app.admin().create_product("Tea", 1_000, 5).await;
     let (id, payment) = paid_order(&app, &fake, product, 1).await;
     let (_, body) = refund(&app, id).await;
     let number = refund_no(&body["data"], 0);
@@ -429,7 +430,7 @@ async fn refund_notices_not_matching_a_refund_are_refused_and_recorded() {
 async fn an_unanswered_refund_is_followed_up_and_sent_again() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let product = app.create_product("Tea", 1_000, 5).await;
+    let product = app.admin().create_product("Tea", 1_000, 5).await;
     let (id, payment) = paid_order(&app, &fake, product, 1).await;
     fake.answer_refunds_with(ResponseTemplate::new(500), 1)
         .await;
@@ -466,7 +467,7 @@ async fn an_unanswered_refund_is_followed_up_and_sent_again() {
 async fn a_refund_asked_for_while_the_order_views_lag_is_still_followed_up() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let product = app.create_product("Tea", 1_000, 5).await;
+    let product = app.admin().create_product("Tea", 1_000, 5).await;
     let (id, _) = paid_order(&app, &fake, product, 1).await;
     crate::support::settle(&app.pool).await;
     let name = app.pool.connect_options().get_database().map(str::to_owned);
@@ -500,9 +501,9 @@ async fn a_refund_asked_for_while_the_order_views_lag_is_still_followed_up() {
 async fn dev_mode_refunds_end_to_end_and_the_history_says_who_and_why() {
     let (pool, _) = fresh_database().await;
     let app = start(pool, dev_mode_settings()).await;
-    let product = app.create_product("Tea", 1_000, 5).await;
+    let product = app.admin().create_product("Tea", 1_000, 5).await;
     let (id, _) = placed(&app, product, 2).await;
-    let shopper = app.with_token(&app.user_token(SHOPPER));
+    let shopper = app.user(SHOPPER);
     let paid = shopper
         .post(
             &format!("/api/v1/dev/orders/{id}/simulate-payment"),
@@ -582,7 +583,7 @@ async fn after_any_mix_of_pays_cancels_refunds_and_duplicate_notices_stock_and_t
     let fake = FakeWeChatPay::start().await;
     let app = &app_with(&fake).await;
     let initial = 100;
-    let product = app.create_product("Tea", 1_000, initial).await;
+    let product = app.admin().create_product("Tea", 1_000, initial).await;
     let (mut sold, mut returned) = (0, 0);
     for scenario in 0..8 {
         let quantity = 1 + scenario % 3;
@@ -590,10 +591,7 @@ async fn after_any_mix_of_pays_cancels_refunds_and_duplicate_notices_stock_and_t
         let payment = NoticeOptions::paying(total);
         let pay = || fake.send_notice(&app.address, id, &payment);
         let cancel = || async move {
-            let answer = app
-                .with_token(&app.user_token(SHOPPER))
-                .post(&format!("/api/v1/orders/{id}/cancel"), &json!({}))
-                .await;
+            let answer = app.user(SHOPPER).cancel_order(id).await;
             assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         };
         match scenario {
@@ -687,7 +685,7 @@ async fn after_any_mix_of_pays_cancels_refunds_and_duplicate_notices_stock_and_t
 async fn hostile_reasons_and_ids_are_refused_naming_the_problem_and_write_nothing() {
     let fake = FakeWeChatPay::start().await;
     let app = app_with(&fake).await;
-    let product = app.create_product("Tea", 1_000, 5).await;
+    let product = app.admin().create_product("Tea", 1_000, 5).await;
     let (id, _) = paid_order(&app, &fake, product, 1).await;
     let long = "退".repeat(10_000);
     for reason in ["", "nul\u{0}byte", "bell\u{7}", "two\nlines", long.as_str()] {
@@ -732,7 +730,7 @@ async fn hostile_reasons_and_ids_are_refused_naming_the_problem_and_write_nothin
 async fn without_wechat_pay_a_refund_is_refused_before_anything_is_written() {
     let (pool, _) = fresh_database().await;
     let app = start(pool, AppSettings::default()).await;
-    let product = app.create_product("Tea", 1_000, 5).await;
+    let product = app.admin().create_product("Tea", 1_000, 5).await;
     let (id, total) = placed(&app, product, 1).await;
     app.pay(id, total).await;
     let (status, body) = refund(&app, id).await;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use ordo::retention::{self, PurgeReport, RetentionSettings};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -228,9 +228,8 @@ async fn the_log(pool: &PgPool) -> (i64, Option<String>) {
 
 async fn order_with_key(app: &TestApp, key: &str, product: Uuid) -> (StatusCode, Value, bool) {
     let response = app
-        .client
-        .post(format!("{}/api/v1/orders", app.address))
-        .bearer_auth(app.user_token("u1"))
+        .user("u1")
+        .request(Method::POST, "/api/v1/orders")
         .header("Idempotency-Key", key)
         .json(&json!({"lines": [{"product_id": product, "quantity": 1}], "address": address()}))
         .send()
@@ -244,7 +243,7 @@ async fn order_with_key(app: &TestApp, key: &str, product: Uuid) -> (StatusCode,
 #[tokio::test]
 async fn an_idempotent_post_replayed_within_24_hours_still_replays_after_a_purge() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 10).await;
+    let tea = app.admin().create_product("Tea", 500, 10).await;
     let (status, first, _) = order_with_key(&app, "checkout-1", tea).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     // Claimed nearly a day ago, beside a key whose day is over.
@@ -271,8 +270,8 @@ async fn an_idempotent_post_replayed_within_24_hours_still_replays_after_a_purge
 #[tokio::test]
 async fn a_purge_leaves_every_event_as_it_was_and_counts_what_it_deleted() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 10).await;
-    let (status, order) = app.place_order("u1", &[(tea, 2)]).await;
+    let tea = app.admin().create_product("Tea", 500, 10).await;
+    let (status, order) = app.user("u1").place_order(&[(tea, 2)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{order}");
     claim_key(&app.pool, "u1", "old", 2.0 * DAY, false).await;
     session(&app.pool, "old", -30.0 * DAY, None).await;

@@ -1,7 +1,7 @@
 //! `ordo serve` as a user runs it: the real binary, its embedded PostgreSQL, signals.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use ordo::event_store::{
@@ -45,12 +45,14 @@ fn marker() -> StreamAppend {
 
 #[tokio::test]
 async fn ordo_serve_in_an_empty_directory_starts_stops_cleanly_and_keeps_its_data() {
-    // Under the temp dir: the `postgres` system user must be able to enter it when the
-    // tests run as root.
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("ordo-serve-test-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("create the directory");
-    let data_dir = dir.join("data");
+    // Under the temp dir and open to others: the `postgres` system user must be able to
+    // enter it when the tests run as root. Removed when dropped, a failed run's too.
+    let dir = tempfile::Builder::new()
+        .prefix("ordo-serve-test-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .tempdir()
+        .expect("create the directory");
+    let data_dir = dir.path().join("data");
 
     let port = free_port();
     let mut first = start_ordo(&data_dir, port);
@@ -92,7 +94,6 @@ async fn ordo_serve_in_an_empty_directory_starts_stops_cleanly_and_keeps_its_dat
         "the event written before the restart is still there"
     );
     assert_eq!(events[0].payload, serde_json::json!({"kept": true}));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `ordo serve` on `listen` with the embedded database in `data_dir`, no dev mode or

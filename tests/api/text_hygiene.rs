@@ -44,8 +44,8 @@ fn id_of(body: &Value) -> Uuid {
 }
 
 async fn paid_order(app: &TestApp) -> Uuid {
-    let tea = app.create_product("Tea", 500, 5).await;
-    let (status, body) = app.place_order("u1", &[(tea, 2)]).await;
+    let tea = app.admin().create_product("Tea", 500, 5).await;
+    let (status, body) = app.user("u1").place_order(&[(tea, 2)]).await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = id_of(&body);
     app.pay(id, 1_000).await;
@@ -55,8 +55,8 @@ async fn paid_order(app: &TestApp) -> Uuid {
 #[tokio::test]
 async fn a_control_character_in_any_address_field_or_the_remark_is_refused_naming_the_field() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 5).await;
-    let token = app.user_token("u1");
+    let tea = app.admin().create_product("Tea", 500, 5).await;
+    let shopper = app.user("u1");
     let fields = [
         "address.name",
         "address.phone",
@@ -71,7 +71,7 @@ async fn a_control_character_in_any_address_field_or_the_remark_is_refused_namin
             let mut body = order_body(tea);
             set_order_field(&mut body, field, &format!("hi{bad}there"));
 
-            let (status, answer) = app.post_json("/api/v1/orders", Some(&token), &body).await;
+            let (status, answer) = shopper.post("/api/v1/orders", &body).await.into_parts();
 
             assert_refused(status, &answer, field);
         }
@@ -85,19 +85,20 @@ async fn a_control_character_in_any_address_field_or_the_remark_is_refused_namin
 #[tokio::test]
 async fn a_remark_with_a_newline_and_emoji_is_placed_and_read_back_as_typed() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 5).await;
-    let token = app.user_token("u1");
+    let tea = app.admin().create_product("Tea", 500, 5).await;
+    let shopper = app.user("u1");
     let remark = "请放门口\r\nleave it at the door 🙏🏽\tthanks";
     let mut body = order_body(tea);
     set_order_field(&mut body, "remark", remark);
 
-    let (status, placed) = app.post_json("/api/v1/orders", Some(&token), &body).await;
+    let (status, placed) = shopper.post("/api/v1/orders", &body).await.into_parts();
 
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     assert_eq!(placed["data"]["remark"], remark);
-    let (status, read) = app
-        .get_json_as(&format!("/api/v1/orders/{}", id_of(&placed)), &token)
-        .await;
+    let (status, read) = shopper
+        .get(&format!("/api/v1/orders/{}", id_of(&placed)))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{read}");
     assert_eq!(read["data"]["remark"], remark);
 }
@@ -105,13 +106,15 @@ async fn a_remark_with_a_newline_and_emoji_is_placed_and_read_back_as_typed() {
 #[tokio::test]
 async fn a_remark_of_ten_thousand_characters_is_refused() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 5).await;
+    let tea = app.admin().create_product("Tea", 500, 5).await;
     let mut body = order_body(tea);
     set_order_field(&mut body, "remark", &"长".repeat(10_000));
 
     let (status, answer) = app
-        .post_json("/api/v1/orders", Some(&app.user_token("u1")), &body)
-        .await;
+        .user("u1")
+        .post("/api/v1/orders", &body)
+        .await
+        .into_parts();
 
     assert_refused(status, &answer, "remark");
     assert_eq!(
@@ -132,8 +135,10 @@ async fn a_control_character_in_a_new_products_text_is_refused_naming_the_field(
             body[field] = json!(format!("Tea{bad}"));
 
             let (status, answer) = app
-                .post_json("/api/v1/admin/products", Some(&app.admin_token()), &body)
-                .await;
+                .admin()
+                .post("/api/v1/admin/products", &body)
+                .await
+                .into_parts();
 
             assert_refused(status, &answer, field);
         }
@@ -145,19 +150,23 @@ async fn a_control_character_in_a_new_products_text_is_refused_naming_the_field(
 #[tokio::test]
 async fn a_control_character_in_a_product_change_is_refused_and_the_product_stays_as_it_was() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 5).await;
+    let tea = app.admin().create_product("Tea", 500, 5).await;
     let path = format!("/api/v1/admin/products/{tea}");
     for field in ["name", "description", "category"] {
         for bad in FORBIDDEN {
             let body = json!({ field: format!("Tea{bad}") });
 
-            let (status, answer) = app.put_json(&path, &app.admin_token(), &body).await;
+            let (status, answer) = app.admin().put(&path, &body).await.into_parts();
 
             assert_refused(status, &answer, field);
         }
     }
     assert_eq!(app.count_events("ProductUpdated").await, 0);
-    let (status, product) = app.get_json(&format!("/api/v1/products/{tea}")).await;
+    let (status, product) = app
+        .anon()
+        .get(&format!("/api/v1/products/{tea}"))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{product}");
     assert_eq!(
         (
@@ -172,39 +181,41 @@ async fn a_control_character_in_a_product_change_is_refused_and_the_product_stay
 #[tokio::test]
 async fn a_name_with_a_tab_is_refused_but_a_description_may_hold_tabs_and_newlines() {
     let app = spawn_app().await;
-    let admin = app.admin_token();
-    let (status, answer) = app
-        .post_json(
+    let admin = app.admin();
+    let (status, answer) = admin
+        .post(
             "/api/v1/admin/products",
-            Some(&admin),
             &json!({"name": "Oolong\ttea", "price_cents": 500}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_refused(status, &answer, "name");
     assert_eq!(app.count_events("ProductCreated").await, 0);
 
     let description = "250 g\n\tloose leaf\r\n\tfrom Fujian 🍃";
-    let (status, created) = app
-        .post_json(
+    let (status, created) = admin
+        .post(
             "/api/v1/admin/products",
-            Some(&admin),
             &json!({"name": "Oolong tea", "description": description, "price_cents": 500}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let (status, product) = app
-        .get_json(&format!("/api/v1/products/{}", id_of(&created)))
-        .await;
+        .anon()
+        .get(&format!("/api/v1/products/{}", id_of(&created)))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{product}");
     assert_eq!(product["data"]["description"], description);
 
-    let (status, answer) = app
-        .put_json(
+    let (status, answer) = admin
+        .put(
             &format!("/api/v1/admin/products/{}", id_of(&created)),
-            &admin,
             &json!({"category": "tea\n"}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_refused(status, &answer, "category");
 }
 
@@ -218,43 +229,42 @@ async fn a_control_character_in_a_shipment_is_refused_and_the_order_stays_shippa
             let mut body = json!({"carrier": "SF Express", "tracking_no": "SF123"});
             body[field] = json!(format!("SF{bad}1"));
 
-            let (status, answer) = app.post_json(&path, Some(&app.admin_token()), &body).await;
+            let (status, answer) = app.admin().post(&path, &body).await.into_parts();
 
             assert_refused(status, &answer, field);
         }
     }
     assert_eq!(app.count_events("OrderShipped").await, 0);
     let (status, shipped) = app
-        .post_json(
+        .admin()
+        .post(
             &path,
-            Some(&app.admin_token()),
             &json!({"carrier": "SF Express", "tracking_no": "SF123"}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "still shippable: {shipped}");
 }
 
 #[tokio::test]
 async fn a_control_character_in_a_stock_reason_is_refused_and_no_stock_moves() {
     let app = spawn_app().await;
-    let tea = app.create_product("Tea", 500, 5).await;
+    let tea = app.admin().create_product("Tea", 500, 5).await;
     let path = format!("/api/v1/admin/products/{tea}/stock");
     for quantity in [3, -1] {
         for bad in FORBIDDEN {
             let body = json!({"quantity": quantity, "reason": format!("recount{bad}")});
 
-            let (status, answer) = app.post_json(&path, Some(&app.admin_token()), &body).await;
+            let (status, answer) = app.admin().post(&path, &body).await.into_parts();
 
             assert_refused(status, &answer, "reason");
         }
     }
     let (status, answer) = app
-        .post_json(
-            &path,
-            Some(&app.admin_token()),
-            &json!({"quantity": 0, "reason": "a\nb"}),
-        )
-        .await;
+        .admin()
+        .post(&path, &json!({"quantity": 0, "reason": "a\nb"}))
+        .await
+        .into_parts();
     assert_refused(status, &answer, "quantity");
     assert_eq!(answer["data"]["errors"][1]["field"], "reason", "{answer}");
 
@@ -266,7 +276,7 @@ async fn a_control_character_in_a_stock_reason_is_refused_and_no_stock_moves() {
 #[tokio::test]
 async fn a_control_character_in_the_profile_is_refused_and_the_profile_stays_as_it_was() {
     let app = spawn_app().await;
-    let (token, _) = app.dev_login("mei").await;
+    let mei = app.shopper("mei").await;
     for field in ["nickname", "avatar_url", "phone"] {
         for bad in FORBIDDEN {
             let text = match field {
@@ -275,15 +285,16 @@ async fn a_control_character_in_the_profile_is_refused_and_the_profile_stays_as_
                 _ => format!("+86{bad}13800000000"),
             };
 
-            let (status, answer) = app
-                .put_json("/api/v1/me", &token, &json!({ field: text }))
-                .await;
+            let (status, answer) = mei
+                .put("/api/v1/me", &json!({ field: text }))
+                .await
+                .into_parts();
 
             assert_refused(status, &answer, field);
         }
     }
     assert_eq!(app.count_events("ProfileUpdated").await, 0);
-    let (status, me) = app.get_json_as("/api/v1/me", &token).await;
+    let (status, me) = mei.get("/api/v1/me").await.into_parts();
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["data"]["nickname"], "mei");
 }
@@ -297,8 +308,10 @@ async fn a_login_code_with_a_control_character_or_over_128_characters_is_refused
         .chain([format!("dev:{}", "x".repeat(125)), "dev:a\nb".to_owned()]);
     for code in codes {
         let (status, answer) = app
-            .post_json("/api/v1/auth/wechat-login", None, &json!({"code": code}))
-            .await;
+            .anon()
+            .post("/api/v1/auth/wechat-login", &json!({"code": code}))
+            .await
+            .into_parts();
 
         assert_refused(status, &answer, "code");
     }
@@ -308,34 +321,46 @@ async fn a_login_code_with_a_control_character_or_over_128_characters_is_refused
 #[tokio::test]
 async fn a_control_character_in_the_keyword_or_category_filter_is_refused_naming_it() {
     let app = spawn_app().await;
-    app.create_product("Tea", 500, 5).await;
+    app.admin().create_product("Tea", 500, 5).await;
     // NUL, ESC, DEL, NEL (a C1 control) and U+FFFF, percent-encoded as UTF-8.
     let encoded = ["%00", "%1B", "%7F", "%C2%85", "%EF%BF%BF", "a%0Ab"];
     for field in ["keyword", "category"] {
         for bad in encoded {
             let (status, answer) = app
-                .get_json(&format!("/api/v1/products?{field}=te{bad}"))
-                .await;
+                .anon()
+                .get(&format!("/api/v1/products?{field}=te{bad}"))
+                .await
+                .into_parts();
 
             assert_refused(status, &answer, field);
         }
         let (status, answer) = app
-            .get_json(&format!("/api/v1/products?{field}={}", "t".repeat(101)))
-            .await;
+            .anon()
+            .get(&format!("/api/v1/products?{field}={}", "t".repeat(101)))
+            .await
+            .into_parts();
         assert_refused(status, &answer, field);
         let (status, answer) = app
-            .get_json(&format!("/api/v1/products?{field}={}", "t".repeat(100)))
-            .await;
+            .anon()
+            .get(&format!("/api/v1/products?{field}={}", "t".repeat(100)))
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::OK, "100 characters: {answer}");
     }
 
     let (status, both) = app
-        .get_json("/api/v1/products?keyword=%00&category=%00")
-        .await;
+        .anon()
+        .get("/api/v1/products?keyword=%00&category=%00")
+        .await
+        .into_parts();
     assert_refused(status, &both, "keyword");
     assert_eq!(both["data"]["errors"][1]["field"], "category", "{both}");
 
-    let (status, found) = app.get_json("/api/v1/products?keyword=te").await;
+    let (status, found) = app
+        .anon()
+        .get("/api/v1/products?keyword=te")
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{found}");
     assert_eq!(found["data"]["pagination"]["total"], 1);
 }

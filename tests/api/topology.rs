@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use ordo::auth::{JwtKeys, Role};
 use ordo::secret::Secret;
-use reqwest::StatusCode;
-use serde_json::{Value, json};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::support::{FakeWeChatPay, NoticeOptions, address, eventually};
+use crate::support::{Client, FakeWeChatPay, NoticeOptions, address, eventually};
 
 const JWT_SECRET: &str = "the topology's secret, at least 32 bytes long";
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/local-topology.sh");
@@ -81,16 +81,17 @@ impl Topology {
         format!("{}{path}", self.setting("ORDO_HTTPS_URL"))
     }
 
-    /// An HTTPS client trusting only the topology's certificate, connecting from
+    /// A caller over HTTPS trusting only the topology's certificate, connecting from
     /// 127.0.0.`n`.
-    fn client_from(&self, n: u8) -> reqwest::Client {
+    fn client_from(&self, n: u8) -> Client {
         let pem = std::fs::read(self.setting("ORDO_CA_CERT")).expect("the certificate");
-        reqwest::Client::builder()
+        let http = reqwest::Client::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("a certificate"))
             .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, n)))
             .timeout(Duration::from_secs(10))
             .build()
-            .expect("a client")
+            .expect("a client");
+        Client::at(http, self.url(""))
     }
 
     fn log(&self, name: &str) -> String {
@@ -138,12 +139,6 @@ impl Respond for Code2Session {
     }
 }
 
-async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
-    let response = request.send().await.expect("an answer through nginx");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn behind_nginx_over_https_shoppers_pay_are_limited_one_by_one_and_survive_a_lost_process() {
     let wechat = MockServer::start().await;
@@ -176,15 +171,15 @@ async fn behind_nginx_over_https_shoppers_pay_are_limited_one_by_one_and_survive
     let admin = JwtKeys::new(&Secret::new(JWT_SECRET))
         .issue("ops", Role::Admin, Duration::from_secs(600))
         .expect("an operator's token");
-    let operator = topology.client_from(10);
-    let (status, body) = send(
-        operator
-            .post(topology.url("/api/v1/admin/products"))
-            .bearer_auth(&admin)
-            .json(&json!({"name": "Tea", "description": "", "category": "tea",
-                          "price_cents": 1_200, "initial_stock": 100})),
-    )
-    .await;
+    let operator = topology.client_from(10).with_token(&admin);
+    let (status, body) = operator
+        .post(
+            "/api/v1/admin/products",
+            &json!({"name": "Tea", "description": "", "category": "tea",
+                          "price_cents": 1_200, "initial_stock": 100}),
+        )
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let product = body["data"]["id"].as_str().expect("product id").to_owned();
 
@@ -193,22 +188,24 @@ async fn behind_nginx_over_https_shoppers_pay_are_limited_one_by_one_and_survive
     let mut image = include_bytes!("../fixtures/tea.png").to_vec();
     image.resize(1024 * 1024, 0);
     let (content_type, form) = crate::support::form(&[("file", "tea.png", &image)]);
-    let (status, body) = send(
-        operator
-            .post(topology.url(&format!("/api/v1/admin/products/{product}/images")))
-            .bearer_auth(&admin)
-            .header("content-type", content_type)
-            .body(form),
-    )
-    .await;
+    let (status, body) = operator
+        .send(
+            operator
+                .request(
+                    Method::POST,
+                    &format!("/api/v1/admin/products/{product}/images"),
+                )
+                .header("content-type", content_type)
+                .body(form),
+        )
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let image_url = body["data"]["url"].as_str().expect("its url").to_owned();
     for _ in 0..4 {
         let response = operator
-            .get(topology.url(&image_url))
-            .send()
-            .await
-            .expect("the image through nginx");
+            .send_raw(operator.request(Method::GET, &image_url))
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(
             response.bytes().await.expect("bytes").as_ref(),
@@ -217,53 +214,50 @@ async fn behind_nginx_over_https_shoppers_pay_are_limited_one_by_one_and_survive
     }
 
     let mei = topology.client_from(2);
-    let (status, body) = send(
-        mei.post(topology.url("/api/v1/auth/wechat-login"))
-            .json(&json!({"code": "mei"})),
-    )
-    .await;
+    let (status, body) = mei
+        .post("/api/v1/auth/wechat-login", &json!({"code": "mei"}))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
-    let token = body["data"]["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let (status, body) = send(
-        mei.post(topology.url("/api/v1/orders"))
-            .bearer_auth(&token)
-            .json(&json!({"lines": [{"product_id": product, "quantity": 2}],
-                          "address": address(), "remark": ""})),
-    )
-    .await;
+    let mei = mei.with_token(body["data"]["access_token"].as_str().expect("token"));
+    let (status, body) = mei
+        .post(
+            "/api/v1/orders",
+            &json!({"lines": [{"product_id": product, "quantity": 2}],
+                          "address": address(), "remark": ""}),
+        )
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let order: Uuid = body["data"]["id"]
         .as_str()
         .and_then(|id| id.parse().ok())
         .expect("order id");
-    let (status, body) = send(
-        mei.post(topology.url(&format!("/api/v1/orders/{order}/pay")))
-            .bearer_auth(&token),
-    )
-    .await;
+    let (status, body) = mei
+        .send(mei.request(Method::POST, &format!("/api/v1/orders/{order}/pay")))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["data"]["package"].as_str().is_some(), "{body}");
 
     let (headers, notice) = pay.notice(order, &NoticeOptions::paying(2_400));
     let wechat_pay = topology.client_from(20);
     let mut request = wechat_pay
-        .post(topology.url("/api/v1/payments/wechat/notify"))
+        .request(Method::POST, "/api/v1/payments/wechat/notify")
         .body(notice);
     for (name, value) in headers {
         request = request.header(name, value);
     }
-    let (status, body) = send(request).await;
+    let (status, body) = wechat_pay.send(request).await.into_parts();
     assert_eq!(status, StatusCode::OK, "the notice through nginx: {body}");
-    let poller = topology.client_from(11);
+    let poller = topology.client_from(11).with_token(mei.token());
     let paid = eventually("the order to show paid", || {
-        let request = poller
-            .get(topology.url(&format!("/api/v1/orders/{order}")))
-            .bearer_auth(&token);
+        let poller = &poller;
         async move {
-            let (_, body) = send(request).await;
+            let (_, body) = poller
+                .get(&format!("/api/v1/orders/{order}"))
+                .await
+                .into_parts();
             (body["data"]["status"] == "paid").then_some(body)
         }
     })
@@ -284,30 +278,31 @@ async fn behind_nginx_over_https_shoppers_pay_are_limited_one_by_one_and_survive
     let flooder = topology.client_from(3);
     let mut limited = false;
     for _ in 0..400 {
-        let (status, _) = send(flooder.get(topology.url("/api/v1/products"))).await;
+        let (status, _) = flooder.get("/api/v1/products").await.into_parts();
         if status == StatusCode::TOO_MANY_REQUESTS {
             limited = true;
             break;
         }
     }
     assert!(limited, "the flooding client was never limited");
-    let (status, _) = send(
-        flooder
-            .get(topology.url("/api/v1/products"))
-            .header("X-Forwarded-For", "198.51.100.7"),
-    )
-    .await;
+    let (status, _) = flooder
+        .send(
+            flooder
+                .request(Method::GET, "/api/v1/products")
+                .header("X-Forwarded-For", "198.51.100.7"),
+        )
+        .await
+        .into_parts();
     assert_eq!(
         status,
         StatusCode::TOO_MANY_REQUESTS,
         "a forged address helped"
     );
-    let (status, body) = send(
-        topology
-            .client_from(4)
-            .get(topology.url("/api/v1/products")),
-    )
-    .await;
+    let (status, body) = topology
+        .client_from(4)
+        .get("/api/v1/products")
+        .await
+        .into_parts();
     assert_eq!(
         status,
         StatusCode::OK,
@@ -322,28 +317,25 @@ async fn behind_nginx_over_https_shoppers_pay_are_limited_one_by_one_and_survive
         .expect("kill");
     assert!(killed.success());
     let li = topology.client_from(5);
-    let (status, body) = send(
-        li.post(topology.url("/api/v1/auth/wechat-login"))
-            .json(&json!({"code": "li"})),
-    )
-    .await;
+    let (status, body) = li
+        .post("/api/v1/auth/wechat-login", &json!({"code": "li"}))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
-    let li_token = body["data"]["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let li_shopper = li.with_token(body["data"]["access_token"].as_str().expect("token"));
     for n in 0..10 {
-        let (status, body) = send(li.get(topology.url("/api/v1/products"))).await;
+        let (status, body) = li.get("/api/v1/products").await.into_parts();
         assert_eq!(status, StatusCode::OK, "read {n} after the kill: {body}");
     }
     for n in 0..3 {
-        let (status, body) = send(
-            li.post(topology.url("/api/v1/orders"))
-                .bearer_auth(&li_token)
-                .json(&json!({"lines": [{"product_id": product, "quantity": 1}],
-                              "address": address(), "remark": format!("after the kill {n}")})),
-        )
-        .await;
+        let (status, body) = li_shopper
+            .post(
+                "/api/v1/orders",
+                &json!({"lines": [{"product_id": product, "quantity": 1}],
+                              "address": address(), "remark": format!("after the kill {n}")}),
+            )
+            .await
+            .into_parts();
         assert_eq!(
             status,
             StatusCode::CREATED,

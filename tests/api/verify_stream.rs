@@ -5,7 +5,9 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::audit::{halve_a_reservation, many_events, position_of, seal, workload};
+use crate::support::audit::{
+    halve_a_reservation, many_events, position_of, seal, streamed_verifications, workload,
+};
 use crate::support::{TestApp, settle, spawn_app};
 
 /// The answer's lines, parsed, with its content type.
@@ -166,21 +168,6 @@ async fn a_tampered_log_streams_the_failure_and_a_busy_comparison_the_error() {
         .expect("unlock");
 }
 
-/// Streamed verifications that ended with `outcome`, as `/metrics` counts them (one
-/// count for the whole test process).
-pub async fn streamed_verifications(app: &TestApp, outcome: &str) -> u64 {
-    app.metrics()
-        .await
-        .lines()
-        .filter(|line| {
-            line.starts_with("audit_verifications_total{")
-                && line.contains("answer=\"stream\"")
-                && line.contains(&format!("outcome=\"{outcome}\""))
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
 #[tokio::test]
 async fn hanging_up_on_a_streamed_verification_stops_it() {
     let app = spawn_app().await;
@@ -196,13 +183,10 @@ async fn hanging_up_on_a_streamed_verification_stops_it() {
         .await
         .expect("lock the seals");
 
-    let mut response = app
-        .client
-        .get(format!("{}/api/v1/admin/audit/verify/stream", app.address))
-        .bearer_auth(app.admin_token())
-        .send()
-        .await
-        .expect("the stream starts");
+    let admin = app.admin();
+    let mut response = admin
+        .send_raw(admin.request(reqwest::Method::GET, "/api/v1/admin/audit/verify/stream"))
+        .await;
     let mut seen = String::new();
     while !seen.contains("\"pass\":\"streams\"") {
         let chunk = response.chunk().await.expect("a chunk").expect("more");

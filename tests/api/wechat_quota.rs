@@ -8,7 +8,7 @@ use ordo::rate_limit::{LoginRate, RateLimits};
 use ordo::secret::Secret;
 use ordo::state::AppSettings;
 use ordo::wechat::WeChatConfig;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use wiremock::matchers::{any, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -64,8 +64,8 @@ async fn login_from(
     code: &str,
 ) -> (StatusCode, Value, Option<String>) {
     let response = app
-        .client
-        .post(format!("{}/api/v1/auth/wechat-login", app.address))
+        .anon()
+        .request(Method::POST, "/api/v1/auth/wechat-login")
         .header("x-forwarded-for", address)
         .json(&json!({"code": code}))
         .send()

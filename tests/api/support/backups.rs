@@ -44,12 +44,16 @@ pub fn path(dir: &Path) -> &str {
 pub async fn small_backup() -> (PathBuf, TestApp, PgConnectOptions) {
     let (pool, options) = fresh_database().await;
     let app = spawn_app_on(pool).await;
-    let product = app.create_product("Tea", 100, 10).await;
+    let product = app.admin().create_product("Tea", 100, 10).await;
     for user in ["mei", "li"] {
-        let (status, body) = app.place_order(user, &[(product, 1)]).await;
+        let (status, body) = app
+            .user(user)
+            .place_order(&[(product, 1)])
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
-    app.dev_login("mei").await;
+    app.shopper("mei").await;
     let (sealed, text) = run(&options, &["audit", "seal"]);
     assert!(sealed, "{text}");
     let dir = backup_dir();

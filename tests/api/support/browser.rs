@@ -17,14 +17,21 @@ const PATIENCE: Duration = Duration::from_secs(30);
 pub struct Browser {
     pub client: Client,
     driver: Child,
+    /// The browser's profile and temporary files, removed with it: a browser killed
+    /// (as every one is, in `drop`) cleans up nothing itself.
+    _scratch: tempfile::TempDir,
 }
 
 impl Browser {
     /// A fresh browser with a window `width` × `height` CSS pixels.
     pub async fn start(width: u32, height: u32) -> Self {
         let port = free_port();
+        let scratch = tempfile::tempdir().expect("a directory for the browser");
         let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or("chromedriver".into()))
             .arg(format!("--port={port}"))
+            // What the driver and the browser make in the temp dir goes in the scratch
+            // directory too.
+            .env("TMPDIR", scratch.path())
             // Its own process group, so the browsers it starts go down with it.
             .process_group(0)
             .stdout(Stdio::null())
@@ -32,7 +39,8 @@ impl Browser {
             .spawn()
             .expect("chromedriver runs (Debian: apt-get install chromium chromium-driver)");
         let mut options = json!({"args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                                          "--disable-gpu", format!("--window-size={width},{height}")]});
+                                          "--disable-gpu", format!("--window-size={width},{height}"),
+                                          format!("--user-data-dir={}", scratch.path().join("profile").display())]});
         // Another browser than the one the driver finds by itself (see `.ci/run`).
         if let Ok(binary) = std::env::var("CHROME") {
             options["binary"] = binary.into();
@@ -59,7 +67,11 @@ impl Browser {
                 Err(err) => panic!("no browser session: {err}"),
             }
         };
-        Self { client, driver }
+        Self {
+            client,
+            driver,
+            _scratch: scratch,
+        }
     }
 
     pub async fn open(&self, url: &str) {

@@ -1,6 +1,7 @@
 //! Test harness: one throwaway PostgreSQL for the whole run, a fresh database per test,
 //! the app on port 0, and callers by role (`anon`, `shopper`, `admin`: client.rs).
 
+pub mod audit;
 pub mod backups;
 pub mod browser;
 mod client;
@@ -12,7 +13,7 @@ pub mod s3;
 mod test_app;
 pub mod wechat_pay;
 
-pub use client::{Answer, form};
+pub use client::{Answer, Client, form};
 pub use database::{database_url, fresh_database};
 pub use feed::{eventually, read_feed_until, settle};
 pub use ordo_process::{free_port, serve_command, start_ordo, stop_ordo, wait_until_healthy};

@@ -1,6 +1,7 @@
 //! The `ordo` binary run as a user runs it: `ordo serve` on a data directory, waited
 //! for, stopped with a signal.
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -34,12 +35,22 @@ pub fn serve_command(data_dir: &Path, port: u16) -> Command {
     command
 }
 
-/// `ordo serve` (see [`serve_command`]), its log on the test's stderr.
+/// `ordo serve` (see [`serve_command`]), its log in the test's captured output: shown
+/// when the test fails, not in every `cargo test` run (an inherited stderr would bypass
+/// the test harness's capture).
 pub fn start_ordo(data_dir: &Path, port: u16) -> Child {
-    serve_command(data_dir, port)
-        .stderr(Stdio::inherit())
+    let mut child = serve_command(data_dir, port)
+        .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn ordo")
+        .expect("spawn ordo");
+    let log = child.stderr.take().expect("the server's stderr");
+    // A thread the test spawns writes into that test's captured output.
+    std::thread::spawn(move || {
+        for line in BufReader::new(log).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+        }
+    });
+    child
 }
 
 /// Waits until the server answers `/healthz` (panics if it exits first).

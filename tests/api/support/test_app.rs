@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use aggregates::stock::Stock;
-use ordo::auth::{JwtKeys, Role};
+use ordo::auth::JwtKeys;
 use ordo::event_store::EventStore;
 use ordo::secret::Secret;
 use ordo::server::Application;
@@ -107,104 +107,6 @@ impl TestApp {
         SECRET
     }
 
-    /// An operator's access token.
-    pub fn admin_token(&self) -> String {
-        self.state
-            .jwt
-            .issue("ops", Role::Admin, Duration::from_secs(600))
-            .expect("sign")
-    }
-
-    /// A shopper's access token.
-    pub fn user_token(&self, user_id: &str) -> String {
-        self.state
-            .jwt
-            .issue(user_id, Role::User, Duration::from_secs(600))
-            .expect("sign")
-    }
-
-    /// Logs in with the dev code `dev:<name>` (the app is in dev mode): the access token
-    /// and the user's id.
-    pub async fn dev_login(&self, name: &str) -> (String, String) {
-        let (status, body) = self
-            .post_json(
-                "/api/v1/auth/wechat-login",
-                None,
-                &json!({"code": format!("dev:{name}")}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let token = body["data"]["access_token"].as_str().expect("token");
-        let id = body["data"]["user"]["id"].as_str().expect("user id");
-        (token.to_owned(), id.to_owned())
-    }
-
-    /// POST `body` as JSON with a bearer token (if any): the status and the JSON body.
-    pub async fn post_json(
-        &self,
-        path: &str,
-        token: Option<&str>,
-        body: &Value,
-    ) -> (StatusCode, Value) {
-        let caller = match token {
-            Some(token) => self.with_token(token),
-            None => self.anon(),
-        };
-        let answer = caller.post(path, body).await;
-        (answer.status, answer.body)
-    }
-
-    /// PUT `body` as JSON with a bearer token: the status and the JSON body.
-    pub async fn put_json(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
-        let answer = self.with_token(token).put(path, body).await;
-        (answer.status, answer.body)
-    }
-
-    /// Creates a product through the admin API; its id.
-    pub async fn create_product(&self, name: &str, price_cents: i64, initial_stock: i64) -> Uuid {
-        let (status, body) = self
-            .post_json(
-                "/api/v1/admin/products",
-                Some(&self.admin_token()),
-                &json!({"name": name, "description": "", "category": "test",
-                        "price_cents": price_cents, "initial_stock": initial_stock}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["data"]["id"]
-            .as_str()
-            .and_then(|id| id.parse().ok())
-            .expect("product id")
-    }
-
-    /// Places an order for `user` with these (product, quantity) lines.
-    pub async fn place_order(&self, user: &str, lines: &[(Uuid, i64)]) -> (StatusCode, Value) {
-        let lines: Vec<Value> = lines
-            .iter()
-            .map(|(id, quantity)| json!({"product_id": id, "quantity": quantity}))
-            .collect();
-        self.post_json(
-            "/api/v1/orders",
-            Some(&self.user_token(user)),
-            &json!({
-                "lines": lines,
-                "address": address(),
-                "remark": "",
-            }),
-        )
-        .await
-    }
-
-    /// Cancels `order` as its shopper `user` would.
-    pub async fn cancel_order(&self, user: &str, order: &str) -> (StatusCode, Value) {
-        self.post_json(
-            &format!("/api/v1/orders/{order}/cancel"),
-            Some(&self.user_token(user)),
-            &json!({}),
-        )
-        .await
-    }
-
     /// Records a payment for the order through the write model (as a verified payment
     /// notice would).
     pub async fn pay(&self, order_id: Uuid, amount_cents: i64) {
@@ -253,20 +155,12 @@ impl TestApp {
             .expect("count events")
     }
 
-    /// GET `path` with a bearer token: the status and the JSON body.
-    pub async fn get_json_as(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        let answer = self.with_token(token).get(path).await;
-        (answer.status, answer.body)
-    }
-
     /// The `/metrics` page (which must answer 200), as text.
     pub async fn metrics(&self) -> String {
-        let response = self
-            .client
-            .get(format!("{}/metrics", self.address))
-            .send()
-            .await
-            .expect("metrics");
+        let anon = self.anon();
+        let response = anon
+            .send_raw(anon.request(reqwest::Method::GET, "/metrics"))
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         response.text().await.expect("metrics text")
     }
@@ -292,12 +186,6 @@ impl TestApp {
             .env("ORDO_JWT_SECRET", SECRET)
             .env("ORDO_BACKUP_KEY", BACKUP_KEY);
         command
-    }
-
-    /// GET `path`, answering the status and the JSON body (Null when not JSON).
-    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
-        let answer = self.anon().get(path).await;
-        (answer.status, answer.body)
     }
 }
 
