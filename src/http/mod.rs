@@ -20,3 +20,7 @@ pub mod views;
 pub mod webhooks;
 
 pub use router::{MAX_BODY_BYTES, api, router};
+
+/// Where operators' endpoints live: only an operator's token gets past their first
+/// check (a 403 for any other).
+pub const ADMIN_PREFIX: &str = "/api/v1/admin/";

@@ -11,6 +11,7 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi};
 
+use crate::http::ADMIN_PREFIX;
 use crate::http::envelope::ErrorBody;
 use crate::http::error::ErrorCode;
 
@@ -72,13 +73,13 @@ impl Modify for SharedParts {
                 if !crate::http::middleware::idempotency::ignores_key(path) {
                     add_idempotency_key(post);
                 }
-                add_shared_errors(post);
+                add_shared_errors(path, post);
             }
             for operation in [&mut item.get, &mut item.put, &mut item.delete]
                 .into_iter()
                 .flatten()
             {
-                add_shared_errors(operation);
+                add_shared_errors(path, operation);
             }
         }
     }
@@ -114,7 +115,7 @@ fn add_idempotency_key(operation: &mut Operation) {
 }
 
 /// The error answers that depend on the kind of operation, not on the handler.
-fn add_shared_errors(operation: &mut Operation) {
+fn add_shared_errors(path: &str, operation: &mut Operation) {
     let authenticated = operation.security.is_some();
     let has_body = operation.request_body.is_some();
     let mut shared = vec![
@@ -136,6 +137,9 @@ fn add_shared_errors(operation: &mut Operation) {
             "missing, invalid or expired access token (40100)",
             false,
         ));
+        if path.starts_with(ADMIN_PREFIX) {
+            shared.push(("403", "not an operator token (40300)", false));
+        }
     }
     if operation.parameters.as_ref().is_some_and(|parameters| {
         parameters

@@ -38,7 +38,6 @@ struct ConsoleSession {
     responses(
         (status = 200, description = "the console's token", body = Envelope<ConsoleSession>),
         (status = 401, description = "the link was already used, or its token expired or was revoked (40100)", body = ErrorBody),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn sign_in(

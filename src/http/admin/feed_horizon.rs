@@ -5,7 +5,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::feed_horizon::HorizonReport;
-use crate::http::envelope::{Envelope, ErrorBody, Success};
+use crate::http::envelope::{Envelope, Success};
 use crate::http::error::ApiError;
 use crate::http::extract::caller::AdminUser;
 use crate::state::AppState;
@@ -20,7 +20,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/v1/admin/feed-horizon", tag = "admin",
     responses(
         (status = 200, description = "the watcher's last look", body = Envelope<HorizonReport>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn feed_horizon(

@@ -4,7 +4,7 @@
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::envelope::{Envelope, ErrorBody, Success};
+use crate::http::envelope::{Envelope, Success};
 use crate::http::error::ApiError;
 use crate::http::extract::caller::AdminUser;
 use crate::metrics::OrderCounts;
@@ -20,7 +20,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/v1/admin/metrics/orders", tag = "admin",
     responses(
         (status = 200, description = "the counters", body = Envelope<OrderCounts>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn order_counts(_admin: AdminUser) -> Result<Success<OrderCounts>, ApiError> {

@@ -7,7 +7,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::envelope::{Envelope, ErrorBody, Success};
+use crate::http::envelope::{Envelope, Success};
 use crate::http::error::ApiError;
 use crate::http::extract::caller::AdminUser;
 use crate::http::extract::paging::{Page, PagingQuery};
@@ -39,7 +39,6 @@ impl QueryRules for OutcomeQuery {
     params(PagingQuery, OutcomeQuery),
     responses(
         (status = 200, description = "one page of notices", body = Envelope<Page<PaymentNotice>>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn list_notices(

@@ -4,7 +4,7 @@ use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::envelope::{Envelope, ErrorBody, Success};
+use crate::http::envelope::{Envelope, Success};
 use crate::http::error::ApiError;
 use crate::http::extract::caller::AdminUser;
 use crate::http::extract::paging::{Page, PagingQuery};
@@ -22,7 +22,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(PagingQuery),
     responses(
         (status = 200, description = "one page of orders owing a refund", body = Envelope<Page<OrderView>>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn refunds_due(

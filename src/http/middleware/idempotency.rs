@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use crate::auth::Role;
+use crate::http::ADMIN_PREFIX;
 use crate::http::MAX_BODY_BYTES;
 use crate::http::error::ApiError;
 use crate::http::error::ErrorCode;
@@ -99,9 +100,6 @@ impl Retry {
 
 /// Marks a replayed answer, so a client can tell it from a fresh one.
 const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-
-/// Operators' endpoints: only an admin token gets past their handlers' first check.
-const ADMIN_PREFIX: &str = "/api/v1/admin/";
 
 /// Paths whose answers hold secrets (tokens: a login's, a console's): never stored, so
 /// the header is ignored.

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::audit::export::ExportRange;
 use crate::audit::sealer::Seal;
-use crate::http::envelope::{Envelope, ErrorBody, Success};
+use crate::http::envelope::{Envelope, Success};
 use crate::http::error::ApiError;
 use crate::http::extract::caller::AdminUser;
 use crate::http::extract::paging::{Page, PagingQuery};
@@ -54,7 +54,6 @@ impl QueryRules for ExportQuery {}
     params(ExportQuery),
     responses(
         (status = 200, description = "NDJSON", content_type = "application/x-ndjson", body = String),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn export_log(
@@ -85,7 +84,6 @@ async fn export_log(
     params(PagingQuery),
     responses(
         (status = 200, description = "one page of seals", body = Envelope<Page<Seal>>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn list_seals(

@@ -48,7 +48,6 @@ impl QueryRules for VerifyQuery {}
     params(VerifyQuery),
     responses(
         (status = 200, description = "the report (look at `ok`)", body = Envelope<Report>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn verify_log(
@@ -87,7 +86,6 @@ enum VerifyLine {
     params(VerifyQuery),
     responses(
         (status = 200, description = "NDJSON: progress lines, then the report", content_type = "application/x-ndjson", body = VerifyLine),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn verify_log_streamed(

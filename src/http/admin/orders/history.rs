@@ -26,7 +26,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("id" = Uuid, Path, description = "the order")),
     responses(
         (status = 200, description = "the history", body = Envelope<Vec<HistoryEntry>>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
         (status = 404, description = "no such order (40400)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -48,7 +47,6 @@ async fn history(
     params(("id" = Uuid, Path, description = "the order"), AsOfQuery),
     responses(
         (status = 200, description = "the state then", body = Envelope<OrderAsOf>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
         (status = 404, description = "the order did not exist then (40400)", body = ErrorBody),
     ),
     security(("bearer" = [])))]

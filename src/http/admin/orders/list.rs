@@ -54,7 +54,6 @@ impl QueryRules for ShopperQuery {
     responses(
         (status = 200, description = "one page of the shopper's orders", body = Envelope<Page<OrderView>>),
         (status = 400, description = "no `user_id`, or an unknown `status` (40000)", body = ErrorBody),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
         (status = 422, description = "`user_id` empty, too long or not one clean line (42200)", body = ErrorBody),
     ),
     security(("bearer" = [])))]

@@ -54,7 +54,6 @@ struct ShipRequest {
     request_body = ShipRequest,
     responses(
         (status = 200, description = "shipped", body = Envelope<OrderView>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
         (status = 404, description = "no such order (40400)", body = ErrorBody),
         (status = 409, description = "not paid (40902) or busy (40903)", body = ErrorBody),
     ),
@@ -95,7 +94,6 @@ struct RefundBody {
     request_body = RefundBody,
     responses(
         (status = 202, description = "refunds sent; the result comes in WeChat Pay's refund notice", body = Envelope<OrderView>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
         (status = 404, description = "no such order (40400)", body = ErrorBody),
         (status = 409, description = "nothing to refund, or a refund in progress (40902); busy (40903)", body = ErrorBody),
         (status = 422, description = "the reason is empty, too long or not one line (42200)", body = ErrorBody),

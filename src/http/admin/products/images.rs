@@ -62,7 +62,6 @@ struct ImageAdded {
     responses(
         (status = 201, description = "stored and listed", body = Envelope<ImageAdded>),
         (status = 400, description = "not a form with one `file` (40000)", body = ErrorBody),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
         (status = 404, description = "no such product (40400)", body = ErrorBody),
         (status = 409, description = "the product shows 9 images already (40900)", body = ErrorBody),
         (status = 413, description = "the file is over 5 MiB (41300)", body = ErrorBody),
@@ -207,7 +206,6 @@ impl QueryRules for ImageQuery {
     responses(
         (status = 200, description = "removed", body = Envelope<ProductView>),
         (status = 400, description = "no `url` (40000)", body = ErrorBody),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
         (status = 404, description = "no such product, or it has no such image (40400)", body = ErrorBody),
         (status = 422, description = "`url` empty, too long or not one clean line (42200)", body = ErrorBody),
     ),

@@ -62,7 +62,6 @@ struct CreateProductRequest {
     request_body = CreateProductRequest,
     responses(
         (status = 201, description = "created", body = Envelope<ProductView>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn create_product(
@@ -126,7 +125,6 @@ struct UpdateProductRequest {
     request_body = UpdateProductRequest,
     responses(
         (status = 200, description = "changed", body = Envelope<ProductView>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
         (status = 404, description = "no such product (40400)", body = ErrorBody),
     ),
     security(("bearer" = [])))]

@@ -61,7 +61,6 @@ impl QueryRules for MovesQuery {
     params(("id" = Uuid, Path, description = "the product"), MovesQuery),
     responses(
         (status = 200, description = "the moves", body = Envelope<Vec<StockMove>>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
         (status = 404, description = "no such product (40400)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -103,7 +102,6 @@ struct AdjustStockRequest {
     request_body = AdjustStockRequest,
     responses(
         (status = 200, description = "adjusted", body = Envelope<ProductView>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
         (status = 404, description = "no such product (40400)", body = ErrorBody),
         (status = 409, description = "a write-off below what is reserved (40902) or busy (40903)", body = ErrorBody),
     ),
@@ -148,7 +146,6 @@ fn stock_event(quantity: i64) -> &'static str {
     params(("id" = Uuid, Path, description = "the product"), AsOfQuery),
     responses(
         (status = 200, description = "the stock then", body = Envelope<StockAsOf>),
-        (status = 403, description = "not an operator token (40300)", body = ErrorBody),
         (status = 404, description = "the product had no stock then (40400)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
