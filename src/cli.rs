@@ -9,6 +9,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::auth::revocations::MAX_OPERATOR_TTL;
 pub use crate::config::args::{BackupKeyArgs, GlobalArgs, RetentionArgs, ServeArgs};
+use crate::config::args::{PAYMENT_TIMEOUT_ENV, PAYMENT_TIMEOUT_OLD_ENV};
 
 const ENVIRONMENT_HELP: &str = "\
 Every setting is a flag and an environment variable (shown as [env: ...]); the flag wins.
@@ -34,6 +35,9 @@ pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Warnings to log once logging is set up (settings read under a deprecated name).
+    #[arg(skip)]
+    pub warnings: Vec<String>,
 }
 
 impl Cli {
@@ -52,7 +56,9 @@ impl Cli {
     {
         let mut command = Self::command();
         let matches = command.try_get_matches_from_mut(args)?;
-        let cli = Self::from_arg_matches(&matches)?;
+        let mut cli = Self::from_arg_matches(&matches)?;
+        cli.read_old_names(&matches, std::env::var(PAYMENT_TIMEOUT_OLD_ENV).ok())
+            .map_err(|err| command.error(ErrorKind::ValueValidation, err))?;
         let Some((subcommand, _)) = matches.subcommand() else {
             return Ok(cli);
         };
@@ -75,6 +81,39 @@ impl Cli {
                 ),
             )),
         }
+    }
+
+    /// The payment timeout under its old name (`old_payment_timeout`, from
+    /// ORDER_PAYMENT_TIMEOUT) when neither the flag nor ORDO_PAYMENT_TIMEOUT gives it,
+    /// with a deprecation warning either way.
+    fn read_old_names(
+        &mut self,
+        matches: &clap::ArgMatches,
+        old_payment_timeout: Option<String>,
+    ) -> Result<(), String> {
+        let Some(old) = old_payment_timeout else {
+            return Ok(());
+        };
+        let (serve, matches) = match (&mut self.command, matches.subcommand()) {
+            (Some(Command::Serve(args)), Some((_, serve_matches))) => (&mut **args, serve_matches),
+            _ => (&mut self.serve, matches),
+        };
+        let given = matches.value_source("payment_timeout") != Some(ValueSource::DefaultValue);
+        if given {
+            self.warnings.push(format!(
+                "{PAYMENT_TIMEOUT_OLD_ENV} is deprecated and ignored here: \
+                 {PAYMENT_TIMEOUT_ENV} or --payment-timeout gives the timeout"
+            ));
+        } else {
+            serve.payment_timeout = old
+                .parse()
+                .map_err(|err| format!("{PAYMENT_TIMEOUT_OLD_ENV}: {err}"))?;
+            self.warnings.push(format!(
+                "{PAYMENT_TIMEOUT_OLD_ENV} is deprecated: rename it {PAYMENT_TIMEOUT_ENV} \
+                 (the old name is read for one more release)"
+            ));
+        }
+        Ok(())
     }
 
     /// Reads every secret given as a file (`*_FILE`) into its setting.
@@ -355,7 +394,7 @@ fn public_url(value: &str) -> Result<String, String> {
 fn operator_ttl(value: &str) -> Result<Duration, String> {
     let ttl = humantime::parse_duration(value).map_err(|err| err.to_string())?;
     if ttl > MAX_OPERATOR_TTL {
-        // In hours, as the help and the README say it (humantime would say "1day").
+        // In hours, as the help and docs/commands.md say it (humantime would say "1day").
         return Err(format!(
             "at most {}h (mint a new token when it runs out)",
             MAX_OPERATOR_TTL.as_secs() / 3600
@@ -429,6 +468,47 @@ mod tests {
     }
 
     #[test]
+    fn the_payment_timeouts_old_variable_is_read_with_a_warning_unless_the_new_one_is_given() {
+        let parse = |args: &[&str], old: Option<&str>| {
+            let mut command = Cli::command();
+            let matches = command.try_get_matches_from_mut(args).expect("parses");
+            let mut cli = Cli::from_arg_matches(&matches).expect("parses");
+            let read = cli.read_old_names(&matches, old.map(str::to_owned));
+            (cli, read)
+        };
+        let (cli, read) = parse(&["ordo"], Some("2s"));
+        assert_eq!(
+            (read, cli.serve.payment_timeout.0),
+            (Ok(()), Duration::from_secs(2))
+        );
+        assert!(
+            cli.warnings[0].contains("rename it ORDO_PAYMENT_TIMEOUT"),
+            "{:?}",
+            cli.warnings
+        );
+
+        let (cli, _) = parse(&["ordo", "serve"], Some("3m"));
+        let Some(Command::Serve(serve)) = &cli.command else {
+            panic!("serve");
+        };
+        assert_eq!(serve.payment_timeout.0, Duration::from_secs(180));
+
+        let (cli, _) = parse(&["ordo", "--payment-timeout", "5s"], Some("2s"));
+        assert_eq!(cli.serve.payment_timeout.0, Duration::from_secs(5));
+        assert!(cli.warnings[0].contains("ignored"), "{:?}", cli.warnings);
+
+        let (_, read) = parse(&["ordo"], Some("soon"));
+        assert!(
+            read.expect_err("refused")
+                .starts_with("ORDER_PAYMENT_TIMEOUT: ")
+        );
+
+        let (cli, _) = parse(&["ordo"], None);
+        assert!(cli.warnings.is_empty());
+        assert_eq!(cli.serve.payment_timeout.to_string(), "15m");
+    }
+
+    #[test]
     fn global_options_go_before_or_after_the_subcommand() {
         for args in [
             ["ordo", "--data-dir", "/srv/shop", "projections", "status"],
@@ -484,7 +564,11 @@ mod tests {
                 "`ordo serve --help` does not list {name}"
             );
         }
-        for shared in ["DATABASE_URL", "ORDER_PAYMENT_TIMEOUT"] {
+        for shared in [
+            "DATABASE_URL",
+            "ORDER_PAYMENT_TIMEOUT",
+            "ORDO_PAYMENT_TIMEOUT",
+        ] {
             assert!(help.contains(shared), "{shared} missing");
         }
     }
@@ -496,9 +580,9 @@ mod tests {
         let defaults = RetentionSettings::default();
         assert_eq!(
             (
-                cli.serve.retention.session_retention,
-                cli.serve.retention.payment_notice_retention,
-                cli.serve.retention_interval,
+                cli.serve.retention.session_retention.0,
+                cli.serve.retention.payment_notice_retention.0,
+                cli.serve.retention_interval.0,
             ),
             (
                 defaults.session_retention,

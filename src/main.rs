@@ -18,6 +18,9 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     }
     init_logs(&cli);
+    for warning in &cli.warnings {
+        tracing::warn!("{warning}");
+    }
     let result = match &cli.command {
         Some(Command::Token(args)) if args.action.is_none() => commands::token(&cli.global, args),
         Some(Command::ConsoleUrl(args)) => commands::console_url(&cli.global, args),

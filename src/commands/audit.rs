@@ -19,6 +19,8 @@ use crate::cli::{AuditCommand, GlobalArgs};
 use crate::config::Config;
 use crate::database::Database;
 
+use super::throughput;
+
 pub async fn audit(global: &GlobalArgs, command: &AuditCommand) -> anyhow::Result<()> {
     let config = Config::resolve(global, None)?;
     let database = Database::open_beside_server(&config).await?;
@@ -219,12 +221,12 @@ fn print_stock(product: uuid::Uuid, stock: &Stock, version: i64) {
 
 fn print_report(report: &Report) {
     println!(
-        "{} events in {} streams, {} seals checked in {:.1} s ({:.0} events/s)",
+        "{} events in {} streams, {} seals checked in {:.1} s{}",
         report.events,
         report.streams,
         report.seals,
         report.seconds,
-        report.events as f64 / report.seconds.max(f64::EPSILON)
+        throughput::in_brackets(report.events, report.seconds, "events")
     );
     for comparison in &report.read_models {
         println!(

@@ -3,6 +3,7 @@
 mod audit;
 mod backup;
 mod projections;
+mod throughput;
 
 pub use audit::audit;
 pub use backup::{backup, restore};
@@ -15,11 +16,9 @@ use crate::cli::{ConsoleUrlArgs, GlobalArgs, RetentionArgs, ServeArgs, TokenActi
 use crate::config::{Config, production};
 use crate::database::{self, Database};
 use crate::media::{MediaStore, MediaStoreSetting, MediaUrls};
-use crate::retention::{self, RetentionSettings};
-use crate::secret::Secret;
+use crate::retention;
 use crate::server::Application;
 use crate::state::{AppSettings, AppState};
-use crate::write::WriteSettings;
 
 /// `ordo serve`: run the server until Ctrl-C or SIGTERM, then stop cleanly.
 pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
@@ -58,31 +57,10 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
         AppSettings {
             dev_mode: config.dev_mode,
             dev_mode_by_default: config.dev_mode_by_default,
-            dev_login: args.dev_login,
-            write: WriteSettings {
-                payment_timeout: args.payment_timeout,
-                max_unpaid_orders: args.max_unpaid_orders,
-                ..WriteSettings::default()
-            },
-            wechat: Config::wechat(args),
             wechat_pay: config.wechat_pay(args)?,
-            rate_limits: args.rate_limits(),
-            cors_origins: args.cors_origins(),
-            retention: RetentionSettings {
-                interval: args.retention_interval,
-                ..retention_settings(&args.retention)
-            },
-            request_timeout: None,
-            client_deadlines: args.client_deadlines(),
-            refund_follow_up: Some(args.refund_follow_up),
-            trusted_proxies: args.trusted_proxies.clone(),
-            metrics_token: args
-                .metrics_token
-                .clone()
-                .filter(|token| !token.is_empty())
-                .map(Secret::new),
             media: Some(media),
             media_urls,
+            ..AppSettings::from_serve_args(args)
         },
     );
     let served = match Application::on(state, listener).await {
@@ -121,7 +99,7 @@ pub async fn migrate(global: &GlobalArgs) -> anyhow::Result<()> {
 pub async fn purge(global: &GlobalArgs, args: &RetentionArgs) -> anyhow::Result<()> {
     let config = Config::resolve(global, None)?;
     let database = Database::open_beside_server(&config).await?;
-    let purged = retention::purge(&database.pool, &retention_settings(args)).await;
+    let purged = retention::purge(&database.pool, &args.settings()).await;
     let closed = database.close().await;
     let report = purged.context("purging")?;
     closed?;
@@ -134,15 +112,6 @@ pub async fn purge(global: &GlobalArgs, args: &RetentionArgs) -> anyhow::Result<
         );
     }
     Ok(())
-}
-
-/// The retention periods given on the command line (the interval is the server's).
-fn retention_settings(args: &RetentionArgs) -> RetentionSettings {
-    RetentionSettings {
-        session_retention: args.session_retention,
-        payment_notice_retention: args.payment_notice_retention,
-        ..RetentionSettings::default()
-    }
 }
 
 /// `ordo token`: print a token signed with the secret the server uses (its id on

@@ -9,6 +9,8 @@ use crate::cli::{GlobalArgs, ProjectionsCommand};
 use crate::config::Config;
 use crate::database::Database;
 
+use super::throughput;
+
 /// `ordo projections status|rebuild|parked|retry-parked`.
 pub async fn projections(global: &GlobalArgs, command: &ProjectionsCommand) -> anyhow::Result<()> {
     let config = Config::resolve(global, None)?;
@@ -80,23 +82,33 @@ pub(super) async fn rebuild_with_progress(
     for name in names {
         let bar = ProgressBar::new(0).with_style(
             ProgressStyle::with_template(
-                "{prefix:>12} [{bar:40}] {pos}/{len} positions  {per_sec}  ETA {eta}",
+                "{prefix:>12} [{bar:40}] feed position {pos}/{len}  {msg}  ETA {eta}",
             )?
             .progress_chars("=> "),
         );
         bar.set_prefix(name.clone());
         let started = std::time::Instant::now();
+        // The bar moves along the feed's positions (what is left to read); the message
+        // counts the events applied, as the summary does (a projection skips the events
+        // it does not read).
         let applied = rebuild(projector, name, |progress| {
             bar.set_length(u64::try_from(progress.head).unwrap_or_default());
             bar.set_position(u64::try_from(progress.position).unwrap_or_default());
+            let seconds = started.elapsed().as_secs_f64();
+            bar.set_message(
+                match throughput::per_second(progress.applied, seconds, "events") {
+                    Some(rate) => format!("{} events applied, {rate}", progress.applied),
+                    None => format!("{} events applied", progress.applied),
+                },
+            );
         })
         .await
         .with_context(|| format!("rebuilding {name}"))?;
         bar.finish_and_clear();
         let seconds = started.elapsed().as_secs_f64();
         println!(
-            "{name}: rebuilt from {applied} events in {seconds:.1} s ({:.0} events/s) and swapped in",
-            applied as f64 / seconds.max(f64::EPSILON)
+            "{name}: rebuilt from {applied} events in {seconds:.1} s{} and swapped in",
+            throughput::in_brackets(applied, seconds, "events")
         );
     }
     Ok(())

@@ -6,14 +6,21 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::{Args, FromArgMatches, ValueEnum};
 use ipnet::IpNet;
 
+use super::duration::{self, SettingDuration};
 use crate::client_deadlines::ClientDeadlines;
 use crate::rate_limit::{LoginRate, Rate, RateLimits};
+use crate::retention::RetentionSettings;
+use crate::write::WriteSettings;
 use crate::{wechat, wechat_pay};
+
+/// The payment timeout's variable, and the name it had before settings took the `ORDO_`
+/// prefix (read for one more release, with a deprecation warning).
+pub const PAYMENT_TIMEOUT_ENV: &str = "ORDO_PAYMENT_TIMEOUT";
+pub const PAYMENT_TIMEOUT_OLD_ENV: &str = "ORDER_PAYMENT_TIMEOUT";
 
 /// Settings every command shares.
 #[derive(Debug, Clone, Args)]
@@ -114,25 +121,29 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
 
     /// How long an order may wait for payment before it is cancelled, e.g. `15m`, `2s`.
-    #[arg(long, env = "ORDER_PAYMENT_TIMEOUT", default_value = "15m", value_parser = humantime::parse_duration)]
-    pub payment_timeout: Duration,
+    /// The variable's old name, ORDER_PAYMENT_TIMEOUT, is still read, with a warning.
+    #[arg(long, env = PAYMENT_TIMEOUT_ENV, value_name = "DURATION",
+          default_value_t = WriteSettings::default().payment_timeout.into(), value_parser = duration::positive)]
+    pub payment_timeout: SettingDuration,
 
     /// Most orders one shopper may have awaiting payment at a time; the next is refused
     /// (409, code 40905) until one is paid, cancelled or expires.
-    #[arg(long, env = "ORDO_MAX_UNPAID_ORDERS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "ORDO_MAX_UNPAID_ORDERS", default_value_t = WriteSettings::default().max_unpaid_orders, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_unpaid_orders: u32,
 
     /// How long a refund waits for WeChat Pay's notice before ordo asks WeChat Pay
     /// about it (and sends it again if WeChat Pay never got it), e.g. `1m`.
-    #[arg(long, env = "ORDO_REFUND_FOLLOW_UP", default_value = "1m", value_parser = humantime::parse_duration)]
-    pub refund_follow_up: Duration,
+    #[arg(long, env = "ORDO_REFUND_FOLLOW_UP", value_name = "DURATION",
+          default_value_t = wechat_pay::DEFAULT_REFUND_FOLLOW_UP.into(), value_parser = duration::positive)]
+    pub refund_follow_up: SettingDuration,
 
     #[command(flatten)]
     pub retention: RetentionArgs,
 
     /// How often the server deletes the rows past their retention, e.g. `10m`.
-    #[arg(long, env = "ORDO_RETENTION_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
-    pub retention_interval: Duration,
+    #[arg(long, env = "ORDO_RETENTION_INTERVAL", value_name = "DURATION",
+          default_value_t = RetentionSettings::default().interval.into(), value_parser = duration::positive)]
+    pub retention_interval: SettingDuration,
 
     /// Accept `dev:<name>` login codes without the rest of dev mode (a staging server
     /// with real payments).
@@ -180,14 +191,14 @@ pub struct ServeArgs {
     /// an idle kept-alive connection stays open), e.g. `10s`; past it the connection is
     /// closed.
     #[arg(long, env = "ORDO_HEADER_READ_TIMEOUT", value_name = "DURATION",
-          default_value_t = ClientDeadlines::default().headers.into(), value_parser = positive_duration)]
-    pub header_read_timeout: humantime::Duration,
+          default_value_t = ClientDeadlines::default().headers.into(), value_parser = duration::positive)]
+    pub header_read_timeout: SettingDuration,
 
     /// How long a client may take to send a request's body once its headers are in,
     /// e.g. `30s`; past it the request is answered 408 and the connection closed.
     #[arg(long, env = "ORDO_BODY_READ_TIMEOUT", value_name = "DURATION",
-          default_value_t = ClientDeadlines::default().body.into(), value_parser = positive_duration)]
-    pub body_read_timeout: humantime::Duration,
+          default_value_t = ClientDeadlines::default().body.into(), value_parser = duration::positive)]
+    pub body_read_timeout: SettingDuration,
 
     #[command(flatten)]
     pub wechat: WeChatArgs,
@@ -200,6 +211,16 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// `serve`'s settings when no flag and no variable gives one: each its default.
+    pub fn defaults() -> Self {
+        let command = Self::augment_args(clap::Command::new("serve").no_binary_name(true))
+            .mut_args(|arg| arg.env(None));
+        let matches = command
+            .try_get_matches_from(std::iter::empty::<String>())
+            .expect("every setting of serve has a default or is optional");
+        Self::from_arg_matches(&matches).expect("the defaults read back")
+    }
+
     pub fn rate_limits(&self) -> RateLimits {
         RateLimits {
             per_ip: self.rate_limit_ip.0,
@@ -247,13 +268,26 @@ pub struct MediaArgs {
 pub struct RetentionArgs {
     /// How long a login session is kept after it expired or was revoked, so operators
     /// still see recent revocations, e.g. `7d`.
-    #[arg(long, env = "ORDO_SESSION_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
-    pub session_retention: Duration,
+    #[arg(long, env = "ORDO_SESSION_RETENTION", value_name = "DURATION",
+          default_value_t = RetentionSettings::default().session_retention.into(), value_parser = duration::positive)]
+    pub session_retention: SettingDuration,
 
     /// How long a payment notice (accepted, duplicate, refund required or refused) is
     /// kept after it arrived, e.g. `90d`.
-    #[arg(long, env = "ORDO_PAYMENT_NOTICE_RETENTION", default_value = "90d", value_parser = humantime::parse_duration)]
-    pub payment_notice_retention: Duration,
+    #[arg(long, env = "ORDO_PAYMENT_NOTICE_RETENTION", value_name = "DURATION",
+          default_value_t = RetentionSettings::default().payment_notice_retention.into(), value_parser = duration::positive)]
+    pub payment_notice_retention: SettingDuration,
+}
+
+impl RetentionArgs {
+    /// The retention periods given (the purge interval is the server's own setting).
+    pub fn settings(&self) -> RetentionSettings {
+        RetentionSettings {
+            session_retention: self.session_retention.into(),
+            payment_notice_retention: self.payment_notice_retention.into(),
+            ..RetentionSettings::default()
+        }
+    }
 }
 
 /// The mini program's WeChat account, for logins (`wx.login()` codes).
@@ -331,15 +365,6 @@ pub struct WeChatPayArgs {
     /// WeChat Pay's API (a test double's in tests).
     #[arg(long, env = "ORDO_WECHATPAY_BASE_URL", default_value = wechat_pay::DEFAULT_BASE_URL)]
     pub wechatpay_base_url: String,
-}
-
-/// A duration longer than zero (`10s`, `1m`): a zero deadline would refuse everyone.
-fn positive_duration(value: &str) -> Result<humantime::Duration, String> {
-    let duration: humantime::Duration = value.trim().parse().map_err(|err| format!("{err}"))?;
-    if Duration::from(duration).is_zero() {
-        return Err("must be longer than zero".to_owned());
-    }
-    Ok(duration)
 }
 
 /// A trusted proxy as the setting names it: an address or a CIDR block.

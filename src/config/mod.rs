@@ -2,6 +2,7 @@
 //! into what the rest of ordo uses.
 
 pub mod args;
+pub mod duration;
 pub mod production;
 mod wechat_pay;
 

@@ -27,7 +27,7 @@ const RETRY_AFTER_BUSY_SECS: &str = "1";
 /// Stable error codes (the envelope's `code`), one per kind of failure. Clients match on
 /// them; never renumber one. The code decides the HTTP status (its first three digits),
 /// and [`ErrorCode::ALL`] with [`ErrorCode::meaning`] is the table the OpenAPI
-/// description and the README show.
+/// description and docs/http.md show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     Malformed = 40000,
@@ -335,12 +335,12 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_shows_the_error_codes_as_the_code_defines_them() {
-        let readme = include_str!("../../README.md");
+    fn the_http_doc_shows_the_error_codes_as_the_code_defines_them() {
+        let doc = include_str!("../../docs/http.md");
         let table = ErrorCode::table();
         assert!(
-            readme.contains(&table),
-            "README.md's error codes differ from ErrorCode; put this table under \
+            doc.contains(&table),
+            "docs/http.md's error codes differ from ErrorCode; put this table under \
              \"## Error codes\":\n{table}"
         );
     }

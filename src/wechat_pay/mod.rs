@@ -21,6 +21,10 @@ pub use simulator::{SignedNotice, signed_notice, signed_refund_notice};
 
 /// WeChat Pay's API.
 pub const DEFAULT_BASE_URL: &str = "https://api.mch.weixin.qq.com";
+
+/// How long a refund waits for WeChat Pay's notice before ordo asks WeChat Pay about it,
+/// unless `ORDO_REFUND_FOLLOW_UP` says otherwise.
+pub const DEFAULT_REFUND_FOLLOW_UP: std::time::Duration = std::time::Duration::from_secs(60);
 /// How long a prepay call waits for WeChat Pay.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A notice whose timestamp is further than this from now is refused (replays).

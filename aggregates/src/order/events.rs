@@ -105,6 +105,39 @@ impl OrderEvent {
     pub const REFUND_ABNORMAL: &'static str = "RefundAbnormal";
 }
 
+impl OrderEvent {
+    /// The order's status once this event applies to an order in status `before`: the one
+    /// rule both the aggregate and the orders read model follow.
+    pub fn status_after(&self, before: Option<OrderStatus>) -> Option<OrderStatus> {
+        match self {
+            Self::OrderPlaced { .. } => Some(OrderStatus::AwaitingPayment),
+            Self::OrderPaid { .. } => Some(OrderStatus::Paid),
+            Self::OrderCancelled { .. } => Some(OrderStatus::Cancelled),
+            Self::OrderShipped { .. } => Some(OrderStatus::Shipped),
+            Self::OrderCompleted { .. } => Some(OrderStatus::Completed),
+            Self::RefundRequested {
+                kind: RefundKind::Order,
+                ..
+            } => Some(OrderStatus::Refunding),
+            Self::RefundSucceeded {
+                kind: RefundKind::Order,
+                ..
+            } => Some(OrderStatus::Refunded),
+            Self::RefundFailed {
+                back_to: Some(back_to),
+                ..
+            } => Some(*back_to),
+            // Recorded beside the order; its status stays.
+            Self::PaymentReceived { .. }
+            | Self::RefundRequired { .. }
+            | Self::RefundRequested { .. }
+            | Self::RefundSucceeded { .. }
+            | Self::RefundFailed { .. }
+            | Self::RefundAbnormal { .. } => before,
+        }
+    }
+}
+
 impl DomainEvent for OrderEvent {
     fn event_type(&self) -> String {
         match self {

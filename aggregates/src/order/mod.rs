@@ -367,6 +367,7 @@ impl Aggregate for Order {
     }
 
     fn apply(&mut self, event: OrderEvent) {
+        let status = event.status_after(self.status);
         match event {
             OrderEvent::OrderPlaced {
                 user_id,
@@ -379,7 +380,6 @@ impl Aggregate for Order {
                 limits_counted,
             } => {
                 *self = Self {
-                    status: Some(OrderStatus::AwaitingPayment),
                     user_id,
                     lines,
                     total_cents,
@@ -396,7 +396,6 @@ impl Aggregate for Order {
                 paid_at,
                 ..
             } => {
-                self.status = Some(OrderStatus::Paid);
                 self.paid_at = Some(paid_at);
                 self.payment_id = Some(payment_id);
             }
@@ -404,7 +403,6 @@ impl Aggregate for Order {
                 reason,
                 cancelled_at,
             } => {
-                self.status = Some(OrderStatus::Cancelled);
                 self.cancel_reason = Some(reason);
                 self.cancelled_at = Some(cancelled_at);
             }
@@ -434,7 +432,6 @@ impl Aggregate for Order {
                 tracking_no,
                 shipped_at,
             } => {
-                self.status = Some(OrderStatus::Shipped);
                 self.shipment = Some(Shipment {
                     carrier,
                     tracking_no,
@@ -442,7 +439,6 @@ impl Aggregate for Order {
                 });
             }
             OrderEvent::OrderCompleted { completed_at } => {
-                self.status = Some(OrderStatus::Completed);
                 self.completed_at = Some(completed_at);
             }
             refund @ (OrderEvent::RefundRequested { .. }
@@ -450,5 +446,6 @@ impl Aggregate for Order {
             | OrderEvent::RefundFailed { .. }
             | OrderEvent::RefundAbnormal { .. }) => self.apply_refund(refund),
         }
+        self.status = status;
     }
 }

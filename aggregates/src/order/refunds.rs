@@ -252,7 +252,7 @@ impl Order {
         }])
     }
 
-    /// Applies a refund event.
+    /// Applies a refund event (the order's status follows `OrderEvent::status_after`).
     pub(super) fn apply_refund(&mut self, event: OrderEvent) {
         match event {
             OrderEvent::RefundRequested {
@@ -265,7 +265,6 @@ impl Order {
             } => {
                 if kind == RefundKind::Order {
                     self.refunding_from = self.status;
-                    self.status = Some(OrderStatus::Refunding);
                 }
                 self.refunds.push(Refund {
                     refund_no,
@@ -289,7 +288,6 @@ impl Order {
                 ..
             } => {
                 if kind == RefundKind::Order {
-                    self.status = Some(OrderStatus::Refunded);
                     self.refunding_from = None;
                     self.refunded_at = Some(refunded_at);
                 }
@@ -308,7 +306,6 @@ impl Order {
                 ..
             } => {
                 if back_to.is_some() {
-                    self.status = back_to;
                     self.refunding_from = None;
                 }
                 if let Some(refund) = self.refunds.iter_mut().find(|r| r.refund_no == refund_no) {

@@ -53,6 +53,7 @@ struct OrderChange {
 
 impl OrderChange {
     fn fold(&mut self, event: OrderEvent) {
+        self.status = event.status_after(self.status);
         match event {
             OrderEvent::OrderPlaced {
                 user_id,
@@ -66,7 +67,6 @@ impl OrderChange {
             } => {
                 self.placed = true;
                 self.user_id = Some(user_id);
-                self.status = Some(OrderStatus::AwaitingPayment);
                 self.lines = Some(json!(lines));
                 self.total_cents = Some(total_cents);
                 self.address = Some(json!(address));
@@ -79,7 +79,6 @@ impl OrderChange {
                 paid_at,
                 ..
             } => {
-                self.status = Some(OrderStatus::Paid);
                 self.paid_at = Some(paid_at);
                 self.payment_id = Some(payment_id);
             }
@@ -98,7 +97,6 @@ impl OrderChange {
                 reason,
                 cancelled_at,
             } => {
-                self.status = Some(OrderStatus::Cancelled);
                 self.cancelled_at = Some(cancelled_at);
                 self.cancel_reason = Some(reason.as_str().to_owned());
             }
@@ -107,13 +105,11 @@ impl OrderChange {
                 tracking_no,
                 shipped_at,
             } => {
-                self.status = Some(OrderStatus::Shipped);
                 self.carrier = Some(carrier);
                 self.tracking_no = Some(tracking_no);
                 self.shipped_at = Some(shipped_at);
             }
             OrderEvent::OrderCompleted { completed_at } => {
-                self.status = Some(OrderStatus::Completed);
                 self.completed_at = Some(completed_at);
             }
             OrderEvent::RefundRequested {
@@ -124,9 +120,6 @@ impl OrderChange {
                 reason,
                 requested_at,
             } => {
-                if kind == RefundKind::Order {
-                    self.status = Some(OrderStatus::Refunding);
-                }
                 self.set_refund(
                     refund_no.clone(),
                     json!({
@@ -148,7 +141,6 @@ impl OrderChange {
                 ..
             } => {
                 if kind == RefundKind::Order {
-                    self.status = Some(OrderStatus::Refunded);
                     self.refunded_at = Some(refunded_at);
                 }
                 self.set_refund(
@@ -163,14 +155,10 @@ impl OrderChange {
             }
             OrderEvent::RefundFailed {
                 refund_no,
-                back_to,
                 reason,
                 failed_at,
                 ..
             } => {
-                if back_to.is_some() {
-                    self.status = back_to;
-                }
                 self.set_refund(
                     refund_no,
                     json!({

@@ -15,57 +15,18 @@ use crate::feed_horizon::HorizonWatch;
 use crate::idempotency::IdempotencyStore;
 use crate::media::{MediaStore, MediaUrls};
 use crate::payments::Payments;
-use crate::rate_limit::{Limiters, RateLimits};
+use crate::rate_limit::Limiters;
 use crate::reads::ReadModels;
 use crate::retention::RetentionSettings;
 use crate::secret::Secret;
-use crate::wechat::{WeChatClient, WeChatConfig};
-use crate::wechat_pay::{WeChatPay, WeChatPayConfig};
-use crate::write::{WriteModel, WriteSettings};
+use crate::wechat::WeChatClient;
+use crate::wechat_pay::WeChatPay;
+use crate::write::WriteModel;
+
+mod settings;
+
 use projections::Projector;
-
-/// How long a refund waits for its notice before WeChat Pay is asked, unless the
-/// settings say otherwise.
-pub const DEFAULT_REFUND_FOLLOW_UP: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// A request's deadline unless the settings give another.
-pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// The server's settings beyond the database and the JWT keys.
-#[derive(Debug, Clone, Default)]
-pub struct AppSettings {
-    /// Dev mode: dev logins (`dev:<name>`) and simulated payments.
-    pub dev_mode: bool,
-    /// Dev mode is on only because nobody said otherwise (embedded database, loopback,
-    /// no `ORDO_DEV`): its dev-only paths refuse requests that came through a proxy.
-    pub dev_mode_by_default: bool,
-    /// Dev logins without the rest of dev mode (`ORDO_DEV_LOGIN=true`).
-    pub dev_login: bool,
-    pub write: WriteSettings,
-    pub wechat: WeChatConfig,
-    /// WeChat Pay; `None`: payments answer 503.
-    pub wechat_pay: Option<WeChatPayConfig>,
-    pub rate_limits: RateLimits,
-    /// Browser origins allowed to call the API (an operator's web console); `*` for any.
-    /// Mini programs need none.
-    pub cors_origins: Vec<String>,
-    /// How long sessions and payment notices are kept, and how often they are purged.
-    pub retention: RetentionSettings,
-    /// How long a request may run before its client is answered 503; `None`: 30 s.
-    pub request_timeout: Option<std::time::Duration>,
-    /// How long a client may take to send a request's headers, and its body.
-    pub client_deadlines: ClientDeadlines,
-    /// How long a refund waits for its notice before WeChat Pay is asked; `None`: 1 min.
-    pub refund_follow_up: Option<std::time::Duration>,
-    /// Reverse proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<IpNet>,
-    /// When set, `/metrics` needs it as a bearer token.
-    pub metrics_token: Option<Secret>,
-    /// Where product images are stored; `None`: uploads answer 503.
-    pub media: Option<MediaStore>,
-    /// The base of image URLs: ordo's own `/media` unless a CDN's is set.
-    pub media_urls: MediaUrls,
-}
+pub use settings::{AppSettings, DEFAULT_REQUEST_TIMEOUT};
 
 /// What every request handler can reach.
 #[derive(Debug, Clone)]
@@ -152,9 +113,7 @@ impl AppState {
             retention: settings.retention,
             request_timeout: settings.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
             client_deadlines: settings.client_deadlines,
-            refund_follow_up: settings
-                .refund_follow_up
-                .unwrap_or(DEFAULT_REFUND_FOLLOW_UP),
+            refund_follow_up: settings.refund_follow_up,
             trusted_proxies: settings.trusted_proxies.into(),
             metrics_token: settings.metrics_token.map(Arc::new),
             media: settings.media,
