@@ -27,7 +27,7 @@ impl fmt::Display for SettingDuration {
         }
         let (count, unit) = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")]
             .into_iter()
-            .find(|(size, _)| seconds % size == 0)
+            .find(|(size, _)| seconds.is_multiple_of(*size))
             .map(|(size, unit)| (seconds / size, unit))
             .unwrap_or((seconds, "s"));
         write!(f, "{count}{unit}")
