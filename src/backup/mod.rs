@@ -7,6 +7,7 @@
 
 pub mod key;
 pub mod manifest;
+mod reseal;
 pub mod restore;
 pub mod take;
 

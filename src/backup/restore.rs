@@ -10,26 +10,22 @@
 //! their original positions, then written again over the restored positions.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use tokio::io::AsyncBufReadExt;
 
 use super::key::{BackupKey, MAC_FILE};
 use super::manifest::{self, FORMAT, MANIFEST_FILE, Manifest};
+use super::reseal::{Resealer, SealsRestored};
 use super::{EVENTS_FILE, KEPT_TABLES, SEALS_FILE, table_file};
-use crate::audit::hash::{ZERO, hex};
-use crate::audit::import::{ImportError, Imported, Importer, lock_out_writers};
-use crate::audit::sealer::link;
+use crate::audit::hash::hex;
+use crate::audit::import::{ImportError, Importer, lock_out_writers};
 use crate::database::MIGRATOR;
-use event_log::FeedPosition;
 
 /// Rows per INSERT for kept tables and seals.
-const BATCH: usize = 1_000;
+pub(super) const BATCH: usize = 1_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
@@ -227,187 +223,6 @@ async fn check_empty(conn: &mut PgConnection) -> Result<(), RestoreError> {
     Ok(())
 }
 
-/// A seal as the backup holds it.
-#[derive(Debug, Deserialize)]
-struct SealLine {
-    seal_id: i64,
-    transaction_id: i64,
-    global_position: i64,
-    event_count: i64,
-    cumulative_hash: String,
-    sealed_at: DateTime<Utc>,
-}
-
-/// The seals: what the backup's last was and what it became.
-#[derive(Debug, Default)]
-struct SealsRestored {
-    count: u64,
-    backup_last: Option<serde_json::Value>,
-    restored_last: Option<serde_json::Value>,
-}
-
-/// Follows the events as they are imported: checks each backup seal against the chain
-/// over the backup's positions, and re-seals the same events over the restored ones.
-struct Resealer {
-    seals: std::io::Lines<std::io::BufReader<std::fs::File>>,
-    line: u64,
-    next: Option<SealLine>,
-    backup_chain: Vec<u8>,
-    restored_chain: Vec<u8>,
-    count: i64,
-    pending: Vec<(SealLine, FeedPosition, Vec<u8>)>,
-    done: SealsRestored,
-}
-
-impl Resealer {
-    fn open(dir: &Path) -> Result<Self, RestoreError> {
-        let path = dir.join(SEALS_FILE);
-        let file =
-            std::fs::File::open(&path).map_err(|source| RestoreError::File { path, source })?;
-        let mut resealer = Self {
-            seals: std::io::BufReader::new(file).lines(),
-            line: 0,
-            next: None,
-            backup_chain: ZERO.to_vec(),
-            restored_chain: ZERO.to_vec(),
-            count: 0,
-            pending: Vec::new(),
-            done: SealsRestored::default(),
-        };
-        resealer.next = resealer.read_seal()?;
-        Ok(resealer)
-    }
-
-    fn read_seal(&mut self) -> Result<Option<SealLine>, RestoreError> {
-        let malformed = |line, message: String| RestoreError::Malformed {
-            file: SEALS_FILE.into(),
-            line,
-            message,
-        };
-        let Some(text) = self.seals.next() else {
-            return Ok(None);
-        };
-        self.line += 1;
-        let text = text.map_err(|err| malformed(self.line, err.to_string()))?;
-        serde_json::from_str(&text).map_err(|err| malformed(self.line, err.to_string()))
-    }
-
-    fn follow(&mut self, event: &Imported) -> Result<(), RestoreError> {
-        let Some(exported) = event.exported else {
-            return Err(RestoreError::Damaged {
-                file: EVENTS_FILE.into(),
-                detail: format!("event {} has no position", self.count + 1),
-            });
-        };
-        let coordinates = |p: FeedPosition| (p.transaction_id, p.global_position);
-        self.backup_chain = link(&self.backup_chain, coordinates(exported), &event.hash).to_vec();
-        self.restored_chain = link(
-            &self.restored_chain,
-            coordinates(event.imported),
-            &event.hash,
-        )
-        .to_vec();
-        self.count += 1;
-        if self
-            .next
-            .as_ref()
-            .is_none_or(|s| s.event_count != self.count)
-        {
-            return Ok(());
-        }
-        let Some(seal) = self.next.take() else {
-            return Ok(());
-        };
-        let sealed = (seal.transaction_id, seal.global_position);
-        if sealed != coordinates(exported) || seal.cumulative_hash != hex(&self.backup_chain) {
-            return Err(RestoreError::SealMismatch {
-                seal_id: seal.seal_id,
-                // Not the hash the backup's events give: it is what a forger needs.
-                detail: format!(
-                    "it seals {} events up to position {}; the backup's {} events end at \
-                     position {} with another hash",
-                    seal.event_count, seal.global_position, self.count, exported.global_position,
-                ),
-            });
-        }
-        self.pending
-            .push((seal, event.imported, self.restored_chain.clone()));
-        self.next = self.read_seal()?;
-        Ok(())
-    }
-
-    /// Writes the seals re-made so far, with their ids and times.
-    async fn flush(&mut self, conn: &mut PgConnection) -> Result<(), RestoreError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let pending = std::mem::take(&mut self.pending);
-        let column = |f: fn(&(SealLine, FeedPosition, Vec<u8>)) -> i64| -> Vec<i64> {
-            pending.iter().map(f).collect()
-        };
-        sqlx::query(
-            "INSERT INTO audit_seals (seal_id, transaction_id, global_position, event_count,
-                                      cumulative_hash, sealed_at)
-             OVERRIDING SYSTEM VALUE
-             SELECT s, x::text::xid8, p, c, h, t
-               FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
-                           $5::bytea[], $6::timestamptz[]) AS u(s, x, p, c, h, t)",
-        )
-        .bind(column(|(seal, _, _)| seal.seal_id))
-        .bind(column(|(_, at, _)| at.transaction_id))
-        .bind(column(|(_, at, _)| at.global_position))
-        .bind(column(|(seal, _, _)| seal.event_count))
-        .bind(
-            pending
-                .iter()
-                .map(|(_, _, hash)| hash.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            pending
-                .iter()
-                .map(|(seal, _, _)| seal.sealed_at)
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut *conn)
-        .await?;
-        if let Some((seal, at, hash)) = pending.last() {
-            self.done.count += pending.len() as u64;
-            self.done.backup_last = Some(json!({
-                "seal_id": seal.seal_id,
-                "transaction_id": seal.transaction_id,
-                "global_position": seal.global_position,
-                "event_count": seal.event_count,
-                "cumulative_hash": seal.cumulative_hash,
-            }));
-            self.done.restored_last = Some(json!({
-                "seal_id": seal.seal_id,
-                "transaction_id": at.transaction_id,
-                "global_position": at.global_position,
-                "event_count": seal.event_count,
-                "cumulative_hash": hex(hash),
-            }));
-        }
-        Ok(())
-    }
-
-    /// After the last event: every seal met its event.
-    async fn finish(mut self, conn: &mut PgConnection) -> Result<SealsRestored, RestoreError> {
-        if let Some(seal) = &self.next {
-            return Err(RestoreError::SealMismatch {
-                seal_id: seal.seal_id,
-                detail: format!(
-                    "it seals {} events; the backup has {}",
-                    seal.event_count, self.count
-                ),
-            });
-        }
-        self.flush(conn).await?;
-        reset_identity(conn, "audit_seals").await?;
-        Ok(self.done)
-    }
-}
-
 /// The events, then the seals over them; the number of events.
 async fn restore_events(
     conn: &mut PgConnection,
@@ -440,7 +255,7 @@ async fn restore_events(
             resealer.follow(event)?;
         }
         events += imported.len() as u64;
-        if resealer.pending.len() >= BATCH || text.is_none() {
+        if resealer.pending() >= BATCH || text.is_none() {
             resealer.flush(conn).await?;
         }
         if text.is_none() {
@@ -523,7 +338,10 @@ async fn insert_rows(
 }
 
 /// Moves an identity column's sequence past the rows restored with their own ids.
-async fn reset_identity(conn: &mut PgConnection, table: &str) -> Result<(), RestoreError> {
+pub(super) async fn reset_identity(
+    conn: &mut PgConnection,
+    table: &str,
+) -> Result<(), RestoreError> {
     let identities: Vec<String> = sqlx::query_scalar(
         "SELECT column_name::text FROM information_schema.columns
           WHERE table_schema = current_schema() AND table_name = $1 AND is_identity = 'YES'",

@@ -2,20 +2,20 @@
 //! with its default, so `ordo serve --help` lists them all. Nothing else reads the
 //! environment for settings.
 
-use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use clap::{Args, FromArgMatches, ValueEnum};
 use ipnet::IpNet;
 
 use super::duration::{self, SettingDuration};
+use super::rate_setting::{LoginRateSetting, RateSetting};
+pub use super::wechat_args::{WeChatArgs, WeChatPayArgs};
 use crate::client_deadlines::ClientDeadlines;
-use crate::rate_limit::{LoginRate, Rate, RateLimits};
+use crate::rate_limit::RateLimits;
 use crate::retention::RetentionSettings;
+use crate::wechat_pay;
 use crate::write::WriteSettings;
-use crate::{wechat, wechat_pay};
 
 /// The payment timeout's variable, and the name it had before settings took the `ORDO_`
 /// prefix (read for one more release, with a deprecation warning).
@@ -290,83 +290,6 @@ impl RetentionArgs {
     }
 }
 
-/// The mini program's WeChat account, for logins (`wx.login()` codes).
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "WeChat login")]
-pub struct WeChatArgs {
-    /// The mini program's AppID.
-    #[arg(long, env = "ORDO_WECHAT_APP_ID")]
-    pub wechat_app_id: Option<String>,
-
-    /// The mini program's AppSecret.
-    #[arg(long, env = "ORDO_WECHAT_APP_SECRET", hide_env_values = true)]
-    pub wechat_app_secret: Option<String>,
-
-    /// A file holding ORDO_WECHAT_APP_SECRET.
-    #[arg(
-        long,
-        env = "ORDO_WECHAT_APP_SECRET_FILE",
-        conflicts_with = "wechat_app_secret"
-    )]
-    pub wechat_app_secret_file: Option<PathBuf>,
-
-    /// WeChat's API (a test double's in tests).
-    #[arg(long, env = "ORDO_WECHAT_BASE_URL", default_value = wechat::DEFAULT_BASE_URL)]
-    pub wechat_base_url: String,
-
-    /// Most logins waiting for WeChat at once, per process; past it a login is answered
-    /// 429 at once instead of queueing calls that spend the quota.
-    #[arg(long, env = "ORDO_WECHAT_MAX_IN_FLIGHT", default_value_t = wechat::WeChatConfig::default().max_in_flight,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub wechat_max_in_flight: u32,
-}
-
-/// The merchant account for WeChat Pay v3. Setting the merchant id requires the rest;
-/// without it, dev mode simulates payments and production answers payments with 503.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "WeChat Pay")]
-pub struct WeChatPayArgs {
-    /// The merchant id (商户号).
-    #[arg(long, env = "ORDO_WECHATPAY_MCH_ID")]
-    pub wechatpay_mch_id: Option<String>,
-
-    /// The serial number of the merchant's API certificate.
-    #[arg(long, env = "ORDO_WECHATPAY_MCH_SERIAL_NO")]
-    pub wechatpay_mch_serial_no: Option<String>,
-
-    /// The merchant's API private key (PEM file).
-    #[arg(long, env = "ORDO_WECHATPAY_MCH_PRIVATE_KEY_FILE")]
-    pub wechatpay_mch_private_key_file: Option<PathBuf>,
-
-    /// WeChat Pay's public key (PEM file), to verify its answers and notices.
-    #[arg(long, env = "ORDO_WECHATPAY_PUBLIC_KEY_FILE")]
-    pub wechatpay_public_key_file: Option<PathBuf>,
-
-    /// The id of WeChat Pay's public key (`Wechatpay-Serial` of what it signs).
-    #[arg(long, env = "ORDO_WECHATPAY_PUBLIC_KEY_ID")]
-    pub wechatpay_public_key_id: Option<String>,
-
-    /// The APIv3 key (32 bytes) that decrypts notices.
-    #[arg(long, env = "ORDO_WECHATPAY_APIV3_KEY", hide_env_values = true)]
-    pub wechatpay_apiv3_key: Option<String>,
-
-    /// A file holding ORDO_WECHATPAY_APIV3_KEY.
-    #[arg(
-        long,
-        env = "ORDO_WECHATPAY_APIV3_KEY_FILE",
-        conflicts_with = "wechatpay_apiv3_key"
-    )]
-    pub wechatpay_apiv3_key_file: Option<PathBuf>,
-
-    /// The public HTTPS URL of `/api/v1/payments/wechat/notify` on this shop.
-    #[arg(long, env = "ORDO_WECHATPAY_NOTIFY_URL")]
-    pub wechatpay_notify_url: Option<String>,
-
-    /// WeChat Pay's API (a test double's in tests).
-    #[arg(long, env = "ORDO_WECHATPAY_BASE_URL", default_value = wechat_pay::DEFAULT_BASE_URL)]
-    pub wechatpay_base_url: String,
-}
-
 /// A trusted proxy as the setting names it: an address or a CIDR block.
 pub fn parse_proxy(value: &str) -> Result<IpNet, String> {
     let value = value.trim();
@@ -429,92 +352,6 @@ impl ServeArgs {
     }
 }
 
-/// A rate limit setting: `off`, `N` (burst 2N) or `N/B`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateSetting(pub Option<Rate>);
-
-impl RateSetting {
-    fn default_per_ip() -> Self {
-        Self(RateLimits::default().per_ip)
-    }
-
-    fn default_per_user() -> Self {
-        Self(RateLimits::default().per_user)
-    }
-}
-
-/// An allowance as the settings write it: `off` (`Some(None)`), `N` (burst 2N) or `N/B`
-/// (`Some(Some((N, B)))`); `None` when it is neither.
-fn parse_allowance(value: &str) -> Option<Option<(u32, u32)>> {
-    let value = value.trim();
-    if value == "off" {
-        return Some(None);
-    }
-    let (rate, burst) = match value.split_once('/') {
-        Some((rate, burst)) => (rate.parse().ok()?, burst.parse().ok()?),
-        None => {
-            let rate: u32 = value.parse().ok()?;
-            (rate, rate.saturating_mul(2))
-        }
-    };
-    (rate > 0 && burst > 0).then_some(Some((rate, burst)))
-}
-
-impl FromStr for RateSetting {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, String> {
-        let allowance = parse_allowance(value).ok_or_else(|| {
-            "`off` or requests per second with an optional burst, e.g. `20` or `20/40`".to_owned()
-        })?;
-        Ok(Self(
-            allowance.map(|(per_second, burst)| Rate { per_second, burst }),
-        ))
-    }
-}
-
-/// The login allowance setting: `off`, `N` (burst 2N) or `N/B`, per minute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoginRateSetting(pub Option<LoginRate>);
-
-impl LoginRateSetting {
-    fn default_per_ip() -> Self {
-        Self(RateLimits::default().login_per_ip)
-    }
-}
-
-impl FromStr for LoginRateSetting {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, String> {
-        let allowance = parse_allowance(value).ok_or_else(|| {
-            "`off` or logins per minute with an optional burst, e.g. `10` or `10/20`".to_owned()
-        })?;
-        Ok(Self(allowance.map(|(per_minute, burst)| LoginRate {
-            per_minute,
-            burst,
-        })))
-    }
-}
-
-impl fmt::Display for LoginRateSetting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            None => f.write_str("off"),
-            Some(rate) => write!(f, "{}/{}", rate.per_minute, rate.burst),
-        }
-    }
-}
-
-impl fmt::Display for RateSetting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            None => f.write_str("off"),
-            Some(rate) => write!(f, "{}/{}", rate.per_second, rate.burst),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -538,23 +375,5 @@ mod tests {
         assert_eq!(value.as_deref(), Some("s3cret value"));
         let missing = read_secret_file(&mut value, &Some(path), "A_SECRET").expect_err("gone");
         assert!(missing.starts_with("A_SECRET_FILE"), "{missing}");
-    }
-
-    #[test]
-    fn rates_read_as_documented() {
-        let rate = |per_second, burst| RateSetting(Some(Rate { per_second, burst }));
-        assert_eq!("20".parse(), Ok(rate(20, 40)));
-        assert_eq!(" 20/25 ".parse(), Ok(rate(20, 25)));
-        assert_eq!("off".parse(), Ok(RateSetting(None)));
-        for bad in ["", "0", "-1", "20/0", "fast", "20/x"] {
-            assert!(bad.parse::<RateSetting>().is_err(), "{bad:?} was accepted");
-        }
-        assert_eq!(rate(500, 1000).to_string(), "500/1000");
-        let login = |per_minute, burst| LoginRateSetting(Some(LoginRate { per_minute, burst }));
-        assert_eq!("10/20".parse(), Ok(login(10, 20)));
-        assert_eq!("3".parse(), Ok(login(3, 6)));
-        assert_eq!("off".parse(), Ok(LoginRateSetting(None)));
-        assert!("0/5".parse::<LoginRateSetting>().is_err());
-        assert_eq!(LoginRateSetting::default_per_ip().to_string(), "10/20");
     }
 }

@@ -4,6 +4,8 @@
 pub mod args;
 pub mod duration;
 pub mod production;
+pub mod rate_setting;
+mod wechat_args;
 mod wechat_pay;
 
 use std::path::{Path, PathBuf};
