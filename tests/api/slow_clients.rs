@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 
-use crate::support::{TestApp, address, fresh_database, start};
+use crate::support::{Client, TestApp, address, fresh_database, start};
 
 /// Long enough for any deadline above to pass several times over; a connection still
 /// open then was never cut off.
@@ -67,8 +67,17 @@ async fn until_closed(reader: &mut tokio::net::tcp::OwnedReadHalf) -> Option<Str
         .map(|()| String::from_utf8_lossy(&received).into_owned())
 }
 
+/// `/healthz` on a connection of its own: this server closes a kept-alive connection idle
+/// for its header deadline (1 s), so a pooled one may be closing as the request goes out.
 async fn healthz(app: &TestApp) -> StatusCode {
-    app.anon().get("/healthz").await.status
+    let unpooled = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("an HTTP client");
+    Client::at(unpooled, app.address.clone())
+        .get("/healthz")
+        .await
+        .status
 }
 
 #[tokio::test]
