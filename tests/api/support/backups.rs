@@ -13,7 +13,7 @@ use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
 
 use super::test_app::BACKUP_KEY;
-use super::{TestApp, fresh_database, spawn_app_on};
+use super::{TestApp, fresh_database, settle, spawn_app_on};
 
 /// A new directory name for a backup.
 pub fn backup_dir() -> PathBuf {
@@ -61,26 +61,13 @@ pub async fn small_backup() -> (PathBuf, TestApp, PgConnectOptions) {
     (dir, app, options)
 }
 
-/// Seals until the last seal covers the log's last event. A seal stops at the feed's
-/// horizon, which a transaction of another test on the same cluster can hold back for a
-/// moment: the tests that remove the last event need it sealed.
+/// Seals the whole log in one seal. A seal stops at the feed's horizon, which a
+/// transaction of another test on the same cluster can hold back for a moment: once the
+/// projections have read the last event, the horizon is past it for good.
 async fn seal_whole_log(app: &TestApp, options: &PgConnectOptions) {
-    for _ in 0..100 {
-        let (sealed, text) = run(options, &["audit", "seal"]);
-        assert!(sealed, "{text}");
-        let (last_event, last_sealed): (Option<i64>, Option<i64>) = sqlx::query_as(
-            "SELECT (SELECT max(global_position) FROM events), \
-                    (SELECT max(global_position) FROM audit_seals)",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .expect("the log's and the seals' last positions");
-        if last_event == last_sealed {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the log's last event was never sealed");
+    settle(&app.pool).await;
+    let (sealed, text) = run(options, &["audit", "seal"]);
+    assert!(sealed, "{text}");
 }
 
 /// Rewrites a backup file with `change` and records its new digest in the manifest, as
