@@ -14,8 +14,6 @@ mod subcommands;
 pub use subcommands::{
     AuditCommand, BenchArgs, ConsoleUrlArgs, ProjectionsCommand, SoakArgs, TokenAction, TokenArgs,
 };
-#[cfg(test)]
-use subcommands::{instant, operator_ttl};
 
 const ENVIRONMENT_HELP: &str = "\
 Every setting is a flag and an environment variable (shown as [env: ...]); the flag wins.

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::CommandFactory;
 
+use super::subcommands::{instant, operator_ttl};
 use super::*;
 use crate::retention::RetentionSettings;
 

@@ -269,13 +269,13 @@ pub struct RetentionArgs {
     /// How long a login session is kept after it expired or was revoked, so operators
     /// still see recent revocations, e.g. `7d`.
     #[arg(long, env = "ORDO_SESSION_RETENTION", value_name = "DURATION",
-          default_value_t = RetentionSettings::default().session_retention.into(), value_parser = duration::positive)]
+          default_value_t = RetentionSettings::default().session_retention.into())]
     pub session_retention: SettingDuration,
 
     /// How long a payment notice (accepted, duplicate, refund required or refused) is
     /// kept after it arrived, e.g. `90d`.
     #[arg(long, env = "ORDO_PAYMENT_NOTICE_RETENTION", value_name = "DURATION",
-          default_value_t = RetentionSettings::default().payment_notice_retention.into(), value_parser = duration::positive)]
+          default_value_t = RetentionSettings::default().payment_notice_retention.into())]
     pub payment_notice_retention: SettingDuration,
 }
 

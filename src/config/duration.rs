@@ -9,13 +9,21 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SettingDuration(pub Duration);
 
+/// The longest duration a setting takes: ten years. Past it an instant plus the duration
+/// (an order's expiry, a timer's deadline) could overflow and stop the server, and no
+/// timeout, interval or retention means a century.
+const LONGEST: Duration = Duration::from_secs(3_650 * 86_400);
+
 impl FromStr for SettingDuration {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, String> {
-        humantime::parse_duration(value.trim())
-            .map(Self)
-            .map_err(|err| format!("{err} (write it as `15m`, `2s`, `7d`, `1h 30m`)"))
+        let duration = humantime::parse_duration(value.trim())
+            .map_err(|err| format!("{err} (write it as `15m`, `2s`, `7d`, `1h 30m`)"))?;
+        if duration > LONGEST {
+            return Err(format!("at most {}", Self(LONGEST)));
+        }
+        Ok(Self(duration))
     }
 }
 
@@ -76,6 +84,12 @@ mod tests {
             assert_eq!(shown.parse::<SettingDuration>(), Ok(duration), "{shown}");
         }
         assert!("soon".parse::<SettingDuration>().is_err());
+        assert!("-5m".parse::<SettingDuration>().is_err());
+        assert_eq!(
+            "100000y".parse::<SettingDuration>(),
+            Err("at most 3650d".to_owned())
+        );
+        assert!("99999999999999999999s".parse::<SettingDuration>().is_err());
         assert!(positive("0s").is_err());
     }
 }
