@@ -4,6 +4,9 @@
 //!   only be understood (and changed) together. From the top: `main` → `commands` →
 //!   `server` → `http` → `state` → the services (`write`, `payments`, `reads`, `audit`,
 //!   `auth`, `idempotency`, ...) → `event_store`, `database` → `config` → `secret`.
+//!   One sideways reach stays, as no loop: `config` takes each flag's default from the
+//!   settings type it fills (`WriteSettings`, `RetentionSettings`, `RateLimits`, ...),
+//!   which never read `config`, so each default is declared once.
 //! - `http/` adapts requests to services: no `sqlx` and no pool in it.
 //! - A route file (one that declares routes) never imports another route file: what two
 //!   of them share lives in `extract/`, `views/`, `middleware/` or a service.
