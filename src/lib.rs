@@ -28,6 +28,7 @@ pub mod retention;
 pub mod secret;
 pub mod server;
 pub mod state;
+pub mod tls;
 pub mod wechat;
 pub mod wechat_pay;
 pub mod write;

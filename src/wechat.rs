@@ -79,7 +79,7 @@ pub struct WeChatClient {
 
 impl WeChatClient {
     pub fn new(config: WeChatConfig) -> Self {
-        let http = reqwest::Client::builder()
+        let http = crate::tls::http_client()
             .timeout(config.timeout)
             .build()
             .unwrap_or_default();

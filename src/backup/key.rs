@@ -5,7 +5,7 @@
 //! only the operator's ordo holds proves the backup was made by it; the manifest's
 //! digests then vouch for every file.
 
-use aws_lc_rs::hmac;
+use ring::hmac;
 
 use crate::audit::hash::hex;
 use crate::config::Config;

@@ -32,7 +32,9 @@ struct Minute {
 type Minutes = Arc<Mutex<Vec<Minute>>>;
 
 pub async fn run(args: &SoakArgs) -> anyhow::Result<()> {
-    let client = Client::builder().timeout(Duration::from_secs(30)).build()?;
+    let client = crate::tls::http_client()
+        .timeout(Duration::from_secs(30))
+        .build()?;
     let products = create_products(&client, args).await?;
     println!(
         "soak: {} shoppers, {} products, {} min against {}",

@@ -122,6 +122,7 @@ impl MediaStore {
         prefix: &str,
         aws_options: &[(String, String)],
     ) -> Result<Self, MediaError> {
+        crate::tls::install();
         // An outage answers within a request's deadline rather than retrying for minutes
         // (object_store's default) while the shopper and a connection wait.
         let mut builder = AmazonS3Builder::from_env()

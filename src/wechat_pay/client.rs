@@ -87,7 +87,7 @@ impl WeChatPay {
         let timeout = config
             .as_ref()
             .map_or(super::DEFAULT_TIMEOUT, |config| config.timeout);
-        let http = reqwest::Client::builder()
+        let http = crate::tls::http_client()
             .timeout(timeout)
             .build()
             .unwrap_or_default();

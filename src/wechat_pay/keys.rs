@@ -4,15 +4,16 @@
 
 use std::fmt;
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{
-    KeyPair, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
-};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::rand::SystemRandom;
+use ring::signature::{
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
+};
+use rsa::pkcs1::EncodeRsaPublicKey;
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use rsa::{RsaPrivateKey, RsaPublicKey};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
@@ -27,38 +28,54 @@ pub enum KeyError {
 }
 
 /// An RSA private key that signs with SHA256-RSA (PKCS#1 v1.5), answers base64.
-pub struct SigningKey(RsaKeyPair);
+///
+/// ring signs; the `rsa` crate only generates keys and converts encodings, which ring
+/// cannot do.
+pub struct SigningKey {
+    pair: RsaKeyPair,
+    /// The PKCS#8 DER the pair was read from, to write it out again.
+    pkcs8: Vec<u8>,
+}
 
 impl SigningKey {
     /// A PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), as WeChat's merchant tools write it.
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-        let der = pem_decode(pem, "PRIVATE KEY")?;
-        RsaKeyPair::from_pkcs8(&der)
-            .map(Self)
-            .map_err(|err| KeyError::Rsa(err.to_string()))
+        Self::from_pkcs8(pem_decode(pem, "PRIVATE KEY")?)
+    }
+
+    fn from_pkcs8(pkcs8: Vec<u8>) -> Result<Self, KeyError> {
+        let pair = RsaKeyPair::from_pkcs8(&pkcs8).map_err(|err| KeyError::Rsa(err.to_string()))?;
+        Ok(Self { pair, pkcs8 })
     }
 
     /// A fresh 2048-bit key (dev mode).
     pub fn generate() -> Result<Self, KeyError> {
-        RsaKeyPair::generate(KeySize::Rsa2048)
-            .map(Self)
-            .map_err(|err| KeyError::Rsa(err.to_string()))
+        let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
+            .map_err(|err| KeyError::Rsa(err.to_string()))?;
+        let der = key
+            .to_pkcs8_der()
+            .map_err(|err| KeyError::Rsa(err.to_string()))?;
+        Self::from_pkcs8(der.as_bytes().to_vec())
     }
 
     pub fn to_pem(&self) -> Result<String, KeyError> {
-        let der = self.0.as_der().map_err(|_| KeyError::Sign)?;
-        Ok(pem_encode("PRIVATE KEY", der.as_ref()))
+        Ok(pem_encode("PRIVATE KEY", &self.pkcs8))
     }
 
     /// The public half, as an X.509 SubjectPublicKeyInfo PEM.
     pub fn public_key_pem(&self) -> Result<String, KeyError> {
-        let der = self.0.public_key().as_der().map_err(|_| KeyError::Sign)?;
-        Ok(pem_encode("PUBLIC KEY", der.as_ref()))
+        let key = RsaPrivateKey::from_pkcs8_der(&self.pkcs8)
+            .map_err(|err| KeyError::Rsa(err.to_string()))?;
+        let der = key
+            .to_public_key()
+            .to_public_key_der()
+            .map_err(|err| KeyError::Rsa(err.to_string()))?;
+        Ok(pem_encode("PUBLIC KEY", der.as_bytes()))
     }
 
     pub fn sign(&self, message: &str) -> Result<String, KeyError> {
-        let mut signature = vec![0; self.0.public_modulus_len()];
-        self.0
+        let mut signature = vec![0; self.pair.public().modulus_len()];
+        self.pair
             .sign(
                 &RSA_PKCS1_SHA256,
                 &SystemRandom::new(),
@@ -78,15 +95,21 @@ impl fmt::Debug for SigningKey {
 
 /// An RSA public key that verifies SHA256-RSA signatures (WeChat's platform key).
 #[derive(Clone)]
-pub struct VerifyingKey(Vec<u8>);
+pub struct VerifyingKey {
+    /// PKCS#1 RSAPublicKey DER, the form ring verifies with.
+    pkcs1: Vec<u8>,
+}
 
 impl VerifyingKey {
     /// An X.509 SubjectPublicKeyInfo PEM (`-----BEGIN PUBLIC KEY-----`).
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-        let der = pem_decode(pem, "PUBLIC KEY")?;
-        aws_lc_rs::rsa::PublicEncryptingKey::from_der(&der)
+        let spki = pem_decode(pem, "PUBLIC KEY")?;
+        let pkcs1 = RsaPublicKey::from_public_key_der(&spki)
+            .and_then(|key| Ok(key.to_pkcs1_der()?))
             .map_err(|err| KeyError::Rsa(err.to_string()))?;
-        Ok(Self(der))
+        Ok(Self {
+            pkcs1: pkcs1.as_bytes().to_vec(),
+        })
     }
 
     /// Whether `signature` (base64) is this key's over `message`.
@@ -94,7 +117,7 @@ impl VerifyingKey {
         let Ok(signature) = BASE64.decode(signature.trim()) else {
             return false;
         };
-        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &self.0)
+        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &self.pkcs1)
             .verify(message, &signature)
             .is_ok()
     }

@@ -476,7 +476,7 @@ fn no_console_file_names_another_host() {
 async fn the_console_is_served_with_a_policy_that_allows_only_ordo_itself() {
     let (app, _options, _url) = app_and_console_url().await;
     // A browser that shows the redirect rather than follow it.
-    let http = reqwest::Client::builder()
+    let http = ordo::tls::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a client");

@@ -70,7 +70,7 @@ async fn until_closed(reader: &mut tokio::net::tcp::OwnedReadHalf) -> Option<Str
 /// `/healthz` on a connection of its own: this server closes a kept-alive connection idle
 /// for its header deadline (1 s), so a pooled one may be closing as the request goes out.
 async fn healthz(app: &TestApp) -> StatusCode {
-    let unpooled = reqwest::Client::builder()
+    let unpooled = ordo::tls::http_client()
         .pool_max_idle_per_host(0)
         .build()
         .expect("an HTTP client");

@@ -85,7 +85,7 @@ impl Topology {
     /// 127.0.0.`n`.
     fn client_from(&self, n: u8) -> Client {
         let pem = std::fs::read(self.setting("ORDO_CA_CERT")).expect("the certificate");
-        let http = reqwest::Client::builder()
+        let http = ordo::tls::http_client()
             .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("a certificate"))
             .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, n)))
             .timeout(Duration::from_secs(10))

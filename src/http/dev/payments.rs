@@ -133,7 +133,9 @@ async fn send_to_self(
         .local_addr
         .get()
         .ok_or_else(|| ApiError::unavailable("the server is not listening yet"))?;
-    let mut request = reqwest::Client::new()
+    let mut request = crate::tls::http_client()
+        .build()
+        .map_err(|err| ApiError::unavailable(format!("no HTTP client: {err}")))?
         .post(format!("http://{addr}{path}"))
         .body(notice.body);
     for (name, value) in notice.headers {

@@ -56,7 +56,7 @@ pub fn start_ordo(data_dir: &Path, port: u16) -> Child {
 /// Waits until the server answers `/healthz` (panics if it exits first).
 pub async fn wait_until_healthy(port: u16, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(120);
-    let client = reqwest::Client::new();
+    let client = super::test_app::client();
     loop {
         if let Ok(response) = client
             .get(format!("http://127.0.0.1:{port}/healthz"))

@@ -26,7 +26,7 @@ pub const BACKUP_KEY: &str = "the operator's backup key, 32 bytes and more";
 /// connection before the server closes it as idle (`ORDO_HEADER_READ_TIMEOUT`, 10 s):
 /// otherwise a request can go out on a connection the server is closing.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    ordo::tls::http_client()
         .pool_idle_timeout(std::time::Duration::from_secs(5))
         .build()
         .expect("an HTTP client")

@@ -353,7 +353,7 @@ async fn post_notice(
     headers: Vec<(String, String)>,
     body: String,
 ) -> (reqwest::StatusCode, Value) {
-    let mut request = reqwest::Client::new().post(url).body(body);
+    let mut request = super::test_app::client().post(url).body(body);
     for (name, value) in headers {
         request = request.header(name, value);
     }
