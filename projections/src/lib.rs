@@ -11,6 +11,7 @@ pub mod compare;
 pub mod daily_sales;
 pub mod failed_batch;
 pub mod failure;
+mod feed_listener;
 pub mod orders;
 pub mod parking;
 pub mod projection;

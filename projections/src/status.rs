@@ -91,7 +91,7 @@ pub async fn any_projector_running(pool: &PgPool) -> Result<bool, sqlx::Error> {
               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
               AND classid::bigint = ($1 >> 32) AND objid::bigint = ($1 & 4294967295))",
     )
-    .bind(crate::projector::RUNNING_LOCK)
+    .bind(crate::feed_listener::RUNNING_LOCK)
     .fetch_one(pool)
     .await
 }

@@ -7,7 +7,6 @@ mod attempt;
 mod catalog;
 mod error;
 mod orders;
-mod product_batches;
 mod refunds;
 mod shoppers;
 mod stream_slots;
@@ -87,7 +86,7 @@ pub struct WriteModel {
     orders: StreamSlots<Order>,
     shoppers: StreamSlots<Shopper>,
     users: StreamSlots<User>,
-    queues: product_batches::Queues,
+    queues: orders::Queues,
     pub stats: WriteStats,
 }
 
@@ -101,7 +100,7 @@ impl WriteModel {
             orders: StreamSlots::new(false),
             shoppers: StreamSlots::new(true),
             users: StreamSlots::new(false),
-            queues: product_batches::Queues::default(),
+            queues: orders::Queues::default(),
             stats: WriteStats::default(),
         }
     }

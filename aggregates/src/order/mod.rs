@@ -5,9 +5,11 @@
 //! Every other move is refused.
 
 mod commands;
+mod details;
 mod errors;
 mod events;
 mod refunds;
+mod status;
 #[cfg(test)]
 mod tests;
 mod validation;
@@ -16,155 +18,19 @@ use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 pub use commands::{NewOrder, OrderCommand};
+pub use details::{Address, OrderLine, Shipment};
 pub use errors::OrderError;
 pub use events::OrderEvent;
 pub use refunds::{
-    MAX_REFUND_REASON_CHARS, REFUND_REASON, Refund, RefundKind, RefundOutcome, RefundStatus,
+    MAX_REFUND_REASON_CHARS, REFUND_REASON, Refund, RefundDue, RefundKind, RefundOutcome,
+    RefundReason, RefundStatus,
 };
+pub use status::{CancelReason, OrderStatus};
 pub use validation::{
     ADDRESS_FIELD, MAX_LINES, MAX_QUANTITY, MAX_REMARK_CHARS, REMARK, SHIPMENT_FIELD,
 };
-
-/// Where an order is in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
-    AwaitingPayment,
-    Paid,
-    Shipped,
-    Completed,
-    Cancelled,
-    /// Its payment is being refunded.
-    Refunding,
-    /// Its payment was refunded.
-    Refunded,
-}
-
-impl OrderStatus {
-    /// Every status, in the order an order goes through them.
-    pub const ALL: [Self; 7] = [
-        Self::AwaitingPayment,
-        Self::Paid,
-        Self::Shipped,
-        Self::Completed,
-        Self::Cancelled,
-        Self::Refunding,
-        Self::Refunded,
-    ];
-
-    /// Every status's name, as the API uses them (a filter accepts exactly these).
-    pub const NAMES: [&'static str; 7] = {
-        let mut names = [""; 7];
-        let mut n = 0;
-        while n < names.len() {
-            names[n] = Self::ALL[n].as_str();
-            n += 1;
-        }
-        names
-    };
-
-    /// The name the API uses.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::AwaitingPayment => "awaiting_payment",
-            Self::Paid => "paid",
-            Self::Shipped => "shipped",
-            Self::Completed => "completed",
-            Self::Cancelled => "cancelled",
-            Self::Refunding => "refunding",
-            Self::Refunded => "refunded",
-        }
-    }
-}
-
-impl std::fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why an order was cancelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CancelReason {
-    ByUser,
-    PaymentTimeout,
-}
-
-impl CancelReason {
-    /// The name the API uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ByUser => "by_user",
-            Self::PaymentTimeout => "payment_timeout",
-        }
-    }
-}
-
-/// Why money taken for an order must be refunded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RefundReason {
-    /// The payment arrived after the order was cancelled (e.g. by the payment timeout).
-    PaidAfterCancel,
-    /// A second, different payment for an order already paid.
-    PaidTwice,
-}
-
-impl RefundReason {
-    /// The name the API uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PaidAfterCancel => "paid_after_cancel",
-            Self::PaidTwice => "paid_twice",
-        }
-    }
-}
-
-/// A payment the order could not take, owed back to the shopper.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefundDue {
-    pub payment_id: String,
-    pub amount_cents: i64,
-    pub paid_at: DateTime<Utc>,
-    pub reason: Option<RefundReason>,
-}
-
-/// One product of an order, with the name, unit price and cover image captured when it
-/// was placed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderLine {
-    pub product_id: Uuid,
-    pub name: String,
-    pub unit_price_cents: i64,
-    pub quantity: i64,
-    /// The media key of the product's cover then; absent when it had no image (and in
-    /// orders placed before images existed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
-}
-
-/// Where the order is delivered.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Address {
-    pub name: String,
-    pub phone: String,
-    pub province: String,
-    pub city: String,
-    pub district: String,
-    pub detail: String,
-}
-
-/// How a paid order travels.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shipment {
-    pub carrier: String,
-    pub tracking_no: String,
-    pub shipped_at: DateTime<Utc>,
-}
 
 /// An order as its events make it: everything the API shows of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,6 +12,35 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Why money taken for an order must be refunded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundReason {
+    /// The payment arrived after the order was cancelled (e.g. by the payment timeout).
+    PaidAfterCancel,
+    /// A second, different payment for an order already paid.
+    PaidTwice,
+}
+
+impl RefundReason {
+    /// The name the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PaidAfterCancel => "paid_after_cancel",
+            Self::PaidTwice => "paid_twice",
+        }
+    }
+}
+
+/// A payment the order could not take, owed back to the shopper.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundDue {
+    pub payment_id: String,
+    pub amount_cents: i64,
+    pub paid_at: DateTime<Utc>,
+    pub reason: Option<RefundReason>,
+}
+
 use super::{Order, OrderError, OrderEvent, OrderStatus};
 use crate::text::TextRule;
 

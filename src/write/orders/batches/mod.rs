@@ -16,11 +16,9 @@
 //! goes back to the request, which reloads its shopper and queues the order once more:
 //! the drainer reads nothing for shoppers.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use aggregates::FieldError;
 use aggregates::order::{NewOrder, Order, OrderCommand, OrderEvent};
 use aggregates::product::Product;
 use aggregates::shopper::Shopper;
@@ -29,83 +27,19 @@ use cqrs_es::Aggregate;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::attempt::{Attempts, decide};
-use super::shoppers::{Refusal, ShopperDecision, opening};
-use super::stream_slots::SlotGuard;
-use super::{Shortage, WriteError, WriteModel, Written};
+mod queue;
+
+pub(in crate::write) use queue::Queues;
+use queue::{Decided, Outcome, Pending};
+
+use super::placing::{capture, sellable};
 use crate::event_store::{
     AppendError, EventData, EventMetadata, FeedPosition, StreamAppend, StreamId,
 };
-
-type Outcome = Result<Written<(Uuid, Order)>, WriteError>;
-
-/// What a batch decided for one order.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "mostly the large variant; moved once, to its request"
-)]
-enum Decided {
-    Final(Outcome),
-    /// Refused by the shopper on a cached state confirmed before the order was asked for.
-    StaleRefusal(WriteError),
-}
-
-/// Orders committed together at most: bounds one INSERT and one batch's latency.
-const MAX_BATCH: usize = 256;
-
-/// A single-line order waiting for its product's next batch.
-pub(super) struct Pending {
-    /// Validated, not yet priced.
-    order: NewOrder,
-    metadata: EventMetadata,
-    /// The order's shopper, locked and loaded.
-    shopper: SlotGuard<Shopper>,
-    /// When the request asked: a shopper's refusal is believed only on a state
-    /// confirmed since.
-    asked_at: Instant,
-    respond: oneshot::Sender<(Decided, SlotGuard<Shopper>)>,
-}
-
-/// The orders waiting, by product; a product has an entry while its drainer runs.
-#[derive(Default)]
-pub(super) struct Queues(Mutex<HashMap<Uuid, Vec<Pending>>>);
-
-impl std::fmt::Debug for Queues {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Queues")
-    }
-}
-
-impl Queues {
-    /// Queues an order; true when no drainer runs for the product and the caller must
-    /// start one.
-    fn push(&self, product: Uuid, pending: Pending) -> bool {
-        let mut queues = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let start_drainer = !queues.contains_key(&product);
-        queues.entry(product).or_default().push(pending);
-        start_drainer
-    }
-
-    /// Everything queued for the product. When nothing is, the drainer ends: under the
-    /// same lock, so an order queued right after starts a new one.
-    fn take_or_finish(&self, product: Uuid) -> Vec<Pending> {
-        let mut queues = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match queues.get_mut(&product) {
-            Some(pending) if pending.len() > MAX_BATCH => pending.drain(..MAX_BATCH).collect(),
-            Some(pending) if !pending.is_empty() => std::mem::take(pending),
-            _ => {
-                queues.remove(&product);
-                Vec::new()
-            }
-        }
-    }
-}
+use crate::write::attempt::{Attempts, decide};
+use crate::write::shoppers::{Refusal, ShopperDecision, opening};
+use crate::write::stream_slots::SlotGuard;
+use crate::write::{Shortage, WriteError, WriteModel, Written};
 
 impl WriteModel {
     /// Places a validated single-line order through its product's batch.
@@ -398,21 +332,9 @@ impl BatchError {
 
 /// The order's line named and priced from the catalog, or why it cannot be.
 fn priced(order: &NewOrder, product: &Product) -> Result<NewOrder, WriteError> {
-    let field = "lines[0].product_id";
-    if !product.created {
-        return Err(WriteError::Invalid(vec![FieldError::new(
-            field,
-            "no such product",
-        )]));
-    }
-    if !product.on_sale {
-        return Err(WriteError::Invalid(vec![FieldError::new(
-            field,
-            format!("{} is not on sale", product.name),
-        )]));
-    }
+    let product = sellable(0, Some(product)).map_err(|error| WriteError::Invalid(vec![error]))?;
     let mut order = order.clone();
-    super::orders::capture(&mut order.lines[0], product);
+    capture(&mut order.lines[0], product);
     Ok(order)
 }
 
