@@ -21,12 +21,7 @@ fn main() -> std::process::ExitCode {
     for warning in &cli.warnings {
         tracing::warn!("{warning}");
     }
-    let result = match &cli.command {
-        Some(Command::Token(args)) if args.action.is_none() => commands::token(&cli.global, args),
-        Some(Command::ConsoleUrl(args)) => commands::console_url(&cli.global, args),
-        _ => run_async(&cli),
-    };
-    match result {
+    match commands::run(&cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         // `ordo audit order … | head`: the reader went away; stop as other tools do.
         Err(err) if is_closed_pipe(&err) => std::process::ExitCode::from(141),
@@ -65,33 +60,4 @@ fn init_logs(cli: &Cli) {
         LogFormat::Json => logs.json().with_current_span(true).init(),
         LogFormat::Text => logs.init(),
     }
-}
-
-/// The commands that need the database run on a Tokio runtime.
-fn run_async(cli: &Cli) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    let result = runtime.block_on(async {
-        match &cli.command {
-            Some(Command::Migrate) => commands::migrate(&cli.global).await,
-            Some(Command::Serve(args)) => commands::serve(&cli.global, args).await,
-            Some(Command::Token(args)) => commands::token_action(&cli.global, args).await,
-            Some(Command::ConsoleUrl(args)) => commands::console_url(&cli.global, args),
-            Some(Command::Bench(args)) => {
-                ordo::bench::run(args, cli.global.pg_bin_dir.as_deref()).await
-            }
-            Some(Command::Soak(args)) => ordo::bench::soak::run(args).await,
-            Some(Command::Projections(command)) => {
-                commands::projections(&cli.global, command).await
-            }
-            Some(Command::Audit(command)) => commands::audit(&cli.global, command).await,
-            Some(Command::Purge(args)) => commands::purge(&cli.global, args).await,
-            Some(Command::Backup { dir, key }) => commands::backup(&cli.global, key, dir).await,
-            Some(Command::Restore { dir, key }) => commands::restore(&cli.global, key, dir).await,
-            None => commands::serve(&cli.global, &cli.serve).await,
-        }
-    });
-    // Everything that matters was awaited (the database closed, the server stopped):
-    // exit now rather than wait for idle tasks and blocking threads to wind down.
-    runtime.shutdown_background();
-    result
 }

@@ -2,11 +2,13 @@
 
 mod audit;
 mod backup;
+mod dispatch;
 mod projections;
 mod throughput;
 
 pub use audit::audit;
 pub use backup::{backup, restore};
+pub use dispatch::run;
 pub use projections::projections;
 
 use anyhow::Context;

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::support::audit::{
-    cancel, halve_a_reservation, many_events, place, position_of, seal, tamper, workload,
+    cancel, halve_a_reservation, many_events, place, position_of, seal, tamper, verify_report,
+    workload,
 };
 use crate::support::{TestApp, fresh_database, spawn_app, start};
 
@@ -20,16 +21,6 @@ async fn moment() -> DateTime<Utc> {
     let now = Utc::now();
     tokio::time::sleep(Duration::from_millis(20)).await;
     now
-}
-
-async fn verify(app: &TestApp) -> Value {
-    let (status, report) = app
-        .admin()
-        .get("/api/v1/admin/audit/verify")
-        .await
-        .into_parts();
-    assert_eq!(status, StatusCode::OK, "{report}");
-    report["data"].clone()
 }
 
 #[tokio::test]
@@ -150,7 +141,7 @@ async fn an_untouched_log_verifies_with_its_seals_and_read_models() {
     workload(&app).await;
     seal(&app).await;
 
-    let report = verify(&app).await;
+    let report = verify_report(&app).await;
 
     assert_eq!(report["ok"], true, "{report}");
     // Ours, and any the app's own sealer (every 10 s) added on a slow machine.
@@ -197,7 +188,7 @@ async fn an_edited_payload_is_found_at_its_position() {
     let target = position_of(&app.pool, "StockReserved", 2).await;
     halve_a_reservation(&app.pool, target).await;
 
-    let report = verify(&app).await;
+    let report = verify_report(&app).await;
 
     assert_eq!(report["ok"], false);
     assert_eq!(report["first_failure_position"], target, "{report}");
@@ -218,7 +209,7 @@ async fn a_deleted_event_is_found() {
     )
     .await;
 
-    let report = verify(&app).await;
+    let report = verify_report(&app).await;
 
     assert_eq!(report["ok"], false);
     let kinds: Vec<&str> = report["failures"]
@@ -246,7 +237,7 @@ async fn a_stream_s_last_event_deleted_is_found_by_the_seal() {
     )
     .await;
 
-    let report = verify(&app).await;
+    let report = verify_report(&app).await;
 
     assert_eq!(report["ok"], false);
     assert!(
@@ -289,7 +280,7 @@ async fn two_events_reordered_are_found() {
     )
     .await;
 
-    let report = verify(&app).await;
+    let report = verify_report(&app).await;
 
     assert_eq!(report["ok"], false);
     assert_eq!(report["failures"][0]["kind"], "hash_mismatch", "{report}");
@@ -311,7 +302,7 @@ async fn an_edited_seal_is_found() {
     )
     .await;
 
-    let report = verify(&app).await;
+    let report = verify_report(&app).await;
 
     assert_eq!(report["ok"], false);
     assert_eq!(report["failures"][0]["kind"], "seal_mismatch", "{report}");
@@ -523,7 +514,7 @@ async fn a_read_model_row_edited_or_removed_is_found_by_the_comparison() {
     .await
     .expect("remove a row");
 
-    let report = verify(&app).await;
+    let report = verify_report(&app).await;
 
     assert_eq!(report["ok"], false, "{report}");
     let model = |name: &str| {

@@ -171,13 +171,7 @@ async fn shop_keeps_serving_while(held: HeldTransaction, app: &TestApp, own_data
 
     // Nothing was skipped or applied twice meanwhile.
     settle(&app.pool).await;
-    let (status, report) = app
-        .admin()
-        .get("/api/v1/admin/audit/verify")
-        .await
-        .into_parts();
-    assert_eq!(status, StatusCode::OK, "{report}");
-    assert_eq!(report["data"]["ok"], true, "{report}");
+    crate::support::audit::assert_log_verifies(&app).await;
 }
 
 #[tokio::test]

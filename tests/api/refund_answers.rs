@@ -139,13 +139,7 @@ async fn abnormal_keeps_the_order_refunding_and_flagged_then_success_refunds_it_
     assert_eq!(app.count_events("PurchaseReturned").await, 1);
     assert_eq!(app.stock(product).await.on_hand(), 10);
     assert!(refunds_due(&app).await.is_empty());
-    let (status, report) = app
-        .admin()
-        .get("/api/v1/admin/audit/verify")
-        .await
-        .into_parts();
-    assert_eq!(status, StatusCode::OK, "{report}");
-    assert_eq!(report["data"]["ok"], true, "{report}");
+    crate::support::audit::assert_log_verifies(&app).await;
 }
 
 #[tokio::test]

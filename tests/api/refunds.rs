@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use wiremock::ResponseTemplate;
 
+use crate::support::audit::assert_log_verifies;
 use crate::support::wechat_pay::refusal;
 use crate::support::{
     FakeWeChatPay, NoticeOptions, RefundAnswer, TestApp, dev_mode_settings, fresh_database, start,
@@ -78,16 +79,6 @@ async fn order_view(app: &TestApp, id: Uuid) -> Value {
         .await
         .body["data"]
         .clone()
-}
-
-async fn verify_ok(app: &TestApp) {
-    let (status, report) = app
-        .admin()
-        .get("/api/v1/admin/audit/verify")
-        .await
-        .into_parts();
-    assert_eq!(status, StatusCode::OK, "{report}");
-    assert_eq!(report["data"]["ok"], true, "{report}");
 }
 
 fn refund_no(view: &Value, i: usize) -> String {
@@ -167,7 +158,7 @@ async fn an_operator_refunds_a_paid_order_and_its_units_come_back_once() {
     assert_eq!(outcomes, ["accepted", "duplicate"]);
     let catalog = app.anon().get(&format!("/api/v1/products/{product}")).await;
     assert_eq!(catalog.body["data"]["available"], 10, "{}", catalog.body);
-    verify_ok(&app).await;
+    assert_log_verifies(&app).await;
 
     // Nothing left to give back.
     let (status, body) = refund(&app, id).await;
@@ -226,7 +217,7 @@ async fn a_refund_notice_before_the_refund_call_answers_settles_it_once() {
     assert_eq!(app.count_events("StockReturned").await, 1);
     assert_eq!(app.stock(product).await.on_hand(), 5);
     assert_eq!(order_view(&app, id).await["status"], "refunded");
-    verify_ok(&app).await;
+    assert_log_verifies(&app).await;
 }
 
 #[tokio::test]
@@ -302,7 +293,7 @@ async fn a_refused_refund_puts_the_order_back_with_wechat_pays_reason() {
     let (status, body) = refund(&app, id).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_ne!(refund_no(&body["data"], 1), refund_no(&body["data"], 0));
-    verify_ok(&app).await;
+    assert_log_verifies(&app).await;
 }
 
 #[tokio::test]
@@ -331,7 +322,7 @@ async fn a_shipped_order_is_refunded_without_its_units_coming_back() {
     assert_eq!(order_view(&app, id).await["status"], "refunded");
     assert_eq!(app.stock(product).await.on_hand(), 3);
     assert_eq!(app.count_events("StockReturned").await, 0);
-    verify_ok(&app).await;
+    assert_log_verifies(&app).await;
 }
 
 #[tokio::test]
@@ -366,7 +357,7 @@ async fn a_payment_after_cancel_is_paid_back_through_the_same_flow() {
     assert_eq!(view["refunds"][0]["status"], "succeeded");
     assert_eq!(app.stock(product).await.on_hand(), 5);
     assert_eq!(app.count_events("StockReturned").await, 0);
-    verify_ok(&app).await;
+    assert_log_verifies(&app).await;
 }
 
 #[tokio::test]

@@ -9,6 +9,23 @@ use uuid::Uuid;
 
 use super::{Client, TestApp, address};
 
+/// What `GET /admin/audit/verify` reports (its `data`), once it answered 200.
+pub async fn verify_report(app: &TestApp) -> Value {
+    let (status, report) = app
+        .admin()
+        .get("/api/v1/admin/audit/verify")
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::OK, "{report}");
+    report["data"].clone()
+}
+
+/// Asserts that the whole log verifies.
+pub async fn assert_log_verifies(app: &TestApp) {
+    let report = verify_report(app).await;
+    assert_eq!(report["ok"], true, "{report}");
+}
+
 /// Places an order of `quantity` × `product` as `shopper`, under `request_id` (what
 /// the history shows): the order.
 pub async fn place(shopper: &Client, product: Uuid, quantity: i64, request_id: &str) -> Value {
