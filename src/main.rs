@@ -5,7 +5,9 @@ use std::io::IsTerminal;
 use ordo::cli::{Cli, Command};
 use ordo::commands;
 use ordo::config::LogFormat;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 // glibc's malloc showed up first in the request path's profile; mimalloc cut it down.
 #[global_allocator]
@@ -41,23 +43,27 @@ fn is_closed_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// Logs go to stderr: info for the server, warnings only for the other commands (their
-/// output is for people and scripts) unless `-v`; RUST_LOG overrides. Colour only on a
-/// terminal.
+/// output is for people and scripts) unless `-v`; RUST_LOG (`warn`, `ordo=debug,sqlx=warn`)
+/// overrides. Colour only on a terminal. (`Targets` rather than `EnvFilter`, which
+/// compiles a regex engine into the binary for span filters nobody here uses.)
 fn init_logs(cli: &Cli) {
     let serving = matches!(cli.command, None | Some(Command::Serve(_)));
     let level = match (serving, cli.global.verbose) {
-        (_, 2..) => "debug",
-        (true, _) | (false, 1) => "info",
-        (false, 0) => "warn",
+        (_, 2..) => LevelFilter::DEBUG,
+        (true, _) | (false, 1) => LevelFilter::INFO,
+        (false, 0) => LevelFilter::WARN,
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|spec| spec.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(level));
+    let logs = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter);
     match cli.global.log_format {
         // One JSON object per line, with the request's span (method, path, request id).
-        LogFormat::Json => logs.json().with_current_span(true).init(),
-        LogFormat::Text => logs.init(),
+        LogFormat::Json => registry.with(logs.json().with_current_span(true)).init(),
+        LogFormat::Text => registry.with(logs).init(),
     }
 }
