@@ -31,6 +31,7 @@ pub mod state;
 pub mod tls;
 pub mod wechat;
 pub mod wechat_pay;
+pub mod wechat_pay_simulator;
 pub mod write;
 
 #[cfg(test)]

@@ -56,9 +56,16 @@ impl Application {
         let timeout = PaymentTimeout::new(
             self.state.pool.clone(),
             self.state.write.clone(),
+            self.state.payments.clone(),
             self.state.write.settings().payment_timeout,
         );
         let timeouts = tokio::spawn(timeout.run(stopped.clone()));
+        let late_notices = tokio::spawn(
+            self.state
+                .payments
+                .clone()
+                .run_late_notices(stopped.clone()),
+        );
         let purges = tokio::spawn(retention::run(
             self.state.pool.clone(),
             self.state.retention,
@@ -91,11 +98,22 @@ impl Application {
             stopped,
         ));
         let header_read_timeout = self.state.client_deadlines.headers;
-        let router = http::router(self.state);
+        // Dev mode's simulated WeChat Pay, outside the API's middleware (it is another
+        // party, called by ordo's own client).
+        let simulator = self.state.wechat_pay.config().and_then(|config| {
+            crate::wechat_pay_simulator::router(self.state.pool.clone(), config)
+        });
+        let mut router = http::router(self.state);
+        if let Some(simulator) = simulator {
+            router = axum::Router::new()
+                .nest(crate::wechat_pay_simulator::PATH, simulator)
+                .merge(router);
+        }
         connections::serve(self.listener, router, header_read_timeout, shutdown).await;
         let _ = stop_projector.send(true);
         let _ = projector.await;
         let _ = timeouts.await;
+        let _ = late_notices.await;
         let _ = purges.await;
         let _ = follow_ups.await;
         let _ = sealer.await;

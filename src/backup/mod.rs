@@ -18,8 +18,13 @@ pub const KEPT_TABLES: &[&str] = &[
     "sessions",
     "revoked_tokens",
     "payment_notices",
+    // The payments opened at WeChat Pay: what ordo still has to ask about.
+    "payment_prepays",
     "idempotency_keys",
     "audit_restores",
+    // Dev mode's simulated WeChat Pay: its side of the payments (empty elsewhere).
+    "dev_wechat_pay_trades",
+    "dev_wechat_pay_refunds",
 ];
 
 /// Tables a backup leaves out because they are rebuilt or re-made: the migrations' own

@@ -1,12 +1,18 @@
 //! Payments with WeChat Pay, whoever learns of them: the prepay a shopper pays through,
-//! WeChat Pay's payment and refund notices (open → verify → command → record), the
-//! payment timeout, refunds and their follow-up. `wechat_pay` is the client (sign,
+//! WeChat Pay's payment and refund notices (open → verify → command → record), asking
+//! WeChat Pay when a notice is late (confirmation, sweep, before an expiry) and closing
+//! what expires, the payment timeout, refunds and their follow-up. `wechat_pay` is the client (sign,
 //! verify, decrypt, HTTP); `http` only adapts requests to what is here.
 
+mod checks;
+mod confirm;
+mod late_notices;
 mod notice_log;
 mod opening;
 mod payment_notice;
 mod prepay;
+mod prepays;
+mod record;
 mod refund_notice;
 pub mod refunds;
 mod sampled_log;
@@ -21,9 +27,15 @@ use crate::event_store::{EventStore, FeedPosition};
 use crate::wechat_pay::WeChatPay;
 use crate::write::{WriteError, WriteModel};
 
+pub use crate::wechat_pay::PaymentCheckSettings;
+pub use checks::Allowance;
+pub use confirm::{ConfirmError, PaymentAnswer};
+pub use late_notices::LateSweep;
 pub use notice_log::{NoticeLog, NoticeRecord, OUTCOMES, PaymentNotice};
 pub use opening::Arrived;
 pub use prepay::PrepayError;
+pub use prepays::Prepays;
+pub use record::{Asking, LearnedBy, PaymentRecorded};
 
 /// The payment workflows a request may start.
 #[derive(Debug, Clone)]
@@ -32,6 +44,10 @@ pub struct Payments {
     write: Arc<WriteModel>,
     wechat_pay: WeChatPay,
     notices: NoticeLog,
+    prepays: Prepays,
+    checks: PaymentCheckSettings,
+    /// The questions ordo may still ask WeChat Pay on its own this minute.
+    allowance: Allowance,
 }
 
 /// What became of a notice, for the answer WeChat Pay gets.
@@ -53,13 +69,21 @@ impl Payments {
         events: EventStore,
         write: Arc<WriteModel>,
         wechat_pay: WeChatPay,
+        checks: PaymentCheckSettings,
     ) -> Self {
         Self {
             events,
             write,
             wechat_pay,
-            notices: NoticeLog::new(pool),
+            notices: NoticeLog::new(pool.clone()),
+            prepays: Prepays::new(pool),
+            allowance: Allowance::per_minute(checks.per_minute),
+            checks,
         }
+    }
+
+    pub fn checks(&self) -> PaymentCheckSettings {
+        self.checks
     }
 
     /// The notices recorded, for operators.

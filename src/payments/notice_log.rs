@@ -27,6 +27,8 @@ pub struct NoticeRecord<'a> {
     pub refund_no: Option<&'a str>,
     /// The request that brought it.
     pub request_id: Option<&'a str>,
+    /// How ordo learned of a payment (`notice` when none is given).
+    pub learned_by: Option<&'static str>,
 }
 
 /// One recorded payment or refund notice.
@@ -47,6 +49,9 @@ pub struct PaymentNotice {
     pub order_id: Option<Uuid>,
     pub amount_cents: Option<i64>,
     pub request_id: Option<String>,
+    /// How ordo learned of it: `notice`, or by asking WeChat Pay (`confirmation`,
+    /// `late_notice`, `expiry`, `reconciliation`).
+    pub learned_by: String,
 }
 
 impl PaymentNotice {
@@ -89,8 +94,8 @@ impl NoticeLog {
         }
         let written = sqlx::query(
             "INSERT INTO payment_notices (kind, outcome, reason, notice_id, transaction_id,
-                    order_id, amount_cents, request_id, refund_no)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    order_id, amount_cents, request_id, refund_no, learned_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(record.kind)
         .bind(record.outcome)
@@ -101,6 +106,7 @@ impl NoticeLog {
         .bind(record.amount_cents)
         .bind(record.request_id.map(escape))
         .bind(record.refund_no.map(escape))
+        .bind(record.learned_by.unwrap_or("notice"))
         .execute(&self.pool)
         .await;
         if let Err(err) = written {
@@ -124,7 +130,7 @@ impl NoticeLog {
         .await?;
         let list: Vec<PaymentNotice> = sqlx::query_as(
             "SELECT id, received_at, kind, refund_no, outcome, reason, notice_id, transaction_id,
-                    order_id, amount_cents, request_id
+                    order_id, amount_cents, request_id, learned_by
                FROM payment_notices WHERE $1::text IS NULL OR outcome = $1
               ORDER BY id DESC LIMIT $2 OFFSET $3",
         )

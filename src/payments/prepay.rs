@@ -31,6 +31,8 @@ pub enum PrepayError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Write(#[from] WriteError),
+    #[error(transparent)]
+    Database(#[from] crate::database::DatabaseError),
 }
 
 impl Payments {
@@ -68,6 +70,9 @@ impl Payments {
             openid: shopper.openid,
             expires_at: order.expires_at.unwrap_or_else(Utc::now),
         };
+        // Noted first: whenever WeChat Pay may hold a payment for the order, ordo knows
+        // to ask about it (a late notice, an expiry).
+        self.prepays.opening(order_id).await?;
         Ok(self.wechat_pay.prepay(&request).await?)
     }
 }

@@ -36,6 +36,7 @@ impl Payments {
                 order_id,
                 refund_no: Some(&result.out_refund_no),
                 request_id: arrived.request_id,
+                learned_by: None,
             };
         let refuse = |status: StatusCode, reason: String, order_id: Option<Uuid>| {
             let record = entry("refused", Some(reason.clone()), order_id);

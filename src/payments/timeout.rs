@@ -1,6 +1,12 @@
-//! The payment timeout: orders still awaiting payment after `ORDER_PAYMENT_TIMEOUT` are
+//! The payment timeout: orders still awaiting payment after `ORDO_PAYMENT_TIMEOUT` are
 //! cancelled with reason `payment_timeout`, through the normal write path, so their stock
 //! is released exactly once.
+//!
+//! An order whose payment was opened at WeChat Pay is first asked about: paid → the
+//! payment is recorded (the order is paid, not cancelled); not paid → its payment is
+//! closed at WeChat Pay, then the order cancelled; WeChat Pay cannot be asked → the order
+//! stays reserved and is asked about again, until `ORDO_PAYMENT_CHECK_BOUND` past its
+//! expiry, when it is cancelled anyway (a payment that still comes is owed back).
 //!
 //! Driven by the order views (`status = 'awaiting_payment' AND expires_at <= now()`, a
 //! partial index), so nothing is lost across restarts: an order that expired while no
@@ -13,40 +19,126 @@
 //! horizon): the orders placed after their checkpoint are read from the events too, so
 //! an order expires on time whatever the read side does.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aggregates::order::{CancelReason, OrderError, OrderEvent};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use super::Payments;
+use super::confirm::{ConfirmError, PaymentAnswer};
+use super::record::Asking;
 use crate::event_store::{EventMetadata, EventStore, FeedPosition};
+use crate::wechat_pay::PayError;
 use crate::write::{OrderActor, WriteError, WriteModel};
 
 /// Orders cancelled per query; the sweep repeats at once while it finds a full batch.
 const BATCH: i64 = 200;
 
+/// The least time between two questions about one expired order's payment.
+const ASK_AGAIN_AFTER: Duration = Duration::from_secs(30);
+
 pub struct PaymentTimeout {
     pool: PgPool,
     events: EventStore,
     write: Arc<WriteModel>,
+    payments: Payments,
     /// How often to look for expired orders.
     every: Duration,
+    /// When each expired order's payment was last asked about without an answer.
+    unanswered: Mutex<HashMap<Uuid, Instant>>,
+}
+
+/// What to do with an expired order.
+enum Verdict {
+    Cancel,
+    /// Paid after all: recorded.
+    Paid,
+    /// Ask again later.
+    Wait,
 }
 
 impl PaymentTimeout {
     /// Sweeps about ten times per timeout (an order waits at most a tenth longer than its
     /// timeout), between every 100 ms and every 5 s.
-    pub fn new(pool: PgPool, write: Arc<WriteModel>, timeout: Duration) -> Self {
+    pub fn new(
+        pool: PgPool,
+        write: Arc<WriteModel>,
+        payments: Payments,
+        timeout: Duration,
+    ) -> Self {
         let every = (timeout / 10).clamp(Duration::from_millis(100), Duration::from_secs(5));
         Self {
             events: EventStore::new(pool.clone()),
             pool,
             write,
+            payments,
             every,
+            unanswered: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether the expired order may be cancelled: asks WeChat Pay first when its payment
+    /// was opened there.
+    async fn verdict(&self, order_id: Uuid) -> Verdict {
+        match self.payments.prepays.open(order_id).await {
+            Ok(None) => return Verdict::Cancel,
+            Ok(Some(_)) => {}
+            Err(err) => {
+                tracing::warn!(%order_id, %err, "could not read the order's payment; asking later");
+                return Verdict::Wait;
+            }
+        }
+        let asked_lately = {
+            let unanswered = self.unanswered.lock().unwrap_or_else(|p| p.into_inner());
+            unanswered
+                .get(&order_id)
+                .is_some_and(|at| at.elapsed() < ASK_AGAIN_AFTER)
+        };
+        let answer = if asked_lately || !self.payments.allowance.take() {
+            None
+        } else {
+            let asked = self
+                .payments
+                .ask_about_payment(order_id, Asking::Expiry, None)
+                .await;
+            match asked {
+                Ok(PaymentAnswer::Paid { .. }) => return Verdict::Paid,
+                Ok(PaymentAnswer::NotPayable) => return Verdict::Cancel,
+                Ok(PaymentAnswer::NotPaid) => match self.payments.close_payment(order_id).await {
+                    Ok(()) => return Verdict::Cancel,
+                    Err(err) => Some(err),
+                },
+                // WeChat Pay closes it itself at `time_expire`: ask again shortly.
+                Ok(PaymentAnswer::Paying) => None,
+                // Nobody to ask (dev mode without a merchant account): as before.
+                Err(ConfirmError::Pay(PayError::NotConfigured)) => return Verdict::Cancel,
+                Err(err) => Some(err),
+            }
+        };
+        let expires_at = self.expiry_of(order_id).await;
+        let past_bound = expires_at.is_none_or(|at| {
+            Utc::now() - at
+                >= chrono::Duration::from_std(self.payments.checks.expiry_bound)
+                    .unwrap_or(chrono::Duration::MAX)
+        });
+        if past_bound {
+            tracing::warn!(%order_id, err = ?answer.as_ref().map(ToString::to_string),
+                "WeChat Pay could not be asked about an expired order's payment within the bound: cancelled; a payment that still comes is owed back");
+            return Verdict::Cancel;
+        }
+        if let Some(err) = answer {
+            tracing::warn!(%order_id, %err, "could not ask WeChat Pay about an expired order's payment; the order stays reserved");
+            self.unanswered
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(order_id, Instant::now());
+        }
+        Verdict::Wait
     }
 
     /// Orders placed after the order views' checkpoint whose payment time is up. One batch
@@ -105,6 +197,19 @@ impl PaymentTimeout {
         };
         let mut done = 0;
         for &order_id in &expired {
+            match self.verdict(order_id).await {
+                Verdict::Cancel => {}
+                Verdict::Paid => {
+                    done += 1;
+                    tracing::info!(%order_id, "an expiring order was paid: its notice had not come");
+                    continue;
+                }
+                Verdict::Wait => continue,
+            }
+            self.unanswered
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&order_id);
             let cancelled = self
                 .write
                 .cancel_order(
@@ -134,11 +239,23 @@ impl PaymentTimeout {
     }
 }
 
+impl PaymentTimeout {
+    /// When the order expires, from its events (what the aggregate decides on).
+    async fn expiry_of(&self, order_id: Uuid) -> Option<DateTime<Utc>> {
+        let loaded = self
+            .events
+            .load::<aggregates::order::Order>(&order_id.to_string())
+            .await;
+        loaded.ok().and_then(|loaded| loaded.aggregate.expires_at)
+    }
+}
+
 /// What one sweep did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sweep {
     /// Expired orders the order views listed.
     pub seen: usize,
-    /// Of those, cancelled now (the rest were paid or cancelled meanwhile).
+    /// Of those, cancelled now, or found paid at WeChat Pay (the rest were paid or
+    /// cancelled meanwhile, or wait for WeChat Pay's answer).
     pub cancelled: usize,
 }

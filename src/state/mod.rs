@@ -36,6 +36,9 @@ pub struct AppState {
     pub write: Arc<WriteModel>,
     /// Prepays, WeChat Pay's notices and the notices' record.
     pub payments: Payments,
+    /// Dev mode's simulated WeChat Pay: its records, where the dev routes pay and
+    /// settle refunds as a shopper and WeChat Pay would (empty outside dev mode).
+    pub simulated_wechat_pay: crate::wechat_pay_simulator::Ledger,
     /// The store behind `Idempotency-Key`.
     pub idempotency: IdempotencyStore,
     /// Queries over the read models.
@@ -81,14 +84,17 @@ impl AppState {
         crate::metrics::handle();
         let events = EventStore::new(pool.clone());
         let write = Arc::new(WriteModel::new(events.clone(), settings.write));
-        let wechat_pay = WeChatPay::new(settings.wechat_pay);
+        let local_addr = Arc::new(OnceLock::new());
+        let wechat_pay = WeChatPay::new(settings.wechat_pay, Arc::clone(&local_addr));
         Self {
             payments: Payments::new(
                 pool.clone(),
                 events.clone(),
                 write.clone(),
                 wechat_pay.clone(),
+                settings.payment_checks,
             ),
+            simulated_wechat_pay: crate::wechat_pay_simulator::Ledger::new(pool.clone()),
             idempotency: IdempotencyStore::new(pool.clone(), events.clone()),
             reads: ReadModels::new(pool.clone()),
             audit: AuditReader::new(pool.clone()),
@@ -109,7 +115,7 @@ impl AppState {
             dev_login_by_default: settings.dev_mode
                 && settings.dev_mode_by_default
                 && !settings.dev_login,
-            local_addr: Arc::new(OnceLock::new()),
+            local_addr,
             retention: settings.retention,
             request_timeout: settings.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
             client_deadlines: settings.client_deadlines,

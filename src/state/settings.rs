@@ -11,7 +11,7 @@ use crate::rate_limit::RateLimits;
 use crate::retention::RetentionSettings;
 use crate::secret::Secret;
 use crate::wechat::WeChatConfig;
-use crate::wechat_pay::WeChatPayConfig;
+use crate::wechat_pay::{PaymentCheckSettings, WeChatPayConfig};
 use crate::write::WriteSettings;
 
 /// A request's deadline unless the settings give another.
@@ -43,6 +43,8 @@ pub struct AppSettings {
     pub client_deadlines: ClientDeadlines,
     /// How long a refund waits for its notice before WeChat Pay is asked.
     pub refund_follow_up: std::time::Duration,
+    /// When and how often ordo asks WeChat Pay about payments whose notices are late.
+    pub payment_checks: PaymentCheckSettings,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     /// When set, `/metrics` needs it as a bearer token.
@@ -77,6 +79,11 @@ impl AppSettings {
             request_timeout: None,
             client_deadlines: args.client_deadlines(),
             refund_follow_up: args.refund_follow_up.into(),
+            payment_checks: PaymentCheckSettings {
+                late_after: args.late_notice_after.into(),
+                expiry_bound: args.payment_check_bound.into(),
+                per_minute: args.payment_checks_per_minute,
+            },
             trusted_proxies: args.trusted_proxies.clone(),
             metrics_token: args
                 .metrics_token

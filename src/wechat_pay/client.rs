@@ -2,7 +2,8 @@
 //! `WECHATPAY2-SHA256-RSA2048` with the merchant key, its answer's signature checked
 //! against the platform key; and the `wx.requestPayment` parameters for the prepay id.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, FixedOffset, Utc};
 use reqwest::Method;
@@ -10,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{KeyError, WeChatPayConfig, nonce};
+use super::notice::check_signed;
+use super::{KeyError, NoticeError, SIMULATOR_PATH, WeChatPayConfig, nonce};
 
 const JSAPI_PATH: &str = "/v3/pay/transactions/jsapi";
 
@@ -24,8 +26,10 @@ pub enum PayError {
     Timeout,
     #[error("WeChat Pay failed: {0}")]
     Upstream(String),
-    #[error("WeChat Pay's answer is not signed by its platform key")]
-    BadSignature,
+    /// An answer WeChat Pay's SDKs would not trust: unsigned, signed by another key, or
+    /// with a timestamp more than 5 minutes from now (a replay?).
+    #[error("WeChat Pay's answer is not signed as WeChat Pay signs: {0}")]
+    Untrusted(NoticeError),
     /// A refusal (4xx) nobody vouches for: a proxy's or a firewall's as likely as WeChat
     /// Pay's. It says nothing of the request: ask WeChat Pay again later.
     #[error(
@@ -80,10 +84,13 @@ struct ErrorAnswer {
 pub struct WeChatPay {
     http: reqwest::Client,
     config: Option<Arc<WeChatPayConfig>>,
+    /// This server's address, once it listens: in dev mode, where the simulated WeChat
+    /// Pay answers ([`SIMULATOR_PATH`]).
+    local_addr: Arc<OnceLock<SocketAddr>>,
 }
 
 impl WeChatPay {
-    pub fn new(config: Option<WeChatPayConfig>) -> Self {
+    pub fn new(config: Option<WeChatPayConfig>, local_addr: Arc<OnceLock<SocketAddr>>) -> Self {
         let timeout = config
             .as_ref()
             .map_or(super::DEFAULT_TIMEOUT, |config| config.timeout);
@@ -94,6 +101,7 @@ impl WeChatPay {
         Self {
             http,
             config: config.map(Arc::new),
+            local_addr,
         }
     }
 
@@ -106,14 +114,27 @@ impl WeChatPay {
         self.config.as_deref().ok_or(PayError::NotConfigured)
     }
 
+    /// The config and WeChat Pay's address: the merchant account's, or in dev mode
+    /// (ordo's own keys) the simulated WeChat Pay's on this server.
+    pub(super) fn remote(&self) -> Result<(&WeChatPayConfig, String), PayError> {
+        let config = self.configured()?;
+        let base_url = match (&config.base_url, &config.simulator) {
+            (Some(base_url), _) => base_url.clone(),
+            (None, Some(_)) => {
+                let addr = self.local_addr.get().ok_or_else(|| {
+                    PayError::Upstream("the simulated WeChat Pay is not listening yet".to_owned())
+                })?;
+                format!("http://{addr}{SIMULATOR_PATH}")
+            }
+            (None, None) => return Err(PayError::NotConfigured),
+        };
+        Ok((config, base_url))
+    }
+
     /// A prepay id for `request`, and the parameters the mini program pays with.
     pub async fn prepay(&self, request: &PaymentRequest) -> Result<RequestPaymentParams, PayError> {
-        let config = self.configured()?;
-        let prepay_id = match &config.base_url {
-            Some(base_url) => self.jsapi(config, base_url, request).await?,
-            // Dev mode without a merchant account: the payment comes from the simulator.
-            None => format!("dev_{}", request.out_trade_no),
-        };
+        let (config, base_url) = self.remote()?;
+        let prepay_id = self.jsapi(config, &base_url, request).await?;
         request_payment(config, &prepay_id)
     }
 
@@ -192,22 +213,9 @@ impl WeChatPay {
             .map_err(|err| PayError::Upstream(err.to_string()))?;
         // Only WeChat Pay holds the platform key's private half: a signed answer is theirs,
         // refusals included.
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or_default()
-        };
-        let message = format!(
-            "{}\n{}\n{text}\n",
-            header("wechatpay-timestamp"),
-            header("wechatpay-nonce")
-        );
-        let signed = config
-            .platform_key
-            .verifies(message.as_bytes(), header("wechatpay-signature"));
+        let trusted = check_signed(config, &headers, text.as_bytes(), Utc::now());
         if status.is_client_error() {
-            if !signed {
+            if trusted.is_err() {
                 return Err(PayError::UnsignedRefusal(status.as_u16()));
             }
             let error: ErrorAnswer = serde_json::from_str(&text).unwrap_or(ErrorAnswer {
@@ -222,9 +230,7 @@ impl WeChatPay {
         if !status.is_success() {
             return Err(PayError::Upstream(format!("HTTP {status}")));
         }
-        if !signed {
-            return Err(PayError::BadSignature);
-        }
+        trusted.map_err(PayError::Untrusted)?;
         Ok(text)
     }
 }

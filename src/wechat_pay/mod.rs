@@ -2,16 +2,19 @@
 //! `wx.requestPayment`, and payment notices verified and decrypted. In dev mode ordo
 //! generates its own keys and can send itself a correctly signed notice.
 
+mod check_settings;
 mod client;
 mod dev_keys;
 mod keys;
 mod notice;
 mod refund;
 mod simulator;
+mod transactions;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use check_settings::PaymentCheckSettings;
 pub use client::{PayError, PaymentRequest, RequestPaymentParams, WeChatPay};
 pub use dev_keys::DevKeys;
 pub use keys::{ApiV3Key, KeyError, SigningKey, VerifyingKey};
@@ -21,6 +24,8 @@ pub use simulator::{SignedNotice, signed_notice, signed_refund_notice};
 
 /// WeChat Pay's API.
 pub const DEFAULT_BASE_URL: &str = "https://api.mch.weixin.qq.com";
+/// Where dev mode's simulated WeChat Pay answers, on ordo's own address.
+pub const SIMULATOR_PATH: &str = "/dev/wechatpay";
 
 /// How long a refund waits for WeChat Pay's notice before ordo asks WeChat Pay about it,
 /// unless `ORDO_REFUND_FOLLOW_UP` says otherwise.
@@ -37,8 +42,8 @@ pub const REFUND_NOTIFY_PATH: &str = "/api/v1/payments/wechat/refund-notify";
 /// The merchant's account and keys.
 #[derive(Debug, Clone)]
 pub struct WeChatPayConfig {
-    /// WeChat Pay's API; `None` in dev mode without a merchant account: prepay ids are
-    /// made locally and payments come from the simulator.
+    /// WeChat Pay's API; `None` in dev mode without a merchant account: the simulated
+    /// WeChat Pay on this server answers ([`SIMULATOR_PATH`]).
     pub base_url: Option<String>,
     /// The mini program's app id (`ORDO_WECHAT_APP_ID`).
     pub app_id: String,

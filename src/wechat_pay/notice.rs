@@ -91,18 +91,21 @@ pub struct Transaction {
     pub appid: String,
     pub mchid: String,
     pub out_trade_no: String,
+    /// Absent from a query's answer until the payment is made.
+    #[serde(default)]
     pub transaction_id: String,
     pub trade_state: String,
     #[serde(default)]
     pub trade_type: String,
     #[serde(default)]
     pub success_time: Option<DateTime<Utc>>,
+    #[serde(default)]
     pub amount: Amount,
     #[serde(default)]
     pub payer: Option<Payer>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Amount {
     pub total: i64,
     #[serde(default)]
@@ -122,6 +125,38 @@ pub fn open_notice<R: DeserializeOwned>(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<(Notice, R), NoticeError> {
+    check_signed(config, headers, body, now)?;
+    let notice: Notice = serde_json::from_slice(body)
+        .map_err(|err| NoticeError::Malformed(quoted(&err.to_string())))?;
+    if notice.resource.algorithm != "AEAD_AES_256_GCM" {
+        return Err(NoticeError::Malformed(format!(
+            "unknown algorithm {}",
+            quoted(&notice.resource.algorithm)
+        )));
+    }
+    let plain = config
+        .api_v3_key
+        .decrypt(
+            &notice.resource.nonce,
+            &notice.resource.associated_data,
+            &notice.resource.ciphertext,
+        )
+        .ok_or(NoticeError::Undecryptable)?;
+    let resource: R = serde_json::from_slice(&plain)
+        .map_err(|err| NoticeError::Malformed(format!("resource: {}", quoted(&err.to_string()))))?;
+    Ok((notice, resource))
+}
+
+/// Whether WeChat Pay signed `body` as its SDKs require of a notice or an answer: the
+/// `Wechatpay-*` headers present, a timestamp within 5 minutes of `now` (no replays),
+/// the serial of a key ordo knows, and the platform key's signature over
+/// `timestamp\nnonce\nbody\n`.
+pub fn check_signed(
+    config: &WeChatPayConfig,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(), NoticeError> {
     let header = |name: &'static str| {
         headers
             .get(name)
@@ -150,23 +185,5 @@ pub fn open_notice<R: DeserializeOwned>(
     if !config.platform_key.verifies(&message, signature) {
         return Err(NoticeError::BadSignature);
     }
-    let notice: Notice = serde_json::from_slice(body)
-        .map_err(|err| NoticeError::Malformed(quoted(&err.to_string())))?;
-    if notice.resource.algorithm != "AEAD_AES_256_GCM" {
-        return Err(NoticeError::Malformed(format!(
-            "unknown algorithm {}",
-            quoted(&notice.resource.algorithm)
-        )));
-    }
-    let plain = config
-        .api_v3_key
-        .decrypt(
-            &notice.resource.nonce,
-            &notice.resource.associated_data,
-            &notice.resource.ciphertext,
-        )
-        .ok_or(NoticeError::Undecryptable)?;
-    let resource: R = serde_json::from_slice(&plain)
-        .map_err(|err| NoticeError::Malformed(format!("resource: {}", quoted(&err.to_string()))))?;
-    Ok((notice, resource))
+    Ok(())
 }

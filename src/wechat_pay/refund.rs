@@ -71,11 +71,7 @@ impl WeChatPay {
     /// Asks WeChat Pay for a refund; its answer says where the refund is (usually
     /// `PROCESSING`: the result comes in a refund notice).
     pub async fn refund(&self, request: &RefundRequest) -> Result<RefundState, PayError> {
-        let config = self.configured()?;
-        let Some(base_url) = &config.base_url else {
-            // Dev mode without a merchant account: the result comes from the simulator.
-            return Ok(dev_state(&request.out_refund_no));
-        };
+        let (config, base_url) = self.remote()?;
         let body = json!({
             "transaction_id": request.transaction_id,
             "out_refund_no": request.out_refund_no,
@@ -89,7 +85,7 @@ impl WeChatPay {
         })
         .to_string();
         let text = self
-            .call(config, base_url, Method::POST, REFUNDS_PATH, Some(body))
+            .call(config, &base_url, Method::POST, REFUNDS_PATH, Some(body))
             .await?;
         serde_json::from_str(&text).map_err(|err| PayError::Upstream(err.to_string()))
     }
@@ -97,28 +93,15 @@ impl WeChatPay {
     /// Where the refund numbered `out_refund_no` is; `None` when WeChat Pay never
     /// received it.
     pub async fn query_refund(&self, out_refund_no: &str) -> Result<Option<RefundState>, PayError> {
-        let config = self.configured()?;
-        let Some(base_url) = &config.base_url else {
-            return Ok(Some(dev_state(out_refund_no)));
-        };
+        let (config, base_url) = self.remote()?;
         // Refund numbers are ordo's own (hex and digits), safe in a path.
         let path = format!("{REFUNDS_PATH}/{out_refund_no}");
-        match self.call(config, base_url, Method::GET, &path, None).await {
+        match self.call(config, &base_url, Method::GET, &path, None).await {
             Ok(text) => serde_json::from_str(&text)
                 .map(Some)
                 .map_err(|err| PayError::Upstream(err.to_string())),
             Err(PayError::Refused { code, .. }) if code == NOT_FOUND => Ok(None),
             Err(err) => Err(err),
         }
-    }
-}
-
-/// A refund accepted in dev mode, waiting for the simulator's notice.
-fn dev_state(out_refund_no: &str) -> RefundState {
-    RefundState {
-        refund_id: format!("dev_{out_refund_no}"),
-        out_refund_no: out_refund_no.to_owned(),
-        status: "PROCESSING".to_owned(),
-        success_time: None,
     }
 }

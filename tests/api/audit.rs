@@ -405,7 +405,7 @@ async fn an_exported_range_reimported_into_an_empty_store_replays_to_the_same_re
     crate::support::settle(&empty).await;
 
     assert_eq!(read_models(&empty).await, then);
-    assert_eq!(verify(&replayed).await["ok"], true);
+    assert_eq!(verify_report(&replayed).await["ok"], true);
 
     // An altered export is refused.
     let altered = ndjson.replacen("\"quantity\":2", "\"quantity\":3", 1);

@@ -171,7 +171,7 @@ async fn shop_keeps_serving_while(held: HeldTransaction, app: &TestApp, own_data
 
     // Nothing was skipped or applied twice meanwhile.
     settle(&app.pool).await;
-    crate::support::audit::assert_log_verifies(&app).await;
+    crate::support::audit::assert_log_verifies(app).await;
 }
 
 #[tokio::test]

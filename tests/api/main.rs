@@ -27,6 +27,7 @@ mod openapi;
 mod operator_tokens;
 mod orders;
 mod outages;
+mod payment_checks;
 mod payment_timeout;
 mod payments;
 mod permanent_log;

@@ -24,6 +24,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/v1/orders/{id}/confirm-receipt"),
     ("post", "/api/v1/admin/orders/{id}/ship"),
     ("post", "/api/v1/orders/{id}/pay"),
+    ("post", "/api/v1/orders/{id}/payment-status"),
     ("post", "/api/v1/payments/wechat/notify"),
     ("post", "/api/v1/dev/orders/{id}/simulate-payment"),
     ("get", "/api/v1/admin/orders/{id}/history"),

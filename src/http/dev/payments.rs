@@ -1,13 +1,14 @@
-//! Dev mode's WeChat Pay simulator: a correctly signed payment or refund notice that
-//! ordo sends itself, as WeChat Pay would.
+//! Dev mode's shopper and WeChat Pay: a payment taken by the simulated WeChat Pay
+//! (`wechat_pay_simulator`), its notice signed as WeChat Pay's and sent to ordo unless
+//! the caller wants it lost; a refund settled there, its notice sent the same way.
 
 use aggregates::order::Order;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::Utc;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -16,6 +17,7 @@ use crate::http::envelope::{Envelope, ErrorBody, Success};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract::caller::AuthUser;
 use crate::http::extract::params::IdPath;
+use crate::http::extract::params::{QueryRules, ValidQuery};
 use crate::http::middleware::dev_only;
 use crate::http::views::current_order::{current_order, load_order};
 use crate::http::views::order::OrderView;
@@ -23,6 +25,7 @@ use crate::state::AppState;
 use crate::wechat_pay::{
     self, RefundAmount, RefundResult, SignedNotice, Transaction, WeChatPayConfig,
 };
+use crate::wechat_pay_simulator;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,22 +37,44 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 struct SimulatedPayment {
     transaction_id: String,
-    /// The HTTP status ordo's notice URL answered.
-    notify_status: u16,
-    /// Its answer (WeChat Pay's format).
+    /// The HTTP status ordo's notice URL answered; null when no notice was sent.
+    notify_status: Option<u16>,
+    /// Its answer (WeChat Pay's format); null when no notice was sent.
     #[schema(value_type = Object)]
     notify_answer: Value,
     order: OrderView,
 }
 
-/// Dev mode only: ordo sends itself a correctly signed WeChat Pay notice for the order's
-/// amount, as WeChat Pay would after the shopper paid.
+/// `?notify=` of a simulated payment.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct NotifyQuery {
+    /// `false`: WeChat Pay takes the payment but its notice is lost (none is sent); ordo
+    /// learns of it by asking (`payment-status`, the late-notice sweep, the expiry).
+    #[serde(default = "notify_by_default")]
+    notify: bool,
+}
+
+fn notify_by_default() -> bool {
+    true
+}
+
+impl QueryRules for NotifyQuery {
+    fn check(&self) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// Dev mode only: the shopper pays the order at the simulated WeChat Pay (for its
+/// total), which sends ordo its signed notice, as WeChat Pay would; with `notify=false`
+/// the notice is lost.
 #[utoipa::path(post, path = "/api/v1/dev/orders/{id}/simulate-payment", tag = "dev",
-    params(("id" = Uuid, Path, description = "the order")),
+    params(("id" = Uuid, Path, description = "the order"), NotifyQuery),
     responses(
-        (status = 200, description = "the notice was sent; the order as it is now", body = Envelope<SimulatedPayment>),
+        (status = 200, description = "paid at the simulated WeChat Pay (and the notice sent); the order as it is now", body = Envelope<SimulatedPayment>),
         (status = 403, description = "not in dev mode, or through a proxy while dev mode is on only by default (naming ORDO_DEV) (40300)", body = ErrorBody),
         (status = 404, description = "no such order of yours (40400)", body = ErrorBody),
+        (status = 409, description = "its payment was closed at WeChat Pay (the order expired) (40902)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn simulate_payment(
@@ -57,6 +82,7 @@ async fn simulate_payment(
     headers: HeaderMap,
     user: AuthUser,
     IdPath(id): IdPath,
+    ValidQuery(query): ValidQuery<NotifyQuery>,
 ) -> Result<Success<SimulatedPayment>, ApiError> {
     let config = simulator(&state, &headers, "payments")?;
     let order = owned_order(&state, &user, id).await?;
@@ -64,26 +90,33 @@ async fn simulate_payment(
         Ok(user_id) => state.write.user(user_id).await?.map(|user| user.openid),
         Err(_) => None,
     };
-    let transaction = Transaction {
-        appid: config.app_id.clone(),
-        mchid: config.mch_id.clone(),
-        out_trade_no: wechat_pay::out_trade_no(id),
-        transaction_id: format!("4200{:024}", rand::random::<u64>()),
-        trade_state: "SUCCESS".to_owned(),
-        trade_type: "JSAPI".to_owned(),
-        success_time: Some(Utc::now()),
-        amount: wechat_pay::Amount {
-            total: order.total_cents,
-            currency: "CNY".to_owned(),
-        },
-        payer: openid.map(|openid| wechat_pay::Payer { openid }),
+    let trade = state
+        .simulated_wechat_pay
+        .pay(
+            &wechat_pay::out_trade_no(id),
+            &openid.unwrap_or_default(),
+            order.total_cents,
+        )
+        .await
+        .map_err(|err| ApiError::unavailable(format!("the simulated WeChat Pay failed: {err}")))?;
+    let Some(transaction_id) = trade.transaction_id.clone() else {
+        return Err(ApiError::invalid_state(
+            "its payment was closed at WeChat Pay (the order expired)",
+        ));
     };
-    let notice = wechat_pay::signed_notice(config, &transaction, Utc::now())
-        .map_err(|err| ApiError::internal(&err))?;
-    let (notify_status, notify_answer) =
-        send_to_self(&state, wechat_pay::NOTIFY_PATH, notice).await?;
+    let (notify_status, notify_answer) = if query.notify {
+        let transaction: Transaction =
+            serde_json::from_value(wechat_pay_simulator::transaction_json(config, &trade))
+                .map_err(|err| ApiError::internal(&err))?;
+        let notice = wechat_pay::signed_notice(config, &transaction, Utc::now())
+            .map_err(|err| ApiError::internal(&err))?;
+        let (status, answer) = send_to_self(&state, wechat_pay::NOTIFY_PATH, notice).await?;
+        (Some(status), answer)
+    } else {
+        (None, Value::Null)
+    };
     Ok(Success::ok(SimulatedPayment {
-        transaction_id: transaction.transaction_id,
+        transaction_id,
         notify_status,
         notify_answer,
         order: current_order(&state, id).await?,
@@ -195,22 +228,36 @@ async fn simulate_refund(
             "no refund of this order is in progress",
         ));
     }
-    let mut notices = Vec::with_capacity(refunds.len());
-    for refund in refunds {
+    let numbers: Vec<String> = refunds
+        .iter()
+        .map(|refund| refund.refund_no.clone())
+        .collect();
+    let settled = state
+        .simulated_wechat_pay
+        .settle_refunds(&numbers)
+        .await
+        .map_err(|err| ApiError::unavailable(format!("the simulated WeChat Pay failed: {err}")))?;
+    if settled.is_empty() {
+        return Err(ApiError::invalid_state(
+            "the simulated WeChat Pay holds none of this order's refunds in progress",
+        ));
+    }
+    let mut notices = Vec::with_capacity(settled.len());
+    for refund in settled {
         let result = RefundResult {
             mchid: config.mch_id.clone(),
-            out_trade_no: wechat_pay::out_trade_no(id),
-            transaction_id: refund.payment_id.clone(),
-            out_refund_no: refund.refund_no.clone(),
-            refund_id: format!("5030{:024}", rand::random::<u64>()),
-            refund_status: "SUCCESS".to_owned(),
-            success_time: Some(Utc::now()),
+            out_trade_no: refund.out_trade_no.clone(),
+            transaction_id: refund.transaction_id.clone(),
+            out_refund_no: refund.out_refund_no.clone(),
+            refund_id: refund.refund_id.clone(),
+            refund_status: refund.status.clone(),
+            success_time: refund.success_time,
             user_received_account: "支付用户零钱".to_owned(),
             amount: RefundAmount {
-                total: refund.amount_cents,
-                refund: refund.amount_cents,
-                payer_total: refund.amount_cents,
-                payer_refund: refund.amount_cents,
+                total: refund.total_cents,
+                refund: refund.refund_cents,
+                payer_total: refund.total_cents,
+                payer_refund: refund.refund_cents,
             },
         };
         let notice = wechat_pay::signed_refund_notice(config, &result, Utc::now())
@@ -218,7 +265,7 @@ async fn simulate_refund(
         let (notify_status, notify_answer) =
             send_to_self(&state, wechat_pay::REFUND_NOTIFY_PATH, notice).await?;
         notices.push(SimulatedRefundNotice {
-            refund_no: refund.refund_no,
+            refund_no: refund.out_refund_no,
             notify_status,
             notify_answer,
         });

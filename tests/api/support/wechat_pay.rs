@@ -88,6 +88,23 @@ impl FakeWeChatPay {
             .with_priority(10)
             .mount(&fake.server)
             .await;
+        // A payment never opened is unknown to WeChat Pay; closing one is done (204).
+        Mock::given(method("GET"))
+            .and(wiremock::matchers::path_regex(
+                "^/v3/pay/transactions/out-trade-no/[0-9a-f]+$",
+            ))
+            .respond_with(refusal(404, "ORDER_NOT_EXIST", "订单不存在"))
+            .with_priority(10)
+            .mount(&fake.server)
+            .await;
+        Mock::given(method("POST"))
+            .and(wiremock::matchers::path_regex(
+                "^/v3/pay/transactions/out-trade-no/[0-9a-f]+/close$",
+            ))
+            .respond_with(SignedAnswer::no_content())
+            .with_priority(10)
+            .mount(&fake.server)
+            .await;
         // A refund never asked for is unknown to WeChat Pay.
         Mock::given(method("GET"))
             .and(wiremock::matchers::path_regex(
@@ -205,6 +222,140 @@ impl FakeWeChatPay {
             .respond_with(template)
             .mount(&self.server)
             .await;
+    }
+
+    /// Answers queries for `order`'s payment: in `trade_state` (`SUCCESS`, `NOTPAY`,
+    /// `USERPAYING`, …), for the amount and transaction of `options`.
+    pub async fn answer_payment_query(
+        &self,
+        order: Uuid,
+        trade_state: &str,
+        options: &NoticeOptions,
+    ) {
+        let answer = SignedAnswer::ok(self.queried(order, trade_state, options));
+        self.mount_query(order, answer, 2, None).await;
+    }
+
+    /// Answers the next query for `order`'s payment so, before any other answer.
+    pub async fn answer_payment_query_once(
+        &self,
+        order: Uuid,
+        trade_state: &str,
+        options: &NoticeOptions,
+    ) {
+        let answer = SignedAnswer::ok(self.queried(order, trade_state, options));
+        self.mount_query(order, answer, 1, Some(1)).await;
+    }
+
+    /// Answers queries for `order`'s payment as paid, signed with the timestamp `at`.
+    pub async fn answer_payment_query_signed_at(
+        &self,
+        order: Uuid,
+        options: &NoticeOptions,
+        at: DateTime<Utc>,
+    ) {
+        let answer = SignedAnswer {
+            signed_at: Some(at),
+            ..SignedAnswer::ok(self.queried(order, "SUCCESS", options))
+        };
+        self.mount_query(order, answer, 1, None).await;
+    }
+
+    async fn mount_query(
+        &self,
+        order: Uuid,
+        answer: SignedAnswer,
+        priority: u8,
+        times: Option<u64>,
+    ) {
+        let mock = Mock::given(method("GET"))
+            .and(path(format!(
+                "/v3/pay/transactions/out-trade-no/{}",
+                order.simple()
+            )))
+            .respond_with(answer)
+            .with_priority(priority);
+        match times {
+            Some(times) => mock.up_to_n_times(times).mount(&self.server).await,
+            None => mock.mount(&self.server).await,
+        }
+    }
+
+    /// WeChat Pay's answer to a query for `order`'s payment.
+    fn queried(&self, order: Uuid, trade_state: &str, options: &NoticeOptions) -> Value {
+        let mut transaction = self.transaction(order, options);
+        transaction["trade_state"] = json!(trade_state);
+        if trade_state != "SUCCESS" {
+            for paid_only in ["transaction_id", "success_time", "payer"] {
+                transaction
+                    .as_object_mut()
+                    .map(|fields| fields.remove(paid_only));
+            }
+        }
+        transaction
+    }
+
+    /// Answers payment queries and closes with `answer` (an outage: a 500, a delay).
+    pub async fn answer_payment_checks_with(&self, answer: ResponseTemplate) {
+        Mock::given(wiremock::matchers::path_regex(
+            "^/v3/pay/transactions/out-trade-no/",
+        ))
+        .respond_with(answer)
+        .with_priority(1)
+        .mount(&self.server)
+        .await;
+    }
+
+    /// The payments closed at WeChat Pay (their `out_trade_no`), each request checked to
+    /// be signed by the merchant's key and to name the merchant.
+    pub async fn closed_payments(&self) -> Vec<String> {
+        let requests = self.server.received_requests().await.unwrap_or_default();
+        requests
+            .iter()
+            .filter(|request| {
+                request.method.as_str() == "POST" && request.url.path().ends_with("/close")
+            })
+            .map(|request| {
+                assert!(
+                    signed_by_merchant(request),
+                    "a close not signed by the merchant key"
+                );
+                let body: Value = serde_json::from_slice(&request.body).expect("a JSON close");
+                assert_eq!(body["mchid"], MCH_ID);
+                request
+                    .url
+                    .path()
+                    .trim_start_matches("/v3/pay/transactions/out-trade-no/")
+                    .trim_end_matches("/close")
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// How many payment queries WeChat Pay received, each checked to be signed by the
+    /// merchant's key (over the path and its `?mchid=` query).
+    pub async fn payment_queries(&self) -> usize {
+        let requests = self.server.received_requests().await.unwrap_or_default();
+        requests
+            .iter()
+            .filter(|request| {
+                request.method.as_str() == "GET"
+                    && request
+                        .url
+                        .path()
+                        .starts_with("/v3/pay/transactions/out-trade-no/")
+            })
+            .inspect(|request| {
+                assert!(
+                    signed_by_merchant(request),
+                    "a query not signed by the merchant key"
+                );
+                assert_eq!(
+                    request.url.query(),
+                    Some(format!("mchid={MCH_ID}").as_str())
+                );
+            })
+            .count()
     }
 
     /// Headers and body of a payment notice for `order`.
@@ -380,10 +531,15 @@ pub fn signed_by_merchant(request: &Request) -> bool {
             .unwrap_or_default()
             .to_owned()
     };
+    // WeChat Pay signs the URL as sent: its path and query.
+    let url = match request.url.query() {
+        Some(query) => format!("{}?{query}", request.url.path()),
+        None => request.url.path().to_owned(),
+    };
     let message = format!(
         "{}\n{}\n{}\n{}\n{}\n",
         request.method.as_str(),
-        request.url.path(),
+        url,
         field("timestamp"),
         field("nonce_str"),
         String::from_utf8_lossy(&request.body)
@@ -437,7 +593,7 @@ impl Respond for RefundAnswer {
 pub fn refusal(status: u16, code: &str, message: &str) -> impl Respond + use<> {
     SignedAnswer {
         status,
-        body: json!({"code": code, "message": message}),
+        ..SignedAnswer::ok(json!({"code": code, "message": message}))
     }
 }
 
@@ -445,18 +601,39 @@ pub fn refusal(status: u16, code: &str, message: &str) -> impl Respond + use<> {
 struct SignedAnswer {
     status: u16,
     body: Value,
+    /// The timestamp signed; now when none is given.
+    signed_at: Option<DateTime<Utc>>,
 }
 
 impl SignedAnswer {
     fn ok(body: Value) -> Self {
-        Self { status: 200, body }
+        Self {
+            status: 200,
+            body,
+            signed_at: None,
+        }
+    }
+
+    /// `204 No Content`, signed over the empty body.
+    fn no_content() -> Self {
+        Self {
+            status: 204,
+            ..Self::ok(Value::Null)
+        }
     }
 }
 
 impl Respond for SignedAnswer {
     fn respond(&self, _: &Request) -> ResponseTemplate {
-        let body = self.body.to_string();
-        let timestamp = Utc::now().timestamp().to_string();
+        let body = match &self.body {
+            Value::Null => String::new(),
+            body => body.to_string(),
+        };
+        let timestamp = self
+            .signed_at
+            .unwrap_or_else(Utc::now)
+            .timestamp()
+            .to_string();
         let nonce = Uuid::new_v4().simple().to_string();
         let signature = keys()
             .platform

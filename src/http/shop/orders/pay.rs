@@ -1,5 +1,6 @@
-//! Paying for an order with WeChat Pay: the prepay (`POST /orders/{id}/pay`). WeChat
-//! Pay's notices are in `webhooks/`.
+//! Paying for an order with WeChat Pay: the prepay (`POST /orders/{id}/pay`) and the
+//! confirmation once `wx.requestPayment` returns (`POST /orders/{id}/payment-status`).
+//! WeChat Pay's notices are in `webhooks/`.
 
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
@@ -9,12 +10,18 @@ use crate::http::envelope::{Envelope, ErrorBody, Success};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract::caller::AuthUser;
 use crate::http::extract::params::IdPath;
-use crate::payments::PrepayError;
+use crate::http::extract::recorded::Recorded;
+use crate::http::views::current_order::current_order;
+use crate::http::views::order::OrderView;
+use crate::http::views::read_your_writes::await_projections;
+use crate::payments::{ConfirmError, PaymentAnswer, PrepayError};
 use crate::state::AppState;
 use crate::wechat_pay::{PayError, RequestPaymentParams};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(pay_order))
+    OpenApiRouter::new()
+        .routes(routes!(pay_order))
+        .routes(routes!(confirm_payment))
 }
 
 /// Starts paying for an order awaiting payment: a WeChat Pay prepay, answered with what
@@ -42,6 +49,54 @@ async fn pay_order(
     Ok(Success::ok(params))
 }
 
+/// After `wx.requestPayment` returns, the mini program asks whether the payment went
+/// through: ordo asks WeChat Pay (its signed answer checked) and, when it was paid,
+/// records the payment exactly as WeChat Pay's notice would (whichever comes first
+/// writes it; the other changes nothing). An order that is not paid is answered as it is.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/payment-status", tag = "orders",
+    params(("id" = Uuid, Path, description = "the order")),
+    responses(
+        (status = 200, description = "the order: `paid` when WeChat Pay has the payment, otherwise as it was", body = Envelope<OrderView>),
+        (status = 404, description = "no such order of yours (40400)", body = ErrorBody),
+        (status = 502, description = "WeChat Pay failed, timed out, or answered what ordo cannot trust or take (50200)", body = ErrorBody),
+        (status = 503, description = "WeChat Pay is not configured (50300)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn confirm_payment(
+    State(state): State<AppState>,
+    Recorded(metadata): Recorded,
+    user: AuthUser,
+    IdPath(id): IdPath,
+) -> Result<Success<OrderView>, ApiError> {
+    let answer = state
+        .payments
+        .confirm_payment(id, user.id(), metadata.request_id.as_deref())
+        .await
+        .map_err(confirm_error)?;
+    if let Some(PaymentAnswer::Paid {
+        written: Some(position),
+    }) = answer
+    {
+        await_projections(&state, &["orders"], position).await;
+    }
+    Ok(Success::ok(current_order(&state, id).await?))
+}
+
+fn confirm_error(err: ConfirmError) -> ApiError {
+    match err {
+        ConfirmError::OrderNotFound => ApiError::not_found("order"),
+        ConfirmError::Mismatch(_) => {
+            let message = err.to_string();
+            tracing::warn!(%message, "WeChat Pay reported a payment ordo cannot take");
+            ApiError::new(ErrorCode::Upstream, message)
+        }
+        ConfirmError::Pay(err) => pay_error(err),
+        ConfirmError::Load(err) => err.into(),
+        ConfirmError::Write(err) => err.into(),
+        ConfirmError::Database(err) => err.into(),
+    }
+}
+
 fn prepay_error(err: PrepayError) -> ApiError {
     match err {
         PrepayError::OrderNotFound => ApiError::not_found("order"),
@@ -52,6 +107,7 @@ fn prepay_error(err: PrepayError) -> ApiError {
         PrepayError::Pay(err) => pay_error(err),
         PrepayError::Load(err) => err.into(),
         PrepayError::Write(err) => err.into(),
+        PrepayError::Database(err) => err.into(),
     }
 }
 
@@ -66,9 +122,9 @@ fn pay_error(err: PayError) -> ApiError {
         PayError::Refused { .. }
         | PayError::Timeout
         | PayError::Upstream(_)
-        | PayError::BadSignature
+        | PayError::Untrusted(_)
         | PayError::UnsignedRefusal(_) => {
-            tracing::warn!(%message, "WeChat Pay prepay failed");
+            tracing::warn!(%message, "a call to WeChat Pay failed");
             ApiError::new(ErrorCode::Upstream, message)
         }
     }

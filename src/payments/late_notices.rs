@@ -1,0 +1,69 @@
+//! The sweep for late notices: a payment opened a few minutes ago (`late_after`) whose
+//! notice has not come is asked about, then again at growing intervals, within the
+//! allowance of questions a minute. A notice lost for good (ordo down past WeChat Pay's
+//! retries, a proxy dropping it) is found this way while the order is still reserved.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::Payments;
+use super::confirm::{ConfirmError, PaymentAnswer};
+use super::record::Asking;
+use crate::database::DatabaseError;
+use crate::wechat_pay::PayError;
+
+/// Orders looked at per sweep.
+const BATCH: i64 = 100;
+
+/// What one sweep found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LateSweep {
+    /// Questions asked.
+    pub asked: usize,
+    /// Payments they found and recorded.
+    pub paid: usize,
+}
+
+impl Payments {
+    /// Sweeps for late notices until `stop` turns true: about six times per
+    /// `late_after`, between every 200 ms and every 10 s.
+    pub async fn run_late_notices(self, mut stop: watch::Receiver<bool>) {
+        let every =
+            (self.checks.late_after / 6).clamp(Duration::from_millis(200), Duration::from_secs(10));
+        loop {
+            if let Err(err) = self.sweep_late_notices().await {
+                tracing::warn!(%err, "late-notice sweep failed; retrying");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+        }
+    }
+
+    /// Asks about the payments whose notices are late, as many as the allowance lets.
+    pub async fn sweep_late_notices(&self) -> Result<LateSweep, DatabaseError> {
+        let mut sweep = LateSweep::default();
+        let due = self.prepays.late(self.checks.late_after, BATCH).await?;
+        for order_id in due {
+            if !self.allowance.take() {
+                break;
+            }
+            sweep.asked += 1;
+            match self
+                .ask_about_payment(order_id, Asking::LateNotice, None)
+                .await
+            {
+                Ok(PaymentAnswer::Paid { .. }) => sweep.paid += 1,
+                Ok(_) => {}
+                // Nobody to ask (dev mode without a merchant account).
+                Err(ConfirmError::Pay(PayError::NotConfigured)) => break,
+                Err(err) => {
+                    tracing::warn!(%order_id, %err, "could not ask WeChat Pay about a late notice");
+                }
+            }
+        }
+        Ok(sweep)
+    }
+}

@@ -1,0 +1,306 @@
+//! Dev mode's WeChat Pay: the part of WeChat Pay's v3 API that ordo calls (JSAPI prepay,
+//! the payment query and close, refunds and their query), served by ordo itself under
+//! [`PATH`] and called by ordo's real client over HTTP, requests signed by the merchant
+//! key and answers by the platform key. Its records are its own (`ledger`); the dev
+//! routes play the shopper (a payment, with or without its notice) and WeChat Pay's
+//! refund notice.
+
+mod answers;
+mod ledger;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::wechat_pay::{VerifyingKey, WeChatPayConfig};
+use answers::{refused, signed, signed_by_merchant};
+pub use ledger::{Ledger, Refund, RefundRefused, Trade};
+
+pub use crate::wechat_pay::SIMULATOR_PATH as PATH;
+
+struct Simulator {
+    ledger: Ledger,
+    config: Arc<WeChatPayConfig>,
+    merchant: VerifyingKey,
+}
+
+type Shared = State<Arc<Simulator>>;
+
+/// The simulator's routes, for dev mode with ordo's own WeChat Pay keys; `None` when
+/// `config` has no simulator key (a real merchant account).
+pub fn router(pool: PgPool, config: &WeChatPayConfig) -> Option<Router> {
+    config.simulator.as_ref()?;
+    let merchant = VerifyingKey::from_pem(&config.merchant_key.public_key_pem().ok()?).ok()?;
+    let simulator = Simulator {
+        ledger: Ledger::new(pool),
+        config: Arc::new(config.clone()),
+        merchant,
+    };
+    Some(
+        Router::new()
+            .route("/v3/pay/transactions/jsapi", post(prepay))
+            .route("/v3/pay/transactions/out-trade-no/{no}", get(query))
+            .route("/v3/pay/transactions/out-trade-no/{no}/close", post(close))
+            .route("/v3/refund/domestic/refunds", post(refund))
+            .route("/v3/refund/domestic/refunds/{no}", get(query_refund))
+            .with_state(Arc::new(simulator)),
+    )
+}
+
+/// WeChat Pay's refusal of a request the merchant's key did not sign; none when it did.
+fn unsigned(
+    simulator: &Simulator,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<Response> {
+    let config = &simulator.config;
+    let signed = signed_by_merchant(config, &simulator.merchant, method, uri, headers, body);
+    (!signed).then(|| refused(config, StatusCode::UNAUTHORIZED, "SIGN_ERROR", "签名错误"))
+}
+
+fn failed(simulator: &Simulator, err: &sqlx::Error) -> Response {
+    tracing::warn!(%err, "the simulated WeChat Pay failed");
+    refused(
+        &simulator.config,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "SYSTEM_ERROR",
+        "系统错误",
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct PrepayAsked {
+    out_trade_no: String,
+    #[serde(default)]
+    description: String,
+    amount: AmountAsked,
+    payer: PayerAsked,
+}
+
+#[derive(Debug, Deserialize)]
+struct AmountAsked {
+    total: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct PayerAsked {
+    openid: String,
+}
+
+async fn prepay(
+    State(simulator): Shared,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, &body) {
+        return refusal;
+    }
+    let Ok(asked) = serde_json::from_slice::<PrepayAsked>(&body) else {
+        return refused(
+            &simulator.config,
+            StatusCode::BAD_REQUEST,
+            "PARAM_ERROR",
+            "参数错误",
+        );
+    };
+    let opened = simulator
+        .ledger
+        .open(
+            &asked.out_trade_no,
+            &asked.payer.openid,
+            &asked.description,
+            asked.amount.total,
+        )
+        .await;
+    match opened {
+        Ok(trade) if trade.trade_state == "SUCCESS" => refused(
+            &simulator.config,
+            StatusCode::BAD_REQUEST,
+            "ORDERPAID",
+            "该订单已支付",
+        ),
+        Ok(trade) if trade.trade_state == "CLOSED" => refused(
+            &simulator.config,
+            StatusCode::BAD_REQUEST,
+            "ORDER_CLOSED",
+            "订单已关闭",
+        ),
+        Ok(trade) => signed(
+            &simulator.config,
+            StatusCode::OK,
+            &json!({"prepay_id": format!("dev_{}", trade.out_trade_no)}),
+        ),
+        Err(err) => failed(&simulator, &err),
+    }
+}
+
+/// A payment as WeChat Pay's query answers it.
+pub fn transaction_json(config: &WeChatPayConfig, trade: &Trade) -> Value {
+    let mut answer = json!({
+        "appid": config.app_id,
+        "mchid": config.mch_id,
+        "out_trade_no": trade.out_trade_no,
+        "trade_type": "JSAPI",
+        "trade_state": trade.trade_state,
+        "trade_state_desc": trade.trade_state,
+        "amount": {"total": trade.total_cents, "payer_total": trade.total_cents,
+                   "currency": "CNY", "payer_currency": "CNY"},
+    });
+    if let (Some(transaction_id), Some(success_time)) = (&trade.transaction_id, trade.success_time)
+    {
+        answer["transaction_id"] = json!(transaction_id);
+        answer["success_time"] = json!(success_time.to_rfc3339());
+        answer["payer"] = json!({"openid": trade.openid});
+    }
+    answer
+}
+
+async fn query(
+    State(simulator): Shared,
+    Path(no): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, b"") {
+        return refusal;
+    }
+    match simulator.ledger.trade(&no).await {
+        Ok(Some(trade)) => signed(
+            &simulator.config,
+            StatusCode::OK,
+            &transaction_json(&simulator.config, &trade),
+        ),
+        Ok(None) => not_found(&simulator, "ORDER_NOT_EXIST", "订单不存在"),
+        Err(err) => failed(&simulator, &err),
+    }
+}
+
+fn not_found(simulator: &Simulator, code: &str, message: &str) -> Response {
+    refused(&simulator.config, StatusCode::NOT_FOUND, code, message)
+}
+
+async fn close(
+    State(simulator): Shared,
+    Path(no): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, &body) {
+        return refusal;
+    }
+    match simulator.ledger.close(&no).await {
+        Ok(Some(trade)) if trade.trade_state == "CLOSED" => {
+            signed(&simulator.config, StatusCode::NO_CONTENT, &Value::Null)
+        }
+        Ok(Some(_)) => refused(
+            &simulator.config,
+            StatusCode::BAD_REQUEST,
+            "ORDERPAID",
+            "该订单已支付",
+        ),
+        Ok(None) => not_found(&simulator, "ORDER_NOT_EXIST", "订单不存在"),
+        Err(err) => failed(&simulator, &err),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RefundAsked {
+    transaction_id: String,
+    out_refund_no: String,
+    amount: RefundAmountAsked,
+}
+
+#[derive(Debug, Deserialize)]
+struct RefundAmountAsked {
+    refund: i64,
+}
+
+/// A refund as WeChat Pay's answers (and notices) describe it.
+pub fn refund_json(refund: &Refund) -> Value {
+    json!({
+        "refund_id": refund.refund_id,
+        "out_refund_no": refund.out_refund_no,
+        "transaction_id": refund.transaction_id,
+        "out_trade_no": refund.out_trade_no,
+        "channel": "ORIGINAL",
+        "user_received_account": "支付用户零钱",
+        "success_time": refund.success_time.map(|at| at.to_rfc3339()),
+        "status": refund.status,
+        "amount": {"total": refund.total_cents, "refund": refund.refund_cents,
+                   "payer_total": refund.total_cents, "payer_refund": refund.refund_cents,
+                   "currency": "CNY"},
+    })
+}
+
+async fn refund(
+    State(simulator): Shared,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, &body) {
+        return refusal;
+    }
+    let Ok(asked) = serde_json::from_slice::<RefundAsked>(&body) else {
+        return refused(
+            &simulator.config,
+            StatusCode::BAD_REQUEST,
+            "PARAM_ERROR",
+            "参数错误",
+        );
+    };
+    let refunded = simulator
+        .ledger
+        .refund(
+            &asked.out_refund_no,
+            &asked.transaction_id,
+            asked.amount.refund,
+        )
+        .await;
+    match refunded {
+        Ok(Ok(refund)) => signed(&simulator.config, StatusCode::OK, &refund_json(&refund)),
+        Ok(Err(RefundRefused::NoSuchPayment)) => {
+            not_found(&simulator, "RESOURCE_NOT_EXISTS", "订单不存在")
+        }
+        Ok(Err(RefundRefused::NotEnough)) => refused(
+            &simulator.config,
+            StatusCode::FORBIDDEN,
+            "NOT_ENOUGH",
+            "退款金额超过可退金额",
+        ),
+        Err(err) => failed(&simulator, &err),
+    }
+}
+
+async fn query_refund(
+    State(simulator): Shared,
+    Path(no): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, b"") {
+        return refusal;
+    }
+    match simulator.ledger.refund_of(&no).await {
+        Ok(Some(refund)) => signed(&simulator.config, StatusCode::OK, &refund_json(&refund)),
+        Ok(None) => not_found(&simulator, "RESOURCE_NOT_EXISTS", "退款单不存在"),
+        Err(err) => failed(&simulator, &err),
+    }
+}
