@@ -38,6 +38,9 @@ pub enum PayError {
     UnsignedRefusal(u16),
     #[error("could not sign the request: {0}")]
     Key(#[from] KeyError),
+    /// The downloaded bill is not the one WeChat Pay's signed answer described.
+    #[error("the bill's SHA-1 is {found}, WeChat Pay announced {expected}: refused")]
+    BillDigest { expected: String, found: String },
 }
 
 /// What to charge for.
@@ -186,10 +189,20 @@ impl WeChatPay {
         body: Option<String>,
     ) -> Result<String, PayError> {
         let signed_body = body.as_deref().unwrap_or_default();
-        let authorization = authorization(config, method.as_str(), path, signed_body)?;
+        let url = format!("{}{path}", base_url.trim_end_matches('/'));
+        // WeChat Pay signs the URL's absolute path and query: below a base URL with a
+        // path of its own (dev mode's simulator), that path included.
+        let signed_path = match reqwest::Url::parse(&url) {
+            Ok(parsed) => match parsed.query() {
+                Some(query) => format!("{}?{query}", parsed.path()),
+                None => parsed.path().to_owned(),
+            },
+            Err(err) => return Err(PayError::Upstream(format!("WeChat Pay's URL: {err}"))),
+        };
+        let authorization = authorization(config, method.as_str(), &signed_path, signed_body)?;
         let mut request = self
             .http
-            .request(method, format!("{}{path}", base_url.trim_end_matches('/')))
+            .request(method, url)
             .header("Authorization", authorization)
             .header("Accept", "application/json")
             .header("User-Agent", concat!("ordo/", env!("CARGO_PKG_VERSION")));
@@ -232,6 +245,50 @@ impl WeChatPay {
         }
         trusted.map_err(PayError::Untrusted)?;
         Ok(text)
+    }
+}
+
+impl WeChatPay {
+    /// Downloads a file WeChat Pay named in a signed answer (a bill): the request signed
+    /// like any other; the answer is not (WeChat Pay does not sign files), so the caller
+    /// checks it against the digest the signed answer gave.
+    pub(super) async fn download(
+        &self,
+        config: &WeChatPayConfig,
+        url: &str,
+    ) -> Result<Vec<u8>, PayError> {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|err| PayError::Upstream(format!("a download URL: {err}")))?;
+        let signed_path = match parsed.query() {
+            Some(query) => format!("{}?{query}", parsed.path()),
+            None => parsed.path().to_owned(),
+        };
+        let authorization = authorization(config, "GET", &signed_path, "")?;
+        let response = self
+            .http
+            .get(parsed)
+            .header("Authorization", authorization)
+            .header("User-Agent", concat!("ordo/", env!("CARGO_PKG_VERSION")))
+            .send()
+            .await
+            .map_err(|err| {
+                if err.is_timeout() {
+                    PayError::Timeout
+                } else {
+                    PayError::Upstream(err.to_string())
+                }
+            })?;
+        if !response.status().is_success() {
+            return Err(PayError::Upstream(format!(
+                "the download answered HTTP {}",
+                response.status()
+            )));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|err| PayError::Upstream(err.to_string()))?;
+        Ok(bytes.to_vec())
     }
 }
 

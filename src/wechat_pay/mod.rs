@@ -2,6 +2,7 @@
 //! `wx.requestPayment`, and payment notices verified and decrypted. In dev mode ordo
 //! generates its own keys and can send itself a correctly signed notice.
 
+mod bill;
 mod check_settings;
 mod client;
 mod dev_keys;
@@ -9,11 +10,15 @@ mod keys;
 mod notice;
 mod refund;
 mod simulator;
+mod trade_bill;
 mod transactions;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use bill::{
+    Bill, BillError, BillLine, BillRefund, BillSummary, parse_bill, write_bill, yuan_to_cents,
+};
 pub use check_settings::PaymentCheckSettings;
 pub use client::{PayError, PaymentRequest, RequestPaymentParams, WeChatPay};
 pub use dev_keys::DevKeys;

@@ -3,8 +3,10 @@
 //! shopper or closed; each refund asked for and settled. Its answers come from here, as
 //! WeChat Pay's come from its records, never from ordo's log.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
+
+use crate::wechat_pay::{BillLine, BillRefund};
 
 /// A payment as the simulated WeChat Pay holds it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -217,5 +219,76 @@ impl Ledger {
         .bind(out_refund_nos)
         .fetch_all(&self.pool)
         .await
+    }
+
+    /// What the day's bill lists (Beijing time): each payment made that day, and each
+    /// refund asked for that day, in the order they happened.
+    pub async fn day(&self, date: NaiveDate) -> Result<Vec<BillLine>, sqlx::Error> {
+        type Row = (
+            String,
+            String,
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT * FROM (
+                SELECT out_trade_no, transaction_id, total_cents,
+                       to_char(success_time AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS') AS at,
+                       NULL::text AS refund_id, NULL::text AS out_refund_no,
+                       NULL::bigint AS refund_cents, NULL::text AS status
+                  FROM dev_wechat_pay_trades
+                 WHERE transaction_id IS NOT NULL
+                   AND (success_time AT TIME ZONE 'Asia/Shanghai')::date = $1
+                UNION ALL
+                SELECT out_trade_no, transaction_id, total_cents,
+                       to_char(created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS'),
+                       refund_id, out_refund_no, refund_cents, status
+                  FROM dev_wechat_pay_refunds
+                 WHERE (created_at AT TIME ZONE 'Asia/Shanghai')::date = $1
+             ) lines ORDER BY at, out_trade_no, out_refund_no NULLS FIRST",
+        )
+        .bind(date)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    out_trade_no,
+                    transaction_id,
+                    total_cents,
+                    at,
+                    refund_id,
+                    out_refund_no,
+                    refund_cents,
+                    status,
+                )| {
+                    let refund = refund_id.map(|refund_id| BillRefund {
+                        refund_id,
+                        out_refund_no: out_refund_no.unwrap_or_default(),
+                        refund_cents: refund_cents.unwrap_or_default(),
+                        status: status.unwrap_or_default(),
+                    });
+                    BillLine {
+                        line: 0,
+                        traded_at: at,
+                        transaction_id,
+                        out_trade_no,
+                        trade_state: if refund.is_some() {
+                            "REFUND"
+                        } else {
+                            "SUCCESS"
+                        }
+                        .to_owned(),
+                        amount_cents: total_cents,
+                        refund,
+                    }
+                },
+            )
+            .collect())
     }
 }

@@ -8,11 +8,13 @@
 mod answers;
 mod ledger;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -20,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::wechat_pay::{VerifyingKey, WeChatPayConfig};
+use crate::wechat_pay::{VerifyingKey, WeChatPayConfig, nonce, write_bill};
 use answers::{refused, signed, signed_by_merchant};
 pub use ledger::{Ledger, Refund, RefundRefused, Trade};
 
@@ -30,6 +32,8 @@ struct Simulator {
     ledger: Ledger,
     config: Arc<WeChatPayConfig>,
     merchant: VerifyingKey,
+    /// Bills asked for and not yet downloaded, gzip'd, by download token.
+    bills: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 type Shared = State<Arc<Simulator>>;
@@ -43,6 +47,7 @@ pub fn router(pool: PgPool, config: &WeChatPayConfig) -> Option<Router> {
         ledger: Ledger::new(pool),
         config: Arc::new(config.clone()),
         merchant,
+        bills: Mutex::new(HashMap::new()),
     };
     Some(
         Router::new()
@@ -51,6 +56,8 @@ pub fn router(pool: PgPool, config: &WeChatPayConfig) -> Option<Router> {
             .route("/v3/pay/transactions/out-trade-no/{no}/close", post(close))
             .route("/v3/refund/domestic/refunds", post(refund))
             .route("/v3/refund/domestic/refunds/{no}", get(query_refund))
+            .route("/v3/bill/tradebill", get(trade_bill))
+            .route("/v3/billdownload/file", get(download_bill))
             .with_state(Arc::new(simulator)),
     )
 }
@@ -100,7 +107,7 @@ struct PayerAsked {
 async fn prepay(
     State(simulator): Shared,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -171,7 +178,7 @@ async fn query(
     State(simulator): Shared,
     Path(no): Path<String>,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Response {
     if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, b"") {
@@ -196,7 +203,7 @@ async fn close(
     State(simulator): Shared,
     Path(no): Path<String>,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -250,7 +257,7 @@ pub fn refund_json(refund: &Refund) -> Value {
 async fn refund(
     State(simulator): Shared,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -292,7 +299,7 @@ async fn query_refund(
     State(simulator): Shared,
     Path(no): Path<String>,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Response {
     if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, b"") {
@@ -302,5 +309,110 @@ async fn query_refund(
         Ok(Some(refund)) => signed(&simulator.config, StatusCode::OK, &refund_json(&refund)),
         Ok(None) => not_found(&simulator, "RESOURCE_NOT_EXISTS", "退款单不存在"),
         Err(err) => failed(&simulator, &err),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct BillAsked {
+    bill_date: chrono::NaiveDate,
+}
+
+/// The bill of any day, today included, made from the simulator's own records; a day
+/// without a trade has none (`NO_STATEMENT_EXIST`, as WeChat Pay answers).
+async fn trade_bill(
+    State(simulator): Shared,
+    Query(asked): Query<BillAsked>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, b"") {
+        return refusal;
+    }
+    let lines = match simulator.ledger.day(asked.bill_date).await {
+        Ok(lines) if lines.is_empty() => {
+            return refused(
+                &simulator.config,
+                StatusCode::BAD_REQUEST,
+                "NO_STATEMENT_EXIST",
+                "账单不存在",
+            );
+        }
+        Ok(lines) => lines,
+        Err(err) => return failed(&simulator, &err),
+    };
+    let text = write_bill(&lines, &simulator.config.app_id, &simulator.config.mch_id);
+    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, text.as_bytes());
+    let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let mut packed = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let packed = match packed
+        .write_all(text.as_bytes())
+        .and_then(|()| packed.finish())
+    {
+        Ok(packed) => packed,
+        Err(err) => {
+            tracing::warn!(%err, "the simulated WeChat Pay could not pack a bill");
+            return refused(
+                &simulator.config,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "SYSTEM_ERROR",
+                "系统错误",
+            );
+        }
+    };
+    let token = nonce();
+    simulator
+        .bills
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(token.clone(), packed);
+    let host = headers
+        .get("host")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    signed(
+        &simulator.config,
+        StatusCode::OK,
+        &json!({
+            "hash_type": "SHA1",
+            "hash_value": hash,
+            "download_url": format!("http://{host}{PATH}/v3/billdownload/file?token={token}"),
+        }),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct DownloadAsked {
+    token: String,
+}
+
+/// A bill asked for, once: gzip'd and unsigned, as WeChat Pay serves files.
+async fn download_bill(
+    State(simulator): Shared,
+    Query(asked): Query<DownloadAsked>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, b"") {
+        return refusal;
+    }
+    let packed = simulator
+        .bills
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .remove(&asked.token);
+    match packed {
+        Some(packed) => Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/octet-stream")
+            .body(axum::body::Body::from(packed))
+            .unwrap_or_default(),
+        None => refused(
+            &simulator.config,
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "下载链接已失效",
+        ),
     }
 }

@@ -6,6 +6,7 @@ mod audit;
 mod audit_text;
 mod auth;
 mod backup;
+mod bills;
 mod bounded_memory;
 mod catalog;
 mod cli;

@@ -306,6 +306,19 @@ impl FakeWeChatPay {
         .await;
     }
 
+    /// Answers bill requests with a signed answer announcing `hash` and `download_url`.
+    pub async fn answer_bill_with(&self, hash: &str, download_url: &str) {
+        Mock::given(method("GET"))
+            .and(path("/v3/bill/tradebill"))
+            .respond_with(SignedAnswer::ok(json!({
+                "hash_type": "SHA1",
+                "hash_value": hash,
+                "download_url": download_url,
+            })))
+            .mount(&self.server)
+            .await;
+    }
+
     /// The payments closed at WeChat Pay (their `out_trade_no`), each request checked to
     /// be signed by the merchant's key and to name the merchant.
     pub async fn closed_payments(&self) -> Vec<String> {

@@ -123,6 +123,7 @@ fn pay_error(err: PayError) -> ApiError {
         | PayError::Timeout
         | PayError::Upstream(_)
         | PayError::Untrusted(_)
+        | PayError::BillDigest { .. }
         | PayError::UnsignedRefusal(_) => {
             tracing::warn!(%message, "a call to WeChat Pay failed");
             ApiError::new(ErrorCode::Upstream, message)
