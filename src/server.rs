@@ -66,6 +66,12 @@ impl Application {
                 .clone()
                 .run_late_notices(stopped.clone()),
         );
+        let reconciliations = tokio::spawn(
+            self.state
+                .payments
+                .clone()
+                .run_reconciliations(stopped.clone()),
+        );
         let purges = tokio::spawn(retention::run(
             self.state.pool.clone(),
             self.state.retention,
@@ -114,6 +120,7 @@ impl Application {
         let _ = projector.await;
         let _ = timeouts.await;
         let _ = late_notices.await;
+        let _ = reconciliations.await;
         let _ = purges.await;
         let _ = follow_ups.await;
         let _ = sealer.await;

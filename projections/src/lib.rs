@@ -14,6 +14,7 @@ pub mod failure;
 mod feed_listener;
 pub mod orders;
 pub mod parking;
+pub mod payments;
 pub mod projection;
 pub mod projector;
 pub mod rebuild;
@@ -34,5 +35,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(catalog::ProductCatalog),
         Arc::new(daily_sales::DailySales),
         Arc::new(orders::OrderViews),
+        Arc::new(payments::PaymentLedger),
     ]
 }

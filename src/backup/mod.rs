@@ -22,6 +22,9 @@ pub const KEPT_TABLES: &[&str] = &[
     "payment_prepays",
     "idempotency_keys",
     "audit_restores",
+    // The daily reconciliations with WeChat Pay's bills (its bills are gone after 3 months).
+    "reconciliations",
+    "reconciliation_differences",
     // Dev mode's simulated WeChat Pay: its side of the payments (empty elsewhere).
     "dev_wechat_pay_trades",
     "dev_wechat_pay_refunds",

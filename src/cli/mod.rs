@@ -160,6 +160,13 @@ pub enum Command {
     /// Delete now the rows past their retention (idempotency keys, ended sessions,
     /// payment notices), as the server does on a schedule; never events.
     Purge(RetentionArgs),
+    /// Reconcile a day with WeChat Pay's bill: asks the running server to (one server
+    /// reconciles at a time), waits for its report and prints it.
+    Reconcile {
+        /// The day, `YYYY-MM-DD` (Beijing time).
+        #[arg(long)]
+        date: chrono::NaiveDate,
+    },
     /// Write a consistent backup of the store (events, seals, sessions, revocations,
     /// payment notices, idempotency keys) into a new directory, while the server runs.
     /// Its manifest is signed with the backup key; its files are the owner's only.

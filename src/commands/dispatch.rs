@@ -32,6 +32,7 @@ fn run_async(cli: &Cli) -> anyhow::Result<()> {
             Some(Command::Projections(command)) => super::projections(&cli.global, command).await,
             Some(Command::Audit(command)) => super::audit(&cli.global, command).await,
             Some(Command::Purge(args)) => super::purge(&cli.global, args).await,
+            Some(Command::Reconcile { date }) => super::reconcile(&cli.global, *date).await,
             Some(Command::Backup { dir, key }) => super::backup(&cli.global, key, dir).await,
             Some(Command::Restore { dir, key }) => super::restore(&cli.global, key, dir).await,
             None => super::serve(&cli.global, &cli.serve).await,

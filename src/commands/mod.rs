@@ -116,6 +116,64 @@ pub async fn purge(global: &GlobalArgs, args: &RetentionArgs) -> anyhow::Result<
     Ok(())
 }
 
+/// `ordo reconcile --date D`: queue the day for the running server's reconciliation,
+/// wait for its report (at most 5 minutes) and print it; exit non-zero when it failed.
+pub async fn reconcile(global: &GlobalArgs, date: chrono::NaiveDate) -> anyhow::Result<()> {
+    let config = Config::resolve(global, None)?;
+    let database = Database::open_beside_server(&config).await?;
+    let reports = crate::payments::reconcile::Reports::new(database.pool.clone());
+    reports.queue(date).await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let report = loop {
+        match reports.of(date).await? {
+            Some(report) if report.state != "queued" => break report,
+            _ if std::time::Instant::now() >= deadline => {
+                database.close().await?;
+                anyhow::bail!(
+                    "no server reconciled {date} within 5 minutes: is `ordo serve` running? \
+                     (the day stays queued for it)"
+                );
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+        }
+    };
+    database.close().await?;
+    println!(
+        "{date}: {} — WeChat Pay {} payments {} fen, {} refunds {} fen; ordo {} payments {} fen, {} refunds {} fen; {} matched",
+        report.state,
+        report.wechat["payments"],
+        report.wechat["total_cents"],
+        report.wechat["refunds"],
+        report.wechat["refunded_cents"],
+        report.ordo["payments"],
+        report.ordo["total_cents"],
+        report.ordo["refunds"],
+        report.ordo["refunded_cents"],
+        report.matched
+    );
+    for difference in &report.differences {
+        println!(
+            "  {} {} (order {}): WeChat Pay {}, ordo {} — {}",
+            difference.kind,
+            difference.out_trade_no,
+            difference
+                .order_id
+                .map_or_else(|| "?".to_owned(), |id| id.to_string()),
+            difference
+                .wechat_cents
+                .map_or_else(|| "-".to_owned(), |c| c.to_string()),
+            difference
+                .ordo_cents
+                .map_or_else(|| "-".to_owned(), |c| c.to_string()),
+            difference.detail
+        );
+    }
+    match report.error {
+        Some(error) => anyhow::bail!("the reconciliation of {date} failed: {error}"),
+        None => Ok(()),
+    }
+}
+
 /// `ordo token`: print a token signed with the secret the server uses (its id on
 /// stderr, so that scripts taking the token from stdout get the token alone).
 pub fn token(global: &GlobalArgs, args: &TokenArgs) -> anyhow::Result<()> {

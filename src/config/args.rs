@@ -9,12 +9,13 @@ use clap::{Args, FromArgMatches, ValueEnum};
 use ipnet::IpNet;
 
 use super::duration::{self, SettingDuration};
+use super::payment_args::PaymentCheckArgs;
 use super::rate_setting::{LoginRateSetting, RateSetting};
 pub use super::wechat_args::{WeChatArgs, WeChatPayArgs};
 use crate::client_deadlines::ClientDeadlines;
 use crate::rate_limit::RateLimits;
 use crate::retention::RetentionSettings;
-use crate::wechat_pay::{self, PaymentCheckSettings};
+use crate::wechat_pay;
 use crate::write::WriteSettings;
 
 /// The payment timeout's variable, and the name it had before settings took the `ORDO_`
@@ -137,23 +138,8 @@ pub struct ServeArgs {
           default_value_t = wechat_pay::DEFAULT_REFUND_FOLLOW_UP.into(), value_parser = duration::positive)]
     pub refund_follow_up: SettingDuration,
 
-    /// A payment opened at WeChat Pay this long ago whose notice has not come is asked
-    /// about (then again at growing intervals), e.g. `3m`.
-    #[arg(long, env = "ORDO_LATE_NOTICE_AFTER", value_name = "DURATION",
-          default_value_t = PaymentCheckSettings::default().late_after.into(), value_parser = duration::positive)]
-    pub late_notice_after: SettingDuration,
-
-    /// How long past its expiry an order whose payment WeChat Pay cannot be asked about
-    /// stays reserved; then it is cancelled, and a payment that still comes is owed
-    /// back, e.g. `1h`.
-    #[arg(long, env = "ORDO_PAYMENT_CHECK_BOUND", value_name = "DURATION",
-          default_value_t = PaymentCheckSettings::default().expiry_bound.into(), value_parser = duration::positive)]
-    pub payment_check_bound: SettingDuration,
-
-    /// Questions a minute at most that ordo asks WeChat Pay on its own about payments
-    /// (late notices, expiries), per server.
-    #[arg(long, env = "ORDO_PAYMENT_CHECKS_PER_MINUTE", default_value_t = PaymentCheckSettings::default().per_minute, value_parser = clap::value_parser!(u32).range(1..))]
-    pub payment_checks_per_minute: u32,
+    #[command(flatten)]
+    pub payment_checks: PaymentCheckArgs,
 
     #[command(flatten)]
     pub retention: RetentionArgs,

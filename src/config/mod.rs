@@ -3,8 +3,9 @@
 
 pub mod args;
 pub mod duration;
+mod payment_args;
 pub mod production;
-pub mod rate_setting;
+mod rate_setting;
 mod wechat_args;
 mod wechat_pay;
 

@@ -12,6 +12,7 @@ mod opening;
 mod payment_notice;
 mod prepay;
 mod prepays;
+pub mod reconcile;
 mod record;
 mod refund_notice;
 pub mod refunds;
@@ -40,6 +41,7 @@ pub use record::{Asking, LearnedBy, PaymentRecorded};
 /// The payment workflows a request may start.
 #[derive(Debug, Clone)]
 pub struct Payments {
+    pool: PgPool,
     events: EventStore,
     write: Arc<WriteModel>,
     wechat_pay: WeChatPay,
@@ -48,6 +50,7 @@ pub struct Payments {
     checks: PaymentCheckSettings,
     /// The questions ordo may still ask WeChat Pay on its own this minute.
     allowance: Allowance,
+    reports: reconcile::Reports,
 }
 
 /// What became of a notice, for the answer WeChat Pay gets.
@@ -76,7 +79,9 @@ impl Payments {
             write,
             wechat_pay,
             notices: NoticeLog::new(pool.clone()),
-            prepays: Prepays::new(pool),
+            prepays: Prepays::new(pool.clone()),
+            reports: reconcile::Reports::new(pool.clone()),
+            pool,
             allowance: Allowance::per_minute(checks.per_minute),
             checks,
         }
@@ -84,6 +89,11 @@ impl Payments {
 
     pub fn checks(&self) -> PaymentCheckSettings {
         self.checks
+    }
+
+    /// The daily reconciliations' reports.
+    pub fn reports(&self) -> &reconcile::Reports {
+        &self.reports
     }
 
     /// The notices recorded, for operators.

@@ -79,11 +79,7 @@ impl AppSettings {
             request_timeout: None,
             client_deadlines: args.client_deadlines(),
             refund_follow_up: args.refund_follow_up.into(),
-            payment_checks: PaymentCheckSettings {
-                late_after: args.late_notice_after.into(),
-                expiry_bound: args.payment_check_bound.into(),
-                per_minute: args.payment_checks_per_minute,
-            },
+            payment_checks: args.payment_checks.settings(),
             trusted_proxies: args.trusted_proxies.clone(),
             metrics_token: args
                 .metrics_token

@@ -113,6 +113,22 @@ async fn the_simulated_wechat_pay_serves_todays_bill_of_its_payments_and_refunds
         (3, 14_400, 9_600)
     );
 
+    // The log's side of the day, as the payments read model holds it.
+    crate::support::settle(&app.pool).await;
+    let ledger: Vec<(String, i64, String)> =
+        sqlx::query_as("SELECT kind, amount_cents, state FROM payment_ledger ORDER BY at, kind")
+            .fetch_all(&app.pool)
+            .await
+            .expect("the ledger");
+    assert_eq!(
+        ledger,
+        [
+            ("payment".to_owned(), 4_800, "taken".to_owned()),
+            ("payment".to_owned(), 9_600, "taken".to_owned()),
+            ("refund".to_owned(), 9_600, "requested".to_owned()),
+        ]
+    );
+
     // A day without a trade has no bill.
     let quiet = today() - chrono::Duration::days(30);
     assert_eq!(

@@ -40,6 +40,7 @@ mod purchase_limits;
 mod queries;
 mod read_side;
 mod rebuild;
+mod reconciliation;
 mod refund_answers;
 mod refunded_limits;
 mod refunds;

@@ -25,6 +25,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/v1/admin/orders/{id}/ship"),
     ("post", "/api/v1/orders/{id}/pay"),
     ("post", "/api/v1/orders/{id}/payment-status"),
+    ("get", "/api/v1/admin/reconciliations"),
+    ("post", "/api/v1/admin/reconciliations"),
     ("post", "/api/v1/payments/wechat/notify"),
     ("post", "/api/v1/dev/orders/{id}/simulate-payment"),
     ("get", "/api/v1/admin/orders/{id}/history"),

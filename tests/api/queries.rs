@@ -182,7 +182,7 @@ async fn operators_see_each_projections_status_and_can_start_a_rebuild() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    assert_eq!(names, ["catalog", "daily_sales", "orders"]);
+    assert_eq!(names, ["catalog", "daily_sales", "orders", "payments"]);
     assert_eq!(body["data"][0]["state"], "running");
 
     let (status, body) = admin

@@ -25,6 +25,7 @@ async fn read_models(pool: &PgPool) -> Vec<Vec<Value>> {
         ("daily_sales", "day"),
         ("order_views", "order_id"),
         ("order_counts", "user_id, status"),
+        ("payment_ledger", "kind, reference"),
     ] {
         let rows: Vec<Value> =
             sqlx::query_scalar(&format!("SELECT to_jsonb(t) FROM {table} t ORDER BY {key}"))
@@ -217,7 +218,7 @@ async fn a_rebuild_while_the_shop_sells_swaps_in_a_complete_copy() {
     let rebuilding = {
         let projector = app.state.projector.clone();
         tokio::spawn(async move {
-            for name in ["catalog", "daily_sales", "orders"] {
+            for name in ["catalog", "daily_sales", "orders", "payments"] {
                 rebuild(&projector, name, |_| {}).await.expect("rebuild");
             }
         })
@@ -254,7 +255,7 @@ async fn a_rebuild_while_the_shop_sells_swaps_in_a_complete_copy() {
             .expect("versions");
     assert_eq!(
         versions,
-        vec![2, 2, 2],
+        vec![2, 2, 2, 2],
         "each projection was swapped once, no shadow left"
     );
     let placed: i64 = app.count_events("OrderPlaced").await;
@@ -314,7 +315,7 @@ async fn an_interrupted_rebuild_resumes_when_run_again() {
         .fetch_one(&app.pool)
         .await
         .expect("rows");
-    assert_eq!(rows, 3, "no shadow left behind");
+    assert_eq!(rows, 4, "no shadow left behind");
 }
 
 /// Starts a rebuild of `name` that dies after its first batch, as a killed process would:

@@ -91,7 +91,11 @@ async fn each_pass_is_announced_with_its_counts_then_the_report() {
     let report = &lines.last().expect("a line")["report"];
     assert_eq!(report["ok"], true, "{lines:?}");
     assert_eq!(report["events"], events);
-    assert_eq!(report["read_models"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        report["read_models"].as_array().map(Vec::len),
+        Some(4),
+        "one per projection"
+    );
     assert!(
         lines[..lines.len() - 1]
             .iter()
@@ -119,7 +123,11 @@ async fn each_pass_is_announced_with_its_counts_then_the_report() {
         "{total:?} of {seals:?}"
     );
     assert_eq!(finished("references"), (Some(1), Some(1)));
-    assert_eq!(finished("read_models"), (Some(3), Some(3)));
+    assert_eq!(
+        finished("read_models"),
+        (Some(4), Some(4)),
+        "one per projection"
+    );
 
     // Without the read models, there is no fourth pass.
     let (_, lines) = stream(&app, "?read_models=false").await;

@@ -9,6 +9,7 @@ mod orders;
 mod payments;
 mod products;
 mod projections;
+mod reconciliations;
 mod refunds_due;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -21,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(refunds_due::router())
         .merge(products::router())
         .merge(payments::router())
+        .merge(reconciliations::router())
         .merge(projections::router())
         .merge(feed_horizon::router())
         .merge(audit::router())

@@ -64,6 +64,8 @@ impl NoticeOptions {
 pub struct FakeWeChatPay {
     pub server: MockServer,
     pub api_v3_key: ApiV3Key,
+    /// Bills served so far: a later one answers before the earlier ones.
+    bills_served: std::sync::atomic::AtomicUsize,
 }
 
 impl FakeWeChatPay {
@@ -81,6 +83,7 @@ impl FakeWeChatPay {
         let fake = Self {
             server,
             api_v3_key: ApiV3Key::new(b"0123456789abcdefghijABCDEFGHIJ01").expect("key"),
+            bills_served: std::sync::atomic::AtomicUsize::new(0),
         };
         Mock::given(method("POST"))
             .and(path("/v3/refund/domestic/refunds"))
@@ -306,8 +309,16 @@ impl FakeWeChatPay {
         .await;
     }
 
-    /// Answers bill requests with a signed answer announcing `hash` and `download_url`.
+    /// Answers bill requests with a signed answer announcing `hash` and `download_url`
+    /// (before any answer given earlier).
     pub async fn answer_bill_with(&self, hash: &str, download_url: &str) {
+        self.bills_served
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let priority = u8::try_from(
+            50usize.saturating_sub(self.bills_served.load(std::sync::atomic::Ordering::SeqCst)),
+        )
+        .unwrap_or(1)
+        .max(1);
         Mock::given(method("GET"))
             .and(path("/v3/bill/tradebill"))
             .respond_with(SignedAnswer::ok(json!({
@@ -315,6 +326,30 @@ impl FakeWeChatPay {
                 "hash_value": hash,
                 "download_url": download_url,
             })))
+            .with_priority(priority)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Serves `bill` (text in WeChat Pay's format) as every day's bill: announced with its
+    /// SHA-1 (or `announced` instead, a lie), downloaded gzip'd.
+    pub async fn serve_bill(&self, bill: &str, announced: Option<&str>) {
+        let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, bill.as_bytes());
+        let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let token = Uuid::new_v4().simple().to_string();
+        self.answer_bill_with(
+            announced.unwrap_or(&hash),
+            &format!("{}/v3/billdownload/file?token={token}", self.server.uri()),
+        )
+        .await;
+        let mut packed = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut packed, bill.as_bytes()).expect("pack the bill");
+        Mock::given(method("GET"))
+            .and(path("/v3/billdownload/file"))
+            .and(wiremock::matchers::query_param("token", token.as_str()))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_bytes(packed.finish().expect("packed")),
+            )
             .mount(&self.server)
             .await;
     }
