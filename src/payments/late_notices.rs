@@ -32,12 +32,13 @@ impl Payments {
         let every =
             (self.checks.late_after / 6).clamp(Duration::from_millis(200), Duration::from_secs(10));
         loop {
-            if let Err(err) = self.sweep_late_notices().await {
-                tracing::warn!(%err, "late-notice sweep failed; retrying");
-            }
+            // Waits first: nothing is late the moment a server starts.
             tokio::select! {
                 () = tokio::time::sleep(every) => {}
                 _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+            if let Err(err) = self.sweep_late_notices().await {
+                tracing::warn!(%err, "late-notice sweep failed; retrying");
             }
         }
     }

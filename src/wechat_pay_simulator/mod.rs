@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::{FromRequest, OriginalUri, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -62,17 +62,46 @@ pub fn router(pool: PgPool, config: &WeChatPayConfig) -> Option<Router> {
     )
 }
 
-/// WeChat Pay's refusal of a request the merchant's key did not sign; none when it did.
-fn unsigned(
-    simulator: &Simulator,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Option<Response> {
-    let config = &simulator.config;
-    let signed = signed_by_merchant(config, &simulator.merchant, method, uri, headers, body);
-    (!signed).then(|| refused(config, StatusCode::UNAUTHORIZED, "SIGN_ERROR", "签名错误"))
+/// A request the merchant's key signed (over its method, whole URL and body): its body.
+/// Anything else is refused as WeChat Pay refuses it (`401 SIGN_ERROR`, signed).
+struct Signed(Bytes);
+
+/// The most a request to the simulator may carry.
+const MAX_REQUEST_BYTES: usize = 1 << 20;
+
+impl FromRequest<Arc<Simulator>> for Signed {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, simulator: &Arc<Simulator>) -> Result<Self, Response> {
+        let (parts, body) = request.into_parts();
+        // The whole path, as the client signed it, not the one below the simulator's mount.
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or_else(|| parts.uri.clone(), |original| original.0.clone());
+        let config = &simulator.config;
+        let body = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
+            .await
+            .map_err(|_| refused(config, StatusCode::BAD_REQUEST, "PARAM_ERROR", "请求过大"))?;
+        let signed = signed_by_merchant(
+            config,
+            &simulator.merchant,
+            &parts.method,
+            &uri,
+            &parts.headers,
+            &body,
+        );
+        if signed {
+            Ok(Self(body))
+        } else {
+            Err(refused(
+                config,
+                StatusCode::UNAUTHORIZED,
+                "SIGN_ERROR",
+                "签名错误",
+            ))
+        }
+    }
 }
 
 fn failed(simulator: &Simulator, err: &sqlx::Error) -> Response {
@@ -104,16 +133,7 @@ struct PayerAsked {
     openid: String,
 }
 
-async fn prepay(
-    State(simulator): Shared,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, &body) {
-        return refusal;
-    }
+async fn prepay(State(simulator): Shared, Signed(body): Signed) -> Response {
     let Ok(asked) = serde_json::from_slice::<PrepayAsked>(&body) else {
         return refused(
             &simulator.config,
@@ -174,16 +194,7 @@ pub fn transaction_json(config: &WeChatPayConfig, trade: &Trade) -> Value {
     answer
 }
 
-async fn query(
-    State(simulator): Shared,
-    Path(no): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, b"") {
-        return refusal;
-    }
+async fn query(State(simulator): Shared, Path(no): Path<String>, _signed: Signed) -> Response {
     match simulator.ledger.trade(&no).await {
         Ok(Some(trade)) => signed(
             &simulator.config,
@@ -199,17 +210,7 @@ fn not_found(simulator: &Simulator, code: &str, message: &str) -> Response {
     refused(&simulator.config, StatusCode::NOT_FOUND, code, message)
 }
 
-async fn close(
-    State(simulator): Shared,
-    Path(no): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, &body) {
-        return refusal;
-    }
+async fn close(State(simulator): Shared, Path(no): Path<String>, _signed: Signed) -> Response {
     match simulator.ledger.close(&no).await {
         Ok(Some(trade)) if trade.trade_state == "CLOSED" => {
             signed(&simulator.config, StatusCode::NO_CONTENT, &Value::Null)
@@ -254,16 +255,7 @@ pub fn refund_json(refund: &Refund) -> Value {
     })
 }
 
-async fn refund(
-    State(simulator): Shared,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, &body) {
-        return refusal;
-    }
+async fn refund(State(simulator): Shared, Signed(body): Signed) -> Response {
     let Ok(asked) = serde_json::from_slice::<RefundAsked>(&body) else {
         return refused(
             &simulator.config,
@@ -298,13 +290,8 @@ async fn refund(
 async fn query_refund(
     State(simulator): Shared,
     Path(no): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    _signed: Signed,
 ) -> Response {
-    if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, b"") {
-        return refusal;
-    }
     match simulator.ledger.refund_of(&no).await {
         Ok(Some(refund)) => signed(&simulator.config, StatusCode::OK, &refund_json(&refund)),
         Ok(None) => not_found(&simulator, "RESOURCE_NOT_EXISTS", "退款单不存在"),
@@ -322,13 +309,9 @@ struct BillAsked {
 async fn trade_bill(
     State(simulator): Shared,
     Query(asked): Query<BillAsked>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
+    _signed: Signed,
 ) -> Response {
-    if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, b"") {
-        return refusal;
-    }
     let lines = match simulator.ledger.day(asked.bill_date).await {
         Ok(lines) if lines.is_empty() => {
             return refused(
@@ -390,13 +373,8 @@ struct DownloadAsked {
 async fn download_bill(
     State(simulator): Shared,
     Query(asked): Query<DownloadAsked>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    _signed: Signed,
 ) -> Response {
-    if let Some(refusal) = unsigned(&simulator, &method, &uri, &headers, b"") {
-        return refusal;
-    }
     let packed = simulator
         .bills
         .lock()

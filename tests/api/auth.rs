@@ -33,7 +33,9 @@ async fn app_with_wechat(wechat: &MockServer) -> TestApp {
             base_url: wechat.uri(),
             app_id: Some("wx-app".into()),
             app_secret: Some(Secret::new("app-secret")),
-            timeout: Duration::from_millis(300),
+            // Short, yet well above a loaded 2-core machine's answer time; the slow
+            // answer below takes 2 s.
+            timeout: Duration::from_secs(1),
             ..WeChatConfig::default()
         },
         ..AppSettings::default()

@@ -21,19 +21,7 @@ fn today() -> chrono::NaiveDate {
 
 /// A paid order of `quantity` × `product` (paid at the simulated WeChat Pay): its id.
 async fn paid_order(shopper: &Client, product: Uuid, quantity: i64) -> Uuid {
-    let (status, body) = shopper
-        .post(
-            "/api/v1/orders",
-            &json!({"lines": [{"product_id": product, "quantity": quantity}],
-                    "address": crate::support::address()}),
-        )
-        .await
-        .into_parts();
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id: Uuid = body["data"]["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("id");
+    let (id, _) = crate::support::paying::place(shopper, product, quantity).await;
     let (status, body) = shopper
         .post(&format!("/api/v1/orders/{id}/pay"), &json!({}))
         .await

@@ -45,31 +45,13 @@ fn only_when_asked() -> PaymentCheckSettings {
 /// An order of 2 × `product` by `shopper`, its payment opened at WeChat Pay: its id and
 /// total.
 async fn opened_order(shopper: &Client, product: Uuid) -> (Uuid, i64) {
-    let (status, body) = shopper
-        .post(
-            "/api/v1/orders",
-            &json!({"lines": [{"product_id": product, "quantity": 2}],
-                    "address": crate::support::address()}),
-        )
-        .await
-        .into_parts();
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id: Uuid = body["data"]["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("id");
+    let (id, total) = crate::support::paying::place(shopper, product, 2).await;
     let (status, body) = shopper
         .post(&format!("/api/v1/orders/{id}/pay"), &json!({}))
         .await
         .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
-    (id, body_total(shopper, id).await)
-}
-
-async fn body_total(shopper: &Client, id: Uuid) -> i64 {
-    order_view(shopper, id).await["total_cents"]
-        .as_i64()
-        .expect("total")
+    (id, total)
 }
 
 async fn order_view(shopper: &Client, id: Uuid) -> Value {

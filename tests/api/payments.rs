@@ -1,7 +1,6 @@
 //! WeChat Pay: prepay with signed requests, notices verified and decrypted, idempotent,
 //! refunds required for payments an order cannot take, dev mode's simulator.
 
-use ordo::state::AppSettings;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -12,36 +11,14 @@ use crate::support::{
     Client, FakeWeChatPay, NoticeOptions, TestApp, dev_mode_settings, fresh_database, start,
 };
 
-/// An app paying through the fake WeChat Pay (not dev mode; dev logins allowed).
+/// An app paying through the fake WeChat Pay.
 async fn app_with(fake: &FakeWeChatPay) -> TestApp {
-    let (pool, _) = fresh_database().await;
-    start(
-        pool,
-        AppSettings {
-            dev_login: true,
-            wechat_pay: Some(fake.config()),
-            ..AppSettings::default()
-        },
-    )
-    .await
+    crate::support::paying::app_paying_through(fake).await
 }
 
 /// Places an order of 2 × the product for the shopper: its id and total.
 async fn order(shopper: &Client, product: Uuid) -> (Uuid, i64) {
-    let (status, body) = shopper
-        .post(
-            "/api/v1/orders",
-            &json!({"lines": [{"product_id": product, "quantity": 2}],
-                    "address": crate::support::address()}),
-        )
-        .await
-        .into_parts();
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id = body["data"]["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("id");
-    (id, body["data"]["total_cents"].as_i64().expect("total"))
+    crate::support::paying::place(shopper, product, 2).await
 }
 
 async fn order_view(shopper: &Client, id: Uuid) -> Value {

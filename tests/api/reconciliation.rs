@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::support::paying::{app_paying_through, place};
 use crate::support::wechat_pay::{APP_ID, MCH_ID};
 use crate::support::{
     Client, FakeWeChatPay, NoticeOptions, TestApp, eventually, fresh_database, start,
@@ -21,37 +22,6 @@ fn today() -> chrono::NaiveDate {
     Utc::now().with_timezone(&beijing).date_naive()
 }
 
-async fn app_with(fake: &FakeWeChatPay) -> TestApp {
-    let (pool, _) = fresh_database().await;
-    start(
-        pool,
-        AppSettings {
-            dev_login: true,
-            wechat_pay: Some(fake.config()),
-            ..AppSettings::default()
-        },
-    )
-    .await
-}
-
-/// An order of one `product` by `shopper`: its id and total.
-async fn order(shopper: &Client, product: Uuid) -> (Uuid, i64) {
-    let (status, body) = shopper
-        .post(
-            "/api/v1/orders",
-            &json!({"lines": [{"product_id": product, "quantity": 1}],
-                    "address": crate::support::address()}),
-        )
-        .await
-        .into_parts();
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id = body["data"]["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("id");
-    (id, body["data"]["total_cents"].as_i64().expect("total"))
-}
-
 /// An order paid through WeChat Pay's notice: its id and the payment's transaction id.
 async fn paid(
     app: &TestApp,
@@ -59,7 +29,7 @@ async fn paid(
     shopper: &Client,
     product: Uuid,
 ) -> (Uuid, String) {
-    let (id, total) = order(shopper, product).await;
+    let (id, total) = place(shopper, product, 1).await;
     let payment = NoticeOptions::paying(total);
     let (status, answer) = fake.send_notice(&app.address, id, &payment).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
@@ -108,11 +78,11 @@ async fn order_status(shopper: &Client, id: Uuid) -> Value {
 #[tokio::test]
 async fn a_day_is_reported_with_exactly_its_differences_and_a_rerun_changes_nothing() {
     let fake = FakeWeChatPay::start().await;
-    let app = app_with(&fake).await;
+    let app = app_paying_through(&fake).await;
     let mei = app.shopper("mei").await;
     let tea = app.admin().create_product("Oolong", 4_800, 50).await;
     let (matched, matched_tx) = paid(&app, &fake, &mei, tea).await;
-    let (lost, lost_total) = order(&mei, tea).await;
+    let (lost, lost_total) = place(&mei, tea, 1).await;
     let (mismatched, mismatched_tx) = paid(&app, &fake, &mei, tea).await;
     let (unbilled, _) = paid(&app, &fake, &mei, tea).await;
     let (refunded, refunded_tx) = paid(&app, &fake, &mei, tea).await;
@@ -214,10 +184,10 @@ async fn a_day_is_reported_with_exactly_its_differences_and_a_rerun_changes_noth
 #[tokio::test]
 async fn a_bill_that_does_not_check_out_records_nothing() {
     let fake = FakeWeChatPay::start().await;
-    let app = app_with(&fake).await;
+    let app = app_paying_through(&fake).await;
     let mei = app.shopper("mei").await;
     let tea = app.admin().create_product("Oolong", 4_800, 5).await;
-    let (lost, total) = order(&mei, tea).await;
+    let (lost, total) = place(&mei, tea, 1).await;
     let bill = write_bill(
         &[bill_line(lost, "4200000000000000000000000009", total)],
         APP_ID,
@@ -252,7 +222,7 @@ async fn a_bill_that_does_not_check_out_records_nothing() {
 #[tokio::test]
 async fn only_days_within_wechat_pays_three_months_are_reconciled() {
     let fake = FakeWeChatPay::start().await;
-    let app = app_with(&fake).await;
+    let app = app_paying_through(&fake).await;
     let admin = app.admin();
     for date in [
         today() + chrono::Duration::days(1),

@@ -27,13 +27,14 @@ impl Payments {
     pub async fn run_reconciliations(self, mut stop: watch::Receiver<bool>) {
         let started = std::time::Instant::now();
         loop {
-            let daily = started.elapsed() >= DAILY_AFTER_START;
-            if let Err(err) = self.reconcile_due(daily).await {
-                tracing::warn!(%err, "a reconciliation failed; its report says why");
-            }
+            // Waits first: a starting server has its projections to catch up.
             tokio::select! {
                 () = tokio::time::sleep(EVERY) => {}
                 _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+            let daily = started.elapsed() >= DAILY_AFTER_START;
+            if let Err(err) = self.reconcile_due(daily).await {
+                tracing::warn!(%err, "a reconciliation failed; its report says why");
             }
         }
     }

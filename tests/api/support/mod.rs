@@ -9,6 +9,7 @@ mod database;
 mod feed;
 pub mod held;
 mod ordo_process;
+pub mod paying;
 pub mod s3;
 mod test_app;
 pub mod wechat_pay;
