@@ -289,3 +289,76 @@ async fn ordo_reconcile_asks_the_running_server_and_prints_the_report() {
     );
     assert!(printed.contains("1 matched"), "{printed}");
 }
+
+#[tokio::test]
+async fn a_notice_a_confirmation_and_the_reconciliation_racing_for_one_payment_record_it_once() {
+    let fake = FakeWeChatPay::start().await;
+    let app = app_paying_through(&fake).await;
+    let mei = app.shopper("mei").await;
+    let tea = app.admin().create_product("Oolong", 4_800, 5).await;
+    for _ in 0..3 {
+        let (id, total) = place(&mei, tea, 1).await;
+        let (status, body) = mei
+            .post(&format!("/api/v1/orders/{id}/pay"), &json!({}))
+            .await
+            .into_parts();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let payment = NoticeOptions::paying(total);
+        fake.answer_payment_query(id, "SUCCESS", &payment).await;
+        fake.serve_bill(
+            &write_bill(
+                &[bill_line(id, &payment.transaction_id, total)],
+                APP_ID,
+                MCH_ID,
+            ),
+            None,
+        )
+        .await;
+
+        let admin = app.admin();
+        let ((notified, _), (confirmed, _), (queued, _)) = tokio::join!(
+            fake.send_notice(&app.address, id, &payment),
+            async {
+                mei.post(&format!("/api/v1/orders/{id}/payment-status"), &json!({}))
+                    .await
+                    .into_parts()
+            },
+            async {
+                admin
+                    .post("/api/v1/admin/reconciliations", &json!({"date": today()}))
+                    .await
+                    .into_parts()
+            },
+        );
+        assert_eq!(
+            (notified, confirmed, queued),
+            (StatusCode::OK, StatusCode::OK, StatusCode::ACCEPTED)
+        );
+        eventually("the reconciliation runs", || async {
+            let (_, body) = admin
+                .get(&format!("/api/v1/admin/reconciliations?date={}", today()))
+                .await
+                .into_parts();
+            (body["data"]["state"] != "queued").then_some(())
+        })
+        .await;
+
+        let paid: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE aggregate_id = $1 AND event_type = 'OrderPaid'",
+        )
+        .bind(id.to_string())
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+        let owed: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE aggregate_id = $1 AND event_type = 'PaymentReceived'",
+        )
+        .bind(id.to_string())
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+        assert_eq!((paid, owed), (1, 0), "one payment, recorded once");
+        assert_eq!(order_status(&mei, id).await, "paid");
+    }
+    crate::support::audit::assert_log_verifies(&app).await;
+}
