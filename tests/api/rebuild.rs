@@ -45,7 +45,7 @@ async fn settle(app: &TestApp) {
 /// Every read model as a blue/green rebuild from position zero makes it.
 async fn rebuilt(app: &TestApp) -> Vec<Vec<Value>> {
     let projector = Projector::new(app.pool.clone(), projections::all());
-    for name in ["catalog", "daily_sales", "orders"] {
+    for name in ["catalog", "daily_sales", "orders", "payments"] {
         rebuild(&projector, name, |_| {}).await.expect("rebuild");
     }
     read_models(&app.pool).await

@@ -155,8 +155,14 @@ async fn a_day_is_reported_with_exactly_its_differences_and_a_rerun_changes_noth
         report["ordo"]["payments"], 4,
         "before the lost one was recorded"
     );
-    // The lost payment is recorded through the payment path, and flagged.
-    assert_eq!(order_status(&mei, lost).await, "paid");
+    // The lost payment is recorded through the payment path, and flagged (the order's
+    // view follows the log a moment later).
+    let status = eventually("the order view shows the payment", || async {
+        let status = order_status(&mei, lost).await;
+        (status == "paid").then_some(status)
+    })
+    .await;
+    assert_eq!(status, "paid");
     assert!(
         report["differences"][0]["detail"]
             .as_str()
