@@ -59,12 +59,11 @@ impl Projection for PaymentLedger {
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
         let table = target.table("payment_ledger");
+        let mut rows = NewRows::default();
+        let mut refund_states: Vec<(String, &'static str)> = Vec::new();
         for event in events.iter().filter(|e| e.aggregate_type == Order::TYPE) {
-            let Some(change) = change_of(event)? else {
-                continue;
-            };
-            match change {
-                Change::Row {
+            match change_of(event)? {
+                Some(Change::Row {
                     kind,
                     reference,
                     order_id,
@@ -72,36 +71,64 @@ impl Projection for PaymentLedger {
                     amount_cents,
                     at,
                     state,
-                } => {
-                    sqlx::query(&format!(
-                        "INSERT INTO {table}
-                                (kind, reference, order_id, transaction_id, amount_cents, at, state)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)
-                         ON CONFLICT (kind, reference) DO NOTHING"
-                    ))
-                    .bind(kind)
-                    .bind(reference)
-                    .bind(order_id)
-                    .bind(transaction_id)
-                    .bind(amount_cents)
-                    .bind(at)
-                    .bind(state)
-                    .execute(&mut *conn)
-                    .await?;
+                }) => {
+                    rows.kind.push(kind);
+                    rows.reference.push(reference);
+                    rows.order_id.push(order_id);
+                    rows.transaction_id.push(transaction_id);
+                    rows.amount_cents.push(amount_cents);
+                    rows.at.push(at);
+                    rows.state.push(state);
                 }
-                Change::RefundState { refund_no, state } => {
-                    sqlx::query(&format!(
-                        "UPDATE {table} SET state = $2 WHERE kind = 'refund' AND reference = $1"
-                    ))
-                    .bind(refund_no)
-                    .bind(state)
-                    .execute(&mut *conn)
-                    .await?;
+                Some(Change::RefundState { refund_no, state }) => {
+                    refund_states.push((refund_no, state));
                 }
+                None => {}
             }
+        }
+        // The batch's rows in one statement; then the refunds' later states, in order (a
+        // row is only ever inserted in its first state, so inserting first is the same).
+        if !rows.kind.is_empty() {
+            sqlx::query(&format!(
+                "INSERT INTO {table}
+                        (kind, reference, order_id, transaction_id, amount_cents, at, state)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[],
+                                      $5::bigint[], $6::timestamptz[], $7::text[])
+                 ON CONFLICT (kind, reference) DO NOTHING"
+            ))
+            .bind(&rows.kind)
+            .bind(&rows.reference)
+            .bind(&rows.order_id)
+            .bind(&rows.transaction_id)
+            .bind(&rows.amount_cents)
+            .bind(&rows.at)
+            .bind(&rows.state)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for (refund_no, state) in refund_states {
+            sqlx::query(&format!(
+                "UPDATE {table} SET state = $2 WHERE kind = 'refund' AND reference = $1"
+            ))
+            .bind(refund_no)
+            .bind(state)
+            .execute(&mut *conn)
+            .await?;
         }
         Ok(())
     }
+}
+
+/// A batch's new rows, column by column (for `unnest`).
+#[derive(Default)]
+struct NewRows {
+    kind: Vec<&'static str>,
+    reference: Vec<String>,
+    order_id: Vec<Uuid>,
+    transaction_id: Vec<String>,
+    amount_cents: Vec<i64>,
+    at: Vec<chrono::DateTime<chrono::Utc>>,
+    state: Vec<&'static str>,
 }
 
 /// What an order event changes in the ledger, if anything.

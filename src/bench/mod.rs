@@ -7,6 +7,7 @@ mod audit;
 mod histogram;
 mod orders;
 mod rebuild;
+mod reconcile;
 pub mod soak;
 mod verify_lag;
 
@@ -58,18 +59,26 @@ pub async fn run(args: &BenchArgs, pg_bin_dir: Option<&std::path::Path>) -> anyh
         }
     );
 
-    let pool = fresh_database(&admin, "ordo_bench_orders").await?;
-    let projector = Arc::new(Projector::new(pool.clone(), projections::all()));
-    projector.register().await?;
-    let (stop_projector, stopped) = watch::channel(false);
-    let projecting = tokio::spawn(projector.clone().run(stopped));
-    let store = EventStore::new(pool.clone());
-    for scenario in &orders::scenarios(args.orders) {
-        orders::run(&store, &projector, scenario, args.concurrency).await?;
+    if args.orders > 0 {
+        let pool = fresh_database(&admin, "ordo_bench_orders").await?;
+        let projector = Arc::new(Projector::new(pool.clone(), projections::all()));
+        projector.register().await?;
+        let (stop_projector, stopped) = watch::channel(false);
+        let projecting = tokio::spawn(projector.clone().run(stopped));
+        let store = EventStore::new(pool.clone());
+        for scenario in &orders::scenarios(args.orders) {
+            orders::run(&store, &projector, scenario, args.concurrency).await?;
+        }
+        let _ = stop_projector.send(true);
+        let _ = projecting.await;
+        pool.close().await;
     }
-    let _ = stop_projector.send(true);
-    let _ = projecting.await;
-    pool.close().await;
+
+    if args.reconcile_payments > 0 {
+        let pool = fresh_database(&admin, "ordo_bench_reconcile").await?;
+        reconcile::run(&pool, args.reconcile_payments).await?;
+        pool.close().await;
+    }
 
     if args.rebuild_events > 0 {
         let pool = fresh_database(&admin, "ordo_bench_rebuild").await?;

@@ -92,7 +92,8 @@ pub struct BenchArgs {
     /// Concurrent order placers.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
-    /// Orders attempted in scenarios (a) and (b); (c) always makes 10,000 attempts.
+    /// Orders attempted in scenarios (a) and (b); (c) always makes 10,000 attempts (0
+    /// skips the three).
     #[arg(long, default_value_t = 20_000)]
     pub orders: usize,
     /// Benchmark this database instead of a fresh embedded one (durable settings).
@@ -102,6 +103,10 @@ pub struct BenchArgs {
     /// Events in the generated log whose rebuild is timed (0 skips it).
     #[arg(long, default_value_t = 1_000_000)]
     pub rebuild_events: u64,
+    /// Payments in the generated day that is reconciled with the simulated WeChat Pay's
+    /// bill (0 skips it).
+    #[arg(long, default_value_t = 100_000)]
+    pub reconcile_payments: i64,
 }
 
 #[derive(Debug, Clone, Args)]
