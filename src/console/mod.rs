@@ -12,23 +12,38 @@ use axum::routing::get;
 /// Where the console is served.
 pub const PATH: &str = "/console/";
 
-/// The console's files: name, type, content.
-const ASSETS: [(&str, &str, &str); 3] = [
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
+/// A script of the console, by its file name under `assets/`.
+macro_rules! script {
+    ($name:literal) => {
+        ($name, JAVASCRIPT, include_str!(concat!("assets/", $name)))
+    };
+}
+
+/// The console's files: name, type, content. The page loads the scripts in this order:
+/// the API and page helpers first, a script per view, then the one that starts it all.
+const ASSETS: [(&str, &str, &str); 12] = [
     (
         "index.html",
         "text/html; charset=utf-8",
         include_str!("assets/index.html"),
     ),
     (
-        "console.js",
-        "text/javascript; charset=utf-8",
-        include_str!("assets/console.js"),
-    ),
-    (
         "console.css",
         "text/css; charset=utf-8",
         include_str!("assets/console.css"),
     ),
+    script!("api.js"),
+    script!("page.js"),
+    script!("charts.js"),
+    script!("health.js"),
+    script!("orders.js"),
+    script!("stock.js"),
+    script!("audit.js"),
+    script!("payments.js"),
+    script!("reconciliation.js"),
+    script!("start.js"),
 ];
 
 /// Only ordo itself: scripts, styles and API calls from this origin, nothing inline that
@@ -76,4 +91,25 @@ fn asset(name: &str) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_loads_every_script_in_order_and_nothing_else() {
+        let page = include_str!("assets/index.html");
+        let loaded: Vec<&str> = page
+            .split("<script src=\"")
+            .skip(1)
+            .filter_map(|tail| tail.split('"').next())
+            .collect();
+        let scripts: Vec<&str> = ASSETS
+            .iter()
+            .filter(|(_, content_type, _)| *content_type == JAVASCRIPT)
+            .map(|(name, ..)| *name)
+            .collect();
+        assert_eq!(loaded, scripts);
+    }
 }

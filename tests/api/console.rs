@@ -19,7 +19,7 @@ async fn app_and_console_url() -> (TestApp, PgConnectOptions, String) {
     (app, options, url)
 }
 
-fn console_url(app: &TestApp, options: &PgConnectOptions, extra: &[&str]) -> String {
+pub(crate) fn console_url(app: &TestApp, options: &PgConnectOptions, extra: &[&str]) -> String {
     let listen = app.address.trim_start_matches("http://");
     let mut args = vec!["console-url", "--listen", listen, "--sub", "alice"];
     args.extend_from_slice(extra);
@@ -162,6 +162,18 @@ async fn an_orders_timeline_shows_it_placed_and_cancelled_and_the_slider_shows_i
     let (status, body) = app.user("mei").cancel_order(&order).await.into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     settle(&app.pool).await;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("Beijing"))
+        .date_naive();
+    let (status, body) = app
+        .admin()
+        .post(
+            "/api/v1/admin/reconciliations",
+            &serde_json::json!({ "date": today }),
+        )
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 
     let browser = Browser::start(1280, 900).await;
     browser.open(&url).await;
@@ -488,7 +500,11 @@ async fn the_console_is_served_with_a_policy_that_allows_only_ordo_itself() {
     assert_eq!(moved.headers()["location"], "/console/");
     for (path, content_type) in [
         ("/console/", "text/html; charset=utf-8"),
-        ("/console/console.js", "text/javascript; charset=utf-8"),
+        ("/console/api.js", "text/javascript; charset=utf-8"),
+        (
+            "/console/reconciliation.js",
+            "text/javascript; charset=utf-8",
+        ),
         ("/console/console.css", "text/css; charset=utf-8"),
     ] {
         let response = visitor.send_raw(visitor.request(Method::GET, path)).await;
@@ -578,13 +594,25 @@ async fn screenshots() {
         .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     settle(&app.pool).await;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("Beijing"))
+        .date_naive();
+    let (status, body) = app
+        .admin()
+        .post(
+            "/api/v1/admin/reconciliations",
+            &serde_json::json!({ "date": today }),
+        )
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 
     let browser = Browser::start(1280, 900).await;
     browser.open(&url).await;
     browser.text_of("[data-testid=projections]").await;
     // A few lag samples for the chart.
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-    let shots: [(&str, String, &str); 5] = [
+    let shots: [(&str, String, &str); 6] = [
         ("health", "#/health".to_owned(), "[data-testid=projections]"),
         (
             "orders",
@@ -594,6 +622,11 @@ async fn screenshots() {
         ("stock", format!("#/stock/{tea}"), "form"),
         ("audit", "#/audit".to_owned(), "[data-testid=run-verify]"),
         ("payments", "#/payments".to_owned(), "table"),
+        (
+            "reconciliation",
+            format!("#/reconciliation/{today}"),
+            "[data-testid=matched]",
+        ),
     ];
     for (name, route, ready) in shots {
         browser

@@ -11,6 +11,7 @@ mod bounded_memory;
 mod catalog;
 mod cli;
 mod console;
+mod console_reconciliation;
 mod contract_fuzz;
 mod data_dir_owner;
 mod deceptive_text;

@@ -27,6 +27,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/v1/orders/{id}/payment-status"),
     ("get", "/api/v1/admin/reconciliations"),
     ("post", "/api/v1/admin/reconciliations"),
+    ("get", "/api/v1/admin/reconciliations/days"),
     ("post", "/api/v1/payments/wechat/notify"),
     ("post", "/api/v1/dev/orders/{id}/simulate-payment"),
     ("get", "/api/v1/admin/orders/{id}/history"),

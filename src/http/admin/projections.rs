@@ -54,7 +54,7 @@ struct RebuildStarted {
 /// the list, and so does why it stopped (`rebuild_error`) if it does. The live table keeps
 /// serving until the rebuilt one replaces it. One rebuild of a projection at a time.
 #[utoipa::path(post, path = "/api/v1/admin/projections/{name}/rebuild", tag = "admin",
-    params(("name" = String, Path, description = "catalog, daily_sales or orders", pattern = "^(catalog|daily_sales|orders)$")),
+    params(("name" = String, Path, description = "catalog, daily_sales, orders or payments", pattern = "^(catalog|daily_sales|orders|payments)$")),
     responses(
         (status = 202, description = "the rebuild started", body = Envelope<RebuildStarted>),
         (status = 404, description = "no such projection (40400)", body = ErrorBody),
@@ -92,7 +92,7 @@ async fn start_rebuild(
 /// The events a projection parked (could not apply), oldest first: position, stream,
 /// type, the error, attempts.
 #[utoipa::path(get, path = "/api/v1/admin/projections/{name}/parked", tag = "admin",
-    params(("name" = String, Path, description = "catalog, daily_sales or orders", pattern = "^(catalog|daily_sales|orders)$"), PagingQuery),
+    params(("name" = String, Path, description = "catalog, daily_sales, orders or payments", pattern = "^(catalog|daily_sales|orders|payments)$"), PagingQuery),
     responses(
         (status = 200, description = "one page of parked events", body = Envelope<Page<ParkedEvent>>),
         (status = 404, description = "no such projection (40400)", body = ErrorBody),
@@ -125,7 +125,7 @@ async fn list_parked(
 /// Re-applies the projection's parked events after their cause was fixed, in feed order;
 /// those that still fail stay parked. A projection that had stopped (`failed`) resumes.
 #[utoipa::path(post, path = "/api/v1/admin/projections/{name}/retry-parked", tag = "admin",
-    params(("name" = String, Path, description = "catalog, daily_sales or orders", pattern = "^(catalog|daily_sales|orders)$")),
+    params(("name" = String, Path, description = "catalog, daily_sales, orders or payments", pattern = "^(catalog|daily_sales|orders|payments)$")),
     responses(
         (status = 200, description = "what the retry did", body = Envelope<Retried>),
         (status = 404, description = "no such projection (40400)", body = ErrorBody),

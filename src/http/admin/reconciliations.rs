@@ -14,14 +14,16 @@ use crate::http::error::ApiError;
 use crate::http::extract::caller::AdminUser;
 use crate::http::extract::json::JsonBody;
 use crate::http::extract::params::{QueryRules, ValidQuery};
-use crate::payments::reconcile::Reconciliation;
+use crate::payments::reconcile::{Reconciliation, ReconciliationDay};
 use crate::state::AppState;
 
 /// How far back WeChat Pay keeps its bills.
 const BILLS_KEPT_DAYS: i64 = 90;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(report, reconcile))
+    OpenApiRouter::new()
+        .routes(routes!(report, reconcile))
+        .routes(routes!(days))
 }
 
 /// `?date=` of a report.
@@ -56,6 +58,55 @@ async fn report(
     report
         .map(Success::ok)
         .ok_or_else(|| ApiError::not_found("reconciliation of that day"))
+}
+
+/// `?month=` of the days' list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct MonthQuery {
+    /// The month (Beijing time), `YYYY-MM`.
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
+    month: String,
+}
+
+impl MonthQuery {
+    /// The month's first and last days.
+    fn days(&self) -> Option<(NaiveDate, NaiveDate)> {
+        let first = NaiveDate::parse_from_str(&format!("{}-01", self.month), "%Y-%m-%d").ok()?;
+        let next = first.checked_add_months(chrono::Months::new(1))?;
+        Some((first, next.pred_opt()?))
+    }
+}
+
+impl QueryRules for MonthQuery {
+    fn check(&self) -> Result<(), ApiError> {
+        match self.days() {
+            Some(_) if self.month.len() == 7 => Ok(()),
+            _ => Err(ApiError::malformed_field("month", "must be YYYY-MM")),
+        }
+    }
+}
+
+/// The days of a month that were reconciled or asked for, each with its state, matched
+/// and difference counts and both sides' totals: a calendar's figures. Days never asked
+/// for are not listed.
+#[utoipa::path(get, path = "/api/v1/admin/reconciliations/days", tag = "admin",
+    params(MonthQuery),
+    responses(
+        (status = 200, description = "the month's days, oldest first", body = Envelope<Vec<ReconciliationDay>>),
+        (status = 400, description = "no `month`, or not `YYYY-MM` (40000)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn days(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    ValidQuery(query): ValidQuery<MonthQuery>,
+) -> Result<Success<Vec<ReconciliationDay>>, ApiError> {
+    let (first, last) = query
+        .days()
+        .ok_or_else(|| ApiError::malformed_field("month", "must be YYYY-MM"))?;
+    let days = state.payments.reports().days(first, last).await?;
+    Ok(Success::ok(days))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -12,5 +12,5 @@ pub mod reports;
 mod run;
 
 pub use compare::{Comparison, Difference, LedgerEntry, Side, compare};
-pub use reports::{Reconciliation, ReconciliationDifference, Reports};
+pub use reports::{Reconciliation, ReconciliationDay, ReconciliationDifference, Reports};
 pub use run::ReconcileError;

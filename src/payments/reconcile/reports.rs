@@ -45,6 +45,21 @@ pub struct ReconciliationDifference {
     pub detail: String,
 }
 
+/// A day at a glance, for a calendar of reconciliations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ReconciliationDay {
+    pub date: NaiveDate,
+    /// `queued`, `matched`, `differences` or `failed`.
+    pub state: String,
+    pub matched: i64,
+    /// How many differences its report lists.
+    pub differences: i64,
+    /// The payments' totals of each side, in cents.
+    pub wechat_total_cents: i64,
+    pub ordo_total_cents: i64,
+    pub ran_at: Option<DateTime<Utc>>,
+}
+
 fn side(side: &Side) -> Value {
     json!({
         "payments": side.payments,
@@ -104,6 +119,27 @@ impl Reports {
             runs,
             differences,
         }))
+    }
+
+    /// Every day from `from` to `to` (both included) that was asked for or run, by day.
+    pub async fn days(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<ReconciliationDay>, DatabaseError> {
+        Ok(sqlx::query_as(
+            "SELECT day AS date, state, matched,
+                    (SELECT count(*) FROM reconciliation_differences d WHERE d.day = r.day)
+                        AS differences,
+                    coalesce((wechat ->> 'total_cents')::bigint, 0) AS wechat_total_cents,
+                    coalesce((ordo ->> 'total_cents')::bigint, 0) AS ordo_total_cents,
+                    ran_at
+               FROM reconciliations r WHERE day BETWEEN $1 AND $2 ORDER BY day",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Asks for the day to be reconciled by the next run (kept as it is when it ran).
