@@ -5,7 +5,8 @@
 //! - sessions that ended (expired or revoked) longer ago than a grace period, which
 //!   leaves operators the recent revocations to look at;
 //! - payment notices older than their retention period: operators and auditors look at
-//!   them, refused (forged) ones above all, for a while, not forever.
+//!   them, refused (forged) ones above all, for a while, not forever; and, as long after
+//!   they settled, the payments ordo opened at WeChat Pay (nothing is left to ask).
 //!
 //! Nothing else: the events are the source of truth and are never purged (the database
 //! refuses DELETE on them anyway); read models and snapshots are bounded by what the log
@@ -67,13 +68,18 @@ pub struct PurgeReport {
     pub idempotency_keys: u64,
     pub sessions: u64,
     pub payment_notices: u64,
+    pub payment_prepays: u64,
     pub revoked_tokens: u64,
 }
 
 impl PurgeReport {
     /// Rows deleted, every table together.
     pub fn total(&self) -> u64 {
-        self.idempotency_keys + self.sessions + self.payment_notices + self.revoked_tokens
+        self.idempotency_keys
+            + self.sessions
+            + self.payment_notices
+            + self.payment_prepays
+            + self.revoked_tokens
     }
 }
 
@@ -98,6 +104,12 @@ const PAYMENT_NOTICES: &str = "
         SELECT ctid FROM payment_notices
          WHERE received_at < now() - make_interval(secs => $1)
          ORDER BY received_at LIMIT $2))";
+/// Only settled ones: an open payment is still to be asked about, however old.
+const PAYMENT_PREPAYS: &str = "
+    DELETE FROM payment_prepays WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM payment_prepays
+         WHERE settled_at < now() - make_interval(secs => $1)
+         ORDER BY settled_at LIMIT $2))";
 
 /// A revoked token's id is kept until every token carrying it has expired.
 const REVOKED_TOKENS: &str = "
@@ -143,6 +155,13 @@ pub async fn purge(
             conn,
             "payment_notices",
             PAYMENT_NOTICES,
+            settings.payment_notice_retention,
+        )
+        .await?,
+        payment_prepays: purge_table(
+            conn,
+            "payment_prepays",
+            PAYMENT_PREPAYS,
             settings.payment_notice_retention,
         )
         .await?,
@@ -193,6 +212,7 @@ pub async fn run(pool: PgPool, settings: RetentionSettings, mut stop: watch::Rec
                     idempotency_keys = report.idempotency_keys,
                     sessions = report.sessions,
                     payment_notices = report.payment_notices,
+                    payment_prepays = report.payment_prepays,
                     revoked_tokens = report.revoked_tokens,
                     "purged rows past their retention"
                 ),

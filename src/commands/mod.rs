@@ -109,8 +109,13 @@ pub async fn purge(global: &GlobalArgs, args: &RetentionArgs) -> anyhow::Result<
         println!("another server is purging right now; nothing done");
     } else {
         println!(
-            "purged {} idempotency keys, {} sessions, {} payment notices, {} revoked token ids",
-            report.idempotency_keys, report.sessions, report.payment_notices, report.revoked_tokens
+            "purged {} idempotency keys, {} sessions, {} payment notices, {} settled payment \
+             questions, {} revoked token ids",
+            report.idempotency_keys,
+            report.sessions,
+            report.payment_notices,
+            report.payment_prepays,
+            report.revoked_tokens
         );
     }
     Ok(())

@@ -3,7 +3,7 @@
 //! notices, the check before an expiry. A payment the signed answer reports is recorded
 //! through the one payment path, exactly as its notice would be.
 
-use aggregates::order::{Order, OrderStatus};
+use aggregates::order::OrderStatus;
 use uuid::Uuid;
 
 use super::Payments;
@@ -55,13 +55,9 @@ impl Payments {
         request_id: Option<&str>,
     ) -> Result<Option<PaymentAnswer>, ConfirmError> {
         let order = self
-            .events
-            .load::<Order>(&order_id.to_string())
+            .owned_order(order_id, user_id)
             .await?
-            .aggregate;
-        if order.status.is_none() || order.user_id != user_id {
-            return Err(ConfirmError::OrderNotFound);
-        }
+            .ok_or(ConfirmError::OrderNotFound)?;
         let may_be_paid = matches!(
             order.status,
             Some(OrderStatus::AwaitingPayment | OrderStatus::Cancelled)

@@ -2,6 +2,8 @@
 //! notice has not come is asked about, then again at growing intervals, within the
 //! allowance of questions a minute. A notice lost for good (ordo down past WeChat Pay's
 //! retries, a proxy dropping it) is found this way while the order is still reserved.
+//! The same sweep closes what a cancelled order left open at WeChat Pay (asked first: a
+//! payment made meanwhile is recorded, and owed back).
 
 use std::time::Duration;
 
@@ -23,6 +25,8 @@ pub struct LateSweep {
     pub asked: usize,
     /// Payments they found and recorded.
     pub paid: usize,
+    /// Cancelled orders' payments closed at WeChat Pay.
+    pub closed: usize,
 }
 
 impl Payments {
@@ -46,25 +50,46 @@ impl Payments {
     /// Asks about the payments whose notices are late, as many as the allowance lets.
     pub async fn sweep_late_notices(&self) -> Result<LateSweep, DatabaseError> {
         let mut sweep = LateSweep::default();
-        let due = self.prepays.late(self.checks.late_after, BATCH).await?;
-        for order_id in due {
+        let late = self.prepays.late(self.checks.late_after, BATCH).await?;
+        let cancelled = self
+            .prepays
+            .cancelled(self.checks.late_after, BATCH)
+            .await?;
+        let due = late
+            .into_iter()
+            .map(|order_id| (order_id, Asking::LateNotice))
+            .chain(cancelled.into_iter().map(|id| (id, Asking::Cancellation)));
+        for (order_id, asking) in due {
             if !self.allowance.take() {
                 break;
             }
             sweep.asked += 1;
-            match self
-                .ask_about_payment(order_id, Asking::LateNotice, None)
-                .await
-            {
-                Ok(PaymentAnswer::Paid { .. }) => sweep.paid += 1,
-                Ok(_) => {}
+            match self.ask_and_close(order_id, asking).await {
+                Ok((PaymentAnswer::Paid { .. }, _)) => sweep.paid += 1,
+                Ok((_, closed)) => sweep.closed += usize::from(closed),
                 // Nobody to ask (dev mode without a merchant account).
                 Err(ConfirmError::Pay(PayError::NotConfigured)) => break,
                 Err(err) => {
-                    tracing::warn!(%order_id, %err, "could not ask WeChat Pay about a late notice");
+                    tracing::warn!(%order_id, %err, learned_by = super::LearnedBy::Asking(asking).name(),
+                        "could not ask WeChat Pay about an open payment");
                 }
             }
         }
         Ok(sweep)
+    }
+
+    /// Asks about the order's payment; a cancelled order's unpaid one is closed too (a
+    /// payment being made just now is left for the next sweep). Whether it closed one.
+    async fn ask_and_close(
+        &self,
+        order_id: uuid::Uuid,
+        asking: Asking,
+    ) -> Result<(PaymentAnswer, bool), ConfirmError> {
+        let answer = self.ask_about_payment(order_id, asking, None).await?;
+        let close = asking == Asking::Cancellation && matches!(answer, PaymentAnswer::NotPaid);
+        if close {
+            self.close_payment(order_id).await?;
+        }
+        Ok((answer, close))
     }
 }

@@ -100,4 +100,19 @@ impl Payments {
     pub fn notices(&self) -> &NoticeLog {
         &self.notices
     }
+
+    /// The order `order_id` if `user_id` placed it: a shopper asks only about their own
+    /// (anyone else's is "not found", as if it did not exist).
+    async fn owned_order(
+        &self,
+        order_id: uuid::Uuid,
+        user_id: &str,
+    ) -> Result<Option<aggregates::order::Order>, crate::event_store::LoadError> {
+        let order = self
+            .events
+            .load::<aggregates::order::Order>(&order_id.to_string())
+            .await?
+            .aggregate;
+        Ok((order.status.is_some() && order.user_id == user_id).then_some(order))
+    }
 }

@@ -43,13 +43,9 @@ impl Payments {
         user_id: &str,
     ) -> Result<RequestPaymentParams, PrepayError> {
         let order = self
-            .events
-            .load::<Order>(&order_id.to_string())
+            .owned_order(order_id, user_id)
             .await?
-            .aggregate;
-        if order.status.is_none() || order.user_id != user_id {
-            return Err(PrepayError::OrderNotFound);
-        }
+            .ok_or(PrepayError::OrderNotFound)?;
         let expired = order.expires_at.is_some_and(|at| at <= Utc::now());
         match order.status {
             Some(OrderStatus::AwaitingPayment) if !expired => {}

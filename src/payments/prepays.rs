@@ -96,4 +96,30 @@ impl Prepays {
         .fetch_all(&self.pool)
         .await?)
     }
+
+    /// Up to `limit` cancelled orders whose payment is still open at WeChat Pay (the
+    /// shopper cancelled, or the timeout's bound passed while WeChat Pay did not answer),
+    /// each due for a question: at once, then after twice as long each time from
+    /// `first_again`, at most an hour apart.
+    pub async fn cancelled(
+        &self,
+        first_again: Duration,
+        limit: i64,
+    ) -> Result<Vec<Uuid>, DatabaseError> {
+        let first_again = i64::try_from(first_again.as_secs()).unwrap_or(i64::MAX);
+        Ok(sqlx::query_scalar(
+            "SELECT p.order_id
+               FROM payment_prepays p
+               JOIN order_views v ON v.order_id = p.order_id
+              WHERE p.settled_at IS NULL AND v.status = 'cancelled'
+                AND (p.checked_at IS NULL OR p.checked_at <= now() - make_interval(
+                        secs => least(3600, $1 * power(2, least(p.checks, 12))::bigint)))
+              ORDER BY coalesce(p.checked_at, p.prepaid_at)
+              LIMIT $2",
+        )
+        .bind(first_again)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
 }

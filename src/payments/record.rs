@@ -34,6 +34,9 @@ pub enum Asking {
     Expiry,
     /// The day's bill listed it.
     Reconciliation,
+    /// The order was cancelled while its payment was open at WeChat Pay (the sweep asks
+    /// before closing it).
+    Cancellation,
 }
 
 impl LearnedBy<'_> {
@@ -45,6 +48,7 @@ impl LearnedBy<'_> {
             Self::Asking(Asking::LateNotice) => "late_notice",
             Self::Asking(Asking::Expiry) => "expiry",
             Self::Asking(Asking::Reconciliation) => "reconciliation",
+            Self::Asking(Asking::Cancellation) => "cancellation",
         }
     }
 
@@ -172,6 +176,10 @@ impl Payments {
             }
             Err(err) => return PaymentRecorded::Failed(err),
         };
+        // The payment is the log's now: nothing left to ask WeChat Pay about it.
+        if let Err(err) = self.prepays.settle(order_id).await {
+            tracing::warn!(%order_id, %err, "could not settle a recorded payment's question");
+        }
         let order = written.value;
         let duplicate = written.position == FeedPosition::START;
         let outcome = if duplicate {

@@ -25,6 +25,7 @@ mod horizon;
 mod idempotency;
 mod images;
 mod journey;
+mod open_payments;
 mod openapi;
 mod operator_tokens;
 mod orders;

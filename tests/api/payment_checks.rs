@@ -18,7 +18,7 @@ use crate::support::{
 };
 
 /// An app paying through `fake`, whose unpaid orders expire after `timeout`.
-async fn app_with(
+pub(crate) async fn app_with(
     fake: &FakeWeChatPay,
     timeout: Duration,
     checks: PaymentCheckSettings,
@@ -35,7 +35,7 @@ async fn app_with(
 }
 
 /// Checks that never run by themselves within a test (late after an hour).
-fn only_when_asked() -> PaymentCheckSettings {
+pub(crate) fn only_when_asked() -> PaymentCheckSettings {
     PaymentCheckSettings {
         late_after: Duration::from_secs(3600),
         ..PaymentCheckSettings::default()
@@ -44,7 +44,7 @@ fn only_when_asked() -> PaymentCheckSettings {
 
 /// An order of 2 × `product` by `shopper`, its payment opened at WeChat Pay: its id and
 /// total.
-async fn opened_order(shopper: &Client, product: Uuid) -> (Uuid, i64) {
+pub(crate) async fn opened_order(shopper: &Client, product: Uuid) -> (Uuid, i64) {
     let (id, total) = crate::support::paying::place(shopper, product, 2).await;
     let (status, body) = shopper
         .post(&format!("/api/v1/orders/{id}/pay"), &json!({}))
@@ -54,7 +54,7 @@ async fn opened_order(shopper: &Client, product: Uuid) -> (Uuid, i64) {
     (id, total)
 }
 
-async fn order_view(shopper: &Client, id: Uuid) -> Value {
+pub(crate) async fn order_view(shopper: &Client, id: Uuid) -> Value {
     shopper.get(&format!("/api/v1/orders/{id}")).await.body["data"].clone()
 }
 
@@ -66,7 +66,7 @@ async fn confirm(shopper: &Client, id: Uuid) -> (StatusCode, Value) {
 }
 
 /// The order's events, by type, in order.
-async fn event_types(app: &TestApp, id: Uuid) -> Vec<String> {
+pub(crate) async fn event_types(app: &TestApp, id: Uuid) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT event_type FROM events WHERE aggregate_type = 'Order' AND aggregate_id = $1
           ORDER BY sequence",
@@ -78,7 +78,7 @@ async fn event_types(app: &TestApp, id: Uuid) -> Vec<String> {
 }
 
 /// How ordo learned of the payments it recorded, in order.
-async fn learned_by(app: &TestApp) -> Vec<(String, String)> {
+pub(crate) async fn learned_by(app: &TestApp) -> Vec<(String, String)> {
     sqlx::query_as("SELECT outcome, learned_by FROM payment_notices ORDER BY id")
         .fetch_all(&app.pool)
         .await

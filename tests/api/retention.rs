@@ -175,6 +175,59 @@ async fn only_payment_notices_older_than_their_retention_are_purged() {
 }
 
 #[tokio::test]
+async fn settled_payment_questions_are_purged_after_the_notices_retention_open_ones_never() {
+    let (pool, _) = fresh_database().await;
+    let ninety_days = 90.0 * DAY;
+    for (order, prepaid_ago, settled_ago) in [
+        (
+            "00000000-0000-4000-a000-000000000001",
+            ninety_days * 2.0,
+            Some(ninety_days + MINUTE),
+        ),
+        (
+            "00000000-0000-4000-a000-000000000002",
+            ninety_days * 2.0,
+            Some(ninety_days - MINUTE),
+        ),
+        (
+            "00000000-0000-4000-a000-000000000003",
+            ninety_days * 2.0,
+            None,
+        ),
+        ("00000000-0000-4000-a000-000000000004", 0.0, Some(0.0)),
+    ] {
+        sqlx::query(
+            "INSERT INTO payment_prepays (order_id, prepaid_at, settled_at)
+             VALUES ($1::uuid, now() - make_interval(secs => $2),
+                     now() - make_interval(secs => $3))",
+        )
+        .bind(order)
+        .bind(prepaid_ago)
+        .bind(settled_ago)
+        .execute(&pool)
+        .await
+        .expect("a prepay");
+    }
+
+    let report = purge(&pool, &RetentionSettings::default()).await;
+
+    let kept: Vec<String> =
+        sqlx::query_scalar("SELECT order_id::text FROM payment_prepays ORDER BY order_id")
+            .fetch_all(&pool)
+            .await
+            .expect("prepays");
+    assert_eq!(
+        kept,
+        [
+            "00000000-0000-4000-a000-000000000002",
+            "00000000-0000-4000-a000-000000000003",
+            "00000000-0000-4000-a000-000000000004",
+        ]
+    );
+    assert_eq!(report.payment_prepays, 1);
+}
+
+#[tokio::test]
 async fn shorter_retention_settings_purge_sessions_and_notices_sooner() {
     let (pool, _) = fresh_database().await;
     session(&pool, "a-ended-two-hours-ago", -2.0 * HOUR, None).await;

@@ -138,11 +138,6 @@ impl Payments {
         let learned = LearnedBy::Asking(Asking::Reconciliation);
         match self.record_payment(&transaction, learned, None).await {
             PaymentRecorded::Taken { written: Some(_) } => {
-                if let Ok(order_id) = uuid::Uuid::parse_str(&line.out_trade_no)
-                    && let Err(err) = self.prepays.settle(order_id).await
-                {
-                    tracing::warn!(%order_id, %err, "could not settle a reconciled payment's question");
-                }
                 "recorded now by the reconciliation".to_owned()
             }
             PaymentRecorded::Taken { written: None } => "known to the log meanwhile".to_owned(),
