@@ -22,6 +22,7 @@ pub mod idempotency;
 pub mod media;
 pub mod metrics;
 pub mod payments;
+pub mod platform;
 pub mod rate_limit;
 pub mod reads;
 pub mod retention;
@@ -32,6 +33,7 @@ pub mod tls;
 pub mod wechat;
 pub mod wechat_pay;
 pub mod wechat_pay_simulator;
+pub mod wechat_simulator;
 pub mod write;
 
 #[cfg(test)]

@@ -69,6 +69,7 @@ pub struct PurgeReport {
     pub sessions: u64,
     pub payment_notices: u64,
     pub payment_prepays: u64,
+    pub platform_calls: u64,
     pub revoked_tokens: u64,
 }
 
@@ -79,6 +80,7 @@ impl PurgeReport {
             + self.sessions
             + self.payment_notices
             + self.payment_prepays
+            + self.platform_calls
             + self.revoked_tokens
     }
 }
@@ -110,6 +112,18 @@ const PAYMENT_PREPAYS: &str = "
         SELECT ctid FROM payment_prepays
          WHERE settled_at < now() - make_interval(secs => $1)
          ORDER BY settled_at LIMIT $2))";
+
+/// Calls made to WeChat (or with nothing to make); waiting and failed ones stay.
+const PLATFORM_CALLS: &str = "
+    DELETE FROM platform_calls WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM platform_calls
+         WHERE done_at < now() - make_interval(secs => $1)
+         ORDER BY done_at LIMIT $2))";
+const DEV_WECHAT_CALLS: &str = "
+    DELETE FROM dev_wechat_calls WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM dev_wechat_calls
+         WHERE received_at < now() - make_interval(secs => $1)
+         ORDER BY received_at LIMIT $2))";
 
 /// A revoked token's id is kept until every token carrying it has expired.
 const REVOKED_TOKENS: &str = "
@@ -165,6 +179,20 @@ pub async fn purge(
             settings.payment_notice_retention,
         )
         .await?,
+        platform_calls: purge_table(
+            conn,
+            "platform_calls",
+            PLATFORM_CALLS,
+            settings.payment_notice_retention,
+        )
+        .await?
+            + purge_table(
+                conn,
+                "dev_wechat_calls",
+                DEV_WECHAT_CALLS,
+                settings.payment_notice_retention,
+            )
+            .await?,
         revoked_tokens: purge_table(conn, "revoked_tokens", REVOKED_TOKENS, Duration::ZERO).await?,
     };
     if let Err(err) = sqlx::query("SELECT pg_advisory_unlock($1)")
@@ -213,6 +241,7 @@ pub async fn run(pool: PgPool, settings: RetentionSettings, mut stop: watch::Rec
                     sessions = report.sessions,
                     payment_notices = report.payment_notices,
                     payment_prepays = report.payment_prepays,
+                    platform_calls = report.platform_calls,
                     revoked_tokens = report.revoked_tokens,
                     "purged rows past their retention"
                 ),

@@ -98,6 +98,22 @@ impl Application {
             self.state.horizon.clone(),
             stopped.clone(),
         ));
+        let deliverer = crate::platform::deliver::Deliverer {
+            outbox: self.state.outbox.clone(),
+            shipping: crate::platform::shipping::ShippingUploader {
+                events: self.state.events.clone(),
+                platform: self.state.platform.clone(),
+                wechat_pay: self.state.wechat_pay.clone(),
+            },
+        };
+        let deliveries = tokio::spawn(deliverer.run(stopped.clone()));
+        let delivery_companies = self.state.platform.clone().map(|platform| {
+            tokio::spawn(crate::platform::refresh_delivery_companies(
+                self.state.delivery_companies.clone(),
+                platform,
+                stopped.clone(),
+            ))
+        });
         let sealer = tokio::spawn(crate::audit::sealer::run(
             self.state.pool.clone(),
             SEAL_EVERY,
@@ -109,10 +125,21 @@ impl Application {
         let simulator = self.state.wechat_pay.config().and_then(|config| {
             crate::wechat_pay_simulator::router(self.state.pool.clone(), config)
         });
+        let platform_simulator = self
+            .state
+            .platform
+            .as_ref()
+            .is_some_and(crate::wechat::Platform::simulated)
+            .then(|| crate::wechat_simulator::router(self.state.pool.clone()));
         let mut router = http::router(self.state);
         if let Some(simulator) = simulator {
             router = axum::Router::new()
                 .nest(crate::wechat_pay_simulator::PATH, simulator)
+                .merge(router);
+        }
+        if let Some(simulator) = platform_simulator {
+            router = axum::Router::new()
+                .nest(crate::wechat::SIMULATOR_PATH, simulator)
                 .merge(router);
         }
         connections::serve(self.listener, router, header_read_timeout, shutdown).await;
@@ -124,6 +151,10 @@ impl Application {
         let _ = purges.await;
         let _ = follow_ups.await;
         let _ = sealer.await;
+        let _ = deliveries.await;
+        if let Some(refresh) = delivery_companies {
+            let _ = refresh.await;
+        }
         let _ = horizon.await;
         Ok(())
     }

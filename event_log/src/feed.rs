@@ -106,6 +106,27 @@ const FEED_COLUMNS: &str = "transaction_id::text::bigint AS transaction_id, glob
     aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata,
     recorded_at";
 
+/// The position of the last event below the feed's horizon: reading on from it, a
+/// reader sees exactly the events that become readable from now on (what a subscriber
+/// that acts on the world starts from: the past is not its to act on).
+pub async fn position_now<'c>(executor: impl PgExecutor<'c>) -> Result<FeedPosition, sqlx::Error> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT transaction_id::text::bigint, global_position FROM events
+          WHERE transaction_id < (SELECT feed_horizon(pg_current_snapshot()))
+          ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(
+        row.map_or(FeedPosition::START, |(transaction_id, global_position)| {
+            FeedPosition {
+                transaction_id,
+                global_position,
+            }
+        }),
+    )
+}
+
 /// The events at these global positions, in feed order.
 pub async fn read_positions<'c>(
     executor: impl PgExecutor<'c>,

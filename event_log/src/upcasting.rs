@@ -25,12 +25,20 @@ pub struct Upcast {
 }
 
 /// Every upcast ordo knows, oldest first, so that chains apply in order (1→2, then 2→3).
-pub const UPCASTS: &[Upcast] = &[Upcast {
-    event_type: "OrderPlaced",
-    from_version: "1",
-    to_version: "2",
-    change: order_placed_v2,
-}];
+pub const UPCASTS: &[Upcast] = &[
+    Upcast {
+        event_type: "OrderPlaced",
+        from_version: "1",
+        to_version: "2",
+        change: order_placed_v2,
+    },
+    Upcast {
+        event_type: "OrderShipped",
+        from_version: "1",
+        to_version: "2",
+        change: order_shipped_v2,
+    },
+];
 
 /// `OrderPlaced` 1 → 2: version 1 was written before purchase limits counted orders, so
 /// the shopper's limits never counted it (`limits_counted: false`), and its refund must
@@ -41,6 +49,19 @@ fn order_placed_v2(mut payload: Value) -> Value {
         .and_then(Value::as_object_mut)
     {
         fields.insert("limits_counted".into(), Value::Bool(false));
+    }
+    payload
+}
+
+/// `OrderShipped` 1 → 2: version 1 was written before shipments named WeChat's delivery
+/// id and the logistics type: none, by express (the only way ordo shipped then).
+fn order_shipped_v2(mut payload: Value) -> Value {
+    if let Some(fields) = payload
+        .get_mut("OrderShipped")
+        .and_then(Value::as_object_mut)
+    {
+        fields.insert("express_company".into(), Value::Null);
+        fields.insert("logistics_type".into(), Value::String("express".into()));
     }
     payload
 }
@@ -107,6 +128,15 @@ fn upcast_with(upcasts: &[Upcast], event_type: &str, event_version: &str, payloa
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_order_shipped_in_version_1_went_by_express_with_no_delivery_id() {
+        let v1 = json!({"OrderShipped": {"carrier": "SF", "tracking_no": "1"}});
+        let today = upcast("OrderShipped", "1", v1);
+        assert_eq!(today["OrderShipped"]["express_company"], Value::Null);
+        assert_eq!(today["OrderShipped"]["logistics_type"], "express");
+        assert_eq!(today["OrderShipped"]["carrier"], "SF");
+    }
 
     #[test]
     fn an_order_placed_in_version_1_was_not_counted_by_the_limits() {

@@ -36,6 +36,25 @@ impl Checkpoint {
 const COLUMNS: &str = "projection, version, transaction_id::text::bigint AS transaction_id,
                        global_position, state, error, rebuild_error, updated_at";
 
+/// Creates the checkpoint `name` at `position` unless it exists.
+pub async fn ensure_at<'c>(
+    executor: impl PgExecutor<'c>,
+    name: &str,
+    position: FeedPosition,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO projection_checkpoints (projection, transaction_id, global_position)
+         VALUES ($1, $2::bigint::text::xid8, $3)
+         ON CONFLICT (projection) DO NOTHING",
+    )
+    .bind(name)
+    .bind(position.transaction_id)
+    .bind(position.global_position)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 /// Creates the checkpoint `name` at the start of the feed unless it exists.
 pub async fn ensure<'c>(executor: impl PgExecutor<'c>, name: &str) -> Result<(), sqlx::Error> {
     sqlx::query(

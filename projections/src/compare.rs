@@ -55,6 +55,9 @@ pub async fn compare(
         .projection(name)
         .ok_or_else(|| RebuildError::Unknown(name.to_owned()))?
         .clone();
+    if !projection.replayable() {
+        return Err(RebuildError::NotReplayable(name.to_owned()));
+    }
     let pool = projector.pool();
     checkpoint::ensure(pool, name).await?;
     let mut lock = pool.acquire().await?;

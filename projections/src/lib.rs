@@ -23,7 +23,7 @@ pub mod status;
 pub mod stored_text;
 
 pub use event_log::{EventMetadata, FeedPosition, RecordedEvent, feed, read_feed, upcasting};
-pub use projection::{Projection, ProjectionError, Target};
+pub use projection::{Backlog, Projection, ProjectionError, Target};
 pub use projector::{Projector, Step};
 pub use retry::Retried;
 

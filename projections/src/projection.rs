@@ -1,7 +1,8 @@
 //! What a read model is to the projector.
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 use crate::{RecordedEvent, failure, stored_text, upcasting};
 
@@ -37,6 +38,32 @@ pub trait Projection: Send + Sync {
     fn on_unknown_failure(&self) -> UnknownFailure {
         UnknownFailure::Park
     }
+
+    /// Whether its work can be done again from the feed: a read model's can (rebuilds
+    /// and verifications replay it); a subscriber that acts on the world (calls WeChat)
+    /// cannot, and is never rebuilt nor replayed: it only ever moves forward.
+    fn replayable(&self) -> bool {
+        true
+    }
+
+    /// For a subscriber that acts on the world: its calls still to make and those that
+    /// failed for good, shown with its status.
+    async fn backlog(&self, _pool: &PgPool) -> Result<Option<Backlog>, sqlx::Error> {
+        Ok(None)
+    }
+}
+
+/// A side-effect subscriber's calls, by where they stand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Backlog {
+    /// Waiting to be made (or made again after a passing failure).
+    pub pending: i64,
+    /// Refused for good: recorded, not retried until an operator asks.
+    pub failed: i64,
+    pub done: i64,
+    /// How long the oldest waiting call has waited, in seconds.
+    pub oldest_pending_seconds: f64,
 }
 
 /// A projection's policy for an event it cannot apply for an unknown reason.

@@ -131,10 +131,20 @@ impl Projector {
         self.projections.iter().find(|p| p.name() == name)
     }
 
-    /// Creates the checkpoint rows of projections that have none yet.
+    /// Creates the checkpoint rows of projections that have none yet: a read model's at
+    /// the start of the feed (it is built from all of it), a subscriber's that acts on the
+    /// world at the feed's position now (a shop upgrading to it does not act on its past).
     pub async fn register(&self) -> Result<(), sqlx::Error> {
         for projection in &self.projections {
-            checkpoint::ensure(&self.pool, projection.name()).await?;
+            if projection.replayable() {
+                checkpoint::ensure(&self.pool, projection.name()).await?;
+            } else if checkpoint::read(&self.pool, projection.name())
+                .await?
+                .is_none()
+            {
+                let now = event_log::feed::position_now(&self.pool).await?;
+                checkpoint::ensure_at(&self.pool, projection.name(), now).await?;
+            }
         }
         Ok(())
     }

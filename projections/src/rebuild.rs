@@ -29,6 +29,11 @@ pub struct RebuildProgress {
 pub enum RebuildError {
     #[error("no projection is called {0}")]
     Unknown(String),
+    #[error(
+        "{0} calls WeChat: its calls are never made again from the start of the feed \
+         (retry its failed calls instead)"
+    )]
+    NotReplayable(String),
     #[error("{0}")]
     Busy(&'static str),
     #[error("cancelled")]
@@ -64,8 +69,12 @@ pub struct RebuildLock {
 impl RebuildLock {
     /// Takes the lock, or answers [`RebuildError::Busy`] when a rebuild of `name` runs.
     pub async fn acquire(projector: &Projector, name: &str) -> Result<Self, RebuildError> {
-        if projector.projection(name).is_none() {
-            return Err(RebuildError::Unknown(name.to_owned()));
+        match projector.projection(name) {
+            None => return Err(RebuildError::Unknown(name.to_owned())),
+            Some(projection) if !projection.replayable() => {
+                return Err(RebuildError::NotReplayable(name.to_owned()));
+            }
+            Some(_) => {}
         }
         let mut connection = projector.pool().acquire().await?;
         // Dropped unfinished (a process stopping), the connection closes and the lock goes

@@ -33,6 +33,10 @@ pub struct ProjectionStatus {
     pub rebuild_error: Option<String>,
     /// The feed's highest position, for progress.
     pub head: i64,
+    /// False for a subscriber that calls WeChat: never rebuilt nor replayed.
+    pub replayable: bool,
+    /// Such a subscriber's calls: waiting, failed for good, done.
+    pub backlog: Option<crate::Backlog>,
 }
 
 /// The status of every projection the projector feeds.
@@ -61,6 +65,8 @@ pub async fn all(projector: &Projector) -> Result<Vec<ProjectionStatus>, sqlx::E
             status.state = "stopped".to_owned();
         }
         status.parked = parked.get(name).copied().unwrap_or(0);
+        status.replayable = projection.replayable();
+        status.backlog = projection.backlog(pool).await?;
         statuses.push(status);
     }
     Ok(statuses)
@@ -163,5 +169,7 @@ async fn status_of(
         rebuild_position: rebuild.shadow.map(|c| c.global_position),
         rebuild_error,
         head,
+        replayable: true,
+        backlog: None,
     })
 }

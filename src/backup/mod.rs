@@ -28,6 +28,12 @@ pub const KEPT_TABLES: &[&str] = &[
     // Dev mode's simulated WeChat Pay: its side of the payments (empty elsewhere).
     "dev_wechat_pay_trades",
     "dev_wechat_pay_refunds",
+    // The calls made to WeChat (a restore must not make them again) and the shoppers'
+    // acceptances of subscribe messages.
+    "platform_calls",
+    "message_acceptances",
+    // Dev mode's simulated WeChat platform: the calls it received (empty elsewhere).
+    "dev_wechat_calls",
 ];
 
 /// Tables a backup leaves out because they are rebuilt or re-made: the migrations' own
@@ -38,6 +44,10 @@ pub const NOT_KEPT_TABLES: &[&str] = &[
     "snapshots",
     "projection_checkpoints",
     "projection_parked_events",
+    // WeChat's access token (fetched again) and its delivery companies (bundled, and
+    // fetched again).
+    "wechat_access_tokens",
+    "delivery_companies",
 ];
 
 /// The file a kept table is written to.

@@ -8,6 +8,7 @@ mod histogram;
 mod orders;
 mod rebuild;
 mod reconcile;
+mod shipping;
 pub mod soak;
 mod verify_lag;
 
@@ -77,6 +78,12 @@ pub async fn run(args: &BenchArgs, pg_bin_dir: Option<&std::path::Path>) -> anyh
     if args.reconcile_payments > 0 {
         let pool = fresh_database(&admin, "ordo_bench_reconcile").await?;
         reconcile::run(&pool, args.reconcile_payments).await?;
+        pool.close().await;
+    }
+
+    if args.shipping_orders > 0 {
+        let pool = fresh_database(&admin, "ordo_bench_shipping").await?;
+        shipping::run(&pool, args.shipping_orders, args.ship_rate).await?;
         pool.close().await;
     }
 

@@ -107,6 +107,13 @@ pub struct BenchArgs {
     /// bill (0 skips it).
     #[arg(long, default_value_t = 100_000)]
     pub reconcile_payments: i64,
+    /// Paid orders shipped at `--ship-rate` a second, each upload to the simulated WeChat
+    /// platform timed after its ship (0 skips it).
+    #[arg(long, default_value_t = 5_000)]
+    pub shipping_orders: i64,
+    /// Orders shipped a second in the shipping upload run.
+    #[arg(long, default_value_t = 500)]
+    pub ship_rate: u32,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -110,11 +110,12 @@ pub async fn purge(global: &GlobalArgs, args: &RetentionArgs) -> anyhow::Result<
     } else {
         println!(
             "purged {} idempotency keys, {} sessions, {} payment notices, {} settled payment \
-             questions, {} revoked token ids",
+             questions, {} calls made to WeChat, {} revoked token ids",
             report.idempotency_keys,
             report.sessions,
             report.payment_notices,
             report.payment_prepays,
+            report.platform_calls,
             report.revoked_tokens
         );
     }

@@ -15,15 +15,17 @@ use super::throughput;
 pub async fn projections(global: &GlobalArgs, command: &ProjectionsCommand) -> anyhow::Result<()> {
     let config = Config::resolve(global, None)?;
     let database = Database::open_beside_server(&config).await?;
-    let projector = Projector::new(database.pool.clone(), projections::all());
+    let projector = Projector::new(database.pool.clone(), crate::platform::projector_runs());
     projector.register().await?;
     let result = match command {
         ProjectionsCommand::Status => print_status(&projector).await,
         ProjectionsCommand::Rebuild { name, all } => {
             let names: Vec<String> = if *all {
+                // Read models: a subscriber calling WeChat is never rebuilt.
                 projector
                     .projections()
                     .iter()
+                    .filter(|p| p.replayable())
                     .map(|p| p.name().to_owned())
                     .collect()
             } else {
@@ -42,12 +44,12 @@ pub async fn projections(global: &GlobalArgs, command: &ProjectionsCommand) -> a
 
 async fn print_status(projector: &Projector) -> anyhow::Result<()> {
     println!(
-        "{:<14} {:>7} {:<11} {:>10} {:>10} {:>9} {:>7}",
+        "{:<16} {:>7} {:<11} {:>10} {:>10} {:>9} {:>7}",
         "PROJECTION", "VERSION", "STATE", "POSITION", "LAG", "LAG (s)", "PARKED"
     );
     for status in projections::status::all(projector).await? {
         println!(
-            "{:<14} {:>7} {:<11} {:>10} {:>10} {:>9.1} {:>7}",
+            "{:<16} {:>7} {:<11} {:>10} {:>10} {:>9.1} {:>7}",
             status.name,
             status.version,
             status.state,
@@ -56,6 +58,12 @@ async fn print_status(projector: &Projector) -> anyhow::Result<()> {
             status.lag_seconds,
             status.parked
         );
+        if let Some(backlog) = status.backlog {
+            println!(
+                "  calls to WeChat: {} waiting (the oldest {:.0} s), {} failed, {} made",
+                backlog.pending, backlog.oldest_pending_seconds, backlog.failed, backlog.done
+            );
+        }
         if let Some(error) = status.error {
             println!("  error: {error}");
         }

@@ -23,7 +23,7 @@ macro_rules! script {
 
 /// The console's files: name, type, content. The page loads the scripts in this order:
 /// the API and page helpers first, a script per view, then the one that starts it all.
-const ASSETS: [(&str, &str, &str); 12] = [
+const ASSETS: [(&str, &str, &str); 13] = [
     (
         "index.html",
         "text/html; charset=utf-8",
@@ -43,6 +43,7 @@ const ASSETS: [(&str, &str, &str); 12] = [
     script!("audit.js"),
     script!("payments.js"),
     script!("reconciliation.js"),
+    script!("platform.js"),
     script!("start.js"),
 ];
 

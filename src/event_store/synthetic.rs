@@ -22,6 +22,9 @@ const ORDER_ID: &str = "('00000000-0000-4000-9000-' || lpad(to_hex(k), 12, '0'))
 const ORDER_COLUMNS: &str = "k, 1 + k % {products} AS p, {order_id} AS order_id,
     $3::timestamptz + k * $4::float8 * interval '1 second' AS placed_at";
 
+/// The shopper of order `k` (one of 5,000), as SQL over `k`.
+const USER_ID: &str = "('00000000-0000-4000-b000-' || lpad(to_hex(k % 5000), 12, '0'))";
+
 /// Order `k`'s payment id at WeChat Pay (its transaction id), as SQL over `k`.
 pub const TRANSACTION_ID: &str = "('4200' || lpad(k::text, 24, '0'))";
 
@@ -74,7 +77,7 @@ pub async fn write_orders(
              SELECT * FROM (
                 SELECT 'Order', order_id, 1::bigint, 'OrderPlaced', '1',
                        json_build_object('OrderPlaced', json_build_object(
-                           'user_id', 'user-' || (k % 5000),
+                           'user_id', {USER_ID},
                            'lines', json_build_array(json_build_object(
                                'product_id', {PRODUCT_ID}, 'name', 'product ' || p,
                                'unit_price_cents', 100 + p, 'quantity', 1)),
@@ -97,6 +100,22 @@ pub async fn write_orders(
         .execute(pool)
         .await?;
     }
+    Ok(())
+}
+
+/// Writes the 5,000 shoppers the orders name, registered with openid `openid-<n>`.
+pub async fn write_shoppers(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                             payload, metadata)
+         SELECT 'User', {USER_ID}, 1, 'UserRegistered', '1',
+                json_build_object('UserRegistered', json_build_object('openid', 'openid-' || k,
+                    'nickname', 'shopper ' || k, 'registered_at', '2026-11-01T00:00:00Z')),
+                '{{}}'::json
+           FROM generate_series(0, 4999) k"
+    ))
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

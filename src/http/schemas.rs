@@ -2,7 +2,9 @@
 //! generated from the rule the aggregate checks, so the document states exactly what is
 //! refused and cannot drift from it.
 
-use aggregates::order::{ADDRESS_FIELD, MAX_QUANTITY, REFUND_REASON, REMARK, SHIPMENT_FIELD};
+use aggregates::order::{
+    ADDRESS_FIELD, MAX_QUANTITY, OPTIONAL_SHIPMENT_FIELD, REFUND_REASON, REMARK, SHIPMENT_FIELD,
+};
 use aggregates::stock::MAX_ADJUSTMENT;
 use aggregates::text::TextRule;
 use aggregates::{product, stock, user};
@@ -74,6 +76,8 @@ text_fields! {
     order_remark = REMARK;
     /// A carrier or tracking number: one line, 1 to 64 characters, not blank.
     shipment_field = SHIPMENT_FIELD;
+    /// A tracking number where it may be left out: one line, at most 64 characters.
+    optional_shipment_field = OPTIONAL_SHIPMENT_FIELD;
     /// A shopper's nickname: one line, 1 to 64 characters, not blank.
     nickname = user::NICKNAME;
     /// Why an order is refunded: one line, 1 to 80 characters, not blank.

@@ -15,11 +15,12 @@ use crate::feed_horizon::HorizonWatch;
 use crate::idempotency::IdempotencyStore;
 use crate::media::{MediaStore, MediaUrls};
 use crate::payments::Payments;
+use crate::platform::{DeliveryCompanies, Outbox};
 use crate::rate_limit::Limiters;
 use crate::reads::ReadModels;
 use crate::retention::RetentionSettings;
 use crate::secret::Secret;
-use crate::wechat::WeChatClient;
+use crate::wechat::{Platform, WeChatClient};
 use crate::wechat_pay::WeChatPay;
 use crate::write::WriteModel;
 
@@ -51,6 +52,13 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub sessions: Arc<Sessions>,
     pub wechat: WeChatClient,
+    /// The mini program's platform API (access token, shipping info, messages), when
+    /// configured or simulated in dev mode.
+    pub platform: Option<Platform>,
+    /// The calls to WeChat that events caused.
+    pub outbox: Outbox,
+    /// WeChat's delivery companies, which `ship` checks.
+    pub delivery_companies: DeliveryCompanies,
     pub wechat_pay: WeChatPay,
     pub limiters: Arc<Limiters>,
     /// Shared: the state is cloned for every request.
@@ -86,6 +94,10 @@ impl AppState {
         let write = Arc::new(WriteModel::new(events.clone(), settings.write));
         let local_addr = Arc::new(OnceLock::new());
         let wechat_pay = WeChatPay::new(settings.wechat_pay, Arc::clone(&local_addr));
+        let platform = settings
+            .wechat
+            .platform(&pool, settings.dev_mode, &local_addr);
+        let projections = crate::platform::projector_runs();
         Self {
             payments: Payments::new(
                 pool.clone(),
@@ -99,10 +111,13 @@ impl AppState {
             reads: ReadModels::new(pool.clone()),
             audit: AuditReader::new(pool.clone()),
             write,
-            projector: Arc::new(Projector::new(pool.clone(), projections::all())),
+            projector: Arc::new(Projector::new(pool.clone(), projections)),
             horizon: Arc::new(HorizonWatch::default()),
             sessions: Arc::new(Sessions::new(pool.clone())),
             wechat: WeChatClient::new(settings.wechat),
+            platform,
+            outbox: Outbox::new(pool.clone()),
+            delivery_companies: DeliveryCompanies::new(pool.clone()),
             wechat_pay,
             limiters: Limiters::new(settings.rate_limits),
             cors_origins: settings.cors_origins.into(),

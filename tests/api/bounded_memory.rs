@@ -54,7 +54,7 @@ async fn ten_thousand_requests_for_ids_that_do_not_exist_leave_no_stream_slot_be
                     4 => (
                         format!("/api/v1/admin/orders/{random}/ship"),
                         &admin,
-                        json!({"carrier": "SF", "tracking_no": "1"}),
+                        json!({"express_company": "SF", "tracking_no": "1"}),
                     ),
                     _ => (format!("/api/v1/admin/products/{random}"), &admin, json!({"price_cents": 1})),
                 };

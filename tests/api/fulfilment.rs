@@ -33,7 +33,7 @@ async fn a_paid_order_is_shipped_then_received() {
     let (status, shipped) = ship(
         &app.admin(),
         order,
-        &json!({"carrier": "SF Express", "tracking_no": "SF123"}),
+        &json!({"carrier": "SF Express", "express_company": "SF", "tracking_no": "SF123"}),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{shipped}");
@@ -76,7 +76,7 @@ async fn a_paid_order_is_shipped_then_received() {
 async fn shipping_is_for_operators_and_paid_orders_only() {
     let app = spawn_app().await;
     let order = paid_order(&app, "u1").await;
-    let body = json!({"carrier": "SF", "tracking_no": "1"});
+    let body = json!({"express_company": "SF", "tracking_no": "1"});
 
     let (status, refused) = ship(&app.user("u1"), order, &body).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
@@ -131,7 +131,7 @@ async fn another_users_order_cannot_be_received() {
     ship(
         &app.admin(),
         order,
-        &json!({"carrier": "SF", "tracking_no": "1"}),
+        &json!({"express_company": "SF", "tracking_no": "1"}),
     )
     .await;
 

@@ -52,6 +52,7 @@ fn every_event_type() -> Vec<&'static str> {
             OrderEvent::PaymentReceived { .. } => "PaymentReceived",
             OrderEvent::RefundRequired { .. } => "RefundRequired",
             OrderEvent::OrderShipped { .. } => "OrderShipped",
+            OrderEvent::ShipmentCorrected { .. } => "ShipmentCorrected",
             OrderEvent::OrderCompleted { .. } => "OrderCompleted",
             OrderEvent::RefundRequested { .. } => "RefundRequested",
             OrderEvent::RefundSucceeded { .. } => "RefundSucceeded",
@@ -263,6 +264,22 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         "ABNORMAL is no refusal"
     );
     assert!(stuck.refunds[0].abnormal.is_some());
+    // Shipped by SF (version 2: WeChat's delivery id), then corrected to ZTO, once.
+    let corrected = app
+        .events
+        .load::<Order>("0191b4a0-0000-7000-8000-000000000106")
+        .await
+        .expect("order")
+        .aggregate;
+    let shipment = corrected.shipment.expect("shipped");
+    assert_eq!(
+        (
+            shipment.express_company.as_deref(),
+            shipment.tracking_no.as_str()
+        ),
+        (Some("ZTO"), "ZT0000000006")
+    );
+    assert!(shipment.corrected_at.is_some());
 
     // The read side projects every event: nothing parked, nothing stopped.
     settle(&app.pool).await;

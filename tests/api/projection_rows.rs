@@ -5,7 +5,7 @@
 //! that rely on the projector applying a batch exactly once with its checkpoint (see
 //! `projections/src/daily_sales.rs`), so they are applied once.
 
-use aggregates::order::{Address, OrderEvent, OrderLine, RefundReason};
+use aggregates::order::{Address, LogisticsType, OrderEvent, OrderLine, RefundReason};
 use aggregates::product::ProductEvent;
 use aggregates::stock::StockEvent;
 use chrono::{DateTime, TimeZone, Utc};
@@ -346,6 +346,8 @@ async fn the_order_views_follow_each_order_through_its_life_and_count_per_status
                 carrier: "SF".into(),
                 tracking_no: "SF1".into(),
                 shipped_at: at(30),
+                express_company: Some("SF".into()),
+                logistics_type: LogisticsType::Express,
             },
         )
         .event("Order", open, 1, placed("mei", tea, 1, 40));

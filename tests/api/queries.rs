@@ -182,8 +182,34 @@ async fn operators_see_each_projections_status_and_can_start_a_rebuild() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    assert_eq!(names, ["catalog", "daily_sales", "orders", "payments"]);
+    assert_eq!(
+        names,
+        [
+            "catalog",
+            "daily_sales",
+            "orders",
+            "payments",
+            "shipping_uploads"
+        ]
+    );
     assert_eq!(body["data"][0]["state"], "running");
+    // The subscriber that calls WeChat shows its calls and is never rebuilt.
+    assert_eq!(body["data"][4]["replayable"], false, "{body}");
+    assert_eq!(body["data"][4]["backlog"]["failed"], 0, "{body}");
+    let (status, refused) = admin
+        .post(
+            "/api/v1/admin/projections/shipping_uploads/rebuild",
+            &json!({}),
+        )
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("calls WeChat")),
+        "{refused}"
+    );
 
     let (status, body) = admin
         .post("/api/v1/admin/projections/catalog/rebuild", &json!({}))

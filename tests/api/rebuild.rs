@@ -248,15 +248,23 @@ async fn a_rebuild_while_the_shop_sells_swaps_in_a_complete_copy() {
     settle(&app).await;
     let live = read_models(&app.pool).await;
 
-    let versions: Vec<i32> =
-        sqlx::query_scalar("SELECT version FROM projection_checkpoints ORDER BY projection")
-            .fetch_all(&app.pool)
-            .await
-            .expect("versions");
+    let versions: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT projection, version FROM projection_checkpoints ORDER BY projection",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("versions");
     assert_eq!(
         versions,
-        vec![2, 2, 2, 2],
-        "each projection was swapped once, no shadow left"
+        [
+            ("catalog", 2),
+            ("daily_sales", 2),
+            ("orders", 2),
+            ("payments", 2),
+            ("shipping_uploads", 1),
+        ]
+        .map(|(name, version)| (name.to_owned(), version)),
+        "each read model was swapped once, no shadow left; the subscriber calling WeChat is not rebuilt"
     );
     let placed: i64 = app.count_events("OrderPlaced").await;
     assert_eq!(
@@ -311,11 +319,13 @@ async fn an_interrupted_rebuild_resumes_when_run_again() {
     let status = projection_status(&app, "orders").await;
     assert_eq!(status["rebuild_error"], Value::Null, "{status}");
     assert_eq!(status["version"], 2);
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_checkpoints")
-        .fetch_one(&app.pool)
-        .await
-        .expect("rows");
-    assert_eq!(rows, 4, "no shadow left behind");
+    let shadows: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM projection_checkpoints WHERE projection LIKE '%\\_\\_rebuild'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("rows");
+    assert_eq!(shadows, 0, "no shadow left behind");
 }
 
 /// Starts a rebuild of `name` that dies after its first batch, as a killed process would:

@@ -306,7 +306,7 @@ async fn a_shipped_order_is_refunded_without_its_units_coming_back() {
         .admin()
         .post(
             &format!("/api/v1/admin/orders/{id}/ship"),
-            &json!({"carrier": "SF", "tracking_no": "SF100"}),
+            &json!({"express_company": "SF", "tracking_no": "SF100"}),
         )
         .await;
     assert_eq!(shipped.status, StatusCode::OK, "{}", shipped.body);
@@ -599,7 +599,7 @@ async fn after_any_mix_of_pays_cancels_refunds_and_duplicate_notices_stock_and_t
                 app.admin()
                     .post(
                         &format!("/api/v1/admin/orders/{id}/ship"),
-                        &json!({"carrier": "SF", "tracking_no": "SF1"}),
+                        &json!({"express_company": "SF", "tracking_no": "SF1"}),
                     )
                     .await;
                 refund(app, id).await;

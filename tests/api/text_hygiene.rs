@@ -226,7 +226,8 @@ async fn a_control_character_in_a_shipment_is_refused_and_the_order_stays_shippa
     let path = format!("/api/v1/admin/orders/{order}/ship");
     for field in ["carrier", "tracking_no"] {
         for bad in FORBIDDEN {
-            let mut body = json!({"carrier": "SF Express", "tracking_no": "SF123"});
+            let mut body =
+                json!({"carrier": "SF Express", "express_company": "SF", "tracking_no": "SF123"});
             body[field] = json!(format!("SF{bad}1"));
 
             let (status, answer) = app.admin().post(&path, &body).await.into_parts();
@@ -239,7 +240,7 @@ async fn a_control_character_in_a_shipment_is_refused_and_the_order_stays_shippa
         .admin()
         .post(
             &path,
-            &json!({"carrier": "SF Express", "tracking_no": "SF123"}),
+            &json!({"carrier": "SF Express", "express_company": "SF", "tracking_no": "SF123"}),
         )
         .await
         .into_parts();

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 
 use uuid::Uuid;
 
-use super::{Address, CancelReason, OrderLine, RefundOutcome};
+use super::{Address, CancelReason, OrderLine, RefundOutcome, ShipmentDetails};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderCommand {
@@ -18,9 +18,10 @@ pub enum OrderCommand {
         reason: CancelReason,
         cancelled_at: DateTime<Utc>,
     },
+    /// Ships a paid order; on a shipped order with other details, corrects its shipment
+    /// (once); with the same details, changes nothing.
     ShipOrder {
-        carrier: String,
-        tracking_no: String,
+        details: ShipmentDetails,
         shipped_at: DateTime<Utc>,
     },
     ConfirmReceipt {

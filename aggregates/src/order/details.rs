@@ -34,6 +34,68 @@ pub struct Address {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shipment {
     pub carrier: String,
+    /// Empty when the goods do not travel with a carrier (same city, virtual, pickup).
     pub tracking_no: String,
     pub shipped_at: DateTime<Utc>,
+    /// WeChat's delivery id of the carrier (e.g. `SF`); absent before shipments named it.
+    #[serde(default)]
+    pub express_company: Option<String>,
+    #[serde(default)]
+    pub logistics_type: LogisticsType,
+    /// When the shipment was corrected: WeChat takes one correction of a payment's
+    /// shipping, so ordo takes one too.
+    #[serde(default)]
+    pub corrected_at: Option<DateTime<Utc>>,
+}
+
+impl Shipment {
+    /// Whether `details` say what this shipment says already.
+    pub fn says(&self, details: &ShipmentDetails) -> bool {
+        self.carrier == details.carrier
+            && self.tracking_no == details.tracking_no
+            && self.express_company == details.express_company
+            && self.logistics_type == details.logistics_type
+    }
+}
+
+/// How a parcel travels, as WeChat's shipping info management names it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogisticsType {
+    /// By an express company, with a tracking number.
+    #[default]
+    Express,
+    /// Delivered within the city by the shop or a courier.
+    SameCity,
+    /// Nothing travels (top-ups, vouchers).
+    Virtual,
+    /// The shopper collects it.
+    SelfPickup,
+}
+
+impl LogisticsType {
+    pub const ALL: [Self; 4] = [
+        Self::Express,
+        Self::SameCity,
+        Self::Virtual,
+        Self::SelfPickup,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Express => "express",
+            Self::SameCity => "same_city",
+            Self::Virtual => "virtual",
+            Self::SelfPickup => "self_pickup",
+        }
+    }
+}
+
+/// What a shipment (or its correction) says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentDetails {
+    pub carrier: String,
+    pub tracking_no: String,
+    pub express_company: Option<String>,
+    pub logistics_type: LogisticsType,
 }

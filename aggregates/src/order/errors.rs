@@ -31,4 +31,9 @@ pub enum OrderError {
     },
     #[error("invalid order: {}", crate::describe(.0))]
     Invalid(Vec<FieldError>),
+    #[error(
+        "the shipment was corrected once already: WeChat takes one correction of a payment's \
+         shipping, so a further one is made on WeChat's merchant platform"
+    )]
+    ShipmentCorrected,
 }

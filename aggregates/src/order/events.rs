@@ -2,7 +2,9 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-use super::{Address, CancelReason, OrderLine, OrderStatus, RefundKind, RefundReason};
+use super::{
+    Address, CancelReason, LogisticsType, OrderLine, OrderStatus, RefundKind, RefundReason,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderEvent {
@@ -42,10 +44,22 @@ pub enum OrderEvent {
         amount_cents: i64,
         reason: RefundReason,
     },
+    /// Version 2 names WeChat's delivery id and the logistics type (version 1 upcasts to
+    /// none and `express`).
     OrderShipped {
         carrier: String,
         tracking_no: String,
         shipped_at: DateTime<Utc>,
+        express_company: Option<String>,
+        logistics_type: LogisticsType,
+    },
+    /// The operator corrected a shipped order's carrier or tracking number (once).
+    ShipmentCorrected {
+        carrier: String,
+        tracking_no: String,
+        express_company: Option<String>,
+        logistics_type: LogisticsType,
+        corrected_at: DateTime<Utc>,
     },
     OrderCompleted {
         completed_at: DateTime<Utc>,
@@ -98,6 +112,7 @@ impl OrderEvent {
     pub const PAYMENT_RECEIVED: &'static str = "PaymentReceived";
     pub const REFUND_REQUIRED: &'static str = "RefundRequired";
     pub const ORDER_SHIPPED: &'static str = "OrderShipped";
+    pub const SHIPMENT_CORRECTED: &'static str = "ShipmentCorrected";
     pub const ORDER_COMPLETED: &'static str = "OrderCompleted";
     pub const REFUND_REQUESTED: &'static str = "RefundRequested";
     pub const REFUND_SUCCEEDED: &'static str = "RefundSucceeded";
@@ -133,7 +148,8 @@ impl OrderEvent {
             | Self::RefundRequested { .. }
             | Self::RefundSucceeded { .. }
             | Self::RefundFailed { .. }
-            | Self::RefundAbnormal { .. } => before,
+            | Self::RefundAbnormal { .. }
+            | Self::ShipmentCorrected { .. } => before,
         }
     }
 }
@@ -147,6 +163,7 @@ impl DomainEvent for OrderEvent {
             Self::PaymentReceived { .. } => Self::PAYMENT_RECEIVED,
             Self::RefundRequired { .. } => Self::REFUND_REQUIRED,
             Self::OrderShipped { .. } => Self::ORDER_SHIPPED,
+            Self::ShipmentCorrected { .. } => Self::SHIPMENT_CORRECTED,
             Self::OrderCompleted { .. } => Self::ORDER_COMPLETED,
             Self::RefundRequested { .. } => Self::REFUND_REQUESTED,
             Self::RefundSucceeded { .. } => Self::REFUND_SUCCEEDED,
@@ -158,7 +175,7 @@ impl DomainEvent for OrderEvent {
 
     fn event_version(&self) -> String {
         match self {
-            Self::OrderPlaced { .. } => "2",
+            Self::OrderPlaced { .. } | Self::OrderShipped { .. } => "2",
             _ => "1",
         }
         .to_owned()

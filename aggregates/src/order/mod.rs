@@ -9,6 +9,7 @@ mod details;
 mod errors;
 mod events;
 mod refunds;
+mod shipping;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -20,7 +21,7 @@ use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
 
 pub use commands::{NewOrder, OrderCommand};
-pub use details::{Address, OrderLine, Shipment};
+pub use details::{Address, LogisticsType, OrderLine, Shipment, ShipmentDetails};
 pub use errors::OrderError;
 pub use events::OrderEvent;
 pub use refunds::{
@@ -29,7 +30,8 @@ pub use refunds::{
 };
 pub use status::{CancelReason, OrderStatus};
 pub use validation::{
-    ADDRESS_FIELD, MAX_LINES, MAX_QUANTITY, MAX_REMARK_CHARS, REMARK, SHIPMENT_FIELD,
+    ADDRESS_FIELD, MAX_LINES, MAX_QUANTITY, MAX_REMARK_CHARS, OPTIONAL_SHIPMENT_FIELD, REMARK,
+    SHIPMENT_FIELD,
 };
 
 /// An order as its events make it: everything the API shows of it.
@@ -186,17 +188,13 @@ impl Aggregate for Order {
                 }
             }
             OrderCommand::ShipOrder {
-                carrier,
-                tracking_no,
+                details,
                 shipped_at,
             } => {
-                self.require(OrderStatus::Paid, "ship")?;
-                validation::validate_shipment(&carrier, &tracking_no)?;
-                OrderEvent::OrderShipped {
-                    carrier,
-                    tracking_no,
-                    shipped_at,
-                }
+                let Some(event) = self.ship(details, shipped_at)? else {
+                    return Ok(());
+                };
+                event
             }
             OrderCommand::ConfirmReceipt { completed_at } => {
                 self.require(OrderStatus::Shipped, "confirm receipt of")?;
@@ -297,12 +295,32 @@ impl Aggregate for Order {
                 carrier,
                 tracking_no,
                 shipped_at,
+                express_company,
+                logistics_type,
             } => {
                 self.shipment = Some(Shipment {
                     carrier,
                     tracking_no,
                     shipped_at,
+                    express_company,
+                    logistics_type,
+                    corrected_at: None,
                 });
+            }
+            OrderEvent::ShipmentCorrected {
+                carrier,
+                tracking_no,
+                express_company,
+                logistics_type,
+                corrected_at,
+            } => {
+                if let Some(shipment) = &mut self.shipment {
+                    shipment.carrier = carrier;
+                    shipment.tracking_no = tracking_no;
+                    shipment.express_company = express_company;
+                    shipment.logistics_type = logistics_type;
+                    shipment.corrected_at = Some(corrected_at);
+                }
             }
             OrderEvent::OrderCompleted { completed_at } => {
                 self.completed_at = Some(completed_at);

@@ -8,6 +8,7 @@ use crate::FieldError;
 mod abnormal_refunds;
 mod placing;
 mod refunds;
+mod shipping;
 
 type OrderTest = TestFramework<Order>;
 
@@ -75,6 +76,18 @@ fn shipped() -> OrderEvent {
         carrier: "SF".into(),
         tracking_no: "SF1".into(),
         shipped_at: at(30),
+        express_company: Some("SF".into()),
+        logistics_type: LogisticsType::Express,
+    }
+}
+
+/// An express shipment by `express_company` with `tracking_no`.
+fn by_express(express_company: &str, tracking_no: &str) -> ShipmentDetails {
+    ShipmentDetails {
+        carrier: express_company.into(),
+        tracking_no: tracking_no.into(),
+        express_company: Some(express_company.into()),
+        logistics_type: LogisticsType::Express,
     }
 }
 
@@ -95,8 +108,7 @@ fn cancel() -> OrderCommand {
 
 fn ship() -> OrderCommand {
     OrderCommand::ShipOrder {
-        carrier: "SF".into(),
-        tracking_no: "SF1".into(),
+        details: by_express("SF", "SF1"),
         shipped_at: at(30),
     }
 }
@@ -288,8 +300,10 @@ fn a_shipment_needs_a_carrier_and_a_tracking_number() {
     OrderTest::with(())
         .given(vec![placed(), paid()])
         .when(OrderCommand::ShipOrder {
-            carrier: " ".into(),
-            tracking_no: "x".repeat(65),
+            details: ShipmentDetails {
+                carrier: " ".into(),
+                ..by_express("SF", &"x".repeat(65))
+            },
             shipped_at: at(30),
         })
         .then_expect_error(OrderError::Invalid(vec![
@@ -303,8 +317,10 @@ fn a_carrier_or_tracking_number_with_a_control_character_is_refused() {
     OrderTest::with(())
         .given(vec![placed(), paid()])
         .when(OrderCommand::ShipOrder {
-            carrier: "SF\u{0}".into(),
-            tracking_no: "SF123\n456".into(),
+            details: ShipmentDetails {
+                carrier: "SF\u{0}".into(),
+                ..by_express("SF", "SF123\n456")
+            },
             shipped_at: at(30),
         })
         .then_expect_error(OrderError::Invalid(vec![

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::{NewOrder, OrderError};
+use super::{LogisticsType, NewOrder, OrderError, ShipmentDetails};
 use crate::FieldError;
 use crate::text::TextRule;
 
@@ -70,12 +70,24 @@ pub const MAX_SHIPMENT_FIELD_CHARS: usize = 64;
 
 /// The carrier and the tracking number: one line each, required.
 pub const SHIPMENT_FIELD: TextRule = TextRule::single_line(MAX_SHIPMENT_FIELD_CHARS).required();
+/// A tracking number where the goods travel without one: may be empty.
+pub const OPTIONAL_SHIPMENT_FIELD: TextRule = TextRule::single_line(MAX_SHIPMENT_FIELD_CHARS);
 
-/// A shipment names its carrier and tracking number, each 1 to 64 characters of one line.
-pub fn validate_shipment(carrier: &str, tracking_no: &str) -> Result<(), OrderError> {
+/// A shipment names its carrier (1 to 64 characters of one line); an express one its
+/// tracking number and WeChat's delivery id too.
+pub fn validate_shipment(details: &ShipmentDetails) -> Result<(), OrderError> {
     let mut errors = Vec::new();
-    SHIPMENT_FIELD.check_into("carrier", carrier, &mut errors);
-    SHIPMENT_FIELD.check_into("tracking_no", tracking_no, &mut errors);
+    SHIPMENT_FIELD.check_into("carrier", &details.carrier, &mut errors);
+    if details.logistics_type == LogisticsType::Express {
+        SHIPMENT_FIELD.check_into("tracking_no", &details.tracking_no, &mut errors);
+        SHIPMENT_FIELD.check_into(
+            "express_company",
+            details.express_company.as_deref().unwrap_or_default(),
+            &mut errors,
+        );
+    } else {
+        OPTIONAL_SHIPMENT_FIELD.check_into("tracking_no", &details.tracking_no, &mut errors);
+    }
     if errors.is_empty() {
         Ok(())
     } else {

@@ -104,10 +104,19 @@ impl OrderChange {
                 carrier,
                 tracking_no,
                 shipped_at,
+                ..
             } => {
                 self.carrier = Some(carrier);
                 self.tracking_no = Some(tracking_no);
                 self.shipped_at = Some(shipped_at);
+            }
+            OrderEvent::ShipmentCorrected {
+                carrier,
+                tracking_no,
+                ..
+            } => {
+                self.carrier = Some(carrier);
+                self.tracking_no = Some(tracking_no);
             }
             OrderEvent::OrderCompleted { completed_at } => {
                 self.completed_at = Some(completed_at);

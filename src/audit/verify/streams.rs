@@ -104,6 +104,7 @@ fn order_move(
         (Some(S::AwaitingPayment), OrderEvent::OrderCancelled { .. }) => S::Cancelled,
         (Some(S::Paid), OrderEvent::OrderShipped { .. }) => S::Shipped,
         (Some(S::Shipped), OrderEvent::OrderCompleted { .. }) => S::Completed,
+        (Some(S::Shipped), OrderEvent::ShipmentCorrected { .. }) => return Ok(status),
         (
             Some(S::Cancelled | S::Paid | S::Shipped | S::Completed | S::Refunding | S::Refunded),
             OrderEvent::PaymentReceived { .. } | OrderEvent::RefundRequired { .. },

@@ -121,7 +121,7 @@ function projectionTable(projections) {
       h("td", { class: "num" }, p.lag_events),
       h("td", { class: "num" }, p.lag_seconds.toFixed(1) + " s"),
       h("td", { class: "num" }, p.parked),
-      h("td", {}, progress,
+      p.replayable === false ? calls(p) : h("td", {}, progress,
         h("button", {
           type: "button", class: "secondary", "data-testid": "rebuild-" + p.name,
           disabled: p.state === "rebuilding" || (rebuild && rebuild.pending) || null,
@@ -131,8 +131,19 @@ function projectionTable(projections) {
           },
         }, "Rebuild")));
   });
-  return table(["Projection", "State", "Version", "Position / head", "Lag (events)", "Lag (seconds)", "Parked", "Blue/green rebuild"], rows,
+  return table(["Projection", "State", "Version", "Position / head", "Lag (events)", "Lag (seconds)", "Parked", "Blue/green rebuild (read models) / calls to WeChat"], rows,
     { "data-testid": "projections" });
+}
+
+/** A subscriber that calls WeChat is never rebuilt: its calls waiting and failed instead. */
+function calls(p) {
+  const backlog = p.backlog || { pending: 0, failed: 0, done: 0, oldest_pending_seconds: 0 };
+  return h("td", { "data-testid": "calls-" + p.name },
+    h("span", { class: "badge " + (backlog.failed ? "bad" : backlog.pending ? "warn" : "ok") },
+      `${backlog.pending} waiting, ${backlog.failed} failed`),
+    h("span", { class: "muted" }, ` ${backlog.done} made` +
+      (backlog.pending ? `, the oldest waiting ${backlog.oldest_pending_seconds.toFixed(0)} s` : "")),
+    backlog.failed ? h("div", {}, h("a", { href: "#/platform" }, "see the failed calls")) : null);
 }
 
 /** A blue/green rebuild changes nothing the API serves until its copy caught up and is

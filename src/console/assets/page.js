@@ -110,7 +110,7 @@ function render(message) {
     link.classList.toggle("active", link.dataset.view === view);
   }
   const views = { health: healthView, orders: ordersView, stock: stockView, audit: auditView, payments: paymentsView,
-    reconciliation: reconciliationView };
+    reconciliation: reconciliationView, platform: platformView };
   main.append((views[view] || healthView)(argument));
 }
 

@@ -58,7 +58,7 @@ struct RebuildStarted {
     responses(
         (status = 202, description = "the rebuild started", body = Envelope<RebuildStarted>),
         (status = 404, description = "no such projection (40400)", body = ErrorBody),
-        (status = 409, description = "a rebuild of it is already running (40903)", body = ErrorBody),
+        (status = 409, description = "a subscriber calling WeChat, never rebuilt (40902), or a rebuild of it is already running (40903)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn start_rebuild(
@@ -71,6 +71,7 @@ async fn start_rebuild(
         .map_err(|err| match err {
             RebuildError::Unknown(_) => ApiError::not_found("projection"),
             RebuildError::Busy(message) => ApiError::busy(message, "10"),
+            not @ RebuildError::NotReplayable(_) => ApiError::invalid_state(not.to_string()),
             RebuildError::Database(err) => DatabaseError::from(err).into(),
             other => ApiError::internal(&other),
         })?;

@@ -1,6 +1,13 @@
 //! Dev mode's simulators (`/api/v1/dev/...`): what WeChat Pay would send, sent by ordo
-//! to itself.
+//! to itself; what the simulated WeChat platform received.
 
 mod payments;
+mod wechat_calls;
 
-pub use payments::router;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    payments::router().merge(wechat_calls::router())
+}

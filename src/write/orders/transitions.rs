@@ -1,7 +1,7 @@
 //! An order's later steps (cancel, pay, ship, confirm receipt, refunds) and the stock
 //! move each causes on its lines, written with the order's events in one transaction.
 
-use aggregates::order::{CancelReason, Order, OrderCommand, OrderEvent};
+use aggregates::order::{CancelReason, Order, OrderCommand, OrderEvent, ShipmentDetails};
 use aggregates::stock::{StockCommand, StockError};
 use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
@@ -87,17 +87,15 @@ impl WriteModel {
             .await
     }
 
-    /// Hands a paid order to a carrier.
+    /// Hands a paid order to a carrier, or corrects a shipped order's shipment (once).
     pub async fn ship_order(
         &self,
         order_id: Uuid,
-        carrier: String,
-        tracking_no: String,
+        details: ShipmentDetails,
         metadata: &EventMetadata,
     ) -> Result<Written<Order>, WriteError> {
         let command = OrderCommand::ShipOrder {
-            carrier,
-            tracking_no,
+            details,
             shipped_at: now(),
         };
         self.transition_order(order_id, OrderActor::Operator, command, metadata)

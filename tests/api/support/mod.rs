@@ -12,6 +12,7 @@ mod ordo_process;
 pub mod paying;
 pub mod s3;
 mod test_app;
+pub mod wechat;
 pub mod wechat_pay;
 
 pub use client::{Answer, Client, form};

@@ -1,8 +1,10 @@
-//! Operators' orders: one shopper's list, shipping paid orders, refunding them, and
+//! Operators' orders: one shopper's list, one order, shipping paid orders (`shipping`),
+//! refunding them, and
 //! (for auditors) an order's history and state as of an instant.
 
 mod history;
 mod list;
+mod shipping;
 
 use axum::extract::State;
 use serde::Deserialize;
@@ -19,7 +21,7 @@ use crate::http::extract::params::IdPath;
 use crate::http::extract::recorded::Recorded;
 use crate::http::middleware::idempotency::Retry;
 use crate::http::schemas;
-use crate::http::views::current_order::{current_order, transition};
+use crate::http::views::current_order::current_order;
 use crate::http::views::order::OrderView;
 use crate::http::views::read_your_writes::await_projections;
 use crate::state::AppState;
@@ -31,48 +33,10 @@ use crate::payments::refunds::{Refunds, Sent};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(ship_order))
         .routes(routes!(refund_order))
+        .merge(shipping::router())
         .merge(list::router())
         .merge(history::router())
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct ShipRequest {
-    /// 1 to 64 characters, e.g. "SF Express".
-    #[schema(schema_with = schemas::shipment_field)]
-    carrier: String,
-    /// 1 to 64 characters.
-    #[schema(schema_with = schemas::shipment_field)]
-    tracking_no: String,
-}
-
-/// Hands a paid order to a carrier: paid → shipped.
-#[utoipa::path(post, path = "/api/v1/admin/orders/{id}/ship", tag = "admin",
-    params(("id" = Uuid, Path, description = "the order")),
-    request_body = ShipRequest,
-    responses(
-        (status = 200, description = "shipped", body = Envelope<OrderView>),
-        (status = 404, description = "no such order (40400)", body = ErrorBody),
-        (status = 409, description = "not paid (40902) or busy (40903)", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn ship_order(
-    State(state): State<AppState>,
-    _admin: AdminUser,
-    IdPath(id): IdPath,
-    Recorded(metadata): Recorded,
-    retry: Retry,
-    JsonBody(body): JsonBody<ShipRequest>,
-) -> Result<Success<OrderView>, ApiError> {
-    let write = state.write.ship_order(
-        id,
-        body.carrier.trim().to_owned(),
-        body.tracking_no.trim().to_owned(),
-        &metadata,
-    );
-    transition(&state, id, retry, OrderEvent::ORDER_SHIPPED, write).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,5 +1,13 @@
-//! WeChat's `jscode2session`: exchanges the code a mini program got from `wx.login` for
-//! the user's openid. The session key it also returns is not kept.
+//! WeChat's server API for the mini program: `jscode2session` (here: exchanges the code
+//! a mini program got from `wx.login` for the user's openid; the session key it also
+//! returns is not kept), and the platform calls made with the mini program's access
+//! token (`platform`): shipping info, subscribe messages, phone numbers, delivery ids.
+
+pub mod access_token;
+pub mod platform;
+pub mod shipping;
+
+pub use platform::{Endpoint, Platform, PlatformError, SIMULATOR_PATH};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -144,6 +152,44 @@ impl WeChatClient {
                 answer.errmsg
             ))),
         }
+    }
+}
+
+impl WeChatConfig {
+    /// The platform API for this mini program: WeChat's (at `base_url`) when its app id
+    /// and secret are set, dev mode's simulation otherwise (on ordo's own address, once
+    /// bound), none outside dev mode.
+    pub fn platform(
+        &self,
+        pool: &sqlx::PgPool,
+        dev_mode: bool,
+        local_addr: &Arc<std::sync::OnceLock<std::net::SocketAddr>>,
+    ) -> Option<Platform> {
+        let (endpoint, app_id, secret) = match (&self.app_id, &self.app_secret) {
+            (Some(app_id), Some(secret)) => (
+                Endpoint::At(self.base_url.clone()),
+                app_id.clone(),
+                secret.clone(),
+            ),
+            _ if dev_mode => (
+                Endpoint::Simulated(Arc::clone(local_addr)),
+                "wx_dev".to_owned(),
+                Secret::new("dev"),
+            ),
+            _ => return None,
+        };
+        let http = crate::tls::http_client()
+            .timeout(self.timeout)
+            .build()
+            .unwrap_or_default();
+        let tokens = access_token::TokenKeeper::new(
+            pool.clone(),
+            http.clone(),
+            endpoint.clone(),
+            app_id,
+            secret,
+        );
+        Some(Platform::new(http, endpoint, tokens))
     }
 }
 

@@ -1,0 +1,132 @@
+//! The deliverer: makes the outbox's due calls, a few at once, as soon as a subscriber
+//! adds some (its notification arrives at their commit) and at least every second for
+//! retries; every process runs one, and a call is claimed by one at a time.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use sqlx::postgres::PgListener;
+use tokio::sync::watch;
+
+use super::outbox::{CHANNEL, Call, Outbox};
+use super::shipping::{Attempt, ShippingUploader};
+use super::subscribers::SHIPPING_UPLOAD;
+use crate::database::DatabaseError;
+
+/// Calls claimed at a time.
+const BATCH: i64 = 64;
+/// Calls made at once (WeChat answers in tens of milliseconds; a shop's burst of
+/// shipments should not wait in line).
+const CONCURRENCY: usize = 16;
+/// The longest wait between two looks, for calls due again after a backoff.
+const POLL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone)]
+pub struct Deliverer {
+    pub outbox: Outbox,
+    pub shipping: ShippingUploader,
+}
+
+impl Deliverer {
+    /// Delivers until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut listener = self.listen().await;
+        loop {
+            let delivered = match self.deliver_due().await {
+                Ok(delivered) => delivered,
+                Err(err) => {
+                    tracing::warn!(%err, "could not deliver WeChat calls; retrying");
+                    0
+                }
+            };
+            if delivered as i64 == BATCH {
+                continue;
+            }
+            tokio::select! {
+                () = wait_for_calls(&mut listener) => {}
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+        }
+    }
+
+    async fn listen(&self) -> Option<PgListener> {
+        let listener = async {
+            let mut listener = PgListener::connect_with(self.outbox.pool()).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        match listener.await {
+            Ok(listener) => Some(listener),
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for WeChat calls; looking every second");
+                None
+            }
+        }
+    }
+
+    /// Makes the calls due now: how many it claimed.
+    pub async fn deliver_due(&self) -> Result<usize, DatabaseError> {
+        let calls = self.outbox.claim(BATCH).await?;
+        let claimed = calls.len();
+        futures::stream::iter(calls)
+            .for_each_concurrent(CONCURRENCY, |call| async move { self.deliver(&call).await })
+            .await;
+        Ok(claimed)
+    }
+
+    async fn deliver(&self, call: &Call) {
+        let attempt = match call.kind.as_str() {
+            SHIPPING_UPLOAD => self.shipping.attempt(call).await,
+            other => Attempt::Failed(format!("no deliverer makes calls of kind {other}")),
+        };
+        let outcome = match &attempt {
+            Attempt::Done => "done",
+            Attempt::Skipped(_) => "skipped",
+            Attempt::Later(_) => "retry",
+            Attempt::Failed(_) => "failed",
+        };
+        metrics::counter!("platform_calls_total", "kind" => call.kind.clone(), "outcome" => outcome)
+            .increment(1);
+        let recorded = match attempt {
+            Attempt::Done => {
+                let waited = (chrono::Utc::now() - call.event_at)
+                    .to_std()
+                    .unwrap_or_default();
+                metrics::histogram!("platform_call_delay_seconds", "kind" => call.kind.clone())
+                    .record(waited.as_secs_f64());
+                self.outbox.done(call, None).await
+            }
+            Attempt::Skipped(why) => self.outbox.done(call, Some(&why)).await,
+            Attempt::Later(error) => {
+                tracing::info!(kind = call.kind, key = call.key, attempts = call.attempts, %error,
+                    "WeChat call failed for now; retrying later");
+                self.outbox.retry_later(call, &error).await
+            }
+            Attempt::Failed(error) => {
+                tracing::warn!(kind = call.kind, key = call.key, %error,
+                    "WeChat refused a call; recorded, not retried");
+                self.outbox.failed(call, &error).await
+            }
+        };
+        if let Err(err) = recorded {
+            // The claim runs out and the call is made again (harmlessly: see each kind).
+            tracing::warn!(kind = call.kind, key = call.key, %err, "could not record a WeChat call's outcome");
+        }
+    }
+}
+
+/// Until a subscriber adds calls, or [`POLL`] passes.
+async fn wait_for_calls(listener: &mut Option<PgListener>) {
+    let Some(listening) = listener else {
+        tokio::time::sleep(POLL).await;
+        return;
+    };
+    tokio::select! {
+        received = listening.try_recv() => {
+            if received.is_err() {
+                *listener = None;
+            }
+        }
+        () = tokio::time::sleep(POLL) => {}
+    }
+}
