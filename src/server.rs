@@ -104,6 +104,7 @@ impl Application {
                 events: self.state.events.clone(),
                 platform: self.state.platform.clone(),
                 wechat_pay: self.state.wechat_pay.clone(),
+                openids: Default::default(),
             },
         };
         let deliveries = tokio::spawn(deliverer.run(stopped.clone()));

@@ -57,6 +57,7 @@ pub async fn run(pool: &sqlx::PgPool, orders: i64, per_second: u32) -> anyhow::R
             events: state.events.clone(),
             platform: Some(platform),
             wechat_pay: state.wechat_pay.clone(),
+            openids: Default::default(),
         },
     };
     let delivering = tokio::spawn(deliverer.run(stopped));
@@ -113,7 +114,25 @@ pub async fn run(pool: &sqlx::PgPool, orders: i64, per_second: u32) -> anyhow::R
     )
     .fetch_one(pool)
     .await?;
+    // Where the time goes: the subscriber's lag (event → outbox), then the delivery.
+    let (queued_p50, delivered_p50): (Option<f64>, Option<f64>) = sqlx::query_as(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM created_at - event_at)),
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM done_at - created_at))
+           FROM platform_calls WHERE state = 'done'",
+    )
+    .fetch_one(pool)
+    .await?;
     let ms = |seconds: Option<f64>| seconds.unwrap_or(0.0) * 1_000.0;
+    let states: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, count(*) FROM platform_calls GROUP BY state ORDER BY state")
+            .fetch_all(pool)
+            .await?;
+    println!("  calls by state: {states:?}");
+    println!(
+        "  event → outbox p50 {:.0} ms; outbox → uploaded p50 {:.0} ms",
+        ms(queued_p50),
+        ms(delivered_p50)
+    );
     println!(
         "  shipped {} orders in {shipped_in:.1} s ({:.0}/s, {failed} refused); {done} uploaded: \
          after ship p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",

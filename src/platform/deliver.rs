@@ -8,16 +8,16 @@ use futures::StreamExt;
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
-use super::outbox::{CHANNEL, Call, Outbox};
+use super::outbox::{CHANNEL, Call, Outbox, Outcome};
 use super::shipping::{Attempt, ShippingUploader};
 use super::subscribers::SHIPPING_UPLOAD;
 use crate::database::DatabaseError;
 
 /// Calls claimed at a time.
 const BATCH: i64 = 64;
-/// Calls made at once (WeChat answers in tens of milliseconds; a shop's burst of
-/// shipments should not wait in line).
-const CONCURRENCY: usize = 16;
+/// Calls made at once: each mostly waits (on the log, on WeChat's answer), so a shop's
+/// burst of shipments is made side by side rather than in line.
+const CONCURRENCY: usize = 32;
 /// The longest wait between two looks, for calls due again after a backoff.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -64,55 +64,69 @@ impl Deliverer {
         }
     }
 
-    /// Makes the calls due now: how many it claimed.
+    /// Makes the calls due now, a few at once, and records what became of them in one
+    /// statement: how many it claimed.
     pub async fn deliver_due(&self) -> Result<usize, DatabaseError> {
         let calls = self.outbox.claim(BATCH).await?;
-        let claimed = calls.len();
-        futures::stream::iter(calls)
-            .for_each_concurrent(CONCURRENCY, |call| async move { self.deliver(&call).await })
+        let attempts: Vec<(Call, Attempt)> = futures::stream::iter(calls)
+            .map(|call| async move {
+                let attempt = self.attempt(&call).await;
+                (call, attempt)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
             .await;
-        Ok(claimed)
+        let outcomes: Vec<Outcome<'_>> = attempts
+            .iter()
+            .map(|(call, attempt)| outcome(call, attempt))
+            .collect();
+        if let Err(err) = self.outbox.record(&outcomes).await {
+            // The claims run out and the calls are made again (harmlessly: see each kind).
+            tracing::warn!(%err, "could not record what became of WeChat calls");
+            return Err(err);
+        }
+        Ok(attempts.len())
     }
 
-    async fn deliver(&self, call: &Call) {
+    async fn attempt(&self, call: &Call) -> Attempt {
         let attempt = match call.kind.as_str() {
             SHIPPING_UPLOAD => self.shipping.attempt(call).await,
             other => Attempt::Failed(format!("no deliverer makes calls of kind {other}")),
         };
-        let outcome = match &attempt {
-            Attempt::Done => "done",
-            Attempt::Skipped(_) => "skipped",
-            Attempt::Later(_) => "retry",
-            Attempt::Failed(_) => "failed",
-        };
-        metrics::counter!("platform_calls_total", "kind" => call.kind.clone(), "outcome" => outcome)
-            .increment(1);
-        let recorded = match attempt {
+        let kind = call.kind.clone();
+        match &attempt {
             Attempt::Done => {
                 let waited = (chrono::Utc::now() - call.event_at)
                     .to_std()
                     .unwrap_or_default();
-                metrics::histogram!("platform_call_delay_seconds", "kind" => call.kind.clone())
+                metrics::histogram!("platform_call_delay_seconds", "kind" => kind.clone())
                     .record(waited.as_secs_f64());
-                self.outbox.done(call, None).await
             }
-            Attempt::Skipped(why) => self.outbox.done(call, Some(&why)).await,
             Attempt::Later(error) => {
                 tracing::info!(kind = call.kind, key = call.key, attempts = call.attempts, %error,
                     "WeChat call failed for now; retrying later");
-                self.outbox.retry_later(call, &error).await
             }
             Attempt::Failed(error) => {
                 tracing::warn!(kind = call.kind, key = call.key, %error,
                     "WeChat refused a call; recorded, not retried");
-                self.outbox.failed(call, &error).await
             }
-        };
-        if let Err(err) = recorded {
-            // The claim runs out and the call is made again (harmlessly: see each kind).
-            tracing::warn!(kind = call.kind, key = call.key, %err, "could not record a WeChat call's outcome");
+            Attempt::Skipped(_) => {}
         }
+        metrics::counter!("platform_calls_total", "kind" => kind, "outcome" => outcome(call, &attempt).state)
+            .increment(1);
+        attempt
     }
+}
+
+/// How `attempt` of `call` is recorded.
+fn outcome<'a>(call: &'a Call, attempt: &'a Attempt) -> Outcome<'a> {
+    let (state, note) = match attempt {
+        Attempt::Done => ("done", None),
+        Attempt::Skipped(why) => ("skipped", Some(why.as_str())),
+        Attempt::Later(error) => ("pending", Some(error.as_str())),
+        Attempt::Failed(error) => ("failed", Some(error.as_str())),
+    };
+    Outcome { call, state, note }
 }
 
 /// Until a subscriber adds calls, or [`POLL`] passes.

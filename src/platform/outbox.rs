@@ -53,6 +53,16 @@ pub struct CallView {
     pub payload: Value,
 }
 
+/// What became of one attempt of a call, to record.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome<'a> {
+    pub call: &'a Call,
+    /// `done`, `skipped`, `failed`, or `pending` (due again after a backoff).
+    pub state: &'static str,
+    /// Why it was skipped, failed or is to be tried again.
+    pub note: Option<&'a str>,
+}
+
 /// A call to add for an event.
 #[derive(Debug, Clone)]
 pub struct NewCall {
@@ -131,57 +141,36 @@ impl Outbox {
         .await?)
     }
 
-    /// The call was made (or there was nothing to make: `skipped`, with why).
-    pub async fn done(&self, call: &Call, skipped: Option<&str>) -> Result<(), DatabaseError> {
-        self.finish(
-            call,
-            if skipped.is_some() { "skipped" } else { "done" },
-            skipped,
-        )
-        .await
-    }
-
-    /// WeChat will never take the call as it is: recorded, not retried.
-    pub async fn failed(&self, call: &Call, error: &str) -> Result<(), DatabaseError> {
-        self.finish(call, "failed", Some(error)).await
-    }
-
-    async fn finish(
-        &self,
-        call: &Call,
-        state: &str,
-        note: Option<&str>,
-    ) -> Result<(), DatabaseError> {
-        // Only the revision it made: a correction added meanwhile stays due.
+    /// Records what became of a batch of calls in one statement: `state` is `done`,
+    /// `skipped`, `failed`, or `pending` with a `backoff` before the call is due again.
+    /// Only the revision each made: a correction added meanwhile stays due.
+    pub async fn record(&self, outcomes: &[Outcome<'_>]) -> Result<(), DatabaseError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = outcomes.iter().map(|o| o.call.id).collect();
+        let revisions: Vec<i32> = outcomes.iter().map(|o| o.call.revision).collect();
+        let states: Vec<&str> = outcomes.iter().map(|o| o.state).collect();
+        let notes: Vec<Option<&str>> = outcomes.iter().map(|o| o.note).collect();
+        let backoffs: Vec<Option<f64>> = outcomes
+            .iter()
+            .map(|o| (o.state == "pending").then(|| backoff(o.call.attempts).as_secs_f64()))
+            .collect();
         sqlx::query(
-            "UPDATE platform_calls
-                SET state = $3, last_error = $4, claimed_until = NULL,
-                    done_at = CASE WHEN $3 = 'failed' THEN NULL ELSE now() END
-              WHERE id = $1 AND revision = $2",
+            "UPDATE platform_calls p
+                SET state = o.state, last_error = o.note, claimed_until = NULL,
+                    done_at = CASE WHEN o.state IN ('done', 'skipped') THEN now() END,
+                    next_attempt_at = CASE WHEN o.backoff IS NULL THEN p.next_attempt_at
+                                           ELSE now() + make_interval(secs => o.backoff) END
+               FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::float8[])
+                    AS o (id, revision, state, note, backoff)
+              WHERE p.id = o.id AND p.revision = o.revision",
         )
-        .bind(call.id)
-        .bind(call.revision)
-        .bind(state)
-        .bind(note)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// A passing failure: the call is due again after a backoff that doubles with each
-    /// attempt, up to [`MAX_BACKOFF`].
-    pub async fn retry_later(&self, call: &Call, error: &str) -> Result<(), DatabaseError> {
-        let backoff = backoff(call.attempts);
-        sqlx::query(
-            "UPDATE platform_calls
-                SET last_error = $3, claimed_until = NULL,
-                    next_attempt_at = now() + make_interval(secs => $4)
-              WHERE id = $1 AND revision = $2",
-        )
-        .bind(call.id)
-        .bind(call.revision)
-        .bind(error)
-        .bind(backoff.as_secs_f64())
+        .bind(ids)
+        .bind(revisions)
+        .bind(states)
+        .bind(notes)
+        .bind(backoffs)
         .execute(&self.pool)
         .await?;
         Ok(())

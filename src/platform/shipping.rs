@@ -5,6 +5,9 @@
 //! whose answer was lost, WeChat is asked whether it recorded the shipment already (a
 //! payment's shipping can be updated only once).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use aggregates::order::{LogisticsType, Order};
 use aggregates::user::User;
 use chrono::Utc;
@@ -34,7 +37,13 @@ pub struct ShippingUploader {
     pub events: EventStore,
     pub platform: Option<Platform>,
     pub wechat_pay: WeChatPay,
+    /// Shoppers' openids by user id: a user's id is derived from their openid, so an
+    /// openid once read never changes (a burst of one shop's uploads reads each once).
+    pub openids: Arc<Mutex<HashMap<String, String>>>,
 }
+
+/// The most openids kept; past it the cache starts afresh.
+const MAX_OPENIDS: usize = 100_000;
 
 impl ShippingUploader {
     pub async fn attempt(&self, call: &Call) -> Attempt {
@@ -67,6 +76,37 @@ impl ShippingUploader {
         }
     }
 
+    /// The openid of the shopper `user_id` (empty when they never logged in).
+    async fn openid_of(&self, user_id: &str) -> Result<String, String> {
+        let cached = self
+            .openids
+            .lock()
+            .ok()
+            .and_then(|openids| openids.get(user_id).cloned());
+        if let Some(openid) = cached {
+            return Ok(openid);
+        }
+        let Ok(id) = Uuid::parse_str(user_id) else {
+            return Ok(String::new());
+        };
+        let openid = self
+            .events
+            .load::<User>(&id.to_string())
+            .await
+            .map_err(|err| err.to_string())?
+            .aggregate
+            .openid;
+        if !openid.is_empty()
+            && let Ok(mut openids) = self.openids.lock()
+        {
+            if openids.len() >= MAX_OPENIDS {
+                openids.clear();
+            }
+            openids.insert(user_id.to_owned(), openid.clone());
+        }
+        Ok(openid)
+    }
+
     /// The order's shipping as WeChat takes it; `Ok(Err(outcome))` when it cannot be
     /// uploaded (nothing to upload, or something WeChat would refuse).
     async fn info(&self, order_id: Uuid) -> Result<Result<ShippingInfo, Attempt>, String> {
@@ -91,17 +131,7 @@ impl ShippingUploader {
                 )));
             }
         };
-        let payer = match Uuid::parse_str(&order.user_id) {
-            Ok(user_id) => {
-                self.events
-                    .load::<User>(&user_id.to_string())
-                    .await
-                    .map_err(|err| err.to_string())?
-                    .aggregate
-                    .openid
-            }
-            Err(_) => String::new(),
-        };
+        let payer = self.openid_of(&order.user_id).await?;
         if payer.is_empty() {
             return Ok(Err(Attempt::Failed(
                 "the shopper has no openid: enter the shipping on WeChat's merchant platform"
