@@ -98,15 +98,7 @@ impl Application {
             self.state.horizon.clone(),
             stopped.clone(),
         ));
-        let deliverer = crate::platform::deliver::Deliverer {
-            outbox: self.state.outbox.clone(),
-            shipping: crate::platform::shipping::ShippingUploader {
-                events: self.state.events.clone(),
-                platform: self.state.platform.clone(),
-                wechat_pay: self.state.wechat_pay.clone(),
-                openids: Default::default(),
-            },
-        };
+        let deliverer = deliverer(&self.state);
         let deliveries = tokio::spawn(deliverer.run(stopped.clone()));
         let delivery_companies = self.state.platform.clone().map(|platform| {
             tokio::spawn(crate::platform::refresh_delivery_companies(
@@ -158,5 +150,27 @@ impl Application {
         }
         let _ = horizon.await;
         Ok(())
+    }
+}
+
+/// The deliverer of the calls to WeChat that `state`'s events cause.
+pub fn deliverer(state: &AppState) -> crate::platform::deliver::Deliverer {
+    use crate::platform::{messages::MessageSender, openids::Openids, shipping::ShippingUploader};
+    let openids = Openids::new(state.events.clone());
+    crate::platform::deliver::Deliverer {
+        outbox: state.outbox.clone(),
+        shipping: ShippingUploader {
+            events: state.events.clone(),
+            platform: state.platform.clone(),
+            wechat_pay: state.wechat_pay.clone(),
+            openids: openids.clone(),
+        },
+        messages: MessageSender {
+            events: state.events.clone(),
+            platform: state.platform.clone(),
+            settings: state.messages.clone(),
+            acceptances: state.acceptances.clone(),
+            openids,
+        },
     }
 }

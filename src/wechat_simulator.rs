@@ -34,18 +34,30 @@ pub struct SimulatedCall {
     pub received_at: DateTime<Utc>,
 }
 
-/// The newest `limit` calls the simulated platform received.
-pub async fn received(
-    pool: &PgPool,
-    limit: i64,
-) -> Result<Vec<SimulatedCall>, crate::database::DatabaseError> {
-    Ok(sqlx::query_as(
-        "SELECT id, api, request, errcode, received_at FROM dev_wechat_calls
-          ORDER BY id DESC LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(pool)
-    .await?)
+/// What the simulated platform received (`dev_wechat_calls`).
+#[derive(Debug, Clone)]
+pub struct Received {
+    pool: PgPool,
+}
+
+impl Received {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The newest `limit` calls.
+    pub async fn newest(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<SimulatedCall>, crate::database::DatabaseError> {
+        Ok(sqlx::query_as(
+            "SELECT id, api, request, errcode, received_at FROM dev_wechat_calls
+              ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
 }
 
 struct Simulator {
@@ -78,6 +90,8 @@ pub fn router(pool: PgPool) -> Router {
             "/cgi-bin/express/delivery/open_msg/get_delivery_list",
             post(delivery_list),
         )
+        .route("/wxa/business/getuserphonenumber", post(phone_number))
+        .route("/cgi-bin/message/subscribe/send", post(send_message))
         .with_state(simulator)
 }
 
@@ -217,5 +231,57 @@ async fn delivery_list(
         .map(|(id, name)| json!({"delivery_id": id, "delivery_name": name}))
         .collect();
     let answer = json!({"errcode": 0, "delivery_list": list, "count": list.len()});
+    simulator.answer(api, &request, answer).await
+}
+
+/// A code `dev:<digits>` is the phone `<digits>`, as `getPhoneNumber` would give in the
+/// dev tools; any other code is refused as used or expired.
+async fn phone_number(
+    State(simulator): Shared,
+    Query(query): Query<TokenQuery>,
+    Json(request): Json<Value>,
+) -> Json<Value> {
+    let api = "getuserphonenumber";
+    if !simulator.knows(&query) {
+        return simulator
+            .answer(api, &request, Simulator::invalid_token())
+            .await;
+    }
+    let code = request
+        .get("code")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let answer = match code.strip_prefix("dev:") {
+        Some(phone) if !phone.is_empty() && phone.chars().all(|c| c.is_ascii_digit()) => {
+            json!({"errcode": 0, "errmsg": "ok", "phone_info": {
+                "phoneNumber": phone, "purePhoneNumber": phone, "countryCode": 86,
+                "watermark": {"timestamp": chrono::Utc::now().timestamp(), "appid": "wx_dev"}}})
+        }
+        _ => json!({"errcode": 40029, "errmsg": "invalid code"}),
+    };
+    simulator.answer(api, &request, answer).await
+}
+
+/// A subscribe message: taken and recorded (what the shopper would have read).
+async fn send_message(
+    State(simulator): Shared,
+    Query(query): Query<TokenQuery>,
+    Json(request): Json<Value>,
+) -> Json<Value> {
+    let api = "subscribe_send";
+    if !simulator.knows(&query) {
+        return simulator
+            .answer(api, &request, Simulator::invalid_token())
+            .await;
+    }
+    let missing = ["touser", "template_id", "data"]
+        .into_iter()
+        .find(|field| request.get(field).is_none());
+    let answer = match missing {
+        Some(field) => json!({"errcode": 47003, "errmsg": format!("argument invalid! {field}")}),
+        None => {
+            json!({"errcode": 0, "errmsg": "ok", "msgid": chrono::Utc::now().timestamp_micros()})
+        }
+    };
     simulator.answer(api, &request, answer).await
 }

@@ -13,8 +13,6 @@ use tokio::sync::watch;
 
 use crate::auth::JwtKeys;
 use crate::event_store::{EventMetadata, synthetic};
-use crate::platform::deliver::Deliverer;
-use crate::platform::shipping::ShippingUploader;
 use crate::secret::Secret;
 use crate::state::{AppSettings, AppState};
 
@@ -38,7 +36,7 @@ pub async fn run(pool: &sqlx::PgPool, orders: i64, per_second: u32) -> anyhow::R
         ..AppSettings::default()
     };
     let state = AppState::new(pool.clone(), JwtKeys::new(&Secret::generate()), settings);
-    let platform = state.platform.clone().context("the simulated platform")?;
+    state.platform.as_ref().context("the simulated platform")?;
     let router = axum::Router::new().nest(
         crate::wechat::SIMULATOR_PATH,
         crate::wechat_simulator::router(pool.clone()),
@@ -51,22 +49,10 @@ pub async fn run(pool: &sqlx::PgPool, orders: i64, per_second: u32) -> anyhow::R
     state.projector.register().await?;
     let (stop, stopped) = watch::channel(false);
     let projecting = tokio::spawn(state.projector.clone().run(stopped.clone()));
-    let deliverer = Deliverer {
-        outbox: state.outbox.clone(),
-        shipping: ShippingUploader {
-            events: state.events.clone(),
-            platform: Some(platform),
-            wechat_pay: state.wechat_pay.clone(),
-            openids: Default::default(),
-        },
-    };
+    let deliverer = crate::server::deliverer(&state);
     let delivering = tokio::spawn(deliverer.run(stopped));
 
-    let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
-        "SELECT aggregate_id::uuid FROM events WHERE event_type = 'OrderPaid' ORDER BY global_position",
-    )
-    .fetch_all(pool)
-    .await?;
+    let ids: Vec<uuid::Uuid> = (0..orders).map(synthetic::order_id).collect();
     let write = Arc::clone(&state.write);
     let mut every = tokio::time::interval(Duration::from_secs(1) / per_second.max(1));
     let shipping = Instant::now();

@@ -15,7 +15,10 @@ use super::throughput;
 pub async fn projections(global: &GlobalArgs, command: &ProjectionsCommand) -> anyhow::Result<()> {
     let config = Config::resolve(global, None)?;
     let database = Database::open_beside_server(&config).await?;
-    let projector = Projector::new(database.pool.clone(), crate::platform::projector_runs());
+    let projector = Projector::new(
+        database.pool.clone(),
+        crate::platform::projector_runs(&Default::default()),
+    );
     projector.register().await?;
     let result = match command {
         ProjectionsCommand::Status => print_status(&projector).await,

@@ -18,6 +18,7 @@ pub use args::{GlobalArgs, LogFormat, RetentionArgs, ServeArgs};
 
 use crate::secret::{self, Secret};
 use crate::wechat::WeChatConfig;
+use crate::wechat::messages::{MessageSettings, Template, TemplateFields};
 
 /// Environment variable holding the JWT secret.
 pub const JWT_SECRET_ENV: &str = "ORDO_JWT_SECRET";
@@ -117,7 +118,38 @@ impl Config {
                 .filter(|secret| !secret.is_empty())
                 .map(Secret::new),
             max_in_flight: wechat.wechat_max_in_flight,
+            messages: Self::messages(wechat),
             ..WeChatConfig::default()
+        }
+    }
+
+    /// The subscribe messages, from `serve`'s settings: a template set (not empty) for
+    /// each occasion that sends one.
+    fn messages(wechat: &args::WeChatArgs) -> MessageSettings {
+        let template = |id: &Option<String>, fields: &TemplateFields| {
+            id.as_deref()
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(|id| Template {
+                    id: id.to_owned(),
+                    fields: fields.clone(),
+                })
+        };
+        MessageSettings {
+            paid: template(
+                &wechat.wechat_template_paid,
+                &wechat.wechat_template_paid_fields,
+            ),
+            shipped: template(
+                &wechat.wechat_template_shipped,
+                &wechat.wechat_template_shipped_fields,
+            ),
+            refunded: template(
+                &wechat.wechat_template_refunded,
+                &wechat.wechat_template_refunded_fields,
+            ),
+            page: wechat.wechat_message_page.clone(),
+            miniprogram_state: wechat.wechat_miniprogram_state.clone(),
         }
     }
 

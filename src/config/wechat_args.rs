@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::wechat::messages::{self, Occasion, TemplateFields};
 use crate::{wechat, wechat_pay};
 
 /// The mini program's WeChat account, for logins (`wx.login()` codes).
@@ -36,6 +37,40 @@ pub struct WeChatArgs {
     #[arg(long, env = "ORDO_WECHAT_MAX_IN_FLIGHT", default_value_t = wechat::WeChatConfig::default().max_in_flight,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub wechat_max_in_flight: u32,
+
+    /// The subscribe message template for a paid order (unset: not sent).
+    #[arg(long, env = "ORDO_WECHAT_TEMPLATE_PAID")]
+    pub wechat_template_paid: Option<String>,
+    /// Its fields: which order fact goes in which key (`key=fact,…`; facts: order_no,
+    /// amount, product, carrier, tracking_no, time, status).
+    #[arg(long, env = "ORDO_WECHAT_TEMPLATE_PAID_FIELDS",
+          default_value_t = Occasion::Paid.default_fields())]
+    pub wechat_template_paid_fields: TemplateFields,
+
+    /// The subscribe message template for a shipped order (unset: not sent).
+    #[arg(long, env = "ORDO_WECHAT_TEMPLATE_SHIPPED")]
+    pub wechat_template_shipped: Option<String>,
+    /// Its fields (`key=fact,…`).
+    #[arg(long, env = "ORDO_WECHAT_TEMPLATE_SHIPPED_FIELDS",
+          default_value_t = Occasion::Shipped.default_fields())]
+    pub wechat_template_shipped_fields: TemplateFields,
+
+    /// The subscribe message template for a refunded order (unset: not sent).
+    #[arg(long, env = "ORDO_WECHAT_TEMPLATE_REFUNDED")]
+    pub wechat_template_refunded: Option<String>,
+    /// Its fields (`key=fact,…`).
+    #[arg(long, env = "ORDO_WECHAT_TEMPLATE_REFUNDED_FIELDS",
+          default_value_t = Occasion::Refunded.default_fields())]
+    pub wechat_template_refunded_fields: TemplateFields,
+
+    /// The mini program page a message opens (`{order_id}` is the order's id).
+    #[arg(long, env = "ORDO_WECHAT_MESSAGE_PAGE", default_value = messages::DEFAULT_PAGE)]
+    pub wechat_message_page: String,
+
+    /// Which version of the mini program a message opens: formal, trial or developer.
+    #[arg(long, env = "ORDO_WECHAT_MINIPROGRAM_STATE", default_value = "formal",
+          value_parser = ["formal", "trial", "developer"])]
+    pub wechat_miniprogram_state: String,
 }
 
 /// The merchant account for WeChat Pay v3. Setting the merchant id requires the rest;

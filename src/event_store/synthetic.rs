@@ -15,6 +15,11 @@ pub async fn count(pool: &PgPool) -> Result<i64, sqlx::Error> {
 
 /// Product `p`'s id (deterministic), as SQL over a column or series named `p`.
 const PRODUCT_ID: &str = "('00000000-0000-4000-8000-' || lpad(to_hex(p), 12, '0'))";
+/// Order `k`'s id, as [`ORDER_ID`] writes it.
+pub fn order_id(k: i64) -> uuid::Uuid {
+    uuid::Uuid::parse_str(&format!("00000000-0000-4000-9000-{k:012x}")).unwrap_or_default()
+}
+
 /// Order `k`'s id (deterministic), as SQL over `k`.
 const ORDER_ID: &str = "('00000000-0000-4000-9000-' || lpad(to_hex(k), 12, '0'))";
 /// Order `k`'s product, price and time, as SQL over `k`, `$3` (the first order's time)

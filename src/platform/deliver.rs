@@ -8,9 +8,10 @@ use futures::StreamExt;
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
+use super::messages::MessageSender;
 use super::outbox::{CHANNEL, Call, Outbox, Outcome};
 use super::shipping::{Attempt, ShippingUploader};
-use super::subscribers::SHIPPING_UPLOAD;
+use super::subscribers::{SHIPPING_UPLOAD, SUBSCRIBE_MESSAGE};
 use crate::database::DatabaseError;
 
 /// Calls claimed at a time.
@@ -25,6 +26,7 @@ const POLL: Duration = Duration::from_secs(1);
 pub struct Deliverer {
     pub outbox: Outbox,
     pub shipping: ShippingUploader,
+    pub messages: MessageSender,
 }
 
 impl Deliverer {
@@ -91,6 +93,7 @@ impl Deliverer {
     async fn attempt(&self, call: &Call) -> Attempt {
         let attempt = match call.kind.as_str() {
             SHIPPING_UPLOAD => self.shipping.attempt(call).await,
+            SUBSCRIBE_MESSAGE => self.messages.attempt(call).await,
             other => Attempt::Failed(format!("no deliverer makes calls of kind {other}")),
         };
         let kind = call.kind.clone();

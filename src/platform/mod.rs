@@ -6,6 +6,8 @@
 
 pub mod deliver;
 pub mod delivery_companies;
+pub mod messages;
+pub mod openids;
 pub mod outbox;
 pub mod shipping;
 pub mod subscribers;
@@ -19,17 +21,24 @@ pub use delivery_companies::DeliveryCompanies;
 pub use outbox::{CallView, Outbox};
 
 use crate::wechat::Platform;
+use crate::wechat::messages::MessageSettings;
 
-/// The feed's subscribers that call WeChat, run by the projector beside the read models.
-pub fn subscribers() -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(subscribers::ShippingUploads)]
+/// The feed's subscribers that call WeChat, run by the projector beside the read models
+/// (messages for the occasions `messages` sets a template for).
+pub fn subscribers(messages: &MessageSettings) -> Vec<Arc<dyn Projection>> {
+    vec![
+        Arc::new(subscribers::ShippingUploads),
+        Arc::new(subscribers::SubscribeMessages {
+            settings: messages.clone(),
+        }),
+    ]
 }
 
 /// Everything a server's projector runs: the read models, then the subscribers.
-pub fn projector_runs() -> Vec<Arc<dyn Projection>> {
+pub fn projector_runs(messages: &MessageSettings) -> Vec<Arc<dyn Projection>> {
     projections::all()
         .into_iter()
-        .chain(subscribers())
+        .chain(subscribers(messages))
         .collect()
 }
 

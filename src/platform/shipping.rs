@@ -5,14 +5,11 @@
 //! whose answer was lost, WeChat is asked whether it recorded the shipment already (a
 //! payment's shipping can be updated only once).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use aggregates::order::{LogisticsType, Order};
-use aggregates::user::User;
 use chrono::Utc;
 use uuid::Uuid;
 
+use super::openids::Openids;
 use super::outbox::Call;
 use crate::event_store::EventStore;
 use crate::wechat::shipping::{self, PaymentKey, ShippingInfo, UploadFailure};
@@ -37,13 +34,8 @@ pub struct ShippingUploader {
     pub events: EventStore,
     pub platform: Option<Platform>,
     pub wechat_pay: WeChatPay,
-    /// Shoppers' openids by user id: a user's id is derived from their openid, so an
-    /// openid once read never changes (a burst of one shop's uploads reads each once).
-    pub openids: Arc<Mutex<HashMap<String, String>>>,
+    pub openids: Openids,
 }
-
-/// The most openids kept; past it the cache starts afresh.
-const MAX_OPENIDS: usize = 100_000;
 
 impl ShippingUploader {
     pub async fn attempt(&self, call: &Call) -> Attempt {
@@ -76,37 +68,6 @@ impl ShippingUploader {
         }
     }
 
-    /// The openid of the shopper `user_id` (empty when they never logged in).
-    async fn openid_of(&self, user_id: &str) -> Result<String, String> {
-        let cached = self
-            .openids
-            .lock()
-            .ok()
-            .and_then(|openids| openids.get(user_id).cloned());
-        if let Some(openid) = cached {
-            return Ok(openid);
-        }
-        let Ok(id) = Uuid::parse_str(user_id) else {
-            return Ok(String::new());
-        };
-        let openid = self
-            .events
-            .load::<User>(&id.to_string())
-            .await
-            .map_err(|err| err.to_string())?
-            .aggregate
-            .openid;
-        if !openid.is_empty()
-            && let Ok(mut openids) = self.openids.lock()
-        {
-            if openids.len() >= MAX_OPENIDS {
-                openids.clear();
-            }
-            openids.insert(user_id.to_owned(), openid.clone());
-        }
-        Ok(openid)
-    }
-
     /// The order's shipping as WeChat takes it; `Ok(Err(outcome))` when it cannot be
     /// uploaded (nothing to upload, or something WeChat would refuse).
     async fn info(&self, order_id: Uuid) -> Result<Result<ShippingInfo, Attempt>, String> {
@@ -131,7 +92,7 @@ impl ShippingUploader {
                 )));
             }
         };
-        let payer = self.openid_of(&order.user_id).await?;
+        let payer = self.openids.of(&order.user_id).await?;
         if payer.is_empty() {
             return Ok(Err(Attempt::Failed(
                 "the shopper has no openid: enter the shipping on WeChat's merchant platform"

@@ -15,11 +15,13 @@ use crate::feed_horizon::HorizonWatch;
 use crate::idempotency::IdempotencyStore;
 use crate::media::{MediaStore, MediaUrls};
 use crate::payments::Payments;
+use crate::platform::messages::Acceptances;
 use crate::platform::{DeliveryCompanies, Outbox};
 use crate::rate_limit::Limiters;
 use crate::reads::ReadModels;
 use crate::retention::RetentionSettings;
 use crate::secret::Secret;
+use crate::wechat::messages::MessageSettings;
 use crate::wechat::{Platform, WeChatClient};
 use crate::wechat_pay::WeChatPay;
 use crate::write::WriteModel;
@@ -40,6 +42,8 @@ pub struct AppState {
     /// Dev mode's simulated WeChat Pay: its records, where the dev routes pay and
     /// settle refunds as a shopper and WeChat Pay would (empty outside dev mode).
     pub simulated_wechat_pay: crate::wechat_pay_simulator::Ledger,
+    /// What dev mode's simulated WeChat platform received (empty outside dev mode).
+    pub simulated_platform: crate::wechat_simulator::Received,
     /// The store behind `Idempotency-Key`.
     pub idempotency: IdempotencyStore,
     /// Queries over the read models.
@@ -59,6 +63,9 @@ pub struct AppState {
     pub outbox: Outbox,
     /// WeChat's delivery companies, which `ship` checks.
     pub delivery_companies: DeliveryCompanies,
+    /// The subscribe messages the shop sends, and what shoppers accepted.
+    pub messages: MessageSettings,
+    pub acceptances: Acceptances,
     pub wechat_pay: WeChatPay,
     pub limiters: Arc<Limiters>,
     /// Shared: the state is cloned for every request.
@@ -97,7 +104,7 @@ impl AppState {
         let platform = settings
             .wechat
             .platform(&pool, settings.dev_mode, &local_addr);
-        let projections = crate::platform::projector_runs();
+        let projections = crate::platform::projector_runs(&settings.wechat.messages);
         Self {
             payments: Payments::new(
                 pool.clone(),
@@ -107,6 +114,7 @@ impl AppState {
                 settings.payment_checks,
             ),
             simulated_wechat_pay: crate::wechat_pay_simulator::Ledger::new(pool.clone()),
+            simulated_platform: crate::wechat_simulator::Received::new(pool.clone()),
             idempotency: IdempotencyStore::new(pool.clone(), events.clone()),
             reads: ReadModels::new(pool.clone()),
             audit: AuditReader::new(pool.clone()),
@@ -114,6 +122,8 @@ impl AppState {
             projector: Arc::new(Projector::new(pool.clone(), projections)),
             horizon: Arc::new(HorizonWatch::default()),
             sessions: Arc::new(Sessions::new(pool.clone())),
+            messages: settings.wechat.messages.clone(),
+            acceptances: Acceptances::new(pool.clone()),
             wechat: WeChatClient::new(settings.wechat),
             platform,
             outbox: Outbox::new(pool.clone()),

@@ -4,6 +4,8 @@
 //! token (`platform`): shipping info, subscribe messages, phone numbers, delivery ids.
 
 pub mod access_token;
+pub mod messages;
+pub mod phone;
 pub mod platform;
 pub mod shipping;
 
@@ -32,6 +34,8 @@ pub struct WeChatConfig {
     /// Most calls waiting for WeChat at once; past it a login is refused at once
     /// ([`WeChatError::TooManyInFlight`]) rather than queued against the quota.
     pub max_in_flight: u32,
+    /// The subscribe messages the shop sends (templates, fields, page).
+    pub messages: messages::MessageSettings,
 }
 
 impl Default for WeChatConfig {
@@ -42,6 +46,7 @@ impl Default for WeChatConfig {
             app_secret: None,
             timeout: DEFAULT_TIMEOUT,
             max_in_flight: 32,
+            messages: messages::MessageSettings::default(),
         }
     }
 }

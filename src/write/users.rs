@@ -73,17 +73,38 @@ impl WriteModel {
         changes: ProfileChanges,
         metadata: &EventMetadata,
     ) -> Result<User, WriteError> {
+        self.change_user(id, UserCommand::UpdateProfile(changes), metadata)
+            .await
+    }
+
+    /// Records the phone WeChat verified for the user.
+    pub async fn verify_phone(
+        &self,
+        id: Uuid,
+        phone: String,
+        metadata: &EventMetadata,
+    ) -> Result<User, WriteError> {
+        let command = UserCommand::VerifyPhone {
+            phone,
+            verified_at: Utc::now(),
+        };
+        self.change_user(id, command, metadata).await
+    }
+
+    /// Applies `command` to a registered user.
+    async fn change_user(
+        &self,
+        id: Uuid,
+        command: UserCommand,
+        metadata: &EventMetadata,
+    ) -> Result<User, WriteError> {
         let key = id.to_string();
         let mut slot = self.users.lock(&key).await;
         let mut attempts = Attempts::new(self.settings.max_attempts, &self.stats);
         loop {
             let current = &slot.current(&self.store).await?.loaded;
             let sequence = current.sequence;
-            let (user, events) = decide(
-                &current.aggregate,
-                UserCommand::UpdateProfile(changes.clone()),
-            )
-            .await?;
+            let (user, events) = decide(&current.aggregate, command.clone()).await?;
             // The profile as it was: nothing to write (the User decided it).
             if events.is_empty() {
                 return Ok(user);

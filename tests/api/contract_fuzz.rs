@@ -19,7 +19,7 @@ use ordo::wechat::WeChatConfig;
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
-use wiremock::matchers::any;
+use wiremock::matchers::{any, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{Client, FakeWeChatPay, TestApp, address, spawn_app_with};
@@ -34,14 +34,23 @@ const DEFAULT_SEED: u64 = 20261125;
 /// One product per line an order may hold, so the fuzzer's orders name real products.
 const PRODUCTS: usize = aggregates::order::MAX_LINES;
 
-/// A dev-mode app whose WeChat (wiremock) refuses every code, as WeChat refuses codes it
-/// never issued, and whose WeChat Pay is the fake the payment tests use, with rate limits
-/// off: the fuzzer sends thousands of requests. Images go to files in `media`.
+/// A dev-mode app whose WeChat (wiremock) hands out access tokens and refuses every
+/// code (login or phone), as WeChat refuses codes it never issued, and whose WeChat Pay is
+/// the fake the payment tests use, with rate limits off: the fuzzer sends thousands of
+/// requests. Images go to files in `media`.
 async fn app_under_fuzz(
     wechat: &MockServer,
     pay: &FakeWeChatPay,
     media: &std::path::Path,
 ) -> TestApp {
+    Mock::given(path("/cgi-bin/stable_token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "fuzz-token", "expires_in": 7200})),
+        )
+        .with_priority(1)
+        .mount(wechat)
+        .await;
     Mock::given(any())
         .respond_with(
             ResponseTemplate::new(200)

@@ -82,6 +82,7 @@ fn every_event_type() -> Vec<&'static str> {
         match event {
             UserEvent::UserRegistered { .. } => "UserRegistered",
             UserEvent::ProfileUpdated { .. } => "ProfileUpdated",
+            UserEvent::PhoneVerified { .. } => "PhoneVerified",
         }
     }
     fn shopper(event: &ShopperEvent) -> &'static str {
@@ -212,6 +213,10 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         .expect("user")
         .aggregate;
     assert_eq!(user.nickname, "Mei");
+    assert_eq!(
+        (user.phone.as_str(), user.phone_verified),
+        ("13800138000", true)
+    );
     // The shopper holds the paid order's 2 units; the cancelled one gave its unit back.
     let shopper = app
         .events

@@ -35,6 +35,7 @@ mod payment_checks;
 mod payment_timeout;
 mod payments;
 mod permanent_log;
+mod platform_messages;
 mod production;
 mod profile;
 mod projection_rows;

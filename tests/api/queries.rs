@@ -189,7 +189,8 @@ async fn operators_see_each_projections_status_and_can_start_a_rebuild() {
             "daily_sales",
             "orders",
             "payments",
-            "shipping_uploads"
+            "shipping_uploads",
+            "subscribe_messages"
         ]
     );
     assert_eq!(body["data"][0]["state"], "running");

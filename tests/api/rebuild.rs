@@ -262,6 +262,7 @@ async fn a_rebuild_while_the_shop_sells_swaps_in_a_complete_copy() {
             ("orders", 2),
             ("payments", 2),
             ("shipping_uploads", 1),
+            ("subscribe_messages", 1),
         ]
         .map(|(name, version)| (name.to_owned(), version)),
         "each read model was swapped once, no shadow left; the subscriber calling WeChat is not rebuilt"

@@ -39,6 +39,9 @@ pub struct User {
     pub avatar_url: String,
     pub phone: String,
     pub registered_at: Option<DateTime<Utc>>,
+    /// Whether `phone` is the one WeChat verified (`getPhoneNumber`), not one typed in.
+    #[serde(default)]
+    pub phone_verified: bool,
 }
 
 /// Profile fields to change; `None` keeps the current value.
@@ -59,6 +62,12 @@ pub enum UserCommand {
     },
     /// Changes the profile; one that leaves every field as it is records nothing.
     UpdateProfile(ProfileChanges),
+    /// The phone WeChat verified for the user (exchanged for a `getPhoneNumber` code); the
+    /// same verified phone again records nothing.
+    VerifyPhone {
+        phone: String,
+        verified_at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,11 +77,16 @@ pub enum UserEvent {
         nickname: String,
         registered_at: DateTime<Utc>,
     },
-    /// The profile after a change (all fields).
+    /// The profile after a change (all fields). A phone typed in is not verified.
     ProfileUpdated {
         nickname: String,
         avatar_url: String,
         phone: String,
+    },
+    /// WeChat verified the user's phone.
+    PhoneVerified {
+        phone: String,
+        verified_at: DateTime<Utc>,
     },
 }
 
@@ -81,6 +95,7 @@ impl DomainEvent for UserEvent {
         match self {
             Self::UserRegistered { .. } => "UserRegistered",
             Self::ProfileUpdated { .. } => "ProfileUpdated",
+            Self::PhoneVerified { .. } => "PhoneVerified",
         }
         .to_owned()
     }
@@ -161,6 +176,20 @@ impl Aggregate for User {
                     phone,
                 }
             }
+            UserCommand::VerifyPhone { phone, verified_at } => {
+                if !self.registered {
+                    return Err(UserError::NotFound);
+                }
+                if self.phone_verified && self.phone == phone {
+                    return Ok(());
+                }
+                let mut errors = Vec::new();
+                check_phone(&phone, &mut errors);
+                if !errors.is_empty() {
+                    return Err(UserError::Invalid(errors));
+                }
+                UserEvent::PhoneVerified { phone, verified_at }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -188,7 +217,14 @@ impl Aggregate for User {
             } => {
                 self.nickname = nickname;
                 self.avatar_url = avatar_url;
+                if self.phone != phone {
+                    self.phone_verified = false;
+                }
                 self.phone = phone;
+            }
+            UserEvent::PhoneVerified { phone, .. } => {
+                self.phone = phone;
+                self.phone_verified = true;
             }
         }
     }
@@ -209,6 +245,16 @@ fn validate(nickname: &str, avatar_url: &str, phone: &str) -> Result<(), UserErr
             "must be an https:// URL of at most 1024 characters, or empty",
         ));
     }
+    check_phone(phone, &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(UserError::Invalid(errors))
+    }
+}
+
+/// A phone: 5 to 20 digits, optionally after `+`, or empty.
+fn check_phone(phone: &str, errors: &mut Vec<FieldError>) {
     let digits = phone.strip_prefix('+').unwrap_or(phone);
     if let Some(error) = PHONE.check("phone", phone) {
         errors.push(error);
@@ -219,10 +265,5 @@ fn validate(nickname: &str, avatar_url: &str, phone: &str) -> Result<(), UserErr
             "phone",
             "must be 5 to 20 digits, optionally after +, or empty",
         ));
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(UserError::Invalid(errors))
     }
 }

@@ -194,3 +194,62 @@ fn a_profile_change_of_a_user_who_does_not_exist_is_refused_even_when_empty() {
         .when(UserCommand::UpdateProfile(ProfileChanges::default()))
         .then_expect_error(UserError::NotFound);
 }
+
+fn verified(phone: &str) -> UserEvent {
+    UserEvent::PhoneVerified {
+        phone: phone.into(),
+        verified_at: Utc
+            .with_ymd_and_hms(2026, 12, 7, 12, 0, 0)
+            .single()
+            .expect("time"),
+    }
+}
+
+fn verify(phone: &str) -> UserCommand {
+    UserCommand::VerifyPhone {
+        phone: phone.into(),
+        verified_at: Utc
+            .with_ymd_and_hms(2026, 12, 7, 12, 0, 0)
+            .single()
+            .expect("time"),
+    }
+}
+
+#[test]
+fn a_phone_wechat_verified_is_recorded_once() {
+    UserTest::with(())
+        .given(vec![registered()])
+        .when(verify("13800138000"))
+        .then_expect_events(vec![verified("13800138000")]);
+    UserTest::with(())
+        .given(vec![registered(), verified("13800138000")])
+        .when(verify("13800138000"))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_typed_phone_replacing_the_verified_one_is_not_verified() {
+    let mut user = User::default();
+    for event in [
+        registered(),
+        verified("13800138000"),
+        UserEvent::ProfileUpdated {
+            nickname: "Mei".into(),
+            avatar_url: String::new(),
+            phone: "13900000000".into(),
+        },
+    ] {
+        user.apply(event);
+    }
+    assert_eq!(
+        (user.phone.as_str(), user.phone_verified),
+        ("13900000000", false)
+    );
+    UserTest::with(())
+        .given(vec![registered()])
+        .when(verify("not a phone"))
+        .then_expect_error(UserError::Invalid(vec![FieldError::new(
+            "phone",
+            "must be 5 to 20 digits, optionally after +, or empty",
+        )]));
+}

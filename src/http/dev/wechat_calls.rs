@@ -36,7 +36,5 @@ async fn simulated_calls(
             "WeChat's platform is simulated in dev mode only, without ORDO_WECHAT_APP_ID",
         ));
     }
-    Ok(Success::ok(
-        crate::wechat_simulator::received(&state.pool, 100).await?,
-    ))
+    Ok(Success::ok(state.simulated_platform.newest(100).await?))
 }

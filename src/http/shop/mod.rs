@@ -6,6 +6,7 @@ mod me;
 mod media;
 mod orders;
 mod products;
+mod subscriptions;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -15,6 +16,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(auth::router())
         .merge(me::router())
+        .merge(subscriptions::router())
         .merge(products::router())
         .merge(orders::router())
         .merge(media::router())
