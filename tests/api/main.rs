@@ -50,6 +50,7 @@ mod refunded_limits;
 mod refunds;
 mod retention;
 mod serve;
+mod shipping_kill;
 mod shipping_uploads;
 mod slow_clients;
 mod support;

@@ -55,13 +55,20 @@ impl FakeWeChat {
             )
             .mount(&server)
             .await;
-        let fake = Self { server, fetches };
-        fake.answer_uploads(json!({"errcode": 0, "errmsg": "ok"}))
+        // Below every other answer (wiremock's priorities: 1 first, 5 by default).
+        Mock::given(method("POST"))
+            .and(path(UPLOAD_PATH))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"errcode": 0, "errmsg": "ok"})),
+            )
+            .with_priority(10)
+            .mount(&server)
             .await;
-        fake
+        Self { server, fetches }
     }
 
-    /// Every upload is answered `answer` from now on (later mounts take precedence).
+    /// Every upload is answered `answer` from now on instead of success (the first such
+    /// answer mounted wins).
     pub async fn answer_uploads(&self, answer: Value) {
         Mock::given(method("POST"))
             .and(path(UPLOAD_PATH))
