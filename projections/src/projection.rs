@@ -61,7 +61,8 @@ pub struct Backlog {
     pub pending: i64,
     /// Refused for good: recorded, not retried until an operator asks.
     pub failed: i64,
-    pub done: i64,
+    /// Made (or with nothing to make) in the last hour.
+    pub done_last_hour: i64,
     /// How long the oldest waiting call has waited, in seconds.
     pub oldest_pending_seconds: f64,
 }

@@ -64,7 +64,10 @@ async fn print_status(projector: &Projector) -> anyhow::Result<()> {
         if let Some(backlog) = status.backlog {
             println!(
                 "  calls to WeChat: {} waiting (the oldest {:.0} s), {} failed, {} made",
-                backlog.pending, backlog.oldest_pending_seconds, backlog.failed, backlog.done
+                backlog.pending,
+                backlog.oldest_pending_seconds,
+                backlog.failed,
+                backlog.done_last_hour
             );
         }
         if let Some(error) = status.error {

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 pub use delivery_companies::DeliveryCompanies;
 pub use outbox::{CallView, Outbox};
+use subscribers::Subscriber;
 
 use crate::wechat::Platform;
 use crate::wechat::messages::MessageSettings;
@@ -27,10 +28,10 @@ use crate::wechat::messages::MessageSettings;
 /// (messages for the occasions `messages` sets a template for).
 pub fn subscribers(messages: &MessageSettings) -> Vec<Arc<dyn Projection>> {
     vec![
-        Arc::new(subscribers::ShippingUploads),
-        Arc::new(subscribers::SubscribeMessages {
+        Arc::new(Subscriber(subscribers::ShippingUploads)),
+        Arc::new(Subscriber(subscribers::SubscribeMessages {
             settings: messages.clone(),
-        }),
+        })),
     ]
 }
 

@@ -143,7 +143,7 @@ impl Outbox {
 
     /// Records what became of a batch of calls in one statement: `state` is `done`,
     /// `skipped`, `failed`, or `pending` with a `backoff` before the call is due again.
-    /// Only the revision each made: a correction added meanwhile stays due.
+    /// Only for the revision each made: a correction added meanwhile stays due.
     pub async fn record(&self, outcomes: &[Outcome<'_>]) -> Result<(), DatabaseError> {
         if outcomes.is_empty() {
             return Ok(());
@@ -156,15 +156,22 @@ impl Outbox {
             .iter()
             .map(|o| (o.state == "pending").then(|| backoff(o.call.attempts).as_secs_f64()))
             .collect();
+        // A call corrected meanwhile (another revision) keeps its state and is due now:
+        // only the claim is let go.
         sqlx::query(
             "UPDATE platform_calls p
-                SET state = o.state, last_error = o.note, claimed_until = NULL,
-                    done_at = CASE WHEN o.state IN ('done', 'skipped') THEN now() END,
-                    next_attempt_at = CASE WHEN o.backoff IS NULL THEN p.next_attempt_at
-                                           ELSE now() + make_interval(secs => o.backoff) END
+                SET claimed_until = NULL,
+                    state = CASE WHEN o.revision = p.revision THEN o.state ELSE p.state END,
+                    last_error = CASE WHEN o.revision = p.revision THEN o.note
+                                      ELSE p.last_error END,
+                    done_at = CASE WHEN o.revision <> p.revision THEN p.done_at
+                                   WHEN o.state IN ('done', 'skipped') THEN now() END,
+                    next_attempt_at = CASE WHEN o.revision = p.revision AND o.backoff IS NOT NULL
+                                           THEN now() + make_interval(secs => o.backoff)
+                                           ELSE p.next_attempt_at END
                FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::float8[])
                     AS o (id, revision, state, note, backoff)
-              WHERE p.id = o.id AND p.revision = o.revision",
+              WHERE p.id = o.id",
         )
         .bind(ids)
         .bind(revisions)
@@ -238,14 +245,17 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::from_secs(1u64 << exponent).min(MAX_BACKOFF)
 }
 
-/// The calls of `kind`, by where they stand (for the subscriber's status).
+/// The calls of `kind`, by where they stand (for the subscriber's status, which the
+/// console asks every few seconds): each count through its partial index, so it costs
+/// what is waiting, failed or recent, not the table's history.
 pub async fn backlog(pool: &PgPool, kind: &str) -> Result<projections::Backlog, sqlx::Error> {
-    let (pending, failed, done, oldest): (i64, i64, i64, Option<f64>) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE state = 'pending'),
-                count(*) FILTER (WHERE state = 'failed'),
-                count(*) FILTER (WHERE state IN ('done', 'skipped')),
-                extract(epoch FROM now() - min(event_at) FILTER (WHERE state = 'pending'))::float8
-           FROM platform_calls WHERE kind = $1",
+    let (pending, oldest, failed, done_last_hour): (i64, Option<f64>, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM platform_calls WHERE state = 'pending' AND kind = $1),
+                    (SELECT extract(epoch FROM now() - min(event_at))::float8
+                       FROM platform_calls WHERE state = 'pending' AND kind = $1),
+                    (SELECT count(*) FROM platform_calls WHERE state = 'failed' AND kind = $1),
+                    (SELECT count(*) FROM platform_calls
+                      WHERE done_at > now() - interval '1 hour' AND kind = $1)",
     )
     .bind(kind)
     .fetch_one(pool)
@@ -253,7 +263,7 @@ pub async fn backlog(pool: &PgPool, kind: &str) -> Result<projections::Backlog, 
     Ok(projections::Backlog {
         pending,
         failed,
-        done,
+        done_last_hour,
         oldest_pending_seconds: oldest.unwrap_or(0.0).max(0.0),
     })
 }

@@ -2,12 +2,15 @@
 //! poison-proof, shown in `ordo projections status`), but what they write is the outbox
 //! of calls, in their checkpoint's transaction. They are never rebuilt nor replayed: a
 //! call made is not made again from the start of the feed.
+//!
+//! One [`Subscriber`] serves every kind of call; a [`CallRule`] says which order events
+//! cause a call of its kind, and with what.
 
 use aggregates::order::{Order, OrderEvent, RefundKind};
 use cqrs_es::Aggregate;
 use projections::projection::{Projection, ProjectionError, Target, decode};
 use projections::{Backlog, RecordedEvent};
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 
 use super::outbox::{self, NewCall};
@@ -18,13 +21,27 @@ pub const SHIPPING_UPLOAD: &str = "shipping_upload";
 /// The kind of call a paid, shipped or refunded order causes.
 pub const SUBSCRIBE_MESSAGE: &str = "subscribe_message";
 
-/// Uploads each shipped order's shipping info to WeChat (and a correction's).
-pub struct ShippingUploads;
+/// What a call of one kind is made for.
+pub trait CallRule: Send + Sync {
+    /// The subscriber's name (its checkpoint's).
+    const NAME: &'static str;
+    /// The kind of call, in `platform_calls`.
+    const KIND: &'static str;
+    /// The order event types that may cause a call (others are not even read).
+    const EVENT_TYPES: &'static [&'static str];
+
+    /// The call `event` causes, if any: its key suffix after the order id, its payload,
+    /// and whether it makes a call made already due again (a correction).
+    fn call_for(&self, event: OrderEvent) -> Option<(String, Value, bool)>;
+}
+
+/// A subscriber adding `R`'s calls to the outbox.
+pub struct Subscriber<R>(pub R);
 
 #[async_trait::async_trait]
-impl Projection for ShippingUploads {
+impl<R: CallRule> Projection for Subscriber<R> {
     fn name(&self) -> &'static str {
-        "shipping_uploads"
+        R::NAME
     }
 
     /// Its calls live in `platform_calls`, shared with the other subscribers: nothing of
@@ -42,7 +59,7 @@ impl Projection for ShippingUploads {
     }
 
     async fn backlog(&self, pool: &PgPool) -> Result<Option<Backlog>, sqlx::Error> {
-        outbox::backlog(pool, SHIPPING_UPLOAD).await.map(Some)
+        outbox::backlog(pool, R::KIND).await.map(Some)
     }
 
     async fn apply(
@@ -55,19 +72,18 @@ impl Projection for ShippingUploads {
             return Ok(());
         }
         let mut calls = Vec::new();
-        for event in events.iter().filter(|e| e.aggregate_type == Order::TYPE) {
-            let again = match event.event_type.as_str() {
-                OrderEvent::ORDER_SHIPPED => false,
-                OrderEvent::SHIPMENT_CORRECTED => true,
-                _ => continue,
+        for event in events.iter().filter(|e| {
+            e.aggregate_type == Order::TYPE && R::EVENT_TYPES.contains(&e.event_type.as_str())
+        }) {
+            // An unreadable event is parked, as anywhere.
+            let Some((key, payload, again)) = self.0.call_for(decode(event)?) else {
+                continue;
             };
-            // Read to be sure it is one (an unreadable event is parked, as anywhere).
-            let _: OrderEvent = decode(event)?;
             calls.push(NewCall {
-                kind: SHIPPING_UPLOAD,
-                key: event.aggregate_id.clone(),
+                kind: R::KIND,
+                key: format!("{}{key}", event.aggregate_id),
                 order_id: uuid::Uuid::parse_str(&event.aggregate_id).ok(),
-                payload: json!({ "position": event.position.global_position }),
+                payload,
                 event_at: event.recorded_at,
                 again,
             });
@@ -77,82 +93,57 @@ impl Projection for ShippingUploads {
     }
 }
 
+/// Uploads each shipped order's shipping info to WeChat (and a correction's): one call
+/// per order, made again by a correction.
+pub struct ShippingUploads;
+
+impl CallRule for ShippingUploads {
+    const NAME: &'static str = "shipping_uploads";
+    const KIND: &'static str = SHIPPING_UPLOAD;
+    const EVENT_TYPES: &'static [&'static str] =
+        &[OrderEvent::ORDER_SHIPPED, OrderEvent::SHIPMENT_CORRECTED];
+
+    fn call_for(&self, event: OrderEvent) -> Option<(String, Value, bool)> {
+        let again = matches!(event, OrderEvent::ShipmentCorrected { .. });
+        Some((String::new(), json!({}), again))
+    }
+}
+
 /// Tells shoppers their order was paid, shipped or refunded, for each occasion the shop
-/// set a template for.
+/// set a template for: one call per order and occasion (and refund).
 pub struct SubscribeMessages {
     pub settings: MessageSettings,
 }
 
-#[async_trait::async_trait]
-impl Projection for SubscribeMessages {
-    fn name(&self) -> &'static str {
-        "subscribe_messages"
-    }
+impl CallRule for SubscribeMessages {
+    const NAME: &'static str = "subscribe_messages";
+    const KIND: &'static str = SUBSCRIBE_MESSAGE;
+    const EVENT_TYPES: &'static [&'static str] = &[
+        OrderEvent::ORDER_PAID,
+        OrderEvent::ORDER_SHIPPED,
+        OrderEvent::REFUND_SUCCEEDED,
+    ];
 
-    fn tables(&self) -> &'static [&'static str] {
-        &[]
-    }
-
-    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
-        Some(&[Order::TYPE])
-    }
-
-    fn replayable(&self) -> bool {
-        false
-    }
-
-    async fn backlog(&self, pool: &PgPool) -> Result<Option<Backlog>, sqlx::Error> {
-        outbox::backlog(pool, SUBSCRIBE_MESSAGE).await.map(Some)
-    }
-
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        target: Target,
-        events: &[RecordedEvent],
-    ) -> Result<(), ProjectionError> {
-        if target != Target::Live {
-            return Ok(());
-        }
-        let mut calls = Vec::new();
-        for event in events.iter().filter(|e| e.aggregate_type == Order::TYPE) {
-            let relevant = matches!(
-                event.event_type.as_str(),
-                OrderEvent::ORDER_PAID | OrderEvent::ORDER_SHIPPED | OrderEvent::REFUND_SUCCEEDED
-            );
-            if !relevant {
-                continue;
+    fn call_for(&self, event: OrderEvent) -> Option<(String, Value, bool)> {
+        let (occasion, refund, amount) = match event {
+            OrderEvent::OrderPaid { amount_cents, .. } => {
+                (Occasion::Paid, None, Some(amount_cents))
             }
-            let (occasion, key, amount) = match decode::<OrderEvent>(event)? {
-                OrderEvent::OrderPaid { amount_cents, .. } => {
-                    (Occasion::Paid, String::new(), Some(amount_cents))
-                }
-                OrderEvent::OrderShipped { .. } => (Occasion::Shipped, String::new(), None),
-                OrderEvent::RefundSucceeded {
-                    kind: RefundKind::Order,
-                    refund_no,
-                    amount_cents,
-                    ..
-                } => (
-                    Occasion::Refunded,
-                    format!(":{refund_no}"),
-                    Some(amount_cents),
-                ),
-                _ => continue,
-            };
-            if self.settings.template(occasion).is_none() {
-                continue;
-            }
-            calls.push(NewCall {
-                kind: SUBSCRIBE_MESSAGE,
-                key: format!("{}:{}{key}", event.aggregate_id, occasion.as_str()),
-                order_id: uuid::Uuid::parse_str(&event.aggregate_id).ok(),
-                payload: json!({ "occasion": occasion.as_str(), "amount_cents": amount }),
-                event_at: event.recorded_at,
-                again: false,
-            });
-        }
-        outbox::add(conn, &calls).await?;
-        Ok(())
+            OrderEvent::OrderShipped { .. } => (Occasion::Shipped, None, None),
+            OrderEvent::RefundSucceeded {
+                kind: RefundKind::Order,
+                refund_no,
+                amount_cents,
+                ..
+            } => (Occasion::Refunded, Some(refund_no), Some(amount_cents)),
+            _ => return None,
+        };
+        self.settings.template(occasion)?;
+        let key = match refund {
+            Some(refund_no) => format!(":{}:{refund_no}", occasion.as_str()),
+            None => format!(":{}", occasion.as_str()),
+        };
+        let payload = json!({ "occasion": occasion.as_str(), "amount_cents": amount });
+        Some((key, payload, false))
     }
 }

@@ -3,7 +3,6 @@
 //! mode's simulated WeChat Pay (made from its own payments and refunds) and from a fake
 //! WeChat Pay that lies about the digest.
 
-use chrono::{FixedOffset, Utc};
 use ordo::wechat_pay::{PayError, parse_bill, write_bill};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -13,11 +12,7 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::support::{Client, FakeWeChatPay, dev_mode_settings, fresh_database, start};
 
-/// Today in Beijing, the day WeChat Pay's bills are cut by.
-fn today() -> chrono::NaiveDate {
-    let beijing = FixedOffset::east_opt(8 * 3600).expect("an offset");
-    Utc::now().with_timezone(&beijing).date_naive()
-}
+use crate::support::beijing_today as today;
 
 /// A paid order of `quantity` × `product` (paid at the simulated WeChat Pay): its id.
 async fn paid_order(shopper: &Client, product: Uuid, quantity: i64) -> Uuid {

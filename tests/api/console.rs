@@ -162,18 +162,6 @@ async fn an_orders_timeline_shows_it_placed_and_cancelled_and_the_slider_shows_i
     let (status, body) = app.user("mei").cancel_order(&order).await.into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     settle(&app.pool).await;
-    let today = chrono::Utc::now()
-        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("Beijing"))
-        .date_naive();
-    let (status, body) = app
-        .admin()
-        .post(
-            "/api/v1/admin/reconciliations",
-            &serde_json::json!({ "date": today }),
-        )
-        .await
-        .into_parts();
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 
     let browser = Browser::start(1280, 900).await;
     browser.open(&url).await;
@@ -594,9 +582,7 @@ async fn screenshots() {
         .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     settle(&app.pool).await;
-    let today = chrono::Utc::now()
-        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("Beijing"))
-        .date_naive();
+    let today = crate::support::beijing_today();
     let (status, body) = app
         .admin()
         .post(

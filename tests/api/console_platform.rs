@@ -3,35 +3,12 @@
 //! platform's calls are shown; the health page shows the subscriber's calls, not a
 //! Rebuild button.
 
-use reqwest::StatusCode;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::console::console_url;
 use crate::support::browser::Browser;
+use crate::support::paying::paid_and_shipped;
 use crate::support::{TestApp, dev_mode_settings, eventually, fresh_database, start};
-
-/// A paid order of `client`, shipped by ZTO: its id.
-async fn shipped(app: &TestApp, client: &crate::support::Client) -> Uuid {
-    let tea = app.admin().create_product("Oolong", 4_800, 10).await;
-    let (status, body) = client.place_order(&[(tea, 1)]).await.into_parts();
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id: Uuid = body["data"]["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("an id");
-    app.pay(id, 4_800).await;
-    let (status, body) = app
-        .admin()
-        .post(
-            &format!("/api/v1/admin/orders/{id}/ship"),
-            &json!({"express_company": "ZTO", "tracking_no": "ZT1"}),
-        )
-        .await
-        .into_parts();
-    assert_eq!(status, StatusCode::OK, "{body}");
-    id
-}
 
 async fn upload_state(app: &TestApp, id: Uuid) -> String {
     let order = app
@@ -51,9 +28,9 @@ async fn the_wechat_page_lists_a_refused_upload_with_retry_and_the_simulated_cal
     let app = start(pool, dev_mode_settings()).await;
     let url = console_url(&app, &options, &[]);
     let mei = app.shopper("mei").await;
-    let uploaded = shipped(&app, &mei).await;
+    let uploaded = paid_and_shipped(&app, &mei, "ZTO", "ZT1").await;
     // A token for a user who never logged in: WeChat has no openid to name as the payer.
-    let ghost = shipped(&app, &app.user("ghost")).await;
+    let ghost = paid_and_shipped(&app, &app.user("ghost"), "ZTO", "ZT1").await;
     eventually("both uploads are decided", || async {
         (upload_state(&app, uploaded).await == "uploaded"
             && upload_state(&app, ghost).await == "failed")

@@ -3,7 +3,6 @@
 //! difference (a payment whose notice was lost, recorded by the run) and the calendar's
 //! colour for the day; and the days' list the calendar reads.
 
-use chrono::{FixedOffset, NaiveDate, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -13,10 +12,7 @@ use crate::support::browser::Browser;
 use crate::support::paying::place;
 use crate::support::{Client, dev_mode_settings, fresh_database, start};
 
-fn today() -> NaiveDate {
-    let beijing = FixedOffset::east_opt(8 * 3600).expect("an offset");
-    Utc::now().with_timezone(&beijing).date_naive()
-}
+use crate::support::beijing_today as today;
 
 /// An order of one `product`, paid at the simulated WeChat Pay; its notice sent or not.
 async fn paid_order(shopper: &Client, product: Uuid, notify: bool) -> Uuid {

@@ -13,8 +13,9 @@ use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
+use crate::support::paying::paid_and_shipped;
 use crate::support::wechat::FakeWeChat;
-use crate::support::{Client, TestApp, eventually, fresh_database, settle, start};
+use crate::support::{TestApp, eventually, fresh_database, settle, start};
 
 const SEND_PATH: &str = "/cgi-bin/message/subscribe/send";
 const PAID: &str = "tpl-paid";
@@ -66,28 +67,6 @@ async fn answer_messages(wechat: &FakeWeChat, answer: Value) {
         .await;
 }
 
-/// A paid order of `shopper`'s, then shipped: its id.
-async fn paid_and_shipped(app: &TestApp, shopper: &Client) -> Uuid {
-    let tea = app.admin().create_product("Oolong", 4_800, 10).await;
-    let (status, body) = shopper.place_order(&[(tea, 1)]).await.into_parts();
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id: Uuid = body["data"]["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("an id");
-    app.pay(id, 4_800).await;
-    let (status, body) = app
-        .admin()
-        .post(
-            &format!("/api/v1/admin/orders/{id}/ship"),
-            &json!({"express_company": "SF", "tracking_no": "SF42"}),
-        )
-        .await
-        .into_parts();
-    assert_eq!(status, StatusCode::OK, "{body}");
-    id
-}
-
 /// The subscribe message calls of `order`, by state.
 async fn message_states(app: &TestApp, order: Uuid) -> Vec<(String, String, Option<String>)> {
     sqlx::query_as(
@@ -135,8 +114,8 @@ async fn a_shopper_who_accepted_gets_a_paid_and_a_shipped_message_once_each_and_
         Some(2)
     );
 
-    let meis = paid_and_shipped(&app, &mei).await;
-    let leis = paid_and_shipped(&app, &lei).await;
+    let meis = paid_and_shipped(&app, &mei, "SF", "SF42").await;
+    let leis = paid_and_shipped(&app, &lei, "SF", "SF42").await;
     all_decided(&app, meis, 2).await;
     let states = all_decided(&app, leis, 2).await;
     assert!(
@@ -199,7 +178,7 @@ async fn wechat_saying_the_shopper_refused_is_recorded_and_not_retried() {
         .into_parts();
     assert_eq!(status, StatusCode::OK);
 
-    let order = paid_and_shipped(&app, &mei).await;
+    let order = paid_and_shipped(&app, &mei, "SF", "SF42").await;
     let states = all_decided(&app, order, 2).await;
     let paid = states
         .iter()

@@ -16,11 +16,7 @@ use crate::support::{
     Client, FakeWeChatPay, NoticeOptions, TestApp, eventually, fresh_database, start,
 };
 
-/// Today in Beijing, the day WeChat Pay's bills are cut by.
-fn today() -> chrono::NaiveDate {
-    let beijing = FixedOffset::east_opt(8 * 3600).expect("an offset");
-    Utc::now().with_timezone(&beijing).date_naive()
-}
+use crate::support::beijing_today as today;
 
 /// An order paid through WeChat Pay's notice: its id and the payment's transaction id.
 async fn paid(

@@ -157,6 +157,18 @@ async fn an_unknown_delivery_id_or_a_missing_tracking_number_is_refused_naming_i
         ),
         (json!({"express_company": "ZTO"}), "tracking_no"),
         (json!({"tracking_no": "1"}), "express_company"),
+        (
+            json!({"express_company": "顺丰😀", "tracking_no": "1"}),
+            "express_company",
+        ),
+        (
+            json!({"express_company": "S".repeat(10_000), "tracking_no": "1"}),
+            "express_company",
+        ),
+        (
+            json!({"express_company": "ZTO", "tracking_no": "1".repeat(10_000)}),
+            "tracking_no",
+        ),
     ] {
         let (status, refused) = ship(&app, id, body.clone()).await;
         assert_eq!(
@@ -394,4 +406,28 @@ async fn in_dev_mode_the_upload_goes_to_the_simulated_platform() {
     .expect("the simulated calls");
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].1["order_key"]["transaction_id"], payment);
+}
+
+#[tokio::test]
+async fn the_same_shipment_sent_twice_at_once_ships_and_uploads_once() {
+    let wechat = FakeWeChat::start().await;
+    let (pool, _) = fresh_database().await;
+    let app = app_on(pool, &wechat).await;
+    let (id, _) = paid_order(&app, "mei").await;
+    let body = json!({"express_company": "ZTO", "tracking_no": "ZT-TWICE"});
+
+    let (first, second) = tokio::join!(ship(&app, id, body.clone()), ship(&app, id, body));
+    assert_eq!(
+        (first.0, second.0),
+        (StatusCode::OK, StatusCode::OK),
+        "{} {}",
+        first.1,
+        second.1
+    );
+    upload_reaches(&app, id, "uploaded").await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+
+    assert_eq!(app.count_events("OrderShipped").await, 1);
+    assert_eq!(app.count_events("ShipmentCorrected").await, 0);
+    assert_eq!(wechat.uploads().await.len(), 1);
 }

@@ -224,7 +224,7 @@ async fn a_control_character_in_a_shipment_is_refused_and_the_order_stays_shippa
     let app = spawn_app().await;
     let order = paid_order(&app).await;
     let path = format!("/api/v1/admin/orders/{order}/ship");
-    for field in ["carrier", "tracking_no"] {
+    for field in ["carrier", "tracking_no", "express_company"] {
         for bad in FORBIDDEN {
             let mut body =
                 json!({"carrier": "SF Express", "express_company": "SF", "tracking_no": "SF123"});

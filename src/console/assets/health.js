@@ -137,11 +137,11 @@ function projectionTable(projections) {
 
 /** A subscriber that calls WeChat is never rebuilt: its calls waiting and failed instead. */
 function calls(p) {
-  const backlog = p.backlog || { pending: 0, failed: 0, done: 0, oldest_pending_seconds: 0 };
+  const backlog = p.backlog || { pending: 0, failed: 0, done_last_hour: 0, oldest_pending_seconds: 0 };
   return h("td", { "data-testid": "calls-" + p.name },
     h("span", { class: "badge " + (backlog.failed ? "bad" : backlog.pending ? "warn" : "ok") },
       `${backlog.pending} waiting, ${backlog.failed} failed`),
-    h("span", { class: "muted" }, ` ${backlog.done} made` +
+    h("span", { class: "muted" }, ` ${backlog.done_last_hour} made in the last hour` +
       (backlog.pending ? `, the oldest waiting ${backlog.oldest_pending_seconds.toFixed(0)} s` : "")),
     backlog.failed ? h("div", {}, h("a", { href: "#/platform" }, "see the failed calls")) : null);
 }

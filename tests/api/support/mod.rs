@@ -19,6 +19,7 @@ pub use client::{Answer, Client, form};
 pub use database::{database_url, fresh_database};
 pub use feed::{eventually, read_feed_until, settle};
 pub use ordo_process::{free_port, serve_command, start_ordo, stop_ordo, wait_until_healthy};
+pub use paying::beijing_today;
 pub use test_app::{
     BACKUP_KEY, TestApp, address, spawn_app, spawn_app_on, spawn_app_with, start, timing_out_after,
 };

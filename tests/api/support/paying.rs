@@ -38,3 +38,32 @@ pub async fn place(shopper: &Client, product: Uuid, quantity: i64) -> (Uuid, i64
         .expect("id");
     (id, body["data"]["total_cents"].as_i64().expect("total"))
 }
+
+/// Today in Beijing, the day WeChat Pay's bills (and the reconciliations) are cut by.
+pub fn beijing_today() -> chrono::NaiveDate {
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("an offset");
+    chrono::Utc::now().with_timezone(&beijing).date_naive()
+}
+
+/// An order of one Oolong (¥48.00) by `shopper`, paid (through the write model) and
+/// shipped by `express_company` with `tracking_no`: its id.
+pub async fn paid_and_shipped(
+    app: &TestApp,
+    shopper: &Client,
+    express_company: &str,
+    tracking_no: &str,
+) -> Uuid {
+    let tea = app.admin().create_product("Oolong", 4_800, 10).await;
+    let (id, total) = place(shopper, tea, 1).await;
+    app.pay(id, total).await;
+    let (status, body) = app
+        .admin()
+        .post(
+            &format!("/api/v1/admin/orders/{id}/ship"),
+            &json!({"express_company": express_company, "tracking_no": tracking_no}),
+        )
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    id
+}

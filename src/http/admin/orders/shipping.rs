@@ -4,7 +4,7 @@
 //! and retried; the delivery companies a ship form offers.
 
 use aggregates::FieldError;
-use aggregates::order::{LogisticsType, OrderEvent, ShipmentDetails};
+use aggregates::order::{LogisticsType, OrderEvent, SHIPMENT_FIELD, ShipmentDetails};
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -122,6 +122,10 @@ async fn shipment(state: &AppState, body: ShipRequest) -> Result<ShipmentDetails
     let express_company = trimmed(body.express_company);
     let mut known_name = None;
     if let Some(id) = &express_company {
+        // Read as text first: a control character or a novel is refused before a lookup.
+        if let Some(error) = SHIPMENT_FIELD.check("express_company", id) {
+            return Err(ApiError::invalid(vec![error]));
+        }
         known_name = state.delivery_companies.name_of(id).await?;
         if known_name.is_none() {
             return Err(ApiError::invalid(vec![FieldError::new(
