@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod beijing;
 pub mod bench;
 pub mod cli;
 pub mod client_deadlines;

@@ -4,10 +4,11 @@
 //! reconciliation of that day through ordo's real path (download, digest, parse,
 //! compare, record what the log lacks, keep the report), timed, with its peak memory.
 
+use crate::beijing::BEIJING;
 use std::time::Instant;
 
 use anyhow::Context;
-use chrono::{FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{NaiveDate, TimeZone, Utc};
 use projections::Projector;
 use sqlx::PgPool;
 
@@ -25,8 +26,7 @@ const PLANT_EVERY: i64 = 1_000;
 
 pub async fn run(pool: &PgPool, payments: i64) -> anyhow::Result<()> {
     let day = NaiveDate::from_ymd_opt(2026, 11, 30).context("the bench's day")?;
-    let beijing = FixedOffset::east_opt(8 * 3600).context("Beijing time")?;
-    let start = beijing
+    let start = BEIJING
         .from_local_datetime(&day.and_hms_opt(0, 0, 30).context("midnight")?)
         .single()
         .context("the day's start")?

@@ -5,10 +5,11 @@
 //! order fact goes in which field is a setting, with defaults for WeChat's common
 //! order templates.
 
+use crate::beijing::BEIJING;
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::platform::{Platform, PlatformError};
@@ -233,14 +234,11 @@ impl OrderFacts {
             Fact::Product => self.product.clone(),
             Fact::Carrier => self.carrier.clone(),
             Fact::TrackingNo => self.tracking_no.clone(),
-            Fact::Time => {
-                let beijing = FixedOffset::east_opt(8 * 3600)
-                    .unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"));
-                self.at
-                    .with_timezone(&beijing)
-                    .format("%Y-%m-%d %H:%M")
-                    .to_string()
-            }
+            Fact::Time => self
+                .at
+                .with_timezone(&BEIJING)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
             Fact::Status => match self.occasion {
                 Occasion::Paid => "已支付",
                 Occasion::Shipped => "已发货",

@@ -4,8 +4,9 @@
 //! (a payment may be shipped once and corrected once: an upload whose answer was lost
 //! must not be sent blindly again).
 
+use crate::beijing::BEIJING;
 use aggregates::order::LogisticsType;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -75,8 +76,6 @@ impl ShippingInfo {
         if let Some(contact) = &self.receiver_contact {
             parcel["contact"] = json!({ "receiver_contact": contact });
         }
-        let beijing = FixedOffset::east_opt(8 * 3600)
-            .unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"));
         json!({
             "order_key": self.payment.json(),
             "logistics_type": logistics_code(self.logistics_type),
@@ -84,7 +83,7 @@ impl ShippingInfo {
             "shipping_list": [parcel],
             "upload_time": self
                 .upload_time
-                .with_timezone(&beijing)
+                .with_timezone(&BEIJING)
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
             "payer": { "openid": self.payer_openid },
         })

@@ -2,10 +2,11 @@
 //! `WECHATPAY2-SHA256-RSA2048` with the merchant key, its answer's signature checked
 //! against the platform key; and the `wx.requestPayment` parameters for the prepay id.
 
+use crate::beijing::BEIJING;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -148,16 +149,11 @@ impl WeChatPay {
         request: &PaymentRequest,
     ) -> Result<String, PayError> {
         // WeChat Pay wants the expiry in Beijing time, with its offset.
-        let time_expire = FixedOffset::east_opt(8 * 3600).map_or_else(
-            || request.expires_at.to_rfc3339(),
-            |china| {
-                request
-                    .expires_at
-                    .with_timezone(&china)
-                    .format("%Y-%m-%dT%H:%M:%S%:z")
-                    .to_string()
-            },
-        );
+        let time_expire = request
+            .expires_at
+            .with_timezone(&BEIJING)
+            .format("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string();
         let body = json!({
             "appid": config.app_id,
             "mchid": config.mch_id,

@@ -3,7 +3,7 @@
 //! exactly those differences; the lost payment is recorded through the payment path, once,
 //! however often the day is run; a bill that does not check out records nothing.
 
-use chrono::{FixedOffset, Utc};
+use chrono::Utc;
 use ordo::state::AppSettings;
 use ordo::wechat_pay::{BillLine, BillRefund, write_bill};
 use reqwest::StatusCode;
@@ -36,7 +36,7 @@ fn bill_line(order: Uuid, transaction: &str, cents: i64) -> BillLine {
     BillLine {
         line: 0,
         traded_at: Utc::now()
-            .with_timezone(&FixedOffset::east_opt(8 * 3600).expect("an offset"))
+            .with_timezone(&ordo::beijing::BEIJING)
             .format("%Y-%m-%d %H:%M:%S")
             .to_string(),
         transaction_id: transaction.to_owned(),

@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{Duration, FixedOffset, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -132,9 +132,7 @@ async fn reconcile(
     _admin: AdminUser,
     JsonBody(body): JsonBody<ReconcileRequest>,
 ) -> Result<Success<Reconciliation>, ApiError> {
-    let beijing =
-        FixedOffset::east_opt(8 * 3600).ok_or_else(|| ApiError::invalid_state("no offset"))?;
-    let today = Utc::now().with_timezone(&beijing).date_naive();
+    let today = crate::beijing::today();
     if body.date > today || body.date < today - Duration::days(BILLS_KEPT_DAYS) {
         // A well-formed day WeChat Pay has no bill for (yet, or any more).
         return Err(ApiError::invalid_state(format!(

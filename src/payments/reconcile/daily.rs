@@ -3,9 +3,10 @@
 //! `ORDO_RECONCILE_AT`, Beijing time) — one server at a time, under an advisory lock
 //! held by the session that runs them (a server that dies releases it).
 
+use crate::beijing::BEIJING;
 use std::time::Duration;
 
-use chrono::{FixedOffset, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use tokio::sync::watch;
 
 use super::ReconcileError;
@@ -84,10 +85,7 @@ impl Payments {
     /// Yesterday (Beijing time), when it is past the hour and its report is missing or
     /// failed more than an hour ago.
     async fn yesterday_due(&self) -> Result<Option<NaiveDate>, ReconcileError> {
-        let Some(beijing) = FixedOffset::east_opt(8 * 3600) else {
-            return Ok(None);
-        };
-        let now = Utc::now().with_timezone(&beijing);
+        let now = Utc::now().with_timezone(&BEIJING);
         if now.time() < self.checks.reconcile_at {
             return Ok(None);
         }

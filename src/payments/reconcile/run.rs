@@ -4,7 +4,10 @@
 //! them), the report kept. A bill that does not check out (its digest, its format)
 //! records nothing.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use crate::beijing::BEIJING;
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 use super::compare::compare;
 use super::reports::{Reconciliation, ReconciliationDifference};
@@ -25,15 +28,10 @@ pub enum ReconcileError {
     ReadModel(String),
 }
 
-/// Beijing time, by which WeChat Pay cuts its bills.
-fn beijing() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"))
-}
-
 /// The day's bounds, in UTC.
 fn bounds(date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
     let start = |date: NaiveDate| {
-        beijing()
+        BEIJING
             .from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
             .single()
             .map(|at| at.with_timezone(&Utc))
@@ -78,6 +76,12 @@ impl Payments {
             .filter(|difference| difference.kind == "missing_in_ordo")
             .collect();
         let comparison = compare(&bill, &ledger);
+        // By out_trade_no: a day with a long outage lists thousands of lost notices.
+        let unrecorded: HashMap<&str, &BillLine> = comparison
+            .unrecorded
+            .iter()
+            .map(|line| (line.out_trade_no.as_str(), line))
+            .collect();
         let mut differences: Vec<ReconciliationDifference> = Vec::new();
         for difference in &comparison.differences {
             let mut reported = ReconciliationDifference {
@@ -89,24 +93,22 @@ impl Payments {
                 detail: difference.detail.clone(),
             };
             if difference.kind == "missing_in_ordo"
-                && let Some(line) = comparison
-                    .unrecorded
-                    .iter()
-                    .find(|line| line.out_trade_no == difference.out_trade_no)
+                && let Some(line) = unrecorded.get(difference.out_trade_no.as_str())
             {
                 let outcome = self.record_from_bill(line).await;
                 reported.detail = format!("{}; {outcome}", reported.detail);
             }
             differences.push(reported);
         }
-        for earlier in earlier {
-            let still_listed = differences
-                .iter()
-                .any(|difference| difference.out_trade_no == earlier.out_trade_no);
-            if !still_listed {
-                differences.push(earlier);
-            }
-        }
+        let listed: HashSet<String> = differences
+            .iter()
+            .map(|difference| difference.out_trade_no.clone())
+            .collect();
+        differences.extend(
+            earlier
+                .into_iter()
+                .filter(|earlier| !listed.contains(&earlier.out_trade_no)),
+        );
         self.reports.save(date, &comparison, &differences).await?;
         Ok(())
     }
@@ -119,7 +121,7 @@ impl Payments {
         };
         let success_time = NaiveDateTime::parse_from_str(&line.traded_at, "%Y-%m-%d %H:%M:%S")
             .ok()
-            .and_then(|at| beijing().from_local_datetime(&at).single())
+            .and_then(|at| BEIJING.from_local_datetime(&at).single())
             .map(|at| at.with_timezone(&Utc));
         let transaction = Transaction {
             appid: config.app_id.clone(),

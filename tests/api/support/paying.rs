@@ -41,8 +41,7 @@ pub async fn place(shopper: &Client, product: Uuid, quantity: i64) -> (Uuid, i64
 
 /// Today in Beijing, the day WeChat Pay's bills (and the reconciliations) are cut by.
 pub fn beijing_today() -> chrono::NaiveDate {
-    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("an offset");
-    chrono::Utc::now().with_timezone(&beijing).date_naive()
+    ordo::beijing::today()
 }
 
 /// An order of one Oolong (¥48.00) by `shopper`, paid (through the write model) and
