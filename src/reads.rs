@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::database::{self, DatabaseError};
 use crate::event_store::FeedPosition;
-use projections::catalog::query::{self as catalog, CatalogFilter, CatalogRow};
+use projections::catalog::query::{self as catalog, CatalogFilter, CatalogRow, SkuRow};
 use projections::orders::query::{self as orders, OrderRow};
 use projections::parking::ParkedEvent;
 
@@ -37,9 +37,17 @@ impl ReadModels {
         Ok(catalog::page(&self.pool, filter, limit, offset).await?)
     }
 
-    /// One product of the catalog.
-    pub async fn product(&self, id: Uuid) -> Result<Option<CatalogRow>, DatabaseError> {
-        Ok(catalog::product(&self.pool, id).await?)
+    /// One product of the catalog with its SKUs (its one SKU, itself, when it has no
+    /// specs).
+    pub async fn product_with_skus(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(CatalogRow, Vec<SkuRow>)>, DatabaseError> {
+        let Some(product) = catalog::product(&self.pool, id).await? else {
+            return Ok(None);
+        };
+        let skus = catalog::skus(&self.pool, &product).await?;
+        Ok(Some((product, skus)))
     }
 
     /// One order of `user_id`.

@@ -38,6 +38,12 @@ pub const UPCASTS: &[Upcast] = &[
         to_version: "2",
         change: order_shipped_v2,
     },
+    Upcast {
+        event_type: "OrderPlaced",
+        from_version: "2",
+        to_version: "3",
+        change: order_placed_v3,
+    },
 ];
 
 /// `OrderPlaced` 1 → 2: version 1 was written before purchase limits counted orders, so
@@ -49,6 +55,23 @@ fn order_placed_v2(mut payload: Value) -> Value {
         .and_then(Value::as_object_mut)
     {
         fields.insert("limits_counted".into(), Value::Bool(false));
+    }
+    payload
+}
+
+/// `OrderPlaced` 2 → 3: version 2 was written before products had SKUs: each line's
+/// SKU is its product's one SKU, whose id is the product's.
+fn order_placed_v3(mut payload: Value) -> Value {
+    let lines = payload
+        .get_mut("OrderPlaced")
+        .and_then(|fields| fields.get_mut("lines"))
+        .and_then(Value::as_array_mut);
+    for line in lines.into_iter().flatten() {
+        if let Some(line) = line.as_object_mut()
+            && let Some(product_id) = line.get("product_id").cloned()
+        {
+            line.entry("sku_id").or_insert(product_id);
+        }
     }
     payload
 }
@@ -146,6 +169,19 @@ mod tests {
         assert_eq!(today["OrderPlaced"]["total_cents"], 1);
         let v2 = json!({"OrderPlaced": {"limits_counted": true}});
         assert_eq!(upcast("OrderPlaced", "2", v2.clone()), v2);
+    }
+
+    #[test]
+    fn a_line_placed_before_skus_names_its_product_as_its_sku() {
+        let product = "0191e7a0-0000-7000-8000-000000000001";
+        let v2 = json!({"OrderPlaced": {"lines": [{"product_id": product, "quantity": 2}]}});
+        let today = upcast("OrderPlaced", "2", v2);
+        assert_eq!(today["OrderPlaced"]["lines"][0]["sku_id"], product);
+        assert_eq!(today["OrderPlaced"]["lines"][0]["quantity"], 2);
+        let v1 = json!({"OrderPlaced": {"lines": [{"product_id": product}]}});
+        let today = upcast("OrderPlaced", "1", v1);
+        assert_eq!(today["OrderPlaced"]["lines"][0]["sku_id"], product);
+        assert_eq!(today["OrderPlaced"]["limits_counted"], false);
     }
 
     fn add_currency(mut payload: Value) -> Value {

@@ -118,12 +118,12 @@ pub async fn order_as_of(
     pool: &PgPool,
     order_id: Uuid,
     as_of: DateTime<Utc>,
-) -> Result<(AsOf<Order>, Vec<(Uuid, AsOf<Stock>)>), StateError> {
+) -> Result<(AsOf<Order>, Vec<(Uuid, Uuid, AsOf<Stock>)>), StateError> {
     let order = state_as_of::<Order>(pool, &order_id.to_string(), as_of).await?;
     let mut stocks = Vec::new();
     for line in &order.state.lines {
-        let stock = state_as_of::<Stock>(pool, &line.product_id.to_string(), as_of).await?;
-        stocks.push((line.product_id, stock));
+        let stock = state_as_of::<Stock>(pool, &line.sku_id.to_string(), as_of).await?;
+        stocks.push((line.product_id, line.sku_id, stock));
     }
     Ok((order, stocks))
 }

@@ -39,26 +39,26 @@ impl AuditReader {
         &self,
         order_id: Uuid,
         as_of: DateTime<Utc>,
-    ) -> Result<(AsOf<Order>, Vec<(Uuid, AsOf<Stock>)>), StateError> {
+    ) -> Result<(AsOf<Order>, Vec<(Uuid, Uuid, AsOf<Stock>)>), StateError> {
         history::order_as_of(&self.pool, order_id, as_of).await
     }
 
-    /// A product's stock as it was at `as_of`.
+    /// A SKU's stock as it was at `as_of`.
     pub async fn stock_as_of(
         &self,
-        product_id: Uuid,
+        sku_id: Uuid,
         as_of: DateTime<Utc>,
     ) -> Result<AsOf<Stock>, StateError> {
-        history::state_as_of::<Stock>(&self.pool, &product_id.to_string(), as_of).await
+        history::state_as_of::<Stock>(&self.pool, &sku_id.to_string(), as_of).await
     }
 
-    /// A product's latest `limit` stock moves, with the stock each left.
+    /// A SKU's latest `limit` stock moves, with the stock each left.
     pub async fn stock_moves(
         &self,
-        product_id: Uuid,
+        sku_id: Uuid,
         limit: i64,
     ) -> Result<Vec<StockMove>, MovesError> {
-        stock_moves::latest(&self.pool, product_id, limit).await
+        stock_moves::latest(&self.pool, sku_id, limit).await
     }
 
     /// The log in `range` as NDJSON lines, streamed.

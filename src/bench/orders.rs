@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aggregates::order::Address;
-use aggregates::product::NewProduct;
+use aggregates::product::{NewProduct, NewSku, Spec};
 use std::sync::Mutex;
+use uuid::Uuid;
 
 use projections::Projector;
 use tokio::task::JoinSet;
@@ -15,12 +16,14 @@ use tokio::task::JoinSet;
 use super::histogram::Histogram;
 use super::{peak_rss_kib, reset_peak_rss};
 use crate::event_store::{EventMetadata, EventStore};
-use crate::write::{PlaceOrder, WriteError, WriteModel};
+use crate::write::{LineRequest, PlaceOrder, WriteError, WriteModel};
 
 /// One scenario: how the placers pick products, how much stock there is.
 pub struct Scenario {
     pub name: &'static str,
     pub products: usize,
+    /// SKUs of each product: 1 for products without specs, more for a size spec.
+    pub skus_per_product: usize,
     pub stock_per_product: i64,
     /// Each product's purchase limit: the limits are decided on every order either way
     /// (the shopper's stream is written with each), a limit makes them refuse.
@@ -28,12 +31,23 @@ pub struct Scenario {
     pub attempts: usize,
 }
 
-/// The three scenarios of the write path; (a) and (b) make `orders` attempts.
-pub fn scenarios(orders: usize) -> [Scenario; 3] {
+/// The scenarios of the write path; (a), (a2) and (b) make `orders` attempts. (a) and
+/// (a2) pick among 1,000 stocks alike: 1,000 products without specs, or 1,000 SKUs of
+/// 200 products in 5 sizes.
+pub fn scenarios(orders: usize) -> [Scenario; 4] {
     [
         Scenario {
             name: "(a) spread over 1,000 products",
             products: 1_000,
+            skus_per_product: 1,
+            stock_per_product: 1_000_000,
+            limit_per_user: Some(1_000_000),
+            attempts: orders,
+        },
+        Scenario {
+            name: "(a2) spread over 1,000 SKUs of 200 products (5 sizes each)",
+            products: 200,
+            skus_per_product: 5,
             stock_per_product: 1_000_000,
             limit_per_user: Some(1_000_000),
             attempts: orders,
@@ -41,6 +55,7 @@ pub fn scenarios(orders: usize) -> [Scenario; 3] {
         Scenario {
             name: "(b) one product, enough stock",
             products: 1,
+            skus_per_product: 1,
             stock_per_product: 1_000_000_000,
             limit_per_user: None,
             attempts: orders,
@@ -48,6 +63,7 @@ pub fn scenarios(orders: usize) -> [Scenario; 3] {
         Scenario {
             name: "(c) flash sale: 1,000 units, 10,000 attempts by 1,000 shoppers, limit 2 each",
             products: 1,
+            skus_per_product: 1,
             stock_per_product: 1_000,
             limit_per_user: Some(2),
             attempts: 10_000,
@@ -96,22 +112,18 @@ async fn run_scenario(
     let lags = Arc::new(Mutex::new(Histogram::default()));
     let rss_by_tenth = Arc::new(Mutex::new(Vec::new()));
     let admin = EventMetadata::default();
-    let mut products = Vec::with_capacity(scenario.products);
+    let mut products = Vec::with_capacity(scenario.products * scenario.skus_per_product);
     for i in 0..scenario.products {
-        let new = NewProduct {
-            name: format!("bench product {i}"),
-            description: String::new(),
-            category: "bench".into(),
-            price_cents: 100 + i64::try_from(i).unwrap_or_default(),
-            limit_per_user: scenario.limit_per_user,
-        };
-        products.push(
-            write
-                .create_product(new, scenario.stock_per_product, &admin)
-                .await?
-                .value
-                .id,
-        );
+        let new = bench_product(i, scenario);
+        let stocks = vec![scenario.stock_per_product; scenario.skus_per_product];
+        let created = write.create_product(new, &stocks, &admin).await?.value;
+        // Lines name the SKU of a product with specs, and none of one without.
+        let named = scenario.skus_per_product > 1;
+        products.extend(created.skus.iter().map(|sku| LineRequest {
+            product_id: created.id,
+            sku_id: named.then_some(sku.id),
+            quantity: 1,
+        }));
     }
     let products = Arc::new(products);
     let next = Arc::new(AtomicU64::new(0));
@@ -132,11 +144,10 @@ async fn run_scenario(
                 if n >= attempts {
                     break;
                 }
-                let product =
-                    products[usize::try_from(n).unwrap_or_default() * 7919 % products.len()];
+                let line = products[usize::try_from(n).unwrap_or_default() * 7919 % products.len()];
                 let request = PlaceOrder {
                     user_id: format!("bench-{}", n % 1_000),
-                    lines: vec![(product, 1)],
+                    lines: vec![line],
                     address: bench_address(),
                     remark: String::new(),
                 };
@@ -256,6 +267,42 @@ fn report(scenario: &Scenario, figures: &Figures) {
         rss.join(" "),
         figures.peak_rss
     );
+}
+
+/// Product `i` of the scenario: without specs, or with one SKU per size.
+fn bench_product(i: usize, scenario: &Scenario) -> NewProduct {
+    let price_cents = 100 + i64::try_from(i).unwrap_or_default();
+    let sizes: Vec<String> = (0..scenario.skus_per_product)
+        .map(|n| format!("size {n}"))
+        .collect();
+    let (specs, skus) = if scenario.skus_per_product > 1 {
+        let skus = sizes
+            .iter()
+            .map(|size| NewSku {
+                id: Uuid::now_v7(),
+                spec: [("size".to_owned(), size.clone())].into(),
+                price_cents,
+                code: String::new(),
+                image: None,
+            })
+            .collect();
+        let specs = vec![Spec {
+            name: "size".into(),
+            values: sizes,
+        }];
+        (specs, skus)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    NewProduct {
+        name: format!("bench product {i}"),
+        description: String::new(),
+        category: "bench".into(),
+        price_cents,
+        limit_per_user: scenario.limit_per_user,
+        specs,
+        skus,
+    }
 }
 
 pub fn bench_address() -> Address {

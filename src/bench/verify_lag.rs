@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::percentile_ms;
 use crate::audit::verify::verify;
 use crate::event_store::{EventMetadata, EventStore};
-use crate::write::{PlaceOrder, WriteModel};
+use crate::write::{LineRequest, PlaceOrder, WriteModel};
 
 /// Orders placed per second during both phases.
 const ORDERS_PER_SECOND: u64 = 100;
@@ -86,7 +86,11 @@ async fn trickle<T>(
         let (write, projector, lags) = (write.clone(), projector.clone(), lags.clone());
         let request = PlaceOrder {
             user_id: format!("lag-{}", n % 100),
-            lines: vec![(products[n % products.len()], 1)],
+            lines: vec![LineRequest {
+                product_id: products[n % products.len()],
+                sku_id: None,
+                quantity: 1,
+            }],
             address: super::orders::bench_address(),
             remark: String::new(),
         };

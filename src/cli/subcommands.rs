@@ -19,8 +19,9 @@ pub enum AuditCommand {
         #[arg(long, value_parser = instant)]
         as_of: Option<chrono::DateTime<chrono::Utc>>,
     },
-    /// A product's stock as it was at an instant.
+    /// A SKU's stock as it was at an instant (a product without specs: the product's id).
     Stock {
+        #[arg(value_name = "SKU")]
         product: uuid::Uuid,
         /// An instant, as for `audit order --as-of`.
         #[arg(long, value_parser = instant)]

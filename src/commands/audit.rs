@@ -43,8 +43,8 @@ async fn run(pool: &PgPool, command: &AuditCommand) -> anyhow::Result<bool> {
         } => {
             let (order, stocks) = order_as_of(pool, *id, *as_of).await?;
             print_order(*id, &order.state, order.version, *as_of);
-            for (product, stock) in stocks {
-                print_stock(product, &stock.state, stock.version);
+            for (_, sku, stock) in stocks {
+                print_stock(sku, &stock.state, stock.version);
             }
         }
         AuditCommand::Stock { product, as_of } => {
@@ -210,9 +210,9 @@ fn print_order(id: uuid::Uuid, order: &Order, version: i64, as_of: chrono::DateT
     }
 }
 
-fn print_stock(product: uuid::Uuid, stock: &Stock, version: i64) {
+fn print_stock(sku: uuid::Uuid, stock: &Stock, version: i64) {
     println!(
-        "  stock of {product} (version {version}): on hand {}, reserved {}, available {}",
+        "  stock of {sku} (version {version}): on hand {}, reserved {}, available {}",
         stock.on_hand(),
         stock.reserved(),
         stock.available()

@@ -246,6 +246,7 @@ impl From<WriteError> for ApiError {
         match err {
             WriteError::Invalid(errors) => Self::invalid(errors),
             WriteError::ProductNotFound => Self::not_found("product"),
+            WriteError::SkuNotFound => Self::not_found("SKU"),
             WriteError::OrderNotFound => Self::not_found("order"),
             WriteError::UserNotFound => Self::not_found("user"),
             WriteError::InsufficientStock(shortages) => {

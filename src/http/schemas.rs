@@ -82,6 +82,10 @@ text_fields! {
     nickname = user::NICKNAME;
     /// Why an order is refunded: one line, 1 to 80 characters, not blank.
     refund_reason = REFUND_REASON;
+    /// A spec's name or value: one line, 1 to 30 characters, not blank.
+    spec_text = product::SPEC_TEXT;
+    /// A SKU's merchant code: one line, at most 64 characters.
+    sku_code = product::SKU_CODE;
 }
 
 /// An avatar: an `https://` URL of one line, at most 1,024 characters, or empty.

@@ -11,13 +11,29 @@ use uuid::Uuid;
 
 use crate::event_store::{AppendError, LoadError};
 
-/// A product an order wanted more of than there is.
+/// A SKU an order wanted more of than there is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Shortage {
     pub product_id: Uuid,
+    pub sku_id: Uuid,
     pub name: String,
+    /// The SKU's values; empty for a product without specs.
+    pub spec: aggregates::product::SpecValues,
     pub requested: i64,
     pub available: i64,
+}
+
+impl Shortage {
+    pub fn of(line: &aggregates::order::OrderLine, requested: i64, available: i64) -> Self {
+        Self {
+            product_id: line.product_id,
+            sku_id: line.sku_id,
+            name: line.name.clone(),
+            spec: line.spec.clone(),
+            requested,
+            available,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +43,8 @@ pub enum WriteError {
     Invalid(Vec<FieldError>),
     #[error("product not found")]
     ProductNotFound,
+    #[error("SKU not found")]
+    SkuNotFound,
     #[error("order not found")]
     OrderNotFound,
     #[error("user not found")]
@@ -68,6 +86,7 @@ impl From<ProductError> for WriteError {
     fn from(err: ProductError) -> Self {
         match err {
             ProductError::NotFound => Self::ProductNotFound,
+            ProductError::SkuNotFound => Self::SkuNotFound,
             ProductError::Invalid(fields) => Self::Invalid(fields),
             other => Self::Product(other),
         }

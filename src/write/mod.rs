@@ -22,9 +22,9 @@ use aggregates::stock::Stock;
 use aggregates::user::User;
 
 use crate::event_store::{EventStore, FeedPosition};
-pub use catalog::{ProductSnapshot, StockAdjustment};
+pub use catalog::{ProductSnapshot, SkuSnapshot, StockAdjustment};
 pub use error::{Shortage, WriteError};
-pub use orders::{OrderActor, PlaceOrder};
+pub use orders::{LineRequest, OrderActor, PlaceOrder};
 use stream_slots::StreamSlots;
 pub use users::user_id_for;
 

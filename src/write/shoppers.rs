@@ -52,17 +52,29 @@ pub(super) fn opening(
 ) -> ShopperCommand {
     ShopperCommand::OpenPurchase {
         order_id,
-        lines: order
-            .lines
-            .iter()
-            .map(|line| PurchaseLine {
-                product_id: line.product_id,
-                quantity: line.quantity,
-                limit_per_user: limit_of(line.product_id),
+        lines: per_product(order)
+            .into_iter()
+            .map(|(product_id, quantity)| PurchaseLine {
+                product_id,
+                quantity,
+                limit_per_user: limit_of(product_id),
             })
             .collect(),
         max_unpaid_orders,
     }
+}
+
+/// The order's units per product (two SKUs of one product are one product to its
+/// limit), in the order the products first appear.
+fn per_product(order: &Order) -> Vec<(Uuid, i64)> {
+    let mut units: Vec<(Uuid, i64)> = Vec::new();
+    for line in &order.lines {
+        match units.iter_mut().find(|(id, _)| *id == line.product_id) {
+            Some((_, quantity)) => *quantity += line.quantity,
+            None => units.push((line.product_id, line.quantity)),
+        }
+    }
+    units
 }
 
 impl WriteModel {

@@ -654,6 +654,7 @@ async fn the_latest_moves_of_a_long_stock_stream_are_worked_back_from_its_snapsh
             .write
             .adjust_stock(
                 tea,
+                tea,
                 ordo::write::StockAdjustment {
                     quantity: 1,
                     reason: "delivery".into(),

@@ -177,6 +177,7 @@ async fn a_busy_stock_is_snapshotted_and_loads_the_same_as_a_full_replay() {
             .write
             .adjust_stock(
                 tea,
+                tea,
                 ordo::write::StockAdjustment {
                     quantity: 2,
                     reason: "delivery".into(),

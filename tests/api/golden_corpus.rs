@@ -76,6 +76,8 @@ fn every_event_type() -> Vec<&'static str> {
             ProductEvent::ProductUpdated { .. } => "ProductUpdated",
             ProductEvent::ProductImageAdded { .. } => "ProductImageAdded",
             ProductEvent::ProductImageRemoved { .. } => "ProductImageRemoved",
+            ProductEvent::SkuAdded { .. } => "SkuAdded",
+            ProductEvent::SkuChanged { .. } => "SkuChanged",
         }
     }
     fn user(event: &UserEvent) -> &'static str {
@@ -116,6 +118,8 @@ fn every_event_type() -> Vec<&'static str> {
         "ProductUpdated",
         "ProductImageAdded",
         "ProductImageRemoved",
+        "SkuAdded",
+        "SkuChanged",
         "UserRegistered",
         "ProfileUpdated",
         "PurchaseOpened",
@@ -285,6 +289,37 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         (Some("ZTO"), "ZT0000000006")
     );
     assert!(shipment.corrected_at.is_some());
+    // A product with specs: its SKUs, each with its own stock; an order of two of them.
+    let t_shirt = "0191b4a0-0000-7000-8000-000000000003";
+    let (small, medium) = (
+        "0191b4a0-0000-7000-8000-000000000301",
+        "0191b4a0-0000-7000-8000-000000000302",
+    );
+    let product = app
+        .events
+        .load::<Product>(t_shirt)
+        .await
+        .expect("t-shirt")
+        .aggregate;
+    assert_eq!((product.skus.len(), product.price_cents), (2, 5900));
+    let stock = app.events.load::<Stock>(medium).await.expect("M").aggregate;
+    assert_eq!((stock.on_hand(), stock.reserved()), (5, 2));
+    let order = app
+        .events
+        .load::<Order>("0191b4a0-0000-7000-8000-000000000107")
+        .await
+        .expect("order")
+        .aggregate;
+    assert_eq!(order.lines[0].sku_id.to_string(), medium);
+    assert_eq!(order.lines[1].spec["size"], "S");
+    // A line written before SKUs holds its product's one SKU.
+    let before = app
+        .events
+        .load::<Order>(completed)
+        .await
+        .expect("order")
+        .aggregate;
+    assert_eq!(before.lines[0].sku_id, before.lines[0].product_id);
 
     // The read side projects every event: nothing parked, nothing stopped.
     settle(&app.pool).await;
@@ -337,6 +372,35 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         .await
         .into_parts();
     assert_eq!(body["data"]["limit_per_user"], 1);
+    let (_, shirt) = app
+        .anon()
+        .get(&format!("/api/v1/products/{t_shirt}"))
+        .await
+        .into_parts();
+    assert_eq!(
+        (
+            &shirt["data"]["price_cents"],
+            &shirt["data"]["price_max_cents"]
+        ),
+        (&serde_json::json!(5900), &serde_json::json!(6500)),
+        "{shirt}"
+    );
+    assert_eq!(
+        shirt["data"]["available"], 12,
+        "10 S + 5 M − 1 S − 2 M held"
+    );
+    assert_eq!(shirt["data"]["skus"][0]["id"], small);
+    assert_eq!(shirt["data"]["skus"][1]["available"], 3);
+    assert_eq!(shirt["data"]["skus"][1]["spec"]["size"], "M");
+    let (_, oolong_page) = app
+        .anon()
+        .get(&format!("/api/v1/products/{product_id}"))
+        .await
+        .into_parts();
+    assert_eq!(
+        oolong_page["data"]["skus"][0]["id"], product_id,
+        "its one SKU"
+    );
     // Its cover was removed after an order captured it: the order still shows it.
     let cup = "/media/6ecf40d2017914d60c107e8320d152044b369801156a36623aca588ba9daa9e5.jpg";
     let tea = "/media/b8aab0e04bd9123dd51f76b72d5979aa65d333f559436a468131c4572121b2fb.png";

@@ -361,8 +361,10 @@ async fn an_order_that_outlives_its_deadline_after_committing_is_answered_to_the
                 category: String::new(),
                 price_cents: 500,
                 limit_per_user: None,
+                specs: Vec::new(),
+                skus: Vec::new(),
             },
-            10,
+            &[10],
             &Default::default(),
         )
         .await

@@ -22,7 +22,7 @@ const CUP: &[u8] = include_bytes!("../fixtures/cup.jpg");
 const POT: &[u8] = include_bytes!("../fixtures/pot.webp");
 
 /// An app in dev mode whose images go to files in a directory of its own.
-async fn app_with_local_images() -> (TestApp, TempDir) {
+pub(crate) async fn app_with_local_images() -> (TestApp, TempDir) {
     let dir = tempfile::tempdir().expect("a media directory");
     let store = MediaStore::local(dir.path()).expect("the local store");
     (app_with(store, None).await, dir)

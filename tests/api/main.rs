@@ -52,6 +52,7 @@ mod retention;
 mod serve;
 mod shipping_kill;
 mod shipping_uploads;
+mod skus;
 mod slow_clients;
 mod support;
 mod text_hygiene;

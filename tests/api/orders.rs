@@ -116,7 +116,8 @@ async fn an_order_whose_second_product_is_short_writes_nothing() {
     assert_eq!(body["code"], 40901);
     assert_eq!(
         body["data"]["shortages"],
-        json!([{"product_id": short, "name": "Short", "requested": 3, "available": 1}])
+        json!([{"product_id": short, "sku_id": short, "name": "Short", "spec": {},
+                 "requested": 3, "available": 1}])
     );
     assert_eq!(
         app.stock(plenty).await.available(),
@@ -146,8 +147,8 @@ async fn a_placed_order_shows_its_lines_prices_and_total() {
     assert_eq!(order["total_cents"], 2 * 1_250 + 300);
     assert_eq!(
         order["lines"][0],
-        json!({"product_id": tea, "name": "Tea", "unit_price_cents": 1_250, "quantity": 2,
-               "image": null})
+        json!({"product_id": tea, "sku_id": tea, "name": "Tea", "spec": {},
+               "unit_price_cents": 1_250, "quantity": 2, "image": null})
     );
     assert_eq!(order["address"], address());
     assert!(order["expires_at"].as_str() > order["created_at"].as_str());

@@ -270,7 +270,9 @@ fn placed(user: &str, product: Uuid, quantity: i64, minutes: i64) -> OrderEvent 
         user_id: user.to_owned(),
         lines: vec![OrderLine {
             product_id: product,
+            sku_id: product,
             name: "Oolong".to_owned(),
+            spec: Default::default(),
             unit_price_cents: 4800,
             quantity,
             image: None,

@@ -12,43 +12,14 @@ use projections::Projector;
 use projections::rebuild::rebuild;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::support::read_models::{read_models, rebuilt};
 use crate::support::{TestApp, spawn_app};
-
-/// Every read model table, whole, in a stable order.
-async fn read_models(pool: &PgPool) -> Vec<Vec<Value>> {
-    let mut tables = Vec::new();
-    for (table, key) in [
-        ("product_catalog", "product_id"),
-        ("daily_sales", "day"),
-        ("order_views", "order_id"),
-        ("order_counts", "user_id, status"),
-        ("payment_ledger", "kind, reference"),
-    ] {
-        let rows: Vec<Value> =
-            sqlx::query_scalar(&format!("SELECT to_jsonb(t) FROM {table} t ORDER BY {key}"))
-                .fetch_all(pool)
-                .await
-                .expect("read table");
-        tables.push(rows);
-    }
-    tables
-}
 
 /// Waits (bounded) until every projection has applied every event.
 async fn settle(app: &TestApp) {
     crate::support::settle(&app.pool).await;
-}
-
-/// Every read model as a blue/green rebuild from position zero makes it.
-async fn rebuilt(app: &TestApp) -> Vec<Vec<Value>> {
-    let projector = Projector::new(app.pool.clone(), projections::all());
-    for name in ["catalog", "daily_sales", "orders", "payments"] {
-        rebuild(&projector, name, |_| {}).await.expect("rebuild");
-    }
-    read_models(&app.pool).await
 }
 
 /// A random mix of orders, cancellations, payments and restocks from many clients.

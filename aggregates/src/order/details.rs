@@ -5,18 +5,56 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// One product of an order, with the name, unit price and cover image captured when it
-/// was placed.
+use crate::product::SpecValues;
+
+/// One SKU of an order, with the product's name and the SKU's unit price, spec and
+/// picture captured when it was placed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredLine")]
 pub struct OrderLine {
     pub product_id: Uuid,
+    /// The SKU whose stock the line holds; the product's id for a product without specs.
+    pub sku_id: Uuid,
     pub name: String,
+    /// The SKU's values (`{"尺码": "M"}`); empty for a product without specs.
+    #[serde(skip_serializing_if = "SpecValues::is_empty")]
+    pub spec: SpecValues,
     pub unit_price_cents: i64,
     pub quantity: i64,
-    /// The media key of the product's cover then; absent when it had no image (and in
-    /// orders placed before images existed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The media key of the SKU's picture (or else the product's cover) then; absent when
+    /// it had none (and in orders placed before images existed).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+}
+
+/// A line as stored anywhere: events are upcast, but read-model rows and snapshots
+/// written before SKUs existed name none — their SKU is the product.
+#[derive(Deserialize)]
+struct StoredLine {
+    product_id: Uuid,
+    #[serde(default)]
+    sku_id: Option<Uuid>,
+    name: String,
+    #[serde(default)]
+    spec: SpecValues,
+    unit_price_cents: i64,
+    quantity: i64,
+    #[serde(default)]
+    image: Option<String>,
+}
+
+impl From<StoredLine> for OrderLine {
+    fn from(line: StoredLine) -> Self {
+        Self {
+            product_id: line.product_id,
+            sku_id: line.sku_id.unwrap_or(line.product_id),
+            name: line.name,
+            spec: line.spec,
+            unit_price_cents: line.unit_price_cents,
+            quantity: line.quantity,
+            image: line.image,
+        }
+    }
 }
 
 /// Where the order is delivered.

@@ -8,7 +8,8 @@ use super::{
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderEvent {
-    /// Version 2 adds `limits_counted`.
+    /// Version 2 adds `limits_counted`; version 3 names each line's `sku_id` (and
+    /// `spec`, when the product has specs).
     OrderPlaced {
         user_id: String,
         lines: Vec<OrderLine>,
@@ -175,7 +176,8 @@ impl DomainEvent for OrderEvent {
 
     fn event_version(&self) -> String {
         match self {
-            Self::OrderPlaced { .. } | Self::OrderShipped { .. } => "2",
+            Self::OrderPlaced { .. } => "3",
+            Self::OrderShipped { .. } => "2",
             _ => "1",
         }
         .to_owned()

@@ -21,7 +21,9 @@ fn at(minute: u32) -> DateTime<Utc> {
 fn line(n: u128, unit_price_cents: i64, quantity: i64) -> OrderLine {
     OrderLine {
         product_id: Uuid::from_u128(n),
+        sku_id: Uuid::from_u128(n),
         name: format!("product {n}"),
+        spec: Default::default(),
         unit_price_cents,
         quantity,
         image: None,

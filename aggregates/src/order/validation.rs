@@ -36,9 +36,9 @@ pub fn validate(order: &NewOrder) -> Result<i64, OrderError> {
                 format!("must be between 1 and {MAX_QUANTITY}"),
             ));
         }
-        if !seen.insert(line.product_id) {
+        if !seen.insert(line.sku_id) {
             errors.push(FieldError::new(
-                format!("lines[{i}].product_id"),
+                format!("lines[{i}].sku_id"),
                 "appears in more than one line",
             ));
         }

@@ -1,4 +1,7 @@
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::skus::{NewSku, SkuChanges, Spec};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProductCommand {
@@ -14,6 +17,15 @@ pub enum ProductCommand {
     RemoveImage {
         key: String,
     },
+    /// Adds a SKU to a product with specs; its stock is a Stock stream of its own.
+    AddSku(NewSku),
+    /// Changes one SKU's price, on-sale flag or picture. The one SKU of a product without
+    /// specs (its id is `product_id`) is the product: its price and on-sale flag change.
+    ChangeSku {
+        product_id: Uuid,
+        sku_id: Uuid,
+        changes: SkuChanges,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,8 +34,13 @@ pub struct NewProduct {
     pub description: String,
     pub category: String,
     pub price_cents: i64,
-    /// Most units one shopper may hold in orders not cancelled; `None`: no limit.
+    /// Most units one shopper may hold in orders not cancelled (across its SKUs);
+    /// `None`: no limit.
     pub limit_per_user: Option<i64>,
+    /// Empty for a product sold as one SKU (at `price_cents`); otherwise its dimensions,
+    /// and `skus` the combinations offered (`price_cents` is then unused).
+    pub specs: Vec<Spec>,
+    pub skus: Vec<NewSku>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

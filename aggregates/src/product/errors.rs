@@ -10,6 +10,8 @@ pub enum ProductError {
     TooManyImages { max: usize },
     #[error("the product has no such image")]
     ImageNotFound,
+    #[error("the product has no such SKU")]
+    SkuNotFound,
     #[error("invalid product: {}", crate::describe(.0))]
     Invalid(Vec<FieldError>),
 }

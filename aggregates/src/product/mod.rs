@@ -1,8 +1,10 @@
 //! Product: an item of the catalog — what it is called, what it costs, whether it sells.
 
 mod commands;
+mod decide;
 mod errors;
 mod events;
+mod skus;
 #[cfg(test)]
 mod tests;
 
@@ -10,11 +12,15 @@ use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
 
-use crate::FieldError;
 use crate::text::TextRule;
 pub use commands::{NewProduct, ProductChanges, ProductCommand};
 pub use errors::ProductError;
 pub use events::ProductEvent;
+pub use skus::{
+    MAX_SKUS, MAX_SPEC_VALUES, MAX_SPECS, NewSku, SKU_CODE, SPEC_TEXT, Sku, SkuChanges, Spec,
+    SpecValues,
+};
+use uuid::Uuid;
 
 /// Longest product name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -43,14 +49,22 @@ pub struct Product {
     pub name: String,
     pub description: String,
     pub category: String,
+    /// A product without specs: its price. With specs: its SKUs' lowest price.
     pub price_cents: i64,
     pub on_sale: bool,
-    /// Most units one shopper may hold in orders not cancelled; `None`: no limit.
+    /// Most units one shopper may hold in orders not cancelled, across its SKUs; `None`:
+    /// no limit.
     #[serde(default)]
     pub limit_per_user: Option<i64>,
     /// Media keys of its images, cover first.
     #[serde(default)]
     pub images: Vec<String>,
+    /// Empty: the product is its one SKU.
+    #[serde(default)]
+    pub specs: Vec<Spec>,
+    /// The SKUs of a product with specs, in the order they were added.
+    #[serde(default)]
+    pub skus: Vec<Sku>,
 }
 
 impl Aggregate for Product {
@@ -66,57 +80,13 @@ impl Aggregate for Product {
         _: &(),
         sink: &EventSink<Self>,
     ) -> Result<(), ProductError> {
-        let event = match command {
-            ProductCommand::CreateProduct(new) => {
-                if self.created {
-                    return Err(ProductError::AlreadyExists);
-                }
-                validate(
-                    &new.name,
-                    &new.description,
-                    &new.category,
-                    new.price_cents,
-                    new.limit_per_user,
-                )?;
-                ProductEvent::ProductCreated {
-                    name: new.name,
-                    description: new.description,
-                    category: new.category,
-                    price_cents: new.price_cents,
-                    limit_per_user: new.limit_per_user,
-                }
-            }
-            ProductCommand::UpdateProduct(changes) => {
-                if !self.created {
-                    return Err(ProductError::NotFound);
-                }
-                let updated = ProductEvent::ProductUpdated {
-                    name: changes.name.unwrap_or_else(|| self.name.clone()),
-                    description: changes
-                        .description
-                        .unwrap_or_else(|| self.description.clone()),
-                    category: changes.category.unwrap_or_else(|| self.category.clone()),
-                    price_cents: changes.price_cents.unwrap_or(self.price_cents),
-                    on_sale: changes.on_sale.unwrap_or(self.on_sale),
-                    limit_per_user: changes.limit_per_user.unwrap_or(self.limit_per_user),
-                };
-                if let ProductEvent::ProductUpdated {
-                    name,
-                    description,
-                    category,
-                    price_cents,
-                    limit_per_user,
-                    ..
-                } = &updated
-                {
-                    validate(name, description, category, *price_cents, *limit_per_user)?;
-                }
-                updated
-            }
+        if !self.created && !matches!(command, ProductCommand::CreateProduct(_)) {
+            return Err(ProductError::NotFound);
+        }
+        let events = match command {
+            ProductCommand::CreateProduct(new) => self.create(new)?,
+            ProductCommand::UpdateProduct(changes) => vec![self.update(changes)?],
             ProductCommand::AddImage { key } => {
-                if !self.created {
-                    return Err(ProductError::NotFound);
-                }
                 let mut errors = Vec::new();
                 IMAGE_KEY.check_into("key", &key, &mut errors);
                 if !errors.is_empty() {
@@ -130,20 +100,25 @@ impl Aggregate for Product {
                 }
                 let mut images = self.images.clone();
                 images.push(key.clone());
-                ProductEvent::ProductImageAdded { key, images }
+                vec![ProductEvent::ProductImageAdded { key, images }]
             }
             ProductCommand::RemoveImage { key } => {
-                if !self.created {
-                    return Err(ProductError::NotFound);
-                }
                 if !self.images.contains(&key) {
                     return Err(ProductError::ImageNotFound);
                 }
                 let images = self.images.iter().filter(|k| **k != key).cloned().collect();
-                ProductEvent::ProductImageRemoved { key, images }
+                vec![ProductEvent::ProductImageRemoved { key, images }]
             }
+            ProductCommand::AddSku(sku) => vec![self.add_sku(sku)?],
+            ProductCommand::ChangeSku {
+                product_id,
+                sku_id,
+                changes,
+            } => self.change_sku(product_id, sku_id, changes)?,
         };
-        sink.write(event, self).await;
+        for event in events {
+            sink.write(event, self).await;
+        }
         Ok(())
     }
 
@@ -164,7 +139,7 @@ impl Aggregate for Product {
                     price_cents,
                     on_sale: true,
                     limit_per_user,
-                    images: Vec::new(),
+                    ..Self::default()
                 };
             }
             ProductEvent::ProductUpdated {
@@ -184,6 +159,38 @@ impl Aggregate for Product {
             }
             ProductEvent::ProductImageAdded { images, .. }
             | ProductEvent::ProductImageRemoved { images, .. } => self.images = images,
+            ProductEvent::SkuAdded {
+                sku_id,
+                spec,
+                price_cents,
+                code,
+                image,
+                specs,
+            } => {
+                self.specs = specs;
+                self.skus.push(Sku {
+                    id: sku_id,
+                    spec,
+                    price_cents,
+                    on_sale: true,
+                    image,
+                    code,
+                });
+                self.price_cents = self.lowest_price();
+            }
+            ProductEvent::SkuChanged {
+                sku_id,
+                price_cents,
+                on_sale,
+                image,
+            } => {
+                if let Some(sku) = self.skus.iter_mut().find(|s| s.id == sku_id) {
+                    sku.price_cents = price_cents;
+                    sku.on_sale = on_sale;
+                    sku.image = image;
+                }
+                self.price_cents = self.lowest_price();
+            }
         }
     }
 }
@@ -193,32 +200,52 @@ impl Product {
     pub fn cover(&self) -> Option<&str> {
         self.images.first().map(String::as_str)
     }
-}
 
-/// Every field problem at once, so a form can show them all.
-fn validate(
-    name: &str,
-    description: &str,
-    category: &str,
-    price_cents: i64,
-    limit_per_user: Option<i64>,
-) -> Result<(), ProductError> {
-    let mut errors = Vec::new();
-    NAME.check_into("name", name, &mut errors);
-    DESCRIPTION.check_into("description", description, &mut errors);
-    CATEGORY.check_into("category", category, &mut errors);
-    if price_cents < 0 {
-        errors.push(FieldError::new("price_cents", "must be ≥ 0"));
+    /// Whether it sells in variants (otherwise it is its one SKU).
+    pub fn has_specs(&self) -> bool {
+        !self.specs.is_empty()
     }
-    if limit_per_user.is_some_and(|limit| limit < 1) {
-        errors.push(FieldError::new(
-            "limit_per_user",
-            "must be ≥ 1, or null for no limit",
-        ));
+
+    /// Every SKU it sells; a product without specs is its one SKU, `product_id`.
+    pub fn skus(&self, product_id: Uuid) -> Vec<Sku> {
+        if self.has_specs() {
+            self.skus.clone()
+        } else {
+            vec![Sku {
+                id: product_id,
+                spec: SpecValues::new(),
+                price_cents: self.price_cents,
+                on_sale: self.on_sale,
+                image: None,
+                code: String::new(),
+            }]
+        }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ProductError::Invalid(errors))
+
+    /// The SKU `sku_id` of this product (`product_id`), if it has it.
+    pub fn sku(&self, product_id: Uuid, sku_id: Uuid) -> Option<Sku> {
+        self.skus(product_id).into_iter().find(|s| s.id == sku_id)
+    }
+
+    /// The SKU a line that names none means: the product's only one; `None` when it
+    /// has several (the shopper must pick).
+    pub fn only_sku(&self, product_id: Uuid) -> Option<Uuid> {
+        match self.skus(product_id).as_slice() {
+            [only] => Some(only.id),
+            _ => None,
+        }
+    }
+
+    /// The lowest price among the SKUs on sale (among all of them when none is).
+    fn lowest_price(&self) -> i64 {
+        let on_sale = self
+            .skus
+            .iter()
+            .filter(|s| s.on_sale)
+            .map(|s| s.price_cents);
+        on_sale
+            .min()
+            .or_else(|| self.skus.iter().map(|s| s.price_cents).min())
+            .unwrap_or(self.price_cents)
     }
 }

@@ -1,6 +1,7 @@
 use cqrs_es::test::TestFramework;
 
 use super::*;
+use crate::FieldError;
 
 type ProductTest = TestFramework<Product>;
 
@@ -11,6 +12,8 @@ fn tea() -> NewProduct {
         category: "tea".into(),
         price_cents: 4_800,
         limit_per_user: None,
+        specs: Vec::new(),
+        skus: Vec::new(),
     }
 }
 
@@ -50,6 +53,8 @@ fn every_invalid_field_is_named() {
             category: "x".repeat(51),
             price_cents: -1,
             limit_per_user: Some(0),
+            specs: Vec::new(),
+            skus: Vec::new(),
         }))
         .then_expect_error(ProductError::Invalid(vec![
             FieldError::new("name", "must not be empty"),
@@ -126,6 +131,8 @@ fn a_description_may_span_lines_but_a_name_or_category_may_not() {
             category: "tea\r\n".into(),
             price_cents: 4_800,
             limit_per_user: None,
+            specs: Vec::new(),
+            skus: Vec::new(),
         }))
         .then_expect_error(ProductError::Invalid(vec![
             FieldError::new(
@@ -304,3 +311,5 @@ fn a_key_with_a_control_character_is_refused() {
             "must not contain control characters (U+0000 at character 2)",
         )]));
 }
+
+mod skus;

@@ -2,15 +2,19 @@
 //! (on hand, reserved, available) — `GET /products` and `GET /products/{id}`.
 //!
 //! Product and Stock are two streams; each row keeps the last applied sequence of both,
-//! so either kind of event applied again changes nothing.
+//! so either kind of event applied again changes nothing. A product with specs has a row
+//! per SKU in `product_skus` (see [`skus`]); its own row then carries the SKUs' price
+//! range and stock totals.
 
 pub mod query;
+mod skus;
 
 use std::collections::BTreeMap;
 
 use aggregates::product::{Product, ProductEvent};
 use aggregates::stock::{Stock, StockEvent};
 use cqrs_es::Aggregate;
+use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -34,6 +38,8 @@ struct ProductChange {
     limit_per_user: Option<i64>,
     /// The images after the batch's last image event, if it has one.
     images: Option<Vec<String>>,
+    /// The specs after the batch's last SKU event, if it has one.
+    specs: Option<Value>,
     on_hand_delta: i64,
     reserved_delta: i64,
     product_version: i64,
@@ -70,6 +76,11 @@ impl ProductChange {
                 self.images = Some(images);
                 return;
             }
+            ProductEvent::SkuAdded { specs, .. } => {
+                self.specs = Some(json!(specs));
+                return;
+            }
+            ProductEvent::SkuChanged { .. } => return,
         };
         self.fields = true;
         self.name = Some(name);
@@ -97,7 +108,7 @@ impl Projection for ProductCatalog {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["product_catalog"]
+        &["product_catalog", "product_skus"]
     }
 
     async fn apply(
@@ -107,6 +118,7 @@ impl Projection for ProductCatalog {
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
         let mut changes: BTreeMap<Uuid, ProductChange> = BTreeMap::new();
+        let mut sku_changes = skus::SkuChanges::default();
         for event in events {
             let is_product = event.aggregate_type == Product::TYPE;
             if !is_product && event.aggregate_type != Stock::TYPE {
@@ -116,7 +128,9 @@ impl Projection for ProductCatalog {
                 .map_err(|err| ProjectionError::unreadable(event, err))?;
             let change = changes.entry(id).or_default();
             if is_product {
-                change.fold_product(decode(event)?);
+                let product_event: ProductEvent = decode(event)?;
+                sku_changes.fold(id, event.sequence, &product_event);
+                change.fold_product(product_event);
                 change.product_version = event.sequence;
             } else {
                 change.fold_stock(&decode(event)?);
@@ -126,10 +140,21 @@ impl Projection for ProductCatalog {
         if changes.is_empty() {
             return Ok(());
         }
+        let stock_moves: Vec<skus::StockMove> = changes
+            .iter()
+            .filter(|(_, change)| change.stock_version > 0)
+            .map(|(id, change)| skus::StockMove {
+                stream: *id,
+                on_hand: change.on_hand_delta,
+                reserved: change.reserved_delta,
+                version: change.stock_version,
+            })
+            .collect();
         let mut ids = Vec::new();
         let mut created = Vec::new();
         let mut fields = Vec::new();
         let mut images = Vec::new();
+        let mut specs = Vec::new();
         let mut names = Vec::new();
         let mut descriptions = Vec::new();
         let mut categories = Vec::new();
@@ -145,6 +170,7 @@ impl Projection for ProductCatalog {
             created.push(change.created);
             fields.push(change.fields);
             images.push(change.images.map(sqlx::types::Json));
+            specs.push(change.specs);
             names.push(change.name);
             descriptions.push(change.description);
             categories.push(change.category);
@@ -164,17 +190,18 @@ impl Projection for ProductCatalog {
                 SELECT * FROM unnest($1::uuid[], $2::bool[], $3::text[], $4::text[], $5::text[],
                                      $6::bigint[], $7::bool[], $8::bigint[], $9::bigint[],
                                      $10::bigint[], $11::bigint[], $12::bigint[], $13::bool[],
-                                     $14::jsonb[])
+                                     $14::jsonb[], $15::jsonb[])
                     AS c(product_id, created, name, description, category, price_cents, on_sale,
                          on_hand, reserved, product_version, stock_version, limit_per_user,
-                         fields, images)
+                         fields, images, specs)
              ), inserted AS (
                 INSERT INTO {table} (product_id, name, description, category, price_cents,
-                                     on_sale, on_hand, reserved, product_version, stock_version,
-                                     limit_per_user, images)
-                SELECT product_id, name, description, category, price_cents, on_sale, on_hand,
-                       reserved, product_version, stock_version, limit_per_user,
-                       coalesce(images, '[]')
+                                     price_max_cents, on_sale, on_hand, reserved,
+                                     product_version, stock_version, limit_per_user, images,
+                                     specs)
+                SELECT product_id, name, description, category, price_cents, price_cents,
+                       on_sale, on_hand, reserved, product_version, stock_version,
+                       limit_per_user, coalesce(images, '[]'), coalesce(specs, '[]')
                   FROM c WHERE created
                 ON CONFLICT (product_id) DO NOTHING
              )
@@ -185,6 +212,10 @@ impl Projection for ProductCatalog {
                 category = CASE WHEN c.product_version > p.product_version AND c.fields THEN c.category ELSE p.category END,
                 price_cents = CASE WHEN c.product_version > p.product_version AND c.fields
                                    THEN c.price_cents ELSE p.price_cents END,
+                price_max_cents = CASE WHEN c.product_version > p.product_version AND c.fields
+                                       THEN c.price_cents ELSE p.price_max_cents END,
+                specs = CASE WHEN c.product_version > p.product_version AND c.specs IS NOT NULL
+                             THEN c.specs ELSE p.specs END,
                 on_sale = CASE WHEN c.product_version > p.product_version AND c.fields THEN c.on_sale ELSE p.on_sale END,
                 limit_per_user = CASE WHEN c.product_version > p.product_version AND c.fields
                                       THEN c.limit_per_user ELSE p.limit_per_user END,
@@ -214,8 +245,14 @@ impl Projection for ProductCatalog {
             .bind(&limits)
             .bind(&fields)
             .bind(&images)
-            .execute(conn)
+            .bind(&specs)
+            .execute(&mut *conn)
             .await?;
+        // A SKU's rows after its product's (a SKU's stock after the SKU): each statement
+        // sees the one before.
+        sku_changes.apply(&mut *conn, target).await?;
+        skus::apply_stock_moves(&mut *conn, target, &stock_moves).await?;
+        sku_changes.summarize(conn, target).await?;
         Ok(())
     }
 }

@@ -1,5 +1,5 @@
 //! Pass 3, across streams, in SQL (the database sorts and spills; memory here stays flat):
-//! every order line was reserved exactly, and the order's fate moved that reservation —
+//! every order line was reserved exactly on its SKU's stock, and the order's fate moved that reservation —
 //! released if it was cancelled, sold if it was paid, still held otherwise; its units
 //! returned once if its payment was refunded before it shipped, never otherwise; and no
 //! stock moved for an order line that does not exist. Payloads are read through
@@ -10,17 +10,19 @@ use sqlx::{PgPool, Row};
 use super::{Failure, Findings};
 use crate::audit::{READABLE_PAYLOAD, STOCK_ORDER_ID};
 
-/// The mismatching (order, product) pairs, first 100 by position; `{stock_order_id}` is
+/// The mismatching (order, SKU) pairs, first 100 by position; `{stock_order_id}` is
 /// [`STOCK_ORDER_ID`], `{events}` the events with [`READABLE_PAYLOAD`] as their payload.
 const MISMATCHES: &str = "
 WITH placed AS (
-    SELECT e.aggregate_id AS order_id, l ->> 'product_id' AS product_id,
+    SELECT e.aggregate_id AS order_id,
+           -- A line written before SKUs (version 1 or 2) holds its product's one SKU.
+           coalesce(l ->> 'sku_id', l ->> 'product_id') AS sku_id,
            (l ->> 'quantity')::bigint AS quantity, e.global_position AS position
       FROM {events} e, json_array_elements(e.payload -> 'OrderPlaced' -> 'lines') l
      WHERE e.aggregate_type = 'Order' AND e.event_type = 'OrderPlaced'
 ), moves AS (
     SELECT {stock_order_id} AS order_id,
-           aggregate_id AS product_id,
+           aggregate_id AS sku_id,
            sum((payload -> 'StockReserved' ->> 'quantity')::bigint)::bigint AS reserved,
            sum((payload -> 'StockReleased' ->> 'quantity')::bigint)::bigint AS released,
            sum((payload -> 'StockSold' ->> 'quantity')::bigint)::bigint AS sold,
@@ -41,14 +43,14 @@ WITH placed AS (
      GROUP BY 1
 )
 SELECT coalesce(p.order_id, m.order_id) AS order_id,
-       coalesce(p.product_id, m.product_id) AS product_id,
+       coalesce(p.sku_id, m.sku_id) AS sku_id,
        p.quantity, coalesce(m.reserved, 0) AS reserved, coalesce(m.released, 0) AS released,
        coalesce(m.sold, 0) AS sold, coalesce(m.returned, 0) AS returned,
        coalesce(f.paid, false) AS paid,
        coalesce(f.cancelled, false) AS cancelled,
        coalesce(m.position, p.position) AS position
   FROM placed p
-  FULL JOIN moves m ON m.order_id = p.order_id AND m.product_id = p.product_id
+  FULL JOIN moves m ON m.order_id = p.order_id AND m.sku_id = p.sku_id
   LEFT JOIN fate f ON f.order_id = coalesce(p.order_id, m.order_id)
  WHERE p.quantity IS NULL
     OR coalesce(m.reserved, 0) <> p.quantity
@@ -71,7 +73,7 @@ pub async fn check(pool: &PgPool, findings: &mut Findings) -> Result<(), sqlx::E
         .replace("{events}", &events);
     for row in sqlx::query(&sql).fetch_all(pool).await? {
         let order_id: String = row.try_get("order_id")?;
-        let product_id: String = row.try_get("product_id")?;
+        let sku_id: String = row.try_get("sku_id")?;
         let placed: Option<i64> = row.try_get("quantity")?;
         let (reserved, released, sold, returned): (i64, i64, i64, i64) = (
             row.try_get("reserved")?,
@@ -90,7 +92,7 @@ pub async fn check(pool: &PgPool, findings: &mut Findings) -> Result<(), sqlx::E
             position: row.try_get("position")?,
             stream: Some(format!("Order/{order_id}")),
             message: format!(
-                "product {product_id}: {ordered}, reserved {reserved}, released {released}, \
+                "SKU {sku_id}: {ordered}, reserved {reserved}, released {released}, \
                  sold {sold}, returned {returned}, order {fate}"
             ),
         });

@@ -63,6 +63,30 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     }
 }
 
+/// The `{id}` and `{sku_id}` of a SKU's path: anything but UUIDs is a 400 naming which.
+#[derive(Debug, Clone, Copy)]
+pub struct SkuPath {
+    pub product_id: Uuid,
+    pub sku_id: Uuid,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SkuPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((id, sku_id)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::malformed_field("id", "must be a UUID"))?;
+        let uuid = |field: &str, raw: &str| {
+            Uuid::parse_str(raw).map_err(|_| ApiError::malformed_field(field, "must be a UUID"))
+        };
+        Ok(Self {
+            product_id: uuid("id", &id)?,
+            sku_id: uuid("sku_id", &sku_id)?,
+        })
+    }
+}
+
 /// A filter's value if it names one of `allowed`; empty or absent is no filter.
 pub fn one_of<'v>(
     field: &str,

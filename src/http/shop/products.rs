@@ -16,7 +16,8 @@ use crate::http::extract::params::{IdPath, QueryRules, ValidQuery};
 use crate::http::schemas::text_schema;
 use crate::media::MediaUrls;
 use crate::state::AppState;
-use projections::catalog::query::{CatalogFilter, CatalogRow};
+use aggregates::product::{Spec, SpecValues};
+use projections::catalog::query::{CatalogFilter, CatalogRow, SkuRow};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -24,20 +25,65 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_product))
 }
 
-/// A product as shoppers see it.
+/// A product as shoppers see it in a list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CatalogItem {
     pub id: Uuid,
     pub name: String,
     pub description: String,
     pub category: String,
+    /// The lowest price of its SKUs on sale (a product without specs: its price).
     pub price_cents: i64,
+    /// The highest: a product with specs shows "¥59 – ¥79".
+    pub price_max_cents: i64,
+    /// Units that can be ordered, over all its SKUs.
     pub available: i64,
     pub on_sale: bool,
     /// Most units one shopper may hold in orders not cancelled; null: no limit.
     pub limit_per_user: Option<i64>,
     /// Image URLs, the cover first.
     pub images: Vec<String>,
+}
+
+/// One product as a shopper's product page shows it: with its specs and every SKU, for a
+/// variant picker.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CatalogProduct {
+    #[serde(flatten)]
+    pub item: CatalogItem,
+    /// Its dimensions and their values in display order; empty for a product without
+    /// specs.
+    #[schema(value_type = Vec<crate::http::views::product::SpecSchema>)]
+    pub specs: Vec<Spec>,
+    /// Every SKU; a product without specs has one, whose id is the product's.
+    pub skus: Vec<CatalogSku>,
+}
+
+/// One SKU as shoppers see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CatalogSku {
+    pub id: Uuid,
+    /// A value for each spec, by spec name.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    pub spec: SpecValues,
+    pub price_cents: i64,
+    pub available: i64,
+    pub on_sale: bool,
+    /// URL of its picture; null: the product's cover.
+    pub image: Option<String>,
+}
+
+impl CatalogSku {
+    fn new(row: SkuRow, urls: &MediaUrls) -> Self {
+        Self {
+            image: row.image.as_deref().map(|key| urls.url(key)),
+            id: row.sku_id,
+            spec: row.spec.0,
+            price_cents: row.price_cents,
+            available: row.available,
+            on_sale: row.on_sale,
+        }
+    }
 }
 
 impl CatalogItem {
@@ -49,6 +95,7 @@ impl CatalogItem {
             description: row.description,
             category: row.category,
             price_cents: row.price_cents,
+            price_max_cents: row.price_max_cents,
             available: row.available,
             on_sale: row.on_sale,
             limit_per_user: row.limit_per_user,
@@ -122,21 +169,27 @@ async fn list_products(
     Ok(Success::ok(Page::new(list, total, paging)))
 }
 
-/// One product; no token needed.
+/// One product with its specs and SKUs; no token needed.
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products",
     params(("id" = Uuid, Path, description = "the product")),
     responses(
-        (status = 200, description = "the product", body = Envelope<CatalogItem>),
+        (status = 200, description = "the product", body = Envelope<CatalogProduct>),
         (status = 404, description = "no such product (40400)", body = ErrorBody),
     ))]
 async fn get_product(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-) -> Result<Success<CatalogItem>, ApiError> {
-    state
-        .reads
-        .product(id)
-        .await?
-        .map(|row| Success::ok(CatalogItem::new(row, &state.media_urls)))
-        .ok_or_else(|| ApiError::not_found("product"))
+) -> Result<Success<CatalogProduct>, ApiError> {
+    let Some((row, skus)) = state.reads.product_with_skus(id).await? else {
+        return Err(ApiError::not_found("product"));
+    };
+    let urls = &state.media_urls;
+    Ok(Success::ok(CatalogProduct {
+        specs: row.specs.0.clone(),
+        skus: skus
+            .into_iter()
+            .map(|sku| CatalogSku::new(sku, urls))
+            .collect(),
+        item: CatalogItem::new(row, urls),
+    }))
 }

@@ -13,6 +13,8 @@ use crate::http::views::order::OrderView;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StockAsOf {
     pub product_id: Uuid,
+    /// The SKU whose stock it is (the product's id for a product without specs).
+    pub sku_id: Uuid,
     pub version: i64,
     pub on_hand: i64,
     pub reserved: i64,

@@ -46,18 +46,23 @@ pub struct OrderView {
     pub refunded_at: Option<DateTime<Utc>>,
 }
 
-/// One product of an order, as it was when the order was placed.
+/// One SKU of an order, as it was when the order was placed.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = OrderLine)]
 pub struct LineView {
     pub product_id: Uuid,
+    /// The SKU it holds (the product's id for a product without specs).
+    pub sku_id: Uuid,
     /// The product's name when the order was placed.
     pub name: String,
-    /// The unit price when the order was placed.
+    /// The SKU's values (`{"size": "M"}`); empty for a product without specs.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    pub spec: aggregates::product::SpecValues,
+    /// The SKU's unit price when the order was placed.
     pub unit_price_cents: i64,
     pub quantity: i64,
-    /// The URL of the product's cover image when the order was placed; null when it had
-    /// none.
+    /// The URL of the SKU's picture (or else the product's cover) when the order was
+    /// placed; null when it had none.
     pub image: Option<String>,
 }
 
@@ -68,7 +73,9 @@ impl LineView {
             .map(|line| Self {
                 image: line.image.as_deref().map(|key| urls.url(key)),
                 product_id: line.product_id,
+                sku_id: line.sku_id,
                 name: line.name,
+                spec: line.spec,
                 unit_price_cents: line.unit_price_cents,
                 quantity: line.quantity,
             })

@@ -15,7 +15,7 @@ use aggregates::order::Order;
 use chrono::{DateTime, SubsecRound, Utc};
 
 pub(super) use batches::Queues;
-pub use placing::PlaceOrder;
+pub use placing::{LineRequest, PlaceOrder};
 
 /// Who asks for a change to an order: its owner may touch only their own orders.
 #[derive(Debug, Clone, Copy)]

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use aggregates::FieldError;
 use aggregates::order::{NewOrder, Order, OrderCommand, OrderLine};
-use aggregates::product::Product;
+use aggregates::product::{Product, Sku, SpecValues};
 use aggregates::stock::{Stock, StockCommand};
 use uuid::Uuid;
 
@@ -20,13 +20,22 @@ use crate::write::stream_slots::SlotGuard;
 use crate::write::{WriteError, WriteModel, Written};
 use aggregates::order::Address;
 
-/// A shopper's new order, as requested: products and quantities.
+/// A shopper's new order, as requested: SKUs and quantities.
 #[derive(Debug, Clone)]
 pub struct PlaceOrder {
     pub user_id: String,
-    pub lines: Vec<(Uuid, i64)>,
+    pub lines: Vec<LineRequest>,
     pub address: Address,
     pub remark: String,
+}
+
+/// One line as the shopper asks for it.
+#[derive(Debug, Clone, Copy)]
+pub struct LineRequest {
+    pub product_id: Uuid,
+    /// `None`: the product's only SKU (refused for a product with several).
+    pub sku_id: Option<Uuid>,
+    pub quantity: i64,
 }
 
 impl WriteModel {
@@ -44,11 +53,15 @@ impl WriteModel {
             lines: request
                 .lines
                 .iter()
-                .map(|&(product_id, quantity)| OrderLine {
-                    product_id,
+                .map(|line| OrderLine {
+                    product_id: line.product_id,
+                    // Until the catalog says which SKU a line without one means, the
+                    // product's id stands in (a product without specs is that SKU).
+                    sku_id: line.sku_id.unwrap_or(line.product_id),
                     name: String::new(),
+                    spec: SpecValues::new(),
                     unit_price_cents: 0,
-                    quantity,
+                    quantity: line.quantity,
                     image: None,
                 })
                 .collect(),
@@ -62,8 +75,10 @@ impl WriteModel {
             OrderCommand::PlaceOrder(unpriced.clone()),
         )
         .await?;
-        if unpriced.lines.len() == 1 {
-            return self.place_single_line(unpriced, metadata).await;
+        if let [line] = request.lines.as_slice() {
+            return self
+                .place_single_line(unpriced, line.sku_id.is_some(), metadata)
+                .await;
         }
 
         // The global lock order: the shopper, every product, then every stock.
@@ -72,29 +87,35 @@ impl WriteModel {
         // Read now, before the products and stocks are held: a read between deciding the
         // stocks and appending would widen the window another process can move them in.
         shopper.current(&self.store).await?;
-        let ids: Vec<String> = {
-            let mut ids: Vec<Uuid> = request.lines.iter().map(|(id, _)| *id).collect();
+        let product_ids: Vec<String> = {
+            let mut ids: Vec<Uuid> = request.lines.iter().map(|l| l.product_id).collect();
             ids.sort_unstable();
+            ids.dedup();
             ids.iter().map(Uuid::to_string).collect()
         };
-        let mut products = Vec::with_capacity(ids.len());
-        for id in &ids {
+        let mut products = Vec::with_capacity(product_ids.len());
+        for id in &product_ids {
             products.push(self.products.lock(id).await);
         }
-        let mut stocks = Vec::with_capacity(ids.len());
-        for id in &ids {
+        let named: Vec<bool> = request.lines.iter().map(|l| l.sku_id.is_some()).collect();
+        let (priced, limits) = self
+            .price_lines(unpriced, &named, &product_ids, &mut products)
+            .await?;
+        let mut stocks = Vec::with_capacity(priced.lines.len());
+        let mut sku_ids: Vec<String> = priced.lines.iter().map(|l| l.sku_id.to_string()).collect();
+        sku_ids.sort_unstable();
+        for id in &sku_ids {
             stocks.push(self.stocks.lock(id).await);
         }
 
         let order_id = Uuid::now_v7();
-        let (priced, limits) = self.price_lines(unpriced, &ids, &mut products).await?;
         let (order, order_events) =
             decide(&Order::default(), OrderCommand::PlaceOrder(priced)).await?;
         let reserve = |stock: &SlotGuard<Stock>| {
             let quantity = order
                 .lines
                 .iter()
-                .find(|line| line.product_id.to_string() == stock.aggregate_id())
+                .find(|line| line.sku_id.to_string() == stock.aggregate_id())
                 .map_or(0, |line| line.quantity);
             StockCommand::ReserveStock { order_id, quantity }
         };
@@ -137,11 +158,13 @@ impl WriteModel {
         }
     }
 
-    /// Fills in each line's name and unit price from the catalog, refusing unknown
-    /// and off-sale products by line; with each product's purchase limit.
+    /// Fills in each line's SKU, name, unit price, spec and picture from the catalog,
+    /// refusing unknown and off-sale products and SKUs by line; with each product's
+    /// purchase limit. `named[i]`: whether line `i` named its SKU.
     async fn price_lines(
         &self,
         mut order: NewOrder,
+        named: &[bool],
         ids: &[String],
         products: &mut [SlotGuard<Product>],
     ) -> Result<(NewOrder, BTreeMap<Uuid, Option<i64>>), WriteError> {
@@ -156,44 +179,90 @@ impl WriteModel {
         }
         let mut errors = Vec::new();
         for (i, line) in order.lines.iter_mut().enumerate() {
-            match sellable(i, catalog.get(&line.product_id.to_string())) {
-                Ok(product) => capture(line, product),
+            let product = catalog.get(&line.product_id.to_string());
+            match sellable(i, named[i], line, product) {
+                Ok((product, sku)) => capture(line, product, &sku),
                 Err(error) => errors.push(error),
             }
         }
-        if errors.is_empty() {
-            let limits = order
-                .lines
-                .iter()
-                .map(|line| {
-                    let product = catalog.get(&line.product_id.to_string());
-                    (line.product_id, product.and_then(|p| p.limit_per_user))
-                })
-                .collect();
-            Ok((order, limits))
-        } else {
-            Err(WriteError::Invalid(errors))
+        if !errors.is_empty() {
+            return Err(WriteError::Invalid(errors));
         }
+        let limits = order
+            .lines
+            .iter()
+            .map(|line| {
+                let product = catalog.get(&line.product_id.to_string());
+                (line.product_id, product.and_then(|p| p.limit_per_user))
+            })
+            .collect();
+        Ok((order, limits))
     }
 }
 
-/// What a line keeps of its product as it is when the order is placed: its name, unit
-/// price and cover image.
-pub(super) fn capture(line: &mut OrderLine, product: &Product) {
+/// What a line keeps of its SKU as it is when the order is placed: the product's name,
+/// the SKU's price, values and picture (or else the product's cover).
+pub(super) fn capture(line: &mut OrderLine, product: &Product, sku: &Sku) {
+    line.sku_id = sku.id;
     line.name.clone_from(&product.name);
-    line.unit_price_cents = product.price_cents;
-    line.image = product.cover().map(str::to_owned);
+    line.spec.clone_from(&sku.spec);
+    line.unit_price_cents = sku.price_cents;
+    line.image = sku
+        .image
+        .clone()
+        .or_else(|| product.cover().map(str::to_owned));
 }
 
-/// The product line `index` names, if it can be sold: known and on sale.
-pub(super) fn sellable(index: usize, product: Option<&Product>) -> Result<&Product, FieldError> {
-    let field = format!("lines[{index}].product_id");
-    match product {
-        Some(product) if product.created && product.on_sale => Ok(product),
-        Some(product) if product.created => Err(FieldError::new(
-            field,
+/// The product and SKU line `index` names, if they can be sold: known and on sale, and
+/// the SKU named unless the product has only one (`named`: whether the line named it).
+pub(super) fn sellable<'p>(
+    index: usize,
+    named: bool,
+    line: &OrderLine,
+    product: Option<&'p Product>,
+) -> Result<(&'p Product, Sku), FieldError> {
+    let product_field = format!("lines[{index}].product_id");
+    let sku_field = format!("lines[{index}].sku_id");
+    let product = match product {
+        Some(product) if product.created => product,
+        _ => return Err(FieldError::new(product_field, "no such product")),
+    };
+    if !product.on_sale {
+        return Err(FieldError::new(
+            product_field,
             format!("{} is not on sale", product.name),
-        )),
-        _ => Err(FieldError::new(field, "no such product")),
+        ));
     }
+    let sku_id = if named {
+        line.sku_id
+    } else {
+        product.only_sku(line.product_id).ok_or_else(|| {
+            FieldError::new(
+                sku_field.clone(),
+                format!(
+                    "required: {} comes in {} SKUs",
+                    product.name,
+                    product.skus.len()
+                ),
+            )
+        })?
+    };
+    let sku = product.sku(line.product_id, sku_id).ok_or_else(|| {
+        FieldError::new(
+            sku_field.clone(),
+            format!("{} has no such SKU", product.name),
+        )
+    })?;
+    if !sku.on_sale {
+        return Err(FieldError::new(
+            sku_field,
+            format!("{} {} is not on sale", product.name, spec_label(&sku.spec)),
+        ));
+    }
+    Ok((product, sku))
+}
+
+/// A SKU's values as a shopper reads them: `M, red`.
+pub fn spec_label(spec: &SpecValues) -> String {
+    spec.values().cloned().collect::<Vec<_>>().join(", ")
 }

@@ -91,16 +91,13 @@ impl WriteModel {
                         requested,
                         available,
                     }) => {
-                        let line = order
+                        if let Some(line) = order
                             .lines
                             .iter()
-                            .find(|line| line.product_id.to_string() == slot.aggregate_id());
-                        shortages.push(Shortage {
-                            product_id: line.map(|l| l.product_id).unwrap_or_default(),
-                            name: line.map(|l| l.name.clone()).unwrap_or_default(),
-                            requested,
-                            available,
-                        });
+                            .find(|line| line.sku_id.to_string() == slot.aggregate_id())
+                        {
+                            shortages.push(Shortage::of(line, requested, available));
+                        }
                         break;
                     }
                     Err(other) => return Err(other.into()),

@@ -35,12 +35,12 @@ impl StockMove {
         })
     }
 
-    /// The command for the line of `order` on the stock `product_id`: its quantity.
-    fn command(self, order_id: Uuid, order: &Order, product_id: &str) -> StockCommand {
+    /// The command for the line of `order` on the stock of `sku_id`: its quantity.
+    fn command(self, order_id: Uuid, order: &Order, sku_id: &str) -> StockCommand {
         let quantity = order
             .lines
             .iter()
-            .find(|line| line.product_id.to_string() == product_id)
+            .find(|line| line.sku_id.to_string() == sku_id)
             .map_or(0, |line| line.quantity);
         match self {
             Self::Release => StockCommand::ReleaseStock { order_id, quantity },
@@ -163,7 +163,7 @@ impl WriteModel {
                 let mut ids: Vec<String> = order
                     .lines
                     .iter()
-                    .map(|line| line.product_id.to_string())
+                    .map(|line| line.sku_id.to_string())
                     .collect();
                 ids.sort_unstable();
                 for id in &ids {

@@ -10,6 +10,7 @@ mod feed;
 pub mod held;
 mod ordo_process;
 pub mod paying;
+pub mod read_models;
 pub mod s3;
 mod test_app;
 pub mod wechat;

@@ -56,7 +56,7 @@ fn quantities_outside_one_to_999_are_named_by_line() {
 }
 
 #[test]
-fn a_product_may_appear_in_one_line_only() {
+fn a_sku_may_appear_in_one_line_only() {
     OrderTest::with(())
         .given_no_previous_events()
         .when(OrderCommand::PlaceOrder(new_order(vec![
@@ -64,9 +64,34 @@ fn a_product_may_appear_in_one_line_only() {
             line(1, 1, 2),
         ])))
         .then_expect_error(OrderError::Invalid(vec![FieldError::new(
-            "lines[1].product_id",
+            "lines[1].sku_id",
             "appears in more than one line",
         )]));
+}
+
+#[test]
+fn two_skus_of_one_product_are_two_lines() {
+    let small = line(1, 5_900, 1);
+    let large = OrderLine {
+        sku_id: Uuid::from_u128(2),
+        spec: [("size".to_owned(), "L".to_owned())].into(),
+        unit_price_cents: 6_900,
+        ..small.clone()
+    };
+    let placed = new_order(vec![small.clone(), large.clone()]);
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(OrderCommand::PlaceOrder(placed))
+        .then_expect_events(vec![OrderEvent::OrderPlaced {
+            user_id: "user-1".into(),
+            lines: vec![small, large],
+            total_cents: 12_800,
+            address: address(),
+            remark: String::new(),
+            placed_at: at(0),
+            expires_at: at(15),
+            limits_counted: true,
+        }]);
 }
 
 #[test]

@@ -41,8 +41,7 @@ async fn history(
     Ok(Success::ok(entries))
 }
 
-/// A product's stock at an instant.
-/// The order as it was at `as_of`, rebuilt from its events, with its products' stock.
+/// The order as it was at `as_of`, rebuilt from its events, with its SKUs' stock.
 #[utoipa::path(get, path = "/api/v1/admin/orders/{id}/state", tag = "audit",
     params(("id" = Uuid, Path, description = "the order"), AsOfQuery),
     responses(
@@ -71,8 +70,9 @@ async fn state_as_of(
         order: OrderView::of(id, order.state, &state.media_urls),
         stocks: stocks
             .into_iter()
-            .map(|(product_id, stock)| StockAsOf {
+            .map(|(product_id, sku_id, stock)| StockAsOf {
                 product_id,
+                sku_id,
                 version: stock.version,
                 on_hand: stock.state.on_hand(),
                 reserved: stock.state.reserved(),

@@ -1,9 +1,11 @@
 //! Catalog administration: products, their stock and their images.
 
 mod images;
+mod skus;
 mod stock;
 
-use aggregates::product::{NewProduct, ProductChanges};
+use aggregates::FieldError;
+use aggregates::product::{NewProduct, ProductChanges, Spec};
 use axum::extract::State;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -29,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_product))
         .routes(routes!(update_product))
         .merge(images::router())
+        .merge(skus::router())
         .merge(stock::router())
 }
 
@@ -43,21 +46,96 @@ struct CreateProductRequest {
     #[serde(default)]
     #[schema(schema_with = schemas::product_category)]
     category: String,
-    #[serde(deserialize_with = "whole_number::exact")]
+    /// Required for a product without specs; left out when it has `skus` (each has its
+    /// own).
+    #[serde(default, deserialize_with = "whole_number::optional")]
     #[schema(minimum = 0)]
-    price_cents: i64,
-    /// Units on hand from the start.
-    #[serde(default, deserialize_with = "whole_number::exact")]
-    #[schema(schema_with = schemas::initial_stock)]
-    initial_stock: i64,
+    price_cents: Option<i64>,
+    /// Units on hand from the start (a product without specs); null or absent: none.
+    #[serde(default, deserialize_with = "whole_number::optional")]
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    initial_stock: Option<i64>,
     /// Most units one shopper may hold in orders not cancelled (≥ 1); null or absent: no
     /// limit.
     #[serde(default, deserialize_with = "whole_number::optional")]
     #[schema(minimum = 1)]
     limit_per_user: Option<i64>,
+    /// The dimensions it varies in (1 to 3), each with its values; with `skus`.
+    #[serde(default)]
+    #[schema(max_items = 3)]
+    specs: Vec<SpecRequest>,
+    /// The combinations offered (1 to 200), each with its price and stock; with `specs`.
+    #[serde(default)]
+    #[schema(max_items = 200)]
+    skus: Vec<skus::NewSkuRequest>,
 }
 
-/// Creates a product with its initial stock.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SpecRequest {
+    #[schema(schema_with = schemas::spec_text)]
+    name: String,
+    /// 1 to 50 values, in display order.
+    #[schema(min_items = 1, max_items = 50)]
+    values: Vec<String>,
+}
+
+impl CreateProductRequest {
+    /// The product to create and each of its SKUs' initial stock; or every field that
+    /// does not go together (a price beside SKUs, SKUs without specs, …).
+    fn into_new(self) -> Result<(NewProduct, Vec<i64>), ApiError> {
+        let mut errors = Vec::new();
+        let with_skus = !self.skus.is_empty() || !self.specs.is_empty();
+        if with_skus {
+            for (field, given) in [
+                ("price_cents", self.price_cents.is_some()),
+                ("initial_stock", self.initial_stock.is_some()),
+            ] {
+                if given {
+                    errors.push(FieldError::new(
+                        field,
+                        "each SKU has its own: leave it out when the product has skus",
+                    ));
+                }
+            }
+        } else if self.price_cents.is_none() {
+            errors.push(FieldError::new("price_cents", "required"));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(errors));
+        }
+        let stocks = if with_skus {
+            self.skus.iter().map(|sku| sku.initial_stock).collect()
+        } else {
+            vec![self.initial_stock.unwrap_or(0)]
+        };
+        let new = NewProduct {
+            name: self.name,
+            description: self.description,
+            category: self.category,
+            price_cents: self.price_cents.unwrap_or(0),
+            limit_per_user: self.limit_per_user,
+            specs: self
+                .specs
+                .into_iter()
+                .map(|spec| Spec {
+                    name: spec.name,
+                    values: spec.values,
+                })
+                .collect(),
+            skus: self
+                .skus
+                .into_iter()
+                .map(skus::NewSkuRequest::into_new)
+                .collect(),
+        };
+        Ok((new, stocks))
+    }
+}
+
+/// Creates a product with its initial stock: one price and stock, or `specs` and `skus`
+/// each with its own.
+
 #[utoipa::path(post, path = "/api/v1/admin/products", tag = "admin",
     request_body = CreateProductRequest,
     responses(
@@ -80,17 +158,8 @@ async fn create_product(
             &state.media_urls,
         )));
     }
-    let new = NewProduct {
-        name: body.name,
-        description: body.description,
-        category: body.category,
-        price_cents: body.price_cents,
-        limit_per_user: body.limit_per_user,
-    };
-    let written = state
-        .write
-        .create_product(new, body.initial_stock, &metadata)
-        .await?;
+    let (new, stocks) = body.into_new()?;
+    let written = state.write.create_product(new, &stocks, &metadata).await?;
     await_projections(&state, &["catalog"], written.position).await;
     Ok(Success::created(ProductView::new(
         written.value,

@@ -27,7 +27,7 @@ use crate::http::views::current_order::{current_order, load_order, transition};
 use crate::http::views::order::OrderView;
 use crate::http::views::read_your_writes::await_projections;
 use crate::state::AppState;
-use crate::write::{OrderActor, PlaceOrder, WriteError};
+use crate::write::{self, OrderActor, PlaceOrder, WriteError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -42,6 +42,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 struct LineRequest {
     product_id: Uuid,
+    /// The SKU picked; may be left out only for a product with one SKU.
+    #[serde(default)]
+    sku_id: Option<Uuid>,
     #[serde(deserialize_with = "whole_number::exact")]
     #[schema(schema_with = schemas::line_quantity)]
     quantity: i64,
@@ -50,7 +53,7 @@ struct LineRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PlaceOrderRequest {
-    /// 1 to 50 lines, each product at most once.
+    /// 1 to 50 lines, each SKU at most once.
     #[schema(min_items = 1, max_items = 50)]
     lines: Vec<LineRequest>,
     #[schema(value_type = AddressSchema)]
@@ -66,7 +69,7 @@ struct PlaceOrderRequest {
     responses(
         (status = 201, description = "placed; stock reserved until it is paid or expires", body = Envelope<OrderView>),
         (status = 404, description = "a product does not exist (40400)", body = ErrorBody),
-        (status = 409, description = "insufficient stock (40901, `data.shortages` names each product), past a purchase limit (40904, `data.limits` names each product), too many unpaid orders (40905) or busy (40903)", body = ErrorBody),
+        (status = 409, description = "insufficient stock (40901, `data.shortages` names each SKU), past a purchase limit (40904, `data.limits` names each product), too many unpaid orders (40905) or busy (40903)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn place_order(
@@ -85,7 +88,11 @@ async fn place_order(
         lines: body
             .lines
             .iter()
-            .map(|line| (line.product_id, line.quantity))
+            .map(|line| write::LineRequest {
+                product_id: line.product_id,
+                sku_id: line.sku_id,
+                quantity: line.quantity,
+            })
             .collect(),
         address: body.address,
         remark: body.remark,

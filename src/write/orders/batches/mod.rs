@@ -30,7 +30,7 @@ use uuid::Uuid;
 mod queue;
 
 pub(in crate::write) use queue::Queues;
-use queue::{Decided, Outcome, Pending};
+use queue::{BatchKey, Decided, Outcome, Pending};
 
 use super::placing::{capture, sellable};
 use crate::event_store::{
@@ -42,10 +42,12 @@ use crate::write::stream_slots::SlotGuard;
 use crate::write::{Shortage, WriteError, WriteModel, Written};
 
 impl WriteModel {
-    /// Places a validated single-line order through its product's batch.
+    /// Places a validated single-line order through its SKU's batch (`named_sku`: whether
+    /// the line named its SKU).
     pub(super) async fn place_single_line(
         self: &Arc<Self>,
         order: NewOrder,
+        named_sku: bool,
         metadata: &EventMetadata,
     ) -> Outcome {
         // The global lock order: the shopper before the product and stock the batch takes.
@@ -55,7 +57,7 @@ impl WriteModel {
         let mut reloaded = false;
         loop {
             let (decided, returned) = self
-                .through_batch(order.clone(), metadata, shopper, asked_at)
+                .through_batch(order.clone(), named_sku, metadata, shopper, asked_at)
                 .await?;
             shopper = returned;
             match decided {
@@ -69,15 +71,20 @@ impl WriteModel {
         }
     }
 
-    /// Queues the order for its product's batch and waits for the batch's decision.
+    /// Queues the order for its SKU's batch and waits for the batch's decision.
     async fn through_batch(
         self: &Arc<Self>,
         order: NewOrder,
+        named_sku: bool,
         metadata: &EventMetadata,
         shopper: SlotGuard<Shopper>,
         asked_at: Instant,
     ) -> Result<(Decided, SlotGuard<Shopper>), WriteError> {
-        let product_id = order.lines[0].product_id;
+        let line = &order.lines[0];
+        let key = BatchKey {
+            product_id: line.product_id,
+            sku_id: named_sku.then_some(line.sku_id),
+        };
         let (respond, answer) = oneshot::channel();
         let pending = Pending {
             order,
@@ -86,34 +93,51 @@ impl WriteModel {
             asked_at,
             respond,
         };
-        if self.queues.push(product_id, pending) {
+        if self.queues.push(key, pending) {
             let this = Arc::clone(self);
-            tokio::spawn(async move { this.drain(product_id).await });
+            tokio::spawn(async move { this.drain(key).await });
         }
         answer.await.map_err(|_| {
             WriteError::Unavailable("the order's batch ended without an answer".to_owned())
         })
     }
 
-    /// Commits the product's queued orders, batch after batch, until none is left.
-    async fn drain(&self, product_id: Uuid) {
-        let key = product_id.to_string();
+    /// Commits the SKU's queued orders, batch after batch, until none is left.
+    async fn drain(&self, key: BatchKey) {
+        let product_key = key.product_id.to_string();
         loop {
             // The global lock order: product, then stock.
-            let mut product = self.products.lock(&key).await;
-            let mut stock = self.stocks.lock(&key).await;
-            let batch = self.queues.take_or_finish(product_id);
+            let mut product = self.products.lock(&product_key).await;
+            let sku_id = match key.sku_id {
+                Some(sku_id) => sku_id,
+                // A product of several SKUs is refused each order by `sellable` before
+                // its stock is asked; the product's id then stands in.
+                None => self
+                    .only_sku(&mut product, key.product_id)
+                    .await
+                    .unwrap_or(key.product_id),
+            };
+            let mut stock = self.stocks.lock(&sku_id.to_string()).await;
+            let batch = self.queues.take_or_finish(key);
             if batch.is_empty() {
                 return;
             }
-            self.commit_batch(&mut product, &mut stock, batch).await;
+            self.commit_batch(&mut product, &mut stock, key, batch)
+                .await;
         }
+    }
+
+    /// The only SKU of the product, if it has one and can be read.
+    async fn only_sku(&self, slot: &mut SlotGuard<Product>, product_id: Uuid) -> Option<Uuid> {
+        let fresh = slot.fresh(&self.store, self.settings.cache_fresh_for).await;
+        fresh.ok()?.loaded.aggregate.only_sku(product_id)
     }
 
     async fn commit_batch(
         &self,
         product: &mut SlotGuard<Product>,
         stock: &mut SlotGuard<Stock>,
+        key: BatchKey,
         mut batch: Vec<Pending>,
     ) {
         let mut attempts = Attempts::new(self.settings.max_attempts, &self.stats);
@@ -124,7 +148,7 @@ impl WriteModel {
                 .collect::<Vec<_>>()
         };
         let decided = loop {
-            match self.try_batch(product, stock, &mut batch).await {
+            match self.try_batch(product, stock, key, &mut batch).await {
                 Err(BatchError::Conflict(moved)) => {
                     stock.invalidate();
                     for pending in &mut batch {
@@ -151,6 +175,7 @@ impl WriteModel {
         &self,
         product_slot: &mut SlotGuard<Product>,
         stock_slot: &mut SlotGuard<Stock>,
+        key: BatchKey,
         batch: &mut [Pending],
     ) -> Result<Vec<Decided>, BatchError> {
         let fresh_for = self.settings.cache_fresh_for;
@@ -175,7 +200,7 @@ impl WriteModel {
         let mut appends = Vec::new();
         let mut stock_events = Vec::new();
         for pending in batch.iter_mut() {
-            let accepted = match self.decide_one(pending, &product, &stock).await {
+            let accepted = match self.decide_one(pending, key, &product, &stock).await {
                 Err(refusal) => {
                     decided.push(refusal);
                     purchases.push(None);
@@ -248,11 +273,12 @@ impl WriteModel {
     async fn decide_one(
         &self,
         pending: &mut Pending,
+        key: BatchKey,
         product: &Product,
         stock: &Stock,
     ) -> Result<Accepted, Decided> {
         let refused = |err: WriteError| Decided::Final(Err(err));
-        let priced = priced(&pending.order, product).map_err(refused)?;
+        let priced = priced(&pending.order, key, product).map_err(refused)?;
         let (order, mut placed) = decide(&Order::default(), OrderCommand::PlaceOrder(priced))
             .await
             .map_err(|err| refused(err.into()))?;
@@ -270,12 +296,9 @@ impl WriteModel {
                 requested,
                 available,
             }) => {
-                return Err(refused(WriteError::InsufficientStock(vec![Shortage {
-                    product_id: line.product_id,
-                    name: line.name.clone(),
-                    requested,
-                    available,
-                }])));
+                return Err(refused(WriteError::InsufficientStock(vec![Shortage::of(
+                    line, requested, available,
+                )])));
             }
             Err(other) => return Err(refused(other.into())),
         };
@@ -331,10 +354,12 @@ impl BatchError {
 }
 
 /// The order's line named and priced from the catalog, or why it cannot be.
-fn priced(order: &NewOrder, product: &Product) -> Result<NewOrder, WriteError> {
-    let product = sellable(0, Some(product)).map_err(|error| WriteError::Invalid(vec![error]))?;
+fn priced(order: &NewOrder, key: BatchKey, product: &Product) -> Result<NewOrder, WriteError> {
     let mut order = order.clone();
-    capture(&mut order.lines[0], product);
+    let line = &mut order.lines[0];
+    let (product, sku) = sellable(0, key.sku_id.is_some(), line, Some(product))
+        .map_err(|error| WriteError::Invalid(vec![error]))?;
+    capture(line, product, &sku);
     Ok(order)
 }
 
