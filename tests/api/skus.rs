@@ -626,3 +626,59 @@ async fn after_a_mixed_run_every_read_model_equals_a_rebuild_and_the_log_verifie
     assert_eq!(live, rebuilt(&app).await);
     assert_log_verifies(&app).await;
 }
+
+#[tokio::test]
+async fn the_consoles_stock_page_picks_a_sku_and_shows_its_own_moves() {
+    let (pool, options) = fresh_database().await;
+    let app = crate::support::spawn_app_on(pool).await;
+    let url = crate::console::console_url(&app, &options, &[]);
+    let shirt = t_shirt(&app.admin(), 10, 5, Value::Null).await;
+    let (status, body) = order(&app.user("mei"), &[(shirt.id, Some(shirt.medium), 2)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    settle(&app.pool).await;
+
+    let browser = crate::support::browser::Browser::start(1280, 900).await;
+    browser.open(&url).await;
+    browser.text_of("[data-testid=projections]").await;
+    // The product alone: its first SKU, S, untouched since it arrived.
+    browser
+        .open(&format!("{}/console/#/stock/{}", app.address, shirt.id))
+        .await;
+    let options = browser
+        .run(
+            "return [...document.querySelectorAll('[data-testid=sku-picker] option')]
+                .map(o => o.textContent);",
+        )
+        .await;
+    assert_eq!(
+        options,
+        json!(["size S · 10 available", "size M · 3 available"]),
+        "{options}"
+    );
+    let newest = browser.text_of("[data-testid=stock-move]").await;
+    assert!(
+        newest.contains("StockAdded") && newest.ends_with("10 0 10"),
+        "{newest}"
+    );
+    // Picking M shows M's moves: its reservation.
+    browser
+        .run(&format!(
+            "const picker = document.querySelector('[data-testid=sku-picker]');
+                 picker.value = '{}';
+                 picker.dispatchEvent(new Event('change'));",
+            shirt.medium
+        ))
+        .await;
+    let newest = crate::support::eventually("M's moves shown", || async {
+        let newest = browser.text_of("[data-testid=stock-move]").await;
+        newest.contains("StockReserved").then_some(newest)
+    })
+    .await;
+    assert!(newest.ends_with("5 2 3"), "{newest}");
+    browser
+        .run("document.querySelector('form.row').requestSubmit();")
+        .await;
+    browser
+        .wait_for_text("[data-testid=stock-available]", "3")
+        .await;
+}

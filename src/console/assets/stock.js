@@ -1,10 +1,17 @@
-// Stock: a product's stock as of an instant, and its latest moves as a chart.
+// Stock: a SKU's stock as of an instant, and its latest moves as a chart. A product with
+// specs has a stock per SKU: the page picks one (#/stock/<product>/<sku>); a product
+// without specs is its one SKU.
 "use strict";
 
-function stockView(productId) {
+function stockView(argument) {
+  const [productId = "", chosenSku = ""] = argument.split("/");
   const product = h("input", { type: "text", placeholder: "product id (UUID)", value: productId, "aria-label": "product id" });
   const when = h("input", { type: "datetime-local", step: 1, "aria-label": "as of (UTC)" });
+  const picker = h("div", {});
   const out = h("div", {});
+  const moves = h("div", {});
+  let skuId = chosenSku || productId;
+  const stockPath = () => `/api/v1/admin/products/${encodeURIComponent(productId)}/skus/${encodeURIComponent(skuId)}/stock`;
   const form = h("form", { class: "row", onsubmit: async (event) => {
     event.preventDefault();
     if (product.value.trim() !== productId) {
@@ -13,7 +20,7 @@ function stockView(productId) {
     }
     const instant = when.value ? new Date(when.value + "Z").toISOString() : new Date().toISOString();
     try {
-      const stock = await api(`/api/v1/admin/products/${encodeURIComponent(productId)}/stock?as_of=${encodeURIComponent(instant)}`);
+      const stock = await api(`${stockPath()}?as_of=${encodeURIComponent(instant)}`);
       out.replaceChildren(h("p", { class: "muted" }, "As of " + time(instant)),
         h("div", { class: "stats" },
           h("div", { class: "stat" }, "On hand", h("b", {}, stock.on_hand)),
@@ -23,14 +30,30 @@ function stockView(productId) {
       out.replaceChildren(errorLine(error));
     }
   } }, product, when, h("button", { type: "submit" }, "Show"));
-  const root = h("div", {}, card("Stock as of an instant (UTC; empty: now)", form, out));
-  if (productId) root.append(stockMoves(productId));
+  const root = h("div", {}, card("Stock as of an instant (UTC; empty: now)", form, picker, out), moves);
+  if (!productId) return root;
+  api(`/api/v1/products/${encodeURIComponent(productId)}`).then((found) => {
+    if (!chosenSku) skuId = found.skus[0].id;
+    if (found.skus.length > 1) picker.replaceChildren(skuPicker(productId, found.skus, skuId));
+    moves.replaceChildren(stockMoves(stockPath()));
+  }).catch((error) => picker.replaceChildren(errorLine(error)));
   return root;
 }
 
-function stockMoves(productId) {
+// The SKUs of a product with specs, each with what is available; picking one opens its
+// stock.
+function skuPicker(productId, skus, skuId) {
+  const label = (sku) => Object.entries(sku.spec).map(([name, value]) => `${name} ${value}`).join(", ");
+  const select = h("select", { "aria-label": "SKU", "data-testid": "sku-picker", onchange: () => {
+    location.hash = `#/stock/${encodeURIComponent(productId)}/${encodeURIComponent(select.value)}`;
+  } }, ...skus.map((sku) => h("option", { value: sku.id, selected: sku.id === skuId },
+    `${label(sku)} · ${sku.available} available${sku.on_sale ? "" : " · off sale"}`)));
+  return h("p", { class: "row" }, "SKU ", select);
+}
+
+function stockMoves(stockPath) {
   const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
-  api(`/api/v1/admin/products/${encodeURIComponent(productId)}/stock/moves?limit=500`).then((moves) => {
+  api(`${stockPath}/moves?limit=500`).then((moves) => {
     if (!moves.length) {
       body.replaceChildren(h("p", { class: "muted" }, "No stock moves yet."));
       return;
