@@ -730,3 +730,70 @@ async fn without_wechat_pay_a_refund_is_refused_before_anything_is_written() {
     crate::support::settle(&app.pool).await;
     assert_eq!(order_view(&app, id).await["status"], "paid");
 }
+
+#[tokio::test]
+async fn a_refund_before_shipping_gives_each_sku_its_own_units_back() {
+    let fake = FakeWeChatPay::start().await;
+    let app = app_with(&fake).await;
+    let (status, body) = app
+        .admin()
+        .post(
+            "/api/v1/admin/products",
+            &json!({"name": "T-shirt", "specs": [{"name": "size", "values": ["S", "M"]}],
+                    "skus": [{"spec": {"size": "S"}, "price_cents": 5_900, "initial_stock": 10},
+                             {"spec": {"size": "M"}, "price_cents": 6_900, "initial_stock": 10}]}),
+        )
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id_of = |v: &Value| -> Uuid { v.as_str().expect("id").parse().expect("uuid") };
+    let (shirt, small, medium) = (
+        id_of(&body["data"]["id"]),
+        id_of(&body["data"]["skus"][0]["id"]),
+        id_of(&body["data"]["skus"][1]["id"]),
+    );
+    let (status, placed) = app
+        .user(SHOPPER)
+        .post(
+            "/api/v1/orders",
+            &json!({"lines": [{"product_id": shirt, "sku_id": small, "quantity": 1},
+                              {"product_id": shirt, "sku_id": medium, "quantity": 3}],
+                    "address": crate::support::address()}),
+        )
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let id = id_of(&placed["data"]["id"]);
+    let payment = NoticeOptions::paying(5_900 + 3 * 6_900);
+    let (status, answer) = fake.send_notice(&app.address, id, &payment).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        (
+            app.stock(small).await.on_hand(),
+            app.stock(medium).await.on_hand()
+        ),
+        (9, 7)
+    );
+
+    let (status, body) = refund(&app, id).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let refunded = NoticeOptions {
+        transaction_id: payment.transaction_id.clone(),
+        ..NoticeOptions::paying(5_900 + 3 * 6_900)
+    };
+    let number = refund_no(&body["data"], 0);
+    let (status, answer) = fake
+        .send_refund_notice(&app.address, id, &number, "SUCCESS", &refunded)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(order_view(&app, id).await["status"], "refunded");
+    assert_eq!(
+        (
+            app.stock(small).await.on_hand(),
+            app.stock(medium).await.on_hand()
+        ),
+        (10, 10)
+    );
+    assert_eq!(app.count_events("StockReturned").await, 2);
+    assert_log_verifies(&app).await;
+}

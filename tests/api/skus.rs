@@ -395,7 +395,7 @@ async fn a_cancelled_order_gives_each_sku_its_own_units_back_and_the_audit_sees_
             "/api/v1/admin/products/{}/skus/{}/stock?as_of={}",
             shirt.id,
             shirt.small,
-            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
         ))
         .await
         .into_parts();

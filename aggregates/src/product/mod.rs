@@ -211,28 +211,41 @@ impl Product {
         if self.has_specs() {
             self.skus.clone()
         } else {
-            vec![Sku {
-                id: product_id,
-                spec: SpecValues::new(),
-                price_cents: self.price_cents,
-                on_sale: self.on_sale,
-                image: None,
-                code: String::new(),
-            }]
+            vec![self.itself(product_id)]
         }
     }
 
-    /// The SKU `sku_id` of this product (`product_id`), if it has it.
+    /// The SKU `sku_id` of this product (`product_id`), if it has it. (Found without
+    /// copying the others: an order's decision asks it for every line.)
     pub fn sku(&self, product_id: Uuid, sku_id: Uuid) -> Option<Sku> {
-        self.skus(product_id).into_iter().find(|s| s.id == sku_id)
+        if self.has_specs() {
+            self.skus.iter().find(|s| s.id == sku_id).cloned()
+        } else {
+            (sku_id == product_id).then(|| self.itself(product_id))
+        }
     }
 
     /// The SKU a line that names none means: the product's only one; `None` when it
     /// has several (the shopper must pick).
     pub fn only_sku(&self, product_id: Uuid) -> Option<Uuid> {
-        match self.skus(product_id).as_slice() {
+        if !self.has_specs() {
+            return Some(product_id);
+        }
+        match self.skus.as_slice() {
             [only] => Some(only.id),
             _ => None,
+        }
+    }
+
+    /// A product without specs as its one SKU.
+    fn itself(&self, product_id: Uuid) -> Sku {
+        Sku {
+            id: product_id,
+            spec: SpecValues::new(),
+            price_cents: self.price_cents,
+            on_sale: self.on_sale,
+            image: None,
+            code: String::new(),
         }
     }
 
