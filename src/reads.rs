@@ -11,6 +11,7 @@ use crate::database::{self, DatabaseError};
 use crate::event_store::FeedPosition;
 use projections::catalog::query::{self as catalog, CatalogFilter, CatalogRow, SkuRow};
 use projections::orders::query::{self as orders, OrderRow};
+use projections::orders::shop::{self, Cursor, ShopFilter, ShopOrderRow};
 use projections::parking::ParkedEvent;
 
 /// Queries over the read models.
@@ -48,6 +49,24 @@ impl ReadModels {
         };
         let skus = catalog::skus(&self.pool, &product).await?;
         Ok(Some((product, skus)))
+    }
+
+    /// One page of the shop's orders, newest first, and where the next starts.
+    pub async fn shop_orders(
+        &self,
+        filter: &ShopFilter,
+        after: Option<Cursor>,
+        size: i64,
+    ) -> Result<(Vec<ShopOrderRow>, Option<Cursor>), DatabaseError> {
+        Ok(shop::page(&self.pool, filter, after, size).await?)
+    }
+
+    /// The shop's orders per status under `filter` (its status aside).
+    pub async fn shop_order_counts(
+        &self,
+        filter: &ShopFilter,
+    ) -> Result<std::collections::BTreeMap<String, i64>, DatabaseError> {
+        Ok(shop::counts(&self.pool, filter).await?)
     }
 
     /// One order of `user_id`.

@@ -709,7 +709,10 @@ async fn operators_list_a_shoppers_orders_and_the_orders_owing_a_refund() {
         .filter_map(|order| order["id"].as_str())
         .collect();
     assert_eq!(ids, [mine[1].as_str(), mine[0].as_str()], "newest first");
-    assert_eq!(listed.body["data"]["pagination"]["total"], 2);
+    assert_eq!(
+        listed.body["data"]["counts"],
+        serde_json::json!({"cancelled": 1, "awaiting_payment": 1})
+    );
 
     let owing = admin.get("/api/v1/admin/refunds-due").await;
     assert_eq!(owing.status, StatusCode::OK, "{}", owing.body);
@@ -721,11 +724,8 @@ async fn operators_list_a_shoppers_orders_and_the_orders_owing_a_refund() {
     );
 
     for (path, status) in [
-        ("/api/v1/admin/orders", StatusCode::BAD_REQUEST),
-        (
-            "/api/v1/admin/orders?user_id=",
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        ("/api/v1/admin/orders", StatusCode::OK),
+        ("/api/v1/admin/orders?user_id=", StatusCode::OK),
         (
             "/api/v1/admin/orders?user_id=m%00ei",
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -26,6 +26,7 @@ mod horizon;
 mod idempotency;
 mod images;
 mod journey;
+mod merchant_orders;
 mod open_payments;
 mod openapi;
 mod operator_tokens;

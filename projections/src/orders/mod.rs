@@ -8,6 +8,7 @@
 //! total, without counting the shopper's whole history at every page).
 
 pub mod query;
+pub mod shop;
 
 use std::collections::BTreeMap;
 
@@ -302,7 +303,7 @@ impl Projection for OrderViews {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["order_views", "order_counts"]
+        &["order_views", "order_counts", "order_status_counts"]
     }
 
     async fn apply(
@@ -328,14 +329,21 @@ impl Projection for OrderViews {
                 changed.push(order_id, change);
             }
         }
+        let moved_any = !placed.order_id.is_empty() || !changed.order_id.is_empty();
         let table = target.table("order_views");
         let counts = target.table("order_counts");
         // The end of both statements: the batch's moves between statuses, summed per
         // shopper and status, added to the counts. A count that reaches zero goes, so the
         // table is the same however the feed was cut into batches (a replay folds an
         // order's intermediate statuses away).
+        let shop_counts = target.table("order_status_counts");
         let add_counts = format!(
-            "MERGE INTO {counts} AS n
+            ", shop AS (
+                INSERT INTO {shop_counts} AS s (status, orders)
+                SELECT status, sum(delta) FROM count_moves GROUP BY status
+                HAVING sum(delta) <> 0
+                ON CONFLICT (status) DO UPDATE SET orders = s.orders + excluded.orders)
+             MERGE INTO {counts} AS n
              USING (SELECT user_id, status, sum(delta) AS delta FROM count_moves
                      GROUP BY user_id, status) AS m
                 ON n.user_id = m.user_id AND n.status = m.status
@@ -390,6 +398,13 @@ impl Projection for OrderViews {
                     UNION ALL SELECT user_id, now, 1 FROM moved WHERE was <> now) {add_counts}"
             );
             changed.execute(conn, &sql).await?;
+        }
+        if moved_any {
+            // As in `order_counts`: a status no order is in has no row, however the feed
+            // was cut into batches.
+            sqlx::query(&format!("DELETE FROM {shop_counts} WHERE orders = 0"))
+                .execute(&mut *conn)
+                .await?;
         }
         Ok(())
     }

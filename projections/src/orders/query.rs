@@ -50,7 +50,7 @@ pub struct RefundRow {
 
 impl OrderRow {
     /// The text as the events held it (see [`crate::stored_text`]).
-    fn unescaped(self) -> Self {
+    pub(crate) fn unescaped(self) -> Self {
         let Json(address) = self.address;
         Self {
             lines: Json(
@@ -121,7 +121,8 @@ impl OrderRow {
     }
 }
 
-const COLUMNS: &str = "order_id, status, lines, total_cents, address, remark, created_at,
+pub(crate) const COLUMNS: &str =
+    "order_id, status, lines, total_cents, address, remark, created_at,
     expires_at, paid_at, cancelled_at, cancel_reason, carrier, tracking_no, shipped_at,
     completed_at, payment_id, refunds_due, refunds, refunded_at";
 

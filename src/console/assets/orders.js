@@ -42,7 +42,16 @@ function orderList(page, empty) {
         // WeChat Pay reports it stuck: the order stays refunding until its final word.
         h("div", { "data-testid": "refund-abnormal" }, `${yuan(refund.amount_cents)} refund ${refund.refund_no} `,
           h("span", { class: "badge bad" }, "abnormal"), " ", refund.abnormal)))))),
-    h("p", { class: "hint" }, `${page.pagination.total} in all; the newest ${Math.min(page.pagination.size, page.pagination.total)} shown.`));
+    h("p", { class: "hint" }, listedHint(page)));
+}
+
+/** How much of the list a page shows: a numbered page, or a keyset page with its counts. */
+function listedHint(page) {
+  if (page.pagination) {
+    return `${page.pagination.total} in all; the newest ${Math.min(page.pagination.size, page.pagination.total)} shown.`;
+  }
+  const total = Object.values(page.counts).reduce((sum, n) => sum + n, 0);
+  return `${total} in all; the newest ${page.list.length} shown.`;
 }
 
 async function loadOrder(orderId, root) {

@@ -18,6 +18,7 @@ pub async fn read_models(pool: &PgPool) -> Vec<Vec<Value>> {
         ("order_counts", "user_id, status"),
         ("payment_ledger", "kind, reference"),
         ("product_skus", "sku_id"),
+        ("order_status_counts", "status"),
     ] {
         let rows: Vec<Value> =
             sqlx::query_scalar(&format!("SELECT to_jsonb(t) FROM {table} t ORDER BY {key}"))

@@ -1,0 +1,217 @@
+//! The merchant's orders: every order of the shop by status, with the counts its tabs
+//! show, searched by order id prefix, receiver name or phone, or product name, in cursor
+//! pages that neither repeat nor skip an order while new ones arrive.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::{Client, TestApp, settle, spawn_app};
+
+/// Places an order of `quantity` × `product` delivered to `receiver` (`phone`): its id.
+async fn place(
+    shopper: &Client,
+    product: Uuid,
+    quantity: i64,
+    receiver: &str,
+    phone: &str,
+) -> Uuid {
+    let address = json!({"name": receiver, "phone": phone, "province": "Zhejiang",
+                         "city": "Hangzhou", "district": "Xihu", "detail": "1 Lake Road"});
+    let (status, body) = shopper
+        .post(
+            "/api/v1/orders",
+            &json!({"lines": [{"product_id": product, "quantity": quantity}], "address": address}),
+        )
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["data"]["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid")
+}
+
+/// The merchant's list at `query`: (ids in order, next cursor, counts).
+async fn listed(app: &TestApp, query: &str) -> (Vec<String>, Option<String>, Value) {
+    let (status, body) = app
+        .admin()
+        .get(&format!("/api/v1/admin/orders?{query}"))
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::OK, "{query}: {body}");
+    let ids = body["data"]["list"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|order| order["id"].as_str().expect("id").to_owned())
+        .collect();
+    let next = body["data"]["next_cursor"].as_str().map(str::to_owned);
+    (ids, next, body["data"]["counts"].clone())
+}
+
+#[tokio::test]
+async fn the_merchant_lists_each_status_with_counts_and_finds_orders_by_what_they_know() {
+    let app = spawn_app().await;
+    let admin = app.admin();
+    let tea = admin.create_product("乌龙茶 Oolong", 4_800, 100).await;
+    let cup = admin.create_product("Tea cup", 900, 100).await;
+    let mei = app.user("mei");
+    let lei = app.user("lei");
+    let unpaid = place(&mei, tea, 1, "韩梅梅", "13900000001").await;
+    let paid = place(&mei, cup, 2, "Han Mei", "13900000002").await;
+    let shipped = place(&lei, tea, 1, "Li Lei", "13800000003").await;
+    let cancelled = place(&lei, cup, 1, "Li Lei", "13800000004").await;
+    app.pay(paid, 1_800).await;
+    app.pay(shipped, 4_800).await;
+    let (status, body) = admin
+        .post(
+            &format!("/api/v1/admin/orders/{shipped}/ship"),
+            &json!({"express_company": "SF", "tracking_no": "SF100"}),
+        )
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = lei.cancel_order(cancelled).await.into_parts();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    settle(&app.pool).await;
+
+    let counts = json!({"awaiting_payment": 1, "paid": 1, "shipped": 1, "cancelled": 1});
+    let (all, next, shop) = listed(&app, "").await;
+    assert_eq!(shop, counts);
+    assert_eq!(next, None);
+    let newest_first: Vec<String> = [cancelled, shipped, paid, unpaid]
+        .iter()
+        .map(Uuid::to_string)
+        .collect();
+    assert_eq!(all, newest_first);
+    // Each tab: its orders, and the same counts (the status filter aside).
+    for (status, id) in [
+        ("awaiting_payment", unpaid),
+        ("paid", paid),
+        ("shipped", shipped),
+        ("cancelled", cancelled),
+    ] {
+        let (ids, _, tab_counts) = listed(&app, &format!("status={status}")).await;
+        assert_eq!(ids, [id.to_string()], "{status}");
+        assert_eq!(tab_counts, counts, "{status}");
+    }
+    let (ids, _, _) = listed(&app, "status=refunded").await;
+    assert!(ids.is_empty());
+
+    // Found by an id prefix, the receiver's name (any case, Chinese too) or phone, a
+    // product's name; the counts follow the search.
+    let prefix = &shipped.to_string()[..13];
+    let (ids, _, _) = listed(&app, &format!("q={prefix}")).await;
+    assert!(ids.contains(&shipped.to_string()), "{ids:?}");
+    let (ids, _, found) = listed(&app, "q=han%20MEI").await;
+    assert_eq!(ids, [paid.to_string()]);
+    assert_eq!(found, json!({"paid": 1}));
+    let (ids, _, _) = listed(&app, &format!("q={}", urlencoding("韩梅"))).await;
+    assert_eq!(ids, [unpaid.to_string()]);
+    let (ids, _, _) = listed(&app, "q=0000004").await;
+    assert_eq!(ids, [cancelled.to_string()]);
+    let (ids, _, found) = listed(&app, &format!("q={}", urlencoding("乌龙"))).await;
+    assert_eq!(ids, [shipped.to_string(), unpaid.to_string()]);
+    assert_eq!(found, json!({"awaiting_payment": 1, "shipped": 1}));
+    let (ids, _, _) = listed(&app, "q=cup&status=paid").await;
+    assert_eq!(ids, [paid.to_string()]);
+    // One shopper's, and a time range.
+    let (ids, _, found) = listed(&app, "user_id=lei").await;
+    assert_eq!(ids, [cancelled.to_string(), shipped.to_string()]);
+    assert_eq!(found, json!({"shipped": 1, "cancelled": 1}));
+    let future = "created_from=2999-01-01T00:00:00Z";
+    let (ids, _, found) = listed(&app, future).await;
+    assert!(ids.is_empty());
+    assert_eq!(found, json!({}));
+    let (ids, _, _) = listed(&app, "created_to=2999-01-01T00:00:00Z&q=li%20lei").await;
+    assert_eq!(ids.len(), 2);
+
+    // Bad requests name their field.
+    for (query, status, field) in [
+        ("cursor=yesterday", StatusCode::BAD_REQUEST, "cursor"),
+        ("size=0", StatusCode::BAD_REQUEST, "size"),
+        ("size=101", StatusCode::BAD_REQUEST, "size"),
+        ("status=lost", StatusCode::BAD_REQUEST, "status"),
+        (
+            "created_from=today",
+            StatusCode::BAD_REQUEST,
+            "created_from",
+        ),
+        (
+            "created_from=2026-12-02T00:00:00Z&created_to=2026-12-01T00:00:00Z",
+            StatusCode::BAD_REQUEST,
+            "created_to",
+        ),
+        ("q=a%00b", StatusCode::UNPROCESSABLE_ENTITY, "q"),
+    ] {
+        let (got, body) = admin
+            .get(&format!("/api/v1/admin/orders?{query}"))
+            .await
+            .into_parts();
+        assert_eq!(got, status, "{query}: {body}");
+        let named = body["data"]["errors"][0]["field"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| body["message"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        assert!(named.contains(field), "{query}: {body}");
+    }
+    let (status, _) = mei.get("/api/v1/admin/orders").await.into_parts();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn cursor_pages_neither_repeat_nor_skip_while_new_orders_arrive() {
+    let app = spawn_app().await;
+    let tea = app.admin().create_product("Tea", 500, 1_000).await;
+    let mut before = Vec::new();
+    for n in 0..23 {
+        let shopper = app.user(&format!("shopper-{}", n % 8));
+        before.push(
+            place(&shopper, tea, 1, "Mei", "13900000000")
+                .await
+                .to_string(),
+        );
+    }
+    settle(&app.pool).await;
+    before.reverse();
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut arrived = 0;
+    loop {
+        let query = match &cursor {
+            Some(cursor) => format!("size=4&cursor={cursor}"),
+            None => "size=4".to_owned(),
+        };
+        let (ids, next, _) = listed(&app, &query).await;
+        seen.extend(ids);
+        // New orders between pages: newer than every page, so on none of the next ones.
+        for _ in 0..2 {
+            place(
+                &app.user(&format!("late-{arrived}")),
+                tea,
+                1,
+                "Lei",
+                "13800000000",
+            )
+            .await;
+            arrived += 1;
+        }
+        settle(&app.pool).await;
+        match next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, before, "every order once, newest first");
+    let (_, _, counts) = listed(&app, "").await;
+    assert_eq!(counts["awaiting_payment"], 23 + arrived);
+}
+
+/// `text` percent-encoded for a query string.
+fn urlencoding(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
