@@ -61,6 +61,30 @@ impl ReadModels {
         Ok(shop::page(&self.pool, filter, after, size).await?)
     }
 
+    /// Every order under `filter`, newest first, as a stream of keyset pages of `size`:
+    /// one page in memory at a time, however many orders match (the export).
+    pub fn shop_order_pages(
+        &self,
+        filter: ShopFilter,
+        size: i64,
+    ) -> impl futures::Stream<Item = Result<Vec<ShopOrderRow>, DatabaseError>> + use<> {
+        let pool = self.pool.clone();
+        futures::stream::try_unfold(Some(None), move |after: Option<Option<Cursor>>| {
+            let (pool, filter) = (pool.clone(), filter.clone());
+            async move {
+                let Some(after) = after else {
+                    return Ok(None);
+                };
+                let (rows, next) = shop::page(&pool, &filter, after, size).await?;
+                if rows.is_empty() {
+                    return Ok(None);
+                }
+                // `None` after the last page ends the stream at the next turn.
+                Ok(Some((rows, next.map(Some))))
+            }
+        })
+    }
+
     /// The shop's orders per status under `filter` (its status aside).
     pub async fn shop_order_counts(
         &self,

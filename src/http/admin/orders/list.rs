@@ -35,14 +35,14 @@ const DEFAULT_SIZE: i64 = 20;
 /// Most orders per page.
 const MAX_SIZE: i64 = 100;
 
-fn filter_text() -> utoipa::openapi::Object {
+pub(super) fn filter_text() -> utoipa::openapi::Object {
     text_schema(FILTER_TEXT)
 }
 
-/// `?created_from&created_to&q&user_id&cursor&size` of the merchant's list.
+/// `?created_from&created_to&q&user_id` of the merchant's list and export.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct ShopQuery {
+pub(super) struct FilterQuery {
     /// Placed at or after this instant (RFC 3339).
     #[serde(default, deserialize_with = "rfc3339")]
     #[param(value_type = Option<String>, format = DateTime)]
@@ -58,30 +58,10 @@ struct ShopQuery {
     /// Only this shopper's orders.
     #[param(schema_with = filter_text)]
     user_id: Option<String>,
-    /// Where the page starts: the `next_cursor` of the page before (empty: the newest).
-    #[param(schema_with = filter_text)]
-    cursor: Option<String>,
-    /// Orders per page, 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    size: Option<i64>,
 }
 
-impl QueryRules for ShopQuery {
+impl QueryRules for FilterQuery {
     fn check(&self) -> Result<(), ApiError> {
-        if self.size.is_some_and(|n| !(1..=MAX_SIZE).contains(&n)) {
-            return Err(ApiError::malformed_field(
-                "size",
-                &format!("must be a whole number from 1 to {MAX_SIZE}"),
-            ));
-        }
-        if let Some(cursor) = self.cursor()
-            && Cursor::decode(cursor).is_none()
-        {
-            return Err(ApiError::malformed_field(
-                "cursor",
-                "not a cursor this list handed out: take `next_cursor` as it is",
-            ));
-        }
         if let (Some(from), Some(to)) = (self.created_from, self.created_to)
             && from >= to
         {
@@ -104,12 +84,8 @@ impl QueryRules for ShopQuery {
     }
 }
 
-impl ShopQuery {
-    fn cursor(&self) -> Option<&str> {
-        self.cursor.as_deref().filter(|c| !c.is_empty())
-    }
-
-    fn filter(&self, status: Option<&str>) -> ShopFilter {
+impl FilterQuery {
+    pub(super) fn filter(&self, status: Option<&str>) -> ShopFilter {
         let text = |value: &Option<String>| {
             value
                 .as_deref()
@@ -124,6 +100,44 @@ impl ShopQuery {
             q: text(&self.q),
             user_id: text(&self.user_id),
         }
+    }
+}
+
+/// `?cursor&size`: where a page starts and how long it is.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct CursorQuery {
+    /// Where the page starts: the `next_cursor` of the page before (empty: the newest).
+    #[param(schema_with = filter_text)]
+    cursor: Option<String>,
+    /// Orders per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    size: Option<i64>,
+}
+
+impl QueryRules for CursorQuery {
+    fn check(&self) -> Result<(), ApiError> {
+        if self.size.is_some_and(|n| !(1..=MAX_SIZE).contains(&n)) {
+            return Err(ApiError::malformed_field(
+                "size",
+                &format!("must be a whole number from 1 to {MAX_SIZE}"),
+            ));
+        }
+        if let Some(cursor) = self.cursor()
+            && Cursor::decode(cursor).is_none()
+        {
+            return Err(ApiError::malformed_field(
+                "cursor",
+                "not a cursor this list handed out: take `next_cursor` as it is",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl CursorQuery {
+    fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref().filter(|c| !c.is_empty())
     }
 }
 
@@ -157,7 +171,7 @@ pub struct ShopOrders {
 
 /// The shop's orders, newest first, filtered; with the counts per status.
 #[utoipa::path(get, path = "/api/v1/admin/orders", tag = "admin",
-    params(StatusQuery, ShopQuery),
+    params(StatusQuery, FilterQuery, CursorQuery),
     responses(
         (status = 200, description = "one page of the shop's orders", body = Envelope<ShopOrders>),
         (status = 400, description = "an unknown `status`, a malformed instant or cursor, `size` out of range (40000)", body = ErrorBody),
@@ -168,11 +182,12 @@ async fn shop_orders(
     State(state): State<AppState>,
     _admin: AdminUser,
     ValidQuery(status): ValidQuery<StatusQuery>,
-    ValidQuery(query): ValidQuery<ShopQuery>,
+    ValidQuery(filter): ValidQuery<FilterQuery>,
+    ValidQuery(page): ValidQuery<CursorQuery>,
 ) -> Result<Success<ShopOrders>, ApiError> {
-    let filter = query.filter(status.status());
-    let after = query.cursor().and_then(Cursor::decode);
-    let size = query.size.unwrap_or(DEFAULT_SIZE);
+    let filter = filter.filter(status.status());
+    let after = page.cursor().and_then(Cursor::decode);
+    let size = page.size.unwrap_or(DEFAULT_SIZE);
     let (rows, next) = state.reads.shop_orders(&filter, after, size).await?;
     let counts = state.reads.shop_order_counts(&filter).await?;
     Ok(Success::ok(ShopOrders {

@@ -1,7 +1,8 @@
-//! Operators' orders: one shopper's list, one order, shipping paid orders (`shipping`),
-//! refunding them, and
-//! (for auditors) an order's history and state as of an instant.
+//! Operators' orders: the shop's list and its CSV export, one order, shipping paid orders
+//! (`shipping`), refunding them, and (for auditors) an order's history and state as of an
+//! instant.
 
+mod export;
 mod history;
 mod list;
 mod shipping;
@@ -36,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(refund_order))
         .merge(shipping::router())
         .merge(list::router())
+        .merge(export::router())
         .merge(history::router())
 }
 
