@@ -338,3 +338,75 @@ fn parse(csv: &str) -> Vec<Vec<String>> {
     }
     rows
 }
+
+#[tokio::test]
+async fn a_bulk_shipment_ships_the_paid_orders_and_refuses_the_rest_each_with_its_reason() {
+    let app = spawn_app().await;
+    let tea = app.admin().create_product("Tea", 500, 100).await;
+    let mut paid = Vec::new();
+    for n in 0..3 {
+        let id = place(&app.user(&format!("p{n}")), tea, 1, "Mei", "13900000000").await;
+        app.pay(id, 500).await;
+        paid.push(id);
+    }
+    let unpaid = place(&app.user("u"), tea, 1, "Lei", "13800000000").await;
+    let unknown = Uuid::now_v7();
+    let shipments = json!({"shipments": [
+        {"order_id": paid[0], "express_company": "SF", "tracking_no": "SF001"},
+        {"order_id": unpaid, "express_company": "SF", "tracking_no": "SF002"},
+        {"order_id": paid[1], "express_company": "ZTO", "tracking_no": "ZT003"},
+        {"order_id": unknown, "express_company": "SF", "tracking_no": "SF004"},
+        {"order_id": paid[2], "express_company": "NOPE", "tracking_no": "X005"},
+    ]});
+    let admin = app.admin();
+    for round in 0..2 {
+        let (status, body) = admin
+            .post("/api/v1/admin/orders/shipments", &shipments)
+            .await
+            .into_parts();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let results = body["data"].as_array().expect("results");
+        let outcome: Vec<(bool, Value)> = results
+            .iter()
+            .map(|r| {
+                (
+                    r["shipped"].as_bool().expect("shipped"),
+                    r["error"]["code"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            outcome,
+            [
+                (true, Value::Null),
+                (false, json!(40902)),
+                (true, Value::Null),
+                (false, json!(40400)),
+                (false, json!(42200)),
+            ],
+            "round {round}: {body}"
+        );
+        assert_eq!(results[0]["order_id"], paid[0].to_string());
+        assert_eq!(results[0]["status"], "shipped");
+        assert!(
+            results[4]["error"]["message"]
+                .as_str()
+                .expect("message")
+                .contains("NOPE"),
+            "{body}"
+        );
+    }
+    // Sent twice, shipped once.
+    assert_eq!(app.count_events("OrderShipped").await, 2);
+    let (_, ids, _) = {
+        let (ids, next, counts) = listed(&app, "status=shipped").await;
+        (next, ids, counts)
+    };
+    assert_eq!(ids, [paid[1].to_string(), paid[0].to_string()]);
+    let (status, body) = admin
+        .post("/api/v1/admin/orders/shipments", &json!({"shipments": []}))
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["data"]["errors"][0]["field"], "shipments");
+}

@@ -2,6 +2,7 @@
 //! (`shipping`), refunding them, and (for auditors) an order's history and state as of an
 //! instant.
 
+mod bulk_shipping;
 mod export;
 mod history;
 mod list;
@@ -36,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(refund_order))
         .merge(shipping::router())
+        .merge(bulk_shipping::router())
         .merge(list::router())
         .merge(export::router())
         .merge(history::router())

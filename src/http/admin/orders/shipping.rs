@@ -38,7 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// How the parcel travels (WeChat's logistics types).
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-enum Logistics {
+pub(super) enum Logistics {
     #[default]
     Express,
     SameCity,
@@ -59,21 +59,21 @@ impl From<Logistics> for LogisticsType {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ShipRequest {
+pub(super) struct ShipRequest {
     /// WeChat's delivery id of the carrier (`SF`, `ZTO`, `YTO`, …: see
     /// `GET /admin/delivery-companies`); required for `express`.
     #[schema(schema_with = schemas::shipment_field)]
-    express_company: Option<String>,
+    pub(super) express_company: Option<String>,
     /// The tracking number, at most 64 characters; required for `express`.
     #[schema(schema_with = schemas::optional_shipment_field)]
-    tracking_no: Option<String>,
+    pub(super) tracking_no: Option<String>,
     /// `express` (default), `same_city`, `virtual` or `self_pickup`.
     #[serde(default)]
-    logistics_type: Logistics,
+    pub(super) logistics_type: Logistics,
     /// The carrier's name as shoppers read it; by default WeChat's name for
     /// `express_company` (or the logistics type's).
     #[schema(schema_with = schemas::shipment_field)]
-    carrier: Option<String>,
+    pub(super) carrier: Option<String>,
 }
 
 /// Hands a paid order to a carrier (paid → shipped), or corrects a shipped order's
@@ -116,7 +116,10 @@ async fn ship_order(
 }
 
 /// The shipment `body` describes, its delivery id checked against WeChat's list.
-async fn shipment(state: &AppState, body: ShipRequest) -> Result<ShipmentDetails, ApiError> {
+pub(super) async fn shipment(
+    state: &AppState,
+    body: ShipRequest,
+) -> Result<ShipmentDetails, ApiError> {
     let logistics_type = LogisticsType::from(body.logistics_type);
     let trimmed = |value: Option<String>| value.map(|v| v.trim().to_owned());
     let express_company = trimmed(body.express_company);
