@@ -141,7 +141,7 @@ async fn the_merchant_lists_each_status_with_counts_and_finds_orders_by_what_the
         ),
         (
             "created_from=2026-12-02T00:00:00Z&created_to=2026-12-01T00:00:00Z",
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "created_to",
         ),
         ("q=a%00b", StatusCode::UNPROCESSABLE_ENTITY, "q"),
@@ -409,4 +409,21 @@ async fn a_bulk_shipment_ships_the_paid_orders_and_refuses_the_rest_each_with_it
         .into_parts();
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["data"]["errors"][0]["field"], "shipments");
+    // Text no shipment could carry refuses the whole request, naming it; nothing ships.
+    let (status, body) = admin
+        .post(
+            "/api/v1/admin/orders/shipments",
+            &json!({"shipments": [
+                {"order_id": paid[2], "express_company": "SF", "tracking_no": "SF9"},
+                {"order_id": paid[2], "express_company": "SF", "tracking_no": "SF\u{0}"},
+            ]}),
+        )
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["data"]["errors"][0]["field"],
+        "shipments[1].tracking_no"
+    );
+    assert_eq!(app.count_events("OrderShipped").await, 2);
 }

@@ -10,6 +10,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use aggregates::order::{OPTIONAL_SHIPMENT_FIELD, SHIPMENT_FIELD};
+
 use super::shipping::{self, Logistics, ShipRequest};
 use crate::event_store::{EventMetadata, FeedPosition};
 use crate::http::envelope::{Envelope, ErrorBody, Success};
@@ -87,6 +89,27 @@ async fn ship_many(
             "shipments",
             format!("must hold 1 to {MAX_SHIPMENTS} shipments"),
         )]));
+    }
+    // Text no shipment could carry refuses the request, naming each field; what depends
+    // on the order (paid? known?) is decided for each on its own below.
+    let mut malformed = Vec::new();
+    for (i, shipment) in body.shipments.iter().enumerate() {
+        for (field, value, rule) in [
+            ("express_company", &shipment.express_company, SHIPMENT_FIELD),
+            (
+                "tracking_no",
+                &shipment.tracking_no,
+                OPTIONAL_SHIPMENT_FIELD,
+            ),
+            ("carrier", &shipment.carrier, SHIPMENT_FIELD),
+        ] {
+            if let Some(value) = value {
+                rule.check_into(&format!("shipments[{i}].{field}"), value, &mut malformed);
+            }
+        }
+    }
+    if !malformed.is_empty() {
+        return Err(ApiError::invalid(malformed));
     }
     let decided: Vec<(ShipmentResult, FeedPosition)> =
         futures::stream::iter(body.shipments.into_iter().map(|shipment| {

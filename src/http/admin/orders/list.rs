@@ -65,10 +65,10 @@ impl QueryRules for FilterQuery {
         if let (Some(from), Some(to)) = (self.created_from, self.created_to)
             && from >= to
         {
-            return Err(ApiError::malformed_field(
+            return Err(ApiError::invalid(vec![FieldError::new(
                 "created_to",
                 "must be after created_from",
-            ));
+            )]));
         }
         let mut errors: Vec<FieldError> = Vec::new();
         for (field, value) in [("q", &self.q), ("user_id", &self.user_id)] {
