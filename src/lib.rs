@@ -22,6 +22,7 @@ pub mod http;
 pub mod idempotency;
 pub mod media;
 pub mod metrics;
+pub mod order_export;
 pub mod payments;
 pub mod platform;
 pub mod rate_limit;

@@ -5,6 +5,7 @@
 
 mod audit;
 mod histogram;
+mod merchant;
 mod orders;
 mod rebuild;
 mod reconcile;
@@ -84,6 +85,12 @@ pub async fn run(args: &BenchArgs, pg_bin_dir: Option<&std::path::Path>) -> anyh
     if args.shipping_orders > 0 {
         let pool = fresh_database(&admin, "ordo_bench_shipping").await?;
         shipping::run(&pool, args.shipping_orders, args.ship_rate).await?;
+        pool.close().await;
+    }
+
+    if args.merchant_orders > 0 {
+        let pool = fresh_database(&admin, "ordo_bench_merchant").await?;
+        merchant::run(&pool, args.merchant_orders).await?;
         pool.close().await;
     }
 

@@ -112,6 +112,10 @@ pub struct BenchArgs {
     /// platform timed after its ship (0 skips it).
     #[arg(long, default_value_t = 5_000)]
     pub shipping_orders: i64,
+    /// Orders in the generated shop whose merchant's list and CSV export are timed (0
+    /// skips it).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub merchant_orders: i64,
     /// Orders shipped a second in the shipping upload run.
     #[arg(long, default_value_t = 500)]
     pub ship_rate: u32,

@@ -13,6 +13,7 @@ mod cli;
 mod console;
 mod console_platform;
 mod console_reconciliation;
+mod console_shop;
 mod contract_fuzz;
 mod data_dir_owner;
 mod deceptive_text;

@@ -9,6 +9,7 @@
 
 pub mod query;
 pub mod shop;
+pub mod synthetic;
 
 use std::collections::BTreeMap;
 

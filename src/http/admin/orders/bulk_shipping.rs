@@ -45,13 +45,13 @@ struct ShipManyRequest {
 #[serde(deny_unknown_fields)]
 struct Shipment {
     order_id: Uuid,
-    #[schema(schema_with = schemas::shipment_field)]
+    #[schema(schema_with = schemas::or_null::shipment_field)]
     express_company: Option<String>,
-    #[schema(schema_with = schemas::optional_shipment_field)]
+    #[schema(schema_with = schemas::or_null::optional_shipment_field)]
     tracking_no: Option<String>,
     #[serde(default)]
     logistics_type: Logistics,
-    #[schema(schema_with = schemas::shipment_field)]
+    #[schema(schema_with = schemas::or_null::shipment_field)]
     carrier: Option<String>,
 }
 

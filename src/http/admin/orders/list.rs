@@ -35,6 +35,16 @@ const DEFAULT_SIZE: i64 = 20;
 /// Most orders per page.
 const MAX_SIZE: i64 = 100;
 
+/// A cursor as the list hands it out (`<micros>_<order id>`), or empty.
+fn cursor_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some(
+            "^(|-?[0-9]{1,16}_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
+        ))
+        .build()
+}
+
 pub(super) fn filter_text() -> utoipa::openapi::Object {
     text_schema(FILTER_TEXT)
 }
@@ -108,7 +118,7 @@ impl FilterQuery {
 #[into_params(parameter_in = Query)]
 struct CursorQuery {
     /// Where the page starts: the `next_cursor` of the page before (empty: the newest).
-    #[param(schema_with = filter_text)]
+    #[param(schema_with = cursor_schema)]
     cursor: Option<String>,
     /// Orders per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
