@@ -1,11 +1,12 @@
-//! Daily sales: per UTC day, orders placed, orders paid and revenue in cents.
+//! Daily sales: per UTC day, orders placed, orders paid, revenue and the money of orders'
+//! payments refunded that day, in cents (`net_cents`: revenue net of refunds).
 //!
 //! Counters cannot tell whether an event was counted already; they rely on the projector
 //! applying each batch exactly once, with its checkpoint, in one transaction.
 
 use std::collections::BTreeMap;
 
-use aggregates::order::{Order, OrderEvent};
+use aggregates::order::{Order, OrderEvent, RefundKind};
 use chrono::NaiveDate;
 use cqrs_es::Aggregate;
 use sqlx::PgConnection;
@@ -20,6 +21,7 @@ struct Day {
     orders: i64,
     paid_orders: i64,
     revenue_cents: i64,
+    refunded_cents: i64,
 }
 
 #[async_trait::async_trait]
@@ -64,33 +66,49 @@ impl Projection for DailySales {
                     day.paid_orders += 1;
                     day.revenue_cents += amount_cents;
                 }
+                // The order's own payment given back; a payment the order could not take
+                // was never revenue.
+                OrderEvent::RefundSucceeded {
+                    kind: RefundKind::Order,
+                    amount_cents,
+                    refunded_at,
+                    ..
+                } => {
+                    days.entry(refunded_at.date_naive())
+                        .or_default()
+                        .refunded_cents += amount_cents;
+                }
                 _ => {}
             }
         }
         if days.is_empty() {
             return Ok(());
         }
-        let (mut dates, mut orders, mut paid, mut revenue) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut dates, mut orders, mut paid, mut revenue, mut refunded) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (date, day) in days {
             dates.push(date);
             orders.push(day.orders);
             paid.push(day.paid_orders);
             revenue.push(day.revenue_cents);
+            refunded.push(day.refunded_cents);
         }
         let table = target.table("daily_sales");
         sqlx::query(&format!(
-            "INSERT INTO {table} AS d (day, orders, paid_orders, revenue_cents)
-             SELECT * FROM unnest($1::date[], $2::bigint[], $3::bigint[], $4::bigint[])
+            "INSERT INTO {table} AS d (day, orders, paid_orders, revenue_cents, refunded_cents)
+             SELECT * FROM unnest($1::date[], $2::bigint[], $3::bigint[], $4::bigint[],
+                                  $5::bigint[])
              ON CONFLICT (day) DO UPDATE SET
                 orders = d.orders + excluded.orders,
                 paid_orders = d.paid_orders + excluded.paid_orders,
-                revenue_cents = d.revenue_cents + excluded.revenue_cents"
+                revenue_cents = d.revenue_cents + excluded.revenue_cents,
+                refunded_cents = d.refunded_cents + excluded.refunded_cents"
         ))
         .bind(&dates)
         .bind(&orders)
         .bind(&paid)
         .bind(&revenue)
+        .bind(&refunded)
         .execute(conn)
         .await?;
         Ok(())

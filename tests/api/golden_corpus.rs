@@ -416,8 +416,17 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
     .fetch_one(&app.pool)
     .await
     .expect("daily sales");
-    // Sales count payments taken; the refund of order …103 is not netted out of them.
+    // Sales count payments taken on their day; refunds are netted on the refund's day.
     assert_eq!(sales, (3, 2, 15_000));
+    let refunds: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT day::text, refunded_cents, net_cents FROM daily_sales
+          WHERE refunded_cents > 0 ORDER BY day",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("refunds by day");
+    // Order …103's payment back on the 24th; …102's extra payment was never revenue.
+    assert_eq!(refunds, [("2026-11-24".to_owned(), 5_000, 10_000)]);
 }
 
 #[tokio::test]

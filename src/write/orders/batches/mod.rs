@@ -106,6 +106,13 @@ impl WriteModel {
     async fn drain(&self, key: BatchKey) {
         let product_key = key.product_id.to_string();
         loop {
+            // The queue first: a drainer with nothing left ends without taking (and so
+            // creating) the product's and stock's slots, which would outlive the last
+            // answer for as long as it takes to read the product.
+            let batch = self.queues.take_or_finish(key);
+            if batch.is_empty() {
+                return;
+            }
             // The global lock order: product, then stock.
             let mut product = self.products.lock(&product_key).await;
             let sku_id = match key.sku_id {
@@ -118,10 +125,6 @@ impl WriteModel {
                     .unwrap_or(key.product_id),
             };
             let mut stock = self.stocks.lock(&sku_id.to_string()).await;
-            let batch = self.queues.take_or_finish(key);
-            if batch.is_empty() {
-                return;
-            }
             self.commit_batch(&mut product, &mut stock, key, batch)
                 .await;
         }
