@@ -102,3 +102,58 @@ async fn the_merchant_ships_the_days_parcels_from_a_csv_and_the_tabs_follow() {
     .await;
     assert_eq!(rows, 3);
 }
+
+#[tokio::test]
+async fn an_orders_page_ships_it_and_offers_its_refund() {
+    let (pool, options) = fresh_database().await;
+    let app = spawn_app_on(pool).await;
+    let url = console_url(&app, &options, &[]);
+    let tea = app.admin().create_product("Oolong", 4_800, 10).await;
+    let (status, body) = app.user("mei").place_order(&[(tea, 1)]).await.into_parts();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["data"]["id"].as_str().expect("id").to_owned();
+    app.pay(id.parse().expect("uuid"), 4_800).await;
+    settle(&app.pool).await;
+
+    let browser = Browser::start(1280, 900).await;
+    browser.open(&url).await;
+    browser.text_of("[data-testid=projections]").await;
+    browser
+        .open(&format!("{}/console/#/orders/{id}", app.address))
+        .await;
+    browser
+        .wait_for_text("[data-testid=action-status]", "paid")
+        .await;
+    browser
+        .run(
+            "document.querySelector('[data-testid=ship-company]').value = 'ZTO';
+             document.querySelector('[data-testid=ship-tracking]').value = 'ZT0001';
+             document.querySelector('[data-testid=ship-order]').click();",
+        )
+        .await;
+    browser
+        .wait_for_text("[data-testid=action-result]", "Shipped: now shipped.")
+        .await;
+    let (_, order) = app
+        .admin()
+        .get(&format!("/api/v1/admin/orders/{id}"))
+        .await
+        .into_parts();
+    assert_eq!(order["data"]["tracking_no"], "ZT0001", "{order}");
+    assert_eq!(order["data"]["express_company"], "ZTO", "{order}");
+    // The page comes back shipped, with the refund offered; without WeChat Pay on this
+    // server the refund is refused, and the page says why.
+    browser
+        .wait_for_text("[data-testid=action-status]", "shipped")
+        .await;
+    browser
+        .run(
+            "window.confirm = () => true;
+             document.querySelector('[data-testid=refund-reason]').value = 'damaged';
+             document.querySelector('[data-testid=refund-order]').click();",
+        )
+        .await;
+    browser
+        .wait_for_text("[data-testid=action-error]", "WeChat Pay is not configured")
+        .await;
+}

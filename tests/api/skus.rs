@@ -644,12 +644,16 @@ async fn the_consoles_stock_page_picks_a_sku_and_shows_its_own_moves() {
     browser
         .open(&format!("{}/console/#/stock/{}", app.address, shirt.id))
         .await;
-    let options = browser
-        .run(
-            "return [...document.querySelectorAll('[data-testid=sku-picker] option')]
-                .map(o => o.textContent);",
-        )
-        .await;
+    let options = crate::support::eventually("the SKU picker", || async {
+        let options = browser
+            .run(
+                "return [...document.querySelectorAll('[data-testid=sku-picker] option')]
+                    .map(o => o.textContent);",
+            )
+            .await;
+        (options != json!([])).then_some(options)
+    })
+    .await;
     assert_eq!(
         options,
         json!(["size S · 10 available", "size M · 3 available"]),

@@ -66,13 +66,21 @@ async function loadOrder(orderId, root) {
     asOf.remove();
     return;
   }
+  // A stock stream is a SKU's: its page is the product's, picked to that SKU.
+  const productOf = {};
+  for (const entry of history) {
+    const placed = entry.type === "OrderPlaced" && entry.payload.OrderPlaced;
+    if (placed) for (const line of placed.lines) productOf[line.sku_id || line.product_id] = line.product_id;
+  }
+  const stockLink = (sku) => "#/stock/" + (productOf[sku] || sku) + "/" + sku;
+  root.insertBefore(orderActions(orderId), timeline);
   timeline.replaceChildren(h("h2", {}, "Timeline"), table(
     ["When", "Event", "Stream", "Who", "Request", "Details"],
     history.map((entry) => h("tr", { "data-testid": "timeline-event" },
       h("td", { class: "mono" }, time(entry.recorded_at)),
       h("td", {}, h("b", {}, entry.type)),
       h("td", { class: "mono" }, entry.aggregate_type === "Stock"
-        ? h("a", { href: "#/stock/" + entry.aggregate_id, title: entry.aggregate_id }, `Stock ${entry.aggregate_id.slice(0, 8)}… v${entry.version}`)
+        ? h("a", { href: stockLink(entry.aggregate_id), title: entry.aggregate_id }, `Stock ${entry.aggregate_id.slice(0, 8)}… v${entry.version}`)
         : `${entry.aggregate_type} v${entry.version}`),
       h("td", {}, who(entry.actor)),
       h("td", { class: "mono wide" }, entry.request_id || ""),
@@ -126,13 +134,51 @@ function orderState(then) {
       h("div", { class: "stat" }, "Total", h("b", {}, yuan(order.total_cents))),
       h("div", { class: "stat" }, "Order version", h("b", {}, then.version))),
     table(["Product", "Quantity", "Unit price"], order.lines.map((line) => h("tr", {},
-      h("td", {}, line.name, " ", h("span", { class: "muted mono" }, line.product_id)),
+      h("td", {}, line.name, " ", Object.values(line.spec || {}).join(" "), " ", h("span", { class: "muted mono" }, line.sku_id || line.product_id)),
       h("td", { class: "num" }, line.quantity),
       h("td", { class: "num" }, yuan(line.unit_price_cents))))),
     h("p", { class: "hint" }, "Stock of its products then:"),
-    table(["Product", "On hand", "Reserved", "Available"], then.stocks.map((stock) => h("tr", {},
-      h("td", { class: "mono" }, h("a", { href: "#/stock/" + stock.product_id }, stock.product_id)),
+    table(["SKU", "On hand", "Reserved", "Available"], then.stocks.map((stock) => h("tr", {},
+      h("td", { class: "mono" }, h("a", { href: `#/stock/${stock.product_id}/${stock.sku_id}` }, stock.sku_id)),
       h("td", { class: "num" }, stock.on_hand),
       h("td", { class: "num" }, stock.reserved),
       h("td", { class: "num" }, stock.available)))));
+}
+
+/** What the merchant does with the order now: ship it when paid (WeChat's delivery id and
+ *  tracking number), refund it when paid or shipped. */
+function orderActions(orderId) {
+  const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  const path = `/api/v1/admin/orders/${encodeURIComponent(orderId)}`;
+  const done = (what) => (result) => {
+    body.replaceChildren(h("p", { "data-testid": "action-result" }, `${what}: now ${result.status}.`));
+    setTimeout(() => render(), 800);
+  };
+  const failed = (error) => body.append(h("p", { class: "error", "data-testid": "action-error" }, error.message));
+  const send = (url, payload) => api(url, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload),
+  });
+  Promise.all([api(path), api("/api/v1/admin/delivery-companies")]).then(([order, companies]) => {
+    const parts = [h("p", {}, "Status ", h("b", { "data-testid": "action-status" }, order.status))];
+    if (order.status === "paid") {
+      const company = h("select", { "aria-label": "delivery company", "data-testid": "ship-company" },
+        ...companies.map((c) => h("option", { value: c.delivery_id }, `${c.delivery_name} (${c.delivery_id})`)));
+      const tracking = h("input", { type: "text", placeholder: "tracking number", "aria-label": "tracking number", "data-testid": "ship-tracking" });
+      parts.push(h("form", { class: "row", onsubmit: (event) => {
+        event.preventDefault();
+        send(path + "/ship", { express_company: company.value, tracking_no: tracking.value.trim() })
+          .then(done("Shipped")).catch(failed);
+      } }, company, tracking, h("button", { type: "submit", "data-testid": "ship-order" }, "Ship")));
+    }
+    if (order.status === "paid" || order.status === "shipped") {
+      const reason = h("input", { type: "text", placeholder: "reason (the shopper sees it)", "aria-label": "refund reason", "data-testid": "refund-reason" });
+      parts.push(h("form", { class: "row", onsubmit: (event) => {
+        event.preventDefault();
+        if (!confirm(`Refund ${yuan(order.total_cents)} to the shopper?`)) return;
+        send(path + "/refund", { reason: reason.value.trim() }).then(done("Refund sent")).catch(failed);
+      } }, reason, h("button", { type: "submit", class: "secondary", "data-testid": "refund-order" }, "Refund")));
+    }
+    body.replaceChildren(...parts);
+  }).catch((error) => body.replaceChildren(errorLine(error)));
+  return card("Actions", body);
 }
