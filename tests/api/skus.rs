@@ -686,3 +686,40 @@ async fn the_consoles_stock_page_picks_a_sku_and_shows_its_own_moves() {
         .wait_for_text("[data-testid=stock-available]", "3")
         .await;
 }
+
+#[tokio::test]
+async fn verify_names_an_order_line_whose_sku_its_product_never_added() {
+    let app = spawn_app().await;
+    let admin = app.admin();
+    let shirt = t_shirt(&admin, 5, 5, Value::Null).await;
+    let other = t_shirt(&admin, 5, 5, Value::Null).await;
+    let (status, body) = order(&app.user("ann"), &[(shirt.id, Some(shirt.small), 1)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_log_verifies(&app).await;
+    // Behind ordo's back: the line now names the other T-shirt's S.
+    crate::support::audit::tamper(
+        &app.pool,
+        &format!(
+            "UPDATE events SET payload = replace(payload::text, '{}', '{}')::json
+              WHERE aggregate_type = 'Order' AND event_type = 'OrderPlaced'",
+            shirt.small, other.small
+        ),
+    )
+    .await;
+    let report = crate::support::audit::verify_report(&app).await;
+    assert_eq!(report["ok"], false);
+    let unknown: Vec<&Value> = report["failures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .filter(|f| f["kind"] == "unknown_sku")
+        .collect();
+    assert_eq!(unknown.len(), 1, "{report}");
+    assert_eq!(
+        unknown[0]["message"],
+        format!(
+            "a line names SKU {}, which product {} never added",
+            other.small, shirt.id
+        )
+    );
+}

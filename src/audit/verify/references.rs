@@ -2,7 +2,8 @@
 //! every order line was reserved exactly on its SKU's stock, and the order's fate moved that reservation —
 //! released if it was cancelled, sold if it was paid, still held otherwise; its units
 //! returned once if its payment was refunded before it shipped, never otherwise; and no
-//! stock moved for an order line that does not exist. Payloads are read through
+//! stock moved for an order line that does not exist; and every line's SKU is one its
+//! product added (or the product itself, without specs). Payloads are read through
 //! [`READABLE_PAYLOAD`], so text PostgreSQL cannot hold (U+0000) does not stop the pass.
 
 use sqlx::{PgPool, Row};
@@ -68,6 +69,7 @@ pub async fn check(pool: &PgPool, findings: &mut Findings) -> Result<(), sqlx::E
         "(SELECT aggregate_type, aggregate_id, event_type, global_position, \
                  {READABLE_PAYLOAD} AS payload FROM events)"
     );
+    unknown_skus(pool, &events, findings).await?;
     let sql = MISMATCHES
         .replace("{stock_order_id}", STOCK_ORDER_ID)
         .replace("{events}", &events);
@@ -95,6 +97,46 @@ pub async fn check(pool: &PgPool, findings: &mut Findings) -> Result<(), sqlx::E
                 "SKU {sku_id}: {ordered}, reserved {reserved}, released {released}, \
                  sold {sold}, returned {returned}, order {fate}"
             ),
+        });
+    }
+    Ok(())
+}
+
+/// Order lines naming a SKU their product never added (first 100 by position): a line's
+/// SKU is its product's own id (a product without specs) or one of its `SkuAdded`.
+const UNKNOWN_SKUS: &str = "
+WITH lines AS (
+    SELECT e.aggregate_id AS order_id, l ->> 'product_id' AS product_id,
+           l ->> 'sku_id' AS sku_id, e.global_position AS position
+      FROM {events} e, json_array_elements(e.payload -> 'OrderPlaced' -> 'lines') l
+     WHERE e.aggregate_type = 'Order' AND e.event_type = 'OrderPlaced'
+       AND l ->> 'sku_id' IS NOT NULL AND l ->> 'sku_id' <> l ->> 'product_id'
+), skus AS (
+    SELECT aggregate_id AS product_id, payload -> 'SkuAdded' ->> 'sku_id' AS sku_id
+      FROM {events} e
+     WHERE aggregate_type = 'Product' AND event_type = 'SkuAdded'
+)
+SELECT l.order_id, l.product_id, l.sku_id, l.position
+  FROM lines l
+ WHERE NOT EXISTS (SELECT 1 FROM skus s WHERE s.product_id = l.product_id AND s.sku_id = l.sku_id)
+ ORDER BY l.position
+ LIMIT 100";
+
+async fn unknown_skus(
+    pool: &PgPool,
+    events: &str,
+    findings: &mut Findings,
+) -> Result<(), sqlx::Error> {
+    let sql = UNKNOWN_SKUS.replace("{events}", events);
+    for row in sqlx::query(&sql).fetch_all(pool).await? {
+        let order_id: String = row.try_get("order_id")?;
+        let product_id: String = row.try_get("product_id")?;
+        let sku_id: String = row.try_get("sku_id")?;
+        findings.add(Failure {
+            kind: "unknown_sku",
+            position: row.try_get("position")?,
+            stream: Some(format!("Order/{order_id}")),
+            message: format!("a line names SKU {sku_id}, which product {product_id} never added"),
         });
     }
     Ok(())
