@@ -3,10 +3,10 @@
 ALTER TABLE daily_sales ADD COLUMN refunded_cents bigint NOT NULL DEFAULT 0;
 ALTER TABLE daily_sales ADD COLUMN net_cents bigint GENERATED ALWAYS AS (revenue_cents - refunded_cents) STORED;
 
--- The refunds already made: each refunded order's payment, on its refund's (UTC) day.
-INSERT INTO daily_sales AS d (day, orders, paid_orders, revenue_cents, refunded_cents)
-SELECT (refunded_at AT TIME ZONE 'UTC')::date, 0, 0, 0, sum(total_cents)
-  FROM order_views
- WHERE refunded_at IS NOT NULL
- GROUP BY 1
-ON CONFLICT (day) DO UPDATE SET refunded_cents = d.refunded_cents + excluded.refunded_cents;
+-- The refunds already in the log are counted by replaying the projection from the feed's
+-- start (its counters are rebuilt from the events, as a rebuild would): a backfill from
+-- the order views would follow another projection's checkpoint, counting a refund twice
+-- or not at all.
+DELETE FROM daily_sales;
+UPDATE projection_checkpoints SET transaction_id = '0', global_position = 0
+ WHERE projection = 'daily_sales';

@@ -415,7 +415,7 @@ async fn a_bulk_shipment_ships_the_paid_orders_and_refuses_the_rest_each_with_it
             "/api/v1/admin/orders/shipments",
             &json!({"shipments": [
                 {"order_id": paid[2], "express_company": "SF", "tracking_no": "SF9"},
-                {"order_id": paid[2], "express_company": "SF", "tracking_no": "SF\u{0}"},
+                {"order_id": paid[1], "express_company": "SF", "tracking_no": "SF\u{0}"},
             ]}),
         )
         .await
@@ -425,5 +425,18 @@ async fn a_bulk_shipment_ships_the_paid_orders_and_refuses_the_rest_each_with_it
         body["data"]["errors"][0]["field"],
         "shipments[1].tracking_no"
     );
+    // One order twice in a batch would race itself: refused, named.
+    let (status, body) = admin
+        .post(
+            "/api/v1/admin/orders/shipments",
+            &json!({"shipments": [
+                {"order_id": paid[2], "express_company": "SF", "tracking_no": "SF9"},
+                {"order_id": paid[2], "express_company": "ZTO", "tracking_no": "ZT9"},
+            ]}),
+        )
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["data"]["errors"][0]["field"], "shipments[1].order_id");
     assert_eq!(app.count_events("OrderShipped").await, 2);
 }

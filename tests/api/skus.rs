@@ -723,3 +723,43 @@ async fn verify_names_an_order_line_whose_sku_its_product_never_added() {
         )
     );
 }
+
+#[tokio::test]
+async fn one_sku_named_twice_once_by_leaving_it_out_is_refused_not_waited_on() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .admin()
+        .post(
+            "/api/v1/admin/products",
+            &json!({"name": "Cap", "specs": [{"name": "colour", "values": ["red"]}],
+                    "skus": [{"spec": {"colour": "red"}, "price_cents": 900, "initial_stock": 5}]}),
+        )
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let cap: Uuid = body["data"]["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    let red: Uuid = body["data"]["skus"][0]["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    let placed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        order(&app.user("ann"), &[(cap, None, 1), (cap, Some(red), 1)]),
+    )
+    .await
+    .expect("answered, not hung on its own stock");
+    let (status, body) = placed;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["data"]["errors"][0]["field"], "lines[1].sku_id",
+        "{body}"
+    );
+    // The stock is free for the next order.
+    let (status, body) = order(&app.user("ann"), &[(cap, None, 2)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}

@@ -24,15 +24,16 @@ impl Product {
             return finish(errors).map(|()| vec![created(new, None)]);
         }
         skus::check_specs(&new.specs, &mut errors);
-        if new.specs.is_empty() {
-            // SKUs without specs: nothing to check them against.
-            return finish(errors).map(|()| Vec::new());
-        }
         if new.skus.is_empty() || new.skus.len() > MAX_SKUS {
             errors.push(FieldError::new(
                 "skus",
                 format!("must hold 1 to {MAX_SKUS} SKUs when the product has specs"),
             ));
+        }
+        // SKUs without specs have nothing to be checked against, and too many are not
+        // each checked (every SKU is compared with those before it).
+        if new.specs.is_empty() || new.skus.len() > MAX_SKUS {
+            return Err(ProductError::Invalid(errors));
         }
         let mut added = Vec::new();
         for (i, sku) in new.skus.iter().enumerate() {
@@ -149,6 +150,7 @@ impl Product {
         let mut errors = Vec::new();
         let price_cents = changes.price_cents.unwrap_or(sku.price_cents);
         skus::check_price("price_cents", price_cents, &mut errors);
+        let setting_image = changes.image.is_some();
         let image = changes.image.unwrap_or_else(|| sku.image.clone());
         if !self.has_specs() && image.is_some() {
             errors.push(FieldError::new(
@@ -156,7 +158,11 @@ impl Product {
                 "a product without specs shows its own images",
             ));
         }
-        self.check_image("image", image.as_ref(), &mut errors);
+        // Only a picture being set must be one of the images: one removed since stays
+        // the SKU's until it is changed.
+        if setting_image {
+            self.check_image("image", image.as_ref(), &mut errors);
+        }
         finish(errors)?;
         let on_sale = changes.on_sale.unwrap_or(sku.on_sale);
         if (price_cents, on_sale, &image) == (sku.price_cents, sku.on_sale, &sku.image) {

@@ -147,7 +147,11 @@ impl SkuChanges {
                 SELECT sku_id, product_id, position, spec, code, price_cents, on_sale, image,
                        0, 0, version, 0
                   FROM c WHERE added
-                ON CONFLICT (sku_id) DO NOTHING
+                -- Applied again: the batch's later changes of the SKU still count.
+                ON CONFLICT (sku_id) DO UPDATE SET price_cents = excluded.price_cents,
+                       on_sale = excluded.on_sale, image = excluded.image,
+                       product_version = excluded.product_version
+                 WHERE excluded.product_version > {table}.product_version
              )
              UPDATE {table} AS s SET price_cents = c.price_cents, on_sale = c.on_sale,
                     image = c.image, product_version = c.version

@@ -72,6 +72,7 @@ pub async fn page(
         );
         conditions.push(format!("(created_at, order_id) < (${at}, ${id})"));
     }
+    let size = size.clamp(1, 1_000);
     let limit = conditions.bind(size + 1);
     let sql = format!(
         "SELECT {COLUMNS}, user_id FROM order_views {}
@@ -165,7 +166,8 @@ impl Conditions {
         }
         if let Some(q) = &filter.q {
             let n = this.bind(contains(q));
-            let mut matches = format!("search LIKE ${n}");
+            // Lower-cased as the column is, by PostgreSQL.
+            let mut matches = format!("search LIKE lower(${n})");
             if let Some((low, high)) = id_range(q) {
                 let (low, high) = (this.bind(low), this.bind(high));
                 matches = format!("({matches} OR order_id BETWEEN ${low} AND ${high})");
@@ -201,7 +203,6 @@ impl Conditions {
 /// `%q%` for LIKE over the lower-cased search text, its wildcards matched literally.
 fn contains(q: &str) -> String {
     let escaped = q
-        .to_lowercase()
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
@@ -249,6 +250,6 @@ mod tests {
 
     #[test]
     fn like_wildcards_in_a_search_are_literal() {
-        assert_eq!(contains("50%_Off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(contains("50%_Off\\"), "%50\\%\\_Off\\\\%");
     }
 }

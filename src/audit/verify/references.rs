@@ -110,7 +110,7 @@ WITH lines AS (
            l ->> 'sku_id' AS sku_id, e.global_position AS position
       FROM {events} e, json_array_elements(e.payload -> 'OrderPlaced' -> 'lines') l
      WHERE e.aggregate_type = 'Order' AND e.event_type = 'OrderPlaced'
-       AND l ->> 'sku_id' IS NOT NULL AND l ->> 'sku_id' <> l ->> 'product_id'
+       AND l ->> 'sku_id' IS NOT NULL
 ), skus AS (
     SELECT aggregate_id AS product_id, payload -> 'SkuAdded' ->> 'sku_id' AS sku_id
       FROM {events} e
@@ -119,6 +119,9 @@ WITH lines AS (
 SELECT l.order_id, l.product_id, l.sku_id, l.position
   FROM lines l
  WHERE NOT EXISTS (SELECT 1 FROM skus s WHERE s.product_id = l.product_id AND s.sku_id = l.sku_id)
+   -- The product's own id is its SKU only while it has no specs.
+   AND (l.sku_id <> l.product_id
+        OR EXISTS (SELECT 1 FROM skus s WHERE s.product_id = l.product_id))
  ORDER BY l.position
  LIMIT 100";
 

@@ -20,8 +20,14 @@ function shopView(argument) {
     if (search.value.trim()) params.set("q", search.value.trim());
     return params;
   };
+  let shown = query();
+  let loading = false;
   const load = async (cursor) => {
-    const params = query();
+    // "More" continues the list shown (its search), never the box's edited text, once.
+    if (loading) return;
+    loading = true;
+    if (!cursor) shown = query();
+    const params = new URLSearchParams(shown);
     params.set("size", "50");
     if (cursor) params.set("cursor", cursor);
     try {
@@ -40,6 +46,8 @@ function shopView(argument) {
         : "");
     } catch (error) {
       list.replaceChildren(errorLine(error));
+    } finally {
+      loading = false;
     }
   };
   const form = h("form", { class: "row", onsubmit: (event) => { event.preventDefault(); load(null); } },

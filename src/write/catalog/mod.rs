@@ -126,7 +126,7 @@ impl WriteModel {
         changes: ProductChanges,
         metadata: &EventMetadata,
     ) -> Result<Written<ProductSnapshot>, WriteError> {
-        self.product_command(id, ProductCommand::UpdateProduct(changes), metadata)
+        self.product_command(id, ProductCommand::UpdateProduct(changes), metadata, None)
             .await
     }
 
@@ -145,47 +145,19 @@ impl WriteModel {
                 format!("must be 0 to {}", stock_rules::MAX_ADJUSTMENT),
             )]));
         }
-        let key = id.to_string();
-        let sku_key = sku.id.to_string();
-        let mut product_slot = self.products.lock(&key).await;
-        let mut attempts = Attempts::new(self.settings.max_attempts, &self.stats);
-        loop {
-            let current = &product_slot.current(&self.store).await?.loaded;
-            let sequence = current.sequence;
-            let (product, events) =
-                decide(&current.aggregate, ProductCommand::AddSku(sku.clone())).await?;
-            let stock_events = if initial_stock > 0 {
-                let add = StockCommand::AddStock {
-                    quantity: initial_stock,
-                    reason: "initial stock".to_owned(),
-                };
-                decide(&Stock::default(), add).await?.1
-            } else {
-                Vec::new()
+        // The new SKU's stock stream starts with its initial stock, in the same append.
+        let stock_events = if initial_stock > 0 {
+            let add = StockCommand::AddStock {
+                quantity: initial_stock,
+                reason: "initial stock".to_owned(),
             };
-            let appends: Vec<StreamAppend> = [
-                append_for::<Product>(&key, sequence, &events)?,
-                append_for::<Stock>(&sku_key, 0, &stock_events)?,
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            match self.store.append(&appends, metadata).await {
-                Ok(appended) => {
-                    let next = sequence + i64::try_from(events.len()).unwrap_or_default();
-                    product_slot.store(&self.store, product.clone(), next).await;
-                    return Ok(Written {
-                        value: self.snapshot(id, &product).await?,
-                        position: appended.last,
-                    });
-                }
-                Err(AppendError::Conflict { .. }) => {
-                    product_slot.invalidate();
-                    attempts.retry_after_conflict().await?;
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
+            decide(&Stock::default(), add).await?.1
+        } else {
+            Vec::new()
+        };
+        let stock = append_for::<Stock>(&sku.id.to_string(), 0, &stock_events)?;
+        self.product_command(id, ProductCommand::AddSku(sku), metadata, stock)
+            .await
     }
 
     /// Changes one SKU's price, on-sale flag or picture.
@@ -201,7 +173,7 @@ impl WriteModel {
             sku_id,
             changes,
         };
-        self.product_command(id, command, metadata).await
+        self.product_command(id, command, metadata, None).await
     }
 
     /// Adds a stored image (by media key) to a product's images.
@@ -211,7 +183,7 @@ impl WriteModel {
         key: String,
         metadata: &EventMetadata,
     ) -> Result<Written<ProductSnapshot>, WriteError> {
-        self.product_command(id, ProductCommand::AddImage { key }, metadata)
+        self.product_command(id, ProductCommand::AddImage { key }, metadata, None)
             .await
     }
 
@@ -223,17 +195,19 @@ impl WriteModel {
         key: String,
         metadata: &EventMetadata,
     ) -> Result<Written<ProductSnapshot>, WriteError> {
-        self.product_command(id, ProductCommand::RemoveImage { key }, metadata)
+        self.product_command(id, ProductCommand::RemoveImage { key }, metadata, None)
             .await
     }
 
-    /// One command on a product, retried on conflicts. A command that changes nothing
-    /// writes nothing and is at the feed's start (no read model has to catch up).
+    /// One command on a product, retried on conflicts, its events appended with `also`
+    /// (a new SKU's initial stock). A command that changes nothing writes nothing and is
+    /// at the feed's start (no read model has to catch up).
     async fn product_command(
         &self,
         id: Uuid,
         command: ProductCommand,
         metadata: &EventMetadata,
+        also: Option<StreamAppend>,
     ) -> Result<Written<ProductSnapshot>, WriteError> {
         let key = id.to_string();
         let mut product_slot = self.products.lock(&key).await;
@@ -264,6 +238,7 @@ impl WriteModel {
             }
             let appends: Vec<_> = append_for::<Product>(&key, sequence, &events)?
                 .into_iter()
+                .chain(also.clone())
                 .collect();
             match self.store.append(&appends, metadata).await {
                 Ok(appended) => {

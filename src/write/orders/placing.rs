@@ -101,16 +101,20 @@ impl WriteModel {
         let (priced, limits) = self
             .price_lines(unpriced, &named, &product_ids, &mut products)
             .await?;
-        let mut stocks = Vec::with_capacity(priced.lines.len());
-        let mut sku_ids: Vec<String> = priced.lines.iter().map(|l| l.sku_id.to_string()).collect();
+        // Decided before any stock is locked: two lines may name one SKU only now that
+        // each is resolved (one by its id, one by leaving it out), and that SKU's slot
+        // must not be locked twice.
+        let (order, order_events) =
+            decide(&Order::default(), OrderCommand::PlaceOrder(priced)).await?;
+        let mut stocks = Vec::with_capacity(order.lines.len());
+        let mut sku_ids: Vec<String> = order.lines.iter().map(|l| l.sku_id.to_string()).collect();
         sku_ids.sort_unstable();
+        sku_ids.dedup();
         for id in &sku_ids {
             stocks.push(self.stocks.lock(id).await);
         }
 
         let order_id = Uuid::now_v7();
-        let (order, order_events) =
-            decide(&Order::default(), OrderCommand::PlaceOrder(priced)).await?;
         let reserve = |stock: &SlotGuard<Stock>| {
             let quantity = order
                 .lines

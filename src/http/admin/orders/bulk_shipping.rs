@@ -93,7 +93,16 @@ async fn ship_many(
     // Text no shipment could carry refuses the request, naming each field; what depends
     // on the order (paid? known?) is decided for each on its own below.
     let mut malformed = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (i, shipment) in body.shipments.iter().enumerate() {
+        // One order twice would race itself (and a second tracking number spend its one
+        // correction): refused, named.
+        if !seen.insert(shipment.order_id) {
+            malformed.push(aggregates::FieldError::new(
+                format!("shipments[{i}].order_id"),
+                "appears in more than one shipment",
+            ));
+        }
         for (field, value, rule) in [
             ("express_company", &shipment.express_company, SHIPMENT_FIELD),
             (
@@ -124,7 +133,7 @@ async fn ship_many(
         .map(|(_, position)| *position)
         .max()
         .unwrap_or(FeedPosition::START);
-    await_projections(&state, &["orders", "shipping_uploads"], last).await;
+    await_projections(&state, &["orders", "catalog", "shipping_uploads"], last).await;
     Ok(Success::ok(
         decided.into_iter().map(|(result, _)| result).collect(),
     ))
