@@ -125,13 +125,19 @@ async fn shop_keeps_serving_while(held: HeldTransaction, app: &TestApp, own_data
     );
     assert_eq!(holder["state"], "idle in transaction", "{holder}");
     assert_eq!(holder["query"], "SELECT pg_current_xact_id()", "{holder}");
-    let metrics = app.metrics().await;
-    let age: f64 = metrics
-        .lines()
-        .find(|line| line.starts_with("feed_horizon_age_seconds{holder=\"bystander\"}"))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
-        .expect("feed_horizon_age_seconds for bystanders");
+    // The gauge is sampled apart from /readyz's list: it may lag it by a few
+    // milliseconds, so it is read until it has caught up (bounded).
+    let (age, metrics) = eventually("the bystander's age reaches 5 s", || async {
+        let metrics = app.metrics().await;
+        let age: f64 = metrics
+            .lines()
+            .find(|line| line.starts_with("feed_horizon_age_seconds{holder=\"bystander\"}"))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+            .expect("feed_horizon_age_seconds for bystanders");
+        (age >= 5.0).then_some((age, metrics))
+    })
+    .await;
     assert!(age >= 5.0, "the bystander's age: {age}\n{metrics}");
 
     let mut held = held;
