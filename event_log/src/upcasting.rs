@@ -44,7 +44,26 @@ pub const UPCASTS: &[Upcast] = &[
         to_version: "3",
         change: order_placed_v3,
     },
+    Upcast {
+        event_type: "RefundRequested",
+        from_version: "1",
+        to_version: "2",
+        change: refund_requested_v2,
+    },
 ];
+
+/// `RefundRequested` 1 → 2: version 1 refunded whole payments, so what the payment took
+/// is the refund's amount; it named no lines (an order refund covered every line).
+fn refund_requested_v2(mut payload: Value) -> Value {
+    if let Some(fields) = payload
+        .get_mut("RefundRequested")
+        .and_then(Value::as_object_mut)
+        && let Some(amount) = fields.get("amount_cents").cloned()
+    {
+        fields.entry("payment_cents").or_insert(amount);
+    }
+    payload
+}
 
 /// `OrderPlaced` 1 → 2: version 1 was written before purchase limits counted orders, so
 /// the shopper's limits never counted it (`limits_counted: false`), and its refund must
@@ -182,6 +201,14 @@ mod tests {
         let today = upcast("OrderPlaced", "1", v1);
         assert_eq!(today["OrderPlaced"]["lines"][0]["sku_id"], product);
         assert_eq!(today["OrderPlaced"]["limits_counted"], false);
+    }
+
+    #[test]
+    fn a_refund_requested_in_version_1_refunded_its_whole_payment() {
+        let v1 = json!({"RefundRequested": {"refund_no": "aR1", "amount_cents": 1_500}});
+        let today = upcast("RefundRequested", "1", v1);
+        assert_eq!(today["RefundRequested"]["payment_cents"], 1_500);
+        assert_eq!(today["RefundRequested"]["lines"], Value::Null);
     }
 
     fn add_currency(mut payload: Value) -> Value {

@@ -66,10 +66,10 @@ impl Projection for DailySales {
                     day.paid_orders += 1;
                     day.revenue_cents += amount_cents;
                 }
-                // The order's own payment given back; a payment the order could not take
-                // was never revenue.
+                // The order's own payment given back, in whole or in part; a payment the
+                // order could not take was never revenue.
                 OrderEvent::RefundSucceeded {
-                    kind: RefundKind::Order,
+                    kind: RefundKind::Order | RefundKind::Partial,
                     amount_cents,
                     refunded_at,
                     ..

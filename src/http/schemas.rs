@@ -126,10 +126,16 @@ pub struct RefundSchema {
     /// The WeChat Pay transaction whose money goes back.
     payment_id: String,
     amount_cents: i64,
-    /// `order` (the order's payment: the order is refunded) or `extra_payment` (one of
-    /// its `refunds_due`).
-    #[schema(pattern = "^(order|extra_payment)$")]
+    /// What the payment took in all (WeChat Pay's `amount.total`).
+    payment_cents: i64,
+    /// `order` (the rest of the order's payment: the order is refunded), `partial` (a
+    /// part of it: the order's status stays) or `extra_payment` (one of its
+    /// `refunds_due`).
+    #[schema(pattern = "^(order|partial|extra_payment)$")]
     kind: String,
+    /// The order's units the refund covers (empty: money only, another payment's
+    /// refund, or an order's refund asked before partial refunds existed).
+    lines: Vec<RefundLineSchema>,
     /// The operator's reason.
     reason: String,
     /// `requested` (waiting for WeChat Pay), `succeeded` or `failed`.
@@ -146,6 +152,16 @@ pub struct RefundSchema {
     /// account could not take the money): the order stays `refunding` and is listed among
     /// the refunds due until WeChat Pay's final word; an operator's to look into.
     abnormal: Option<String>,
+}
+
+/// Units of one SKU a refund covers.
+#[derive(ToSchema)]
+#[schema(as = RefundLine)]
+#[allow(dead_code)]
+pub struct RefundLineSchema {
+    sku_id: uuid::Uuid,
+    #[schema(minimum = 1)]
+    quantity: i64,
 }
 
 /// The schema of `aggregates::order::Address`: every field one line of 1 to 200

@@ -72,7 +72,8 @@ impl Refunds {
             transaction_id: refund.payment_id.clone(),
             reason: refund.reason.clone(),
             refund_cents: refund.amount_cents,
-            total_cents: refund.amount_cents,
+            // What the payment took in all: WeChat Pay checks it against the payment.
+            total_cents: refund.payment_cents.max(refund.amount_cents),
         };
         match self.wechat_pay.refund(&request).await {
             Ok(state) => self.record(order_id, refund, &state, metadata).await,

@@ -130,8 +130,9 @@ impl CallRule for SubscribeMessages {
                 (Occasion::Paid, None, Some(amount_cents))
             }
             OrderEvent::OrderShipped { .. } => (Occasion::Shipped, None, None),
+            // Each refund of the order's payment, a partial one too, is its own message.
             OrderEvent::RefundSucceeded {
-                kind: RefundKind::Order,
+                kind: RefundKind::Order | RefundKind::Partial,
                 refund_no,
                 amount_cents,
                 ..

@@ -3,7 +3,7 @@
 //! however many servers, notices and answers race; settling an order's refund before it
 //! shipped returns its units to stock in the same append.
 
-use aggregates::order::{Order, OrderCommand, RefundOutcome};
+use aggregates::order::{Order, OrderCommand, RefundOutcome, RefundScope};
 use uuid::Uuid;
 
 use super::orders::{OrderActor, now};
@@ -11,17 +11,20 @@ use super::{WriteError, WriteModel, Written};
 use crate::event_store::EventMetadata;
 
 impl WriteModel {
-    /// Asks for every refund the order holds (its payment if paid or shipped, and the
-    /// payments it could not take); the refunds in the answer's `refunds` with status
-    /// `requested` are to be sent to the payment provider.
+    /// Asks for the refunds `scope` names: every refund the order holds (the rest of its
+    /// payment, and the payments it could not take), or part of its payment. The refunds
+    /// in the answer's `refunds` with status `requested` are to be sent to the payment
+    /// provider.
     pub async fn request_refund(
         &self,
         order_id: Uuid,
+        scope: RefundScope,
         reason: String,
         metadata: &EventMetadata,
     ) -> Result<Written<Order>, WriteError> {
         let command = OrderCommand::RequestRefund {
             order_id,
+            scope,
             reason,
             requested_at: now(),
         };

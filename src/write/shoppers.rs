@@ -146,19 +146,25 @@ pub(super) fn follow_up(
     events.iter().find_map(|event| match event {
         OrderEvent::OrderPaid { .. } => Some(ShopperCommand::PayPurchase { order_id }),
         OrderEvent::OrderCancelled { .. } => Some(ShopperCommand::ReleasePurchase { order_id }),
-        // Only what the limits counted goes back to them: an order placed before limits
-        // existed would lower what other orders hold (a way past the limit).
+        // The units a refund gave the money back for no longer count. Only what the
+        // limits counted goes back to them: an order placed before limits existed would
+        // lower what other orders hold (a way past the limit).
         OrderEvent::RefundSucceeded {
-            kind: RefundKind::Order,
+            refund_no,
+            kind: RefundKind::Order | RefundKind::Partial,
             ..
-        } if order.limits_counted => Some(ShopperCommand::ReturnPurchase {
-            order_id,
-            lines: order
+        } if order.limits_counted => {
+            let refund = order.refund(refund_no)?;
+            let lines: Vec<(Uuid, i64)> = refund
                 .lines
                 .iter()
-                .map(|line| (line.product_id, line.quantity))
-                .collect(),
-        }),
+                .filter_map(|unit| {
+                    let line = order.lines.iter().find(|line| line.sku_id == unit.sku_id)?;
+                    Some((line.product_id, unit.quantity))
+                })
+                .collect();
+            (!lines.is_empty()).then_some(ShopperCommand::ReturnPurchase { order_id, lines })
+        }
         _ => None,
     })
 }

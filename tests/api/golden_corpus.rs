@@ -302,8 +302,9 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         .expect("t-shirt")
         .aggregate;
     assert_eq!((product.skus.len(), product.price_cents), (2, 5900));
+    // Two M sold, one refunded before shipping and back (0.5.0).
     let stock = app.events.load::<Stock>(medium).await.expect("M").aggregate;
-    assert_eq!((stock.on_hand(), stock.reserved()), (5, 2));
+    assert_eq!((stock.on_hand(), stock.reserved()), (4, 0));
     let order = app
         .events
         .load::<Order>("0191b4a0-0000-7000-8000-000000000107")
@@ -312,6 +313,13 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         .aggregate;
     assert_eq!(order.lines[0].sku_id.to_string(), medium);
     assert_eq!(order.lines[1].spec["size"], "S");
+    // Its partial refund: the order still paid, one M shirt's money back.
+    assert_eq!(order.status, Some(aggregates::order::OrderStatus::Paid));
+    assert_eq!(
+        (order.refunded_cents(), order.refunds[0].payment_cents),
+        (6_500, 18_900)
+    );
+    assert_eq!(order.refunded_units(order.lines[0].sku_id), 1);
     // A line written before SKUs holds its product's one SKU.
     let before = app
         .events
@@ -386,11 +394,11 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         "{shirt}"
     );
     assert_eq!(
-        shirt["data"]["available"], 12,
-        "10 S + 5 M − 1 S − 2 M held"
+        shirt["data"]["available"], 13,
+        "10 S + 5 M − 1 S − 2 M sold + 1 M refunded before shipping"
     );
     assert_eq!(shirt["data"]["skus"][0]["id"], small);
-    assert_eq!(shirt["data"]["skus"][1]["available"], 3);
+    assert_eq!(shirt["data"]["skus"][1]["available"], 4);
     assert_eq!(shirt["data"]["skus"][1]["spec"]["size"], "M");
     let (_, oolong_page) = app
         .anon()
@@ -425,8 +433,15 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
     .fetch_all(&app.pool)
     .await
     .expect("refunds by day");
-    // Order …103's payment back on the 24th; …102's extra payment was never revenue.
-    assert_eq!(refunds, [("2026-11-24".to_owned(), 5_000, 10_000)]);
+    // Order …103's payment back on the 24th; …102's extra payment was never revenue;
+    // one M shirt of …107's 18,900 back on December 8th.
+    assert_eq!(
+        refunds,
+        [
+            ("2026-11-24".to_owned(), 5_000, 10_000),
+            ("2026-12-08".to_owned(), 6_500, 12_400)
+        ]
+    );
 }
 
 #[tokio::test]

@@ -33,6 +33,7 @@ mod openapi;
 mod operator_tokens;
 mod orders;
 mod outages;
+mod partial_refunds;
 mod payment_checks;
 mod payment_timeout;
 mod payments;

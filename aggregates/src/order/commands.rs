@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 
 use uuid::Uuid;
 
-use super::{Address, CancelReason, OrderLine, RefundOutcome, ShipmentDetails};
+use super::{Address, CancelReason, OrderLine, RefundOutcome, RefundScope, ShipmentDetails};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderCommand {
@@ -27,10 +27,12 @@ pub enum OrderCommand {
     ConfirmReceipt {
         completed_at: DateTime<Utc>,
     },
-    /// An operator refunds the order: its payment if it is paid or shipped, and every
-    /// payment it could not take. `order_id` numbers the refunds.
+    /// An operator refunds the order: the whole of what it holds (the rest of its
+    /// payment if it is paid, shipped or completed, and every payment it could not take),
+    /// or part of its payment. `order_id` numbers the refunds.
     RequestRefund {
         order_id: Uuid,
+        scope: RefundScope,
         reason: String,
         requested_at: DateTime<Utc>,
     },

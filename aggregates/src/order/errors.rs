@@ -22,6 +22,12 @@ pub enum OrderError {
     RefundInProgress,
     #[error("nothing to refund: the order is {status} and holds no payment to give back")]
     NothingToRefund { status: OrderStatus },
+    #[error(
+        "refunds of a payment never add up to more than it: {asked} asked, {left} left to refund"
+    )]
+    RefundExceedsPayment { asked: i64, left: i64 },
+    #[error("WeChat Pay takes at most {max} refunds of one payment")]
+    TooManyRefunds { max: usize },
     #[error("the order has no refund {0}")]
     UnknownRefund(String),
     #[error("refund {refund_no} returns another payment than transaction {transaction_id}")]

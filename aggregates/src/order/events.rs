@@ -3,7 +3,8 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Address, CancelReason, LogisticsType, OrderLine, OrderStatus, RefundKind, RefundReason,
+    Address, CancelReason, LogisticsType, OrderLine, OrderStatus, RefundKind, RefundLine,
+    RefundReason,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,8 +67,12 @@ pub enum OrderEvent {
         completed_at: DateTime<Utc>,
     },
     /// An operator asked for money back (`reason`); the refund goes to the payment
-    /// provider as `refund_no`. A refund of the order's own payment moves the order to
-    /// `refunding`.
+    /// provider as `refund_no`. A refund of the rest of the order's own payment moves the
+    /// order to `refunding`; a partial one leaves its status alone.
+    ///
+    /// Version 2 names the units it covers (`lines`; absent in version 1, whose order
+    /// refund covered every line) and what the payment took in all (`payment_cents`:
+    /// version 1 refunded whole payments, so its amount).
     RefundRequested {
         refund_no: String,
         payment_id: String,
@@ -75,6 +80,9 @@ pub enum OrderEvent {
         kind: RefundKind,
         reason: String,
         requested_at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lines: Option<Vec<RefundLine>>,
+        payment_cents: i64,
     },
     /// The provider returned the money: an order refund makes the order `refunded`.
     RefundSucceeded {
@@ -177,7 +185,7 @@ impl DomainEvent for OrderEvent {
     fn event_version(&self) -> String {
         match self {
             Self::OrderPlaced { .. } => "3",
-            Self::OrderShipped { .. } => "2",
+            Self::OrderShipped { .. } | Self::RefundRequested { .. } => "2",
             _ => "1",
         }
         .to_owned()

@@ -1,13 +1,15 @@
 //! Order: what a shopper bought, and where it is in its lifecycle:
 //! `awaiting_payment` → `paid` → `shipped` → `completed`, or `awaiting_payment` →
-//! `cancelled` (by the user or by the payment timeout); `paid` or `shipped` →
-//! `refunding` → `refunded` (or back, when the payment provider refuses the refund).
+//! `cancelled` (by the user or by the payment timeout); `paid`, `shipped` or `completed`
+//! → `refunding` → `refunded` (or back, when the payment provider refuses the refund).
+//! Partial refunds leave the status alone.
 //! Every other move is refused.
 
 mod commands;
 mod details;
 mod errors;
 mod events;
+mod partial_refunds;
 mod refunds;
 mod shipping;
 mod status;
@@ -24,6 +26,7 @@ pub use commands::{NewOrder, OrderCommand};
 pub use details::{Address, LogisticsType, OrderLine, Shipment, ShipmentDetails};
 pub use errors::OrderError;
 pub use events::OrderEvent;
+pub use partial_refunds::{MAX_REFUNDS_PER_PAYMENT, RefundLine, RefundScope};
 pub use refunds::{
     MAX_REFUND_REASON_CHARS, REFUND_REASON, Refund, RefundDue, RefundKind, RefundOutcome,
     RefundReason, RefundStatus,
@@ -202,11 +205,21 @@ impl Aggregate for Order {
             }
             OrderCommand::RequestRefund {
                 order_id,
+                scope,
                 reason,
                 requested_at,
             } => {
                 let key = order_id.simple().to_string();
-                for event in self.request_refund(&key, reason, requested_at)? {
+                let events = match scope {
+                    RefundScope::Whole => self.request_refund(&key, reason, requested_at)?,
+                    RefundScope::Part {
+                        lines,
+                        refund_cents,
+                    } => {
+                        self.request_part_refund(&key, lines, refund_cents, reason, requested_at)?
+                    }
+                };
+                for event in events {
                     sink.write(event, self).await;
                 }
                 return Ok(());

@@ -1,9 +1,10 @@
 //! Refunds: money going back to the shopper through the payment provider.
 //!
 //! An operator asks for a refund of an order; the order refunds everything it holds:
-//! its own payment when it is `paid` or `shipped` (the order moves to `refunding`, then
-//! `refunded`, or back to where it was when the provider refuses), and each payment it
-//! could not take (`refunds_due`) not yet refunded or being refunded.
+//! what is left of its own payment when it is `paid`, `shipped` or `completed` (the order
+//! moves to `refunding`, then `refunded`, or back to where it was when the provider
+//! refuses), and each payment it could not take (`refunds_due`) not yet refunded or being
+//! refunded. Part of an order is refunded as in [`super::partial_refunds`].
 //!
 //! Every refund has a number (`out_refund_no`) derived from the order and its count of
 //! refunds, so two servers asking at once decide the same event and only one append
@@ -41,6 +42,7 @@ pub struct RefundDue {
     pub reason: Option<RefundReason>,
 }
 
+use super::partial_refunds::RefundLine;
 use super::{Order, OrderError, OrderEvent, OrderStatus};
 use crate::text::TextRule;
 
@@ -53,10 +55,12 @@ pub const REFUND_REASON: TextRule = TextRule::single_line(MAX_REFUND_REASON_CHAR
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundKind {
-    /// The order's own payment: the order is refunded.
+    /// The rest of the order's own payment: the order is refunded.
     Order,
     /// A payment the order could not take (one of its `refunds_due`).
     ExtraPayment,
+    /// Part of the order's own payment: the order's status stays.
+    Partial,
 }
 
 impl RefundKind {
@@ -65,6 +69,7 @@ impl RefundKind {
         match self {
             Self::Order => "order",
             Self::ExtraPayment => "extra_payment",
+            Self::Partial => "partial",
         }
     }
 }
@@ -99,7 +104,13 @@ pub struct Refund {
     /// The payment (WeChat Pay transaction) whose money goes back.
     pub payment_id: String,
     pub amount_cents: i64,
+    /// What the payment took in all (WeChat Pay's `amount.total` of the refund).
+    #[serde(default)]
+    pub payment_cents: i64,
     pub kind: RefundKind,
+    /// The order's units the refund covers (none for another payment's refund).
+    #[serde(default)]
+    pub lines: Vec<RefundLine>,
     /// Why the shop refunds.
     pub reason: String,
     pub status: RefundStatus,
@@ -174,18 +185,30 @@ impl Order {
         if let Some(error) = REFUND_REASON.check("reason", &reason) {
             return Err(OrderError::Invalid(vec![error]));
         }
+        // (payment, amount, what it took, kind, units)
         let mut refunds = Vec::new();
-        if matches!(status, OrderStatus::Paid | OrderStatus::Shipped)
-            && let Some(payment_id) = &self.payment_id
+        if matches!(
+            status,
+            OrderStatus::Paid | OrderStatus::Shipped | OrderStatus::Completed
+        ) && let Some(payment_id) = &self.payment_id
+            && self.refundable_cents() > 0
         {
-            refunds.push((payment_id.clone(), self.total_cents, RefundKind::Order));
+            refunds.push((
+                payment_id.clone(),
+                self.refundable_cents(),
+                self.total_cents,
+                RefundKind::Order,
+                self.unrefunded_lines(),
+            ));
         }
         for due in &self.refunds_due {
             if due.reason.is_some() && !self.refund_covers(&due.payment_id) {
                 refunds.push((
                     due.payment_id.clone(),
                     due.amount_cents,
+                    due.amount_cents,
                     RefundKind::ExtraPayment,
+                    Vec::new(),
                 ));
             }
         }
@@ -200,16 +223,36 @@ impl Order {
             .into_iter()
             .enumerate()
             .map(
-                |(i, (payment_id, amount_cents, kind))| OrderEvent::RefundRequested {
-                    refund_no: self.next_refund_no(order_key, i),
-                    payment_id,
-                    amount_cents,
-                    kind,
-                    reason: reason.clone(),
-                    requested_at,
+                |(i, (payment_id, amount_cents, payment_cents, kind, lines))| {
+                    OrderEvent::RefundRequested {
+                        refund_no: self.next_refund_no(order_key, i),
+                        payment_id,
+                        amount_cents,
+                        kind,
+                        reason: reason.clone(),
+                        requested_at,
+                        lines: Some(lines),
+                        payment_cents,
+                    }
                 },
             )
             .collect())
+    }
+
+    /// Refunds part of the order's payment; `order_key` names the order in refund
+    /// numbers.
+    pub(super) fn request_part_refund(
+        &self,
+        order_key: &str,
+        lines: Vec<RefundLine>,
+        refund_cents: Option<i64>,
+        reason: String,
+        requested_at: DateTime<Utc>,
+    ) -> Result<Vec<OrderEvent>, OrderError> {
+        let refund_no = self.next_refund_no(order_key, 0);
+        let event =
+            self.request_partial_refund(refund_no, lines, refund_cents, reason, requested_at)?;
+        Ok(vec![event])
     }
 
     /// Records the provider's answer on a refund: once; a refund already settled keeps
@@ -275,7 +318,7 @@ impl Order {
                 failed_at,
                 back_to: match kind {
                     RefundKind::Order => self.refunding_from.or(Some(OrderStatus::Paid)),
-                    RefundKind::ExtraPayment => None,
+                    RefundKind::ExtraPayment | RefundKind::Partial => None,
                 },
             },
         }])
@@ -291,15 +334,25 @@ impl Order {
                 kind,
                 reason,
                 requested_at,
+                lines,
+                payment_cents,
             } => {
                 if kind == RefundKind::Order {
                     self.refunding_from = self.status;
                 }
+                // Written before partial refunds (no lines): the order's refund covered
+                // every line.
+                let lines = lines.unwrap_or_else(|| match kind {
+                    RefundKind::Order => self.unrefunded_lines(),
+                    RefundKind::ExtraPayment | RefundKind::Partial => Vec::new(),
+                });
                 self.refunds.push(Refund {
                     refund_no,
                     payment_id,
                     amount_cents,
+                    payment_cents,
                     kind,
+                    lines,
                     reason,
                     status: RefundStatus::Requested,
                     requested_at,
@@ -353,17 +406,5 @@ impl Order {
             }
             _ => {}
         }
-    }
-
-    /// Whether the order's units go back to stock with `event`: its own payment refunded
-    /// before it was shipped.
-    pub fn returns_stock(&self, event: &OrderEvent) -> bool {
-        matches!(
-            event,
-            OrderEvent::RefundSucceeded {
-                kind: RefundKind::Order,
-                ..
-            }
-        ) && self.shipment.is_none()
     }
 }

@@ -6,6 +6,7 @@ use super::*;
 use crate::FieldError;
 
 mod abnormal_refunds;
+mod partial_refunds;
 mod placing;
 mod refunds;
 mod shipping;

@@ -130,19 +130,25 @@ impl OrderChange {
                 kind,
                 reason,
                 requested_at,
+                lines,
+                payment_cents,
             } => {
-                self.set_refund(
-                    refund_no.clone(),
-                    json!({
-                        "refund_no": refund_no,
-                        "payment_id": payment_id,
-                        "amount_cents": amount_cents,
-                        "kind": kind.as_str(),
-                        "reason": reason,
-                        "status": RefundStatus::Requested.as_str(),
-                        "requested_at": requested_at,
-                    }),
-                );
+                let mut refund = json!({
+                    "refund_no": refund_no,
+                    "payment_id": payment_id,
+                    "amount_cents": amount_cents,
+                    "payment_cents": payment_cents,
+                    "kind": kind.as_str(),
+                    "reason": reason,
+                    "status": RefundStatus::Requested.as_str(),
+                    "requested_at": requested_at,
+                });
+                // Refunds written before partial refunds name no lines (an order's
+                // refund covered them all): their rows stay as they were.
+                if let Some(lines) = lines {
+                    refund["lines"] = json!(lines);
+                }
+                self.set_refund(refund_no.clone(), refund);
             }
             OrderEvent::RefundSucceeded {
                 refund_no,

@@ -1,7 +1,7 @@
 //! Pass 3, across streams, in SQL (the database sorts and spills; memory here stays flat):
 //! every order line was reserved exactly on its SKU's stock, and the order's fate moved that reservation —
-//! released if it was cancelled, sold if it was paid, still held otherwise; its units
-//! returned once if its payment was refunded before it shipped, never otherwise; and no
+//! released if it was cancelled, sold if it was paid, still held otherwise; the units of
+//! each refund that succeeded before it shipped returned once, no others; and no
 //! stock moved for an order line that does not exist; and every line's SKU is one its
 //! product added (or the product itself, without specs). Payloads are read through
 //! [`READABLE_PAYLOAD`], so text PostgreSQL cannot hold (U+0000) does not stop the pass.
@@ -36,12 +36,35 @@ WITH placed AS (
 ), fate AS (
     SELECT aggregate_id AS order_id,
            bool_or(event_type = 'OrderPaid') AS paid,
-           bool_or(event_type = 'OrderCancelled') AS cancelled,
-           bool_or(event_type = 'RefundSucceeded'
-                   AND payload -> 'RefundSucceeded' ->> 'kind' = 'order')
-               AND NOT bool_or(event_type = 'OrderShipped') AS returns
+           bool_or(event_type = 'OrderCancelled') AS cancelled
       FROM {events} e WHERE aggregate_type = 'Order'
      GROUP BY 1
+), refunds AS (
+    -- Each refund of the order's own payment that succeeded before the order shipped,
+    -- with the units it covered (`lines`; absent before partial refunds: every line).
+    SELECT s.aggregate_id AS order_id, r.payload -> 'RefundRequested' -> 'lines' AS lines
+      FROM {events} s
+      JOIN {events} r ON r.aggregate_type = 'Order' AND r.aggregate_id = s.aggregate_id
+                     AND r.event_type = 'RefundRequested'
+                     AND r.payload -> 'RefundRequested' ->> 'refund_no'
+                         = s.payload -> 'RefundSucceeded' ->> 'refund_no'
+     WHERE s.aggregate_type = 'Order' AND s.event_type = 'RefundSucceeded'
+       AND s.payload -> 'RefundSucceeded' ->> 'kind' IN ('order', 'partial')
+       AND NOT EXISTS (SELECT 1 FROM {events} sh
+                        WHERE sh.aggregate_type = 'Order' AND sh.aggregate_id = s.aggregate_id
+                          AND sh.event_type = 'OrderShipped'
+                          AND sh.global_position < s.global_position)
+), restocked AS (
+    -- The units each order's events say went back to stock, per SKU.
+    SELECT order_id, sku_id, sum(quantity)::bigint AS quantity FROM (
+        SELECT f.order_id, l ->> 'sku_id' AS sku_id, (l ->> 'quantity')::bigint AS quantity
+          FROM refunds f, json_array_elements(f.lines) l
+         WHERE f.lines IS NOT NULL
+        UNION ALL
+        SELECT f.order_id, p.sku_id, p.quantity
+          FROM refunds f JOIN placed p ON p.order_id = f.order_id
+         WHERE f.lines IS NULL
+    ) units GROUP BY 1, 2
 )
 SELECT coalesce(p.order_id, m.order_id) AS order_id,
        coalesce(p.sku_id, m.sku_id) AS sku_id,
@@ -53,14 +76,15 @@ SELECT coalesce(p.order_id, m.order_id) AS order_id,
   FROM placed p
   FULL JOIN moves m ON m.order_id = p.order_id AND m.sku_id = p.sku_id
   LEFT JOIN fate f ON f.order_id = coalesce(p.order_id, m.order_id)
+  LEFT JOIN restocked r ON r.order_id = coalesce(p.order_id, m.order_id)
+                       AND r.sku_id = coalesce(p.sku_id, m.sku_id)
  WHERE p.quantity IS NULL
     OR coalesce(m.reserved, 0) <> p.quantity
     OR (f.cancelled AND (coalesce(m.released, 0) <> p.quantity OR coalesce(m.sold, 0) <> 0))
     OR (f.paid AND (coalesce(m.sold, 0) <> p.quantity OR coalesce(m.released, 0) <> 0))
     OR (NOT coalesce(f.paid, false) AND NOT coalesce(f.cancelled, false)
         AND coalesce(m.released, 0) + coalesce(m.sold, 0) <> 0)
-    OR coalesce(m.returned, 0)
-       <> CASE WHEN coalesce(f.returns, false) THEN p.quantity ELSE 0 END
+    OR coalesce(m.returned, 0) <> coalesce(r.quantity, 0)
  ORDER BY position
  LIMIT 100";
 

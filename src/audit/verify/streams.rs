@@ -110,7 +110,7 @@ fn order_move(
             OrderEvent::PaymentReceived { .. } | OrderEvent::RefundRequired { .. },
         ) => return Ok(status),
         (
-            Some(S::Paid | S::Shipped),
+            Some(S::Paid | S::Shipped | S::Completed),
             OrderEvent::RefundRequested {
                 kind: RefundKind::Order,
                 ..
@@ -127,7 +127,7 @@ fn order_move(
             Some(S::Refunding),
             OrderEvent::RefundFailed {
                 kind: RefundKind::Order,
-                back_to: Some(back_to @ (S::Paid | S::Shipped)),
+                back_to: Some(back_to @ (S::Paid | S::Shipped | S::Completed)),
                 ..
             },
         ) => *back_to,
@@ -136,6 +136,31 @@ fn order_move(
             Some(S::Refunding),
             OrderEvent::RefundAbnormal {
                 kind: RefundKind::Order,
+                ..
+            },
+        ) => return Ok(status),
+        // A part of the order's payment goes back from a paid, shipped or completed
+        // order and leaves its status; its answer may come after the rest was refunded.
+        (
+            Some(S::Paid | S::Shipped | S::Completed),
+            OrderEvent::RefundRequested {
+                kind: RefundKind::Partial,
+                ..
+            },
+        ) => return Ok(status),
+        (
+            Some(S::Paid | S::Shipped | S::Completed | S::Refunding | S::Refunded),
+            OrderEvent::RefundSucceeded {
+                kind: RefundKind::Partial,
+                ..
+            }
+            | OrderEvent::RefundFailed {
+                kind: RefundKind::Partial,
+                back_to: None,
+                ..
+            }
+            | OrderEvent::RefundAbnormal {
+                kind: RefundKind::Partial,
                 ..
             },
         ) => return Ok(status),

@@ -1,7 +1,9 @@
 //! An order's later steps (cancel, pay, ship, confirm receipt, refunds) and the stock
 //! move each causes on its lines, written with the order's events in one transaction.
 
-use aggregates::order::{CancelReason, Order, OrderCommand, OrderEvent, ShipmentDetails};
+use aggregates::order::{
+    CancelReason, Order, OrderCommand, OrderEvent, RefundLine, ShipmentDetails,
+};
 use aggregates::stock::{StockCommand, StockError};
 use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
@@ -14,14 +16,14 @@ use crate::write::shoppers::follow_up;
 use crate::write::stream_slots::SlotGuard;
 use crate::write::{WriteError, WriteModel, Written};
 
-/// The stock move the order's new events call for on every line: a payment taken sells
-/// the reservation, a cancellation releases it, a refund before shipping returns the
-/// units; a payment the order could not take (recorded for refund) moves no stock.
-#[derive(Debug, Clone, Copy)]
+/// The stock move the order's new events call for: a payment taken sells every line's
+/// reservation, a cancellation releases it, a refund before shipping returns the units it
+/// covers; a payment the order could not take (recorded for refund) moves no stock.
+#[derive(Debug, Clone)]
 enum StockMove {
     Release,
     Sell,
-    Return,
+    Return(Vec<RefundLine>),
 }
 
 impl StockMove {
@@ -30,22 +32,55 @@ impl StockMove {
         events.iter().find_map(|event| match event {
             OrderEvent::OrderCancelled { .. } => Some(Self::Release),
             OrderEvent::OrderPaid { .. } => Some(Self::Sell),
-            event if order.returns_stock(event) => Some(Self::Return),
-            _ => None,
+            event => {
+                let units = order.restocked_by(event);
+                (!units.is_empty()).then_some(Self::Return(units))
+            }
         })
     }
 
-    /// The command for the line of `order` on the stock of `sku_id`: its quantity.
-    fn command(self, order_id: Uuid, order: &Order, sku_id: &str) -> StockCommand {
-        let quantity = order
-            .lines
-            .iter()
-            .find(|line| line.sku_id.to_string() == sku_id)
-            .map_or(0, |line| line.quantity);
+    /// The SKUs whose stock moves, sorted (the lock order).
+    fn skus(&self, order: &Order) -> Vec<String> {
+        let mut ids: Vec<String> = match self {
+            Self::Release | Self::Sell => order
+                .lines
+                .iter()
+                .map(|line| line.sku_id.to_string())
+                .collect(),
+            Self::Return(units) => units.iter().map(|unit| unit.sku_id.to_string()).collect(),
+        };
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// The command for `order` on the stock of `sku_id`: its line's quantity, or the
+    /// units returned.
+    fn command(&self, order_id: Uuid, order: &Order, sku_id: &str) -> StockCommand {
+        let line_quantity = || {
+            order
+                .lines
+                .iter()
+                .find(|line| line.sku_id.to_string() == sku_id)
+                .map_or(0, |line| line.quantity)
+        };
         match self {
-            Self::Release => StockCommand::ReleaseStock { order_id, quantity },
-            Self::Sell => StockCommand::SellStock { order_id, quantity },
-            Self::Return => StockCommand::ReturnStock { order_id, quantity },
+            Self::Release => StockCommand::ReleaseStock {
+                order_id,
+                quantity: line_quantity(),
+            },
+            Self::Sell => StockCommand::SellStock {
+                order_id,
+                quantity: line_quantity(),
+            },
+            Self::Return(units) => StockCommand::ReturnStock {
+                order_id,
+                quantity: units
+                    .iter()
+                    .filter(|unit| unit.sku_id.to_string() == sku_id)
+                    .map(|unit| unit.quantity)
+                    .sum(),
+            },
         }
     }
 }
@@ -160,13 +195,7 @@ impl WriteModel {
             let mut stocks = Vec::new();
             let mut decided = Vec::new();
             if let Some(stock_move) = StockMove::of(&order_events, &order) {
-                let mut ids: Vec<String> = order
-                    .lines
-                    .iter()
-                    .map(|line| line.sku_id.to_string())
-                    .collect();
-                ids.sort_unstable();
-                for id in &ids {
+                for id in &stock_move.skus(&order) {
                     stocks.push(self.stocks.lock(id).await);
                 }
                 decided = match self

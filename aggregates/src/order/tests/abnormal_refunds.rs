@@ -60,7 +60,13 @@ fn success_after_abnormal_refunds_the_order_once_and_clears_the_flag() {
     let refunded = state_after([history.clone(), vec![succeeded(1, RefundKind::Order)]].concat());
     assert_eq!(refunded.status, Some(OrderStatus::Refunded));
     assert_eq!(refunded.refunds[0].abnormal, None);
-    assert!(refunded.returns_stock(&succeeded(1, RefundKind::Order)));
+    assert_eq!(
+        refunded
+            .restocked_by(&succeeded(1, RefundKind::Order))
+            .len(),
+        2,
+        "both lines"
+    );
     // Once: the notice and the follow-up both reporting it change nothing more.
     OrderTest::with(())
         .given([history, vec![succeeded(1, RefundKind::Order)]].concat())

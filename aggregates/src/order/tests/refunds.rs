@@ -11,6 +11,7 @@ pub(super) fn refund_no(n: usize) -> String {
 pub(super) fn request() -> OrderCommand {
     OrderCommand::RequestRefund {
         order_id: ORDER,
+        scope: RefundScope::Whole,
         reason: "out of stock after all".into(),
         requested_at: at(40),
     }
@@ -24,6 +25,21 @@ pub(super) fn requested(n: usize, kind: RefundKind, payment_id: &str) -> OrderEv
         kind,
         reason: "out of stock after all".into(),
         requested_at: at(40),
+        // The test order's every unit, for its own payment.
+        lines: Some(match kind {
+            RefundKind::Order => vec![
+                RefundLine {
+                    sku_id: Uuid::from_u128(1),
+                    quantity: 2,
+                },
+                RefundLine {
+                    sku_id: Uuid::from_u128(2),
+                    quantity: 1,
+                },
+            ],
+            RefundKind::ExtraPayment | RefundKind::Partial => Vec::new(),
+        }),
+        payment_cents: 1_500,
     }
 }
 
@@ -207,7 +223,7 @@ fn a_paid_twice_order_refunds_both_payments_at_once() {
 }
 
 #[test]
-fn an_order_without_money_to_give_back_is_not_refunded() {
+fn an_order_without_money_to_give_back_is_not_refunded_and_a_completed_one_is() {
     OrderTest::with(())
         .given(vec![placed()])
         .when(request())
@@ -224,9 +240,8 @@ fn an_order_without_money_to_give_back_is_not_refunded() {
             },
         ])
         .when(request())
-        .then_expect_error(OrderError::NothingToRefund {
-            status: OrderStatus::Completed,
-        });
+        // Received and confirmed, the goods may still come back (after-sales).
+        .then_expect_events(vec![requested(1, RefundKind::Order, "wx-1")]);
     OrderTest::with(())
         .given_no_previous_events()
         .when(request())
@@ -240,6 +255,7 @@ fn a_refund_needs_a_reason_on_one_line() {
             .given(vec![placed(), paid()])
             .when(OrderCommand::RequestRefund {
                 order_id: ORDER,
+                scope: RefundScope::Whole,
                 reason: reason.into(),
                 requested_at: at(40),
             })
@@ -312,13 +328,27 @@ fn only_an_order_refunded_before_shipping_returns_its_units() {
         paid(),
         requested(1, RefundKind::Order, "wx-1"),
     ]);
-    assert!(unshipped.returns_stock(&succeeded(1, RefundKind::Order)));
-    assert!(!unshipped.returns_stock(&succeeded(1, RefundKind::ExtraPayment)));
+    assert_eq!(
+        unshipped
+            .restocked_by(&succeeded(1, RefundKind::Order))
+            .len(),
+        2,
+        "both lines"
+    );
+    assert!(
+        unshipped
+            .restocked_by(&succeeded(1, RefundKind::ExtraPayment))
+            .is_empty()
+    );
     let shipped = state_after(vec![
         placed(),
         paid(),
         shipped(),
         requested(1, RefundKind::Order, "wx-1"),
     ]);
-    assert!(!shipped.returns_stock(&succeeded(1, RefundKind::Order)));
+    assert!(
+        shipped
+            .restocked_by(&succeeded(1, RefundKind::Order))
+            .is_empty()
+    );
 }

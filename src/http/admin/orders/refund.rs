@@ -1,0 +1,171 @@
+//! `POST /admin/orders/{id}/refund`: an operator gives money back through WeChat Pay, the
+//! whole of what the order holds or a part of its payment (some units, some cents).
+
+use aggregates::order::{Order, OrderEvent, Refund, RefundLine, RefundScope};
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use tracing::Instrument;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::event_store::EventMetadata;
+use crate::http::envelope::{Envelope, ErrorBody, Success};
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::extract::caller::AdminUser;
+use crate::http::extract::json::JsonBody;
+use crate::http::extract::params::IdPath;
+use crate::http::extract::recorded::Recorded;
+use crate::http::middleware::idempotency::Retry;
+use crate::http::schemas;
+use crate::http::views::current_order::current_order;
+use crate::http::views::order::OrderView;
+use crate::http::views::read_your_writes::await_projections;
+use crate::payments::refunds::{Refunds, Sent};
+use crate::state::AppState;
+use crate::write::Written;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(refund_order))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RefundBody {
+    /// Why the shop gives the money back: 1 to 80 characters on one line (WeChat Pay
+    /// shows it to the shopper; auditors read it in the order's history).
+    #[schema(schema_with = schemas::refund_reason)]
+    reason: String,
+    /// A partial refund of these units (each SKU once, at most the units not refunded
+    /// yet); without `refund_cents`, for what they were paid.
+    #[serde(default)]
+    lines: Option<Vec<RefundLineBody>>,
+    /// A partial refund of this many cents (at most what `lines` were paid, and what is
+    /// left of the payment); alone, money only (no units).
+    #[serde(default)]
+    refund_cents: Option<i64>,
+}
+
+/// Units of one SKU of the order.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RefundLineBody {
+    sku_id: Uuid,
+    quantity: i64,
+}
+
+/// Refunds an order through WeChat Pay. Without `lines` and `refund_cents`: in full —
+/// what is left of its payment if it is paid, shipped or completed (the order becomes
+/// `refunding`, then `refunded` when WeChat Pay's notice comes), and every payment it
+/// could not take (`refunds_due`). With them: a part of its payment, its own refund
+/// number, the order's status unchanged (unless it takes the last of the money: then the
+/// order is refunded). Units refunded before the order shipped go back to stock when the
+/// refund succeeds. Refunds of a payment never add up to more than it (at most 50 each).
+/// Answered once the refunds are sent; the order's `refunds` show each one.
+#[utoipa::path(post, path = "/api/v1/admin/orders/{id}/refund", tag = "admin",
+    params(("id" = Uuid, Path, description = "the order")),
+    request_body = RefundBody,
+    responses(
+        (status = 202, description = "refunds sent; the result comes in WeChat Pay's refund notice", body = Envelope<OrderView>),
+        (status = 404, description = "no such order (40400)", body = ErrorBody),
+        (status = 409, description = "nothing to refund, a refund of the order in progress, more than is left of the payment, or 50 refunds already (40902); busy (40903)", body = ErrorBody),
+        (status = 422, description = "the reason is empty, too long or not one line; a line or `refund_cents` out of bounds, each named (42200)", body = ErrorBody),
+        (status = 502, description = "WeChat Pay refused the refund; recorded, the order is back where it was (50200)", body = ErrorBody),
+        (status = 503, description = "WeChat Pay is not configured on this server (50300)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn refund_order(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    IdPath(id): IdPath,
+    Recorded(metadata): Recorded,
+    retry: Retry,
+    JsonBody(body): JsonBody<RefundBody>,
+) -> Result<Success<OrderView>, ApiError> {
+    if retry.wrote(OrderEvent::REFUND_REQUESTED, id).await? {
+        return Ok(Success(
+            StatusCode::ACCEPTED,
+            current_order(&state, id).await?,
+        ));
+    }
+    // Refused before anything is written: a refund nobody can send would leave the order
+    // `refunding` for good.
+    if state.wechat_pay.config().is_none() {
+        return Err(ApiError::unavailable("WeChat Pay is not configured"));
+    }
+    let scope = match (body.lines, body.refund_cents) {
+        (None, None) => RefundScope::Whole,
+        (lines, refund_cents) => RefundScope::Part {
+            lines: lines
+                .unwrap_or_default()
+                .into_iter()
+                .map(|line| RefundLine {
+                    sku_id: line.sku_id,
+                    quantity: line.quantity,
+                })
+                .collect(),
+            refund_cents,
+        },
+    };
+    let written = state
+        .write
+        .request_refund(id, scope, body.reason.trim().to_owned(), &metadata)
+        .await?;
+    send_refunds(&state, id, written, metadata).await?;
+    Ok(Success(
+        StatusCode::ACCEPTED,
+        current_order(&state, id).await?,
+    ))
+}
+
+/// Sends the refunds `written` left in progress to WeChat Pay, records what it answers
+/// and waits for the read models to show it; a refusal is a 502 naming WeChat Pay's
+/// reason (recorded: the refund failed).
+pub(crate) async fn send_refunds(
+    state: &AppState,
+    id: Uuid,
+    written: Written<Order>,
+    metadata: EventMetadata,
+) -> Result<(), ApiError> {
+    let refunds = Refunds {
+        write: state.write.clone(),
+        wechat_pay: state.wechat_pay.clone(),
+    };
+    let to_send: Vec<Refund> = written.value.refunds_in_progress().cloned().collect();
+    // A task of its own: if the operator hangs up, the refunds are still sent and their
+    // answers recorded (else the follow-up sends them later).
+    let sent = tokio::spawn(
+        async move {
+            let mut sent = Vec::new();
+            for refund in to_send {
+                sent.push(refunds.send(id, &refund, &metadata).await);
+            }
+            sent
+        }
+        .instrument(tracing::Span::current()),
+    )
+    .await
+    .map_err(|err| ApiError::internal(&err))?;
+    let mut position = written.position;
+    let mut refused = Vec::new();
+    for outcome in sent {
+        match outcome? {
+            Sent::Settled(at) => position = position.max(at),
+            Sent::Refused(reason, at) => {
+                position = position.max(at);
+                refused.push(reason);
+            }
+            Sent::Processing | Sent::Unanswered(_) => {}
+        }
+    }
+    await_projections(state, &["orders", "catalog"], position).await;
+    if !refused.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::Upstream,
+            format!("WeChat Pay refused the refund: {}", refused.join("; ")),
+        ));
+    }
+    Ok(())
+}
