@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::database::{self, DatabaseError};
 use crate::event_store::FeedPosition;
+use projections::after_sales::query::{self as after_sales, AfterSaleRow};
 use projections::catalog::query::{self as catalog, CatalogFilter, CatalogRow, SkuRow};
 use projections::orders::query::{self as orders, OrderRow};
 use projections::orders::shop::{self, Cursor, ShopFilter, ShopOrderRow};
@@ -18,6 +19,14 @@ use projections::parking::ParkedEvent;
 #[derive(Debug, Clone)]
 pub struct ReadModels {
     pool: PgPool,
+}
+
+/// A page of the after-sales queue.
+pub struct AfterSaleQueue {
+    pub rows: Vec<AfterSaleRow>,
+    pub next: Option<after_sales::Cursor>,
+    /// How many after-sales are in each status.
+    pub counts: Vec<(String, i64)>,
 }
 
 /// One page of rows and how many there are in all.
@@ -100,6 +109,29 @@ impl ReadModels {
         user_id: &str,
     ) -> Result<Option<OrderRow>, DatabaseError> {
         Ok(orders::order_of(&self.pool, order_id, user_id).await?)
+    }
+
+    /// The after-sales of an order, oldest first.
+    pub async fn after_sales_of(&self, order_id: Uuid) -> Result<Vec<AfterSaleRow>, DatabaseError> {
+        Ok(after_sales::of_order(&self.pool, order_id).await?)
+    }
+
+    /// One after-sale.
+    pub async fn after_sale(&self, id: &str) -> Result<Option<AfterSaleRow>, DatabaseError> {
+        Ok(after_sales::one(&self.pool, id).await?)
+    }
+
+    /// One page of the after-sales queue, newest first, with where the next starts and
+    /// how many are in each status.
+    pub async fn after_sale_queue(
+        &self,
+        status: Option<&str>,
+        after: Option<&after_sales::Cursor>,
+        size: i64,
+    ) -> Result<AfterSaleQueue, DatabaseError> {
+        let (rows, next) = after_sales::page(&self.pool, status, after, size).await?;
+        let counts = after_sales::counts(&self.pool).await?;
+        Ok(AfterSaleQueue { rows, next, counts })
     }
 
     /// `user_id`'s orders, newest first, in `status` if given.

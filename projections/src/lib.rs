@@ -4,6 +4,7 @@
 //! The log itself (its types, how the feed is read, upcasting) is the `event_log`
 //! crate's, below this one and the write side alike.
 
+pub mod after_sales;
 pub mod cancellation;
 pub mod catalog;
 pub mod checkpoint;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 /// Every projection ordo serves from.
 pub fn all() -> Vec<Arc<dyn Projection>> {
     vec![
+        Arc::new(after_sales::AfterSales),
         Arc::new(catalog::ProductCatalog),
         Arc::new(daily_sales::DailySales),
         Arc::new(orders::OrderViews),

@@ -132,6 +132,12 @@ pub struct ServeArgs {
     #[arg(long, env = "ORDO_MAX_UNPAID_ORDERS", default_value_t = WriteSettings::default().max_unpaid_orders, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_unpaid_orders: u32,
 
+    /// How long after shipping a shopper may ask to return goods (after-sales), e.g.
+    /// `15d`.
+    #[arg(long, env = "ORDO_RETURN_WINDOW", value_name = "DURATION",
+          default_value_t = WriteSettings::default().return_window.into(), value_parser = duration::positive)]
+    pub return_window: SettingDuration,
+
     /// How long a refund waits for WeChat Pay's notice before ordo asks WeChat Pay
     /// about it (and sends it again if WeChat Pay never got it), e.g. `1m`.
     #[arg(long, env = "ORDO_REFUND_FOLLOW_UP", value_name = "DURATION",

@@ -159,7 +159,7 @@ pub struct RefundSchema {
 #[schema(as = RefundLine)]
 #[allow(dead_code)]
 pub struct RefundLineSchema {
-    sku_id: uuid::Uuid,
+    pub sku_id: uuid::Uuid,
     #[schema(minimum = 1)]
     quantity: i64,
 }

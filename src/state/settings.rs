@@ -66,6 +66,7 @@ impl AppSettings {
             write: WriteSettings {
                 payment_timeout: args.payment_timeout.into(),
                 max_unpaid_orders: args.max_unpaid_orders,
+                return_window: args.return_window.into(),
                 ..WriteSettings::default()
             },
             wechat: Config::wechat(args),

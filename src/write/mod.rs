@@ -3,6 +3,7 @@
 //! On a concurrency conflict it reloads what moved and tries again, a bounded number of
 //! times with jitter.
 
+mod after_sales;
 mod attempt;
 mod catalog;
 mod error;
@@ -42,6 +43,8 @@ pub struct WriteSettings {
     pub max_attempts: u32,
     /// Orders one shopper may have awaiting payment at a time.
     pub max_unpaid_orders: u32,
+    /// How long after shipping a shopper may ask to return goods.
+    pub return_window: Duration,
 }
 
 impl Default for WriteSettings {
@@ -51,6 +54,8 @@ impl Default for WriteSettings {
             cache_fresh_for: Duration::from_secs(1),
             max_attempts: 10,
             max_unpaid_orders: 5,
+            // A week to arrive and WeChat's seven days without a reason to send back.
+            return_window: Duration::from_secs(15 * 24 * 3600),
         }
     }
 }

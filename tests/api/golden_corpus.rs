@@ -58,6 +58,11 @@ fn every_event_type() -> Vec<&'static str> {
             OrderEvent::RefundSucceeded { .. } => "RefundSucceeded",
             OrderEvent::RefundFailed { .. } => "RefundFailed",
             OrderEvent::RefundAbnormal { .. } => "RefundAbnormal",
+            OrderEvent::AfterSaleRequested { .. } => "AfterSaleRequested",
+            OrderEvent::AfterSaleApproved { .. } => "AfterSaleApproved",
+            OrderEvent::AfterSaleRejected { .. } => "AfterSaleRejected",
+            OrderEvent::ReturnShipped { .. } => "ReturnShipped",
+            OrderEvent::ReturnReceived { .. } => "ReturnReceived",
         }
     }
     fn stock(event: &StockEvent) -> &'static str {
@@ -313,11 +318,20 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         .aggregate;
     assert_eq!(order.lines[0].sku_id.to_string(), medium);
     assert_eq!(order.lines[1].spec["size"], "S");
-    // Its partial refund: the order still paid, one M shirt's money back.
-    assert_eq!(order.status, Some(aggregates::order::OrderStatus::Paid));
+    // Its partial refund: one M shirt's money back, then shipped; the S shirt returned
+    // (its refund asked) and a refund of the other M rejected.
+    assert_eq!(order.status, Some(aggregates::order::OrderStatus::Shipped));
     assert_eq!(
         (order.refunded_cents(), order.refunds[0].payment_cents),
-        (6_500, 18_900)
+        (6_500 + 5_900, 18_900)
+    );
+    let stages: Vec<_> = order.after_sales.iter().map(|sale| sale.stage).collect();
+    assert_eq!(
+        stages,
+        [
+            aggregates::order::AfterSaleStage::Received,
+            aggregates::order::AfterSaleStage::Rejected
+        ]
     );
     assert_eq!(order.refunded_units(order.lines[0].sku_id), 1);
     // A line written before SKUs holds its product's one SKU.
@@ -394,8 +408,8 @@ async fn every_event_of_the_golden_corpus_loads_and_projects() {
         "{shirt}"
     );
     assert_eq!(
-        shirt["data"]["available"], 13,
-        "10 S + 5 M − 1 S − 2 M sold + 1 M refunded before shipping"
+        shirt["data"]["available"], 14,
+        "10 S + 5 M − 1 S − 2 M sold + 1 M refunded before shipping + 1 S returned"
     );
     assert_eq!(shirt["data"]["skus"][0]["id"], small);
     assert_eq!(shirt["data"]["skus"][1]["available"], 4);

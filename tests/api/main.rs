@@ -2,6 +2,7 @@
 //! One test binary, so one throwaway PostgreSQL serves the whole run (see `support`).
 
 mod admin_order_filters;
+mod after_sales;
 mod audit;
 mod audit_text;
 mod auth;

@@ -3,7 +3,10 @@ use serde::{Deserialize, Serialize};
 
 use uuid::Uuid;
 
-use super::{Address, CancelReason, OrderLine, RefundOutcome, RefundScope, ShipmentDetails};
+use super::{
+    Address, AfterSaleKind, CancelReason, OrderLine, RefundLine, RefundOutcome, RefundScope,
+    ShipmentDetails,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderCommand {
@@ -35,6 +38,40 @@ pub enum OrderCommand {
         scope: RefundScope,
         reason: String,
         requested_at: DateTime<Utc>,
+    },
+    /// The shopper asks for an after-sale; a return only within `return_window` of
+    /// shipping.
+    RequestAfterSale {
+        kind: AfterSaleKind,
+        lines: Vec<RefundLine>,
+        reason: String,
+        requested_at: DateTime<Utc>,
+        return_window: chrono::Duration,
+    },
+    /// The merchant approves after-sale `no` (`order_id` numbers its refund).
+    ApproveAfterSale {
+        order_id: Uuid,
+        no: u32,
+        refund_cents: Option<i64>,
+        approved_at: DateTime<Utc>,
+    },
+    RejectAfterSale {
+        no: u32,
+        reason: String,
+        rejected_at: DateTime<Utc>,
+    },
+    /// The shopper's return shipment of after-sale `no`.
+    ShipReturn {
+        no: u32,
+        express_company: String,
+        tracking_no: String,
+        shipped_at: DateTime<Utc>,
+    },
+    /// The merchant received the goods of after-sale `no` (`order_id` numbers its refund).
+    ReceiveReturn {
+        order_id: Uuid,
+        no: u32,
+        received_at: DateTime<Utc>,
     },
     /// The payment provider's answer on a refund, for `amount_cents`; from a notice,
     /// naming the payment (`transaction_id`) the refund returns.

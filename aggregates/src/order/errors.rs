@@ -28,6 +28,21 @@ pub enum OrderError {
     RefundExceedsPayment { asked: i64, left: i64 },
     #[error("WeChat Pay takes at most {max} refunds of one payment")]
     TooManyRefunds { max: usize },
+    #[error("the order has no after-sale {0}")]
+    UnknownAfterSale(u32),
+    #[error("after-sale {no} is {stage:?} already")]
+    AfterSaleDecided {
+        no: u32,
+        stage: super::AfterSaleStage,
+    },
+    #[error("returns of this order could be asked until {closed_at}")]
+    ReturnWindowClosed {
+        closed_at: chrono::DateTime<chrono::Utc>,
+    },
+    #[error("an order takes at most {max} after-sale requests")]
+    TooManyAfterSales { max: usize },
+    #[error("after-sale {no} is open: approve or reject it first")]
+    AfterSaleOpen { no: u32 },
     #[error("the order has no refund {0}")]
     UnknownRefund(String),
     #[error("refund {refund_no} returns another payment than transaction {transaction_id}")]

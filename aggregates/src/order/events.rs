@@ -3,8 +3,8 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Address, CancelReason, LogisticsType, OrderLine, OrderStatus, RefundKind, RefundLine,
-    RefundReason,
+    Address, AfterSaleKind, CancelReason, LogisticsType, OrderLine, OrderStatus, RefundKind,
+    RefundLine, RefundReason,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +111,42 @@ pub enum OrderEvent {
         failed_at: DateTime<Utc>,
         back_to: Option<OrderStatus>,
     },
+    /// The shopper asked for after-sale `no` (numbered from 1) on these units.
+    AfterSaleRequested {
+        no: u32,
+        kind: AfterSaleKind,
+        lines: Vec<RefundLine>,
+        reason: String,
+        requested_at: DateTime<Utc>,
+    },
+    /// The merchant approved it for `refund_cents`; a refund-only's refund (`refund_no`)
+    /// is requested in the same append.
+    AfterSaleApproved {
+        no: u32,
+        refund_cents: i64,
+        refund_no: Option<String>,
+        approved_at: DateTime<Utc>,
+    },
+    AfterSaleRejected {
+        no: u32,
+        reason: String,
+        rejected_at: DateTime<Utc>,
+    },
+    /// The shopper sent the goods of return `no` back.
+    ReturnShipped {
+        no: u32,
+        express_company: String,
+        tracking_no: String,
+        shipped_at: DateTime<Utc>,
+    },
+    /// The merchant received them: `lines` go back to stock in the same append, and the
+    /// approved amount is refunded (`refund_no`).
+    ReturnReceived {
+        no: u32,
+        lines: Vec<RefundLine>,
+        refund_no: Option<String>,
+        received_at: DateTime<Utc>,
+    },
 }
 
 /// The stored name of each event type (`event_type` in the log): spelled once, here.
@@ -127,6 +163,11 @@ impl OrderEvent {
     pub const REFUND_SUCCEEDED: &'static str = "RefundSucceeded";
     pub const REFUND_FAILED: &'static str = "RefundFailed";
     pub const REFUND_ABNORMAL: &'static str = "RefundAbnormal";
+    pub const AFTER_SALE_REQUESTED: &'static str = "AfterSaleRequested";
+    pub const AFTER_SALE_APPROVED: &'static str = "AfterSaleApproved";
+    pub const AFTER_SALE_REJECTED: &'static str = "AfterSaleRejected";
+    pub const RETURN_SHIPPED: &'static str = "ReturnShipped";
+    pub const RETURN_RECEIVED: &'static str = "ReturnReceived";
 }
 
 impl OrderEvent {
@@ -158,7 +199,12 @@ impl OrderEvent {
             | Self::RefundSucceeded { .. }
             | Self::RefundFailed { .. }
             | Self::RefundAbnormal { .. }
-            | Self::ShipmentCorrected { .. } => before,
+            | Self::ShipmentCorrected { .. }
+            | Self::AfterSaleRequested { .. }
+            | Self::AfterSaleApproved { .. }
+            | Self::AfterSaleRejected { .. }
+            | Self::ReturnShipped { .. }
+            | Self::ReturnReceived { .. } => before,
         }
     }
 }
@@ -178,6 +224,11 @@ impl DomainEvent for OrderEvent {
             Self::RefundSucceeded { .. } => Self::REFUND_SUCCEEDED,
             Self::RefundFailed { .. } => Self::REFUND_FAILED,
             Self::RefundAbnormal { .. } => Self::REFUND_ABNORMAL,
+            Self::AfterSaleRequested { .. } => Self::AFTER_SALE_REQUESTED,
+            Self::AfterSaleApproved { .. } => Self::AFTER_SALE_APPROVED,
+            Self::AfterSaleRejected { .. } => Self::AFTER_SALE_REJECTED,
+            Self::ReturnShipped { .. } => Self::RETURN_SHIPPED,
+            Self::ReturnReceived { .. } => Self::RETURN_RECEIVED,
         }
         .to_owned()
     }

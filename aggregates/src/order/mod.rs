@@ -5,6 +5,7 @@
 //! Partial refunds leave the status alone.
 //! Every other move is refused.
 
+mod after_sales;
 mod commands;
 mod details;
 mod errors;
@@ -22,6 +23,10 @@ use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
 
+pub use after_sales::{
+    AFTER_SALE_REASON, AfterSale, AfterSaleKind, AfterSaleStage, MAX_AFTER_SALES, REJECT_REASON,
+    ReturnShipment, after_sale_id, parse_after_sale_id,
+};
 pub use commands::{NewOrder, OrderCommand};
 pub use details::{Address, LogisticsType, OrderLine, Shipment, ShipmentDetails};
 pub use errors::OrderError;
@@ -66,6 +71,9 @@ pub struct Order {
     pub refunding_from: Option<OrderStatus>,
     #[serde(default)]
     pub refunded_at: Option<DateTime<Utc>>,
+    /// The shopper's after-sale requests, numbered from 1.
+    #[serde(default)]
+    pub after_sales: Vec<AfterSale>,
 }
 
 impl Order {
@@ -224,6 +232,53 @@ impl Aggregate for Order {
                 }
                 return Ok(());
             }
+            OrderCommand::RequestAfterSale {
+                kind,
+                lines,
+                reason,
+                requested_at,
+                return_window,
+            } => self.request_after_sale(kind, lines, reason, requested_at, return_window)?,
+            OrderCommand::ApproveAfterSale {
+                order_id,
+                no,
+                refund_cents,
+                approved_at,
+            } => {
+                let key = order_id.simple().to_string();
+                for event in self.approve_after_sale(&key, no, refund_cents, approved_at)? {
+                    sink.write(event, self).await;
+                }
+                return Ok(());
+            }
+            OrderCommand::RejectAfterSale {
+                no,
+                reason,
+                rejected_at,
+            } => self.reject_after_sale(no, reason, rejected_at)?,
+            OrderCommand::ShipReturn {
+                no,
+                express_company,
+                tracking_no,
+                shipped_at,
+            } => {
+                let Some(event) = self.ship_return(no, express_company, tracking_no, shipped_at)?
+                else {
+                    return Ok(());
+                };
+                event
+            }
+            OrderCommand::ReceiveReturn {
+                order_id,
+                no,
+                received_at,
+            } => {
+                let key = order_id.simple().to_string();
+                for event in self.receive_return(&key, no, received_at)? {
+                    sink.write(event, self).await;
+                }
+                return Ok(());
+            }
             OrderCommand::SettleRefund {
                 refund_no,
                 amount_cents,
@@ -342,6 +397,11 @@ impl Aggregate for Order {
             | OrderEvent::RefundSucceeded { .. }
             | OrderEvent::RefundFailed { .. }
             | OrderEvent::RefundAbnormal { .. }) => self.apply_refund(refund),
+            after_sale @ (OrderEvent::AfterSaleRequested { .. }
+            | OrderEvent::AfterSaleApproved { .. }
+            | OrderEvent::AfterSaleRejected { .. }
+            | OrderEvent::ReturnShipped { .. }
+            | OrderEvent::ReturnReceived { .. }) => self.apply_after_sale(after_sale),
         }
         self.status = status;
     }

@@ -61,9 +61,11 @@ impl Order {
         self.own_refunds().map(|refund| refund.amount_cents).sum()
     }
 
-    /// What is left of the order's payment to refund.
+    /// What is left of the order's payment to refund, besides what approved returns
+    /// waiting for their goods will refund.
     pub fn refundable_cents(&self) -> i64 {
-        (self.paid_cents() - self.refunded_cents()).max(0)
+        (self.paid_cents() - self.refunded_cents() - super::after_sales::committed_cents(self))
+            .max(0)
     }
 
     /// Units of `sku_id` covered by refunds not failed.
@@ -186,7 +188,7 @@ impl Order {
             .clone()
             .ok_or(OrderError::NothingToRefund { status })?;
         // The last of the money: the order is refunded, with every unit left.
-        let (kind, lines) = if amount_cents == left {
+        let (kind, lines) = if amount_cents == self.paid_cents() - self.refunded_cents() {
             (RefundKind::Order, self.unrefunded_lines())
         } else {
             (RefundKind::Partial, lines)

@@ -162,7 +162,7 @@ impl Order {
 
     /// The number of the order's next refund: its id and the refund's count, at most 64
     /// characters as WeChat Pay allows.
-    fn next_refund_no(&self, order_key: &str, offset: usize) -> String {
+    pub(super) fn next_refund_no(&self, order_key: &str, offset: usize) -> String {
         format!("{order_key}R{}", self.refunds.len() + offset + 1)
     }
 
@@ -184,6 +184,11 @@ impl Order {
         let status = self.status.ok_or(OrderError::NotFound)?;
         if let Some(error) = REFUND_REASON.check("reason", &reason) {
             return Err(OrderError::Invalid(vec![error]));
+        }
+        // A shopper's open request is decided first: refunding everything under it would
+        // leave it nothing to pay.
+        if let Some(sale) = self.pending_after_sale() {
+            return Err(OrderError::AfterSaleOpen { no: sale.no });
         }
         // (payment, amount, what it took, kind, units)
         let mut refunds = Vec::new();

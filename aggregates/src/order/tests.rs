@@ -6,6 +6,7 @@ use super::*;
 use crate::FieldError;
 
 mod abnormal_refunds;
+mod after_sales;
 mod partial_refunds;
 mod placing;
 mod refunds;

@@ -190,6 +190,12 @@ impl OrderChange {
             OrderEvent::RefundAbnormal {
                 refund_no, reason, ..
             } => self.set_refund(refund_no, json!({ "abnormal": reason })),
+            // Kept by the after-sales read model; their refunds show here.
+            OrderEvent::AfterSaleRequested { .. }
+            | OrderEvent::AfterSaleApproved { .. }
+            | OrderEvent::AfterSaleRejected { .. }
+            | OrderEvent::ReturnShipped { .. }
+            | OrderEvent::ReturnReceived { .. } => {}
         }
     }
 

@@ -1,7 +1,8 @@
 //! Pass 3, across streams, in SQL (the database sorts and spills; memory here stays flat):
 //! every order line was reserved exactly on its SKU's stock, and the order's fate moved that reservation —
 //! released if it was cancelled, sold if it was paid, still held otherwise; the units of
-//! each refund that succeeded before it shipped returned once, no others; and no
+//! each refund that succeeded before it shipped, and of each return received, returned
+//! once, no others; and no
 //! stock moved for an order line that does not exist; and every line's SKU is one its
 //! product added (or the product itself, without specs). Payloads are read through
 //! [`READABLE_PAYLOAD`], so text PostgreSQL cannot hold (U+0000) does not stop the pass.
@@ -64,6 +65,11 @@ WITH placed AS (
         SELECT f.order_id, p.sku_id, p.quantity
           FROM refunds f JOIN placed p ON p.order_id = f.order_id
          WHERE f.lines IS NULL
+        UNION ALL
+        -- Returned goods received (after-sales).
+        SELECT e.aggregate_id, l ->> 'sku_id', (l ->> 'quantity')::bigint
+          FROM {events} e, json_array_elements(e.payload -> 'ReturnReceived' -> 'lines') l
+         WHERE e.aggregate_type = 'Order' AND e.event_type = 'ReturnReceived'
     ) units GROUP BY 1, 2
 )
 SELECT coalesce(p.order_id, m.order_id) AS order_id,

@@ -164,6 +164,15 @@ fn order_move(
                 ..
             },
         ) => return Ok(status),
+        // After-sales leave the order's status alone (their refunds move it).
+        (
+            Some(S::Paid | S::Shipped | S::Completed | S::Refunding | S::Refunded),
+            OrderEvent::AfterSaleRequested { .. }
+            | OrderEvent::AfterSaleApproved { .. }
+            | OrderEvent::AfterSaleRejected { .. }
+            | OrderEvent::ReturnShipped { .. }
+            | OrderEvent::ReturnReceived { .. },
+        ) => return Ok(status),
         // Refunds of payments the order could not take leave its status alone.
         (
             Some(_),

@@ -1,6 +1,7 @@
 //! The operators' and auditors' API (`/api/v1/admin/...`): orders, products, payments,
 //! the read side, the audit, metrics and the console's sign-in.
 
+mod after_sales;
 mod audit;
 mod console;
 mod feed_horizon;
@@ -19,6 +20,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(orders::router())
+        .merge(after_sales::router())
         .merge(refunds_due::router())
         .merge(products::router())
         .merge(payments::router())

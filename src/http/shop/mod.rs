@@ -1,6 +1,7 @@
 //! The mini program's API: login and sessions, the shopper's profile, the catalog, their
-//! orders and paying for them, and product images.
+//! orders and paying for them, their after-sales, and product images.
 
+mod after_sales;
 mod auth;
 mod me;
 mod media;
@@ -19,5 +20,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(subscriptions::router())
         .merge(products::router())
         .merge(orders::router())
+        .merge(after_sales::router())
         .merge(media::router())
 }

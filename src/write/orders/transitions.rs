@@ -18,7 +18,7 @@ use crate::write::{WriteError, WriteModel, Written};
 
 /// The stock move the order's new events call for: a payment taken sells every line's
 /// reservation, a cancellation releases it, a refund before shipping returns the units it
-/// covers; a payment the order could not take (recorded for refund) moves no stock.
+/// covers, and so does a return received; a payment the order could not take (recorded for refund) moves no stock.
 #[derive(Debug, Clone)]
 enum StockMove {
     Release,
@@ -32,6 +32,8 @@ impl StockMove {
         events.iter().find_map(|event| match event {
             OrderEvent::OrderCancelled { .. } => Some(Self::Release),
             OrderEvent::OrderPaid { .. } => Some(Self::Sell),
+            // Returned goods received: their units, once (the after-sale moved on).
+            OrderEvent::ReturnReceived { lines, .. } => Some(Self::Return(lines.clone())),
             event => {
                 let units = order.restocked_by(event);
                 (!units.is_empty()).then_some(Self::Return(units))

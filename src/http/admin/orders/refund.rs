@@ -1,19 +1,17 @@
 //! `POST /admin/orders/{id}/refund`: an operator gives money back through WeChat Pay, the
 //! whole of what the order holds or a part of its payment (some units, some cents).
 
-use aggregates::order::{Order, OrderEvent, Refund, RefundLine, RefundScope};
+use aggregates::order::{OrderEvent, RefundLine, RefundScope};
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use tracing::Instrument;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::event_store::EventMetadata;
 use crate::http::envelope::{Envelope, ErrorBody, Success};
-use crate::http::error::{ApiError, ErrorCode};
+use crate::http::error::ApiError;
 use crate::http::extract::caller::AdminUser;
 use crate::http::extract::json::JsonBody;
 use crate::http::extract::params::IdPath;
@@ -22,10 +20,8 @@ use crate::http::middleware::idempotency::Retry;
 use crate::http::schemas;
 use crate::http::views::current_order::current_order;
 use crate::http::views::order::OrderView;
-use crate::http::views::read_your_writes::await_projections;
-use crate::payments::refunds::{Refunds, Sent};
+use crate::http::views::sent_refunds::send_refunds;
 use crate::state::AppState;
-use crate::write::Written;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(refund_order))
@@ -118,54 +114,4 @@ async fn refund_order(
         StatusCode::ACCEPTED,
         current_order(&state, id).await?,
     ))
-}
-
-/// Sends the refunds `written` left in progress to WeChat Pay, records what it answers
-/// and waits for the read models to show it; a refusal is a 502 naming WeChat Pay's
-/// reason (recorded: the refund failed).
-pub(crate) async fn send_refunds(
-    state: &AppState,
-    id: Uuid,
-    written: Written<Order>,
-    metadata: EventMetadata,
-) -> Result<(), ApiError> {
-    let refunds = Refunds {
-        write: state.write.clone(),
-        wechat_pay: state.wechat_pay.clone(),
-    };
-    let to_send: Vec<Refund> = written.value.refunds_in_progress().cloned().collect();
-    // A task of its own: if the operator hangs up, the refunds are still sent and their
-    // answers recorded (else the follow-up sends them later).
-    let sent = tokio::spawn(
-        async move {
-            let mut sent = Vec::new();
-            for refund in to_send {
-                sent.push(refunds.send(id, &refund, &metadata).await);
-            }
-            sent
-        }
-        .instrument(tracing::Span::current()),
-    )
-    .await
-    .map_err(|err| ApiError::internal(&err))?;
-    let mut position = written.position;
-    let mut refused = Vec::new();
-    for outcome in sent {
-        match outcome? {
-            Sent::Settled(at) => position = position.max(at),
-            Sent::Refused(reason, at) => {
-                position = position.max(at);
-                refused.push(reason);
-            }
-            Sent::Processing | Sent::Unanswered(_) => {}
-        }
-    }
-    await_projections(state, &["orders", "catalog"], position).await;
-    if !refused.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::Upstream,
-            format!("WeChat Pay refused the refund: {}", refused.join("; ")),
-        ));
-    }
-    Ok(())
 }
