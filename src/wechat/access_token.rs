@@ -160,22 +160,28 @@ impl TokenKeeper {
         })
     }
 
-    /// Takes the lease to fetch, unless another process holds it.
+    /// Takes the lease to fetch, unless another process holds it or has just stored a
+    /// fresh token (read as missing a moment ago, then fetched and released by another
+    /// process: taking the lease then would fetch twice).
     async fn take_lease(&self) -> Result<bool, PlatformError> {
         let lease = LEASE.as_secs_f64();
+        let ahead = REFRESH_AHEAD.as_secs_f64();
         let taken: Option<String> = sqlx::query_scalar(
             "INSERT INTO wechat_access_tokens (app_id, refreshing_until, refreshing_by)
              VALUES ($1, now() + make_interval(secs => $2), $3)
              ON CONFLICT (app_id) DO UPDATE
                 SET refreshing_until = EXCLUDED.refreshing_until,
                     refreshing_by = EXCLUDED.refreshing_by
-              WHERE wechat_access_tokens.refreshing_until IS NULL
-                 OR wechat_access_tokens.refreshing_until < now()
+              WHERE (wechat_access_tokens.refreshing_until IS NULL
+                     OR wechat_access_tokens.refreshing_until < now())
+                AND (wechat_access_tokens.expires_at IS NULL
+                     OR wechat_access_tokens.expires_at <= now() + make_interval(secs => $4))
              RETURNING refreshing_by",
         )
         .bind(&self.app_id)
         .bind(lease)
         .bind(&self.me)
+        .bind(ahead)
         .fetch_optional(&self.pool)
         .await
         .map_err(PlatformError::database)?;
