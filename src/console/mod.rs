@@ -23,7 +23,7 @@ macro_rules! script {
 
 /// The console's files: name, type, content. The page loads the scripts in this order:
 /// the API and page helpers first, a script per view, then the one that starts it all.
-const ASSETS: [(&str, &str, &str); 14] = [
+const ASSETS: [(&str, &str, &str); 15] = [
     (
         "index.html",
         "text/html; charset=utf-8",
@@ -40,6 +40,7 @@ const ASSETS: [(&str, &str, &str); 14] = [
     script!("health.js"),
     script!("orders.js"),
     script!("shop.js"),
+    script!("after_sales.js"),
     script!("stock.js"),
     script!("audit.js"),
     script!("payments.js"),

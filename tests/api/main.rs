@@ -12,6 +12,7 @@ mod bounded_memory;
 mod catalog;
 mod cli;
 mod console;
+mod console_after_sales;
 mod console_platform;
 mod console_reconciliation;
 mod console_shop;

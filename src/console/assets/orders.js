@@ -146,7 +146,7 @@ function orderState(then) {
 }
 
 /** What the merchant does with the order now: ship it when paid (WeChat's delivery id and
- *  tracking number), refund it when paid or shipped. */
+ *  tracking number), refund all or part of it when paid, shipped or completed. */
 function orderActions(orderId) {
   const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const path = `/api/v1/admin/orders/${encodeURIComponent(orderId)}`;
@@ -170,13 +170,22 @@ function orderActions(orderId) {
           .then(done("Shipped")).catch(failed);
       } }, company, tracking, h("button", { type: "submit", "data-testid": "ship-order" }, "Ship")));
     }
-    if (order.status === "paid" || order.status === "shipped") {
+    if (order.status === "paid" || order.status === "shipped" || order.status === "completed") {
+      // Empty: the whole of what is left; an amount: a partial refund of the payment.
+      const amount = h("input", { type: "text", inputmode: "decimal", placeholder: "¥ (empty: all that is left)", "aria-label": "refund amount in yuan", "data-testid": "refund-amount" });
       const reason = h("input", { type: "text", placeholder: "reason (the shopper sees it)", "aria-label": "refund reason", "data-testid": "refund-reason" });
       parts.push(h("form", { class: "row", onsubmit: (event) => {
         event.preventDefault();
-        if (!confirm(`Refund ${yuan(order.total_cents)} to the shopper?`)) return;
-        send(path + "/refund", { reason: reason.value.trim() }).then(done("Refund sent")).catch(failed);
-      } }, reason, h("button", { type: "submit", class: "secondary", "data-testid": "refund-order" }, "Refund")));
+        const typed = amount.value.trim();
+        if (typed && !/^\d+(\.\d{1,2})?$/.test(typed)) {
+          failed(new Error("The amount is yuan with at most two decimals, e.g. 12.50."));
+          return;
+        }
+        const payload = { reason: reason.value.trim() };
+        if (typed) payload.refund_cents = Math.round(Number(typed) * 100);
+        if (!confirm(typed ? `Refund ¥${typed} to the shopper?` : "Refund all that is left of the payment to the shopper?")) return;
+        send(path + "/refund", payload).then(done("Refund sent")).catch(failed);
+      } }, amount, reason, h("button", { type: "submit", class: "secondary", "data-testid": "refund-order" }, "Refund")));
     }
     body.replaceChildren(...parts);
   }).catch((error) => body.replaceChildren(errorLine(error)));

@@ -109,7 +109,7 @@ function render(message) {
   for (const link of document.querySelectorAll("nav a")) {
     link.classList.toggle("active", link.dataset.view === view);
   }
-  const views = { health: healthView, shop: shopView, orders: ordersView, stock: stockView, audit: auditView, payments: paymentsView,
+  const views = { health: healthView, shop: shopView, aftersales: afterSalesView, orders: ordersView, stock: stockView, audit: auditView, payments: paymentsView,
     reconciliation: reconciliationView, platform: platformView };
   main.append((views[view] || healthView)(argument));
 }
