@@ -13,7 +13,8 @@ use wiremock::ResponseTemplate;
 use crate::support::audit::assert_log_verifies;
 use crate::support::wechat_pay::refusal;
 use crate::support::{
-    FakeWeChatPay, NoticeOptions, RefundAnswer, TestApp, dev_mode_settings, fresh_database, start,
+    FakeWeChatPay, NoticeOptions, RefundAnswer, TestApp, dev_mode_settings, eventually,
+    fresh_database, start,
 };
 
 const SHOPPER: &str = "00000000-0000-0000-0000-00000000abcd";
@@ -335,10 +336,13 @@ async fn a_payment_after_cancel_is_paid_back_through_the_same_flow() {
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
     let late = NoticeOptions::paying(total);
     fake.send_notice(&app.address, id, &late).await;
-    assert_eq!(
-        order_view(&app, id).await["refunds_due"][0]["reason"],
-        "paid_after_cancel"
-    );
+    // The notice's answer waits for the read models only so long (a loaded machine).
+    let reason = eventually("the payment owed back shows", || async {
+        let reason = order_view(&app, id).await["refunds_due"][0]["reason"].clone();
+        (!reason.is_null()).then_some(reason)
+    })
+    .await;
+    assert_eq!(reason, "paid_after_cancel");
 
     let (status, body) = refund(&app, id).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");

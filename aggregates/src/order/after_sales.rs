@@ -60,6 +60,19 @@ pub enum AfterSaleStage {
     Received,
 }
 
+impl AfterSaleStage {
+    /// The stage in the words of the API's statuses, for refusals.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Requested => "requested (not approved yet)",
+            Self::Rejected => "rejected",
+            Self::Approved => "approved",
+            Self::ReturnShipped => "return_shipped",
+            Self::Received => "received (refunding or refunded)",
+        }
+    }
+}
+
 /// The shopper's return shipment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReturnShipment {
@@ -157,7 +170,7 @@ impl Order {
     }
 
     /// Units of `sku_id` that open after-sales speak for.
-    fn units_asked(&self, sku_id: uuid::Uuid) -> i64 {
+    pub(super) fn units_asked(&self, sku_id: uuid::Uuid) -> i64 {
         self.after_sales
             .iter()
             .filter(|sale| sale.holds_units())

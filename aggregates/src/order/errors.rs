@@ -30,7 +30,7 @@ pub enum OrderError {
     TooManyRefunds { max: usize },
     #[error("the order has no after-sale {0}")]
     UnknownAfterSale(u32),
-    #[error("after-sale {no} is {stage:?} already")]
+    #[error("after-sale {no} is {} already", stage.describe())]
     AfterSaleDecided {
         no: u32,
         stage: super::AfterSaleStage,

@@ -117,7 +117,7 @@ impl Order {
 
     /// Refunds of the order's own payment ever asked for, failed ones included: WeChat
     /// Pay counts each `out_refund_no`.
-    fn refunds_of_payment(&self) -> usize {
+    pub(super) fn refunds_of_payment(&self) -> usize {
         self.refunds
             .iter()
             .filter(|refund| matches!(refund.kind, RefundKind::Order | RefundKind::Partial))
@@ -187,8 +187,13 @@ impl Order {
             .payment_id
             .clone()
             .ok_or(OrderError::NothingToRefund { status })?;
-        // The last of the money: the order is refunded, with every unit left.
-        let (kind, lines) = if amount_cents == self.paid_cents() - self.refunded_cents() {
+        // The last of the money: the order is refunded, with every unit left; a shopper's
+        // open request is decided first, as for a whole refund.
+        let takes_the_rest = amount_cents == self.paid_cents() - self.refunded_cents();
+        if takes_the_rest && let Some(sale) = self.pending_after_sale() {
+            return Err(OrderError::AfterSaleOpen { no: sale.no });
+        }
+        let (kind, lines) = if takes_the_rest {
             (RefundKind::Order, self.unrefunded_lines())
         } else {
             (RefundKind::Partial, lines)
@@ -226,12 +231,19 @@ impl Order {
                 ));
                 continue;
             }
-            let left = line.quantity - self.refunded_units(line.sku_id);
+            // Units a shopper's open after-sale asks for are that request's to settle.
+            let asked = self.units_asked(line.sku_id);
+            let left = line.quantity - self.refunded_units(line.sku_id) - asked;
             if refund.quantity < 1 || refund.quantity > left {
+                let held = if asked > 0 {
+                    format!(" ({asked} more asked for by an open after-sale)")
+                } else {
+                    String::new()
+                };
                 errors.push(FieldError::new(
                     format!("lines[{i}].quantity"),
                     format!(
-                        "between 1 and {left}: the units of {} not refunded yet",
+                        "between 1 and {left}: the units of {} not refunded yet{held}",
                         line.name
                     ),
                 ));

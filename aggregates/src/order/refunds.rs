@@ -198,6 +198,12 @@ impl Order {
         ) && let Some(payment_id) = &self.payment_id
             && self.refundable_cents() > 0
         {
+            // WeChat Pay counts every refund number of a payment, failed ones too.
+            if self.refunds_of_payment() >= super::partial_refunds::MAX_REFUNDS_PER_PAYMENT {
+                return Err(OrderError::TooManyRefunds {
+                    max: super::partial_refunds::MAX_REFUNDS_PER_PAYMENT,
+                });
+            }
             refunds.push((
                 payment_id.clone(),
                 self.refundable_cents(),

@@ -205,10 +205,40 @@ fn wechat_pay_takes_fifty_refunds_of_a_payment() {
         });
     }
     assert_eq!(
-        decide(history, part(vec![], Some(1))),
+        decide(history.clone(), part(vec![], Some(1))),
         Err(OrderError::TooManyRefunds {
             max: MAX_REFUNDS_PER_PAYMENT
         })
+    );
+    // Nor a 51st number for the whole of what is left.
+    assert_eq!(
+        decide(history, request()),
+        Err(OrderError::TooManyRefunds {
+            max: MAX_REFUNDS_PER_PAYMENT
+        })
+    );
+}
+
+#[test]
+fn units_and_money_an_open_after_sale_asks_for_are_left_to_it() {
+    let asked = OrderEvent::AfterSaleRequested {
+        no: 1,
+        kind: AfterSaleKind::RefundOnly,
+        lines: vec![units(1, 2)],
+        reason: "both cracked".into(),
+        requested_at: at(20),
+    };
+    let history = vec![placed(), paid(), asked];
+    // Both cups are the request's: none is the operator's to refund by units.
+    assert_eq!(
+        invalid_fields(decide(history.clone(), part(vec![units(1, 1)], None))),
+        ["lines[0].quantity"]
+    );
+    // Money of the rest is fine; the last of it would refund the order under the request.
+    assert!(decide(history.clone(), part(vec![], Some(1_000))).is_ok());
+    assert_eq!(
+        decide(history, part(vec![], Some(1_500))),
+        Err(OrderError::AfterSaleOpen { no: 1 })
     );
 }
 
