@@ -20,10 +20,33 @@ pub async fn verify_report(app: &TestApp) -> Value {
     report["data"].clone()
 }
 
-/// Asserts that the whole log verifies.
+/// Asserts that the whole log verifies; a failure shows the feed and the projections'
+/// checkpoints and parked events too (a read model that differs is then explained).
 pub async fn assert_log_verifies(app: &TestApp) {
     let report = verify_report(app).await;
-    assert_eq!(report["ok"], true, "{report}");
+    if report["ok"] != true {
+        panic!(
+            "the log does not verify: {report}\n{}",
+            feed_dump(&app.pool).await
+        );
+    }
+}
+
+/// The feed in order, the checkpoints and the parked events, as text.
+async fn feed_dump(pool: &PgPool) -> String {
+    let rows = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, String>(sql)
+            .fetch_all(pool)
+            .await
+            .unwrap_or_else(|err| vec![format!("({err})")])
+            .join("\n")
+    };
+    format!(
+        "feed:\n{}\ncheckpoints:\n{}\nparked:\n{}",
+        rows("SELECT concat_ws(' ', transaction_id, global_position, aggregate_type, aggregate_id, sequence, event_type, recorded_at) FROM events ORDER BY transaction_id, global_position").await,
+        rows("SELECT to_jsonb(c)::text FROM projection_checkpoints c ORDER BY 1").await,
+        rows("SELECT to_jsonb(p)::text FROM projection_parked_events p ORDER BY 1").await,
+    )
 }
 
 /// Places an order of `quantity` × `product` as `shopper`, under `request_id` (what
