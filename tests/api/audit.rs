@@ -172,7 +172,7 @@ async fn an_untouched_log_verifies_with_its_seals_and_read_models() {
         .expect("count");
     assert_eq!(report["events"], total);
     let models = report["read_models"].as_array().expect("read models");
-    assert_eq!(models.len(), 4, "one per projection");
+    assert_eq!(models.len(), 5, "one per projection");
     assert!(
         models
             .iter()
@@ -347,6 +347,7 @@ async fn read_models(pool: &PgPool) -> Vec<Value> {
         ("order_counts", "user_id, status"),
         ("daily_sales", "day"),
         ("payment_ledger", "kind, reference"),
+        ("after_sales", "after_sale_id"),
     ] {
         let table_rows: Vec<Value> =
             sqlx::query_scalar(&format!("SELECT to_jsonb(t) FROM {table} t ORDER BY {key}"))

@@ -189,7 +189,13 @@ async fn a_rebuild_while_the_shop_sells_swaps_in_a_complete_copy() {
     let rebuilding = {
         let projector = app.state.projector.clone();
         tokio::spawn(async move {
-            for name in ["catalog", "daily_sales", "orders", "payments"] {
+            for name in [
+                "after_sales",
+                "catalog",
+                "daily_sales",
+                "orders",
+                "payments",
+            ] {
                 rebuild(&projector, name, |_| {}).await.expect("rebuild");
             }
         })
@@ -228,6 +234,7 @@ async fn a_rebuild_while_the_shop_sells_swaps_in_a_complete_copy() {
     assert_eq!(
         versions,
         [
+            ("after_sales", 2),
             ("catalog", 2),
             ("daily_sales", 2),
             ("orders", 2),

@@ -93,7 +93,7 @@ async fn each_pass_is_announced_with_its_counts_then_the_report() {
     assert_eq!(report["events"], events);
     assert_eq!(
         report["read_models"].as_array().map(Vec::len),
-        Some(4),
+        Some(5),
         "one per projection"
     );
     assert!(
@@ -125,7 +125,7 @@ async fn each_pass_is_announced_with_its_counts_then_the_report() {
     assert_eq!(finished("references"), (Some(1), Some(1)));
     assert_eq!(
         finished("read_models"),
-        (Some(4), Some(4)),
+        (Some(5), Some(5)),
         "one per projection"
     );
 

@@ -19,6 +19,7 @@ pub async fn read_models(pool: &PgPool) -> Vec<Vec<Value>> {
         ("payment_ledger", "kind, reference"),
         ("product_skus", "sku_id"),
         ("order_status_counts", "status"),
+        ("after_sales", "after_sale_id"),
     ] {
         let rows: Vec<Value> =
             sqlx::query_scalar(&format!("SELECT to_jsonb(t) FROM {table} t ORDER BY {key}"))
@@ -33,7 +34,13 @@ pub async fn read_models(pool: &PgPool) -> Vec<Vec<Value>> {
 /// Every read model as a blue/green rebuild from position zero makes it.
 pub async fn rebuilt(app: &TestApp) -> Vec<Vec<Value>> {
     let projector = Projector::new(app.pool.clone(), projections::all());
-    for name in ["catalog", "daily_sales", "orders", "payments"] {
+    for name in [
+        "after_sales",
+        "catalog",
+        "daily_sales",
+        "orders",
+        "payments",
+    ] {
         rebuild(&projector, name, |_| {}).await.expect("rebuild");
     }
     read_models(&app.pool).await
