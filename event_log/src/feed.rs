@@ -163,6 +163,14 @@ pub async fn read_feed_until<'c>(
 }
 
 /// The feed between `after` and `until`, of `aggregate_types` only when given.
+///
+/// With types, each type is read on its own in feed order (`events_feed_by_type`) and
+/// the lists are merged: one filter over several types (`aggregate_type = ANY(...)`)
+/// cannot be read in feed order from any index, so PostgreSQL fetched every later event
+/// of those types and sorted them for each batch, and a rebuild's cost grew with the
+/// square of the log. Merged this way, the first `limit` rows are complete: a type whose
+/// own list was cut has `limit` rows at or before its cut, so none of its later events
+/// can be among the first `limit`.
 async fn feed_rows<'c>(
     executor: impl PgExecutor<'c>,
     aggregate_types: Option<&[&str]>,
@@ -170,30 +178,39 @@ async fn feed_rows<'c>(
     until: FeedPosition,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-    let of_types = if aggregate_types.is_some() {
-        "AND aggregate_type = ANY($6)"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "SELECT {FEED_COLUMNS}
+    let select = |of_type: &str| {
+        format!(
+            "SELECT {FEED_COLUMNS}
                FROM events
               WHERE {AFTER_POSITION_BELOW_HORIZON}
                 AND (transaction_id, global_position) <= ($4::bigint::text::xid8, $5)
-                {of_types}
+                {of_type}
               -- Qualified: the output column of the same name is a bigint and would
               -- sort without the index.
               ORDER BY events.transaction_id, events.global_position
               LIMIT $3"
-    );
+        )
+    };
+    let sql = match aggregate_types {
+        None => select(""),
+        Some(types) => {
+            let each: Vec<String> = (0..types.len())
+                .map(|i| format!("({})", select(&format!("AND aggregate_type = ${}", i + 6))))
+                .collect();
+            format!(
+                "SELECT * FROM ({}) AS merged ORDER BY transaction_id, global_position LIMIT $3",
+                each.join(" UNION ALL ")
+            )
+        }
+    };
     let mut query = sqlx::query_as::<_, FeedRow>(&sql)
         .bind(after.transaction_id)
         .bind(after.global_position)
         .bind(limit)
         .bind(until.transaction_id)
         .bind(until.global_position);
-    if let Some(types) = aggregate_types {
-        query = query.bind(types);
+    for aggregate_type in aggregate_types.unwrap_or_default() {
+        query = query.bind(*aggregate_type);
     }
     let rows = query.fetch_all(executor).await?;
     Ok(rows.into_iter().map(RecordedEvent::from).collect())
