@@ -422,7 +422,11 @@ async fn two_line_orders_on_two_app_instances_share_commits_and_never_oversell()
                     *ordered.entry(product).or_default() += 1;
                 }
             }
-            StatusCode::CONFLICT => assert_eq!(body["code"], 40901, "{body}"),
+            // Sold out, or (two processes contending on a loaded machine) busy past the
+            // retries: refused either way, nothing held.
+            StatusCode::CONFLICT => {
+                assert!(body["code"] == 40901 || body["code"] == 40903, "{body}")
+            }
             other => panic!("unexpected {other}: {body}"),
         }
     }

@@ -46,10 +46,16 @@ async fn behind_a_trusted_proxy_each_shopper_has_their_own_allowance() {
     let app = app_behind(&["127.0.0.1/32"]).await;
 
     assert_eq!(products_for(&app, "203.0.113.1").await, StatusCode::OK);
-    assert_eq!(
-        products_for(&app, "203.0.113.1").await,
-        StatusCode::TOO_MANY_REQUESTS,
-        "the first shopper spent their allowance"
+    // Three at once: on a loaded machine two in a row may be a second apart, and the
+    // allowance (one a second) refilled between them.
+    let again = tokio::join!(
+        products_for(&app, "203.0.113.1"),
+        products_for(&app, "203.0.113.1"),
+        products_for(&app, "203.0.113.1")
+    );
+    assert!(
+        [again.0, again.1, again.2].contains(&StatusCode::TOO_MANY_REQUESTS),
+        "the first shopper spent their allowance: {again:?}"
     );
     assert_eq!(
         products_for(&app, "203.0.113.2").await,
