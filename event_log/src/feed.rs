@@ -178,27 +178,44 @@ async fn feed_rows<'c>(
     until: FeedPosition,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-    let select = |of_type: &str| {
-        format!(
+    let sql = match aggregate_types {
+        None => format!(
             "SELECT {FEED_COLUMNS}
                FROM events
               WHERE {AFTER_POSITION_BELOW_HORIZON}
                 AND (transaction_id, global_position) <= ($4::bigint::text::xid8, $5)
-                {of_type}
               -- Qualified: the output column of the same name is a bigint and would
               -- sort without the index.
               ORDER BY events.transaction_id, events.global_position
               LIMIT $3"
-        )
-    };
-    let sql = match aggregate_types {
-        None => select(""),
+        ),
         Some(types) => {
+            // One horizon for every type's list, computed once: the horizon reads the lock
+            // table as it is when it runs, so two computations in one statement may differ,
+            // and a list read below a later one could pass events another list, read below
+            // an earlier one, has not returned yet.
             let each: Vec<String> = (0..types.len())
-                .map(|i| format!("({})", select(&format!("AND aggregate_type = ${}", i + 6))))
+                .map(|i| {
+                    format!(
+                        "(SELECT {FEED_COLUMNS}
+                            FROM events
+                           WHERE aggregate_type = ${type_param}
+                             AND (transaction_id, global_position) > ($1::bigint::text::xid8, $2)
+                             AND transaction_id < (SELECT below FROM horizon)
+                             AND (transaction_id, global_position) <= ($4::bigint::text::xid8, $5)
+                           ORDER BY events.transaction_id, events.global_position
+                           LIMIT $3)",
+                        type_param = i + 6
+                    )
+                })
                 .collect();
             format!(
-                "SELECT * FROM ({}) AS merged ORDER BY transaction_id, global_position LIMIT $3",
+                "WITH horizon AS MATERIALIZED (
+                     SELECT feed_horizon(pg_current_snapshot()) AS below
+                 )
+                 SELECT * FROM ({}) AS merged
+                  ORDER BY transaction_id, global_position
+                  LIMIT $3",
                 each.join(" UNION ALL ")
             )
         }
