@@ -154,14 +154,24 @@ pub struct RefundSchema {
     abnormal: Option<String>,
 }
 
-/// Units of one SKU a refund covers.
-#[derive(ToSchema)]
+/// Units of one SKU a refund covers: as answers show them, and as an operator's refund
+/// and a shopper's after-sale name them.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = RefundLine)]
-#[allow(dead_code)]
 pub struct RefundLineSchema {
     pub sku_id: uuid::Uuid,
     #[schema(minimum = 1)]
-    quantity: i64,
+    pub quantity: i64,
+}
+
+impl From<RefundLineSchema> for aggregates::order::RefundLine {
+    fn from(line: RefundLineSchema) -> Self {
+        Self {
+            sku_id: line.sku_id,
+            quantity: line.quantity,
+        }
+    }
 }
 
 /// The schema of `aggregates::order::Address`: every field one line of 1 to 200

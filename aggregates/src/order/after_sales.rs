@@ -164,6 +164,23 @@ impl Order {
         self.after_sale(no).ok_or(OrderError::UnknownAfterSale(no))
     }
 
+    /// Return `no`, approved and its goods not received yet: what the shopper ships back
+    /// and the merchant receives.
+    fn approved_return(&self, no: u32) -> Result<&AfterSale, OrderError> {
+        let sale = self.open_after_sale(no)?;
+        let awaits_goods = matches!(
+            sale.stage,
+            AfterSaleStage::Approved | AfterSaleStage::ReturnShipped
+        );
+        if sale.kind != AfterSaleKind::ReturnRefund || !awaits_goods {
+            return Err(OrderError::AfterSaleDecided {
+                no,
+                stage: sale.stage,
+            });
+        }
+        Ok(sale)
+    }
+
     /// An after-sale that is still open, if any (a whole refund waits for it).
     pub fn pending_after_sale(&self) -> Option<&AfterSale> {
         self.after_sales.iter().find(|sale| sale.is_open())
@@ -227,36 +244,8 @@ impl Order {
         if lines.is_empty() {
             errors.push(FieldError::new("lines", "name at least one line"));
         }
-        for (i, asked) in lines.iter().enumerate() {
-            let Some(line) = self.lines.iter().find(|line| line.sku_id == asked.sku_id) else {
-                errors.push(FieldError::new(
-                    format!("lines[{i}].sku_id"),
-                    "the order has no line of this SKU",
-                ));
-                continue;
-            };
-            if lines[..i]
-                .iter()
-                .any(|earlier| earlier.sku_id == asked.sku_id)
-            {
-                errors.push(FieldError::new(
-                    format!("lines[{i}].sku_id"),
-                    "named twice: one entry per SKU",
-                ));
-                continue;
-            }
-            let left =
-                line.quantity - self.refunded_units(line.sku_id) - self.units_asked(line.sku_id);
-            if asked.quantity < 1 || asked.quantity > left {
-                errors.push(FieldError::new(
-                    format!("lines[{i}].quantity"),
-                    format!(
-                        "between 1 and {left}: the units of {} not refunded or asked for yet",
-                        line.name
-                    ),
-                ));
-            }
-        }
+        // The same units a refund could take: ordered, not refunded, not asked for yet.
+        errors.extend(self.check_refund_lines(&lines));
         if !errors.is_empty() {
             return Err(OrderError::Invalid(errors));
         }
@@ -377,18 +366,7 @@ impl Order {
         tracking_no: String,
         shipped_at: DateTime<Utc>,
     ) -> Result<Option<OrderEvent>, OrderError> {
-        let sale = self.open_after_sale(no)?;
-        if sale.kind != AfterSaleKind::ReturnRefund
-            || !matches!(
-                sale.stage,
-                AfterSaleStage::Approved | AfterSaleStage::ReturnShipped
-            )
-        {
-            return Err(OrderError::AfterSaleDecided {
-                no,
-                stage: sale.stage,
-            });
-        }
+        let sale = self.approved_return(no)?;
         let (express_company, tracking_no) = (
             express_company.trim().to_owned(),
             tracking_no.trim().to_owned(),
@@ -424,18 +402,7 @@ impl Order {
         no: u32,
         received_at: DateTime<Utc>,
     ) -> Result<Vec<OrderEvent>, OrderError> {
-        let sale = self.open_after_sale(no)?;
-        if sale.kind != AfterSaleKind::ReturnRefund
-            || !matches!(
-                sale.stage,
-                AfterSaleStage::Approved | AfterSaleStage::ReturnShipped
-            )
-        {
-            return Err(OrderError::AfterSaleDecided {
-                no,
-                stage: sale.stage,
-            });
-        }
+        let sale = self.approved_return(no)?;
         let amount = sale.refund_cents.unwrap_or_default();
         let refund = self.refund_for(order_key, sale, amount, received_at)?;
         Ok(vec![

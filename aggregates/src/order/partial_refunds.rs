@@ -211,7 +211,7 @@ impl Order {
     }
 
     /// What is wrong with the units asked to be refunded, each named by its place.
-    fn check_refund_lines(&self, lines: &[RefundLine]) -> Vec<FieldError> {
+    pub(super) fn check_refund_lines(&self, lines: &[RefundLine]) -> Vec<FieldError> {
         let mut errors = Vec::new();
         for (i, refund) in lines.iter().enumerate() {
             let Some(line) = self.lines.iter().find(|line| line.sku_id == refund.sku_id) else {

@@ -6,6 +6,8 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::stored_text::unescaped as text;
+
 /// One after-sale as the read model holds it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AfterSaleRow {
@@ -24,6 +26,23 @@ pub struct AfterSaleRow {
     pub requested_at: DateTime<Utc>,
     pub received_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl AfterSaleRow {
+    /// The texts as the events hold them (stored escaped, see [`crate::stored_text`]).
+    fn unescaped(self) -> Self {
+        Self {
+            reason: text(self.reason),
+            reject_reason: self.reject_reason.map(text),
+            return_express_company: self.return_express_company.map(text),
+            return_tracking_no: self.return_tracking_no.map(text),
+            ..self
+        }
+    }
+}
+
+fn unescaped(rows: Vec<AfterSaleRow>) -> Vec<AfterSaleRow> {
+    rows.into_iter().map(AfterSaleRow::unescaped).collect()
 }
 
 const COLUMNS: &str = "after_sale_id, order_id, kind, status, lines, reason, refund_cents, \
@@ -58,22 +77,24 @@ impl Cursor {
 
 /// The after-sales of `order_id`, oldest first.
 pub async fn of_order(pool: &PgPool, order_id: Uuid) -> Result<Vec<AfterSaleRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let rows = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM after_sales WHERE order_id = $1 ORDER BY no"
     ))
     .bind(order_id)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(unescaped(rows))
 }
 
 /// The after-sale `id`.
 pub async fn one(pool: &PgPool, id: &str) -> Result<Option<AfterSaleRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let row: Option<AfterSaleRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM after_sales WHERE after_sale_id = $1"
     ))
     .bind(id)
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(row.map(AfterSaleRow::unescaped))
 }
 
 /// One page of the queue (all statuses, or `status`), newest first.
@@ -83,19 +104,38 @@ pub async fn page(
     after: Option<&Cursor>,
     size: i64,
 ) -> Result<(Vec<AfterSaleRow>, Option<Cursor>), sqlx::Error> {
-    let mut rows: Vec<AfterSaleRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM after_sales
-          WHERE ($1::text IS NULL OR status = $1)
-            AND ($2::timestamptz IS NULL OR (requested_at, after_sale_id) < ($2, $3))
+    // One statement per filter, each matching its index (`after_sales_by_status` or
+    // `after_sales_queue`): a prepared statement with `$1 IS NULL OR …` gets a generic
+    // plan that reads and sorts every row.
+    let mut conditions = Vec::new();
+    if status.is_some() {
+        conditions.push("status = $2".to_owned());
+    }
+    if after.is_some() {
+        let first = 2 + conditions.len();
+        conditions.push(format!(
+            "(requested_at, after_sale_id) < (${first}, ${})",
+            first + 1
+        ));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM after_sales {filter}
           ORDER BY requested_at DESC, after_sale_id DESC
-          LIMIT $4"
-    ))
-    .bind(status)
-    .bind(after.map(|c| c.requested_at))
-    .bind(after.map(|c| c.after_sale_id.clone()))
-    .bind(size + 1)
-    .fetch_all(pool)
-    .await?;
+          LIMIT $1"
+    );
+    let mut query = sqlx::query_as::<_, AfterSaleRow>(&sql).bind(size + 1);
+    if let Some(status) = status {
+        query = query.bind(status);
+    }
+    if let Some(cursor) = after {
+        query = query.bind(cursor.requested_at).bind(&cursor.after_sale_id);
+    }
+    let mut rows = unescaped(query.fetch_all(pool).await?);
     let next = if rows.len() > usize::try_from(size).unwrap_or(usize::MAX) {
         rows.pop();
         rows.last().map(|row| Cursor {

@@ -12,17 +12,21 @@ use utoipa_axum::routes;
 
 use projections::after_sales::query::Cursor;
 
+use crate::event_store::EventMetadata;
 use crate::http::envelope::{Envelope, ErrorBody, Success};
 use crate::http::error::ApiError;
 use crate::http::extract::caller::AdminUser;
 use crate::http::extract::json::JsonBody;
-use crate::http::extract::params::{QueryRules, ValidQuery};
+use crate::http::extract::params::{QueryRules, ValidQuery, check_keyset_page};
 use crate::http::extract::recorded::Recorded;
 use crate::http::views::after_sale::{
     AfterSaleView, after_sale_view, not_found_if_unknown, parse_id,
 };
-use crate::http::views::sent_refunds::send_refunds;
+use crate::http::views::sent_refunds::{Asked, require_wechat_pay, send_refunds};
 use crate::state::AppState;
+use crate::write::Written;
+use aggregates::order::Order;
+use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -72,21 +76,8 @@ impl QueryRules for QueueQuery {
                 &format!("one of {}", STATUSES.join(", ")),
             ));
         }
-        if self.size.is_some_and(|n| !(1..=MAX_SIZE).contains(&n)) {
-            return Err(ApiError::malformed_field(
-                "size",
-                &format!("must be a whole number from 1 to {MAX_SIZE}"),
-            ));
-        }
-        if let Some(cursor) = self.cursor()
-            && Cursor::decode(cursor).is_none()
-        {
-            return Err(ApiError::malformed_field(
-                "cursor",
-                "not a cursor this list handed out: take `next_cursor` as it is",
-            ));
-        }
-        Ok(())
+        let cursor_reads = self.cursor().is_none_or(|c| Cursor::decode(c).is_some());
+        check_keyset_page(self.size, MAX_SIZE, cursor_reads)
     }
 }
 
@@ -167,17 +158,32 @@ async fn approve(
     JsonBody(body): JsonBody<ApproveBody>,
 ) -> Result<Success<AfterSaleView>, ApiError> {
     let (order_id, no) = parse_id(&id)?;
-    if state.wechat_pay.config().is_none() {
-        return Err(ApiError::unavailable("WeChat Pay is not configured"));
-    }
+    require_wechat_pay(&state)?;
     let written = state
         .write
         .approve_after_sale(order_id, no, body.refund_cents, &metadata)
         .await
         .map_err(not_found_if_unknown)?;
+    refunded(&state, (&id, order_id, no), written, metadata).await
+}
+
+/// Sends the refund the after-sale (`id`: order `order_id`'s number `no`) now has, if
+/// any, and answers the after-sale.
+async fn refunded(
+    state: &AppState,
+    (id, order_id, no): (&str, Uuid, u32),
+    written: Written<Order>,
+    metadata: EventMetadata,
+) -> Result<Success<AfterSaleView>, ApiError> {
     let position = written.position;
-    send_refunds(&state, order_id, written, metadata).await?;
-    Ok(Success::ok(after_sale_view(&state, &id, position).await?))
+    let refund_no = written
+        .value
+        .after_sale(no)
+        .and_then(|sale| sale.refund_no.clone());
+    if let Some(refund_no) = &refund_no {
+        send_refunds(state, order_id, written, Asked::Only(refund_no), metadata).await?;
+    }
+    Ok(Success::ok(after_sale_view(state, id, position).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -235,15 +241,11 @@ async fn receive(
     Recorded(metadata): Recorded,
 ) -> Result<Success<AfterSaleView>, ApiError> {
     let (order_id, no) = parse_id(&id)?;
-    if state.wechat_pay.config().is_none() {
-        return Err(ApiError::unavailable("WeChat Pay is not configured"));
-    }
+    require_wechat_pay(&state)?;
     let written = state
         .write
         .receive_return(order_id, no, &metadata)
         .await
         .map_err(not_found_if_unknown)?;
-    let position = written.position;
-    send_refunds(&state, order_id, written, metadata).await?;
-    Ok(Success::ok(after_sale_view(&state, &id, position).await?))
+    refunded(&state, (&id, order_id, no), written, metadata).await
 }

@@ -19,6 +19,24 @@ pub trait QueryRules {
     }
 }
 
+/// The rules of a keyset page's `size` (1 to `max`) and `cursor` (one the list handed
+/// out: `cursor_reads` says whether it decodes).
+pub fn check_keyset_page(size: Option<i64>, max: i64, cursor_reads: bool) -> Result<(), ApiError> {
+    if size.is_some_and(|n| !(1..=max).contains(&n)) {
+        return Err(ApiError::malformed_field(
+            "size",
+            &format!("must be a whole number from 1 to {max}"),
+        ));
+    }
+    if !cursor_reads {
+        return Err(ApiError::malformed_field(
+            "cursor",
+            "not a cursor this list handed out: take `next_cursor` as it is",
+        ));
+    }
+    Ok(())
+}
+
 /// The query string read into `T`; parameters `T` does not name are ignored, so several
 /// of these can read one query (paging and filters).
 #[derive(Debug)]

@@ -7,7 +7,6 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use crate::http::envelope::{Envelope, ErrorBody, Success};
 use crate::http::error::ApiError;
@@ -36,17 +35,9 @@ struct AfterSaleBody {
     #[schema(value_type = String, pattern = "^(refund_only|return_refund)$")]
     kind: AfterSaleKind,
     /// The units, each SKU once, at most those not refunded or asked for yet.
-    #[schema(value_type = Vec<RefundLineSchema>)]
-    lines: Vec<LineBody>,
+    lines: Vec<RefundLineSchema>,
     /// Why: one line of 1 to 200 characters (the merchant reads it).
     reason: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LineBody {
-    sku_id: Uuid,
-    quantity: i64,
 }
 
 /// Asks for money back (`refund_only`) or to return goods (`return_refund`) for some
@@ -70,26 +61,26 @@ async fn request_after_sale(
     retry: Retry,
     JsonBody(body): JsonBody<AfterSaleBody>,
 ) -> Result<Success<AfterSaleView>, ApiError> {
+    let lines: Vec<RefundLine> = body.lines.into_iter().map(Into::into).collect();
     if retry
         .wrote(OrderEvent::AFTER_SALE_REQUESTED, order_id)
         .await?
     {
-        // The first run's after-sale: the order's newest.
+        // The first run's after-sale: the newest asking what this request asks (the
+        // shopper may have asked another since).
+        let asked = serde_json::json!(lines);
         let rows = state.reads.after_sales_of(order_id).await?;
         let row = rows
             .into_iter()
-            .last()
+            .rev()
+            .find(|row| {
+                row.kind == body.kind.as_str()
+                    && row.lines == asked
+                    && row.reason == body.reason.trim()
+            })
             .ok_or_else(|| ApiError::not_found("after-sale"))?;
         return Ok(Success::created(row.into()));
     }
-    let lines = body
-        .lines
-        .into_iter()
-        .map(|line| RefundLine {
-            sku_id: line.sku_id,
-            quantity: line.quantity,
-        })
-        .collect();
     let written = state
         .write
         .request_after_sale(

@@ -13,20 +13,46 @@ use crate::payments::refunds::{Refunds, Sent};
 use crate::state::AppState;
 use crate::write::Written;
 
-/// Sends the refunds `written` left in progress to WeChat Pay, records what it answers
-/// and waits for the read models to show it; a refusal is a 502 naming WeChat Pay's
-/// reason (recorded: the refund failed).
+/// Which refunds of the order a command asked, to send now.
+pub enum Asked<'a> {
+    /// Every refund still in progress (a whole refund asks one per payment).
+    InProgress,
+    /// The one numbered so (a partial refund, an after-sale's): the others in progress
+    /// were sent by the commands that asked them, and are followed up on their own.
+    Only(&'a str),
+}
+
+/// Refused before anything is written: a refund nobody can send would stay in progress.
+pub fn require_wechat_pay(state: &AppState) -> Result<(), ApiError> {
+    match state.wechat_pay.config() {
+        Some(_) => Ok(()),
+        None => Err(ApiError::unavailable("WeChat Pay is not configured")),
+    }
+}
+
+/// Sends the refunds `asked` of the order `written` to WeChat Pay, records what it
+/// answers and waits for the read models to show it; a refusal is a 502 naming WeChat
+/// Pay's reason (recorded: the refund failed).
 pub async fn send_refunds(
     state: &AppState,
     id: Uuid,
     written: Written<Order>,
+    asked: Asked<'_>,
     metadata: EventMetadata,
 ) -> Result<(), ApiError> {
     let refunds = Refunds {
         write: state.write.clone(),
         wechat_pay: state.wechat_pay.clone(),
     };
-    let to_send: Vec<Refund> = written.value.refunds_in_progress().cloned().collect();
+    let to_send: Vec<Refund> = written
+        .value
+        .refunds_in_progress()
+        .filter(|refund| match asked {
+            Asked::InProgress => true,
+            Asked::Only(refund_no) => refund.refund_no == refund_no,
+        })
+        .cloned()
+        .collect();
     // A task of its own: if the operator hangs up, the refunds are still sent and their
     // answers recorded (else the follow-up sends them later).
     let sent = tokio::spawn(

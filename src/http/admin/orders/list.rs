@@ -15,7 +15,7 @@ use crate::http::envelope::{Envelope, ErrorBody, Success};
 use crate::http::error::ApiError;
 use crate::http::extract::caller::AdminUser;
 use crate::http::extract::order_status::StatusQuery;
-use crate::http::extract::params::{QueryRules, ValidQuery, rfc3339};
+use crate::http::extract::params::{QueryRules, ValidQuery, check_keyset_page, rfc3339};
 use crate::http::schemas::text_schema;
 use crate::http::views::order::OrderView;
 use crate::media::MediaUrls;
@@ -127,21 +127,8 @@ struct CursorQuery {
 
 impl QueryRules for CursorQuery {
     fn check(&self) -> Result<(), ApiError> {
-        if self.size.is_some_and(|n| !(1..=MAX_SIZE).contains(&n)) {
-            return Err(ApiError::malformed_field(
-                "size",
-                &format!("must be a whole number from 1 to {MAX_SIZE}"),
-            ));
-        }
-        if let Some(cursor) = self.cursor()
-            && Cursor::decode(cursor).is_none()
-        {
-            return Err(ApiError::malformed_field(
-                "cursor",
-                "not a cursor this list handed out: take `next_cursor` as it is",
-            ));
-        }
-        Ok(())
+        let cursor_reads = self.cursor().is_none_or(|c| Cursor::decode(c).is_some());
+        check_keyset_page(self.size, MAX_SIZE, cursor_reads)
     }
 }
 

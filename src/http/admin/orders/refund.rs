@@ -1,14 +1,13 @@
 //! `POST /admin/orders/{id}/refund`: an operator gives money back through WeChat Pay, the
 //! whole of what the order holds or a part of its payment (some units, some cents).
 
-use aggregates::order::{OrderEvent, RefundLine, RefundScope};
+use aggregates::order::{OrderEvent, RefundScope};
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use crate::http::envelope::{Envelope, ErrorBody, Success};
 use crate::http::error::ApiError;
@@ -17,10 +16,10 @@ use crate::http::extract::json::JsonBody;
 use crate::http::extract::params::IdPath;
 use crate::http::extract::recorded::Recorded;
 use crate::http::middleware::idempotency::Retry;
-use crate::http::schemas;
+use crate::http::schemas::{self, RefundLineSchema};
 use crate::http::views::current_order::current_order;
 use crate::http::views::order::OrderView;
-use crate::http::views::sent_refunds::send_refunds;
+use crate::http::views::sent_refunds::{Asked, require_wechat_pay, send_refunds};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -37,19 +36,11 @@ struct RefundBody {
     /// A partial refund of these units (each SKU once, at most the units not refunded
     /// yet); without `refund_cents`, for what they were paid.
     #[serde(default)]
-    lines: Option<Vec<RefundLineBody>>,
+    lines: Option<Vec<RefundLineSchema>>,
     /// A partial refund of this many cents (at most what `lines` were paid, and what is
     /// left of the payment); alone, money only (no units).
     #[serde(default)]
     refund_cents: Option<i64>,
-}
-
-/// Units of one SKU of the order.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct RefundLineBody {
-    sku_id: Uuid,
-    quantity: i64,
 }
 
 /// Refunds an order through WeChat Pay. Without `lines` and `refund_cents`: in full —
@@ -86,30 +77,30 @@ async fn refund_order(
             current_order(&state, id).await?,
         ));
     }
-    // Refused before anything is written: a refund nobody can send would leave the order
-    // `refunding` for good.
-    if state.wechat_pay.config().is_none() {
-        return Err(ApiError::unavailable("WeChat Pay is not configured"));
-    }
+    require_wechat_pay(&state)?;
     let scope = match (body.lines, body.refund_cents) {
         (None, None) => RefundScope::Whole,
         (lines, refund_cents) => RefundScope::Part {
             lines: lines
                 .unwrap_or_default()
                 .into_iter()
-                .map(|line| RefundLine {
-                    sku_id: line.sku_id,
-                    quantity: line.quantity,
-                })
+                .map(Into::into)
                 .collect(),
             refund_cents,
         },
     };
+    let whole = scope == RefundScope::Whole;
     let written = state
         .write
         .request_refund(id, scope, body.reason.trim().to_owned(), &metadata)
         .await?;
-    send_refunds(&state, id, written, metadata).await?;
+    // A partial refund is the order's newest.
+    let newest = written.value.refunds.last().map(|r| r.refund_no.clone());
+    let asked = match (&newest, whole) {
+        (Some(refund_no), false) => Asked::Only(refund_no),
+        _ => Asked::InProgress,
+    };
+    send_refunds(&state, id, written, asked, metadata).await?;
     Ok(Success(
         StatusCode::ACCEPTED,
         current_order(&state, id).await?,
