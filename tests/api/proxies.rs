@@ -30,6 +30,18 @@ async fn app_behind(trusted_proxies: &[&str]) -> TestApp {
     .await
 }
 
+/// Whether one of three requests sent at once as `forwarded_for` is refused: the
+/// allowance refills once a second, and a loaded machine can space requests sent in a
+/// row a second apart, so a spent allowance is checked with three at once.
+async fn refused_among_three(app: &TestApp, forwarded_for: &str) -> bool {
+    let answers = tokio::join!(
+        products_for(app, forwarded_for),
+        products_for(app, forwarded_for),
+        products_for(app, forwarded_for)
+    );
+    [answers.0, answers.1, answers.2].contains(&StatusCode::TOO_MANY_REQUESTS)
+}
+
 async fn products_for(app: &TestApp, forwarded_for: &str) -> StatusCode {
     app.anon()
         .request(Method::GET, "/api/v1/products")
@@ -46,16 +58,9 @@ async fn behind_a_trusted_proxy_each_shopper_has_their_own_allowance() {
     let app = app_behind(&["127.0.0.1/32"]).await;
 
     assert_eq!(products_for(&app, "203.0.113.1").await, StatusCode::OK);
-    // Three at once: on a loaded machine two in a row may be a second apart, and the
-    // allowance (one a second) refilled between them.
-    let again = tokio::join!(
-        products_for(&app, "203.0.113.1"),
-        products_for(&app, "203.0.113.1"),
-        products_for(&app, "203.0.113.1")
-    );
     assert!(
-        [again.0, again.1, again.2].contains(&StatusCode::TOO_MANY_REQUESTS),
-        "the first shopper spent their allowance: {again:?}"
+        refused_among_three(&app, "203.0.113.1").await,
+        "the first shopper spent their allowance"
     );
     assert_eq!(
         products_for(&app, "203.0.113.2").await,
@@ -63,10 +68,7 @@ async fn behind_a_trusted_proxy_each_shopper_has_their_own_allowance() {
         "another shopper behind the same proxy is not held up"
     );
     // A shopper forging the header's left part is still known by what the proxy appended.
-    assert_eq!(
-        products_for(&app, "203.0.113.2, 203.0.113.1").await,
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    assert!(refused_among_three(&app, "203.0.113.2, 203.0.113.1").await);
 }
 
 #[tokio::test]
@@ -74,7 +76,7 @@ async fn from_an_untrusted_peer_a_forged_forwarded_for_is_ignored() {
     let app = app_behind(&[]).await;
 
     assert_eq!(products_for(&app, "203.0.113.1").await, StatusCode::OK);
-    // Three at once (see above): each forges another address, all share the peer's.
+    // Three at once (see `refused_among_three`), each forging another address: all share the peer's.
     let again = tokio::join!(
         products_for(&app, "203.0.113.2"),
         products_for(&app, "203.0.113.3"),
@@ -120,9 +122,8 @@ async fn the_addresses_of_one_ipv6_64_share_one_allowance() {
     let app = app_behind(&["127.0.0.1/32"]).await;
 
     assert_eq!(products_for(&app, "2001:db8:0:7::1").await, StatusCode::OK);
-    assert_eq!(
-        products_for(&app, "2001:db8:0:7:ffff:ffff:ffff:2").await,
-        StatusCode::TOO_MANY_REQUESTS,
+    assert!(
+        refused_among_three(&app, "2001:db8:0:7:ffff:ffff:ffff:2").await,
         "another address of the same /64 is the same subscriber"
     );
     assert_eq!(
