@@ -98,6 +98,11 @@ impl Application {
             self.state.horizon.clone(),
             stopped.clone(),
         ));
+        let replica = self
+            .state
+            .reads
+            .replica()
+            .map(|replica| tokio::spawn(replica.clone().watch(stopped.clone())));
         let deliverer = deliverer(&self.state);
         let deliveries = tokio::spawn(deliverer.run(stopped.clone()));
         let delivery_companies = self.state.platform.clone().map(|platform| {
@@ -147,6 +152,9 @@ impl Application {
         let _ = deliveries.await;
         if let Some(refresh) = delivery_companies {
             let _ = refresh.await;
+        }
+        if let Some(replica) = replica {
+            let _ = replica.await;
         }
         let _ = horizon.await;
         Ok(())

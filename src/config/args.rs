@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use super::duration::{self, SettingDuration};
 use super::payment_args::PaymentCheckArgs;
 use super::rate_setting::{LoginRateSetting, RateSetting};
+use super::replica_args::ReplicaArgs;
 pub use super::wechat_args::{WeChatArgs, WeChatPayArgs};
 use crate::client_deadlines::ClientDeadlines;
 use crate::rate_limit::RateLimits;
@@ -146,6 +147,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub payment_checks: PaymentCheckArgs,
+
+    #[command(flatten)]
+    pub read_replica: ReplicaArgs,
 
     #[command(flatten)]
     pub retention: RetentionArgs,

@@ -6,6 +6,7 @@ pub mod duration;
 mod payment_args;
 pub mod production;
 mod rate_setting;
+mod replica_args;
 mod wechat_args;
 mod wechat_pay;
 

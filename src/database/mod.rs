@@ -126,7 +126,22 @@ pub async fn connect(
     options: PgConnectOptions,
     max_connections: u32,
 ) -> Result<PgPool, sqlx::Error> {
-    let options = options
+    pool_options(max_connections)
+        .connect_with(session_options(options))
+        .await
+}
+
+/// Like [`connect`], connecting at the first query (a database away at startup, such as
+/// a read replica, does not stop ordo from starting), and waiting at most `acquire` for
+/// a connection.
+pub fn connect_lazy(options: PgConnectOptions, max_connections: u32, acquire: Duration) -> PgPool {
+    pool_options(max_connections)
+        .acquire_timeout(acquire)
+        .connect_lazy_with(session_options(options))
+}
+
+fn session_options(options: PgConnectOptions) -> PgConnectOptions {
+    options
         .application_name("ordo")
         .options([
             (
@@ -139,7 +154,10 @@ pub async fn connect(
         ])
         // Rebuilds and verification run statements of seconds on purpose: worth a note,
         // not a warning.
-        .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1));
+        .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1))
+}
+
+fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         // sqlx pings every connection it hands out by default: a second round trip per
@@ -147,8 +165,6 @@ pub async fn connect(
         // the query itself instead, answered 503 and replaced.
         .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options)
-        .await
 }
 
 /// Creates `database` on the server unless it exists, connecting through `admin`

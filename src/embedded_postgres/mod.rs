@@ -12,6 +12,7 @@
 mod binaries;
 mod control;
 pub mod owner;
+mod replica;
 mod system_user;
 
 use std::io;

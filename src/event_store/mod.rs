@@ -135,7 +135,8 @@ impl EventStore {
     /// The stream of an event (of `event_type`, or of any type) written by `actor` with
     /// `Idempotency-Key` `key` since the key was claimed: what an earlier run of a
     /// retried request wrote. A key used again after its 24 hours must not find the
-    /// writes of its earlier use.
+    /// writes of its earlier use. Shopper rows are not indexed by key (an order's own
+    /// rows, in the same append, find it).
     pub async fn written_with_key(
         &self,
         actor: &str,
@@ -146,6 +147,7 @@ impl EventStore {
             "SELECT e.aggregate_id FROM events e
                JOIN idempotency_keys k ON k.user_id = $2 AND k.key = $1
               WHERE e.metadata ->> 'idempotency_key' = $1 AND e.metadata ->> 'actor_id' = $2
+                AND e.aggregate_type <> 'Shopper'
                 AND e.recorded_at >= k.created_at
                 AND ($3::text IS NULL OR e.event_type = $3)
               LIMIT 1",

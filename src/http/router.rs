@@ -14,7 +14,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::middleware::{
-    body_deadline, client_address, deadline, idempotency, rate_limit, request_id,
+    body_deadline, client_address, deadline, idempotency, rate_limit, read_your_writes, request_id,
 };
 use crate::http::{admin, dev, service, shop, webhooks};
 use crate::state::AppState;
@@ -70,6 +70,11 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency::guard,
+        ))
+        // Outermost: it sees the answer the client gets.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            read_your_writes::remember,
         ));
     Router::new()
         .merge(api)

@@ -19,6 +19,7 @@ use crate::platform::messages::Acceptances;
 use crate::platform::{DeliveryCompanies, Outbox};
 use crate::rate_limit::Limiters;
 use crate::reads::ReadModels;
+use crate::reads::replica::Replica;
 use crate::retention::RetentionSettings;
 use crate::secret::Secret;
 use crate::wechat::messages::MessageSettings;
@@ -116,7 +117,12 @@ impl AppState {
             simulated_wechat_pay: crate::wechat_pay_simulator::Ledger::new(pool.clone()),
             simulated_platform: crate::wechat_simulator::Received::new(pool.clone()),
             idempotency: IdempotencyStore::new(pool.clone(), events.clone()),
-            reads: ReadModels::new(pool.clone()),
+            reads: ReadModels::with_replica(
+                pool.clone(),
+                settings
+                    .read_replica
+                    .map(|replica| Replica::new(replica, pool.clone())),
+            ),
             audit: AuditReader::new(pool.clone()),
             write,
             projector: Arc::new(Projector::new(pool.clone(), projections)),

@@ -8,6 +8,7 @@ use crate::client_deadlines::ClientDeadlines;
 use crate::config::{Config, ServeArgs};
 use crate::media::{MediaStore, MediaUrls};
 use crate::rate_limit::RateLimits;
+use crate::reads::replica::ReplicaSettings;
 use crate::retention::RetentionSettings;
 use crate::secret::Secret;
 use crate::wechat::WeChatConfig;
@@ -53,6 +54,8 @@ pub struct AppSettings {
     pub media: Option<MediaStore>,
     /// The base of image URLs: ordo's own `/media` unless a CDN's is set.
     pub media_urls: MediaUrls,
+    /// A streaming replica for the catalog and shoppers' order reads.
+    pub read_replica: Option<ReplicaSettings>,
 }
 
 impl AppSettings {
@@ -89,6 +92,16 @@ impl AppSettings {
                 .map(Secret::new),
             media: None,
             media_urls: MediaUrls::default(),
+            read_replica: args
+                .read_replica
+                .database_read_url
+                .clone()
+                .map(|url| ReplicaSettings {
+                    options: url.0,
+                    max_lag: args.read_replica.read_replica_max_lag.into(),
+                    wait: args.read_replica.read_replica_wait.into(),
+                    max_connections: ReplicaSettings::MAX_CONNECTIONS,
+                }),
         }
     }
 }

@@ -53,6 +53,7 @@ mod reconciliation;
 mod refund_answers;
 mod refunded_limits;
 mod refunds;
+mod replica;
 mod retention;
 mod serve;
 mod shipping_kill;

@@ -1,6 +1,9 @@
 //! The read models as handlers query them: the catalog, orders, projections' checkpoints
 //! and parked events, and whether a projector runs. Typed answers and errors; the SQL is
-//! beside the tables, in the `projections` crate.
+//! beside the tables, in the `projections` crate. The catalog and the shoppers' orders
+//! are read from a streaming replica when one is configured (see [`replica`]).
+
+pub mod replica;
 
 use std::collections::HashMap;
 
@@ -14,11 +17,13 @@ use projections::catalog::query::{self as catalog, CatalogFilter, CatalogRow, Sk
 use projections::orders::query::{self as orders, OrderRow};
 use projections::orders::shop::{self, Cursor, ShopFilter, ShopOrderRow};
 use projections::parking::ParkedEvent;
+use replica::Replica;
 
 /// Queries over the read models.
 #[derive(Debug, Clone)]
 pub struct ReadModels {
     pool: PgPool,
+    replica: Option<Replica>,
 }
 
 /// A page of the after-sales queue.
@@ -34,7 +39,32 @@ pub type Page<T> = (Vec<T>, i64);
 
 impl ReadModels {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            replica: None,
+        }
+    }
+
+    /// Reads the catalog and shoppers' orders from `replica` while it keeps up.
+    pub fn with_replica(pool: PgPool, replica: Option<Replica>) -> Self {
+        Self { pool, replica }
+    }
+
+    /// The replica, if reads may go to one.
+    pub fn replica(&self) -> Option<&Replica> {
+        self.replica.as_ref()
+    }
+
+    /// Runs `read` on the replica when it may answer `caller`, else on the primary.
+    async fn routed<T, F, Fut>(&self, caller: Option<&str>, read: F) -> Result<T, sqlx::Error>
+    where
+        F: Fn(PgPool) -> Fut,
+        Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        match &self.replica {
+            Some(replica) => replica.read(caller, read).await,
+            None => read(self.pool.clone()).await,
+        }
     }
 
     /// Products on sale matching `filter`, one page.
@@ -44,7 +74,11 @@ impl ReadModels {
         limit: i64,
         offset: i64,
     ) -> Result<Page<CatalogRow>, DatabaseError> {
-        Ok(catalog::page(&self.pool, filter, limit, offset).await?)
+        Ok(self
+            .routed(None, |pool| async move {
+                catalog::page(&pool, filter, limit, offset).await
+            })
+            .await?)
     }
 
     /// One product of the catalog with its SKUs (its one SKU, itself, when it has no
@@ -53,11 +87,15 @@ impl ReadModels {
         &self,
         id: Uuid,
     ) -> Result<Option<(CatalogRow, Vec<SkuRow>)>, DatabaseError> {
-        let Some(product) = catalog::product(&self.pool, id).await? else {
-            return Ok(None);
-        };
-        let skus = catalog::skus(&self.pool, &product).await?;
-        Ok(Some((product, skus)))
+        Ok(self
+            .routed(None, |pool| async move {
+                let Some(product) = catalog::product(&pool, id).await? else {
+                    return Ok(None);
+                };
+                let skus = catalog::skus(&pool, &product).await?;
+                Ok(Some((product, skus)))
+            })
+            .await?)
     }
 
     /// One page of the shop's orders, newest first, and where the next starts.
@@ -108,7 +146,11 @@ impl ReadModels {
         order_id: Uuid,
         user_id: &str,
     ) -> Result<Option<OrderRow>, DatabaseError> {
-        Ok(orders::order_of(&self.pool, order_id, user_id).await?)
+        Ok(self
+            .routed(Some(user_id), |pool| async move {
+                orders::order_of(&pool, order_id, user_id).await
+            })
+            .await?)
     }
 
     /// The after-sales of an order, oldest first.
@@ -142,7 +184,11 @@ impl ReadModels {
         limit: i64,
         offset: i64,
     ) -> Result<Page<OrderRow>, DatabaseError> {
-        Ok(orders::orders_of(&self.pool, user_id, status, limit, offset).await?)
+        Ok(self
+            .routed(Some(user_id), |pool| async move {
+                orders::orders_of(&pool, user_id, status, limit, offset).await
+            })
+            .await?)
     }
 
     /// Orders holding a payment they could not take, newest first.
