@@ -64,8 +64,11 @@ for i in $(seq 1 $SHOPPERS); do
   product=$(sed -n "$(( (i - 1) % PRODUCTS + 1 ))p" "$WORK/products")
   curl -sf -H "authorization: Bearer $token" -H 'content-type: application/json' \
     -d "{\"lines\":[{\"product_id\":\"$product\",\"quantity\":1}],\"address\":$ADDRESS}" \
-    "$BASE/api/v1/orders" | sed -E 's/.*"data":\{"id":"([^"]+)".*/\1/' >> "$WORK/orders"
+    "$BASE/api/v1/orders" | sed -E 's/.*"data":\{"id":"([^"]+)".*/\1\n/' >> "$WORK/orders"
 done
+[ "$(wc -l < "$WORK/tokens")" = "$SHOPPERS" ] || { echo "only $(wc -l < "$WORK/tokens") of $SHOPPERS shoppers logged in"; exit 1; }
+[ "$MODE" = flash ] || [ "$(wc -l < "$WORK/orders")" = "$SHOPPERS" ] \
+  || { echo "only $(wc -l < "$WORK/orders") of $SHOPPERS first orders placed"; exit 1; }
 
 shop_psql() {
   PGPASSWORD=$(cat "$WORK/data/postgres-password") \
