@@ -88,6 +88,24 @@ impl EventStore {
 }
 
 impl EventStore {
+    /// The sequence of the stream's last event (0 when it has none): one probe of the
+    /// primary key, for confirming that a cached state is still the stream's.
+    pub async fn last_sequence<A: Aggregate>(&self, aggregate_id: &str) -> Result<i64, LoadError> {
+        sqlx::query_scalar(
+            "SELECT coalesce(max(sequence), 0)::bigint FROM events
+              WHERE aggregate_type = $1 AND aggregate_id = $2",
+        )
+        .bind(A::TYPE)
+        .bind(aggregate_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|err| LoadError {
+            aggregate_type: A::TYPE,
+            aggregate_id: aggregate_id.to_owned(),
+            cause: LoadFailure::Database(err),
+        })
+    }
+
     /// Records `aggregate` as of `sequence` as the stream's snapshot, in postgres-es's
     /// format (one row per stream), so loads replay only the events after it. A snapshot
     /// is a cache: written after the events committed, a lost or older one only makes a

@@ -203,10 +203,30 @@ impl<A: Aggregate + Clone> SlotGuard<A> {
                 .state()
                 .as_ref()
                 .is_none_or(|cached| cached.confirmed_at.elapsed() > fresh_for);
-        if stale {
+        if stale && !self.confirm(store).await? {
             self.reload(store).await?;
         }
         Ok(self.state().as_ref().expect("loaded above"))
+    }
+
+    /// Whether the cached state is still the stream's (nothing was appended since it was
+    /// loaded), asked of the stream's last sequence: a probe of the primary key instead
+    /// of a reload that reads and decodes up to a snapshot's worth of events.
+    async fn confirm(&mut self, store: &EventStore) -> Result<bool, LoadError> {
+        if self.ahead {
+            return Ok(false);
+        }
+        let Some(cached_sequence) = self.state().as_ref().map(|cached| cached.loaded.sequence)
+        else {
+            return Ok(false);
+        };
+        if store.last_sequence::<A>(&self.aggregate_id).await? != cached_sequence {
+            return Ok(false);
+        }
+        if let Some(cached) = self.state().as_mut() {
+            cached.confirmed_at = Instant::now();
+        }
+        Ok(true)
     }
 
     pub async fn reload(&mut self, store: &EventStore) -> Result<(), LoadError> {
