@@ -62,7 +62,7 @@ pub fn router(state: AppState) -> Router {
     let cors = cors(&state.cors_origins);
     let (api, document) = api();
     // The guard outside the deadline: it may let a handler outlive it (see deadline.rs).
-    let api = api
+    let mut api = api
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             deadline::limit,
@@ -70,12 +70,15 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency::guard,
-        ))
-        // Outermost: it sees the answer the client gets.
-        .route_layer(axum::middleware::from_fn_with_state(
+        ));
+    // Only with a replica (each layer costs every request a copy of its service).
+    // Outermost: it sees the answer the client gets.
+    if state.reads.replica().is_some() {
+        api = api.route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             read_your_writes::remember,
         ));
+    }
     Router::new()
         .merge(api)
         // Serves the document at /openapi.json and the Swagger UI (vendored) at /docs.

@@ -2,7 +2,7 @@
 //! primary's WAL was, so that caller's next reads wait for the replica to replay it (or
 //! read the primary). Without one it does nothing. Webhooks (WeChat's notices) carry no
 //! caller: the shopper's reads see them once the replica replays them, within its
-//! allowed lag.
+//! allowed lag. The router adds it only when a replica is configured.
 
 use axum::extract::{Request, State};
 use axum::http::Method;
