@@ -148,18 +148,14 @@ impl Replica {
     /// past the primary's WAL as it is now. A failure only loses the wait (the caller's
     /// read may be up to the allowed lag behind), never the write.
     pub async fn wrote(&self, caller: &str) {
-        let position = sqlx::query_scalar::<_, i64>(
-            "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint",
-        )
-        .fetch_one(&self.inner.primary)
-        .await;
+        let position = written(&self.inner.primary).await;
         match position {
             Ok(position) => {
                 let mut writes = self.inner.lock_writes();
                 if writes.len() > 100_000 {
                     writes.retain(|_, (_, at)| at.elapsed() < REMEMBER_WRITES);
                 }
-                writes.insert(caller.to_owned(), (as_position(position), Instant::now()));
+                writes.insert(caller.to_owned(), (position, Instant::now()));
             }
             Err(err) => {
                 tracing::warn!(%err, "could not read the primary's WAL position after a write")
@@ -235,11 +231,7 @@ impl Replica {
 
     /// One look at both databases; whether the replica may be read.
     async fn look(&self) -> bool {
-        let primary = sqlx::query_scalar::<_, i64>(
-            "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint",
-        )
-        .fetch_one(&self.inner.primary)
-        .await;
+        let primary = written(&self.inner.primary).await;
         let replica = replayed(&self.inner.pool).await;
         let now = Instant::now();
         let mut state = self.inner.lock_state();
@@ -249,8 +241,8 @@ impl Replica {
             return false;
         };
         state.replayed = replayed;
-        if state.pending.back().map(|&(_, position)| position) != Some(as_position(primary)) {
-            state.pending.push_back((now, as_position(primary)));
+        if state.pending.back().map(|&(_, position)| position) != Some(primary) {
+            state.pending.push_back((now, primary));
         }
         // Hours behind: the oldest positions go (the lag shown is then hours still).
         if state.pending.len() > 100_000 {
@@ -286,6 +278,16 @@ impl Inner {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// How far the primary has written its WAL (every record inserted, flushed or not: a
+/// commit that returned is below it).
+async fn written(primary: &PgPool) -> Result<u64, sqlx::Error> {
+    let position: i64 =
+        sqlx::query_scalar("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint")
+            .fetch_one(primary)
+            .await?;
+    Ok(as_position(position))
 }
 
 /// How far the replica has replayed the primary's WAL; `None` if it is no standby (a
