@@ -159,74 +159,81 @@ pub async fn read_feed_until<'c>(
     until: FeedPosition,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-    feed_rows(executor, None, after, until, limit).await
+    feed_rows(executor, after, until, limit).await
 }
 
-/// The feed between `after` and `until`, of `aggregate_types` only when given.
-///
-/// With types, each type is read on its own in feed order (`events_feed_by_type`) and
-/// the lists are merged: one filter over several types (`aggregate_type = ANY(...)`)
-/// cannot be read in feed order from any index, so PostgreSQL fetched every later event
-/// of those types and sorted them for each batch, and a rebuild's cost grew with the
-/// square of the log. Merged this way, the first `limit` rows are complete: a type whose
-/// own list was cut has `limit` rows at or before its cut, so none of its later events
-/// can be among the first `limit`.
+/// The feed between `after` and `until`.
 async fn feed_rows<'c>(
     executor: impl PgExecutor<'c>,
-    aggregate_types: Option<&[&str]>,
     after: FeedPosition,
     until: FeedPosition,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-    let sql = match aggregate_types {
-        None => format!(
-            "SELECT {FEED_COLUMNS}
-               FROM events
-              WHERE {AFTER_POSITION_BELOW_HORIZON}
-                AND (transaction_id, global_position) <= ($4::bigint::text::xid8, $5)
-              -- Qualified: the output column of the same name is a bigint and would
-              -- sort without the index.
-              ORDER BY events.transaction_id, events.global_position
-              LIMIT $3"
-        ),
-        Some(types) => {
-            // One horizon for every type's list, computed once: the horizon reads the lock
-            // table as it is when it runs, so two computations in one statement may differ,
-            // and a list read below a later one could pass events another list, read below
-            // an earlier one, has not returned yet.
-            let each: Vec<String> = (0..types.len())
-                .map(|i| {
-                    format!(
-                        "(SELECT {FEED_COLUMNS}
-                            FROM events
-                           WHERE aggregate_type = ${type_param}
-                             AND (transaction_id, global_position) > ($1::bigint::text::xid8, $2)
-                             AND transaction_id < (SELECT below FROM horizon)
-                             AND (transaction_id, global_position) <= ($4::bigint::text::xid8, $5)
-                           ORDER BY events.transaction_id, events.global_position
-                           LIMIT $3)",
-                        type_param = i + 6
-                    )
-                })
-                .collect();
+    let rows: Vec<FeedRow> = sqlx::query_as(&format!(
+        "SELECT {FEED_COLUMNS}
+           FROM events
+          WHERE {AFTER_POSITION_BELOW_HORIZON}
+            AND (transaction_id, global_position) <= ($4::bigint::text::xid8, $5)
+          -- Qualified: the output column of the same name is a bigint and would
+          -- sort without the index.
+          ORDER BY events.transaction_id, events.global_position
+          LIMIT $3"
+    ))
+    .bind(after.transaction_id)
+    .bind(after.global_position)
+    .bind(limit)
+    .bind(until.transaction_id)
+    .bind(until.global_position)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows.into_iter().map(RecordedEvent::from).collect())
+}
+
+/// The feed between `after` and `until`, of `aggregate_types` only, below `horizon` (a
+/// horizon an earlier statement computed: everything below it had ended by then, so a
+/// later snapshot sees all of it).
+///
+/// Each type is read on its own in feed order (`events_feed_by_type`) and the lists are
+/// merged: one filter over several types (`aggregate_type = ANY(...)`) cannot be read in
+/// feed order from any index, so PostgreSQL fetched every later event of those types and
+/// sorted them for each batch, and a rebuild's cost grew with the square of the log.
+/// Merged this way, the first `limit` rows are complete: a type whose own list was cut
+/// has `limit` rows at or before its cut, so none of its later events can be among the
+/// first `limit`.
+async fn rows_of_types<'c>(
+    executor: impl PgExecutor<'c>,
+    aggregate_types: &[&str],
+    horizon: i64,
+    (after, until): (FeedPosition, FeedPosition),
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+    let each: Vec<String> = (0..aggregate_types.len())
+        .map(|i| {
             format!(
-                "WITH horizon AS MATERIALIZED (
-                     SELECT feed_horizon(pg_current_snapshot()) AS below
-                 )
-                 SELECT * FROM ({}) AS merged
-                  ORDER BY transaction_id, global_position
-                  LIMIT $3",
-                each.join(" UNION ALL ")
+                "(SELECT {FEED_COLUMNS}
+                    FROM events
+                   WHERE aggregate_type = ${type_param}
+                     AND (transaction_id, global_position) > ($1::bigint::text::xid8, $2)
+                     AND transaction_id < $6::bigint::text::xid8
+                     AND (transaction_id, global_position) <= ($4::bigint::text::xid8, $5)
+                   ORDER BY events.transaction_id, events.global_position
+                   LIMIT $3)",
+                type_param = i + 7
             )
-        }
-    };
+        })
+        .collect();
+    let sql = format!(
+        "SELECT * FROM ({}) AS merged ORDER BY transaction_id, global_position LIMIT $3",
+        each.join(" UNION ALL ")
+    );
     let mut query = sqlx::query_as::<_, FeedRow>(&sql)
         .bind(after.transaction_id)
         .bind(after.global_position)
         .bind(limit)
         .bind(until.transaction_id)
-        .bind(until.global_position);
-    for aggregate_type in aggregate_types.unwrap_or_default() {
+        .bind(until.global_position)
+        .bind(horizon);
+    for aggregate_type in aggregate_types {
         query = query.bind(*aggregate_type);
     }
     let rows = query.fetch_all(executor).await?;
@@ -252,30 +259,45 @@ pub async fn read_feed_of_types(
     until: FeedPosition,
     limit: i64,
 ) -> Result<FilteredBatch, sqlx::Error> {
-    // The last visible event first: the events read next, with a horizon at least as
-    // far, then hold every event of these types up to it (nothing can appear below a
-    // horizon later).
-    let scanned: Option<(i64, i64)> = sqlx::query_as(&format!(
-        "SELECT transaction_id::text::bigint, global_position
-           FROM events
-          WHERE {AFTER_POSITION_BELOW_HORIZON}
-            AND (transaction_id, global_position) <= ($3::bigint::text::xid8, $4)
-          ORDER BY events.transaction_id DESC, events.global_position DESC
-          LIMIT 1"
-    ))
-    .bind(after.transaction_id)
-    .bind(after.global_position)
-    .bind(until.transaction_id)
-    .bind(until.global_position)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let events = feed_rows(&mut *conn, Some(aggregate_types), after, until, limit).await?;
+    // The horizon and the last event below it first, then the lists below that same
+    // horizon: each statement computes its own, and a later one may be lower (a
+    // bystander passed by the first may have ended just before the second read the lock
+    // table, and is then counted as running), so lists read below their own horizon
+    // could miss events of these types the first statement's scan went past.
+    let (horizon, last_transaction, last_position): (i64, Option<i64>, Option<i64>) =
+        sqlx::query_as(
+            "WITH horizon AS MATERIALIZED (
+                 SELECT feed_horizon(pg_current_snapshot()) AS below
+             )
+             SELECT horizon.below::text::bigint,
+                    scanned.transaction_id::text::bigint, scanned.global_position
+               FROM horizon
+               LEFT JOIN LATERAL (
+                   SELECT transaction_id, global_position
+                     FROM events
+                    WHERE (transaction_id, global_position) > ($1::bigint::text::xid8, $2)
+                      AND transaction_id < horizon.below
+                      AND (transaction_id, global_position) <= ($3::bigint::text::xid8, $4)
+                    ORDER BY events.transaction_id DESC, events.global_position DESC
+                    LIMIT 1
+               ) AS scanned ON true",
+        )
+        .bind(after.transaction_id)
+        .bind(after.global_position)
+        .bind(until.transaction_id)
+        .bind(until.global_position)
+        .fetch_one(&mut *conn)
+        .await?;
+    let events = rows_of_types(&mut *conn, aggregate_types, horizon, (after, until), limit).await?;
     let full = i64::try_from(events.len()).unwrap_or(i64::MAX) >= limit;
     let last = events.last().map_or(after, |event| event.position);
-    let scanned = scanned.map_or(after, |(transaction_id, global_position)| FeedPosition {
-        transaction_id,
-        global_position,
-    });
+    let scanned = match (last_transaction, last_position) {
+        (Some(transaction_id), Some(global_position)) => FeedPosition {
+            transaction_id,
+            global_position,
+        },
+        _ => after,
+    };
     let reached = if full { last } else { last.max(scanned) };
     Ok(FilteredBatch { events, reached })
 }

@@ -134,22 +134,35 @@ async fn projectors_killed_mid_batch_neither_skip_nor_repeat_events() {
     let products = products(&app).await;
 
     // While the shop sells, projectors are started and killed at random moments, many
-    // of them in the middle of a batch transaction. Each has its own connections, closed
-    // with it, as a crashed process's would be.
+    // of them in the middle of a batch transaction: their connections are cut by the
+    // server (as a crashed process's are) and their tasks dropped.
     let killer = {
         let options = (*app.pool.connect_options()).clone();
+        let app_pool = app.pool.clone();
         tokio::spawn(async move {
             for i in 0..60u64 {
-                let (_stop, stopped) = tokio::sync::watch::channel(false);
+                let name = format!("crashing projector {i}");
+                let (stop, stopped) = tokio::sync::watch::channel(false);
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(2)
-                    .connect_with(options.clone())
+                    .connect_with(options.clone().application_name(&name))
                     .await
                     .expect("a crashing projector's own pool");
-                let projector = Arc::new(Projector::new(pool, projections::all()));
+                let projector = Arc::new(Projector::new(pool.clone(), projections::all()));
                 let running = tokio::spawn(projector.run(stopped));
                 tokio::time::sleep(Duration::from_micros(300 + (i * 7_919) % 3_000)).await;
-                running.abort();
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                      WHERE application_name = $1",
+                )
+                .bind(&name)
+                .execute(&app_pool)
+                .await
+                .expect("cut the projector's connections");
+                // Nothing of it runs again: no new connections, its tasks told to end.
+                pool.close().await;
+                drop(stop);
+                running.await.expect("the projector's tasks end");
             }
         })
     };
