@@ -18,7 +18,8 @@ use sqlx::{Acquire, PgConnection, Postgres};
 use crate::cancellation::Cancellation;
 use crate::projection::{Projection, Target};
 use crate::projector::{Projector, Step};
-use crate::rebuild::{RebuildError, prepare_copy};
+use crate::rebuild::RebuildError;
+use crate::table_copy::prepare_copy;
 use crate::{checkpoint, parking};
 
 /// How far the live tables are from a replay.

@@ -22,6 +22,7 @@ pub mod rebuild;
 pub mod retry;
 pub mod status;
 pub mod stored_text;
+pub mod table_copy;
 
 pub use event_log::{EventMetadata, FeedPosition, RecordedEvent, feed, read_feed, upcasting};
 pub use projection::{Backlog, Projection, ProjectionError, Target};

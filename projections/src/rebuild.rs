@@ -9,6 +9,7 @@ use sqlx::{Acquire, PgConnection, PgPool, Postgres};
 
 use crate::projection::{Projection, ProjectionError, Target};
 use crate::projector::{BATCH_SIZE, Projector, Step, apply_next_batch};
+use crate::table_copy::{self, prepare_copy};
 use crate::{FeedPosition, checkpoint, parking};
 
 /// The first key of the advisory lock a rebuild holds (the second is its projection's
@@ -161,7 +162,14 @@ async fn rebuild_locked(
         .clone();
     let pool = projector.pool();
     checkpoint::ensure(pool, name).await?;
-    prepare_shadow(&mut *pool.acquire().await?, projection.as_ref()).await?;
+    // Unless an interrupted rebuild left them.
+    prepare_copy(
+        &mut *pool.acquire().await?,
+        projection.as_ref(),
+        Target::Shadow,
+        true,
+    )
+    .await?;
 
     let started = Instant::now();
     let mut applied = 0u64;
@@ -199,7 +207,9 @@ async fn rebuild_locked(
             }
         }
     }
-    applied += swap(&mut *pool.acquire().await?, projection.as_ref()).await?;
+    let mut conn = pool.acquire().await?;
+    table_copy::complete_indexes(&mut conn, projection.as_ref()).await?;
+    applied += swap(&mut conn, projection.as_ref()).await?;
     tracing::info!(
         projection = name,
         applied,
@@ -207,50 +217,6 @@ async fn rebuild_locked(
         "rebuilt and swapped in"
     );
     Ok(applied)
-}
-
-/// Creates the shadow tables and checkpoint, unless an interrupted rebuild left them.
-pub async fn prepare_shadow(
-    conn: &mut PgConnection,
-    projection: &dyn Projection,
-) -> Result<(), RebuildError> {
-    prepare_copy(conn, projection, Target::Shadow, true).await
-}
-
-/// Creates empty copies of the projection's tables for `target`, with a checkpoint at
-/// the start of the feed; with `resume`, keeps copies an interrupted run left.
-pub async fn prepare_copy(
-    conn: &mut PgConnection,
-    projection: &dyn Projection,
-    target: Target,
-    resume: bool,
-) -> Result<(), RebuildError> {
-    let shadow = target.checkpoint(projection.name());
-    let mut tx = conn.begin().await?;
-    if resume
-        && checkpoint::read(&mut *tx, &shadow)
-            .await?
-            .is_some_and(|c| !c.failed())
-    {
-        return Ok(());
-    }
-    for table in projection.tables() {
-        let copy = target.table(table);
-        sqlx::query(&format!("DROP TABLE IF EXISTS {copy}"))
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(&format!("CREATE TABLE {copy} (LIKE {table} INCLUDING ALL)"))
-            .execute(&mut *tx)
-            .await?;
-    }
-    sqlx::query("DELETE FROM projection_checkpoints WHERE projection = $1")
-        .bind(&shadow)
-        .execute(&mut *tx)
-        .await?;
-    parking::discard(&mut tx, &shadow).await?;
-    checkpoint::ensure(&mut *tx, &shadow).await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 /// Applies what the shadow still lacks and swaps it in, in one transaction that holds
@@ -288,6 +254,7 @@ async fn swap(conn: &mut PgConnection, projection: &dyn Projection) -> Result<u6
         ] {
             sqlx::query(&statement).execute(&mut *tx).await?;
         }
+        table_copy::restore_index_names(&mut tx, table).await?;
     }
     sqlx::query(
         "UPDATE projection_checkpoints

@@ -142,17 +142,27 @@ async fn a_command_beside_a_running_server_uses_its_postgresql_and_sees_it_runni
     wait_until_healthy(port, &mut server).await;
     let database = postmaster_pid(&data);
 
-    let data_for_command = data.clone();
-    let status = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_ordo"))
-            .args(["projections", "status", "--data-dir"])
-            .arg(&data_for_command)
-            .env_remove("DATABASE_URL")
-            .output()
-            .expect("run ordo projections status")
-    })
-    .await
-    .expect("task");
+    // The server's projector takes its running lock as it starts listening, a moment
+    // after the server answers: asked before, the command says "stopped" (truly).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let data_for_command = data.clone();
+        let status = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_ordo"))
+                .args(["projections", "status", "--data-dir"])
+                .arg(&data_for_command)
+                .env_remove("DATABASE_URL")
+                .output()
+                .expect("run ordo projections status")
+        })
+        .await
+        .expect("task");
+        let said = String::from_utf8_lossy(&status.stdout);
+        if !status.status.success() || !said.contains(" stopped ") || Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
 
     let ready = readyz(port).await;
     let still_running = postmaster_pid(&data);

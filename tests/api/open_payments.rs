@@ -53,11 +53,12 @@ async fn a_payment_made_as_the_order_was_cancelled_is_recorded_and_owed_back() {
     let mei = app.shopper("mei").await;
     let tea = app.admin().create_product("Oolong", 4_800, 5).await;
     let (id, total) = opened_order(&mei, tea).await;
-    let (status, body) = mei.cancel_order(id).await.into_parts();
-    assert_eq!(status, StatusCode::OK, "{body}");
-    // Paid from the payment sheet the shopper still had open; its notice lost.
+    // Paid from the payment sheet the shopper still had open, as they cancelled; its
+    // notice lost. (Answered before the cancel: a sweep right after it must see it paid.)
     fake.answer_payment_query(id, "SUCCESS", &NoticeOptions::paying(total))
         .await;
+    let (status, body) = mei.cancel_order(id).await.into_parts();
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     eventually("the sweep records the payment", || async {
         (!learned_by(&app).await.is_empty()).then_some(())

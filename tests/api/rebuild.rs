@@ -198,6 +198,8 @@ async fn a_rebuild_while_the_shop_sells_swaps_in_a_complete_copy() {
     let products = products(&app).await;
     workload(&app, &products, 4).await;
 
+    let indexes_before = indexes(&app).await;
+
     // Rebuild every projection while clients keep ordering and reading.
     let rebuilding = {
         let projector = app.state.projector.clone();
@@ -258,6 +260,11 @@ async fn a_rebuild_while_the_shop_sells_swaps_in_a_complete_copy() {
         .map(|(name, version)| (name.to_owned(), version)),
         "each read model was swapped once, no shadow left; the subscriber calling WeChat is not rebuilt"
     );
+    assert_eq!(
+        indexes(&app).await,
+        indexes_before,
+        "the swapped-in tables have every index and constraint, under the names migrations use"
+    );
     let placed: i64 = app.count_events("OrderPlaced").await;
     assert_eq!(
         live[2].len() as i64,
@@ -265,6 +272,27 @@ async fn a_rebuild_while_the_shop_sells_swaps_in_a_complete_copy() {
         "orders placed during the rebuild are there"
     );
     assert_eq!(live, rebuilt(&app).await);
+}
+
+/// The read models' indexes and constraints: each with its table, name and definition.
+async fn indexes(app: &TestApp) -> Vec<(String, String, String)> {
+    sqlx::query_as(
+        "SELECT tablename::text, indexname::text, indexdef FROM pg_indexes
+          WHERE schemaname = current_schema()
+            AND tablename IN ('after_sales', 'product_catalog', 'product_skus', 'daily_sales',
+                              'order_views', 'order_counts', 'order_status_counts',
+                              'payment_ledger')
+         UNION ALL
+         SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid)
+           FROM pg_constraint
+          WHERE conrelid::regclass::text IN ('after_sales', 'product_catalog', 'product_skus',
+                              'daily_sales', 'order_views', 'order_counts',
+                              'order_status_counts', 'payment_ledger')
+          ORDER BY 1, 2, 3",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("the read models' indexes")
 }
 
 #[tokio::test]
