@@ -24,6 +24,9 @@ async fn the_catalog_lists_filters_and_pages_products_with_their_stock() {
             .into_parts();
         assert_eq!(status, StatusCode::CREATED);
     }
+    // Filters and pages are what this checks: the catalog caught up first (a creation
+    // answers without waiting for a read side already seen behind, as on a loaded machine).
+    crate::support::settle(&app.pool).await;
 
     let (status, body) = app
         .anon()
