@@ -4,6 +4,7 @@
 //! loads) and the read side (projections, audit) both use it; neither depends on the
 //! other for it.
 
+pub mod chain;
 pub mod feed;
 pub mod feed_lag;
 pub mod horizon;

@@ -1,37 +1,29 @@
-//! The hashes of the tamper-evident log, computed the same way as the database's
-//! `event_hash` (migration 7) but here, independently, so that verification does not
-//! trust the database's own arithmetic.
+//! The hashes of the tamper-evident log. An event's hash is the one its writer chained
+//! (`event_log::chain`, the same arithmetic as the database's `event_hash`), recomputed
+//! here from the stored fields, so that verification trusts neither the stored hash nor
+//! the database.
 
+use event_log::chain::Chained;
 use sha2::{Digest, Sha256};
 
 use super::AuditEvent;
 
 /// The "previous hash" of a stream's first event, and the seal chain's start.
-pub const ZERO: [u8; 32] = [0; 32];
+pub use event_log::chain::ZERO;
 
 /// The hash of `event` after the stream's previous hash `prev`.
 pub fn event_hash(prev: &[u8], event: &AuditEvent) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(prev);
-    for field in [event.aggregate_type.as_str(), event.aggregate_id.as_str()] {
-        length_prefixed(&mut hasher, field);
+    Chained {
+        aggregate_type: &event.aggregate_type,
+        aggregate_id: &event.aggregate_id,
+        sequence: event.sequence,
+        event_type: &event.event_type,
+        event_version: &event.event_version,
+        payload: &event.payload,
+        metadata: &event.metadata,
+        recorded_at: event.recorded_at,
     }
-    hasher.update(format!("{};", event.sequence));
-    for field in [
-        event.event_type.as_str(),
-        event.event_version.as_str(),
-        event.payload.as_str(),
-        event.metadata.as_str(),
-    ] {
-        length_prefixed(&mut hasher, field);
-    }
-    hasher.update(event.recorded_at.timestamp_micros().to_string());
-    hasher.finalize().into()
-}
-
-fn length_prefixed(hasher: &mut Sha256, field: &str) {
-    hasher.update(format!("{}:", field.len()));
-    hasher.update(field);
+    .hash_after(prev)
 }
 
 /// The seal chain's next value: `sha256(cumulative || event hash)`.

@@ -13,6 +13,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde_json::Value;
 use sqlx::{PgConnection, Row};
 
+use super::chain::{self, Head, LinkError, Links};
 use super::{EventMetadata, EventStore, FeedPosition, StreamId};
 
 /// One event, serialized, ready to append.
@@ -114,10 +115,10 @@ fn list(streams: &[StreamId]) -> String {
 pub(super) struct EventRow {
     pub stream: StreamId,
     pub sequence: i64,
-    event_type: String,
-    event_version: String,
-    payload: String,
-    metadata: String,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: String,
+    pub metadata: String,
 }
 
 /// The rows of one append (one unit of work), and the streams it expects at which
@@ -174,14 +175,23 @@ impl EventStore {
     }
 }
 
+/// What an insert wrote: each row's (global position, transaction id), in the order of
+/// the rows given, and each stream's new head.
+#[derive(Debug)]
+pub(super) struct Inserted {
+    pub at: Vec<(i64, i64)>,
+    pub heads: HashMap<StreamId, Head>,
+}
+
 /// Inserts the rows of one or more units of work in one statement on `conn`, in its own
-/// implicit transaction: the rows and, for each, its global position and the
-/// transaction id.
+/// implicit transaction, chained to their streams' previous events (the `known` heads,
+/// the others looked up).
 pub(super) async fn insert_own(
     conn: &mut PgConnection,
     rows: &[&EventRow],
-) -> Result<Vec<(i64, i64)>, AppendError> {
-    let inserted = match insert(conn, rows, Transaction::Own).await {
+    known: &HashMap<StreamId, Head>,
+) -> Result<Inserted, AppendError> {
+    let inserted = match linked_insert(conn, rows, known, Transaction::Own).await {
         Err(AppendError::ForeignTransaction) => {
             // sqlx can hand out a pooled connection still inside the transaction of a
             // future that was dropped mid-way (seen with aborted projector tasks);
@@ -192,11 +202,31 @@ pub(super) async fn insert_own(
                 "pooled connection was inside an unfinished transaction; rolled it back"
             );
             sqlx::query("ROLLBACK").execute(&mut *conn).await?;
-            insert(conn, rows, Transaction::Own).await?
+            linked_insert(conn, rows, known, Transaction::Own).await?
         }
         result => result?,
     };
     Ok(inserted)
+}
+
+/// Links the rows into their streams' chains, then inserts them. A stream that does not
+/// hold the event its writer loaded last is a conflict naming it.
+async fn linked_insert(
+    conn: &mut PgConnection,
+    rows: &[&EventRow],
+    known: &HashMap<StreamId, Head>,
+    transaction: Transaction,
+) -> Result<Inserted, AppendError> {
+    let links = match chain::link(conn, rows, known).await {
+        Ok(links) => links,
+        Err(LinkError::Missing(streams)) => return Err(AppendError::Conflict { streams }),
+        Err(LinkError::Database(err)) => return Err(classify(err)),
+    };
+    let at = insert(conn, rows, &links, transaction).await?;
+    Ok(Inserted {
+        at,
+        heads: links.heads,
+    })
 }
 
 /// Which of these streams now hold events past the sequence their writer expected
@@ -243,7 +273,7 @@ pub async fn append_in(
 ) -> Result<Appended, AppendError> {
     let rows = Rows::of(streams, metadata)?;
     let rows: Vec<&EventRow> = rows.rows.iter().collect();
-    let inserted = insert(conn, &rows, Transaction::Caller)
+    let inserted = linked_insert(conn, &rows, &HashMap::new(), Transaction::Caller)
         .await
         .map_err(|err| match err {
             AppendError::Conflict { .. } => AppendError::Conflict {
@@ -251,7 +281,7 @@ pub async fn append_in(
             },
             other => other,
         })?;
-    Ok(Appended::of(&inserted))
+    Ok(Appended::of(&inserted.at))
 }
 
 impl Appended {
@@ -276,13 +306,14 @@ enum Transaction {
     Own,
 }
 
-/// One multi-row INSERT. Rows go in the global (type, id, sequence) order, so two
-/// writers touching the same streams wait for each other instead of deadlocking on each
-/// other's uncommitted keys. Answers each row's (global position, transaction id), in
-/// the order of `rows`.
+/// One multi-row INSERT of the rows with their `links` (hashes, one time). Rows go in
+/// the global (type, id, sequence) order, so two writers touching the same streams wait
+/// for each other instead of deadlocking on each other's uncommitted keys. Answers each
+/// row's (global position, transaction id), in the order of `rows`.
 async fn insert(
     conn: &mut PgConnection,
     rows: &[&EventRow],
+    links: &Links,
     transaction: Transaction,
 ) -> Result<Vec<(i64, i64)>, AppendError> {
     let mut order: Vec<usize> = (0..rows.len()).collect();
@@ -294,11 +325,12 @@ async fn insert(
     };
     let inserted = sqlx::query(
         "INSERT INTO events
-             (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-         SELECT t, i, s, et, ev, p::json, m::json
+             (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata,
+              recorded_at, hash)
+         SELECT t, i, s, et, ev, p::json, m::json, $9, h
            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-                       $7::text[])
-                AS row(t, i, s, et, ev, p, m)
+                       $7::text[], $10::bytea[])
+                AS row(t, i, s, et, ev, p, m, h)
           -- In its own implicit transaction nothing has a transaction id before this
           -- INSERT; if something does, a pooled connection came back inside somebody's
           -- unfinished transaction that wrote or locked rows, and nothing is written.
@@ -320,6 +352,13 @@ async fn insert(
     .bind(column(|row| &row.payload))
     .bind(column(|row| &row.metadata))
     .bind(transaction == Transaction::Own)
+    .bind(links.recorded_at)
+    .bind(
+        order
+            .iter()
+            .map(|&i| links.hashes[i].as_slice())
+            .collect::<Vec<&[u8]>>(),
+    )
     .fetch_all(&mut *conn)
     .await
     .map_err(classify)?;

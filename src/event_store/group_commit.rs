@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 
 use super::StreamId;
 use super::append::{AppendError, Appended, EventRow, Rows, insert_own, moved_streams};
+use super::chain::StreamHeads;
 
 /// Batches committing at once: one in the database while the next is sent.
 const MAX_FLUSHERS: usize = 2;
@@ -47,6 +48,8 @@ struct Queue {
 #[derive(Default)]
 pub(super) struct Committer {
     queue: Mutex<Queue>,
+    /// The streams' last hashes, to chain the next appends to without a lookup.
+    heads: StreamHeads,
 }
 
 impl std::fmt::Debug for Committer {
@@ -92,7 +95,7 @@ impl Committer {
             ended: false,
         };
         while let Some(batch) = running.next_batch() {
-            commit_batch(&pool, batch).await;
+            commit_batch(&pool, &self.heads, batch).await;
         }
     }
 
@@ -161,7 +164,7 @@ impl Drop for Running<'_> {
 
 /// Commits the batch in one INSERT, dropping the appends that conflict until the rest
 /// commits or nothing is left.
-async fn commit_batch(pool: &PgPool, mut batch: Vec<Queued>) {
+async fn commit_batch(pool: &PgPool, heads: &StreamHeads, mut batch: Vec<Queued>) {
     metrics::counter!("event_store_commits_total").increment(1);
     metrics::counter!("event_store_appends_total")
         .increment(u64::try_from(batch.len()).unwrap_or_default());
@@ -171,9 +174,11 @@ async fn commit_batch(pool: &PgPool, mut batch: Vec<Queued>) {
             Ok(conn) => conn,
             Err(err) => return answer_all(batch, &AppendError::from(err)),
         };
-        match insert_own(&mut conn, &rows).await {
-            Ok(landed) => {
-                let mut landed = landed.as_slice();
+        let known = heads.known(rows.iter().map(|row| &row.stream));
+        let moved = match insert_own(&mut conn, &rows, &known).await {
+            Ok(inserted) => {
+                heads.record(inserted.heads);
+                let mut landed = inserted.at.as_slice();
                 for queued in batch {
                     let (own, rest) = landed.split_at(queued.rows.rows.len());
                     landed = rest;
@@ -182,14 +187,17 @@ async fn commit_batch(pool: &PgPool, mut batch: Vec<Queued>) {
                 }
                 return;
             }
-            Err(AppendError::Conflict { .. }) => {}
+            // Streams that do not hold the events their writers loaded last.
+            Err(AppendError::Conflict { streams }) if !streams.is_empty() => streams,
+            Err(AppendError::Conflict { .. }) => {
+                let expected: Vec<&(StreamId, i64)> =
+                    batch.iter().flat_map(|q| q.rows.expected.iter()).collect();
+                match moved_streams(&mut conn, &expected).await {
+                    Ok(moved) => moved,
+                    Err(err) => return answer_all(batch, &AppendError::from(err)),
+                }
+            }
             Err(err) => return answer_all(batch, &err),
-        }
-        let expected: Vec<&(StreamId, i64)> =
-            batch.iter().flat_map(|q| q.rows.expected.iter()).collect();
-        let moved = match moved_streams(&mut conn, &expected).await {
-            Ok(moved) => moved,
-            Err(err) => return answer_all(batch, &AppendError::from(err)),
         };
         if moved.is_empty() {
             // A deadlock or serialization failure, not a taken sequence: every append

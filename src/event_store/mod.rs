@@ -6,6 +6,7 @@
 //! postgres-es loads what we append and we read what it writes.
 
 mod append;
+mod chain;
 mod group_commit;
 mod load;
 pub mod synthetic;

@@ -196,6 +196,71 @@ async fn an_edited_payload_is_found_at_its_position() {
     assert_eq!(report["failures"][0]["position"], target);
 }
 
+/// ordo chains each event's hash itself. The database fills in a hash a writer does not
+/// give, checks a given one when `ordo.check_hashes` is on (every test database: each
+/// test's appends pass it), and with the check off a wrong hash is stored and then named
+/// by verification, like any hash that does not recompute.
+#[tokio::test]
+async fn a_hash_a_writer_gives_is_checked_by_the_database_or_found_by_verify() {
+    let app = spawn_app().await;
+    workload(&app).await;
+    let checking: String = sqlx::query_scalar("SELECT current_setting('ordo.check_hashes')")
+        .fetch_one(&app.pool)
+        .await
+        .expect("setting");
+    assert_eq!(checking, "on", "the workload's appends were checked");
+    let note = |sequence: i64| {
+        format!(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                 event_version, payload, metadata{})
+             VALUES ('Note', 'n-1', {sequence}, 'NoteWritten', '1.0', '{{\"text\": \"hi\"}}',
+                     '{{}}'{}) RETURNING global_position",
+            if sequence > 1 { ", hash" } else { "" },
+            if sequence > 1 { ", $1" } else { "" },
+        )
+    };
+    // Without a hash: the database chains it.
+    sqlx::query(&note(1))
+        .execute(&app.pool)
+        .await
+        .expect("a writer that gives no hash");
+    let wrong = vec![7_u8; 32];
+    let refused = sqlx::query(&note(2))
+        .bind(&wrong)
+        .execute(&app.pool)
+        .await
+        .expect_err("a hash its chain does not give, checked");
+    let refused = refused
+        .as_database_error()
+        .expect("the database refused it");
+    assert_eq!(refused.code().as_deref(), Some("23000"), "{refused}");
+    assert!(refused.message().contains("its chain gives"), "{refused}");
+
+    let mut unchecked = app.pool.acquire().await.expect("connection");
+    sqlx::query("SET ordo.check_hashes = off")
+        .execute(&mut *unchecked)
+        .await
+        .expect("check off");
+    let stored: i64 = sqlx::query_scalar(&note(2))
+        .bind(&wrong)
+        .fetch_one(&mut *unchecked)
+        .await
+        .expect("stored unchecked");
+    drop(unchecked);
+
+    let (status, report) = app
+        .admin()
+        .get("/api/v1/admin/audit/verify?read_models=false")
+        .await
+        .into_parts();
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let report = &report["data"];
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["failure_count"], 1, "{report}");
+    assert_eq!(report["failures"][0]["kind"], "hash_mismatch", "{report}");
+    assert_eq!(report["failures"][0]["position"], stored, "{report}");
+}
+
 #[tokio::test]
 async fn a_deleted_event_is_found() {
     let app = spawn_app().await;

@@ -84,6 +84,16 @@ pub async fn fresh_database() -> (PgPool, PgConnectOptions) {
     .execute(&mut admin)
     .await
     .expect("copy the template database");
+    // The database checks every hash ordo chains against its own `event_hash`, so each
+    // test that writes events also proves the two agree (per database: a copy does not
+    // inherit its template's settings).
+    sqlx::query(&format!(
+        "ALTER DATABASE {} SET ordo.check_hashes = on",
+        quoted(&name)
+    ))
+    .execute(&mut admin)
+    .await
+    .expect("turn on the hash check");
     let _ = admin.close().await;
     let options = admin_options().clone().database(&name);
     let pool = database::connect(options.clone(), 16)
