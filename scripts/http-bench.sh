@@ -17,9 +17,11 @@
 # horizon must pass it: writes keep their speed).
 # With ANNOUNCE=off: the trigger by which appends announce themselves to the feed's
 # horizon is disabled for the run (what the horizon costs each write; never in service).
-# Needs wrk (apt-get install -y wrk), psql for HOLD_TRANSACTION and ANNOUNCE, and a release build
-# (cargo build --release).
-# Usage: [HOLD_TRANSACTION=1] scripts/http-bench.sh [seconds per run, default 15] [spread | two-line | hot [rounds, default 10] | flash]
+# With PROFILE=post|get|list: `perf record -g` of the server during that run, written to
+# $PROFILE_OUT (default /tmp/ordo-<run>.perf; read it with `perf report -i`).
+# Needs wrk (apt-get install -y wrk), psql for HOLD_TRANSACTION and ANNOUNCE, perf for
+# PROFILE, and a release build (cargo build --release).
+# Usage: [HOLD_TRANSACTION=1] [PROFILE=get] scripts/http-bench.sh [seconds per run, default 15] [spread | two-line | hot [rounds, default 10] | flash]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-15}
@@ -174,9 +176,15 @@ rss() { echo "server RSS: $(( $(ps -o rss= -p $SERVER) / 1024 )) MiB"; }
 # Runs wrk (`connections`, script) and prints the successful answers per second, the
 # others by kind, p50/p99 of every answer; leaves the rate in $RATE.
 measure() {
-  local connections=$1 script=$2 out line
+  local connections=$1 script=$2 out line perf=
+  if [ -n "${PROFILE:-}" ] && [ "$(basename "$script" .lua)" = "$PROFILE" ]; then
+    perf record -F 499 -g -p "$SERVER" -o "${PROFILE_OUT:-/tmp/ordo-$PROFILE.perf}" \
+      -- sleep "$SECONDS_PER_RUN" > /dev/null 2>&1 &
+    perf=$!
+  fi
   out=$(wrk -t2 -c"$connections" -d"${SECONDS_PER_RUN}s" --latency -s "$script" "$BASE")
   line=$(echo "$out" | grep '^OUTCOME')
+  [ -n "$perf" ] && wait "$perf"
   eval "$(echo "$line" | cut -d' ' -f2- | tr ' ' '\n' | sed 's/^/local /')"
   RATE=$(awk -v n="$ok" -v s="$seconds" 'BEGIN {printf "%.0f", n / s}')
   printf '%s/s successful (%s in %.1f s), p50 %s ms, p99 %s ms; apart: %s sold out, %s over the limit, %s other 409, %s other 4xx, %s 5xx, %s socket errors\n' \

@@ -18,6 +18,10 @@ pub struct Checkpoint {
     /// Why the last rebuild stopped before it swapped in (escaped, as stored).
     pub rebuild_error: Option<String>,
     pub updated_at: DateTime<Utc>,
+    /// Whether events are parked for it (read by [`lock`] only; false elsewhere): when
+    /// none are, a batch need not ask whether its streams wait behind one.
+    #[sqlx(default)]
+    pub parked: bool,
 }
 
 impl Checkpoint {
@@ -97,8 +101,12 @@ pub async fn lock(
     skip_locked: bool,
 ) -> Result<Option<Checkpoint>, sqlx::Error> {
     let wait = if skip_locked { "SKIP LOCKED" } else { "" };
+    // Whether any event is parked is read with the lock: only the lock's holder parks.
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM projection_checkpoints WHERE projection = $1 FOR UPDATE {wait}"
+        "SELECT {COLUMNS},
+                EXISTS (SELECT 1 FROM projection_parked_events p
+                         WHERE p.projection = projection_checkpoints.projection) AS parked
+           FROM projection_checkpoints WHERE projection = $1 FOR UPDATE {wait}"
     ))
     .bind(name)
     .fetch_optional(conn)

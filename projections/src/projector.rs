@@ -7,7 +7,7 @@
 //! exponential backoff, the projection staying `running`; otherwise event by event (see
 //! [`crate::failed_batch`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -57,13 +57,15 @@ impl std::fmt::Debug for Projector {
 
 /// Reads the batch after `after` (up to `until` at most), applies it to `target`'s tables and advances the
 /// target's checkpoint, all in the caller's transaction. Events of a stream that has an
-/// event parked are parked behind it. `None` when caught up.
+/// event parked are parked behind it (asked only when the target has any `parked`, as
+/// its locked checkpoint says). `None` when caught up.
 pub async fn apply_next_batch(
     conn: &mut PgConnection,
     projection: &dyn Projection,
     target: Target,
     (after, until): (FeedPosition, FeedPosition),
     limit: i64,
+    parked: bool,
 ) -> Result<Option<(usize, FeedPosition)>, ProjectionError> {
     let (events, last) = match projection.aggregate_types() {
         None => {
@@ -84,8 +86,10 @@ pub async fn apply_next_batch(
         // Only events of other types: the checkpoint moves past them.
         checkpoint::advance(conn, &name, last).await?;
         return Ok(Some((0, last)));
-    } else {
+    } else if parked {
         parking::waiting_streams(&mut *conn, &name, &events).await?
+    } else {
+        HashSet::new()
     };
     if waiting.is_empty() {
         projection.apply(&mut *conn, target, &events).await?;
@@ -186,7 +190,16 @@ impl Projector {
         }
         self.publish_if_live(projection, target, current.position());
         let range = (current.position(), until);
-        match apply_next_batch(&mut tx, projection, target, range, BATCH_SIZE).await {
+        match apply_next_batch(
+            &mut tx,
+            projection,
+            target,
+            range,
+            BATCH_SIZE,
+            current.parked,
+        )
+        .await
+        {
             Ok(None) => Ok(Step::CaughtUp),
             Ok(Some((applied, last))) => {
                 tx.commit().await?;
@@ -236,6 +249,10 @@ impl Projector {
         }
         loop {
             match self.step(projection).await {
+                // A batch its limit did not cut read all there was below the horizon: no
+                // second transaction to find nothing. What commits later notifies (and
+                // the poll covers a horizon that moves without a commit).
+                Ok(Step::Applied(n)) if i64::try_from(n).unwrap_or(i64::MAX) < BATCH_SIZE => break,
                 Ok(Step::Applied(_)) => {}
                 Ok(_) => break,
                 Err(err) => {

@@ -226,9 +226,9 @@ async fn swap(conn: &mut PgConnection, projection: &dyn Projection) -> Result<u6
     let shadow = Target::Shadow.checkpoint(live);
     let mut tx = conn.begin().await?;
     checkpoint::lock(&mut tx, live, false).await?;
-    let Some(mut position) = checkpoint::lock(&mut tx, &shadow, false)
+    let Some((mut position, parked)) = checkpoint::lock(&mut tx, &shadow, false)
         .await?
-        .map(|c| c.position())
+        .map(|c| (c.position(), c.parked))
     else {
         return Ok(0);
     };
@@ -239,6 +239,7 @@ async fn swap(conn: &mut PgConnection, projection: &dyn Projection) -> Result<u6
         Target::Shadow,
         (position, FeedPosition::END),
         BATCH_SIZE,
+        parked,
     )
     .await?
     {
