@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 
@@ -43,6 +44,9 @@ pub struct Projector {
     positions: HashMap<&'static str, watch::Sender<FeedPosition>>,
     /// Projections waiting out a transient failure: their backoff and when to try again.
     backoffs: Mutex<HashMap<&'static str, (Backoff, Instant)>>,
+    /// When each live projection last published progress (read-your-writes asks whether
+    /// a projection seen behind has moved since).
+    progressed_at: Mutex<HashMap<&'static str, DateTime<Utc>>>,
     poll_interval: Duration,
 }
 
@@ -118,6 +122,7 @@ impl Projector {
             projections,
             positions,
             backoffs: Mutex::new(HashMap::new()),
+            progressed_at: Mutex::new(HashMap::new()),
             poll_interval: Duration::from_millis(500),
         }
     }
@@ -249,10 +254,10 @@ impl Projector {
         }
         loop {
             match self.step(projection).await {
-                // A batch its limit did not cut read all there was below the horizon: no
-                // second transaction to find nothing. What commits later notifies (and
-                // the poll covers a horizon that moves without a commit).
-                Ok(Step::Applied(n)) if i64::try_from(n).unwrap_or(i64::MAX) < BATCH_SIZE => break,
+                // Read again even after a batch its limit did not cut: events above the
+                // horizon of that read (held by a transaction that commits no events,
+                // such as another projection's batch, so no notice follows) are then
+                // applied now rather than at the next poll.
                 Ok(Step::Applied(_)) => {}
                 Ok(_) => break,
                 Err(err) => {
@@ -381,14 +386,29 @@ impl Projector {
     }
 
     fn publish(&self, projection: &str, position: FeedPosition) {
-        if let Some(sender) = self.positions.get(projection) {
-            sender.send_if_modified(|seen| {
+        if let Some((name, sender)) = self.positions.get_key_value(projection) {
+            let moved = sender.send_if_modified(|seen| {
                 let newer = position > *seen;
                 if newer {
                     *seen = position;
                 }
                 newer
             });
+            if moved {
+                self.progressed_at
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(name, Utc::now());
+            }
         }
+    }
+
+    /// Whether `projection` has published progress after `at`.
+    pub fn progressed_since(&self, projection: &str, at: DateTime<Utc>) -> bool {
+        self.progressed_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(projection)
+            .is_some_and(|last| *last > at)
     }
 }

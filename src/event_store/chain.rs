@@ -52,8 +52,11 @@ impl StreamHeads {
             heads.clear();
         }
         for (stream, head) in appended {
-            let newer = heads.get(&stream).is_none_or(|(seen, _)| *seen < head.0);
-            if newer {
+            // Just written, so the stream's truth now, unless a later append to it was
+            // recorded first (at an equal sequence the new one wins: it is what the
+            // database holds now).
+            let stale = heads.get(&stream).is_some_and(|(seen, _)| *seen > head.0);
+            if !stale {
                 heads.insert(stream, head);
             }
         }
@@ -202,5 +205,31 @@ impl EventRow {
             metadata: &self.metadata,
             recorded_at,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(id: &str) -> StreamId {
+        StreamId::new("Stock", id)
+    }
+
+    #[test]
+    fn a_head_is_kept_until_a_later_append_replaces_it() {
+        let heads = StreamHeads::default();
+        heads.record(HashMap::from([
+            (stream("a"), (2, [2; 32])),
+            (stream("b"), (1, [1; 32])),
+        ]));
+        heads.record(HashMap::from([(stream("a"), (3, [3; 32]))]));
+        // An older append recorded late does not go back.
+        heads.record(HashMap::from([(stream("a"), (1, [9; 32]))]));
+
+        let known = heads.known([stream("a"), stream("b"), stream("c")].iter());
+        assert_eq!(known.get(&stream("a")), Some(&(3, [3; 32])));
+        assert_eq!(known.get(&stream("b")), Some(&(1, [1; 32])));
+        assert_eq!(known.get(&stream("c")), None);
     }
 }
