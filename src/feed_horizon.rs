@@ -28,9 +28,9 @@ const CHECK_EVERY: Duration = Duration::from_millis(200);
 /// reader nothing (they are over before it would have read far).
 pub const BYSTANDER_GRACE: Duration = Duration::from_millis(250);
 
-/// A projection further behind than this is stale: writes do not wait for it (or only
-/// briefly, if it has moved since it was seen so), and a shopper's own orders are read
-/// from the events rather than from it.
+/// A projection further behind than this is stale: writes do not wait for it unless it
+/// has moved within as long, and a shopper's own orders are read from the events rather
+/// than from it.
 pub const STALE_AFTER: Duration = Duration::from_secs(1);
 
 /// A transaction holding an id for longer than this is named wherever the read side's
