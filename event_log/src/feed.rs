@@ -15,7 +15,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sqlx::{FromRow, PgExecutor};
 
 use crate::EventMetadata;
@@ -52,7 +51,9 @@ pub struct RecordedEvent {
     pub sequence: i64,
     pub event_type: String,
     pub event_version: String,
-    pub payload: Value,
+    /// The payload's JSON text as stored (the log keeps it verbatim): each reader decodes
+    /// it straight into the type it reads, without a JSON tree in between.
+    pub payload: String,
     pub metadata: EventMetadata,
     pub recorded_at: DateTime<Utc>,
 }
@@ -66,8 +67,8 @@ struct FeedRow {
     sequence: i64,
     event_type: String,
     event_version: String,
-    payload: Value,
-    metadata: Value,
+    payload: String,
+    metadata: String,
     recorded_at: DateTime<Utc>,
 }
 
@@ -86,7 +87,7 @@ impl From<FeedRow> for RecordedEvent {
             payload: row.payload,
             // Metadata is ours to read but others (postgres-es, older versions) may have
             // written a different shape: an unreadable one reads as empty, never as an error.
-            metadata: serde_json::from_value(row.metadata).unwrap_or_default(),
+            metadata: serde_json::from_str(&row.metadata).unwrap_or_default(),
             recorded_at: row.recorded_at,
         }
     }
@@ -103,8 +104,8 @@ pub const AFTER_POSITION_BELOW_HORIZON: &str =
 
 /// The columns a [`FeedRow`] is read from.
 const FEED_COLUMNS: &str = "transaction_id::text::bigint AS transaction_id, global_position,
-    aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata,
-    recorded_at";
+    aggregate_type, aggregate_id, sequence, event_type, event_version, payload::text AS payload,
+    metadata::text AS metadata, recorded_at";
 
 /// The position of the last event below the feed's horizon: reading on from it, a
 /// reader sees exactly the events that become readable from now on (what a subscriber

@@ -57,6 +57,14 @@ pub fn unescape(stored: &str) -> Cow<'_, str> {
     Cow::Owned(text)
 }
 
+/// Whether JSON text may hold a string [`escape`] changes. U+0000 can only be written
+/// escaped (`\u0000`) in JSON, U+FFFF raw or escaped: text with neither a `\u` escape
+/// nor a raw U+FFFF decodes to strings stored unchanged (most events: serde_json writes
+/// every other character raw).
+pub fn json_may_need_escape(json: &str) -> bool {
+    json.contains("\\u") || json.contains(ESCAPE)
+}
+
 /// Escapes every string (and object key) in `value`, in place.
 pub fn escape_json(value: &mut Value) {
     map_strings(value, &|text| escape(text).into_owned());
@@ -139,5 +147,23 @@ mod tests {
         assert!(!stored.to_string().contains("\\u0000"), "{stored}");
         unescape_json(&mut stored);
         assert_eq!(stored, original);
+    }
+
+    #[test]
+    fn json_text_holding_a_string_escape_changes_is_always_noticed() {
+        for value in [
+            json!({"remark": "a\0b"}),
+            json!({"remark": "\u{FFFF}"}),
+            json!({"k\0": 1}),
+            json!({"lines": [{"name": "x\u{FFFF}0"}]}),
+        ] {
+            let mut escaped = value.clone();
+            escape_json(&mut escaped);
+            assert_ne!(escaped, value);
+            assert!(json_may_need_escape(&value.to_string()), "{value}");
+        }
+        // serde_json writes everything else raw: such text is read as it is.
+        let plain = json!({"OrderPlaced": {"remark": "绿茶 🍵 \"quoted\"", "n": 5}});
+        assert!(!json_may_need_escape(&plain.to_string()), "{plain}");
     }
 }

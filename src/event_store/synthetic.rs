@@ -1,7 +1,8 @@
-//! A large synthetic event log written straight in SQL (products, their stock, orders
-//! each reserving one unit, and their payments, as the write path would have written
-//! them): what the rebuild and reconciliation benchmarks replay. Never used on a shop's
-//! database.
+//! A large synthetic event log written straight in SQL: products, their stock, orders
+//! each reserving one unit, and their payments, in today's event versions, as the write
+//! path would have written them less the Shopper streams (the orders say purchase limits
+//! did not count them). What the rebuild and reconciliation benchmarks replay.
+//! Never used on a shop's database.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -80,17 +81,19 @@ pub async fn write_orders(
              INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
                                  event_version, payload, metadata)
              SELECT * FROM (
-                SELECT 'Order', order_id, 1::bigint, 'OrderPlaced', '1',
+                SELECT 'Order', order_id, 1::bigint, 'OrderPlaced', '3',
                        json_build_object('OrderPlaced', json_build_object(
                            'user_id', {USER_ID},
                            'lines', json_build_array(json_build_object(
-                               'product_id', {PRODUCT_ID}, 'name', 'product ' || p,
-                               'unit_price_cents', 100 + p, 'quantity', 1)),
+                               'product_id', {PRODUCT_ID}, 'sku_id', {PRODUCT_ID},
+                               'name', 'product ' || p, 'unit_price_cents', 100 + p,
+                               'quantity', 1)),
                            'total_cents', 100 + p,
                            'address', json_build_object('name', 'n', 'phone', '1',
                                'province', 'p', 'city', 'c', 'district', 'd', 'detail', 'x'),
                            'remark', '', 'placed_at', placed_at,
-                           'expires_at', placed_at + interval '15 minutes')), '{{}}'::json
+                           'expires_at', placed_at + interval '15 minutes',
+                           'limits_counted', false)), '{{}}'::json
                   FROM o
                 UNION ALL
                 SELECT 'Stock', {PRODUCT_ID}, 2 + k / {products}, 'StockReserved', '1',

@@ -287,7 +287,11 @@ async fn the_feed_reads_in_batches_without_skips_or_repeats() {
     let seen: Vec<Option<i64>> = read_feed_until(&store, FeedPosition::START, 7, 25)
         .await
         .iter()
-        .map(|event| event.payload["Added"]["by"].as_i64())
+        .map(|event| {
+            let payload: serde_json::Value =
+                serde_json::from_str(&event.payload).expect("the payload is JSON");
+            payload["Added"]["by"].as_i64()
+        })
         .collect();
 
     assert_eq!(seen, (0..25).map(Some).collect::<Vec<_>>());

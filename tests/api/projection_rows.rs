@@ -43,7 +43,7 @@ impl Given {
             sequence,
             event_type: event.event_type(),
             event_version: event.event_version(),
-            payload: serde_json::to_value(&event).expect("an event serializes"),
+            payload: serde_json::to_string(&event).expect("an event serializes"),
             metadata: EventMetadata::default(),
             recorded_at: at(0),
         });

@@ -13,11 +13,14 @@ pub mod synthetic;
 
 use std::collections::BTreeMap;
 
-use aggregates::order::{Order, OrderEvent, OrderStatus, RefundKind, RefundStatus};
+use aggregates::order::{
+    Address, Order, OrderEvent, OrderLine, OrderStatus, RefundKind, RefundStatus,
+};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::RecordedEvent;
@@ -31,9 +34,10 @@ struct OrderChange {
     placed: bool,
     user_id: Option<String>,
     status: Option<OrderStatus>,
-    lines: Option<Value>,
+    // Typed, so that a row's JSON is written straight from the event's fields.
+    lines: Option<Json<Vec<OrderLine>>>,
     total_cents: Option<i64>,
-    address: Option<Value>,
+    address: Option<Json<Address>>,
     remark: Option<String>,
     created_at: Option<DateTime<Utc>>,
     expires_at: Option<DateTime<Utc>>,
@@ -69,9 +73,9 @@ impl OrderChange {
             } => {
                 self.placed = true;
                 self.user_id = Some(user_id);
-                self.lines = Some(json!(lines));
+                self.lines = Some(Json(lines));
                 self.total_cents = Some(total_cents);
-                self.address = Some(json!(address));
+                self.address = Some(Json(address));
                 self.remark = Some(remark);
                 self.created_at = Some(placed_at);
                 self.expires_at = Some(expires_at);
@@ -217,9 +221,9 @@ struct Columns {
     order_id: Vec<Uuid>,
     user_id: Vec<Option<String>>,
     status: Vec<Option<String>>,
-    lines: Vec<Option<Value>>,
+    lines: Vec<Option<Json<Vec<OrderLine>>>>,
     total_cents: Vec<Option<i64>>,
-    address: Vec<Option<Value>>,
+    address: Vec<Option<Json<Address>>>,
     remark: Vec<Option<String>>,
     created_at: Vec<Option<DateTime<Utc>>>,
     expires_at: Vec<Option<DateTime<Utc>>>,
