@@ -20,14 +20,14 @@
 # With PROFILE=post|get|list: `perf record -g` of the server during that run, written to
 # $PROFILE_OUT (default /tmp/ordo-<run>.perf; read it with `perf report -i`).
 # Needs wrk (apt-get install -y wrk), psql for HOLD_TRANSACTION and ANNOUNCE, perf for
-# PROFILE, and a release build (cargo build --release).
+# PROFILE, and a release build (cargo build --release; ORDO_BIN=path runs another binary).
 # Usage: [HOLD_TRANSACTION=1] [PROFILE=get] scripts/http-bench.sh [seconds per run, default 15] [spread | two-line | hot [rounds, default 10] | flash]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-15}
 MODE=${2:-spread}
 ROUNDS=${3:-10}
-BIN=target/release/ordo
+BIN=${ORDO_BIN:-target/release/ordo}
 PORT=18181
 BASE=http://127.0.0.1:$PORT
 WORK=$(mktemp -d /tmp/ordo-http-bench.XXXXXX)

@@ -2,6 +2,7 @@
 //! `DATABASE_URL`; connecting, creating and migrating it.
 
 mod error;
+pub mod held;
 
 use std::time::Duration;
 

@@ -244,3 +244,123 @@ async fn read_models_move_past_events_they_do_not_read_without_fetching_them() {
         .into_parts();
     assert_eq!(product["data"]["available"], 8);
 }
+
+/// A shopper's orders are read on a few connections kept beside the pool and released
+/// without sqlx's ping: one cut off mid-query (the request cancelled) is closed, never
+/// handed to the next read; one the database ended fails its next read, which is answered
+/// 503 and replaced; when all are busy, reads use the pool.
+#[tokio::test]
+async fn reads_on_connections_kept_beside_the_pool_survive_cut_off_and_ended_connections() {
+    use ordo::database::held::HeldConnections;
+    use std::time::Duration;
+
+    let app = spawn_app().await;
+    let lane = HeldConnections::beside(&app.pool, 1);
+
+    // Cut off mid-query: the read waits on a lock, and its future is dropped.
+    let mut hold = app.pool.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE order_views IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *hold)
+        .await
+        .expect("lock");
+    let cut = tokio::time::timeout(
+        Duration::from_millis(300),
+        lane.run(async |conn| {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM order_views")
+                .fetch_one(conn)
+                .await
+        }),
+    )
+    .await;
+    assert!(cut.is_err(), "the read waits on the lock until cut off");
+    hold.commit().await.expect("unlock");
+    let next = lane
+        .run(async |conn| {
+            sqlx::query_scalar::<_, String>("SELECT 'fresh'")
+                .fetch_one(conn)
+                .await
+        })
+        .await
+        .expect("the lane has room again");
+    assert_eq!(next.expect("the next read answers"), "fresh");
+
+    // Busy: a second read at the same time is left to the pool.
+    let (first, second) = tokio::join!(
+        lane.run(async |conn| { sqlx::query("SELECT pg_sleep(0.3)").execute(conn).await }),
+        async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            lane.run(async |conn| sqlx::query("SELECT 1").execute(conn).await)
+                .await
+        }
+    );
+    assert!(first.expect("the first read runs in the lane").is_ok());
+    assert!(second.is_none(), "the lane's one connection is busy");
+
+    // Ended by the database: the next read fails, the one after runs on a new one.
+    let pid: i32 = lane
+        .run(async |conn| {
+            sqlx::query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(conn)
+                .await
+        })
+        .await
+        .expect("room")
+        .expect("pid");
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(&app.pool)
+        .await
+        .expect("terminate");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let failed = lane
+        .run(async |conn| sqlx::query("SELECT 1").execute(conn).await)
+        .await
+        .expect("room");
+    assert!(
+        failed.is_err(),
+        "a connection the database ended is found by its read"
+    );
+    let again: i32 = lane
+        .run(async |conn| {
+            sqlx::query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(conn)
+                .await
+        })
+        .await
+        .expect("room")
+        .expect("a new connection answers");
+    assert_ne!(again, pid);
+
+    // Over HTTP: the server's own lane, its connections ended under it.
+    let product = app.admin().create_product("Tea", 500, 10).await;
+    let id = place(&app, "mei", product, 1).await;
+    let path = format!("/api/v1/orders/{id}");
+    for _ in 0..3 {
+        assert_eq!(app.user("mei").get(&path).await.status, StatusCode::OK);
+    }
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid()
+            AND state = 'idle' AND application_name = 'ordo'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("terminate the server's idle connections");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut answers = Vec::new();
+    loop {
+        let answer = app.user("mei").get(&path).await;
+        answers.push(answer.status);
+        if answer.status == StatusCode::OK {
+            assert_eq!(answer.body["data"]["id"], id.as_str());
+            break;
+        }
+        assert!(answers.len() < 20, "{answers:?}");
+    }
+    assert!(
+        answers
+            .iter()
+            .all(|status| [StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE].contains(status)),
+        "{answers:?}"
+    );
+}
