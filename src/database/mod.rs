@@ -2,7 +2,6 @@
 //! `DATABASE_URL`; connecting, creating and migrating it.
 
 mod error;
-pub mod held;
 
 use std::time::Duration;
 

@@ -6,12 +6,10 @@
 pub mod replica;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::database::held::{HELD_CONNECTIONS, HeldConnections};
 use crate::database::{self, DatabaseError};
 use crate::event_store::FeedPosition;
 use projections::after_sales::query::{self as after_sales, AfterSaleRow};
@@ -25,8 +23,6 @@ use replica::Replica;
 #[derive(Debug, Clone)]
 pub struct ReadModels {
     pool: PgPool,
-    /// The primary's connections for a shopper's orders, released without sqlx's ping.
-    held: Arc<HeldConnections>,
     replica: Option<Replica>,
 }
 
@@ -43,16 +39,15 @@ pub type Page<T> = (Vec<T>, i64);
 
 impl ReadModels {
     pub fn new(pool: PgPool) -> Self {
-        Self::with_replica(pool, None)
+        Self {
+            pool,
+            replica: None,
+        }
     }
 
     /// Reads the catalog and shoppers' orders from `replica` while it keeps up.
     pub fn with_replica(pool: PgPool, replica: Option<Replica>) -> Self {
-        Self {
-            held: Arc::new(HeldConnections::beside(&pool, HELD_CONNECTIONS)),
-            pool,
-            replica,
-        }
+        Self { pool, replica }
     }
 
     /// The replica, if reads may go to one.
@@ -151,14 +146,6 @@ impl ReadModels {
         order_id: Uuid,
         user_id: &str,
     ) -> Result<Option<OrderRow>, DatabaseError> {
-        if self.replica.is_none()
-            && let Some(read) = self
-                .held
-                .run(async |connection| orders::order_of(connection, order_id, user_id).await)
-                .await
-        {
-            return Ok(read?);
-        }
         Ok(self
             .routed(Some(user_id), |pool| async move {
                 orders::order_of(&pool, order_id, user_id).await
@@ -197,19 +184,9 @@ impl ReadModels {
         limit: i64,
         offset: i64,
     ) -> Result<Page<OrderRow>, DatabaseError> {
-        if self.replica.is_none()
-            && let Some(read) = self
-                .held
-                .run(async |connection| {
-                    orders::orders_of(connection, user_id, status, limit, offset).await
-                })
-                .await
-        {
-            return Ok(read?);
-        }
         Ok(self
             .routed(Some(user_id), |pool| async move {
-                orders::orders_of(&mut *pool.acquire().await?, user_id, status, limit, offset).await
+                orders::orders_of(&pool, user_id, status, limit, offset).await
             })
             .await?)
     }

@@ -399,29 +399,17 @@ async fn the_order_views_follow_each_order_through_its_life_and_count_per_status
         "not lei's"
     );
 
-    let (all, total) = orders::orders_of(
-        &mut pool.acquire().await.expect("a connection"),
-        "mei",
-        None,
-        20,
-        0,
-    )
-    .await
-    .expect("read");
+    let (all, total) = orders::orders_of(&pool, "mei", None, 20, 0)
+        .await
+        .expect("read");
     assert_eq!(total, 3, "counted once per order");
     assert_eq!(
         all.iter().map(|o| o.order_id).collect::<Vec<_>>(),
         vec![open, cancelled, paid]
     );
-    let (cancelled_only, total) = orders::orders_of(
-        &mut pool.acquire().await.expect("a connection"),
-        "mei",
-        Some("cancelled"),
-        20,
-        0,
-    )
-    .await
-    .expect("read");
+    let (cancelled_only, total) = orders::orders_of(&pool, "mei", Some("cancelled"), 20, 0)
+        .await
+        .expect("read");
     assert_eq!((cancelled_only.len(), total), (1, 1));
 }
 

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use aggregates::order::{Address, OrderLine, Refund};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use sqlx::PgPool;
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::stored_text::unescaped as text;
@@ -127,8 +127,8 @@ pub(crate) const COLUMNS: &str =
     completed_at, payment_id, refunds_due, refunds, refunded_at";
 
 /// The order if it is `user_id`'s.
-pub async fn order_of<'c>(
-    executor: impl PgExecutor<'c>,
+pub async fn order_of(
+    pool: &PgPool,
     order_id: Uuid,
     user_id: &str,
 ) -> Result<Option<OrderRow>, sqlx::Error> {
@@ -137,16 +137,15 @@ pub async fn order_of<'c>(
     ))
     .bind(order_id)
     .bind(user_id)
-    .fetch_optional(executor)
+    .fetch_optional(pool)
     .await?;
     Ok(row.map(OrderRow::unescaped))
 }
 
 /// A page of `user_id`'s orders (in `status`, if given), newest first, and how many there
-/// are in all: counted from `order_counts`, the same cost for any history. Both reads on
-/// one connection.
+/// are in all: counted from `order_counts`, the same cost for any history.
 pub async fn orders_of(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     user_id: &str,
     status: Option<&str>,
     limit: i64,
@@ -158,7 +157,7 @@ pub async fn orders_of(
     ))
     .bind(user_id)
     .bind(status)
-    .fetch_one(&mut *conn)
+    .fetch_one(pool)
     .await?;
     let rows: Vec<OrderRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM order_views WHERE {condition}
@@ -168,7 +167,7 @@ pub async fn orders_of(
     .bind(status)
     .bind(limit)
     .bind(offset)
-    .fetch_all(conn)
+    .fetch_all(pool)
     .await?;
     Ok((rows.into_iter().map(OrderRow::unescaped).collect(), total))
 }
