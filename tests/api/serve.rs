@@ -93,7 +93,9 @@ async fn ordo_serve_in_an_empty_directory_starts_stops_cleanly_and_keeps_its_dat
         1,
         "the event written before the restart is still there"
     );
-    assert_eq!(events[0].payload, serde_json::json!({"kept": true}));
+    let payload: serde_json::Value =
+        serde_json::from_str(&events[0].payload).expect("the payload is JSON");
+    assert_eq!(payload, serde_json::json!({"kept": true}));
 }
 
 /// `ordo serve` on `listen` with the embedded database in `data_dir`, no dev mode or
